@@ -1,0 +1,160 @@
+"""Configuration: one TOML file validated with pydantic; secrets only from the environment.
+
+Every model forbids unknown keys so a typo names itself ("digest.top_m: extra inputs are not permitted").
+Adapter sections (`[discord]`, `[slack]`) stay raw tables here; each adapter validates its own.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+CONFIG_ENV = "HOTPAPERS_CONFIG"
+LLM_KEY_ENV = "HOTPAPERS_LLM_API_KEY"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///hotpapers.db"
+    echo: bool = False
+    pool_size: int = Field(default=5, ge=1, le=100)
+
+
+class ArxivConfig(_Section):
+    api_url: str = "https://export.arxiv.org/api/query"
+    rss_url: str = "https://rss.arxiv.org/rss/"
+    categories: tuple[str, ...] = ("cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML")
+    delay_seconds: float = Field(default=3.0, ge=0)
+    num_retries: int = Field(default=3, ge=0, le=10)
+    page_size: int = Field(default=100, ge=1, le=2000)
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class RankingConfig(_Section):
+    half_life_hours: float = Field(default=48.0, gt=0)
+    vote_weight: float = Field(default=1.5, ge=0)
+    follow_bonus: float = Field(default=1.0, ge=0)
+    keyword_bonus: float = Field(default=0.3, ge=0)
+    taste_cap: float = Field(default=0.5, ge=0, le=5)
+    taste_rate: float = Field(default=0.25, gt=0)
+
+
+class DigestConfig(_Section):
+    top_n: int = Field(default=5, ge=1, le=25)
+    post_time: str = "09:00"
+    timezone: str = "UTC"
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    announce_empty: bool = False
+    window_days: int = Field(default=1, ge=1, le=14)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("post_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        return check_post_time(value)
+
+
+class SummariesConfig(_Section):
+    extractive_sentences: int = Field(default=2, ge=1, le=10)
+    max_chars: int = Field(default=600, ge=80, le=4000)
+    community_max_chars: int = Field(default=3000, ge=80, le=10000)
+
+
+class SignalConfig(_Section):
+    enabled: bool = True
+    base_url: str | None = None
+    weight: float = Field(default=1.0, ge=0)
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class LLMConfig(_Section):
+    enabled: bool = False
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "gpt-4o-mini"
+    timeout: float = Field(default=30.0, gt=0)
+    max_chars: int = Field(default=600, ge=80, le=4000)
+
+
+class Config(_Section):
+    database: DatabaseConfig = DatabaseConfig()
+    arxiv: ArxivConfig = ArxivConfig()
+    ranking: RankingConfig = RankingConfig()
+    digest: DigestConfig = DigestConfig()
+    summaries: SummariesConfig = SummariesConfig()
+    signals: dict[str, SignalConfig] = {}
+    llm: LLMConfig = LLMConfig()
+    scheduler: dict[str, Any] = {}
+    health: dict[str, Any] = {}
+    logging: dict[str, Any] = {}
+    discord: dict[str, Any] = {}
+    slack: dict[str, Any] = {}
+    console: dict[str, Any] = {}
+
+    def secret(self, env_name: str) -> SecretStr | None:
+        """Secrets never live in the file: read them from the environment when asked."""
+        value = os.environ.get(env_name)
+        return SecretStr(value) if value else None
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+    return value
+
+
+def check_post_time(value: str) -> str:
+    hours, _, minutes = value.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+        raise ValueError(f"post time {value!r} must be HH:MM (24-hour clock)")
+    return f"{int(hours):02d}:{int(minutes):02d}"
+
+
+def format_validation_error(error: ValidationError, *, prefix: str = "") -> str:
+    """One line per problem, naming the dotted key and the bad value."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        bad = problem.get("input")
+        shown = "" if isinstance(bad, dict) else f" (got {bad!r})"
+        lines.append(f"{prefix}{key}: {problem['msg']}{shown}")
+    return "; ".join(lines)
+
+
+def parse_config(data: dict[str, Any], *, source: str = "config") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {format_validation_error(error)}") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the file named by `path`, else $HOTPAPERS_CONFIG, else the defaults."""
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        return Config()
+    file = Path(chosen)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {file} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {file}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{file} is not valid TOML: {error}") from None
+    return parse_config(data, source=str(file))

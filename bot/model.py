@@ -1,0 +1,265 @@
+"""The domain objects that cross the port between the core and the adapters.
+
+Every type here is a frozen, slotted dataclass: adapters receive plain values they can render, never ORM rows or
+platform objects, and nothing they do to a value can change the engine's state behind its back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Platform = Literal["discord", "slack", "console"]
+VoteValue = Literal[1, -1]
+
+
+@dataclass(frozen=True, slots=True)
+class ArxivId:
+    """A canonical arXiv identifier: the key without version, and the version apart (None = latest)."""
+
+    id: str
+    version: int | None = None
+
+    @property
+    def versioned(self) -> str:
+        return f"{self.id}v{self.version}" if self.version else self.id
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.versioned}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.versioned}"
+
+    def __str__(self) -> str:
+        return self.versioned
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """Where a conversation happens: platform, workspace (guild / team) and channel id.
+
+    `name` is a display label only ("#ml-papers"); identity is the first three fields.
+    """
+
+    platform: str
+    workspace: str
+    channel: str
+    name: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}"
+
+    @classmethod
+    def parse(cls, key: str) -> ChannelRef:
+        """Parse `platform:workspace:channel` (the CLI's `--channel KEY`)."""
+        from bot.errors import BadInput
+
+        parts = key.split(":")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise BadInput(f"channel key {key!r} must look like platform:workspace:channel, e.g. console:local:demo")
+        return cls(*(p.strip() for p in parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """arXiv metadata for the latest version we know of."""
+
+    id: str
+    version: int
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    categories: tuple[str, ...]
+    primary_category: str
+    published: datetime
+    updated: datetime
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    announced: date | None = None
+
+    @property
+    def ref(self) -> ArxivId:
+        return ArxivId(self.id, self.version)
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.id}v{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One item of a daily arXiv announcement (RSS): which paper, which version, and why it is listed."""
+
+    id: str
+    version: int
+    kind: Literal["new", "cross", "replace", "replace-cross"]
+    day: date
+    categories: tuple[str, ...] = ()
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One popularity reading for a paper from one source, with the moment it was taken.
+
+    `value` is what ranking scales (upvotes, points, mentions); `label` is how the why-line names it ("HF 41").
+    """
+
+    source: str
+    value: float
+    label: str
+    fetched_at: datetime
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A summary and where it came from. `source` is one of SUMMARY_SOURCES."""
+
+    text: str
+    source: str
+    created: datetime
+    author: str | None = None
+    model: str | None = None
+    votes: int = 0
+    id: int | None = None
+
+    @property
+    def provenance(self) -> str:
+        label = SUMMARY_SOURCES.get(self.source, self.source)
+        if self.source == "community" and self.author:
+            return f"{label} by {self.author}"
+        if self.model:
+            return f"{label} ({self.model}, {self.created:%Y-%m-%d})"
+        return label
+
+
+SUMMARY_SOURCES: dict[str, str] = {
+    "community": "Community summary",
+    "hf": "Hugging Face AI summary",
+    "s2": "Semantic Scholar TLDR",
+    "llm": "LLM summary",
+    "extractive": "Key sentences from the abstract",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VoteTally:
+    up: int = 0
+    down: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.up - self.down
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    """A paper was posted in a channel's digest on a day."""
+
+    channel: ChannelRef
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class PaperCard:
+    """Everything an adapter needs to render one paper: metadata, best summary, signals, votes and why it is hot."""
+
+    paper: Paper
+    summary: Summary
+    signals: tuple[Signal, ...] = ()
+    votes: VoteTally = VoteTally()
+    score: float = 0.0
+    why: tuple[str, ...] = ()
+    posted: tuple[PostRecord, ...] = ()
+    unavailable: tuple[str, ...] = ()
+
+    @property
+    def why_line(self) -> str:
+        return " · ".join(self.why)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    rank: int
+    card: PaperCard
+    updated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    channel: ChannelRef
+    day: date
+    entries: tuple[DigestEntry, ...]
+    announced: bool = True
+
+    @property
+    def header(self) -> str:
+        if not self.announced:
+            return f"No new arXiv papers were announced for {self.day:%A %Y-%m-%d}."
+        return f"🔥 Hot papers for {self.day:%A %Y-%m-%d} — top {len(self.entries)}"
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """The platform's handle for a message the bot posted; reactions on it map back to the paper."""
+
+    channel: ChannelRef
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestResult:
+    digest: Digest
+    posted: int
+    skipped_already_posted: int
+    state: Literal["posted", "resumed", "done-before", "held-elsewhere", "empty"]
+
+
+@dataclass(frozen=True, slots=True)
+class VoteEvent:
+    """A reaction (or button press) on a message the bot posted. `removed` undoes an earlier add."""
+
+    channel: ChannelRef
+    user_id: str
+    message_id: str
+    value: VoteValue
+    removed: bool = False
+    by_bot: bool = False
+    event_id: str | None = None
+    paper_id: str | None = None
+    """Set for votes cast with a button on a card (no digest message behind it); else None."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """A channel's subscription: what it wants to see and when."""
+
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    negative_keywords: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    top_n: int = 5
+    post_time: str = "09:00"
+    timezone: str = "UTC"
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    announce_empty: bool = False
+    subscribed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    day: date
+    announced: int
+    new_papers: int
+    updated_papers: int
+    requests: int

@@ -1,0 +1,78 @@
+"""The protocols at the edges of the core: chat platforms out, data sources in, and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+
+from bot.model import Announcement, ChannelRef, DigestEntry, Paper, PostedMessage, Signal, Summary
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """The only thing the core asks of a chat adapter.
+
+    A digest is published one entry at a time so that the engine can record each message the moment it exists:
+    after a crash, only the entries without a recorded message are sent again.
+    """
+
+    platform: str
+
+    async def publish(self, channel: ChannelRef, entry: DigestEntry) -> PostedMessage:
+        """Post one digest entry as its own message (so it can be voted on) and return its handle."""
+        ...
+
+    async def say(self, channel: ChannelRef, text: str) -> PostedMessage:
+        """Post a plain line, e.g. the digest header or "no announcements today"."""
+        ...
+
+
+class PaperSource(Protocol):
+    """arXiv metadata and the daily announcement list."""
+
+    async def fetch(self, ids: Sequence[str]) -> list[Paper]:
+        """Metadata for these canonical ids (latest versions); unknown ids are simply absent."""
+        ...
+
+    async def announcements(self, categories: Sequence[str], day: date | None = None) -> list[Announcement]:
+        """Today's announcement list for these categories (empty on weekends and holidays)."""
+        ...
+
+
+class SignalSource(Protocol):
+    """A popularity signal (Hugging Face, Hacker News, …). Each may fail alone without breaking the others."""
+
+    name: str
+    label: str
+
+    async def fetch(self, papers: Sequence[Paper], day: date) -> Mapping[str, Signal]:
+        """Readings keyed by canonical paper id; papers the source does not know are absent."""
+        ...
+
+    async def summaries(self, papers: Sequence[Paper]) -> Mapping[str, Summary]:
+        """Summaries this source offers (HF ai_summary, S2 TLDR); most sources return {}."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class Progress(Protocol):
+    """Where long work reports progress (a rich bar in the CLI, nothing in a service)."""
+
+    def start(self, description: str, total: int | None) -> None: ...
+
+    def advance(self, steps: int = 1) -> None: ...
+
+
+class NullProgress:
+    def start(self, description: str, total: int | None) -> None:
+        return None
+
+    def advance(self, steps: int = 1) -> None:
+        return None
+
