@@ -177,7 +177,7 @@ class PaperCard:
     paper: Paper
     summary: Summary
     signals: tuple[Signal, ...] = ()
-    votes: VoteTally = VoteTally()
+    votes: VoteTally = field(default_factory=VoteTally)
     score: float = 0.0
     why: tuple[str, ...] = ()
     posted: tuple[PostRecord, ...] = ()

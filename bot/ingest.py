@@ -1,0 +1,144 @@
+"""Getting papers and signals into the store: `/paper` look-ups, the daily announcement, signal refreshes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from bot.errors import NotFound, UpstreamUnavailable
+from bot.model import Announcement, ArxivId, IngestReport, Paper
+from bot.ports import Clock, Progress
+from bot.storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class MetadataSource(Protocol):
+    requests: int
+
+    async def fetch(self, ids: Sequence[str]) -> list[Paper]: ...
+
+
+class AnnouncementSource(Protocol):
+    requests: int
+
+    async def announcements(self, categories: Sequence[str], day: date | None = None) -> list[Announcement]: ...
+
+
+class Signals(Protocol):
+    """What the ingestor needs of bot.signals.SignalHub."""
+
+    async def refresh(self, papers: Sequence[Paper], day: date) -> object: ...
+
+    def unavailable(self) -> tuple[str, ...]: ...
+
+
+class Ingestor:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        *,
+        metadata: MetadataSource | None = None,
+        feed: AnnouncementSource | None = None,
+        signals: Signals | None = None,
+        refresh_after: timedelta = timedelta(hours=6),
+        batch: int = 100,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._metadata = metadata
+        self._feed = feed
+        self._signals = signals
+        self._refresh_after = refresh_after
+        self._batch = batch
+
+    async def lookup(self, ref: ArxivId) -> Paper:
+        """The stored paper, fetched from arXiv when we do not have it (or not the version asked for)."""
+        async with self._uow() as uow:
+            paper = await uow.papers.get(ref.id)
+        if paper is not None and (ref.version is None or ref.version <= paper.version):
+            return paper
+        if self._metadata is None:
+            if paper is not None:
+                return paper
+            raise NotFound(f"no paper {ref.id} in the local store (arXiv look-ups are off)")
+        fetched = await self._metadata.fetch([ref.id])
+        if not fetched:
+            raise NotFound(f"arXiv has no paper {ref.id}")
+        async with self._uow() as uow:
+            await uow.papers.save(fetched, now=self._clock.now())
+            await uow.commit()
+            stored = await uow.papers.get(ref.id)
+        assert stored is not None
+        return stored
+
+    async def ingest(self, categories: Sequence[str], day: date | None, progress: Progress) -> IngestReport:
+        """Store the day's announced papers (new versions update, never duplicate), then refresh their signals."""
+        if self._feed is None or self._metadata is None:
+            raise UpstreamUnavailable("arXiv ingestion is not configured")
+        before = self._metadata.requests + self._feed.requests
+        progress.start("Reading the announcement feed", None)
+        announced = await self._feed.announcements(categories, day)
+        target = day or (announced[0].day if announced else self._clock.now().date())
+        ids = list(dict.fromkeys(a.id for a in announced))
+        progress.start(f"Fetching metadata for {len(ids)} papers", len(ids))
+        new = updated = 0
+        for start in range(0, len(ids), self._batch):
+            chunk = ids[start : start + self._batch]
+            papers = await self._metadata.fetch(chunk)
+            async with self._uow() as uow:
+                counts = await uow.papers.save(papers, now=self._clock.now())
+                await uow.papers.mark_announced([p.id for p in papers], target)
+                await uow.commit()
+            new, updated = new + counts[0], updated + counts[1]
+            progress.advance(len(chunk))
+        requests = self._metadata.requests + self._feed.requests - before
+        report = IngestReport(target, len(ids), new, updated, requests)
+        if ids:
+            await self.refresh_day(target, progress=progress)
+        return report
+
+    async def refresh_day(self, day: date, *, progress: Progress | None = None) -> int:
+        """Refresh the signals of every paper announced on `day`. Returns how many readings were stored."""
+        async with self._uow() as uow:
+            papers = await uow.papers.announced_between(day, day)
+        if progress:
+            progress.start(f"Refreshing signals for {len(papers)} papers", None)
+        return await self._refresh(papers, day)
+
+    async def refresh_if_stale(self, papers: Sequence[Paper]) -> tuple[str, ...]:
+        """Refresh signals for papers with no recent snapshot (a `/paper` for an older paper); returns the
+        labels of sources that are unavailable."""
+        if self._signals is None:
+            return ()
+        cutoff = self._clock.now() - self._refresh_after
+        async with self._uow() as uow:
+            latest = await uow.signals.latest([p.id for p in papers])
+        stale = [p for p in papers if not any(s.fetched_at >= cutoff for s in latest.get(p.id, ()))]
+        if stale:
+            await self._refresh(stale, self._clock.now().date())
+        return self.unavailable()
+
+    def unavailable(self) -> tuple[str, ...]:
+        return self._signals.unavailable() if self._signals else ()
+
+    async def _refresh(self, papers: Sequence[Paper], day: date) -> int:
+        if self._signals is None or not papers:
+            return 0
+        refresh = await self._signals.refresh(papers, day)
+        readings = getattr(refresh, "readings", {})
+        summaries = getattr(refresh, "summaries", {})
+        rows = [(paper_id, signal) for by_paper in readings.values() for paper_id, signal in by_paper.items()]
+        async with self._uow() as uow:
+            await uow.signals.add(rows)
+            for paper_id, found in summaries.items():
+                for summary in found:
+                    await uow.summaries.replace_source(paper_id, summary)
+            await uow.commit()
+        return len(rows)
+
+    def now(self) -> datetime:
+        return self._clock.now()

@@ -1,0 +1,279 @@
+"""HotPapers: the use-cases adapters call. Every method is one unit of work and returns plain dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.arxiv_id import parse_arxiv_id
+from bot.cards import CardContext, cards_for, ranked_for_channel
+from bot.channel_settings import apply_options
+from bot.config import Config
+from bot.digest import CardsFor, DigestPoster, PostingPolicy
+from bot.errors import BadInput, NotFound
+from bot.ingest import Ingestor
+from bot.model import (
+    ChannelRef,
+    ChannelSettings,
+    Digest,
+    DigestEntry,
+    DigestResult,
+    IngestReport,
+    Paper,
+    PaperCard,
+    Summary,
+    VoteEvent,
+    VoteTally,
+)
+from bot.ports import Clock, NullProgress, Progress, Publisher
+from bot.ranking import Candidate, score_card
+from bot.storage.channels import settings_from_json
+from bot.storage.tables import ChannelRow
+from bot.storage.uow import UnitOfWork
+from bot.text import clean_multiline, clean_text
+
+log = logging.getLogger(__name__)
+
+
+class HotPapers:
+    """The engine's one inbound port. Adapters translate platform events into these calls and render the results."""
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        *,
+        config: Config,
+        clock: Clock,
+        context: CardContext,
+        ingestor: Ingestor,
+        holder: str,
+        policy: PostingPolicy | None = None,
+    ) -> None:
+        self._uow = uow
+        self._config = config
+        self._clock = clock
+        self._context = context
+        self._ingestor = ingestor
+        self._poster = DigestPoster(self._uow, clock, holder=holder, policy=policy or PostingPolicy(),
+                                    stopping=lambda: self.stopping)  # fmt: skip
+        self.stopping = False
+
+    # ── papers ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
+        """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot."""
+        arxiv_id = parse_arxiv_id(ref)
+        paper = await self._ingestor.lookup(arxiv_id)
+        unavailable = await self._ingestor.refresh_if_stale([paper])
+        async with self._uow() as uow:
+            row = await uow.channels.find(channel) if channel else None
+            ids = [paper.id]
+            signals = (await uow.signals.latest(ids)).get(paper.id, ())
+            votes = (await uow.votes.tallies(row.id if row else None, ids)).get(paper.id, VoteTally())
+            ranked = score_card(Candidate(paper, signals, votes), self._context.weights, self._clock.now())
+            (card,) = await cards_for(uow, [ranked], self._context, now=self._clock.now(), unavailable=unavailable)
+            await uow.commit()  # an LLM summary written for the card is cached
+        return card
+
+    async def top(self, channel: ChannelRef, days: int = 7, *, limit: int = 10) -> list[PaperCard]:
+        """The channel's most up-voted papers of the last `days` days."""
+        if not 1 <= days <= 365:
+            raise BadInput(f"days must be between 1 and 365 (got {days})")
+        now = self._clock.now()
+        async with self._uow() as uow:
+            row = await uow.channels.find(channel)
+            if row is None:
+                return []
+            voted = await uow.votes.most_voted(row.id, now - timedelta(days=days), limit=limit)
+            papers = await uow.papers.get_many([paper_id for paper_id, _ in voted])
+            signals = await uow.signals.latest(list(papers))
+            ranked = [
+                score_card(Candidate(papers[pid], signals.get(pid, ()), tally), self._context.weights, now)
+                for pid, tally in voted
+                if pid in papers
+            ]
+            cards = await cards_for(uow, ranked, self._context, now=now)
+            await uow.commit()
+        return cards
+
+    async def add_summary(
+        self, ref: str, channel: ChannelRef, *, author: str, text: str, author_id: str | None = None
+    ) -> Summary:
+        """Store a community summary written in chat. Empty or oversized text is refused and nothing is written."""
+        limit = self._config.summaries.community_max_chars
+        body = clean_multiline(text)
+        if not body:
+            raise BadInput("the summary is empty; write a few sentences about the paper")
+        if len(body) > limit:
+            raise BadInput(f"the summary is {len(body)} characters; the limit is {limit}")
+        arxiv_id = parse_arxiv_id(ref)
+        paper = await self._ingestor.lookup(arxiv_id)
+        summary = Summary(text=body, source="community", created=self._clock.now(), author=clean_text(author)[:200])
+        async with self._uow() as uow:
+            row = await self._ensure_channel(uow, channel)
+            saved = await uow.summaries.add(paper.id, summary, author_id=author_id, channel_id=row.id)
+            await uow.commit()
+        return saved
+
+    # ── votes ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def record_vote(self, event: VoteEvent) -> VoteTally | None:
+        """Apply one reaction (or its removal). Returns the paper's tally in the channel, or None when the event
+        is ignored: a bot's reaction, a retried delivery, or a message the bot did not post."""
+        if event.by_bot or event.value not in (1, -1):
+            return None
+        now = self._clock.now()
+        async with self._uow() as uow:
+            if event.event_id and not await uow.events.first_delivery(event.channel.platform, event.event_id, now=now):
+                return None
+            if event.paper_id:
+                row = await self._ensure_channel(uow, event.channel)
+                paper_id: str | None = event.paper_id if await uow.papers.get(event.paper_id) else None
+            else:
+                row = await uow.channels.find(event.channel)
+                paper_id = await uow.posts.paper_for_message(row.id, event.message_id) if row else None
+            if row is None or paper_id is None:
+                await uow.commit()  # remember the event id all the same
+                return None
+            await uow.votes.apply(row.id, paper_id, event.user_id[:64], event.value, removed=event.removed, now=now)
+            tally = (await uow.votes.tallies(row.id, [paper_id])).get(paper_id, VoteTally())
+            await uow.commit()
+        return tally
+
+    async def forget_user(self, platform: str, user_id: str) -> int:
+        """Delete a user's votes and summaries (a data-deletion request). Returns how many rows went."""
+        async with self._uow() as uow:
+            removed = await uow.votes.forget(platform, user_id)
+            removed += await uow.summaries.delete_by_author(f"{platform}:{user_id}")
+            await uow.commit()
+        return removed
+
+    # ── digests ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def digest(self, channel: ChannelRef, day: date | None = None) -> Digest:
+        """A preview of the channel's digest for `day` (default: the latest announcement). No side effects."""
+        async with self._uow() as uow:
+            row = await uow.channels.find(channel)
+            settings = self._settings_of(row)
+            return await self._build_digest(uow, row, channel, settings, day or await self._default_day(uow, settings))
+
+    async def post_digest(self, channel: ChannelRef, day: date | None, publisher: Publisher) -> DigestResult:
+        """Post the digest exactly once per (channel, day), resuming an interrupted one where it stopped."""
+        async with self._uow() as uow:
+            row = await self._ensure_channel(uow, channel)
+            settings = self._settings_of(row)
+            target = day or await self._default_day(uow, settings)
+            await uow.commit()
+
+        async def plan(uow: UnitOfWork) -> Digest:
+            current = await uow.channels.find(channel)
+            return await self._build_digest(uow, current, channel, settings, target)
+
+        return await self._poster.post(
+            channel,
+            target,
+            publisher,
+            plan=plan,
+            cards=self._cards_by_id(channel),
+            announce_empty=settings.announce_empty,
+        )
+
+    async def _build_digest(
+        self, uow: UnitOfWork, row: ChannelRow | None, channel: ChannelRef, settings: ChannelSettings, day: date
+    ) -> Digest:
+        first = day - timedelta(days=self._config.digest.window_days - 1)
+        papers = await uow.papers.announced_between(first, day)
+        if not papers:
+            return Digest(channel, day, (), announced=False)
+        now = self._clock.now()
+        ranked = (await ranked_for_channel(uow, row, settings, papers, self._context, now=now))[: settings.top_n]
+        cards = await cards_for(uow, ranked, self._context, now=now, unavailable=self._ingestor.unavailable())
+        entries = tuple(
+            DigestEntry(rank, card, r.updated) for rank, (card, r) in enumerate(zip(cards, ranked, strict=True), 1)
+        )
+        return Digest(channel, day, entries)
+
+    def _cards_by_id(self, channel: ChannelRef) -> CardsFor:
+        """Cards for a stored plan: scored with the channel's votes and taste, without re-filtering."""
+
+        async def cards(paper_ids: Sequence[str]) -> dict[str, PaperCard]:
+            now = self._clock.now()
+            async with self._uow() as uow:
+                row = await uow.channels.find(channel)
+                papers = list((await uow.papers.get_many(paper_ids)).values())
+                ranked = await ranked_for_channel(uow, row, ChannelSettings(), papers, self._context, now=now,
+                                                  include_posted=True)  # fmt: skip
+                found = await cards_for(uow, ranked, self._context, now=now, unavailable=self._ingestor.unavailable())
+                await uow.commit()
+            return {card.paper.id: card for card in found}
+
+        return cards
+
+    async def _default_day(self, uow: UnitOfWork, settings: ChannelSettings) -> date:
+        today = self._clock.now().astimezone(ZoneInfo(settings.timezone)).date()
+        return await uow.papers.latest_announcement(today) or today
+
+    # ── channel settings ────────────────────────────────────────────────────────────────────────────────────────
+
+    async def subscribe(self, channel: ChannelRef, options: Mapping[str, str] | None = None) -> ChannelSettings:
+        """Subscribe the channel, applying `options` typed in chat. A bad option raises BadInput; nothing changes."""
+        async with self._uow() as uow:
+            row = await self._ensure_channel(uow, channel)
+            settings = apply_options(self._settings_of(row), options or {})
+            settings = dataclasses.replace(settings, subscribed=True)
+            await uow.channels.save(row, settings)
+            await uow.commit()
+        return settings
+
+    async def unsubscribe(self, channel: ChannelRef) -> None:
+        async with self._uow() as uow:
+            row = await uow.channels.find(channel)
+            if row is None or not row.subscribed:
+                raise NotFound("this channel is not subscribed")
+            await uow.channels.save(row, dataclasses.replace(self._settings_of(row), subscribed=False))
+            await uow.commit()
+
+    async def settings(self, channel: ChannelRef) -> ChannelSettings:
+        async with self._uow() as uow:
+            return self._settings_of(await uow.channels.find(channel))
+
+    async def subscriptions(self) -> list[tuple[ChannelRef, ChannelSettings]]:
+        async with self._uow() as uow:
+            return await uow.channels.subscribed()
+
+    def default_settings(self) -> ChannelSettings:
+        d = self._config.digest
+        return ChannelSettings(
+            top_n=d.top_n, post_time=d.post_time, timezone=d.timezone, weekdays=d.weekdays,
+            announce_empty=d.announce_empty, subscribed=False,
+        )  # fmt: skip
+
+    def _settings_of(self, row: ChannelRow | None) -> ChannelSettings:
+        if row is None:
+            return self.default_settings()
+        return settings_from_json(row.settings, subscribed=row.subscribed)
+
+    async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> ChannelRow:
+        return await uow.channels.ensure(channel, defaults=self.default_settings(), now=self._clock.now())
+
+    # ── ingestion ───────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def ingest(self, day: date | None = None, *, progress: Progress | None = None) -> IngestReport:
+        """Fetch the announcement list and its metadata, store it, then refresh the popularity signals."""
+        async with self._uow() as uow:
+            channels = await uow.channels.subscribed()
+        categories = sorted({*self._config.arxiv.categories, *(c for _, s in channels for c in s.categories)})
+        return await self._ingestor.ingest(categories, day, progress or NullProgress())
+
+    async def store_papers(self, papers: Sequence[Paper]) -> tuple[int, int]:
+        """Save papers directly (sample data, backfills). Returns (new, updated)."""
+        async with self._uow() as uow:
+            counts = await uow.papers.save(papers, now=self._clock.now())
+            await uow.commit()
+        return counts
+
+    def now(self) -> datetime:
+        return self._clock.now()

@@ -1,0 +1,62 @@
+"""The unit of work: one transaction per use-case, rolled back unless the use-case commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import UpstreamUnavailable
+from bot.storage.channels import ChannelRepository, EventRepository, VoteRepository
+from bot.storage.digests import DigestRepository, PostRepository
+from bot.storage.papers import PaperRepository, SignalRepository, SummaryRepository
+
+
+class UnitOfWork:
+    """`async with uow: … await uow.commit()`. Adapters never see a session."""
+
+    papers: PaperRepository
+    signals: SignalRepository
+    summaries: SummaryRepository
+    channels: ChannelRepository
+    votes: VoteRepository
+    events: EventRepository
+    digests: DigestRepository
+    posts: PostRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        session = self._session = self._sessions()
+        self.papers = PaperRepository(session)
+        self.signals = SignalRepository(session)
+        self.summaries = SummaryRepository(session)
+        self.channels = ChannelRepository(session)
+        self.votes = VoteRepository(session)
+        self.events = EventRepository(session)
+        self.digests = DigestRepository(session)
+        self.posts = PostRepository(session)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        try:
+            await self._session.rollback()
+        finally:
+            await self._session.close()
+            self._session = None
+        if isinstance(error, OperationalError | DBAPIError) and _is_connection_error(error):
+            raise UpstreamUnavailable(f"database unavailable: {type(error.orig).__name__}") from None
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        await self._session.commit()
+
+
+def _is_connection_error(error: DBAPIError) -> bool:
+    return bool(error.connection_invalidated) or isinstance(error.orig, OSError | ConnectionError)

@@ -1,0 +1,39 @@
+"""Text hygiene shared by the core: control characters out, whitespace folded, lengths bounded.
+
+Platform escaping (markdown, mentions, `& < >`) is the adapters' renderers' job; this only makes text well-formed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str) -> str:
+    """NFC-normalise, drop control and bidi-override characters, fold all whitespace to single spaces."""
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(" ", text.replace("\n", " ").replace("\t", " ").replace("\r", " "))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def clean_multiline(text: str) -> str:
+    """Like `clean_text` but keeps paragraph breaks (for summaries people write in a modal)."""
+    paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
+    return "\n\n".join(p for p in (clean_text(p) for p in paragraphs) if p)
+
+
+def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
+    """Cut at a sentence or word boundary so the result, ellipsis included, fits `limit` characters."""
+    if len(text) <= limit:
+        return text
+    room = max(1, limit - len(ellipsis))
+    cut = text[:room]
+    sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if sentence_end >= room * 0.6:
+        return cut[: sentence_end + 1]
+    space = cut.rfind(" ")
+    if space >= room * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + ellipsis

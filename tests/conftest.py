@@ -1,0 +1,119 @@
+"""Shared fixtures: a database per test (SQLite file, or a fresh PostgreSQL schema), the engine built on it by the
+real composition root, and the bundled sample data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.bootstrap import App, build
+from bot.clock import FrozenClock
+from bot.config import Config, parse_config
+from bot.sample import load_sample
+from bot.service import HotPapers
+
+PG_URL = os.environ.get("HOTPAPERS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+SAMPLE_DAY = date(2020, 11, 6)
+"""The latest day in bot/data/sample.json: `digest()` without a date shows it."""
+SAMPLE_NOW = datetime(2020, 11, 7, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: str
+    url: str
+    schema: str | None = None
+
+
+async def _pg_reachable() -> str | None:
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3)
+    except (OSError, asyncpg.PostgresError) as error:
+        return f"PostgreSQL at {PG_URL} unreachable: {error}"
+    await connection.close()
+    return None
+
+
+async def _with_schema(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql"), timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """Each test gets its own SQLite file or its own PostgreSQL schema. With CI=true PostgreSQL must be there."""
+    if request.param == "sqlite":
+        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'hotpapers.db'}")
+        return
+    problem = await _pg_reachable()
+    if problem:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true requires PostgreSQL: {problem}")
+        pytest.skip(problem)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    await _with_schema(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield Database("postgresql", PG_URL, schema)
+    finally:
+        await _with_schema(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(SAMPLE_NOW)
+
+
+MakeApp = Callable[..., Awaitable[App]]
+
+
+@pytest.fixture
+async def make_app(database: Database, clock: FrozenClock) -> AsyncIterator[MakeApp]:
+    """Build engines on the test's database (several may share it, like replicas); all closed at the end."""
+    apps: list[App] = []
+
+    async def make(*, sample: bool = False, offline: bool = True, config: dict[str, Any] | None = None,
+                   clock_: FrozenClock | None = None) -> App:  # fmt: skip
+        data = {"database": {"url": database.url}, **(config or {})}
+        app = await build(parse_config(data), clock=clock_ or clock, offline=offline, schema=database.schema)
+        apps.append(app)
+        if sample:
+            await load_sample(app.uow, now=(clock_ or clock).now())
+        return app
+
+    yield make
+    for app in apps:
+        await app.aclose()
+
+
+@pytest.fixture
+async def app(make_app: MakeApp) -> App:
+    """The engine on the test's database with the sample data loaded."""
+    return await make_app(sample=True)
+
+
+@pytest.fixture
+async def hotpapers(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[HotPapers]:
+    """A real HotPapers on a fresh SQLite file with the sample papers, no network sources (adapter tests)."""
+    config = Config.model_validate({"database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'adapter.db'}"}})
+    async with await build(config, clock=clock, offline=True) as built:
+        await load_sample(built.uow, now=clock.now())
+        yield built.service
+
+
+@pytest.fixture
+def sample_day() -> date:
+    return SAMPLE_DAY
