@@ -89,13 +89,22 @@ class LLMConfig(_Section):
     max_chars: int = Field(default=600, ge=80, le=4000)
 
 
+DEFAULT_SIGNALS: dict[str, SignalConfig] = {
+    "hf": SignalConfig(base_url="https://huggingface.co/api", weight=1.0),
+    "hn": SignalConfig(base_url="https://hn.algolia.com/api/v1", weight=0.7),
+    "bluesky": SignalConfig(enabled=False, base_url="https://bsky.social/xrpc", weight=0.7),
+    "s2": SignalConfig(enabled=False, base_url="https://api.semanticscholar.org/graph/v1", weight=0.3),
+}
+
+
 class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     arxiv: ArxivConfig = ArxivConfig()
     ranking: RankingConfig = RankingConfig()
     digest: DigestConfig = DigestConfig()
     summaries: SummariesConfig = SummariesConfig()
-    signals: dict[str, SignalConfig] = {}
+    signals: dict[str, SignalConfig] = Field(default_factory=lambda: dict(DEFAULT_SIGNALS), validate_default=True)
+    """Sources not named in the file keep their defaults (DEFAULT_SIGNALS); `enabled = false` turns one off."""
     llm: LLMConfig = LLMConfig()
     scheduler: dict[str, Any] = {}
     health: dict[str, Any] = {}
@@ -103,6 +112,13 @@ class Config(_Section):
     discord: dict[str, Any] = {}
     slack: dict[str, Any] = {}
     console: dict[str, Any] = {}
+
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _with_default_signals(cls, given: Any) -> Any:
+        if not isinstance(given, dict):
+            return given
+        return {**{name: cfg.model_dump() for name, cfg in DEFAULT_SIGNALS.items()}, **given}
 
     def secret(self, env_name: str) -> SecretStr | None:
         """Secrets never live in the file: read them from the environment when asked."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.errors import NotFound, UpstreamUnavailable
 from bot.model import Announcement, ArxivId, IngestReport, Paper
@@ -33,6 +33,8 @@ class Signals(Protocol):
     async def refresh(self, papers: Sequence[Paper], day: date) -> object: ...
 
     def unavailable(self) -> tuple[str, ...]: ...
+
+    def health(self) -> list[Any]: ...
 
 
 class Ingestor:
@@ -124,6 +126,16 @@ class Ingestor:
 
     def unavailable(self) -> tuple[str, ...]:
         return self._signals.unavailable() if self._signals else ()
+
+    async def probe(self, *, sample: int = 5) -> list[Any]:
+        """Refresh the latest announced papers (a few) and report each source's health."""
+        if self._signals is None:
+            return []
+        async with self._uow() as uow:
+            latest = await uow.papers.latest_announcement(self._clock.now().date())
+            papers = await uow.papers.announced_between(latest, latest) if latest else []
+        await self._refresh(papers[:sample], latest or self._clock.now().date())
+        return self._signals.health()
 
     async def _refresh(self, papers: Sequence[Paper], day: date) -> int:
         if self._signals is None or not papers:

@@ -72,8 +72,9 @@ def rank(
 
 
 def score_card(candidate: Candidate, weights: RankingWeights, now: datetime) -> Ranked:
-    """Score one paper outside any channel's filters (for `/paper`)."""
-    return _score(candidate, ChannelSettings(), weights, now, {})
+    """Score one paper outside any channel's filters and without age decay (for `/paper` and `/top`, where the
+    paper is not competing with today's announcements)."""
+    return _score(candidate, ChannelSettings(), weights, now, {}, decay=False)
 
 
 def _score(
@@ -82,6 +83,8 @@ def _score(
     weights: RankingWeights,
     now: datetime,
     taste: Mapping[str, float],
+    *,
+    decay: bool = True,
 ) -> Ranked:
     paper, votes = candidate.paper, candidate.votes
     score, why = 0.0, []
@@ -106,8 +109,9 @@ def _score(
     if abs(taste_term) >= 0.05:
         score += taste_term
         why.append(f"taste {taste_term:+.1f} {taste_category}")
-    age_hours = max(0.0, (now - _fresh_since(paper)).total_seconds() / 3600.0)
-    score -= math.log(2) * age_hours / weights.half_life_hours
+    if decay:
+        age_hours = max(0.0, (now - _fresh_since(paper)).total_seconds() / 3600.0)
+        score -= math.log(2) * age_hours / weights.half_life_hours
     updated = candidate.posted_version is not None
     if updated:
         why.append(f"updated to v{paper.version}")

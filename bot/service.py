@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.arxiv_id import parse_arxiv_id
@@ -267,6 +268,16 @@ class HotPapers:
             channels = await uow.channels.subscribed()
         categories = sorted({*self._config.arxiv.categories, *(c for _, s in channels for c in s.categories)})
         return await self._ingestor.ingest(categories, day, progress or NullProgress())
+
+    async def refresh_signals(self, day: date | None = None) -> int:
+        """Refresh the popularity signals of the latest announced papers (the periodic job)."""
+        async with self._uow() as uow:
+            target = day or await uow.papers.latest_announcement(self._clock.now().date())
+        return await self._ingestor.refresh_day(target) if target else 0
+
+    async def probe_signals(self) -> list[Any]:
+        """Each signal source's health after a small refresh (for `hotpapers signals`)."""
+        return await self._ingestor.probe()
 
     async def store_papers(self, papers: Sequence[Paper]) -> tuple[int, int]:
         """Save papers directly (sample data, backfills). Returns (new, updated)."""

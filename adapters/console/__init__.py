@@ -1,0 +1,1 @@
+"""The console adapter: the engine in a terminal (`hotpapers demo`, `hotpapers console`, CLI output)."""

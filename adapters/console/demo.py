@@ -1,0 +1,73 @@
+"""`hotpapers demo`: the whole engine offline on the bundled sample data, in a temporary SQLite database."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.rule import Rule
+from rich.text import Text
+
+from adapters.console.publisher import ConsolePublisher
+from adapters.console.render import digest_table, paper_panel
+from adapters.console.repl import run_repl
+from bot.bootstrap import App, build
+from bot.clock import FrozenClock
+from bot.config import Config, DatabaseConfig
+from bot.model import ChannelRef, VoteEvent
+from bot.sample import load_sample, sample_days
+
+DEMO_NOW = datetime(2020, 11, 7, 9, 0, tzinfo=UTC)
+"""The morning after the last sample announcement, so the demo is the same on every machine."""
+DEMO_PAPER = "1704.01212"
+
+
+@asynccontextmanager
+async def sample_app(config: Config | None = None) -> AsyncIterator[App]:
+    """The engine, offline, on the sample data in a temporary SQLite database that is removed afterwards."""
+    clock = FrozenClock(DEMO_NOW)
+    with tempfile.TemporaryDirectory(prefix="hotpapers-demo-") as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}"
+        settings = (config or Config()).model_copy(update={"database": DatabaseConfig(url=url)})
+        async with await build(settings, clock=clock, offline=True) as app:
+            await load_sample(app.uow, now=clock.now())
+            yield app
+
+
+async def run_sample_repl(console: Console, config: Config | None, *, channel: ChannelRef, user: str) -> None:
+    async with sample_app(config) as app:
+        await run_repl(app.service, console, channel=channel, user=user)
+
+
+async def run_demo(console: Console, config: Config | None = None) -> None:
+    async with sample_app(config) as app:
+        service = app.service
+        days = sample_days()
+        channel = ChannelRef("console", "demo", "ml-papers", "#ml-papers")
+        await service.subscribe(channel, {"categories": "cs,stat.ML", "top_n": "5"})
+        console.print(Rule(f"hotpapers demo — {sum(len(d.papers) for d in days)} sample papers, offline"))
+        console.print(Text("1) Preview of today's digest for #ml-papers, with why each paper is hot:", style="bold"))
+        console.print(digest_table(await service.digest(channel)))
+        console.print(Text("2) Posting it: a header, then one message per paper so each can be voted on:",
+                           style="bold"))  # fmt: skip
+        publisher = ConsolePublisher(console)
+        await service.post_digest(channel, None, publisher)
+        console.print(Text("3) Three people react 👍 to message 3 and one 👎 to message 1 (the votes feed the "
+                           "channel's ranking and /top):", style="bold"))  # fmt: skip
+        by_rank = {e.rank: m for m, e in publisher.posted if e is not None}
+        for user in ("ada", "grace", "alan"):
+            third = await service.record_vote(VoteEvent(channel, user, by_rank[3].message_id, 1))
+        first = await service.record_vote(VoteEvent(channel, "ada", by_rank[1].message_id, -1))
+        assert first is not None and third is not None
+        console.print(f"   message 3: 👍{third.up} 👎{third.down}   message 1: 👍{first.up} 👎{first.down}")
+        for rank, card in enumerate(await service.top(channel, 30), 1):
+            console.print(Text(f"   /top {rank}. {card.paper.id}  👍{card.votes.up} 👎{card.votes.down}  ")
+                          + Text(card.paper.title[:70], style="italic"))  # fmt: skip
+        console.print(Rule())
+        console.print(Text(f"4) /paper {DEMO_PAPER} (with a ShortScience community summary):", style="bold"))
+        console.print(paper_panel(await service.paper(DEMO_PAPER, channel)))
+        console.print(Text("Try it yourself: hotpapers console (offline REPL) — see README.", style="dim"))

@@ -1,0 +1,169 @@
+"""`hotpapers console`: the engine's commands in a terminal, one line at a time (works with piped input too)."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from collections.abc import Callable
+from datetime import date
+
+from rich.console import Console
+from rich.text import Text
+
+from adapters.console.publisher import ConsolePublisher
+from adapters.console.render import digest_table, paper_panel
+from bot.channel_settings import describe
+from bot.errors import BadInput, HotPapersError
+from bot.model import ChannelRef, VoteEvent
+from bot.service import HotPapers
+
+HELP = """Commands:
+  /paper REF                 abstract, summary and why it is hot (REF: 2010.00577, arXiv:…, an arxiv.org URL)
+  /digest [YYYY-MM-DD]       preview this channel's digest (default: the latest announcement)
+  /post [YYYY-MM-DD]         post the digest here (once per day; votes then work on its entries)
+  /top [DAYS]                the most up-voted papers here in the last DAYS days (default 7)
+  /vote N|REF up|down [remove]   vote on digest entry N (or a paper); `remove` takes the vote back
+  /summarize REF TEXT…       add a community summary
+  /subscribe [key=value …]   e.g. categories=cs.LG,cs.CL keywords=diffusion time=09:00 tz=Europe/Berlin top=5
+  /unsubscribe               stop the daily digest here
+  /settings                  show this channel's settings
+  /help                      this text
+  /quit                      leave"""
+
+
+class ConsoleSession:
+    def __init__(self, service: HotPapers, console: Console, *, channel: ChannelRef, user: str) -> None:
+        self._service = service
+        self._console = console
+        self._channel = channel
+        self._user = user
+        self._publisher = ConsolePublisher(console)
+        self._commands: dict[str, Callable[[list[str]], object]] = {
+            "paper": self._paper, "digest": self._digest, "post": self._post, "top": self._top,
+            "vote": self._vote, "summarize": self._summarize, "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe, "settings": self._settings, "help": self._help,
+        }  # fmt: skip
+
+    async def handle(self, line: str) -> bool:
+        """Run one command line; False means quit."""
+        line = line.strip()
+        if not line:
+            return True
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            self._error(f"cannot read that line: {error}")
+            return True
+        name = words[0].lstrip("/").lower()
+        if name in ("quit", "exit", "q"):
+            return False
+        command = self._commands.get(name)
+        if command is None:
+            self._error(f"unknown command {words[0][:30]!r}; type /help")
+            return True
+        try:
+            await command(words[1:])  # type: ignore[misc]
+        except HotPapersError as error:
+            self._error(str(error))
+        return True
+
+    async def _paper(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise BadInput("usage: /paper REF")
+        self._console.print(paper_panel(await self._service.paper(args[0], self._channel)))
+
+    async def _digest(self, args: list[str]) -> None:
+        self._console.print(digest_table(await self._service.digest(self._channel, _day(args))))
+
+    async def _post(self, args: list[str]) -> None:
+        result = await self._service.post_digest(self._channel, _day(args), self._publisher)
+        if result.state in ("done-before", "held-elsewhere"):
+            self._console.print(Text(f"The digest for {result.digest.day} was already posted here.", style="yellow"))
+
+    async def _top(self, args: list[str]) -> None:
+        days = _int(args[0], "DAYS") if args else 7
+        cards = await self._service.top(self._channel, days)
+        if not cards:
+            self._console.print("No votes here yet: react 👍 to a digest entry with /vote N up.")
+        for rank, card in enumerate(cards, 1):
+            self._console.print(paper_panel(card, rank=rank, abstract=False))
+
+    async def _vote(self, args: list[str]) -> None:
+        if len(args) not in (2, 3) or args[1] not in ("up", "down") or (len(args) == 3 and args[2] != "remove"):
+            raise BadInput("usage: /vote N|REF up|down [remove]")
+        value = 1 if args[1] == "up" else -1
+        removed = len(args) == 3
+        if args[0].isdigit():
+            message = self._message_for_rank(int(args[0]))
+            event = VoteEvent(self._channel, self._user, message, value, removed=removed)
+        else:
+            card = await self._service.paper(args[0], self._channel)
+            event = VoteEvent(self._channel, self._user, "", value, removed=removed, paper_id=card.paper.id)
+        tally = await self._service.record_vote(event)
+        if tally is None:
+            self._console.print("That vote was not counted (not a message the bot posted).")
+        else:
+            self._console.print(f"Votes now: 👍 {tally.up}  👎 {tally.down}")
+
+    async def _summarize(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise BadInput("usage: /summarize REF TEXT…")
+        summary = await self._service.add_summary(args[0], self._channel, author=self._user, text=" ".join(args[1:]),
+                                                  author_id=f"console:{self._user}")  # fmt: skip
+        self._console.print(f"Thanks! Your summary (#{summary.id}) is now on the card.")
+
+    async def _subscribe(self, args: list[str]) -> None:
+        options = {}
+        for arg in args:
+            key, sep, value = arg.partition("=")
+            if not sep:
+                raise BadInput(f"{arg[:40]!r}: write settings as key=value, e.g. categories=cs.LG,cs.CL")
+            options[key] = value
+        settings = await self._service.subscribe(self._channel, options)
+        self._console.print(Text("Subscribed.\n" + describe(settings)))
+
+    async def _unsubscribe(self, _args: list[str]) -> None:
+        await self._service.unsubscribe(self._channel)
+        self._console.print("Unsubscribed: no more daily digests here.")
+
+    async def _settings(self, _args: list[str]) -> None:
+        self._console.print(Text(describe(await self._service.settings(self._channel))))
+
+    async def _help(self, _args: list[str]) -> None:
+        self._console.print(Text(HELP))
+
+    def _message_for_rank(self, rank: int) -> str:
+        for message, entry in reversed(self._publisher.posted):
+            if entry is not None and entry.rank == rank:
+                return message.message_id
+        raise BadInput(f"no digest entry {rank} was posted in this session; /post first")
+
+    def _error(self, text: str) -> None:
+        self._console.print(Text(f"✗ {text}", style="red"))
+
+
+async def run_repl(service: HotPapers, console: Console, *, channel: ChannelRef, user: str) -> None:
+    session = ConsoleSession(service, console, channel=channel, user=user)
+    console.print(Text(f"hotpapers console — channel {channel.key}. Type /help for commands, /quit to leave."))
+    while True:
+        try:
+            line = await asyncio.to_thread(input, "hotpapers> ")
+        except EOFError:
+            break
+        if not await session.handle(line):
+            break
+
+
+def _day(args: list[str]) -> date | None:
+    if not args:
+        return None
+    try:
+        return date.fromisoformat(args[0])
+    except ValueError:
+        raise BadInput(f"{args[0][:20]!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _int(text: str, name: str) -> int:
+    if not text.isdigit():
+        raise BadInput(f"{name} must be a whole number (got {text[:20]!r})")
+    return int(text)

@@ -1,0 +1,35 @@
+"""The core never imports a chat platform or an adapter: they plug in from outside."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+FORBIDDEN = ("discord", "slack_bolt", "slack_sdk", "adapters")
+CORE = Path(__file__).resolve().parents[2] / "bot"
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_core_imports_no_platform_library_or_adapter() -> None:
+    offenders = [
+        f"{path.relative_to(CORE.parent)} imports {name}"
+        for path in sorted(CORE.rglob("*.py"))
+        for name in _imports(path)
+        if name.split(".")[0] in FORBIDDEN
+    ]
+    assert offenders == []
+
+
+def test_the_boundary_check_sees_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text("import discord\nfrom slack_bolt.app import App\n")
+    assert _imports(sample) == ["discord", "slack_bolt.app"]

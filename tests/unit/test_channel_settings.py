@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.channel_settings import apply_options, describe
+from bot.errors import BadInput
+from bot.model import ChannelSettings
+
+
+def test_options_typed_in_chat_are_normalised() -> None:
+    settings = apply_options(
+        ChannelSettings(),
+        {"categories": "cs.LG, cs.CL,cs.LG", "time": "9:05", "tz": "Europe/Berlin", "top": "7", "weekdays": "mon-wed,fri",
+         "authors": "Titov", "exclude": "survey", "announce_empty": "yes"},
+    )  # fmt: skip
+    assert settings.categories == ("cs.LG", "cs.CL")
+    assert (settings.post_time, settings.timezone, settings.top_n) == ("09:05", "Europe/Berlin", 7)
+    assert settings.weekdays == (0, 1, 2, 4)
+    assert settings.authors == ("Titov",) and settings.negative_keywords == ("survey",)
+    assert settings.announce_empty is True
+
+
+def test_weekday_ranges_wrap_around_the_weekend() -> None:
+    assert apply_options(ChannelSettings(), {"weekdays": "fri-mon"}).weekdays == (0, 4, 5, 6)
+    assert apply_options(ChannelSettings(), {"weekdays": "daily"}).weekdays == tuple(range(7))
+
+
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [
+        ({"top_n": "0"}, "top_n"),
+        ({"top_n": "many"}, "top_n"),
+        ({"post_time": "25:00"}, "post_time"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"weekdays": "someday"}, "weekdays"),
+        ({"categories": "not a category"}, "categories"),
+        ({"keywords": "@everyone"}, "keywords"),
+        ({"authors": "<@123>"}, "authors"),
+        ({"keywords": "x" * 101}, "keywords"),
+        ({"keywords": ",".join(f"k{i}" for i in range(51))}, "keywords"),
+        ({"colour": "blue"}, "unknown setting"),
+        ({"announce_empty": "maybe"}, "announce_empty"),
+    ],
+)
+def test_a_bad_option_is_refused_naming_it(options: dict[str, str], names: str) -> None:
+    with pytest.raises(BadInput, match=names):
+        apply_options(ChannelSettings(), options)
+
+
+def test_clear_empties_a_list() -> None:
+    assert apply_options(ChannelSettings(keywords=("a",)), {"keywords": "clear"}).keywords == ()
+
+
+def test_describe_lists_every_setting() -> None:
+    text = describe(ChannelSettings(categories=("cs.LG",), subscribed=True))
+    assert "categories: cs.LG" in text and "09:00 UTC on mon,tue,wed,thu,fri" in text and "subscribed: yes" in text
