@@ -118,7 +118,10 @@ class Config(_Section):
     def _with_default_signals(cls, given: Any) -> Any:
         if not isinstance(given, dict):
             return given
-        return {**{name: cfg.model_dump() for name, cfg in DEFAULT_SIGNALS.items()}, **given}
+        merged: dict[str, Any] = {name: cfg.model_dump() for name, cfg in DEFAULT_SIGNALS.items()}
+        for name, section in given.items():
+            merged[name] = {**merged.get(name, {}), **section} if isinstance(section, dict) else section
+        return merged
 
     def secret(self, env_name: str) -> SecretStr | None:
         """Secrets never live in the file: read them from the environment when asked."""

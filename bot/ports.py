@@ -75,4 +75,3 @@ class NullProgress:
 
     def advance(self, steps: int = 1) -> None:
         return None
-
