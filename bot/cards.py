@@ -36,10 +36,11 @@ class CardContext:
 
 
 async def candidates_for(uow: UnitOfWork, channel: ChannelRow | None, papers: Sequence[Paper]) -> list[Candidate]:
-    """Signals, this channel's votes and what the channel already saw, for each paper, in three queries."""
+    """Signals, this channel's votes and what the channel already saw, for each paper, in three queries.
+    A channel we have never seen has no votes."""
     ids = [p.id for p in papers]
     signals = await uow.signals.latest(ids)
-    votes = await uow.votes.tallies(channel.id if channel else None, ids)
+    votes = await uow.votes.tallies(channel.id, ids) if channel else {}
     posted = await uow.posts.posted_versions(channel.id, ids) if channel else {}
     return [Candidate(p, signals.get(p.id, ()), votes.get(p.id, VoteTally()), posted.get(p.id)) for p in papers]
 

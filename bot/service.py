@@ -73,7 +73,9 @@ class HotPapers:
             row = await uow.channels.find(channel) if channel else None
             ids = [paper.id]
             signals = (await uow.signals.latest(ids)).get(paper.id, ())
-            votes = (await uow.votes.tallies(row.id if row else None, ids)).get(paper.id, VoteTally())
+            votes = VoteTally()
+            if row is not None or channel is None:  # no channel: every channel's votes; a new channel: none yet
+                votes = (await uow.votes.tallies(row.id if row else None, ids)).get(paper.id, votes)
             ranked = score_card(Candidate(paper, signals, votes), self._context.weights, self._clock.now())
             (card,) = await cards_for(uow, [ranked], self._context, now=self._clock.now(), unavailable=unavailable)
             await uow.commit()  # an LLM summary written for the card is cached

@@ -80,7 +80,7 @@ def health_table(health: Sequence[Any]) -> RenderableType:
     for column in ("source", "state", "last success", "last error", "latency"):
         table.add_column(column)
     for row in health:
-        state = "disabled" if not row.enabled else ("failing" if _failing(row) else "ok")
+        state = "disabled" if not row.enabled else ("failing" if row.failing else "ok")
         table.add_row(
             row.name,
             Text(
@@ -91,7 +91,3 @@ def health_table(health: Sequence[Any]) -> RenderableType:
             f"{row.last_latency_ms:.0f} ms" if row.last_latency_ms is not None else "—",
         )
     return table
-
-
-def _failing(row: Any) -> bool:
-    return row.last_error_at is not None and (row.last_success is None or row.last_error_at >= row.last_success)

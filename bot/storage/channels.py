@@ -131,12 +131,14 @@ class VoteRepository:
 
     async def history(self, channel_id: int) -> list[tuple[list[str], int]]:
         """(categories, net vote) per voted paper in the channel: the raw material of the channel's taste."""
-        net = func.sum(VoteRow.value)
-        result = await self._session.execute(
-            select(PaperRow.categories, net)
-            .join(PaperRow, PaperRow.id == VoteRow.paper_id)
+        per_paper = (
+            select(VoteRow.paper_id, func.sum(VoteRow.value).label("net"))
             .where(VoteRow.channel_id == channel_id)
-            .group_by(VoteRow.paper_id, PaperRow.categories)
+            .group_by(VoteRow.paper_id)
+            .subquery()
+        )
+        result = await self._session.execute(
+            select(PaperRow.categories, per_paper.c.net).join(per_paper, PaperRow.id == per_paper.c.paper_id)
         )
         return [(list(categories), int(total)) for categories, total in result]
 

@@ -1,0 +1,148 @@
+"""Logging for a bot that runs for months: plain or JSON lines, and secrets redacted before anything is written.
+
+The redaction runs as a filter on our handler, so it sees every record that reaches the output, whichever library
+logged it (an aiohttp error quoting a URL, a driver echoing a DSN). It rewrites the formatted message and the
+exception text; the original arguments are dropped so no later formatter can re-expand them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.config import format_validation_error
+from bot.errors import ConfigError
+
+SECRET_ENV = (
+    "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_SECRET",
+    "HOTPAPERS_LLM_API_KEY", "BLUESKY_APP_PASSWORD", "S2_API_KEY",
+)  # fmt: skip
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not real tokens; replacing them would shred every log line containing, say, "abc"."""
+MASK = "***"
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)(?P<password>[^@\s/]+)(?=@)")
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_MARK = "_hotpapers_handler"
+
+
+class LoggingSettings(BaseModel):
+    """The `[logging]` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    level: str = "INFO"
+    json_lines: bool = Field(default=False, alias="json")
+    """One JSON object per line (for a log collector) instead of plain text."""
+    loggers: dict[str, str] = {"apscheduler": "WARNING"}
+    """Per-logger levels; APScheduler logs every job run at INFO, which is noise at one resync every 5 minutes."""
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        return _check_level(value)
+
+    @field_validator("loggers")
+    @classmethod
+    def _levels(cls, value: dict[str, str]) -> dict[str, str]:
+        return {name: _check_level(level) for name, level in value.items()}
+
+
+def _check_level(value: str) -> str:
+    upper = value.upper()
+    if upper not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"unknown level {value!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return upper
+
+
+def redact(text: str, secrets: tuple[str, ...] | None = None) -> str:
+    """`text` with every secret from the environment and every URL password replaced by ***."""
+    for secret in current_secrets() if secrets is None else secrets:
+        text = text.replace(secret, MASK)
+    return _URL_PASSWORD.sub(rf"\g<head>{MASK}", text)
+
+
+def current_secrets() -> tuple[str, ...]:
+    """Read at each call: tokens can be set after logging is configured (tests, a reloaded env file)."""
+    values = (os.environ.get(name, "") for name in SECRET_ENV)
+    # Longest first, so a secret containing another one is masked whole.
+    return tuple(sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in the message, its arguments, the exception and stack text, and string `extra` fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = current_secrets()
+        record.msg = redact(record.getMessage(), secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, secrets)
+        for key, value in vars(record).items():
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, redact(value, secrets))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, then exc_info and any `extra` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = record.exc_text
+        if record.stack_info:
+            entry["stack_info"] = record.stack_info
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry.setdefault(key, value)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(settings: Mapping[str, Any], *, stream: TextIO | None = None) -> logging.Handler:
+    """Install one handler on the root logger (replacing ours from an earlier call) and set the levels.
+
+    `settings` is the raw `[logging]` table (`level`, `json`, `loggers`). Returns the handler.
+    """
+    parsed = parse_logging_settings(settings)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if parsed.json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    setattr(handler, _MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(parsed.level)
+    for name, level in parsed.loggers.items():
+        logging.getLogger(name).setLevel(level)
+    return handler
+
+
+def parse_logging_settings(settings: Mapping[str, Any]) -> LoggingSettings:
+    try:
+        return LoggingSettings.model_validate(dict(settings))
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, prefix="logging.")) from None

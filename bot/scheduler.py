@@ -1,0 +1,307 @@
+"""APScheduler wiring for `hotpapers run`: every job is one service call.
+
+Jobs: ingest after each arXiv announcement, a periodic signal refresh, one cron job per subscribed channel at its
+post time in its time zone, and a resync that reloads subscriptions so changes made in chat (here or on another
+replica) take effect without a restart. The scheduler only decides *when*; exactly-once posting comes from the
+database claim inside `post_digest`, so running a job twice (catch-up, two replicas) is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.config import Config, check_timezone, format_validation_error
+from bot.errors import ConfigError
+from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport
+from bot.ports import Clock, Publisher
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+    from bot.service import HotPapers
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PublisherFor = Callable[[str], Publisher | None]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""APScheduler 3 and ChannelSettings both count Monday as 0."""
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+"""Standard crontab counts Sunday as 0 (and 7); APScheduler 3's `from_crontab` does not, so we translate."""
+
+
+class SchedulerSettings(BaseModel):
+    """The `[scheduler]` table. Defaults: ingest at 20:30 New York time after arXiv's 20:00 announcement."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    ingest_cron: str = "30 20 * * sun-thu"
+    ingest_timezone: str = "America/New_York"
+    refresh_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    resync_minutes: int = Field(default=5, ge=1, le=24 * 60)
+    grace_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+    @field_validator("ingest_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("ingest_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        cron_trigger(value, "UTC")
+        return value
+
+    @classmethod
+    def from_config(cls, config: Config) -> SchedulerSettings:
+        try:
+            return cls.model_validate(config.scheduler)
+        except ValidationError as error:
+            raise ConfigError(format_validation_error(error, prefix="scheduler.")) from None
+
+
+def cron_trigger(expr: str, timezone: str) -> CronTrigger:
+    """A trigger for a standard 5-field crontab line. Day-of-week follows crontab (0 or 7 = Sunday), and wrapping
+    ranges such as `sun-thu` work; APScheduler 3 rejects those and counts 0 as Monday."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expr!r} must have 5 fields: minute hour day-of-month month day-of-week")
+    minute, hour, day, month, day_of_week = fields
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_days(day_of_week), timezone=timezone
+    )
+
+
+def _cron_days(field: str) -> str:
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        body, slash, step_text = part.partition("/")
+        if slash and not (step_text.isdigit() and int(step_text) > 0):
+            raise ValueError(f"day-of-week step {step_text!r} must be a positive number")
+        step = int(step_text) if slash else 1
+        if body == "*":
+            first, last = 0, 6
+        else:
+            start, dash, end = body.partition("-")
+            first = _cron_day(start)
+            last = _cron_day(end) if dash else (6 if slash else first)
+        if last < first:
+            last += 7
+        days.update(d % 7 for d in range(first, last + 1, step))
+    return ",".join(_CRON_DAYS[d] for d in sorted(days))
+
+
+def _cron_day(token: str) -> int:
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token)
+    if token[:3] in _CRON_DAYS:
+        return _CRON_DAYS.index(token[:3])
+    raise ValueError(f"{token!r} is not a day of the week (use 0-7 or sun, mon, …)")
+
+
+def channel_trigger(settings: ChannelSettings) -> CronTrigger:
+    hour, minute = (int(part) for part in settings.post_time.split(":"))
+    days = ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays))
+    return CronTrigger(hour=hour, minute=minute, day_of_week=days, timezone=ZoneInfo(settings.timezone))
+
+
+def missed_run(settings: ChannelSettings, now: datetime, *, grace: timedelta) -> datetime | None:
+    """Today's (channel-local) post time if it has passed no longer than `grace` ago on one of its weekdays."""
+    zone = ZoneInfo(settings.timezone)
+    local = now.astimezone(zone)
+    if local.weekday() not in settings.weekdays:
+        return None
+    hour, minute = (int(part) for part in settings.post_time.split(":"))
+    due = datetime.combine(local.date(), time(hour, minute), tzinfo=zone)
+    return due if timedelta(0) <= now - due <= grace else None
+
+
+def _schedule_of(settings: ChannelSettings) -> tuple[str, str, tuple[int, ...]]:
+    return settings.post_time, settings.timezone, tuple(sorted(settings.weekdays))
+
+
+class DigestScheduler:
+    """Owns one AsyncIOScheduler. Job methods (`ingest`, `refresh`, `post_digest`, `resync`, `catch_up`) are public
+    so tests and the CLI can run them directly; each logs its own failure instead of raising."""
+
+    def __init__(
+        self,
+        service: HotPapers,
+        *,
+        config: Config,
+        clock: Clock,
+        publisher_for: PublisherFor,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = SchedulerSettings.from_config(config)
+        self._service = service
+        self._clock = clock
+        self._publisher_for = publisher_for
+        self._metrics = metrics
+        self._grace = timedelta(minutes=self.settings.grace_minutes)
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "misfire_grace_time": self.settings.grace_minutes * 60,
+                          "max_instances": 1},
+        )  # fmt: skip
+        self._channels: dict[str, tuple[ChannelRef, ChannelSettings]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._running: set[asyncio.Task[Any]] = set()
+        self._caught_up = False
+        self.ready = asyncio.Event()
+        """Set once the first resync (and the start-up catch-up) has run."""
+        if self.settings.enabled:
+            self._add_fixed_jobs()
+
+    # ── lifecycle ───────────────────────────────────────────────────────────────────────────────────────────────
+
+    def start(self) -> None:
+        """Start on the running event loop. Channel jobs and the catch-up follow from an immediate resync."""
+        if not self.settings.enabled:
+            log.info("scheduler disabled by configuration (scheduler.enabled = false)")
+            return
+        self._scheduler.add_job(self._resync_job, DateTrigger(datetime.now(UTC)), id="startup",
+                                name="start-up resync and catch-up", misfire_grace_time=None)  # fmt: skip
+        self._scheduler.start()
+
+    async def shutdown(self, *, drain_seconds: float = 10.0) -> None:
+        """Stop firing jobs, give running ones `drain_seconds` to finish, then cancel the rest. A digest cut off
+        here releases its claim and resumes on the next run; set `service.stopping` first to stop it between
+        entries."""
+        if not self._scheduler.running:
+            return
+        self._scheduler.pause()
+        running = {task for task in self._running if not task.done()}
+        if running:
+            await asyncio.wait(running, timeout=drain_seconds)
+        self._scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down (and cancels leftovers) on the loop's next turn
+
+    def next_runs(self) -> list[tuple[str, datetime | None]]:
+        """(job name, next fire time) for `hotpapers status`; None when paused. Works before `start()` too."""
+        now = self._clock.now()
+        runs = []
+        for job in self._scheduler.get_jobs():
+            when = job.next_run_time if not job.pending else job.trigger.get_next_fire_time(None, now)
+            runs.append((job.name, when))
+        return runs
+
+    # ── jobs ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def ingest(self) -> IngestReport | None:
+        return await self._guarded("ingest", self._service.ingest)
+
+    async def refresh(self) -> int | None:
+        return await self._guarded("refresh", self._service.refresh_signals)
+
+    async def post_digest(self, channel: ChannelRef) -> DigestResult | None:
+        """The channel's job. Skips when its platform is not connected or its digest is already running here
+        (the claim lets the same holder resume, so two runs in one process must not overlap)."""
+        publisher = self._publisher_for(channel.platform)
+        if publisher is None:
+            log.info("skipping the digest for %s: %s is not connected", channel.key, channel.platform)
+            return None
+        lock = self._locks.setdefault(channel.key, asyncio.Lock())
+        if lock.locked():
+            log.info("the digest for %s is already running; skipping this run", channel.key)
+            return None
+        async with lock:
+            result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
+        if result is not None:
+            log.info("digest for %s on %s: %s (%d posted, %d already there)", channel.key, result.digest.day,
+                     result.state, result.posted, result.skipped_already_posted)  # fmt: skip
+        return result
+
+    async def resync(self) -> int:
+        """Make the channel jobs match the subscriptions in the database. Returns how many channels are scheduled."""
+        subscriptions = await self._service.subscriptions()
+        wanted = {channel.key: (channel, settings) for channel, settings in subscriptions}
+        for key in [key for key in self._channels if key not in wanted]:
+            self._remove(key)
+        for channel, settings in wanted.values():
+            self._apply(channel, settings)
+        return len(self._channels)
+
+    async def catch_up(self) -> list[ChannelRef]:
+        """Run now every digest whose post time passed today within the grace window (APScheduler cannot know
+        about runs missed while the process was down). Returns the channels it ran."""
+        now = self._clock.now()
+        due = [c for c, s in await self._service.subscriptions() if missed_run(s, now, grace=self._grace)]
+        if due:
+            log.info("catching up %d missed digest(s): %s", len(due), ", ".join(c.key for c in due))
+            await asyncio.gather(*(self.post_digest(channel) for channel in due))
+        return due
+
+    def on_settings_changed(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        """Apply a subscription change made in this process at once (the resync covers other replicas)."""
+        self._apply(channel, settings)
+
+    # ── internals ───────────────────────────────────────────────────────────────────────────────────────────────
+
+    def _add_fixed_jobs(self) -> None:
+        s = self.settings
+        add = self._scheduler.add_job
+        add(self.ingest, cron_trigger(s.ingest_cron, s.ingest_timezone), id="ingest", name="ingest")
+        add(self.refresh, IntervalTrigger(minutes=s.refresh_minutes), id="refresh", name="refresh signals")
+        add(self._resync_job, IntervalTrigger(minutes=s.resync_minutes), id="resync", name="resync subscriptions")
+
+    async def _resync_job(self) -> None:
+        if await self._guarded("resync", self.resync) is None:
+            return
+        if not self._caught_up:
+            self._caught_up = True
+            await self._guarded("catch-up", self.catch_up)
+        self.ready.set()
+
+    def _apply(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        if not settings.subscribed or not settings.weekdays:
+            self._remove(channel.key)
+            return
+        job_id = f"digest:{channel.key}"
+        known = self._channels.get(channel.key)
+        self._channels[channel.key] = (channel, settings)
+        if known is not None and _schedule_of(known[1]) == _schedule_of(settings):
+            if known[0].name != channel.name:
+                self._scheduler.modify_job(job_id, args=[channel])
+            return
+        self._scheduler.add_job(self.post_digest, channel_trigger(settings), args=[channel], id=job_id,
+                                name=f"digest {channel.key}", replace_existing=True)  # fmt: skip
+        log.info("digest for %s scheduled at %s %s on %s", channel.key, settings.post_time, settings.timezone,
+                 ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays)))  # fmt: skip
+
+    def _remove(self, key: str) -> None:
+        if self._channels.pop(key, None) is not None:
+            self._scheduler.remove_job(f"digest:{key}")
+            log.info("digest for %s unscheduled", key)
+
+    async def _guarded(self, job: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one job body, tracked for shutdown; a failure is logged and counted (None), never raised into
+        APScheduler, which would only log it without the job's context."""
+        task = asyncio.current_task()
+        tracked = task is not None and task not in self._running
+        if tracked:
+            self._running.add(task)  # type: ignore[arg-type]
+        try:
+            return await call()
+        except Exception:
+            log.exception("scheduled job %s failed", job)
+            if self._metrics is not None:
+                self._metrics.job_error(job)
+            return None
+        finally:
+            if tracked:
+                self._running.discard(task)  # type: ignore[arg-type]

@@ -1,0 +1,89 @@
+"""Votes through the engine, on SQLite and PostgreSQL: deduplicated, removable, bots and strangers ignored."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from adapters.console.publisher import ConsolePublisher
+from bot.bootstrap import App
+from bot.model import ChannelRef, VoteEvent, VoteTally
+
+HERE = ChannelRef("slack", "T1", "C1")
+THERE = ChannelRef("slack", "T1", "C2")
+
+
+async def _posted(app: App, channel: ChannelRef) -> dict[int, str]:
+    publisher = ConsolePublisher(Console(file=io.StringIO()))
+    await app.service.post_digest(channel, None, publisher)
+    return {entry.rank: message.message_id for message, entry in publisher.posted if entry is not None}
+
+
+async def test_a_users_vote_counts_once_whatever_the_number_of_reactions(app: App) -> None:
+    messages = await _posted(app, HERE)
+    vote = app.service.record_vote
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1)) == VoteTally(1, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1)) == VoteTally(1, 0)  # 🔥 after 👍
+    assert await vote(VoteEvent(HERE, "u2", messages[2], 1)) == VoteTally(2, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, removed=True)) == VoteTally(2, 0)  # 👍 still there
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, removed=True)) == VoteTally(1, 0)
+
+
+async def test_removing_a_reaction_removes_the_vote_and_an_opposite_reaction_replaces_it(app: App) -> None:
+    messages = await _posted(app, HERE)
+    vote = app.service.record_vote
+    assert await vote(VoteEvent(HERE, "u1", messages[1], 1)) == VoteTally(1, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[1], -1)) == VoteTally(0, 1)
+    assert await vote(VoteEvent(HERE, "u1", messages[1], 1, removed=True)) == VoteTally(0, 1)
+    assert await vote(VoteEvent(HERE, "u1", messages[1], -1, removed=True)) == VoteTally(0, 0)
+
+
+async def test_bot_votes_retried_events_and_unknown_messages_are_ignored(app: App) -> None:
+    messages = await _posted(app, HERE)
+    vote = app.service.record_vote
+    assert await vote(VoteEvent(HERE, "bot", messages[1], 1, by_bot=True)) is None
+    assert await vote(VoteEvent(HERE, "u1", "not-ours", 1)) is None
+    assert await vote(VoteEvent(ChannelRef("slack", "T9", "C9"), "u1", messages[1], 1)) is None
+    assert await vote(VoteEvent(HERE, "u1", messages[1], 1, event_id="Ev1")) == VoteTally(1, 0)
+    assert await vote(VoteEvent(HERE, "u2", messages[1], 1, event_id="Ev1")) is None  # a retried delivery
+    assert (await app.service.top(HERE, 7))[0].votes == VoteTally(1, 0)
+
+
+async def test_votes_belong_to_their_channel(app: App) -> None:
+    here = await _posted(app, HERE)
+    await app.service.record_vote(VoteEvent(HERE, "u1", here[3], 1))
+    card = (await app.service.top(HERE, 7))[0]
+    assert card.votes == VoteTally(1, 0)
+    assert await app.service.top(THERE, 7) == []
+    assert (await app.service.paper(card.paper.id, THERE)).votes == VoteTally(0, 0)
+    assert (await app.service.paper(card.paper.id, HERE)).votes == VoteTally(1, 0)
+
+
+async def test_button_votes_name_the_paper_directly(app: App) -> None:
+    tally = await app.service.record_vote(VoteEvent(THERE, "u1", "", -1, paper_id="2010.00577"))
+    assert tally == VoteTally(0, 1)
+    assert await app.service.record_vote(VoteEvent(THERE, "u1", "", 1, paper_id="9999.99999")) is None
+
+
+async def test_net_votes_reorder_the_next_digest_in_that_channel_only(app: App) -> None:
+    before = [e.card.paper.id for e in (await app.service.digest(HERE)).entries]
+    for user in ("a", "b", "c"):
+        await app.service.record_vote(VoteEvent(HERE, user, "", 1, paper_id=before[4]))
+    after = [e.card.paper.id for e in (await app.service.digest(HERE)).entries]
+    assert after[0] == before[4]
+    assert "👍3 👎0 here" in (await app.service.digest(HERE)).entries[0].card.why
+    assert [e.card.paper.id for e in (await app.service.digest(THERE)).entries] == before
+
+
+async def test_forget_user_deletes_their_votes(app: App) -> None:
+    await app.service.record_vote(VoteEvent(HERE, "u1", "", 1, paper_id="2011.02519"))
+    await app.service.record_vote(VoteEvent(HERE, "u2", "", 1, paper_id="2011.02519"))
+    assert await app.service.forget_user("slack", "u1") == 1
+    assert (await app.service.paper("2011.02519", HERE)).votes == VoteTally(1, 0)
+
+
+@pytest.mark.parametrize("user", ["<@U123>", "x" * 500, "'; DROP TABLE votes; --"])
+async def test_hostile_user_ids_are_stored_safely(app: App, user: str) -> None:
+    assert await app.service.record_vote(VoteEvent(HERE, user, "", 1, paper_id="2011.02519")) == VoteTally(1, 0)
