@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 
 import aiohttp
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.cards import CardContext, Summarizer
 from bot.clock import SystemClock
 from bot.config import Config
+from bot.digest import PostingPolicy
 from bot.ingest import Ingestor
 from bot.ports import Clock
 from bot.ranking import RankingWeights
@@ -116,5 +118,10 @@ async def build(
         context=CardContext(weights, config.summaries, llm),
         ingestor=ingestor,
         holder=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        policy=PostingPolicy(
+            lease=timedelta(seconds=config.digest.lease_seconds),
+            attempts=config.digest.publish_attempts,
+            backoff_seconds=config.digest.backoff_seconds,
+        ),
     )
     return App(config, engine, service, clock, hub, http, sessions)

@@ -56,6 +56,9 @@ class DigestConfig(_Section):
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
     announce_empty: bool = False
     window_days: int = Field(default=1, ge=1, le=14)
+    lease_seconds: float = Field(default=300.0, ge=1)
+    publish_attempts: int = Field(default=4, ge=1, le=10)
+    backoff_seconds: float = Field(default=1.0, ge=0)
 
     @field_validator("timezone")
     @classmethod

@@ -6,6 +6,7 @@ entries; the next run (this replica after a restart, or another once the lease r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ class DigestPoster:
         digest = Digest(channel, day, entries)
         try:
             if claim.header_message_id is None:
-                header = await self._send(lambda: publisher.say(channel, digest.header))
+                header = await self._send(claim, lambda: publisher.say(channel, digest.header))
                 await self._record(lambda uow: uow.digests.set_header(claim.digest_id, header.message_id))
             posted = await self._publish_remaining(claim, channel, planned, entries, publisher)
         except BaseException as error:
@@ -133,7 +134,7 @@ class DigestPoster:
                 raise ClaimLost("shutting down: the claim is released for the next run")
             await self._renew(claim)
             entry = by_rank[post.rank]
-            message = await self._send(lambda entry=entry: publisher.publish(channel, entry))
+            message = await self._send(claim, lambda entry=entry: publisher.publish(channel, entry))
             await self._record(lambda uow, post=post, message=message: uow.posts.mark_posted(
                 post.post_id, message.message_id, now=self._clock.now()))  # fmt: skip
             posted += 1
@@ -152,7 +153,7 @@ class DigestPoster:
         quiet = Digest(channel, day, (), announced=digest.announced)
         if announce_empty and claim.header_message_id is None:
             text = quiet.header if not quiet.announced else f"Nothing new matched this channel's filters for {day}."
-            message = await self._send(lambda: publisher.say(channel, text))
+            message = await self._send(claim, lambda: publisher.say(channel, text))
             await self._record(lambda uow: uow.digests.set_header(claim.digest_id, message.message_id))
         await self._record(lambda uow: uow.digests.finish(claim.digest_id, now=self._clock.now()))
         return DigestResult(quiet, 0, 0, "empty")
@@ -165,20 +166,24 @@ class DigestPoster:
         if not held:
             raise ClaimLost(f"digest {claim.digest_id} was taken over by another replica")
 
-    async def _send(self, call: Callable[[], Awaitable[PostedMessage]]) -> PostedMessage:
+    async def _send(self, claim: Claim, call: Callable[[], Awaitable[PostedMessage]]) -> PostedMessage:
         """Retry a platform call with exponential backoff; our own errors (bad input) are not retried."""
         policy = self._policy
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts),
             wait=wait_exponential(multiplier=policy.backoff_seconds, max=policy.backoff_max_seconds),
-            retry=retry_if_not_exception_type((HotPapersError, ValueError, TypeError)),
+            retry=retry_if_not_exception_type((HotPapersError, ValueError, TypeError, asyncio.CancelledError)),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     log.warning("retrying a post (attempt %d)", attempt.retry_state.attempt_number)
-                return await call()
+                    await self._renew(claim)
+                # A call that outlives half the lease is abandoned, so a stalled replica never posts after
+                # another one has taken its claim over (the lease is the fence).
+                async with asyncio.timeout(policy.lease.total_seconds() / 2):
+                    return await call()
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _record(self, write: Callable[[UnitOfWork], Awaitable[object]]) -> None:

@@ -127,7 +127,8 @@ def _signals(signal_health: SignalHealth) -> dict[str, Any]:
         return {"error": type(error).__name__}
     found: dict[str, Any] = {}
     for report in reports:
-        fields = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else dict(report)
+        is_record = dataclasses.is_dataclass(report) and not isinstance(report, type)
+        fields = dataclasses.asdict(report) if is_record else dict(report)
         name = str(fields.pop("name", len(found)))
         found[name] = {key: _plain(value) for key, value in fields.items()}
     return found

@@ -14,9 +14,9 @@ import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from bot.config import format_validation_error
 from bot.errors import ConfigError
@@ -33,33 +33,26 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 _MARK = "_hotpapers_handler"
 
 
-class LoggingSettings(BaseModel):
-    """The `[logging]` table."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    level: str = "INFO"
-    json_lines: bool = Field(default=False, alias="json")
-    """One JSON object per line (for a log collector) instead of plain text."""
-    loggers: dict[str, str] = {"apscheduler": "WARNING"}
-    """Per-logger levels; APScheduler logs every job run at INFO, which is noise at one resync every 5 minutes."""
-
-    @field_validator("level")
-    @classmethod
-    def _level(cls, value: str) -> str:
-        return _check_level(value)
-
-    @field_validator("loggers")
-    @classmethod
-    def _levels(cls, value: dict[str, str]) -> dict[str, str]:
-        return {name: _check_level(level) for name, level in value.items()}
-
-
 def _check_level(value: str) -> str:
     upper = value.upper()
     if upper not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError(f"unknown level {value!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return upper
+
+
+Level = Annotated[str, AfterValidator(_check_level)]
+
+
+class LoggingSettings(BaseModel):
+    """The `[logging]` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    level: Level = "INFO"
+    json_lines: bool = Field(default=False, alias="json")
+    """One JSON object per line (for a log collector) instead of plain text."""
+    loggers: dict[str, Level] = {"apscheduler": "WARNING"}
+    """Per-logger levels; APScheduler logs every job run at INFO, which is noise at one resync every 5 minutes."""
 
 
 def redact(text: str, secrets: tuple[str, ...] | None = None) -> str:
@@ -114,7 +107,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry.setdefault(key, value)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # The filter already masked strings; this catches secrets nested in non-string `extra` values.
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 def configure_logging(settings: Mapping[str, Any], *, stream: TextIO | None = None) -> logging.Handler:

@@ -233,14 +233,18 @@ class DigestScheduler:
         for key in [key for key in self._channels if key not in wanted]:
             self._remove(key)
         for channel, settings in wanted.values():
-            self._apply(channel, settings)
+            try:
+                self._apply(channel, settings)
+            except (ValueError, KeyError) as error:  # a stored zone this system no longer knows: skip one channel
+                self._remove(channel.key)
+                log.error("cannot schedule the digest for %s: %s", channel.key, error)
         return len(self._channels)
 
     async def catch_up(self) -> list[ChannelRef]:
         """Run now every digest whose post time passed today within the grace window (APScheduler cannot know
         about runs missed while the process was down). Returns the channels it ran."""
         now = self._clock.now()
-        due = [c for c, s in await self._service.subscriptions() if missed_run(s, now, grace=self._grace)]
+        due = [c for c, s in await self._service.subscriptions() if self._missed(c, s, now)]
         if due:
             log.info("catching up %d missed digest(s): %s", len(due), ", ".join(c.key for c in due))
             await asyncio.gather(*(self.post_digest(channel) for channel in due))
@@ -273,15 +277,24 @@ class DigestScheduler:
             return
         job_id = f"digest:{channel.key}"
         known = self._channels.get(channel.key)
-        self._channels[channel.key] = (channel, settings)
         if known is not None and _schedule_of(known[1]) == _schedule_of(settings):
+            self._channels[channel.key] = (channel, settings)
             if known[0].name != channel.name:
                 self._scheduler.modify_job(job_id, args=[channel])
             return
-        self._scheduler.add_job(self.post_digest, channel_trigger(settings), args=[channel], id=job_id,
-                                name=f"digest {channel.key}", replace_existing=True)  # fmt: skip
+        trigger = channel_trigger(settings)  # raises on a bad stored value before anything changes
+        self._scheduler.add_job(self.post_digest, trigger, args=[channel], id=job_id, name=f"digest {channel.key}",
+                                replace_existing=True)  # fmt: skip
+        self._channels[channel.key] = (channel, settings)
         log.info("digest for %s scheduled at %s %s on %s", channel.key, settings.post_time, settings.timezone,
                  ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays)))  # fmt: skip
+
+    def _missed(self, channel: ChannelRef, settings: ChannelSettings, now: datetime) -> bool:
+        try:
+            return missed_run(settings, now, grace=self._grace) is not None
+        except (ValueError, KeyError) as error:
+            log.error("cannot tell whether %s missed its digest: %s", channel.key, error)
+            return False
 
     def _remove(self, key: str) -> None:
         if self._channels.pop(key, None) is not None:

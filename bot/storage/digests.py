@@ -59,7 +59,7 @@ class DigestRepository:
             .where(
                 DigestRow.id == row.id,
                 DigestRow.state == "claimed",
-                or_(DigestRow.lease_until < now, DigestRow.holder == holder),
+                or_(DigestRow.lease_until <= now, DigestRow.holder == holder),
             )
             .values(holder=holder, lease_until=now + lease, attempts=DigestRow.attempts + 1)
         )

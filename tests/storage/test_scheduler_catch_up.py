@@ -1,0 +1,123 @@
+"""Start-up catch-up, overlapping and failed runs, and shutdown, with the real service on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from bot.bootstrap import App
+from bot.clock import FrozenClock
+from bot.model import ChannelRef
+from tests.fakes.recording_publisher import RecordingPublisher
+from tests.storage.test_scheduler_jobs import scheduler_for
+
+MONDAY_9_UTC = datetime(2020, 11, 9, 9, 0, tzinfo=UTC)
+LATE_30 = ChannelRef("console", "local", "late-30")
+LATE_90 = ChannelRef("console", "local", "late-90")
+NOT_YET = ChannelRef("console", "local", "not-yet")
+NEW_YORK = ChannelRef("console", "local", "new-york")
+WAIT = 10.0
+"""Upper bound for waiting on an event; the tests finish in milliseconds."""
+
+
+async def subscribe_four(app: App) -> None:
+    await app.service.subscribe(LATE_30, {"post_time": "08:30", "weekdays": "daily"})
+    await app.service.subscribe(LATE_90, {"post_time": "07:30", "weekdays": "daily"})
+    await app.service.subscribe(NOT_YET, {"post_time": "09:30", "weekdays": "daily"})
+    await app.service.subscribe(NEW_YORK, {"post_time": "03:45", "timezone": "America/New_York", "weekdays": "mon"})
+
+
+async def test_start_up_catch_up_runs_digests_missed_within_the_grace_window_only_and_only_once(
+    app: App, clock: FrozenClock
+) -> None:
+    clock.set(MONDAY_9_UTC)
+    await subscribe_four(app)
+    console = RecordingPublisher("console")
+    scheduler = scheduler_for(app, console)
+
+    ran = await scheduler.catch_up()
+
+    assert set(ran) == {LATE_30, NEW_YORK}  # 30 min and 15 min late (03:45 EST = 08:45 UTC); 90 min is too late
+    assert {call.channel for call in console.calls} == {LATE_30, NEW_YORK}
+    assert console.published_ids(LATE_30) and console.published_ids(NEW_YORK)
+
+    posted = len(console.calls)
+    assert set(await scheduler.catch_up()) == {LATE_30, NEW_YORK}  # a restart within the window runs them again …
+    assert len(console.calls) == posted  # … and the database claim posts nothing twice
+
+
+async def test_a_longer_grace_window_catches_up_older_misses(app: App, clock: FrozenClock) -> None:
+    clock.set(MONDAY_9_UTC)
+    await subscribe_four(app)
+    scheduler = scheduler_for(app, RecordingPublisher("console"), grace_minutes=120)
+    assert set(await scheduler.catch_up()) == {LATE_30, LATE_90, NEW_YORK}
+
+
+async def test_starting_the_scheduler_catches_up_and_lists_every_job(app: App, clock: FrozenClock) -> None:
+    clock.set(MONDAY_9_UTC)
+    await subscribe_four(app)
+    console = RecordingPublisher("console")
+    scheduler = scheduler_for(app, console)
+
+    scheduler.start()
+    try:
+        await asyncio.wait_for(scheduler.ready.wait(), WAIT)
+        names = [name for name, _ in scheduler.next_runs()]
+    finally:
+        await scheduler.shutdown()
+
+    assert {call.channel for call in console.calls} == {LATE_30, NEW_YORK}
+    assert {"ingest", "refresh signals", "resync subscriptions"} <= set(names)
+    assert {n for n in names if n.startswith("digest ")} == {f"digest {c.key}" for c in
+                                                            (LATE_30, LATE_90, NOT_YET, NEW_YORK)}  # fmt: skip
+
+
+async def test_a_second_run_of_a_digest_still_posting_in_this_process_is_skipped(app: App) -> None:
+    await app.service.subscribe(LATE_30, {"weekdays": "daily", "top_n": "3"})
+    console = RecordingPublisher("console", pause_after=1)
+    scheduler = scheduler_for(app, console)
+
+    first = asyncio.create_task(scheduler.post_digest(LATE_30))
+    await asyncio.wait_for(console.paused.wait(), WAIT)
+    second = await scheduler.post_digest(LATE_30)
+    console.resume.set()
+    result = await asyncio.wait_for(first, WAIT)
+
+    assert second is None
+    assert result is not None and result.posted == 3
+    ids = console.published_ids(LATE_30)
+    assert len(ids) == len(set(ids)) == 3
+
+
+async def test_a_digest_that_crashed_midway_resumes_with_only_the_rest_on_the_next_run(app: App) -> None:
+    await app.service.subscribe(LATE_30, {"weekdays": "daily", "top_n": "4"})
+    crashing = RecordingPublisher("console", fail_after=2)
+
+    assert await scheduler_for(app, crashing).post_digest(LATE_30) is None  # logged, not raised
+
+    healthy = RecordingPublisher("console")
+    result = await scheduler_for(app, healthy).post_digest(LATE_30)
+    assert result is not None and result.state == "resumed"
+    assert len(healthy.published_ids()) == 2
+    assert set(crashing.published_ids()).isdisjoint(healthy.published_ids())
+
+
+async def test_shutdown_lets_a_digest_in_progress_finish(app: App) -> None:
+    await app.service.subscribe(LATE_30, {"weekdays": "daily", "top_n": "2", "post_time": "23:59"})
+    console = RecordingPublisher("console", pause_after=1)
+    scheduler = scheduler_for(app, console)
+    scheduler.start()
+    await asyncio.wait_for(scheduler.ready.wait(), WAIT)
+    digest = asyncio.create_task(scheduler.post_digest(LATE_30))
+    await asyncio.wait_for(console.paused.wait(), WAIT)
+
+    stopping = asyncio.create_task(scheduler.shutdown(drain_seconds=WAIT))
+    for _ in range(5):
+        await asyncio.sleep(0)  # let shutdown reach its wait
+    assert not stopping.done()
+    console.resume.set()
+    await asyncio.wait_for(stopping, WAIT)
+
+    assert digest.done() and digest.result() is not None
+    assert len(console.published_ids()) == 2
+    assert not scheduler._scheduler.running

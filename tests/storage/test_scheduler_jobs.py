@@ -1,0 +1,116 @@
+"""Channel jobs follow the subscriptions in the database, on SQLite and PostgreSQL, with the real service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.bootstrap import App
+from bot.model import ChannelRef, ChannelSettings
+from bot.scheduler import DigestScheduler
+from tests.conftest import MakeApp
+from tests.fakes.recording_publisher import RecordingPublisher
+
+BERLIN = ChannelRef("discord", "guild", "berlin", "#papers")
+TOKYO = ChannelRef("slack", "T1", "C-tokyo", "#ml")
+
+
+def scheduler_for(app: App, *publishers: RecordingPublisher, **section: Any) -> DigestScheduler:
+    by_platform = {p.platform: p for p in publishers}
+    config = app.config.model_copy(update={"scheduler": section})
+    return DigestScheduler(app.service, config=config, clock=app.clock, publisher_for=by_platform.get)
+
+
+def channel_jobs(scheduler: DigestScheduler) -> dict[str, tuple[str, dict[str, str]]]:
+    """digest job name → (time zone, the cron fields that are not defaults)."""
+    jobs = scheduler._scheduler.get_jobs()
+    return {
+        job.name: (str(job.trigger.timezone), {f.name: str(f) for f in job.trigger.fields if not f.is_default})
+        for job in jobs
+        if job.id.startswith("digest:")
+    }
+
+
+async def test_each_subscribed_channel_gets_a_job_at_its_time_zone_weekdays_and_time(app: App) -> None:
+    await app.service.subscribe(BERLIN, {"post_time": "07:45", "timezone": "Europe/Berlin", "weekdays": "mon,wed"})
+    await app.service.subscribe(TOKYO, {"time": "18:00", "tz": "Asia/Tokyo", "days": "sun-thu"})
+    await app.service.subscribe(ChannelRef("console", "local", "gone"))
+    await app.service.unsubscribe(ChannelRef("console", "local", "gone"))
+    scheduler = scheduler_for(app)
+
+    assert await scheduler.resync() == 2
+
+    assert channel_jobs(scheduler) == {
+        "digest discord:guild:berlin": ("Europe/Berlin", {"day_of_week": "mon,wed", "hour": "7", "minute": "45"}),
+        "digest slack:T1:C-tokyo": ("Asia/Tokyo", {"day_of_week": "mon,tue,wed,thu,sun", "hour": "18", "minute": "0"}),
+    }
+    runs = dict(scheduler.next_runs())  # the clock is Saturday 2020-11-07 09:00 UTC
+    assert runs["digest discord:guild:berlin"].astimezone(UTC) == datetime(2020, 11, 9, 6, 45, tzinfo=UTC)
+    assert runs["digest slack:T1:C-tokyo"].astimezone(UTC) == datetime(2020, 11, 8, 9, 0, tzinfo=UTC)
+
+
+async def test_a_subscription_changed_in_chat_moves_the_job_and_an_unsubscribe_removes_it(app: App) -> None:
+    await app.service.subscribe(BERLIN, {"post_time": "07:45", "timezone": "Europe/Berlin"})
+    await app.service.subscribe(TOKYO)
+    scheduler = scheduler_for(app)
+    await scheduler.resync()
+
+    await app.service.subscribe(BERLIN, {"post_time": "12:10", "weekdays": "sat"})
+    await app.service.unsubscribe(TOKYO)
+    assert await scheduler.resync() == 1
+
+    assert channel_jobs(scheduler) == {
+        "digest discord:guild:berlin": ("Europe/Berlin", {"day_of_week": "sat", "hour": "12", "minute": "10"}),
+    }
+
+
+async def test_a_subscription_made_on_another_replica_is_picked_up_by_the_resync(make_app: MakeApp) -> None:
+    here = await make_app(sample=True)
+    elsewhere = await make_app()
+    scheduler = scheduler_for(here)
+    assert await scheduler.resync() == 0
+
+    await elsewhere.service.subscribe(BERLIN, {"post_time": "06:00"})
+    assert await scheduler.resync() == 1
+    assert channel_jobs(scheduler)["digest discord:guild:berlin"][1] == {"day_of_week": "mon,tue,wed,thu,fri",
+                                                                         "hour": "6", "minute": "0"}  # fmt: skip
+
+
+async def test_a_settings_change_in_this_process_takes_effect_before_any_resync(app: App) -> None:
+    scheduler = scheduler_for(app)
+    scheduler.on_settings_changed(BERLIN, ChannelSettings(post_time="05:05", timezone="Europe/Berlin", weekdays=(4,)))
+    assert channel_jobs(scheduler) == {
+        "digest discord:guild:berlin": ("Europe/Berlin", {"day_of_week": "fri", "hour": "5", "minute": "5"})
+    }
+    scheduler.on_settings_changed(BERLIN, ChannelSettings(subscribed=False))
+    assert channel_jobs(scheduler) == {}
+
+
+async def test_a_channel_job_posts_that_channels_digest_once(app: App, sample_day: Any) -> None:
+    await app.service.subscribe(BERLIN, {"top_n": "3", "weekdays": "daily"})
+    discord = RecordingPublisher("discord")
+    scheduler = scheduler_for(app, discord)
+
+    first = await scheduler.post_digest(BERLIN)
+    again = await scheduler.post_digest(BERLIN)
+
+    assert first is not None and first.state == "posted" and first.digest.day == sample_day
+    assert again is not None and again.state == "done-before"
+    assert len(discord.published_ids(BERLIN)) == 3
+    assert discord.said == [first.digest.header]
+
+
+async def test_the_refresh_job_calls_the_real_service_without_error(app: App) -> None:
+    assert await scheduler_for(app).refresh() == 0  # offline: no signal sources, nothing stored, no failure (None)
+
+
+async def test_a_channel_whose_platform_is_not_connected_is_skipped_without_claiming_the_day(app: App) -> None:
+    await app.service.subscribe(TOKYO, {"weekdays": "daily"})
+    discord = RecordingPublisher("discord")
+
+    assert await scheduler_for(app, discord).post_digest(TOKYO) is None
+    assert discord.calls == []
+
+    slack = RecordingPublisher("slack")
+    later = await scheduler_for(app, slack).post_digest(TOKYO)
+    assert later is not None and later.state == "posted" and slack.published_ids(TOKYO)
