@@ -17,6 +17,7 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.digest import PostingPolicy
 from bot.ingest import Ingestor
+from bot.metrics import Metrics
 from bot.ports import Clock
 from bot.ranking import RankingWeights
 from bot.service import HotPapers
@@ -68,6 +69,7 @@ async def build(
     offline: bool = False,
     migrate: bool = True,
     schema: str | None = None,
+    metrics: Metrics | None = None,
 ) -> App:
     """Build the engine. `offline` leaves out every network source (demo, tests of the core)."""
     clock = clock or SystemClock()
@@ -92,6 +94,8 @@ async def build(
         http = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
         gate = PacingGate(config.arxiv.delay_seconds)
         hub = SignalHub.from_config(config.signals, session=http, clock=clock)
+        if metrics is not None:
+            hub.on_error = metrics.source_error
         ingestor = Ingestor(
             new_uow,
             clock,
@@ -118,6 +122,7 @@ async def build(
         context=CardContext(weights, config.summaries, llm),
         ingestor=ingestor,
         holder=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        metrics=metrics,
         policy=PostingPolicy(
             lease=timedelta(seconds=config.digest.lease_seconds),
             attempts=config.digest.publish_attempts,

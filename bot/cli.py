@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bot.arxiv_id import parse_arxiv_id
 from bot.bootstrap import build
 from bot.config import Config, load_config
 from bot.errors import BadInput, HotPapersError
@@ -32,21 +33,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command != "run":  # `run` configures logging from [logging]
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)
         return asyncio.run(args.handler(args, config, console)) or 0
     except HotPapersError as error:
-        errors.print(f"hotpapers: {error}", markup=False)
+        _fail(str(error))
         return error.exit_code
     except KeyboardInterrupt:
-        errors.print("hotpapers: interrupted", markup=False)
+        _fail("interrupted")
         return 130
     except Exception as error:  # the last line of defence: one line, never a traceback
         log.debug("unexpected error", exc_info=True)
-        errors.print(f"hotpapers: unexpected {type(error).__name__}: {str(error)[:300]}", markup=False)
+        _fail(f"unexpected {type(error).__name__}: {str(error)[:300]}")
         return 1
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, whatever the terminal width."""
+    print(f"hotpapers: {' '.join(message.split())}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +118,7 @@ async def _console(args: argparse.Namespace, config: Config, console: Console) -
 
 
 async def _paper(args: argparse.Namespace, config: Config, console: Console) -> None:
+    parse_arxiv_id(args.ref)  # refuse bad input before touching the database or the network
     channel = ChannelRef.parse(args.channel) if args.channel else None
     async with await build(config) as app:
         card = await app.service.paper(args.ref, channel)

@@ -12,7 +12,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from bot.errors import HotPapersError
 from bot.model import ChannelRef, Digest, DigestEntry, DigestResult, PaperCard, PostedMessage
@@ -24,6 +30,10 @@ log = logging.getLogger(__name__)
 
 PlanDigest = Callable[[UnitOfWork], Awaitable[Digest]]
 CardsFor = Callable[[Sequence[str]], Awaitable[dict[str, PaperCard]]]
+
+
+_NOT_RETRIED = (HotPapersError, ValueError, TypeError)
+"""Our own refusals and programming errors; cancellation (a BaseException) is never retried either."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +67,30 @@ class DigestPoster:
         self._holder = holder
         self._policy = policy
         self._stopping = stopping
+        self._running: dict[tuple[str, date], asyncio.Lock] = {}
 
     async def post(
+        self,
+        channel: ChannelRef,
+        day: date,
+        publisher: Publisher,
+        *,
+        plan: PlanDigest,
+        cards: CardsFor,
+        announce_empty: bool,
+    ) -> DigestResult:
+        """One run at a time per (channel, day) in this process: the database claim lets a holder resume its own
+        claim, so two concurrent runs here would otherwise both post."""
+        lock = self._running.setdefault((channel.key, day), asyncio.Lock())
+        if lock.locked():
+            return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
+        async with lock:
+            try:
+                return await self._post(channel, day, publisher, plan=plan, cards=cards, announce_empty=announce_empty)
+            finally:
+                self._running.pop((channel.key, day), None)
+
+    async def _post(
         self,
         channel: ChannelRef,
         day: date,
@@ -172,7 +204,7 @@ class DigestPoster:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts),
             wait=wait_exponential(multiplier=policy.backoff_seconds, max=policy.backoff_max_seconds),
-            retry=retry_if_not_exception_type((HotPapersError, ValueError, TypeError, asyncio.CancelledError)),
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(_NOT_RETRIED),
             reraise=True,
         )
         async for attempt in retrying:

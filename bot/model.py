@@ -236,6 +236,8 @@ class VoteEvent:
     removed: bool = False
     by_bot: bool = False
     event_id: str | None = None
+    reaction: str = ""
+    """Which reaction (👍, 🔥, +1::skin-tone-2…): a user's same-sign reactions make one vote until the last goes."""
     paper_id: str | None = None
     """Set for votes cast with a button on a card (no digest message behind it); else None."""
 

@@ -75,3 +75,24 @@ class NullProgress:
 
     def advance(self, steps: int = 1) -> None:
         return None
+
+
+class MetricsSink(Protocol):
+    """What the engine reports (bot.metrics.Metrics exposes it to Prometheus)."""
+
+    def observe_paper(self, seconds: float) -> None: ...
+
+    def digest_posted(self, platform: str, messages: int) -> None: ...
+
+    def vote(self, platform: str, result: str) -> None: ...
+
+
+class NullMetrics:
+    def observe_paper(self, seconds: float) -> None:
+        return None
+
+    def digest_posted(self, platform: str, messages: int) -> None:
+        return None
+
+    def vote(self, platform: str, result: str) -> None:
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,9 +30,10 @@ from bot.model import (
     VoteEvent,
     VoteTally,
 )
-from bot.ports import Clock, NullProgress, Progress, Publisher
+from bot.ports import Clock, MetricsSink, NullMetrics, NullProgress, Progress, Publisher
 from bot.ranking import Candidate, score_card
 from bot.storage.channels import settings_from_json
+from bot.storage.digests import DigestStatus
 from bot.storage.tables import ChannelRow
 from bot.storage.uow import UnitOfWork
 from bot.text import clean_multiline, clean_text
@@ -52,6 +54,7 @@ class HotPapers:
         ingestor: Ingestor,
         holder: str,
         policy: PostingPolicy | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self._uow = uow
         self._config = config
@@ -61,11 +64,22 @@ class HotPapers:
         self._poster = DigestPoster(self._uow, clock, holder=holder, policy=policy or PostingPolicy(),
                                     stopping=lambda: self.stopping)  # fmt: skip
         self.stopping = False
+        self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
+        self.metrics: MetricsSink = metrics or NullMetrics()
+
+    def on_settings_changed(self, listener: Callable[[ChannelRef, ChannelSettings], None]) -> None:
+        """Call `listener` after a channel's settings change (the scheduler moves its job at once)."""
+        self._settings_listeners.append(listener)
+
+    def _settings_changed(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        for listener in self._settings_listeners:
+            listener(channel, settings)
 
     # ── papers ──────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
         """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot."""
+        started = time.perf_counter()
         arxiv_id = parse_arxiv_id(ref)
         paper = await self._ingestor.lookup(arxiv_id)
         unavailable = await self._ingestor.refresh_if_stale([paper])
@@ -79,6 +93,7 @@ class HotPapers:
             ranked = score_card(Candidate(paper, signals, votes), self._context.weights, self._clock.now())
             (card,) = await cards_for(uow, [ranked], self._context, now=self._clock.now(), unavailable=unavailable)
             await uow.commit()  # an LLM summary written for the card is cached
+        self.metrics.observe_paper(time.perf_counter() - started)
         return card
 
     async def top(self, channel: ChannelRef, days: int = 7, *, limit: int = 10) -> list[PaperCard]:
@@ -126,6 +141,12 @@ class HotPapers:
     async def record_vote(self, event: VoteEvent) -> VoteTally | None:
         """Apply one reaction (or its removal). Returns the paper's tally in the channel, or None when the event
         is ignored: a bot's reaction, a retried delivery, or a message the bot did not post."""
+        tally = await self._record_vote(event)
+        result = "ignored" if tally is None else ("removed" if event.removed else "recorded")
+        self.metrics.vote(event.channel.platform, result)
+        return tally
+
+    async def _record_vote(self, event: VoteEvent) -> VoteTally | None:
         if event.by_bot or event.value not in (1, -1):
             return None
         now = self._clock.now()
@@ -141,7 +162,15 @@ class HotPapers:
             if row is None or paper_id is None:
                 await uow.commit()  # remember the event id all the same
                 return None
-            await uow.votes.apply(row.id, paper_id, event.user_id[:64], event.value, removed=event.removed, now=now)
+            await uow.votes.apply(
+                row.id,
+                paper_id,
+                event.user_id[:64],
+                event.value,
+                reaction=event.reaction,
+                removed=event.removed,
+                now=now,
+            )
             tally = (await uow.votes.tallies(row.id, [paper_id])).get(paper_id, VoteTally())
             await uow.commit()
         return tally
@@ -175,7 +204,7 @@ class HotPapers:
             current = await uow.channels.find(channel)
             return await self._build_digest(uow, current, channel, settings, target)
 
-        return await self._poster.post(
+        result = await self._poster.post(
             channel,
             target,
             publisher,
@@ -183,6 +212,9 @@ class HotPapers:
             cards=self._cards_by_id(channel),
             announce_empty=settings.announce_empty,
         )
+        if result.state in ("posted", "resumed", "empty"):
+            self.metrics.digest_posted(channel.platform, result.posted)
+        return result
 
     async def _build_digest(
         self, uow: UnitOfWork, row: ChannelRow | None, channel: ChannelRef, settings: ChannelSettings, day: date
@@ -229,6 +261,7 @@ class HotPapers:
             settings = dataclasses.replace(settings, subscribed=True)
             await uow.channels.save(row, settings)
             await uow.commit()
+        self._settings_changed(channel, settings)
         return settings
 
     async def unsubscribe(self, channel: ChannelRef) -> None:
@@ -236,8 +269,10 @@ class HotPapers:
             row = await uow.channels.find(channel)
             if row is None or not row.subscribed:
                 raise NotFound("this channel is not subscribed")
-            await uow.channels.save(row, dataclasses.replace(self._settings_of(row), subscribed=False))
+            settings = dataclasses.replace(self._settings_of(row), subscribed=False)
+            await uow.channels.save(row, settings)
             await uow.commit()
+        self._settings_changed(channel, settings)
 
     async def settings(self, channel: ChannelRef) -> ChannelSettings:
         async with self._uow() as uow:
@@ -246,6 +281,13 @@ class HotPapers:
     async def subscriptions(self) -> list[tuple[ChannelRef, ChannelSettings]]:
         async with self._uow() as uow:
             return await uow.channels.subscribed()
+
+    async def last_digests(self) -> dict[ChannelRef, DigestStatus]:
+        """The latest digest of each subscribed channel (for `hotpapers status`)."""
+        async with self._uow() as uow:
+            rows = {ref: await uow.channels.find(ref) for ref, _ in await uow.channels.subscribed()}
+            ids = {row.id: ref for ref, row in rows.items() if row is not None}
+            return {ids[cid]: status for cid, status in (await uow.digests.last_for_channels(list(ids))).items()}
 
     def default_settings(self) -> ChannelSettings:
         d = self._config.digest

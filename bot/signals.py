@@ -80,6 +80,8 @@ class SignalHub:
         self._sources = dict(sources)
         self._configs = {name: (configs or {}).get(name) or SignalConfig() for name in self._sources}
         self._clock = clock or SystemClock()
+        self.on_error: Callable[[str], None] = lambda name: None
+        """Told the name of each source that fails (the Prometheus error counter)."""
         notes = dict(disabled or {})
         self._health: dict[str, SourceHealth] = {}
         for name in dict.fromkeys([*(configs or {}), *self._sources, *notes]):
@@ -174,6 +176,7 @@ class SignalHub:
         self._health[name] = replace(self._health[name], last_success=self._clock.now(), last_latency_ms=latency)
 
     def _failed(self, name: str, error: Exception, started: float, timeout: float, *, what: str = "signals") -> None:
+        self.on_error(name)
         latency = (time.monotonic() - started) * 1000
         expected = isinstance(error, UpstreamUnavailable | TimeoutError)
         if isinstance(error, TimeoutError):

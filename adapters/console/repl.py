@@ -95,10 +95,12 @@ class ConsoleSession:
         removed = len(args) == 3
         if args[0].isdigit():
             message = self._message_for_rank(int(args[0]))
-            event = VoteEvent(self._channel, self._user, message, value, removed=removed)
+            event = VoteEvent(self._channel, self._user, message, value, removed=removed, reaction=args[1])
         else:
             card = await self._service.paper(args[0], self._channel)
-            event = VoteEvent(self._channel, self._user, "", value, removed=removed, paper_id=card.paper.id)
+            event = VoteEvent(
+                self._channel, self._user, "", value, removed=removed, reaction=args[1], paper_id=card.paper.id
+            )
         tally = await self._service.record_vote(event)
         if tally is None:
             self._console.print("That vote was not counted (not a message the bot posted).")

@@ -78,43 +78,52 @@ def ref_of(row: ChannelRow) -> ChannelRef:
     return ChannelRef(row.platform, row.workspace, row.channel, row.name)
 
 
+_SEPARATOR = "\n"
+
+
+def _names(joined: str) -> set[str]:
+    return {name for name in joined.split(_SEPARATOR) if name}
+
+
+def _joined(names: set[str]) -> str:
+    return _SEPARATOR.join(sorted(names))[:200]
+
+
 class VoteRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def apply(
-        self, channel_id: int, paper_id: str, user_id: str, value: int, *, removed: bool, now: datetime
+        self, channel_id: int, paper_id: str, user_id: str, value: int, *, reaction: str, removed: bool, now: datetime
     ) -> bool:
         """Add or remove one reaction's vote. A user's vote on a paper counts once, whatever the number of
         same-sign reactions; an opposite reaction replaces it. Returns whether the tally changed."""
         where = and_(VoteRow.channel_id == channel_id, VoteRow.paper_id == paper_id, VoteRow.user_id == user_id)
         row = await self._session.scalar(select(VoteRow).where(where).with_for_update())
+        name = reaction[:40].replace(_SEPARATOR, "") or "vote"
         if removed:
             if row is None or row.value != value:
                 return False
-            if row.reactions > 1:
-                row.reactions -= 1
+            remaining = _names(row.reactions) - {name}
+            if remaining:
+                row.reactions = _joined(remaining)
                 return False
             await self._session.delete(row)
             return True
         if row is None:
-            inserted = await self._session.execute(
-                insert_ignore(
-                    self._session,
-                    VoteRow.__table__,
-                    {"channel_id": channel_id, "paper_id": paper_id, "user_id": user_id, "value": value,
-                     "reactions": 1, "updated_at": now},
-                    keys=["channel_id", "paper_id", "user_id"],
-                )
-            )  # fmt: skip
-            if inserted.rowcount:
+            values = {"channel_id": channel_id, "paper_id": paper_id, "user_id": user_id, "value": value,
+                      "reactions": name, "updated_at": now}  # fmt: skip
+            statement = insert_ignore(
+                self._session, VoteRow.__table__, values, keys=["channel_id", "paper_id", "user_id"]
+            )
+            if (await self._session.execute(statement)).rowcount:
                 return True
             row = await self._session.scalar(select(VoteRow).where(where))
             assert row is not None
         if row.value == value:
-            row.reactions += 1
+            row.reactions = _joined(_names(row.reactions) | {name})
             return False
-        row.value, row.reactions, row.updated_at = value, 1, now
+        row.value, row.reactions, row.updated_at = value, name, now
         return True
 
     async def tallies(self, channel_id: int | None, paper_ids: Sequence[str]) -> dict[str, VoteTally]:

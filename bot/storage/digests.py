@@ -22,6 +22,15 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestStatus:
+    day: date
+    state: str
+    finished_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedPost:
     post_id: int
     rank: int
@@ -95,7 +104,7 @@ class DigestRepository:
             .values(lease_until=now, last_error=error)
         )
 
-    async def last_for_channels(self, channel_ids: Sequence[int]) -> dict[int, DigestRow]:
+    async def last_for_channels(self, channel_ids: Sequence[int]) -> dict[int, DigestStatus]:
         newest = (
             select(DigestRow.channel_id, func.max(DigestRow.day).label("day"))
             .where(DigestRow.channel_id.in_(list(channel_ids)))
@@ -107,7 +116,10 @@ class DigestRepository:
                 newest, (DigestRow.channel_id == newest.c.channel_id) & (DigestRow.day == newest.c.day)
             )
         )
-        return {row.channel_id: row for row in rows}
+        return {
+            row.channel_id: DigestStatus(row.day, row.state, row.finished_at, row.attempts, row.last_error)
+            for row in rows
+        }
 
     async def _row(self, channel_id: int, day: date) -> DigestRow:
         row = await self._session.scalar(

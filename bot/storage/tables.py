@@ -154,8 +154,8 @@ class PostRow(Base):
 
 
 class VoteRow(Base):
-    """One user's vote on one paper in one channel. `reactions` counts same-sign reactions so that removing one of
-    two 👍-like reactions keeps the vote, while the vote itself still counts once."""
+    """One user's vote on one paper in one channel. `reactions` names the same-sign reactions behind it (👍 and 🔥),
+    so removing one of two keeps the vote, a repeated delivery changes nothing, and the vote still counts once."""
 
     __tablename__ = "votes"
     __table_args__ = (UniqueConstraint("channel_id", "paper_id", "user_id"), Index(None, "paper_id"))
@@ -165,7 +165,7 @@ class VoteRow(Base):
     paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(64))
     value: Mapped[int] = mapped_column(SmallInteger)
-    reactions: Mapped[int] = mapped_column(SmallInteger, default=1)
+    reactions: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 

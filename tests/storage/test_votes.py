@@ -24,11 +24,12 @@ async def _posted(app: App, channel: ChannelRef) -> dict[int, str]:
 async def test_a_users_vote_counts_once_whatever_the_number_of_reactions(app: App) -> None:
     messages = await _posted(app, HERE)
     vote = app.service.record_vote
-    assert await vote(VoteEvent(HERE, "u1", messages[2], 1)) == VoteTally(1, 0)
-    assert await vote(VoteEvent(HERE, "u1", messages[2], 1)) == VoteTally(1, 0)  # 🔥 after 👍
-    assert await vote(VoteEvent(HERE, "u2", messages[2], 1)) == VoteTally(2, 0)
-    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, removed=True)) == VoteTally(2, 0)  # 👍 still there
-    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, removed=True)) == VoteTally(1, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, reaction="👍")) == VoteTally(1, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, reaction="🔥")) == VoteTally(1, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, reaction="🔥")) == VoteTally(1, 0)  # delivered twice
+    assert await vote(VoteEvent(HERE, "u2", messages[2], 1, reaction="👍")) == VoteTally(2, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, reaction="🔥", removed=True)) == VoteTally(2, 0)
+    assert await vote(VoteEvent(HERE, "u1", messages[2], 1, reaction="👍", removed=True)) == VoteTally(1, 0)
 
 
 async def test_removing_a_reaction_removes_the_vote_and_an_opposite_reaction_replaces_it(app: App) -> None:

@@ -10,7 +10,8 @@ from bot.model import ChannelSettings
 def test_options_typed_in_chat_are_normalised() -> None:
     settings = apply_options(
         ChannelSettings(),
-        {"categories": "cs.LG, cs.CL,cs.LG", "time": "9:05", "tz": "Europe/Berlin", "top": "7", "weekdays": "mon-wed,fri",
+        {"categories": "cs.LG, cs.CL,cs.LG", "time": "9:05", "tz": "Europe/Berlin", "top": "7",
+         "weekdays": "mon-wed,fri",
          "authors": "Titov", "exclude": "survey", "announce_empty": "yes"},
     )  # fmt: skip
     assert settings.categories == ("cs.LG", "cs.CL")

@@ -125,9 +125,10 @@ def test_why_names_every_term_that_moved_the_paper() -> None:
 def test_a_signal_with_zero_weight_neither_counts_nor_shows() -> None:
     weights = RankingWeights(signal_weights={"hf": 0.0})
     (ranked,) = rank([Candidate(paper("2011.00001"), (hf(1000),))], ChannelSettings(), weights, NOW)
-    assert ranked.why == () and ranked.score == rank(
-        [Candidate(paper("2011.00001"))], ChannelSettings(), weights, NOW
-    )[0].score
+    assert (
+        ranked.why == ()
+        and ranked.score == rank([Candidate(paper("2011.00001"))], ChannelSettings(), weights, NOW)[0].score
+    )
 
 
 @given(st.lists(st.tuples(st.sampled_from(["cs.LG", "cs.CL", "math.GT"]), st.sampled_from([1, -1])), max_size=500))
@@ -160,5 +161,7 @@ def test_order_does_not_depend_on_input_order(permutation: list[int]) -> None:
 
 def test_hostile_titles_do_not_break_ranking() -> None:
     hostile = ["@everyone", "<@123>", "**bold** [x](http://evil)", "'; DROP TABLE papers; --", "x" * 10_000, "\x00\x07"]
-    candidates = [Candidate(paper(f"2011.0000{i}", title=t), (hf(random.Random(i).random()),)) for i, t in enumerate(hostile)]
+    candidates = [
+        Candidate(paper(f"2011.0000{i}", title=t), (hf(random.Random(i).random()),)) for i, t in enumerate(hostile)
+    ]
     assert len(order(candidates)) == len(hostile)

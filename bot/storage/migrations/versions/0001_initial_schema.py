@@ -137,7 +137,7 @@ def upgrade() -> None:
         sa.Column("paper_id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("value", sa.SmallInteger(), nullable=False),
-        sa.Column("reactions", sa.SmallInteger(), nullable=False),
+        sa.Column("reactions", sa.String(length=200), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["channel_id"], ["channels.id"], name=op.f("fk_votes_channel_id_channels"), ondelete="CASCADE"

@@ -1,0 +1,104 @@
+"""Interactive parts of a card: the 👍 / 👎 buttons and the /summarize modal's submission.
+
+A button carries the paper id in its `value`, so it counts even on a card that is not a digest message
+(`/paper` answers through response_url and has no message id the engine knows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack import render
+from adapters.slack.errors import error_text
+from adapters.slack.text import escape
+from bot.errors import BadInput
+from bot.model import ChannelRef, VoteEvent, VoteValue
+
+if TYPE_CHECKING:
+    from bot.service import HotPapers
+
+log = logging.getLogger(__name__)
+
+
+def button_vote(body: dict[str, Any], *, value: VoteValue) -> VoteEvent:
+    """The vote a `block_actions` payload stands for (paper id from the button, message from the container)."""
+    action = body["actions"][0]
+    container = body.get("container") or {}
+    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
+    return VoteEvent(
+        channel=ChannelRef("slack", str(team), str(channel)),
+        user_id=str(body["user"]["id"]),
+        message_id=str(container.get("message_ts") or (body.get("message") or {}).get("ts") or ""),
+        value=value,
+        paper_id=str(action.get("value", "")),
+    )
+
+
+class CardActions:
+    def __init__(self, service: HotPapers, *, summary_wait_seconds: float) -> None:
+        self._service = service
+        self._wait = summary_wait_seconds
+
+    def register(self, app: AsyncApp) -> None:
+        app.action(render.VOTE_UP)(self.vote_up)
+        app.action(render.VOTE_DOWN)(self.vote_down)
+        app.view(render.SUMMARY_CALLBACK)(self.summary_submitted)
+
+    async def vote_up(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await self._vote(ack, body, respond, value=1)
+
+    async def vote_down(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await self._vote(ack, body, respond, value=-1)
+
+    async def _vote(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, *, value: VoteValue) -> None:
+        await ack()
+        vote = button_vote(body, value=value)
+        try:
+            tally = await self._service.record_vote(vote)
+        except Exception as error:
+            await respond(text=error_text(error), response_type="ephemeral", replace_original=False)
+            return
+        if tally is None:
+            return
+        mark = "👍" if value > 0 else "👎"
+        text = f"Your {mark} on arXiv:{vote.paper_id} is counted: now 👍 {tally.up} · 👎 {tally.down} here."
+        await respond(text=escape(text), response_type="ephemeral", replace_original=False)
+
+    async def summary_submitted(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Save within the ack window when we can (so a bad text is shown in the modal), else ack and report later."""
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+            state = view["state"]["values"][render.SUMMARY_BLOCK][render.SUMMARY_ACTION]
+            ref, channel = str(meta["ref"]), ChannelRef("slack", str(meta["team"]), str(meta["channel"]))
+        except (KeyError, TypeError, ValueError):
+            log.warning("summary submission without the expected metadata or field")
+            await ack()
+            return
+        user = body.get("user") or {}
+        author = str(user.get("name") or user.get("username") or user.get("id") or "someone")
+        text, author_id = str(state.get("value") or ""), f"slack:{user.get('id')}"  # forget_user's key
+        saving = asyncio.ensure_future(
+            self._service.add_summary(ref, channel, author=author, text=text, author_id=author_id)
+        )
+        done, _ = await asyncio.wait({saving}, timeout=self._wait)
+        if done and isinstance(saving.exception(), BadInput):
+            await ack(response_action="errors", errors={render.SUMMARY_BLOCK: str(saving.exception())[:300]})
+            return
+        await ack()
+        try:
+            await saving
+        except Exception as error:
+            message = error_text(error, ref=ref)
+        else:
+            message = escape(f"Thanks, {author}: your summary of arXiv:{ref} is saved and shown on its card.")
+        if meta.get("response_url"):
+            await AsyncWebhookClient(str(meta["response_url"])).send(text=message, response_type="ephemeral")

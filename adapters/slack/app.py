@@ -1,0 +1,106 @@
+"""The AsyncApp factory: Web API client, single-workspace or OAuth installs, listeners, and the publisher.
+
+Everything the app talks to comes in through arguments (API base URL, database URL, secrets), so tests build the
+very same app against a loopback fake Slack and a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.slack.actions import CardActions
+from adapters.slack.commands import SlashCommands
+from adapters.slack.events import ReactionVotes
+from adapters.slack.publisher import SlackPublisher, TokenLookup, static_tokens
+from adapters.slack.settings import Secrets, Settings
+
+if TYPE_CHECKING:
+    from bot.service import HotPapers
+
+
+@dataclass(slots=True)
+class SlackApp:
+    """What `build_app` made: the bolt app, the digest publisher, and the OAuth engine to dispose of (if any)."""
+
+    bolt: AsyncApp
+    client: AsyncWebClient
+    publisher: SlackPublisher
+    engine: AsyncEngine | None = None
+    installation_store: AsyncSQLAlchemyInstallationStore | None = None
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+def web_client(settings: Settings, *, token: str | None = None) -> AsyncWebClient:
+    """The one Web API client; bolt copies its base URL and retry handlers into every per-request client."""
+    handlers = [
+        AsyncConnectionErrorRetryHandler(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=settings.rate_limit_retries),
+    ]
+    return AsyncWebClient(token=token, base_url=settings.api_url, retry_handlers=handlers)
+
+
+async def build_app(
+    service: HotPapers,
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    database_url: str,
+    summary_max_chars: int = 3000,
+) -> SlackApp:
+    """Build the app; with `oauth`, create slack_sdk's installation and state tables on the project's database."""
+    client = web_client(settings, token=None if settings.oauth else secrets.bot_token)
+    engine: AsyncEngine | None = None
+    store: AsyncSQLAlchemyInstallationStore | None = None
+    if settings.oauth:
+        engine = create_async_engine(database_url)
+        store = AsyncSQLAlchemyInstallationStore(client_id=str(secrets.client_id), engine=engine)
+        states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=settings.state_expiration_seconds, engine=engine)
+        await store.create_tables()
+        await states.create_tables()
+        oauth = AsyncOAuthSettings(
+            client_id=secrets.client_id,
+            client_secret=secrets.client_secret,
+            scopes=list(settings.scopes),
+            redirect_uri=settings.redirect_uri,
+            install_path=settings.install_path,
+            redirect_uri_path=settings.redirect_path,
+            authorization_url=settings.authorize_url,
+            installation_store=store,
+            installation_store_bot_only=True,
+            state_store=states,
+            state_expiration_seconds=settings.state_expiration_seconds,
+        )
+        bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client, oauth_settings=oauth)
+        bolt.enable_token_revocation_listeners()
+        tokens = _installed_tokens(store)
+    else:
+        bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client)
+        tokens = static_tokens(str(secrets.bot_token))
+    SlashCommands(service, settings, summary_max_chars=summary_max_chars).register(bolt)
+    CardActions(service, summary_wait_seconds=settings.summary_wait_seconds).register(bolt)
+    ReactionVotes(service, settings).register(bolt)
+    publisher = SlackPublisher(client, tokens)
+    return SlackApp(bolt=bolt, client=client, publisher=publisher, engine=engine, installation_store=store)
+
+
+def _installed_tokens(store: AsyncSQLAlchemyInstallationStore) -> TokenLookup:
+    async def lookup(team_id: str) -> str | None:
+        bot = await store.async_find_bot(enterprise_id=None, team_id=team_id)
+        return bot.bot_token if bot is not None else None
+
+    return lookup

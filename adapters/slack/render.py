@@ -1,0 +1,152 @@
+"""Block Kit for paper cards, the /hot list, channel settings and the summary modal.
+
+Pure functions of domain values: the only place that knows Slack's limits (50 blocks, 3000 characters a section,
+150 a header) and its escaping. Every user-supplied string goes through `text.fit`/`text.plain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.slack.text import clean, fit, link, plain
+from bot.model import ChannelSettings, DigestEntry, PaperCard
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+CONTEXT_LIMIT = 2000
+BUTTON_LIMIT = 75
+FALLBACK_LIMIT = 300
+MAX_AUTHORS = 8
+VOTE_UP, VOTE_DOWN = "hp_vote_up", "hp_vote_down"
+SUMMARY_CALLBACK, SUMMARY_BLOCK, SUMMARY_ACTION = "hp_summarize", "hp_summary", "text"
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def paper_blocks(card: PaperCard, *, rank: int | None = None, updated: bool = False) -> list[Block]:
+    """One paper as a card: title, authors, links, abstract, summary with provenance, why-hot, vote buttons."""
+    paper = card.paper
+    title = f"#{rank} · {paper.title}" if rank else paper.title
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": plain(title, HEADER_LIMIT), "emoji": True}},
+        _context(_authors(paper.authors), f"{paper.primary_category} · {paper.published:%Y-%m-%d}"),
+        _section(
+            " · ".join(
+                [link(paper.abs_url, f"arXiv:{paper.id}v{paper.version}"), link(paper.pdf_url, "PDF")]
+                + (["*updated version*"] if updated else [])
+            )
+        ),
+        _section(_titled("Abstract", paper.abstract, more=link(paper.abs_url, "read on arXiv"))),
+    ]
+    if clean(card.summary.text):
+        blocks.append(_section(_titled("Summary", card.summary.text, more=link(paper.abs_url, "read on arXiv"))))
+        blocks.append(_context(f"Summary: {card.summary.provenance}"))
+    hot = [f"🔥 {card.why_line}"] if card.why else []
+    hot += [f"{name} unavailable" for name in card.unavailable]
+    if hot:
+        blocks.append(_context(*hot))
+    blocks.append(_vote_buttons(card))
+    return blocks[:MAX_BLOCKS]
+
+
+def entry_blocks(entry: DigestEntry) -> list[Block]:
+    return paper_blocks(entry.card, rank=entry.rank, updated=entry.updated)
+
+
+def fallback_text(card: PaperCard, *, rank: int | None = None) -> str:
+    """Notification and screen-reader text that goes with the blocks (Slack's top-level `text`)."""
+    prefix = f"#{rank} " if rank else ""
+    return fit(clean(f"{prefix}{card.paper.title}", single_line=True), FALLBACK_LIMIT) + f" {card.paper.abs_url}"
+
+
+def hot_blocks(cards: Sequence[PaperCard], *, days: int) -> list[Block]:
+    """The channel's most-voted papers, two blocks each, so even 24 papers stay under the 50-block cap."""
+    head = f"Most-voted papers here, last {days} day{'s' if days != 1 else ''}"
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": head}}]
+    if not cards:
+        return [*blocks, _section("Nobody has voted on a paper in this channel in that time yet.")]
+    for number, card in enumerate(cards, start=1):
+        votes = f"👍 {card.votes.up} · 👎 {card.votes.down}"
+        authors = fit(_authors(card.paper.authors), 600)
+        line = f"*{number}.* {link(card.paper.abs_url, card.paper.title, limit=600)}\n{authors}"
+        blocks.append(_section(f"{line}\n{votes}"))
+        if card.why:
+            blocks.append(_context(f"🔥 {card.why_line}"))
+    return blocks[:MAX_BLOCKS]
+
+
+def settings_blocks(settings: ChannelSettings, *, heading: str) -> list[Block]:
+    days = ", ".join(_WEEKDAYS[day] for day in settings.weekdays if 0 <= day < len(_WEEKDAYS)) or "never"
+    rows = {
+        "Subscribed": "yes" if settings.subscribed else "no",
+        "Categories": ", ".join(settings.categories) or "all configured",
+        "Keywords": ", ".join(settings.keywords) or "—",
+        "Negative keywords": ", ".join(settings.negative_keywords) or "—",
+        "Followed authors": ", ".join(settings.authors) or "—",
+        "Digest": f"top {settings.top_n} at {settings.post_time} {settings.timezone} on {days}",
+        "Announce empty days": "yes" if settings.announce_empty else "no",
+    }
+    body = "\n".join(f"*{key}:* {fit(value, 600)}" for key, value in rows.items())
+    return [_section(f"*{fit(heading, 200)}*"), _section(body)]
+
+
+def summary_modal(paper_id: str, *, metadata: str, max_chars: int) -> Block:
+    """The /summarize form. `metadata` (≤3000 chars) carries the channel and response_url to the submission."""
+    return {
+        "type": "modal",
+        "callback_id": SUMMARY_CALLBACK,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": "Summarize a paper"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(f"Your summary of {link(f'https://arxiv.org/abs/{paper_id}', f'arXiv:{paper_id}')}"),
+            {
+                "type": "input",
+                "block_id": SUMMARY_BLOCK,
+                "label": {"type": "plain_text", "text": "Summary (plain words, a few sentences)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": SUMMARY_ACTION,
+                    "multiline": True,
+                    "max_length": max(1, min(max_chars, 3000)),
+                },
+            },
+        ],
+    }
+
+
+def _titled(title: str, body: str, *, more: str) -> str:
+    prefix = f"*{title}*\n"
+    return prefix + fit(clean(body), SECTION_LIMIT - len(prefix), suffix=f" {more}")
+
+
+def _authors(authors: Sequence[str]) -> str:
+    """Raw (unescaped) author line: the first few names, then a count."""
+    shown = ", ".join(clean(name, single_line=True)[:100] for name in authors[:MAX_AUTHORS])
+    extra = f" and {len(authors) - MAX_AUTHORS} more" if len(authors) > MAX_AUTHORS else ""
+    return shown + extra if shown else "Unknown authors"
+
+
+def _section(mrkdwn: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:SECTION_LIMIT]}}
+
+
+def _context(*raw: str) -> Block:
+    """A context line from raw text: each element cleaned to one line, escaped and cut."""
+    texts = [fit(clean(text, single_line=True), CONTEXT_LIMIT) for text in raw[:10]]
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text} for text in texts if text]}
+
+
+def _vote_buttons(card: PaperCard) -> Block:
+    def button(action_id: str, label: str) -> Block:
+        text = {"type": "plain_text", "text": label[:BUTTON_LIMIT], "emoji": True}
+        return {"type": "button", "action_id": action_id, "value": card.paper.id, "text": text}
+
+    return {
+        "type": "actions",
+        "elements": [button(VOTE_UP, f"👍 {card.votes.up}"), button(VOTE_DOWN, f"👎 {card.votes.down}")],
+    }

@@ -1,0 +1,148 @@
+"""`hotpapers run` and `hotpapers status`: the long-running service around the engine.
+
+Adapters are loaded by module name only (the core never imports a platform library). Each enabled adapter runs as
+a task that registers its Publisher in `publishers`; the scheduler posts through whichever is connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Mapping
+from types import ModuleType
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.bootstrap import build
+from bot.channel_settings import DAY_NAMES
+from bot.config import Config
+from bot.errors import ConfigError
+from bot.health import HealthSettings, database_probe, start_health_server
+from bot.logging_setup import configure_logging
+from bot.metrics import Metrics
+from bot.ports import Publisher
+from bot.scheduler import DigestScheduler, SchedulerSettings
+
+log = logging.getLogger(__name__)
+PLATFORMS = ("discord", "slack")
+
+
+def _enabled_adapters(config: Config, adapters: Mapping[str, str]) -> dict[str, ModuleType]:
+    modules = {}
+    for name in PLATFORMS:
+        if not getattr(config, name).get("enabled", False):
+            continue
+        try:
+            modules[name] = importlib.import_module(adapters[name])
+        except ModuleNotFoundError as error:
+            raise ConfigError(
+                f"[{name}] is enabled but {error.name} is missing: pip install 'hotpapers[{name}]'"
+            ) from None
+    return modules
+
+
+async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM / SIGINT: adapters, scheduler, health server. A stop finishes the message in flight."""
+    configure_logging(config.logging)
+    scheduler_settings = SchedulerSettings.from_config(config)
+    health_settings = HealthSettings.from_config(config)
+    modules = _enabled_adapters(config, adapters)
+    metrics = Metrics()
+    async with await build(config, metrics=metrics) as app:
+        publishers: dict[str, Publisher] = {}
+        if config.console.get("enabled", False):
+            console_adapter = importlib.import_module(adapters["console"] + ".publisher")
+            publishers["console"] = console_adapter.ConsolePublisher(Console())
+        scheduler = DigestScheduler(
+            app.service, config=config, clock=app.clock, publisher_for=publishers.get, metrics=metrics
+        )
+        app.service.on_settings_changed(scheduler.on_settings_changed)
+        server = None
+        if health_settings.enabled:
+            server = await start_health_server(
+                health_settings,
+                metrics=metrics,
+                check_database=database_probe(app.engine),
+                signal_health=app.signals.health if app.signals else list,
+            )
+        tasks = {
+            asyncio.create_task(module.run(app.service, getattr(config, name), config=config, publishers=publishers),
+                                name=name)
+            for name, module in modules.items()
+        }  # fmt: skip
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            if scheduler_settings.enabled:
+                scheduler.start()
+            metrics.set_up()
+            log.info(
+                "hotpapers running: adapters %s, scheduler %s", sorted(modules) or "none", scheduler_settings.enabled
+            )
+            if ready is not None:
+                ready.set()
+            stopper = asyncio.create_task(stop.wait(), name="stop")
+            done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopper}:
+                task.result()  # an adapter that failed (e.g. a rejected token) ends the run with its error
+        finally:
+            log.info("hotpapers stopping: finishing the message in flight and releasing claims")
+            app.service.stopping = True
+            metrics.set_up(False)
+            await scheduler.shutdown()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if server is not None:
+                await server.stop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(ValueError, RuntimeError):
+                    loop.remove_signal_handler(signum)
+
+
+async def print_status(config: Config, console: Console) -> None:
+    """Subscriptions with their next run and last digest, then each signal source's configuration and state."""
+    async with await build(config) as app:
+        scheduler = DigestScheduler(app.service, config=config, clock=app.clock, publisher_for=lambda _: None)
+        await scheduler.resync()
+        next_runs = dict(scheduler.next_runs())
+        subscriptions = await app.service.subscriptions()
+        last = await app.service.last_digests()
+        health = app.signals.health() if app.signals else []
+    table = Table(title=f"Subscriptions ({len(subscriptions)})", expand=False)
+    for column in ("channel", "schedule", "filters", "next run", "last digest"):
+        table.add_column(column)
+    for channel, settings in subscriptions:
+        days = ",".join(DAY_NAMES[d] for d in settings.weekdays)
+        filters = ", ".join(settings.categories) or "all categories"
+        status = last.get(channel)
+        last_text = (
+            f"{status.day} {status.state}" + (f" ({status.last_error[:40]})" if status.last_error else "")
+            if status
+            else "never"
+        )
+        when = next_runs.get(f"digest {channel.key}")
+        table.add_row(
+            Text(channel.name or channel.key) if channel.name else Text(channel.key),
+            f"top {settings.top_n} at {settings.post_time} {settings.timezone} {days}",
+            Text(filters),
+            f"{when:%Y-%m-%d %H:%M %Z}" if when else "—",
+            Text(last_text),
+        )
+    console.print(table)
+    jobs = Table(title="Jobs", expand=False)
+    jobs.add_column("job")
+    jobs.add_column("next run")
+    for name, when in sorted(next_runs.items()):
+        if not name.startswith("digest "):
+            jobs.add_row(name, f"{when:%Y-%m-%d %H:%M %Z}" if when else "—")
+    console.print(jobs)
+    sources = [f"{h.name}: {'on' if h.enabled else 'off'}{f' ({h.note})' if h.note else ''}" for h in health]
+    console.print(Text("Signal sources: " + ("; ".join(sources) or "none configured")))

@@ -1,0 +1,185 @@
+"""Helpers for the Slack adapter tests: Slack's side of the wire (signed requests) and the app under test.
+
+`SlackSide` plays Slack: it signs exactly the bytes it sends with the real v0 algorithm and posts them to the
+app's real aiohttp server. `serving` runs the same SlackServer `adapters.slack.run` runs, on 127.0.0.1 port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import hmac
+import inspect
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from adapters.slack.server import SlackServer
+from adapters.slack.settings import Secrets, Settings
+from bot.model import Paper, PaperCard, Summary, VoteTally
+from bot.service import HotPapers
+from tests.fakes.slack_server import WAIT, FakeSlack
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+PAYLOADS = Path(__file__).parent.parent / "fakes" / "payloads" / "slack"
+TEAM, CHANNEL, USER, BOT_USER = "T111", "C111", "U222", "UBOT"
+
+
+def payload(name: str) -> dict[str, Any]:
+    """A fresh copy of a recorded-shape payload from tests/fakes/payloads/slack/."""
+    return copy.deepcopy(json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8")))
+
+
+def signature_headers(body: str, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's v0 signature: HMAC-SHA256 over `v0:<timestamp>:<raw body>` with the signing secret."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class SlackSide:
+    """Sends what Slack sends to the app's request URL."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, *, secret: str = SECRET) -> None:
+        self._session, self.url, self._secret = session, url, secret
+
+    async def post(
+        self, body: str, *, content_type: str, timestamp: int | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
+        sent = {"Content-Type": content_type, **signature_headers(body, secret=self._secret, timestamp=timestamp)}
+        async with self._session.post(self.url, data=body.encode(), headers=sent | (headers or {})) as response:
+            return Reply(response.status, await response.text())
+
+    async def command(self, command: str, text: str, *, response_url: str, **fields: str) -> Reply:
+        form = payload("slash_command") | {"command": command, "text": text, "response_url": response_url} | fields
+        return await self.post(urlencode(form), content_type="application/x-www-form-urlencoded")
+
+    async def event(self, body: dict[str, Any], *, retry_num: int | None = None) -> Reply:
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        return await self.post(json.dumps(body), content_type="application/json", headers=headers)
+
+    async def interaction(self, body: dict[str, Any]) -> Reply:
+        form = urlencode({"payload": json.dumps(body)})
+        return await self.post(form, content_type="application/x-www-form-urlencoded")
+
+
+def reaction(name: str, *, ts: str, event_id: str, user: str = USER, removed: bool = False) -> dict[str, Any]:
+    body = payload("reaction_added")
+    body["event_id"] = event_id
+    body["event"] |= {"reaction": name, "user": user, "type": "reaction_removed" if removed else "reaction_added"}
+    body["event"]["item"]["ts"] = ts
+    return body
+
+
+def button(action_id: str, paper_id: str, *, response_url: str, message_ts: str = "1700000001.000001") -> dict:
+    body = payload("block_actions")
+    body["actions"][0] |= {"action_id": action_id, "value": paper_id}
+    body["container"]["message_ts"] = body["message"]["ts"] = message_ts
+    body["response_url"] = response_url
+    return body
+
+
+def submission(metadata: str, text: str) -> dict[str, Any]:
+    body = payload("view_submission")
+    body["view"]["private_metadata"] = metadata
+    body["view"]["state"]["values"]["hp_summary"]["text"]["value"] = text
+    return body
+
+
+class Watched:
+    """A HotPapers seen through a window: records which use-cases were called, and can hold one until released.
+
+    Holding `paper` proves the adapter answers Slack before the engine has finished (the 3-second ack).
+    """
+
+    def __init__(self, service: HotPapers) -> None:
+        self._service = service
+        self.called: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
+        self.finished: Counter[str] = Counter()
+        self._changed = asyncio.Condition()
+
+    async def wait_finished(self, name: str, count: int) -> None:
+        """Wait (at most WAIT seconds) until `count` calls to `name` have returned or raised."""
+        async with asyncio.timeout(WAIT), self._changed:
+            await self._changed.wait_for(lambda: self.finished[name] >= count)
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._service, name)
+        if not inspect.iscoroutinefunction(target):
+            return target
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.called.append(name)
+            try:
+                if name in self.gates:
+                    await self.gates[name].wait()
+                return await target(*args, **kwargs)
+            finally:
+                async with self._changed:
+                    self.finished[name] += 1
+                    self._changed.notify_all()
+
+        return call
+
+
+@dataclass
+class Harness:
+    server: SlackServer
+    slack: SlackSide
+    fake: FakeSlack
+    http: aiohttp.ClientSession
+
+
+@asynccontextmanager
+async def serving(
+    service: HotPapers,
+    fake: FakeSlack,
+    *,
+    database_url: str = "sqlite+aiosqlite://",
+    secrets: Secrets | None = None,
+    **table: Any,
+) -> AsyncIterator[Harness]:
+    """The adapter's real server for `service`, talking to `fake`; `table` overrides `[slack]` keys."""
+    settings = Settings.parse({"enabled": True, "host": "127.0.0.1", "port": 0, "api_url": fake.api_url} | table)
+    if secrets is None:
+        token = next(iter(fake.workspaces), None) or fake.add_workspace(TEAM).bot_token
+        secrets = Secrets(signing_secret=SECRET, bot_token=token)
+    server = SlackServer(service, settings, secrets, database_url=database_url)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Harness(server, SlackSide(http, server.url + settings.events_path), fake, http)
+    finally:
+        await server.stop()
+
+
+def card(*, title: str = "A paper", abstract: str = "An abstract.", authors: tuple[str, ...] = ("Ada Lovelace",),
+         summary: str = "A summary.", author: str | None = None, why: tuple[str, ...] = ()) -> PaperCard:  # fmt: skip
+    """A PaperCard built from (possibly hostile) strings, for renderer tests."""
+    when = datetime(2020, 10, 1, tzinfo=UTC)
+    paper = Paper(
+        id="2010.00577", version=2, title=title, authors=authors, abstract=abstract, categories=("cs.LG",),
+        primary_category="cs.LG", published=when, updated=when,
+    )  # fmt: skip
+    source = "community" if author else "extractive"
+    return PaperCard(paper, Summary(summary, source, when, author=author), votes=VoteTally(3, 1), why=why)

@@ -1,0 +1,121 @@
+"""Block Kit rendering: hostile text stays inert and every message stays inside Slack's limits."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_sdk.models.blocks import Block
+
+from adapters.slack import render
+from adapters.slack.text import escape, fit, unescape
+from bot.model import DigestEntry
+from tests.adapters.slack_support import card
+from tests.fakes.slack_server import block_errors
+
+HOSTILE = ["<!channel>", "<!here>", "<!everyone>", "<@U123ABC>", "<#C999|general>", "<https://evil.example|click>",
+           "&amp;", "&lt;!channel&gt;", "*bold*", "`code`", "@everyone", "\x00", "\x1b[31m", "\u202e", "\r\n",
+           "|", ">"]  # fmt: skip
+hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40)), max_size=30).map("".join)
+long_text = st.builds(lambda piece, n: piece * n, hostile_text.filter(bool), st.integers(1, 400))
+OUR_LINK = re.compile(r"<https://arxiv\.org/(?:abs|pdf)/[0-9.v]+\|[^<>]*>")
+
+
+def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    """Every mrkdwn string in the blocks (section text, context elements)."""
+    found = []
+    for block in blocks:
+        objects = [block.get("text"), *(block.get("elements") or []), *(block.get("fields") or [])]
+        found += [o["text"] for o in objects if isinstance(o, dict) and o.get("type") == "mrkdwn"]
+    return found
+
+
+def assert_inert_and_within_limits(blocks: list[dict[str, Any]]) -> None:
+    assert block_errors(blocks) == []
+    for block in blocks:
+        Block.parse(block).validate_json()  # slack_sdk's own limit validators
+    for text in mrkdwn_texts(blocks):
+        assert "<" not in OUR_LINK.sub("", text) and ">" not in OUR_LINK.sub("", text), text
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(title=hostile_text, abstract=st.one_of(hostile_text, long_text), summary=st.one_of(hostile_text, long_text),
+       author=hostile_text, names=st.lists(hostile_text, max_size=40),
+       why=st.lists(hostile_text, max_size=12))  # fmt: skip
+def test_a_card_of_hostile_text_mentions_nobody_and_fits_block_kit(
+    title: str, abstract: str, summary: str, author: str, names: list[str], why: list[str]
+) -> None:
+    hostile = card(title=title, abstract=abstract, summary=summary, author=author or None, authors=tuple(names),
+                   why=tuple(why))  # fmt: skip
+    assert_inert_and_within_limits(render.paper_blocks(hostile, rank=3, updated=True))
+    fallback = render.fallback_text(hostile, rank=3)
+    assert "<" not in fallback and ">" not in fallback and len(fallback) < 400
+
+
+@settings(max_examples=25, deadline=None)
+@given(titles=st.lists(st.one_of(hostile_text, long_text), min_size=1, max_size=20))
+def test_the_hot_list_stays_under_fifty_blocks_for_any_titles(titles: list[str]) -> None:
+    cards = [card(title=title, why=("HF 41", title)) for title in titles]
+    blocks = render.hot_blocks(cards, days=7)
+    assert_inert_and_within_limits(blocks)
+    assert len(blocks) == 1 + 2 * len(cards)
+
+
+def test_a_ten_kilobyte_abstract_is_cut_at_the_section_limit_with_a_read_on_arxiv_link() -> None:
+    abstract = ("Transformers & <attention> are all you need. " * 250)[:10_000]
+    blocks = render.paper_blocks(card(abstract=abstract))
+    section = next(b["text"]["text"] for b in blocks if b["type"] == "section" and "*Abstract*" in b["text"]["text"])
+    assert len(section) <= 3000
+    assert section.endswith("… <https://arxiv.org/abs/2010.00577|read on arXiv>")
+    body = unescape(section.removeprefix("*Abstract*\n").rsplit("… <", 1)[0])
+    assert abstract.startswith(body) and len(section) > 2900
+    assert_inert_and_within_limits(blocks)
+
+
+def test_a_short_abstract_is_shown_whole_without_a_cut_marker() -> None:
+    blocks = render.paper_blocks(card(abstract="Small & simple."))
+    assert {"type": "mrkdwn", "text": "*Abstract*\nSmall &amp; simple."} in [b.get("text") for b in blocks]
+
+
+def test_the_card_carries_title_authors_links_summary_provenance_why_and_vote_buttons() -> None:
+    blocks = render.paper_blocks(card(title="Attention", summary="Short.", author="bob", why=("HF 41", "HN 12 pts")))
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Attention", "emoji": True}}
+    flat = str(blocks)
+    assert "<https://arxiv.org/abs/2010.00577|arXiv:2010.00577v2>" in flat and "/pdf/2010.00577v2|PDF>" in flat
+    assert "Summary: Community summary by bob" in flat and "🔥 HF 41 · HN 12 pts" in flat
+    buttons = blocks[-1]["elements"]
+    assert [(b["action_id"], b["value"], b["text"]["text"]) for b in buttons] == [
+        ("hp_vote_up", "2010.00577", "👍 3"),
+        ("hp_vote_down", "2010.00577", "👎 1"),
+    ]
+
+
+def test_a_digest_entry_is_titled_with_its_rank_and_marks_an_updated_version() -> None:
+    blocks = render.entry_blocks(DigestEntry(rank=2, card=card(title="Attention"), updated=True))
+    assert blocks[0]["text"]["text"] == "#2 · Attention"
+    assert "*updated version*" in str(blocks)
+
+
+def test_an_overlong_title_is_cut_to_the_150_character_header_limit() -> None:
+    header = render.paper_blocks(card(title="x" * 500))[0]["text"]["text"]
+    assert len(header) == 150 and header.endswith("…")
+
+
+def test_escape_touches_only_the_three_control_characters() -> None:
+    assert escape("a & b < c > d * _ ~ ` @here") == "a &amp; b &lt; c &gt; d * _ ~ ` @here"
+
+
+@given(st.text(alphabet="&<>ab", max_size=60), st.integers(0, 40))
+def test_fit_never_splits_an_entity_and_respects_the_limit(text: str, limit: int) -> None:
+    cut = fit(text, limit, suffix=" more")
+    assert len(cut) <= limit
+    assert not re.search(r"&(?!amp;|lt;|gt;)", cut)
+
+
+def test_the_summary_modal_keeps_the_input_within_slacks_3000_character_cap() -> None:
+    modal = render.summary_modal("2010.00577", metadata="{}", max_chars=10_000)
+    assert modal["blocks"][1]["element"]["max_length"] == 3000
+    assert block_errors(modal["blocks"]) == []

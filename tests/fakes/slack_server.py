@@ -1,0 +1,393 @@
+"""A loopback fake of the Slack Web API, response URLs and the Socket Mode WebSocket, strict where Slack is.
+
+The real slack_sdk / slack-bolt talk to it through `AsyncWebClient(base_url=fake.api_url)`. It checks what Slack
+checks and a formatter bug would trip over: the bearer token (or HTTP Basic client credentials for
+oauth.v2.access), form vs JSON bodies, Block Kit limits (50 blocks, 3000 characters a section, 150 a header, …)
+answered with `invalid_blocks`, and 429 + Retry-After on demand. Every call is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Self
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+from multidict import CIMultiDictProxy
+
+WAIT = 5.0  # seconds a test waits for something the app does in the background
+# Block Kit limits (docs.slack.dev reference/block-kit; slack_sdk/models/blocks/blocks.py validators).
+MAX_BLOCKS, MAX_VIEW_BLOCKS, SECTION_TEXT, HEADER_TEXT, FIELD_TEXT = 50, 100, 3000, 150, 2000
+CONTEXT_ELEMENTS, ACTION_ELEMENTS, BUTTON_TEXT, BUTTON_VALUE, BLOCK_ID = 10, 25, 75, 2000, 255
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    team_id: str
+    bot_token: str
+    bot_user_id: str
+    bot_id: str
+    team_name: str = "Test Team"
+    app_id: str = "A111"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One request to /api/<method>: the parsed arguments, the token it carried and what the fake answered."""
+
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    headers: CIMultiDictProxy[str]
+    status: int
+    response: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and bool(self.response.get("ok"))
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseUrlPost:
+    hook: str
+    body: dict[str, Any]
+    status: int
+
+
+@dataclass(slots=True)
+class _Socket:
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    ws: web.WebSocketResponse | None = None
+    acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+
+
+class FakeSlack:
+    def __init__(self, *, client_id: str = "1111.2222", client_secret: str = "client-secret") -> None:
+        self.client_id, self.client_secret = client_id, client_secret
+        self.workspaces: dict[str, Workspace] = {}
+        self.app_tokens: set[str] = set()
+        self.users: dict[str, dict[str, Any]] = {}
+        self.conversations: dict[str, dict[str, Any]] = {}
+        self.oauth_codes: dict[str, Workspace] = {}
+        self.calls: list[ApiCall] = []
+        self.responses: list[ResponseUrlPost] = []
+        self.socket = _Socket()
+        self._throttled: dict[str, list[int]] = {}
+        self._ts = itertools.count(1)
+        self._envelopes = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response_url/{hook}", self._response_url)
+        app.router.add_get("/link/", self._link)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.socket.ws is not None:
+            await self.socket.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def add_workspace(self, team_id: str = "T111", *, token: str = "xoxb-T111", bot_user: str = "UBOT") -> Workspace:
+        workspace = Workspace(team_id=team_id, bot_token=token, bot_user_id=bot_user, bot_id=f"B{team_id}")
+        self.workspaces[token] = workspace
+        return workspace
+
+    def response_url(self, hook: str | int) -> str:
+        return f"{self.url}/response_url/{hook}"
+
+    def throttle(self, method: str, *, times: int = 1, retry_after: int = 0) -> None:
+        """The next `times` calls to `method` get 429 with this Retry-After."""
+        self._throttled.setdefault(method, []).extend([retry_after] * times)
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        """Wait (at most WAIT seconds) until `condition()` holds after some request arrived; no sleeping, no polling."""
+        async with asyncio.timeout(WAIT), self._changed:
+            await self._changed.wait_for(condition)
+
+    async def wait_for_calls(self, method: str, count: int = 1) -> list[ApiCall]:
+        await self.wait_for(lambda: len(self.calls_to(method)) >= count)
+        return self.calls_to(method)
+
+    async def wait_for_responses(self, count: int = 1) -> list[ResponseUrlPost]:
+        await self.wait_for(lambda: len(self.responses) >= count)
+        return self.responses
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> dict[str, Any]:
+        """Push an envelope to the connected client and return its ack frame."""
+        await asyncio.wait_for(self.socket.connected.wait(), WAIT)
+        assert self.socket.ws is not None
+        envelope_id = f"env-{next(self._envelopes)}"
+        ack = asyncio.get_running_loop().create_future()
+        self.socket.acks[envelope_id] = ack
+        frame: dict[str, Any] = {"envelope_id": envelope_id, "type": kind, "payload": payload}
+        frame["accepts_response_payload"] = kind != "events_api"
+        if kind == "events_api":
+            frame |= {"retry_attempt": retry_attempt, "retry_reason": "timeout" if retry_attempt else ""}
+        await self.socket.ws.send_str(json.dumps(frame))
+        return await asyncio.wait_for(ack, WAIT)
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        if request.query.get("ticket") != "t-1":
+            raise web.HTTPForbidden()
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.socket.ws = ws
+        hello = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A111"}, "debug_info": {}}
+        await ws.send_str(json.dumps(hello))
+        self.socket.connected.set()
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                data = json.loads(message.data)
+                future = self.socket.acks.pop(data.get("envelope_id", ""), None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+        self.socket.connected.clear()
+        return ws
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args, body_error = await _arguments(request)
+        token = _bearer(request) or (args.get("token") if request.content_type != "application/json" else None)
+        status, answer, headers = 200, {"ok": True}, {}
+        if self._throttled.get(method):
+            retry_after = self._throttled[method].pop(0)
+            status, answer, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+        elif body_error:
+            answer = {"ok": False, "error": body_error}
+        else:
+            answer = self._answer(method, args, token, request)
+        call = ApiCall(method, args, token, request.headers, status, answer)
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+        return web.json_response(answer, status=status, headers=headers, content_type="application/json")
+
+    def _answer(self, method: str, args: dict[str, Any], token: str | None, request: web.Request) -> dict[str, Any]:
+        if method == "oauth.v2.access":
+            return self._oauth_access(args, request)
+        if method == "apps.connections.open":
+            if token not in self.app_tokens:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.url.rsplit(':', 1)[1]}/link/?ticket=t-1&app_id=A111"}
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        workspace = self.workspaces.get(token)
+        if workspace is None:
+            return {"ok": False, "error": "invalid_auth"}
+        handler = _METHODS.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        return handler(self, workspace, args)
+
+    def _oauth_access(self, args: dict[str, Any], request: web.Request) -> dict[str, Any]:
+        client_id, client_secret = _basic(request) or (args.get("client_id"), args.get("client_secret"))
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        workspace = self.oauth_codes.pop(str(args.get("code", "")), None)
+        if workspace is None:
+            return {"ok": False, "error": "invalid_code"}
+        self.workspaces[workspace.bot_token] = workspace
+        return {"ok": True, "app_id": workspace.app_id, "authed_user": {"id": "UINSTALLER"}, "token_type": "bot",
+                "scope": "commands,chat:write,reactions:read", "access_token": workspace.bot_token,
+                "bot_user_id": workspace.bot_user_id, "team": {"id": workspace.team_id, "name": workspace.team_name},
+                "enterprise": None, "is_enterprise_install": False}  # fmt: skip
+
+    def _auth_test(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://test.slack.com/", "team": workspace.team_name, "user": "hotpapers",
+                "team_id": workspace.team_id, "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
+                "is_enterprise_install": False}  # fmt: skip
+
+    def _post_message(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        problem = _message_errors(args)
+        if problem:
+            return {"ok": False, "error": problem}
+        n = next(self._ts)
+        ts = f"{1700000000 + n}.{n:06d}"
+        message = {"type": "message", "user": workspace.bot_user_id, "ts": ts, "text": args.get("text", "")}
+        return {"ok": True, "channel": args["channel"], "ts": ts, "message": message | {"blocks": args.get("blocks")}}
+
+    def _views_open(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        view = _decoded(args.get("view"))
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if not isinstance(view, dict) or view_errors(view):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": f"V{next(self._ts)}", "team_id": workspace.team_id, **view}}
+
+    def _users_info(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        return _found("user", self.users.get(str(args.get("user", ""))))
+
+    def _conversations_info(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        return _found("channel", self.conversations.get(str(args.get("channel", ""))))
+
+    def _conversations_join(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.conversations.get(str(args.get("channel", "")))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel.get("is_private"):
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        return {"ok": True, "channel": channel}
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = {}
+        if request.content_type != "application/json":
+            status, text = 400, "invalid_payload"
+        else:
+            body = await request.json()
+            problem = _message_errors({"channel": "response_url", **body})
+            status, text = (400, problem) if problem else (200, "ok")
+        async with self._changed:
+            self.responses.append(ResponseUrlPost(request.match_info["hook"], body, status))
+            self._changed.notify_all()
+        return web.Response(status=status, text=text)
+
+
+_METHODS: dict[str, Callable[[FakeSlack, Workspace, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._post_message,
+    "views.open": FakeSlack._views_open,
+    "users.info": FakeSlack._users_info,
+    "conversations.info": FakeSlack._conversations_info,
+    "conversations.join": FakeSlack._conversations_join,
+}
+
+
+def _found(kind: str, item: dict[str, Any] | None) -> dict[str, Any]:
+    return {"ok": True, kind: item} if item else {"ok": False, "error": f"{kind}_not_found"}
+
+
+def _message_errors(args: dict[str, Any]) -> str | None:
+    """Slack's answers for a message it would refuse; None when it would post it."""
+    if not args.get("channel"):
+        return "channel_not_found"
+    blocks = _decoded(args.get("blocks"))
+    if not args.get("text") and not blocks:
+        return "no_text"
+    if len(str(args.get("text", ""))) > 40000:
+        return "msg_too_long"
+    if blocks is not None and (not isinstance(blocks, list) or block_errors(blocks)):
+        return "invalid_blocks"
+    return None
+
+
+async def _arguments(request: web.Request) -> tuple[dict[str, Any], str | None]:
+    """Query string plus form or JSON body, as Slack reads them; a body of another type is an error."""
+    args: dict[str, Any] = dict(request.query)
+    if request.method != "POST" or not request.can_read_body:
+        return args, None
+    raw = await request.read()
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return args, "invalid_json"
+        return (args | body, None) if isinstance(body, dict) else (args, "invalid_json")
+    if request.content_type == "application/x-www-form-urlencoded":
+        return args | dict(parse_qsl(raw.decode(), keep_blank_values=True)), None
+    return args, "invalid_form_data"
+
+
+def _decoded(value: Any) -> Any:
+    """Form bodies carry blocks and views as JSON strings; JSON bodies carry them as they are."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _basic(request: web.Request) -> tuple[str, str] | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    user, _, password = base64.b64decode(credentials).decode().partition(":")
+    return user, password
+
+
+def block_errors(blocks: list[Any], *, limit: int = MAX_BLOCKS) -> list[str]:
+    """Every way these blocks break Block Kit's rules (empty when Slack would accept them)."""
+    errors = [f"{len(blocks)} blocks > {limit}"] if len(blocks) > limit else []
+    for n, block in enumerate(blocks):
+        errors += [f"block {n}: {problem}" for problem in _one_block(block)]
+    return errors
+
+
+def view_errors(view: dict[str, Any]) -> list[str]:
+    errors = [] if view.get("type") in ("modal", "home") else ["view type"]
+    errors += _text(view.get("title"), 24, plain=True, name="title")
+    errors += [] if len(str(view.get("private_metadata", ""))) <= 3000 else ["private_metadata > 3000"]
+    return errors + block_errors(view.get("blocks") or [], limit=MAX_VIEW_BLOCKS)
+
+
+def _one_block(block: Any) -> list[str]:
+    if not isinstance(block, dict):
+        return ["not an object"]
+    kind, errors = block.get("type"), []
+    if len(str(block.get("block_id", ""))) > BLOCK_ID:
+        errors.append("block_id too long")
+    if kind == "section":
+        errors += _text(block.get("text"), SECTION_TEXT, name="text") if "text" in block else []
+        fields = block.get("fields") or []
+        errors += ["section without text or fields"] if "text" not in block and not fields else []
+        errors += ["more than 10 fields"] if len(fields) > 10 else []
+        for item in fields:
+            errors += _text(item, FIELD_TEXT, name="field")
+    elif kind == "header":
+        errors += _text(block.get("text"), HEADER_TEXT, plain=True, name="header")
+    elif kind in ("context", "actions"):
+        elements, most = block.get("elements") or [], CONTEXT_ELEMENTS if kind == "context" else ACTION_ELEMENTS
+        errors += [] if 1 <= len(elements) <= most else [f"{kind} needs 1..{most} elements"]
+        for item in elements:
+            errors += _text(item, SECTION_TEXT, name="context") if kind == "context" else _button(item)
+    elif kind == "input":
+        errors += _text(block.get("label"), 2000, plain=True, name="label")
+        errors += [] if isinstance(block.get("element"), dict) else ["input without element"]
+    elif kind != "divider":
+        errors.append(f"unknown block type {kind!r}")
+    return errors
+
+
+def _button(item: Any) -> list[str]:
+    if not isinstance(item, dict) or item.get("type") != "button":
+        return ["only buttons are expected in actions"]
+    errors = _text(item.get("text"), BUTTON_TEXT, plain=True, name="button")
+    errors += [] if len(str(item.get("value", ""))) <= BUTTON_VALUE else ["button value too long"]
+    return errors + ([] if len(str(item.get("action_id", ""))) <= 255 else ["action_id too long"])
+
+
+def _text(obj: Any, limit: int, *, plain: bool = False, name: str) -> list[str]:
+    if not isinstance(obj, dict) or obj.get("type") not in (("plain_text",) if plain else ("plain_text", "mrkdwn")):
+        return [f"{name}: not a {'plain_text' if plain else 'text'} object"]
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        return [f"{name}: empty text"]
+    return [f"{name}: {len(text)} characters > {limit}"] if len(text) > limit else []

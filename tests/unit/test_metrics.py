@@ -1,0 +1,59 @@
+"""Metrics live on their own registry and count what the service reports."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.metrics import Metrics
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def test_digest_votes_and_source_errors_are_counted_per_label() -> None:
+    metrics = Metrics()
+    metrics.digest_posted("discord", 5)
+    metrics.digest_posted("discord", 0)
+    metrics.digest_posted("slack", 3)
+    metrics.vote("slack", "recorded")
+    metrics.vote("slack", "recorded")
+    metrics.vote("slack", "ignored")
+    metrics.source_error("hn")
+
+    found = samples(metrics)
+    assert found[("hotpapers_digests_posted_total", (("platform", "discord"),))] == 2
+    assert found[("hotpapers_digest_messages_total", (("platform", "discord"),))] == 5
+    assert found[("hotpapers_digest_messages_total", (("platform", "slack"),))] == 3
+    assert found[("hotpapers_votes_recorded_total", (("platform", "slack"), ("result", "recorded")))] == 2
+    assert found[("hotpapers_votes_recorded_total", (("platform", "slack"), ("result", "ignored")))] == 1
+    assert found[("hotpapers_source_errors_total", (("source", "hn"),))] == 1
+
+
+def test_paper_latency_lands_in_the_right_buckets_and_up_reflects_the_state() -> None:
+    metrics = Metrics()
+    metrics.observe_paper(0.04)
+    metrics.observe_paper(3.0)
+    metrics.set_up()
+
+    found = samples(metrics)
+    assert found[("hotpapers_paper_seconds_bucket", (("le", "0.05"),))] == 1
+    assert found[("hotpapers_paper_seconds_bucket", (("le", "5.0"),))] == 2
+    assert found[("hotpapers_paper_seconds_count", ())] == 2
+    assert found[("hotpapers_paper_seconds_sum", ())] == 3.04
+    assert found[("hotpapers_up", ())] == 1
+    metrics.set_up(False)
+    assert samples(metrics)[("hotpapers_up", ())] == 0
+
+
+def test_two_instances_do_not_share_or_clash_over_collectors() -> None:
+    first, second = Metrics(), Metrics()
+    first.vote("discord", "recorded")
+    assert first.registry.get_sample_value("hotpapers_votes_recorded_total",
+                                           {"platform": "discord", "result": "recorded"}) == 1  # fmt: skip
+    assert second.registry.get_sample_value("hotpapers_votes_recorded_total",
+                                            {"platform": "discord", "result": "recorded"}) is None  # fmt: skip
