@@ -55,3 +55,18 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     path.write_text("[digest]\ntop_n = 9\n")
     monkeypatch.setenv("HOTPAPERS_CONFIG", str(path))
     assert load_config(None).digest.top_n == 9
+
+
+def test_the_example_adapter_and_service_sections_validate_with_their_own_models() -> None:
+    from adapters.discord import Settings as DiscordSettings
+    from adapters.slack import Settings as SlackSettings
+    from bot.health import HealthSettings
+    from bot.logging_setup import parse_logging_settings
+    from bot.scheduler import SchedulerSettings
+
+    config = load_config(EXAMPLE)
+    assert DiscordSettings.from_table(config.discord) == DiscordSettings()
+    assert SlackSettings.parse(config.slack) == SlackSettings()
+    assert SchedulerSettings.from_config(config) == SchedulerSettings()
+    assert HealthSettings.from_config(config) == HealthSettings()
+    parse_logging_settings(config.logging)
