@@ -41,11 +41,8 @@ class SourceHealth:
     last_error_at: datetime | None = None
     last_latency_ms: float | None = None
     note: str | None = None
-
-    @property
-    def failing(self) -> bool:
-        """The latest attempt failed (an error newer than the last success)."""
-        return self.last_error_at is not None and (self.last_success is None or self.last_error_at >= self.last_success)
+    failing: bool = False
+    """The latest attempt failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +170,9 @@ class SignalHub:
 
     def _succeeded(self, name: str, started: float) -> None:
         latency = (time.monotonic() - started) * 1000
-        self._health[name] = replace(self._health[name], last_success=self._clock.now(), last_latency_ms=latency)
+        self._health[name] = replace(
+            self._health[name], last_success=self._clock.now(), last_latency_ms=latency, failing=False
+        )
 
     def _failed(self, name: str, error: Exception, started: float, timeout: float, *, what: str = "signals") -> None:
         self.on_error(name)
@@ -191,7 +190,11 @@ class SignalHub:
         if not expected:
             log.debug("signal source %s: traceback of the unexpected failure", name, exc_info=error)
         self._health[name] = replace(
-            self._health[name], last_error=reason, last_error_at=self._clock.now(), last_latency_ms=latency
+            self._health[name],
+            last_error=reason,
+            last_error_at=self._clock.now(),
+            last_latency_ms=latency,
+            failing=True,
         )
 
 

@@ -56,7 +56,7 @@ async def test_a_new_version_updates_the_paper_and_never_duplicates_it(online: A
 async def test_an_unknown_id_is_not_found_and_a_malformed_one_makes_no_request(
     online: App, fake_arxiv: FakeArxiv
 ) -> None:
-    with pytest.raises(NotFound, match="arXiv has no paper 2101.99999"):
+    with pytest.raises(NotFound, match=r"arXiv has no paper 2101\.99999"):
         await online.service.paper("2101.99999", CHANNEL)
     requests = len(fake_arxiv.requests)
     with pytest.raises(BadReference):

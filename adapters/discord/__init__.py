@@ -1,0 +1,86 @@
+"""Discord adapter: slash commands, reaction votes and the daily digest through discord.py.
+
+The package exposes what the CLI needs and nothing else: the `[discord]` settings model and `run`. discord.py is
+imported only when `run` starts the bot, so `Settings` works (and the config can be checked) without the extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.config import format_validation_error
+from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.ports import Publisher
+    from bot.service import HotPapers
+
+__all__ = ["Settings", "run"]
+
+log = logging.getLogger(__name__)
+
+
+class Settings(BaseModel):
+    """The `[discord]` table. Secrets never live here: the token is read from the variable named by `token_env`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    shards: int | None = Field(default=None, ge=0)
+    """None: one gateway connection. 0: AutoShardedClient with Discord's recommended count. N: N shards."""
+    guilds: tuple[int, ...] = ()
+    """Guild ids to sync the slash commands to (instant); empty = global sync (can take up to an hour to show)."""
+    up_emoji: tuple[str, ...] = Field(default=("👍", "🔥"), min_length=1)
+    down_emoji: tuple[str, ...] = Field(default=("👎",), min_length=1)
+    token_env: str = Field(default="DISCORD_TOKEN", min_length=1)
+    seed_reactions: bool = True
+    """Add the first up and down emoji under each digest post so voting is one click."""
+
+    @model_validator(mode="after")
+    def _emoji_are_distinct(self) -> Settings:
+        both = set(self.up_emoji) & set(self.down_emoji)
+        if both:
+            raise ValueError(f"an emoji cannot count both up and down: {', '.join(sorted(both))}")
+        return self
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> Settings:
+        try:
+            return cls.model_validate(dict(table))
+        except ValidationError as error:
+            raise ConfigError(f"config: {format_validation_error(error, prefix='discord.')}") from None
+
+
+async def run(
+    service: HotPapers,
+    settings_table: Mapping[str, Any],
+    *,
+    config: Config,
+    publishers: MutableMapping[str, Publisher] | None = None,
+) -> None:
+    """Run the bot until cancelled. ConfigError for a missing or rejected token (one line, never the token).
+
+    If `publishers` is given, the live `DiscordPublisher` is put there under "discord" once the bot is logged in
+    (and removed when it stops), so the scheduler can post digests through it.
+    """
+    settings = Settings.from_table(settings_table)
+    if not settings.enabled:
+        log.info("Discord adapter is disabled ([discord] enabled = false)")
+        return
+    token = config.secret(settings.token_env)
+    if token is None:
+        raise ConfigError(f"{settings.token_env} is not set")
+    from adapters.discord.client import serve
+
+    await serve(
+        service,
+        settings,
+        token=token.get_secret_value(),
+        summary_max_chars=config.summaries.community_max_chars,
+        publishers=publishers,
+    )

@@ -1,0 +1,127 @@
+"""The slash commands. Each handler translates the interaction, calls the engine, and renders the answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from adapters.discord import render
+from adapters.discord.channels import interaction_channel
+from adapters.discord.errors import MANAGE_CHANNELS
+from adapters.discord.views import SummaryModal, paper_view
+from bot.arxiv_id import parse_arxiv_id
+from bot.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from bot.service import HotPapers
+
+REF_HELP = "arXiv id or URL, e.g. 2010.00577 or https://arxiv.org/abs/2010.00577"
+
+
+class PaperCommands(commands.Cog):
+    """`/paper`, `/top`, `/summarize` and the admin-only `/hotpapers subscribe | unsubscribe | settings`.
+
+    Errors raised here reach HotPapersTree.on_error, which answers them through the error table.
+    """
+
+    hotpapers = app_commands.Group(
+        name="hotpapers",
+        description="This channel's daily digest of hot arXiv papers",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+        default_permissions=discord.Permissions(manage_channels=True),
+    )
+
+    def __init__(self, service: HotPapers, *, summary_max_chars: int, vote_hint: str) -> None:
+        self.service = service
+        self.summary_max_chars, self.vote_hint = summary_max_chars, vote_hint
+
+    @app_commands.command(name="paper", description="Show an arXiv paper: abstract, summary and why it is hot")
+    @app_commands.describe(ref=REF_HELP)
+    async def paper(self, interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]) -> None:
+        await interaction.response.defer(thinking=True)  # an unknown paper means an arXiv lookup: > 3 s possible
+        card = await self.service.paper(ref, interaction_channel(interaction))
+        await interaction.followup.send(embed=render.paper_embed(card), view=paper_view(card))
+
+    @app_commands.command(name="top", description="This channel's most-voted papers of the last days")
+    @app_commands.describe(days="How many days back (default 7)")
+    async def top(self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, 365] = 7) -> None:
+        await interaction.response.defer(thinking=True)
+        channel = interaction_channel(interaction)
+        cards = await self.service.top(channel, days)
+        if not cards:
+            note = f"No votes here in the last {days} days yet: {self.vote_hint} on the digest posts."
+            await interaction.followup.send(render.content(note))
+            return
+        await interaction.followup.send(embed=render.top_embed(cards, channel=channel, days=days))
+
+    @app_commands.command(name="summarize", description="Write a community summary of a paper")
+    @app_commands.describe(ref=REF_HELP)
+    async def summarize(self, interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]) -> None:
+        arxiv_id = parse_arxiv_id(ref)  # refuse a bad reference before the user types a whole summary
+        modal = SummaryModal(self.service, ref=ref, label=f"arXiv:{arxiv_id}", max_chars=self.summary_max_chars)
+        await interaction.response.send_modal(modal)
+
+    @hotpapers.command(name="subscribe", description="Post the daily digest here, or change what it contains")
+    @app_commands.describe(
+        categories="arXiv categories, comma-separated (cs.LG,cs.CL)",
+        keywords="Prefer papers mentioning these, comma-separated",
+        negative_keywords="Skip papers mentioning these, comma-separated",
+        authors="Followed authors, comma-separated",
+        top_n="Papers per digest (1-25)",
+        post_time="When to post, HH:MM (24-hour clock)",
+        timezone="IANA time zone for post_time, e.g. Europe/Berlin",
+        weekdays="Days to post, e.g. mon-fri or mon,wed,fri",
+        announce_empty="Say so on days without new papers",
+    )
+    async def subscribe(
+        self,
+        interaction: discord.Interaction[Any],
+        categories: str | None = None,
+        keywords: str | None = None,
+        negative_keywords: str | None = None,
+        authors: str | None = None,
+        top_n: app_commands.Range[int, 1, 25] | None = None,
+        post_time: str | None = None,
+        timezone: str | None = None,
+        weekdays: str | None = None,
+        announce_empty: bool | None = None,
+    ) -> None:
+        _require_manage_channels(interaction)
+        given = {"categories": categories, "keywords": keywords, "negative_keywords": negative_keywords,
+                 "authors": authors, "top_n": top_n, "post_time": post_time, "timezone": timezone,
+                 "weekdays": weekdays, "announce_empty": announce_empty}  # fmt: skip
+        options = {name: _option_text(value) for name, value in given.items() if value is not None}
+        channel = interaction_channel(interaction)
+        settings = await self.service.subscribe(channel, options)
+        text = render.settings_text(settings, channel=channel, lead="Subscribed.")
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @hotpapers.command(name="unsubscribe", description="Stop posting the daily digest here")
+    async def unsubscribe(self, interaction: discord.Interaction[Any]) -> None:
+        _require_manage_channels(interaction)
+        await self.service.unsubscribe(interaction_channel(interaction))
+        note = "Unsubscribed: no more digests here. Votes and summaries are kept."
+        await interaction.response.send_message(note, ephemeral=True)
+
+    @hotpapers.command(name="settings", description="Show this channel's digest settings")
+    async def settings(self, interaction: discord.Interaction[Any]) -> None:
+        _require_manage_channels(interaction)
+        channel = interaction_channel(interaction)
+        settings = await self.service.settings(channel)
+        await interaction.response.send_message(render.settings_text(settings, channel=channel), ephemeral=True)
+
+
+def _require_manage_channels(interaction: discord.Interaction[Any]) -> None:
+    """default_permissions only hides the command by default; server admins can re-grant it, so check again."""
+    if not interaction.permissions.manage_channels:
+        raise PermissionDenied(MANAGE_CHANNELS)
+
+
+def _option_text(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

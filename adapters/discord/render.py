@@ -1,0 +1,165 @@
+"""Cards → Discord embeds and lines. Pure, and the only module that knows Discord's limits and escaping.
+
+Every user-supplied string (titles, abstracts, summaries, names) is hostile: it is cleaned of control characters,
+markdown-escaped unconditionally (so escaped pieces can be joined without forming markup across them), stripped of
+masked links and mentions, and then cut to the limit of the place it goes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from bot.channel_settings import describe
+from bot.model import ChannelRef, ChannelSettings, DigestEntry, PaperCard, PostRecord, VoteTally
+from bot.text import clean_multiline, clean_text
+
+TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER, TOTAL, FIELDS = 256, 4096, 256, 1024, 2048, 6000, 25
+CONTENT = 2000
+SHOWN_AUTHORS = 10
+SHOWN_POSTS = 3
+TOP_SHOWN = 10
+ARXIV_RED = 0xB31B1B
+ELLIPSIS = "…"
+_OPEN, _CLOSE = "\ue000", "\ue001"  # stand-ins for [ and ] while escape_markdown runs
+_BRACKET = re.compile(f"(?P<run>\\\\*)(?P<mark>[{_OPEN}{_CLOSE}])")
+
+
+def escape(text: str, *, multiline: bool = False) -> str:
+    """Hostile text → literal Discord markdown: no formatting, masked links, mentions or control characters."""
+    cleaned = (clean_multiline if multiline else clean_text)(text).replace(_OPEN, "").replace(_CLOSE, "")
+    # escape_markdown only escapes the first "[" of a masked link ("[a] [b](url)" keeps a live link): do all.
+    guarded = escape_mentions(escape_markdown(cleaned.replace("[", _OPEN).replace("]", _CLOSE)))
+    return _BRACKET.sub(_escaped_bracket, guarded)
+
+
+def _escaped_bracket(match: re.Match[str]) -> str:
+    # Inside a URL escape_markdown leaves backslashes alone; pair an odd run up so it cannot escape our escape.
+    run = match["run"] + ("\\" if len(match["run"]) % 2 else "")
+    return run + ("\\[" if match["mark"] == _OPEN else "\\]")
+
+
+def plain(text: str) -> str:
+    """For places Discord shows without markdown (footers): cleaned, mentions broken, nothing else."""
+    return escape_mentions(clean_text(text))
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut to `limit` characters with an ellipsis, never leaving a dangling escape backslash."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ""
+    cut = text[: limit - len(ELLIPSIS)]
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def content(text: str) -> str:
+    """A message body (2000 characters at most), line breaks kept."""
+    return clip("\n".join(escape(line) for line in text.splitlines()).strip(), CONTENT) or ELLIPSIS
+
+
+def paper_embed(card: PaperCard) -> discord.Embed:
+    """The full card for `/paper`: abstract, summary, authors, categories, votes, why it is hot, where it was posted."""
+    embed = _base(card, title=escape(card.paper.title))
+    embed.add_field(name="Authors", value=authors_line(card.paper.authors), inline=False)
+    embed.add_field(name="Categories", value=categories_line(card), inline=True)
+    embed.add_field(name="Votes here", value=votes_line(card.votes), inline=True)
+    embed.add_field(name="Summary", value=_value(card.summary.text, multiline=True), inline=False)
+    if card.why:
+        embed.add_field(name="Why it's hot", value=_value(card.why_line, limit=512), inline=False)
+    if card.posted:
+        embed.add_field(name="Posted", value=posted_line(card.posted), inline=False)
+    return _describe(embed, escape(card.paper.abstract, multiline=True))
+
+
+def entry_embed(entry: DigestEntry, *, vote_hint: str = "") -> discord.Embed:
+    """One digest post: compact (summary as the description) so a day's digest reads at a glance."""
+    card = entry.card
+    embed = _base(card, title=f"{entry.rank}. {escape(card.paper.title)}", hint=vote_hint)
+    if entry.updated:
+        embed.add_field(
+            name="Updated", value=f"New version v{card.paper.version} since it was posted here", inline=False
+        )
+    embed.add_field(name="Authors", value=authors_line(card.paper.authors), inline=False)
+    embed.add_field(name="Categories", value=categories_line(card), inline=True)
+    if card.why:
+        embed.add_field(name="Why it's hot", value=_value(card.why_line, limit=512), inline=True)
+    return _describe(embed, escape(card.summary.text, multiline=True))
+
+
+def top_embed(cards: Sequence[PaperCard], *, channel: ChannelRef, days: int) -> discord.Embed:
+    """The channel's most-voted papers: one field per paper, title as the name, votes and link as the value."""
+    where = channel.name or "this channel"  # a <#id> mention does not render in a title
+    embed = discord.Embed(title=clip(escape(f"Most-voted papers in {where}, last {days} days"), TITLE))
+    embed.colour = discord.Colour(ARXIV_RED)
+    for rank, card in enumerate(cards[:TOP_SHOWN], start=1):
+        name = clip(f"{rank}. {escape(card.paper.title)}", FIELD_NAME)
+        embed.add_field(name=name, value=f"{votes_line(card.votes)} · {card.paper.abs_url}", inline=False)
+    return embed
+
+
+def authors_line(authors: Sequence[str]) -> str:
+    shown = ", ".join(clean_text(name) for name in authors[:SHOWN_AUTHORS])
+    more = f" +{len(authors) - SHOWN_AUTHORS} more" if len(authors) > SHOWN_AUTHORS else ""
+    return (clip(escape(shown), FIELD_VALUE - len(more)) + more).strip() or "—"
+
+
+def categories_line(card: PaperCard) -> str:
+    ordered = dict.fromkeys((card.paper.primary_category, *card.paper.categories))
+    return _value(" · ".join(c for c in ordered if c), limit=512)
+
+
+def votes_line(votes: VoteTally) -> str:
+    return f"👍 {votes.up} · 👎 {votes.down}"
+
+
+def posted_line(posts: Sequence[PostRecord]) -> str:
+    latest = sorted(posts, key=lambda post: post.day, reverse=True)[:SHOWN_POSTS]
+    return "\n".join(f"in {channel_label(p.channel)} on {p.day:%Y-%m-%d}" for p in latest) or "—"
+
+
+def channel_label(channel: ChannelRef) -> str:
+    """A Discord channel mention (shown as its name, never a ping), else the escaped display name."""
+    if channel.platform == "discord" and channel.channel.isdigit():
+        return f"<#{channel.channel}>"
+    return escape(channel.name or channel.channel) or "this channel"
+
+
+def settings_text(settings: ChannelSettings, *, channel: ChannelRef, lead: str = "") -> str:
+    where = channel.name or "this channel"
+    return content(f"{lead} Digest settings for {where}:\n{describe(settings)}".strip())
+
+
+def vote_receipt(value: int, votes: VoteTally | None) -> str:
+    if votes is None:
+        return "That vote was not counted (the paper is not on a post of this bot here)."
+    return f"Your {'👍' if value > 0 else '👎'} is counted. Now {votes_line(votes)} in this channel."
+
+
+def _base(card: PaperCard, *, title: str, hint: str = "") -> discord.Embed:
+    title = clip(title, TITLE) or f"arXiv:{card.paper.id}"
+    embed = discord.Embed(title=title, url=card.paper.abs_url, colour=discord.Colour(ARXIV_RED))
+    embed.timestamp = card.paper.published
+    footer = f"{card.summary.provenance} · arXiv:{card.paper.id}v{card.paper.version}"
+    if card.unavailable:
+        footer += f" · {', '.join(card.unavailable)} unavailable"
+    if hint:
+        footer += f" · {hint}"
+    return embed.set_footer(text=clip(plain(footer), 256))
+
+
+def _value(text: str, *, limit: int = FIELD_VALUE, multiline: bool = False) -> str:
+    return clip(escape(text, multiline=multiline), limit) or "—"
+
+
+def _describe(embed: discord.Embed, description: str) -> discord.Embed:
+    """Give the description whatever the 6000-character budget leaves after the title, fields and footer."""
+    room = min(DESCRIPTION, TOTAL - len(embed))
+    embed.description = clip(description, room) or None
+    return embed

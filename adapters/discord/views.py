@@ -1,0 +1,107 @@
+"""Message components: the PDF link, the vote buttons (stateless, so they keep working after a restart) and the
+modal in which people write a community summary."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Protocol
+
+import discord
+
+from adapters.discord import render
+from adapters.discord.channels import interaction_channel
+from adapters.discord.errors import reply_error
+from bot.model import PaperCard, VoteEvent
+
+if TYPE_CHECKING:
+    from bot.service import HotPapers
+
+VOTE_PREFIX = "hp:vote:"
+SUMMARY_MIN_CHARS = 20
+MODAL_TIMEOUT = 15 * 60.0  # the interaction token's lifetime: a later submit could not be answered anyway
+
+
+class HasService(Protocol):
+    service: HotPapers
+
+
+def links_view(card: PaperCard) -> discord.ui.View:
+    """Under a digest post: the PDF link only (votes there are reactions)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label="PDF", url=card.paper.pdf_url))
+    return view
+
+
+def paper_view(card: PaperCard) -> discord.ui.View:
+    """Under a `/paper` answer: the PDF link and 👍 / 👎 buttons."""
+    view = links_view(card)
+    view.add_item(VoteButton(1, card.paper.id))
+    view.add_item(VoteButton(-1, card.paper.id))
+    return view
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp:vote:(?P<value>[+-]1):(?P<paper>\S{1,80})"
+):
+    """A 👍 / 👎 button whose custom_id carries the vote and the paper ("hp:vote:+1:2010.00577").
+
+    Registered once on the client (`add_dynamic_items`), so presses are handled without any stored view state.
+    """
+
+    def __init__(self, value: int, paper_id: str) -> None:
+        self.value, self.paper_id = (1 if value > 0 else -1), paper_id
+        emoji = "👍" if self.value > 0 else "👎"
+        custom_id = f"{VOTE_PREFIX}{self.value:+d}:{paper_id}"
+        super().__init__(discord.ui.Button(style=discord.ButtonStyle.secondary, emoji=emoji, custom_id=custom_id))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> VoteButton:
+        return cls(int(match["value"]), match["paper"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: HasService = interaction.client
+        try:
+            event = VoteEvent(
+                channel=interaction_channel(interaction),
+                user_id=str(interaction.user.id),
+                message_id=str(interaction.message.id if interaction.message else interaction.id),
+                value=self.value,  # type: ignore[arg-type]
+                by_bot=interaction.user.bot,
+                event_id=f"interaction:{interaction.id}",
+                paper_id=self.paper_id,
+            )
+            votes = await client.service.record_vote(event)
+            await interaction.response.send_message(render.vote_receipt(self.value, votes), ephemeral=True)
+        except Exception as error:
+            await reply_error(interaction, error)
+
+
+class SummaryModal(discord.ui.Modal):
+    """`/summarize ref`: the text typed here becomes a community summary of the paper (service.add_summary)."""
+
+    def __init__(self, service: HotPapers, *, ref: str, label: str, max_chars: int) -> None:
+        super().__init__(title=render.clip(f"Summarize {label}", 45), timeout=MODAL_TIMEOUT)
+        self.service, self.ref = service, ref
+        self.text: discord.ui.TextInput[SummaryModal] = discord.ui.TextInput(
+            label="Your summary (plain text)",
+            style=discord.TextStyle.paragraph,
+            placeholder="What does the paper do, and why does it matter? A few sentences.",
+            min_length=SUMMARY_MIN_CHARS,
+            max_length=max(SUMMARY_MIN_CHARS, min(max_chars, 4000)),
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the paper may need an arXiv lookup
+        user = interaction.user
+        await self.service.add_summary(
+            self.ref, interaction_channel(interaction), author=user.display_name, text=self.text.value,
+            author_id=f"discord:{user.id}",  # what forget_user("discord", id) deletes
+        )  # fmt: skip
+        note = f"Thanks! Your summary of {self.ref} is saved. /paper shows the most up-voted community summary."
+        await interaction.followup.send(render.content(note), ephemeral=True)
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
+        await reply_error(interaction, error, ref=self.ref)

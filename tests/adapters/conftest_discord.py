@@ -1,0 +1,153 @@
+"""Fixtures and payload builders for the Discord adapter tests: the real discord.py against tests/fakes/discord_server.
+
+Test modules import the fixtures they use (`from tests.adapters.conftest_discord import fake_fixture, ...`); they are
+registered under short names (`fake`, `start_bot`) so the parameters do not shadow the imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+import pytest
+import yarl
+
+from adapters.discord import Settings
+from adapters.discord.client import HotPapersBot, build_bot
+from bot.model import Paper, PaperCard, PostRecord, Summary, VoteEvent, VoteTally
+from tests.fakes.discord_server import ALICE, GUILD_ID, MANAGE_CHANNELS, TOKEN, FakeDiscord, payload
+
+StartBot = Callable[..., Awaitable[HotPapersBot]]
+
+
+@pytest.fixture(name="fake")
+async def fake_fixture(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """A running fake Discord with discord.py's REST base and gateway pointed at it (restored after the test)."""
+    server = FakeDiscord()
+    await server.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
+    yield server
+    await server.close()
+
+
+@pytest.fixture(name="start_bot")
+async def start_bot_fixture(fake: FakeDiscord) -> AsyncIterator[StartBot]:
+    """Start the adapter's bot on a service; returns once discord.py fired on_ready. Closed after the test."""
+    running: list[tuple[HotPapersBot, asyncio.Task[None]]] = []
+
+    async def start(service: Any, **settings: Any) -> HotPapersBot:
+        bot = build_bot(service, Settings(enabled=True, **settings), guild_ready_timeout=0.05)
+        task = asyncio.create_task(bot.start(TOKEN))
+        running.append((bot, task))
+        await asyncio.wait_for(_ready_or_failed(bot, task), 5)
+        return bot
+
+    yield start
+    for bot, task in running:
+        await bot.close()
+        with contextlib.suppress(Exception):
+            await task
+
+
+async def _ready_or_failed(bot: discord.Client, task: asyncio.Task[None]) -> None:
+    ready = asyncio.ensure_future(bot.wait_until_ready())
+    await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        ready.cancel()
+        task.result()  # raises what start() raised
+        raise AssertionError("the bot stopped before it was ready")
+
+
+class WatchedService:
+    """The real engine with its record_vote calls observable, so tests wait for a vote instead of sleeping."""
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+        self.votes: list[tuple[VoteEvent, VoteTally | None]] = []
+        self._changed = asyncio.Condition()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+    async def record_vote(self, event: VoteEvent) -> VoteTally | None:
+        result = await self._service.record_vote(event)
+        async with self._changed:
+            self.votes.append((event, result))
+            self._changed.notify_all()
+        return result
+
+    async def wait_votes(self, count: int, *, within: float = 5.0) -> list[tuple[VoteEvent, VoteTally | None]]:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.votes) >= count), within)
+        return self.votes
+
+
+# -- interaction payloads, shaped like Discord's (payloads/discord/interaction.json) ------------------------------
+
+
+def interaction(fake: FakeDiscord, itype: int, data: dict[str, Any], *, user_id: str = ALICE,
+                permissions: int = 0, message: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    body = payload("interaction")
+    iid = fake.snowflake()
+    body.update(id=iid, type=itype, token=f"itok-{iid}", data=data)
+    body["member"]["user"]["id"] = user_id
+    body["member"]["permissions"] = str(permissions)
+    if message is not None:
+        body["message"] = message
+    return body
+
+
+def command(fake: FakeDiscord, name: str, options: dict[str, Any] | None = None, *, group: str | None = None,
+            admin: bool = False, **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    """An APPLICATION_COMMAND for a command the bot synced (global, or to the test guild if that is where it is)."""
+    top = group or name
+    scope = "global" if any(c["name"] == top for c in fake.commands.get("global", [])) else GUILD_ID
+    registered = next(c for c in fake.commands[scope] if c["name"] == top)
+    opts = [{"name": k, "type": _option_type(v), "value": v} for k, v in (options or {}).items()]
+    if group:
+        opts = [{"name": name, "type": 1, "options": opts}]
+    data: dict[str, Any] = {"id": registered["id"], "name": top, "type": 1, "options": opts}
+    if scope != "global":
+        data["guild_id"] = GUILD_ID
+    return interaction(fake, 2, data, permissions=MANAGE_CHANNELS if admin else 0, **kwargs)
+
+
+def button_press(fake: FakeDiscord, message: dict[str, Any], custom_id: str, **kwargs: Any) -> dict[str, Any]:
+    return interaction(fake, 3, {"custom_id": custom_id, "component_type": 2}, message=message, **kwargs)
+
+
+def modal_submit(fake: FakeDiscord, modal: dict[str, Any], values: list[str], **kwargs: Any) -> dict[str, Any]:
+    """Fill the text inputs of a modal the bot opened (its callback `data`), in order."""
+    inputs = [c for row in modal["components"] for c in _children(row) if c.get("type") == 4]
+    rows = [{"type": 1, "components": [{"type": 4, "custom_id": c["custom_id"], "value": v}]}
+            for c, v in zip(inputs, values, strict=True)]  # fmt: skip
+    return interaction(fake, 5, {"custom_id": modal["custom_id"], "components": rows}, **kwargs)
+
+
+def _option_type(value: Any) -> int:
+    return 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
+
+
+def _children(row: dict[str, Any]) -> list[dict[str, Any]]:
+    if "components" in row:
+        return row["components"]
+    return [row["component"]] if "component" in row else [row]
+
+
+def card(*, title: str = "Interpreting Graph Neural Networks for NLP", abstract: str = "We study GNNs.",
+         summary: str = "They drop edges.", author: str | None = None, authors: tuple[str, ...] = ("Ivan Titov",),
+         why: tuple[str, ...] = ("HF 41",), categories: tuple[str, ...] = ("cs.CL", "cs.LG"),
+         posted: tuple[PostRecord, ...] = (), unavailable: tuple[str, ...] = (),
+         votes: VoteTally | None = None) -> PaperCard:  # fmt: skip
+    """A card with every user-facing field settable, for the renderer's tests."""
+    when = datetime(2020, 10, 1, tzinfo=UTC)
+    paper = Paper(id="2010.00577", version=2, title=title, authors=authors, abstract=abstract, categories=categories,
+                  primary_category=categories[0] if categories else "cs.CL", published=when, updated=when)  # fmt: skip
+    source = "community" if author else "extractive"
+    return PaperCard(paper=paper, summary=Summary(text=summary, source=source, created=when, author=author),
+                     votes=votes or VoteTally(3, 1), why=why, posted=posted, unavailable=unavailable)  # fmt: skip

@@ -1,0 +1,284 @@
+"""Slash commands, buttons and the summary modal, end to end: real discord.py, fake Discord, real engine."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from adapters.discord.errors import MANAGE_CHANNELS, UNREACHABLE
+from bot.arxiv_id import ACCEPTED_FORMS
+from bot.errors import UpstreamUnavailable
+from bot.model import ChannelRef, PaperCard
+from bot.service import HotPapers
+from tests.adapters.conftest_discord import (
+    StartBot,
+    WatchedService,
+    button_press,
+    command,
+    fake_fixture,
+    modal_submit,
+    start_bot_fixture,
+)
+from tests.fakes.discord_server import APP_ID, BOB, EPHEMERAL, GUILD_ID, PAPERS_CHANNEL, FakeDiscord, Recorded
+
+__all__ = ["fake_fixture", "start_bot_fixture"]
+
+HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
+NO_MENTIONS = {"parse": []}
+
+
+async def ask(fake: FakeDiscord, interaction: dict[str, Any], *, followups: int = 1) -> tuple[Recorded, list[Recorded]]:
+    """Dispatch an interaction; return the bot's callback and its first `followups` follow-ups."""
+    await fake.interact(interaction)
+    token = interaction["token"]
+    (callback,) = await fake.wait_for("POST", rf"/interactions/{interaction['id']}/{token}/callback")
+    sent = await fake.wait_for("POST", rf"/webhooks/{APP_ID}/{token}", count=followups) if followups else []
+    return callback, sent
+
+
+def fields(embed: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+async def test_paper_defers_then_shows_a_public_card_with_pdf_and_vote_buttons(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    payload = command(fake, "paper", {"ref": "https://arxiv.org/abs/2010.00577v1"})
+    callback, (followup,) = await ask(fake, payload)
+    assert (callback.json, callback.query, callback.status) == ({"type": 5}, {"with_response": "1"}, 200)
+    assert followup.status == 200 and followup.json["allowed_mentions"] == NO_MENTIONS
+    (embed,) = followup.json["embeds"]
+    assert embed["title"] == "Interpreting Graph Neural Networks for NLP With Differentiable Edge Masking"
+    assert embed["url"] == "https://arxiv.org/abs/2010.00577"
+    assert fields(embed)["Authors"] == "Michael Sejr Schlichtkrull, Nicola De Cao, Ivan Titov"
+    assert embed["footer"]["text"].endswith("· arXiv:2010.00577v1")
+    assert embed["description"].startswith("Graph neural networks (GNNs)")
+    (row,) = followup.json["components"]
+    assert [(b["style"], b.get("url"), b.get("custom_id")) for b in row["components"]] == [
+        (5, "https://arxiv.org/pdf/2010.00577v1", None),
+        (2, None, "hp:vote:+1:2010.00577"),
+        (2, None, "hp:vote:-1:2010.00577"),
+    ]
+    (shown,) = fake.replies(payload["token"])
+    assert shown["flags"] == 0 and shown["embeds"][0]["title"] == embed["title"]  # public, in place of "thinking…"
+
+
+async def test_an_invalid_reference_is_a_private_error_listing_the_accepted_forms(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    payload = command(fake, "paper", {"ref": "@everyone [look](https://evil.example)"})
+    _, (followup,) = await ask(fake, payload)
+    assert fake.sent("DELETE", rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original")[0].status == 204
+    (shown,) = fake.replies(payload["token"])  # the public "thinking…" message is gone
+    assert shown["flags"] == EPHEMERAL
+    assert "is not an arXiv id or URL" in shown["content"] and "2010.00577v2" in shown["content"]
+    assert "@\u200beveryone" in shown["content"] and r"\[look\](https://evil.example)" in shown["content"]
+    assert ACCEPTED_FORMS.split(", ")[-1] in shown["content"]
+    assert followup.json["allowed_mentions"] == NO_MENTIONS
+
+
+async def test_an_unknown_paper_is_a_private_not_found_naming_the_id(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    payload = command(fake, "paper", {"ref": "2010.99999"})
+    await ask(fake, payload)
+    (shown,) = fake.replies(payload["token"])
+    assert shown["flags"] == EPHEMERAL and "2010.99999" in shown["content"]
+    assert shown["content"].startswith("No paper 2010.99999")
+
+
+class Unreachable(WatchedService):
+    async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
+        raise UpstreamUnavailable("arXiv API: connection refused")
+
+
+async def test_when_arxiv_is_unreachable_the_user_is_asked_to_try_again_in_a_minute(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(Unreachable(hotpapers))
+    payload = command(fake, "paper", {"ref": "2010.00577"})
+    await ask(fake, payload)
+    (shown,) = fake.replies(payload["token"])
+    assert (shown["content"], shown["flags"]) == (UNREACHABLE, EPHEMERAL)
+
+
+class Slow(WatchedService):
+    """paper() and settings() wait until the test lets them go: a lookup slower than the 3 s deadline."""
+
+    def __init__(self, service: HotPapers) -> None:
+        super().__init__(service)
+        self.release = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
+        self.entered.set()
+        await self.release.wait()
+        return await self._service.paper(ref, channel)
+
+    async def settings(self, channel: ChannelRef) -> Any:
+        self.entered.set()
+        await self.release.wait()
+        return await self._service.settings(channel)
+
+
+async def test_a_slow_lookup_is_deferred_inside_the_deadline_and_answered_after_it(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    now = [1000.0]
+    fake.clock = lambda: now[0]
+    slow = Slow(hotpapers)
+    await start_bot(slow)
+    payload = command(fake, "paper", {"ref": "2010.00577"})
+    await fake.interact(payload)
+    await asyncio.wait_for(slow.entered.wait(), 5)
+    (callback,) = fake.sent("POST", r"/interactions/.+/callback")
+    assert (callback.json["type"], callback.status) == (5, 200)  # acknowledged before the lookup started
+    now[0] += 60.0  # a minute later: far past the 3 s deadline, well inside the 15 min token lifetime
+    slow.release.set()
+    (followup,) = await fake.wait_for("POST", r"/webhooks/.+")
+    assert followup.status == 200 and followup.json["embeds"][0]["url"] == "https://arxiv.org/abs/2010.00577"
+
+
+async def test_the_fake_refuses_a_callback_after_three_seconds_like_discord(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    now = [1000.0]
+    fake.clock = lambda: now[0]
+    slow = Slow(hotpapers)
+    await start_bot(slow)
+    await fake.interact(command(fake, "settings", group="hotpapers", admin=True))  # answered without a defer
+    await asyncio.wait_for(slow.entered.wait(), 5)
+    now[0] += 3.5
+    slow.release.set()
+    callbacks = await fake.wait_for("POST", r"/interactions/.+/callback", count=2)  # the answer, then the error
+    assert [c.status for c in callbacks] == [404, 404]
+
+
+async def test_vote_buttons_count_for_the_paper_on_the_card_and_top_ranks_by_them(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    cards = {}
+    for ref in ("2010.00577", "2010.00402"):
+        payload = command(fake, "paper", {"ref": ref})
+        await ask(fake, payload)
+        (cards[ref],) = fake.replies(payload["token"])
+    presses = [("2010.00577", "+1", "4000000000000000001"), ("2010.00402", "+1", "4000000000000000001"),
+               ("2010.00402", "+1", BOB), ("2010.00577", "-1", BOB)]  # fmt: skip
+    for ref, value, user in presses:
+        press = button_press(fake, cards[ref], f"hp:vote:{value}:{ref}", user_id=user)
+        callback, _ = await ask(fake, press, followups=0)
+        assert callback.json["type"] == 4 and callback.json["data"]["flags"] == EPHEMERAL
+    assert callback.json["data"]["content"] == "Your 👎 is counted. Now 👍 1 · 👎 1 in this channel."
+    assert (await hotpapers.paper("2010.00402", HERE)).votes.up == 2
+    payload = command(fake, "top", {"days": 7})
+    callback, (followup,) = await ask(fake, payload)
+    assert callback.json == {"type": 5}
+    (embed,) = followup.json["embeds"]
+    assert embed["title"] == "Most-voted papers in #papers, last 7 days"
+    assert [(f["name"], f["value"]) for f in embed["fields"]] == [
+        ("1. From Trees to Continuous Embeddings and Back: Hyperbolic Hierarchical Clustering",
+         "👍 2 · 👎 0 · https://arxiv.org/abs/2010.00402"),
+        ("2. Interpreting Graph Neural Networks for NLP With Differentiable Edge Masking",
+         "👍 1 · 👎 1 · https://arxiv.org/abs/2010.00577"),
+    ]  # fmt: skip
+
+
+async def test_top_without_votes_says_how_to_vote(fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers) -> None:
+    await start_bot(hotpapers)
+    _, (followup,) = await ask(fake, command(fake, "top"))
+    assert (
+        followup.json["content"] == "No votes here in the last 7 days yet: vote with 👍 🔥 or 👎 on the digest posts."
+    )
+
+
+async def test_summarize_opens_a_modal_whose_text_becomes_the_community_summary(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    callback, _ = await ask(fake, command(fake, "summarize", {"ref": "arXiv:2010.00577"}), followups=0)
+    modal = callback.json["data"]
+    assert callback.json["type"] == 9 and modal["title"] == "Summarize arXiv:2010.00577"
+    (text_input,) = [c for row in modal["components"] for c in row.get("components", [row.get("component")])]
+    assert (text_input["style"], text_input["min_length"], text_input["max_length"]) == (2, 20, 3000)
+    text = "It learns which GNN edges can go, **then** reads the rest as an explanation. @everyone"
+    submit = modal_submit(fake, modal, [text])
+    callback, (followup,) = await ask(fake, submit)
+    assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert followup.json["content"].startswith("Thanks! Your summary of arXiv:2010.00577 is saved")
+    (shown,) = fake.replies(submit["token"])
+    assert shown["flags"] == EPHEMERAL
+    _, (card,) = await ask(fake, command(fake, "paper", {"ref": "2010.00577"}))
+    (embed,) = card.json["embeds"]
+    assert fields(embed)["Summary"] == (
+        r"It learns which GNN edges can go, \*\*then\*\* reads the rest as an explanation. @" + "\u200beveryone"
+    )
+    assert embed["footer"]["text"].startswith("Community summary by Alice ·")
+
+
+async def test_summarize_refuses_a_bad_reference_before_opening_the_modal(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    callback, _ = await ask(fake, command(fake, "summarize", {"ref": "twenty-ten"}), followups=0)
+    assert callback.json["type"] == 4 and callback.json["data"]["flags"] == EPHEMERAL
+    assert "'twenty-ten' is not an arXiv id or URL" in callback.json["data"]["content"]
+
+
+async def test_subscribe_stores_the_channels_options_and_answers_the_admin_privately(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    options = {"categories": "cs.LG, cs.CL", "keywords": "graph_neural", "top_n": 3, "post_time": "8:30",
+               "timezone": "Europe/Berlin", "weekdays": "mon-fri", "announce_empty": True}  # fmt: skip
+    callback, _ = await ask(fake, command(fake, "subscribe", options, group="hotpapers", admin=True), followups=0)
+    data = callback.json["data"]
+    assert callback.json["type"] == 4 and data["flags"] == EPHEMERAL and data["allowed_mentions"] == NO_MENTIONS
+    assert data["content"].startswith("Subscribed. Digest settings for #papers:\nsubscribed: yes\n")
+    assert r"keywords: graph\_neural" in data["content"]
+    stored = await hotpapers.settings(HERE)
+    assert (stored.categories, stored.top_n, stored.post_time, stored.timezone) == (
+        ("cs.LG", "cs.CL"), 3, "08:30", "Europe/Berlin"
+    )  # fmt: skip
+    assert (stored.weekdays, stored.announce_empty, stored.subscribed) == ((0, 1, 2, 3, 4), True, True)
+
+
+@pytest.mark.parametrize("subcommand", ["subscribe", "unsubscribe", "settings"])
+async def test_hotpapers_without_manage_channels_is_refused_privately_and_changes_nothing(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, subcommand: str
+) -> None:
+    await start_bot(hotpapers)
+    payload = command(fake, subcommand, {"top_n": 3} if subcommand == "subscribe" else {}, group="hotpapers")
+    callback, _ = await ask(fake, payload, followups=0)
+    assert callback.json["data"] == {"content": MANAGE_CHANNELS, "flags": EPHEMERAL, "tts": False,
+                                     "allowed_mentions": NO_MENTIONS}  # fmt: skip
+    assert (await hotpapers.settings(HERE)).subscribed is False
+
+
+async def test_a_bad_option_is_named_and_nothing_is_written(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    payload = command(fake, "subscribe", {"top_n": 3, "timezone": "Mars/Olympus"}, group="hotpapers", admin=True)
+    callback, _ = await ask(fake, payload, followups=0)
+    assert callback.json["data"]["flags"] == EPHEMERAL
+    assert callback.json["data"]["content"].startswith("Timezone: unknown time zone 'Mars/Olympus'")
+    assert (await hotpapers.settings(HERE)).top_n == 5
+
+
+async def test_unsubscribe_stops_the_digest_and_settings_show_it(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    await hotpapers.subscribe(HERE, {"top_n": "4"})
+    callback, _ = await ask(fake, command(fake, "unsubscribe", group="hotpapers", admin=True), followups=0)
+    assert callback.json["data"]["content"].startswith("Unsubscribed: no more digests here.")
+    callback, _ = await ask(fake, command(fake, "settings", group="hotpapers", admin=True), followups=0)
+    assert "subscribed: no" in callback.json["data"]["content"] and "top: 4 papers" in callback.json["data"]["content"]
+    callback, _ = await ask(fake, command(fake, "unsubscribe", group="hotpapers", admin=True), followups=0)
+    assert callback.json["data"]["content"] == "This channel is not subscribed"
