@@ -82,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     ingest = command("ingest", _ingest, "fetch the day's arXiv announcements, their metadata and signals")
     ingest.add_argument("--date", type=_date, default=None, help="only if the feed is for this day")
     command("signals", _signals, "probe each popularity source and show its health")
+    summary = command("summary", _db_help, "summary commands: report a bad summary, regenerate an LLM summary")
+    summary_commands = summary.add_subparsers(dest="summary_command", required=True, metavar="ACTION")
+    report = summary_commands.add_parser("report", help="report the summary shown for a paper (3 reports hide it)")
+    report.add_argument("ref")
+    report.add_argument("--channel", default=DEFAULT_CHANNEL)
+    report.add_argument("--user", required=True, help="who reports (one report per person counts)")
+    report.set_defaults(handler=_summary_report)
+    regenerate = summary_commands.add_parser("regenerate", help="ask the LLM again for a paper's summary")
+    regenerate.add_argument("ref")
+    regenerate.set_defaults(handler=_summary_regenerate)
     db = command("db", _db_help, "database commands")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations")
@@ -162,7 +172,21 @@ async def _signals(args: argparse.Namespace, config: Config, console: Console) -
 
 
 async def _db_help(args: argparse.Namespace, config: Config, console: Console) -> None:
-    raise BadInput("usage: hotpapers db upgrade")
+    raise BadInput(f"usage: hotpapers {args.command} ACTION (see hotpapers {args.command} --help)")
+
+
+async def _summary_report(args: argparse.Namespace, config: Config, console: Console) -> None:
+    parse_arxiv_id(args.ref)
+    async with await build(config) as app:
+        card = await app.service.report_summary(args.ref, ChannelRef.parse(args.channel), user_id=args.user)
+    console.print(f"Reported. {card.paper.id} now shows: {card.summary.provenance}.", markup=False)
+
+
+async def _summary_regenerate(args: argparse.Namespace, config: Config, console: Console) -> None:
+    parse_arxiv_id(args.ref)
+    async with await build(config) as app:
+        card = await app.service.regenerate_summary(args.ref)
+    console.print(_adapter("console", "render").paper_panel(card))
 
 
 async def _db_upgrade(args: argparse.Namespace, config: Config, console: Console) -> None:

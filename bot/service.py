@@ -136,6 +136,45 @@ class HotPapers:
             await uow.commit()
         return saved
 
+    async def vote_summary(self, channel: ChannelRef, user_id: str, summary_id: int, value: int) -> Summary:
+        """Up- or down-vote a community summary (one vote per person; the most up-voted is shown)."""
+        if value not in (1, -1):
+            raise BadInput("a summary vote is up or down")
+        async with self._uow() as uow:
+            found = await uow.summaries.get(summary_id)
+            if found is None or found[1].source != "community":
+                raise NotFound(f"there is no community summary #{summary_id}")
+            await uow.summaries.vote(summary_id, f"{channel.platform}:{user_id}"[:100], value)
+            await uow.commit()
+            updated = await uow.summaries.get(summary_id)
+        assert updated is not None
+        return updated[1]
+
+    async def report_summary(self, ref: str, channel: ChannelRef, *, user_id: str) -> PaperCard:
+        """Report the summary a paper's card shows. Three reports from different people hide it, and the card
+        falls back to the next source. Returns the card as it is now."""
+        card = await self.paper(ref, channel)
+        if card.summary.id is None:
+            raise BadInput("the summary shown is computed from the abstract; there is nothing to report")
+        now = self._clock.now()
+        async with self._uow() as uow:
+            key = f"summary-report:{card.summary.id}:{user_id}"[:128]
+            if await uow.events.first_delivery(channel.platform, key, now=now):
+                await uow.summaries.report(card.summary.id)
+            await uow.commit()
+        return await self.paper(ref, channel)
+
+    async def regenerate_summary(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
+        """Ask the LLM again for a paper's summary (after a bad one); the new one is cached like the first."""
+        llm = self._context.llm
+        if llm is None:
+            raise BadInput("no LLM is configured ([llm] enabled = true); there is nothing to regenerate")
+        paper = await self._ingestor.lookup(parse_arxiv_id(ref))
+        async with self._uow() as uow:
+            await uow.summaries.forget_llm(paper.id, model=llm.model)
+            await uow.commit()
+        return await self.paper(ref, channel)
+
     # ── votes ───────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def record_vote(self, event: VoteEvent) -> VoteTally | None:

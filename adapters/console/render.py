@@ -39,7 +39,7 @@ def paper_panel(card: PaperCard, *, rank: int | None = None, abstract: bool = Tr
         body += [Text(""), Text("Abstract", style="bold"), Text(shorten(clean_text(paper.abstract), 2000))]
     body += [
         Text(""),
-        Text(f"Summary — {card.summary.provenance}", style="bold"),
+        Text(f"Summary — {card.summary.provenance}" + _summary_ref(card), style="bold"),
         Text(shorten(card.summary.text, 1200)),
         Text(""),
         Text.assemble(("Why hot: ", "bold"), card.why_line or "no signals yet"),
@@ -91,3 +91,9 @@ def health_table(health: Sequence[Any]) -> RenderableType:
             f"{row.last_latency_ms:.0f} ms" if row.last_latency_ms is not None else "—",
         )
     return table
+
+
+def _summary_ref(card: PaperCard) -> str:
+    """Community summaries show their id and score so people can vote on them."""
+    summary = card.summary
+    return f"  (#{summary.id}, {summary.votes:+d})" if summary.source == "community" and summary.id else ""

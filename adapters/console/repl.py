@@ -24,6 +24,9 @@ HELP = """Commands:
   /top [DAYS]                the most up-voted papers here in the last DAYS days (default 7)
   /vote N|REF up|down [remove]   vote on digest entry N (or a paper); `remove` takes the vote back
   /summarize REF TEXT…       add a community summary
+  /summary up|down ID        vote on community summary #ID (the most up-voted one is shown)
+  /report REF                report the summary shown for a paper (three reports hide it)
+  /regenerate REF            ask the LLM again for a paper's summary (when [llm] is enabled)
   /subscribe [key=value …]   e.g. categories=cs.LG,cs.CL keywords=diffusion time=09:00 tz=Europe/Berlin top=5
   /unsubscribe               stop the daily digest here
   /settings                  show this channel's settings
@@ -42,6 +45,7 @@ class ConsoleSession:
             "paper": self._paper, "digest": self._digest, "post": self._post, "top": self._top,
             "vote": self._vote, "summarize": self._summarize, "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe, "settings": self._settings, "help": self._help,
+            "summary": self._summary_vote, "report": self._report, "regenerate": self._regenerate,
         }  # fmt: skip
 
     async def handle(self, line: str) -> bool:
@@ -113,6 +117,24 @@ class ConsoleSession:
         summary = await self._service.add_summary(args[0], self._channel, author=self._user, text=" ".join(args[1:]),
                                                   author_id=f"console:{self._user}")  # fmt: skip
         self._console.print(f"Thanks! Your summary (#{summary.id}) is now on the card.")
+
+    async def _summary_vote(self, args: list[str]) -> None:
+        if len(args) != 2 or args[0] not in ("up", "down") or not args[1].lstrip("#").isdigit():
+            raise BadInput("usage: /summary up|down ID")
+        value = 1 if args[0] == "up" else -1
+        summary = await self._service.vote_summary(self._channel, self._user, int(args[1].lstrip("#")), value)
+        self._console.print(f"Summary #{summary.id} now has {summary.votes:+d}.")
+
+    async def _report(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise BadInput("usage: /report REF")
+        card = await self._service.report_summary(args[0], self._channel, user_id=self._user)
+        self._console.print(f"Thanks, reported. The card now shows: {card.summary.provenance}.")
+
+    async def _regenerate(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise BadInput("usage: /regenerate REF")
+        self._console.print(paper_panel(await self._service.regenerate_summary(args[0], self._channel)))
 
     async def _subscribe(self, args: list[str]) -> None:
         options = {}

@@ -56,6 +56,11 @@ class LLMSummarizer:
         )
         self._clock = clock or SystemClock()
 
+    @property
+    def model(self) -> str:
+        """The configured model: cached summaries are reused only for the model that wrote them."""
+        return self._config.model
+
     async def summarize(self, paper: Paper) -> Summary:
         body = {
             "model": self._config.model,

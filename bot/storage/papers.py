@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import Paper, Signal, Summary
@@ -234,6 +234,20 @@ class SummaryRepository:
         await self._session.execute(
             update(SummaryRow).where(SummaryRow.id == summary_id).values(score=SummaryRow.score + value - previous)
         )
+
+    async def get(self, summary_id: int) -> tuple[str, Summary] | None:
+        """(paper id, summary) for a summary id."""
+        row = await self._session.get(SummaryRow, summary_id)
+        return (row.paper_id, _summary(row)) if row else None
+
+    async def forget_llm(self, paper_id: str, *, model: str) -> int:
+        """Drop the cached LLM summaries of a paper for a model, so the next card asks the model again."""
+        result = await self._session.execute(
+            delete(SummaryRow).where(
+                SummaryRow.paper_id == paper_id, SummaryRow.source == "llm", SummaryRow.model == model
+            )
+        )
+        return int(result.rowcount or 0)
 
     async def report(self, summary_id: int) -> bool:
         result = await self._session.execute(

@@ -108,6 +108,7 @@ async def test_ingest_then_digest_json(tmp_path: Path, config: Path) -> None:
         (["digest", "--channel", "nope"], 2, "must look like platform:workspace:channel"),
         (["digest", "--date", "yesterday"], 2, "is not a date"),
         (["db"], 2, "db"),
+        (["summary", "regenerate", "2010.00577"], 2, "no LLM is configured"),
     ],
 )
 async def test_failures_are_one_line_with_the_documented_exit_code(
@@ -155,6 +156,8 @@ async def test_console_repl_runs_the_chat_commands(tmp_path: Path) -> None:
             "/settings",
             '/summarize 2011.02803 "Contrastive losses behave alike; temperature matters."',
             "/paper 2011.02803",
+            "/report 2011.02803",
+            "/report 2011.02519",
             "/paper nonsense",
             "/bogus",
             "/quit",
@@ -169,4 +172,6 @@ async def test_console_repl_runs_the_chat_commands(tmp_path: Path) -> None:
     assert "top: 3 papers at 09:00 Europe/Berlin" in out
     assert "top_n: must be a whole number from 1 to 25" in out
     assert "Community summary by ada" in out and "temperature matters" in out
+    assert "Thanks, reported. The card now shows: Community summary by ada." in out
+    assert "computed from the abstract; there is nothing to report" in out
     assert "'nonsense' is not an arXiv id" in out and "unknown command '/bogus'" in out
