@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from bot.errors import ConfigError
 
 CONFIG_ENV = "HOTPAPERS_CONFIG"
+SectionT = TypeVar("SectionT", bound=BaseModel)
 LLM_KEY_ENV = "HOTPAPERS_LLM_API_KEY"
 
 
@@ -156,6 +158,14 @@ def format_validation_error(error: ValidationError, *, prefix: str = "") -> str:
         shown = "" if isinstance(bad, dict) else f" (got {bad!r})"
         lines.append(f"{prefix}{key}: {problem['msg']}{shown}")
     return "; ".join(lines)
+
+
+def parse_section(model: type[SectionT], table: Mapping[str, Any], *, section: str) -> SectionT:
+    """Validate a raw `[section]` table (adapters and services own theirs); errors name `section.key`."""
+    try:
+        return model.model_validate(dict(table))
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, prefix=f"{section}.")) from None
 
 
 def parse_config(data: dict[str, Any], *, source: str = "config") -> Config:

@@ -15,11 +15,11 @@ from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Config, format_validation_error
+from bot.config import Config, parse_section
 from bot.errors import ConfigError
 from bot.metrics import Metrics
 
@@ -42,10 +42,7 @@ class HealthSettings(BaseModel):
 
     @classmethod
     def from_config(cls, config: Config) -> HealthSettings:
-        try:
-            return cls.model_validate(config.health)
-        except ValidationError as error:
-            raise ConfigError(format_validation_error(error, prefix="health.")) from None
+        return parse_section(cls, config.health, section="health")
 
 
 @dataclasses.dataclass

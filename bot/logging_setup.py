@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TextIO
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from bot.config import format_validation_error
-from bot.errors import ConfigError
+from bot.config import parse_section
 
 SECRET_ENV = (
     "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_SECRET",
@@ -136,7 +135,4 @@ def configure_logging(settings: Mapping[str, Any], *, stream: TextIO | None = No
 
 
 def parse_logging_settings(settings: Mapping[str, Any]) -> LoggingSettings:
-    try:
-        return LoggingSettings.model_validate(dict(settings))
-    except ValidationError as error:
-        raise ConfigError(format_validation_error(error, prefix="logging.")) from None
+    return parse_section(LoggingSettings, settings, section="logging")

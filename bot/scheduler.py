@@ -19,10 +19,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.config import Config, check_timezone, format_validation_error
-from bot.errors import ConfigError
+from bot.config import Config, check_timezone, parse_section
 from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport
 from bot.ports import Clock, Publisher
 
@@ -66,10 +65,7 @@ class SchedulerSettings(BaseModel):
 
     @classmethod
     def from_config(cls, config: Config) -> SchedulerSettings:
-        try:
-            return cls.model_validate(config.scheduler)
-        except ValidationError as error:
-            raise ConfigError(format_validation_error(error, prefix="scheduler.")) from None
+        return parse_section(cls, config.scheduler, section="scheduler")
 
 
 def cron_trigger(expr: str, timezone: str) -> CronTrigger:
