@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 class Summarizer(Protocol):
     """An optional LLM summariser (bot.sources.llm.LLMSummarizer)."""
 
-    model: str
+    @property
+    def model(self) -> str: ...
 
     async def summarize(self, paper: Paper) -> Summary: ...
 

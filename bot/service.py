@@ -192,6 +192,7 @@ class HotPapers:
         async with self._uow() as uow:
             if event.event_id and not await uow.events.first_delivery(event.channel.platform, event.event_id, now=now):
                 return None
+            row: ChannelRow | None
             if event.paper_id:
                 row = await self._ensure_channel(uow, event.channel)
                 paper_id: str | None = event.paper_id if await uow.papers.get(event.paper_id) else None

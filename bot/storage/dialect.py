@@ -12,6 +12,7 @@ from sqlalchemy.sql.dml import Insert
 
 
 def _insert(session: AsyncSession, table: Table) -> Any:
+    assert session.bind is not None, "sessions are always bound to the engine"
     dialect = session.bind.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)

@@ -14,7 +14,9 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=True,
     # slack_sdk's installation and OAuth-state stores own their tables; autogenerate must leave them alone.
-    include_object=lambda obj, name, type_, reflected, compare_to: not (type_ == "table" and name.startswith("slack_")),
+    include_object=lambda obj, name, type_, reflected, compare_to: (
+        not (type_ == "table" and (name or "").startswith("slack_"))
+    ),
 )
 with context.begin_transaction():
     context.run_migrations()
