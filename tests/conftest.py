@@ -15,9 +15,10 @@ import pytest
 
 from bot.bootstrap import App, build
 from bot.clock import FrozenClock
-from bot.config import Config, parse_config
+from bot.config import LLM_KEY_ENV, Config, parse_config
 from bot.sample import load_sample
 from bot.service import HotPapers
+from tests.fakes.llm_server import API_KEY, FakeLLM
 
 PG_URL = os.environ.get("HOTPAPERS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 SAMPLE_DAY = date(2020, 11, 6)
@@ -117,3 +118,19 @@ async def hotpapers(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[HotPape
 @pytest.fixture
 def sample_day() -> date:
     return SAMPLE_DAY
+
+
+@pytest.fixture
+async def llm_hotpapers(tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """The engine with [llm] on, talking to a loopback LLM; every other network source off or on loopback."""
+    async with FakeLLM() as llm:
+        monkeypatch.setenv(LLM_KEY_ENV, API_KEY)
+        config = Config.model_validate({
+            "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'llm.db'}"},
+            "llm": {"enabled": True, "base_url": llm.url, "model": "tiny-1", "timeout": 2},
+            "signals": {name: {"enabled": False} for name in ("hf", "hn", "bluesky", "s2")},
+            "arxiv": {"api_url": f"{llm.url}/no-arxiv", "rss_url": f"{llm.url}/no-arxiv/"},
+        })  # fmt: skip
+        async with await build(config, clock=clock, offline=False) as built:
+            await load_sample(built.uow, now=clock.now())
+            yield built.service, llm

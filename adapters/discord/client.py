@@ -16,7 +16,7 @@ from adapters.discord.commands import PaperCommands
 from adapters.discord.errors import reply_error
 from adapters.discord.publisher import DiscordPublisher
 from adapters.discord.reactions import EmojiVotes, ReactionVotes
-from adapters.discord.views import VoteButton
+from adapters.discord.views import ReportButton, VoteButton
 from bot.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class HotPapersBot(commands.Bot):
         self.publisher = DiscordPublisher(self, seed_emoji=seed, vote_hint=self.vote_hint)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(VoteButton)
+        self.add_dynamic_items(VoteButton, ReportButton)
         cog = PaperCommands(self.service, summary_max_chars=self.summary_max_chars, vote_hint=self.vote_hint)
         await self.add_cog(cog)
         emoji = EmojiVotes(self.settings.up_emoji, self.settings.down_emoji)

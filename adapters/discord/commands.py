@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from adapters.discord import render
 from adapters.discord.channels import interaction_channel
-from adapters.discord.errors import MANAGE_CHANNELS
+from adapters.discord.errors import MANAGE_CHANNELS, REGENERATE_DENIED
 from adapters.discord.views import SummaryModal, paper_view
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import PermissionDenied
@@ -22,7 +22,7 @@ REF_HELP = "arXiv id or URL, e.g. 2010.00577 or https://arxiv.org/abs/2010.00577
 
 
 class PaperCommands(commands.Cog):
-    """`/paper`, `/top`, `/summarize` and the admin-only `/hotpapers subscribe | unsubscribe | settings`.
+    """`/paper`, `/top`, `/summarize` and the admin-only `/hotpapers subscribe | unsubscribe | settings | regenerate`.
 
     Errors raised here reach HotPapersTree.on_error, which answers them through the error table.
     """
@@ -114,11 +114,19 @@ class PaperCommands(commands.Cog):
         settings = await self.service.settings(channel)
         await interaction.response.send_message(render.settings_text(settings, channel=channel), ephemeral=True)
 
+    @hotpapers.command(name="regenerate", description="Ask the LLM again for a paper's summary (after a bad one)")
+    @app_commands.describe(ref=REF_HELP)
+    async def regenerate(self, interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]) -> None:
+        _require_manage_channels(interaction, REGENERATE_DENIED)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # an LLM call takes seconds
+        card = await self.service.regenerate_summary(ref, interaction_channel(interaction))
+        await interaction.followup.send(render.regenerated_note(card), embed=render.paper_embed(card), ephemeral=True)
 
-def _require_manage_channels(interaction: discord.Interaction[Any]) -> None:
+
+def _require_manage_channels(interaction: discord.Interaction[Any], refusal: str = MANAGE_CHANNELS) -> None:
     """default_permissions only hides the command by default; server admins can re-grant it, so check again."""
     if not interaction.permissions.manage_channels:
-        raise PermissionDenied(MANAGE_CHANNELS)
+        raise PermissionDenied(refusal)
 
 
 def _option_text(value: str | int | bool) -> str:

@@ -136,6 +136,16 @@ def settings_text(settings: ChannelSettings, *, channel: ChannelRef, lead: str =
     return content(f"{lead} Digest settings for {where}:\n{describe(settings)}".strip())
 
 
+def report_receipt(card: PaperCard) -> str:
+    """The private answer to "Report summary": what the card shows now (the same summary until three reports)."""
+    return content(f"Thanks — reported. The card now shows: {card.summary.provenance}")
+
+
+def regenerated_note(card: PaperCard) -> str:
+    """Above the private card `/hotpapers regenerate` answers with: the LLM may have failed and another source won."""
+    return content(f"Asked the LLM again. The card now shows: {card.summary.provenance}")
+
+
 def vote_receipt(value: int, votes: VoteTally | None) -> str:
     if votes is None:
         return "That vote was not counted (the paper is not on a post of this bot here)."

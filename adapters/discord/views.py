@@ -1,5 +1,5 @@
-"""Message components: the PDF link, the vote buttons (stateless, so they keep working after a restart) and the
-modal in which people write a community summary."""
+"""Message components: the PDF link, the vote and report buttons (stateless, so they keep working after a restart)
+and the modal in which people write a community summary."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bot.model import PaperCard, VoteEvent
 if TYPE_CHECKING:
     from bot.service import HotPapers
 
-VOTE_PREFIX = "hp:vote:"
+VOTE_PREFIX, REPORT_PREFIX = "hp:vote:", "hp:report:"
 SUMMARY_MIN_CHARS = 20
 MODAL_TIMEOUT = 15 * 60.0  # the interaction token's lifetime: a later submit could not be answered anyway
 
@@ -33,10 +33,13 @@ def links_view(card: PaperCard) -> discord.ui.View:
 
 
 def paper_view(card: PaperCard) -> discord.ui.View:
-    """Under a `/paper` answer: the PDF link and 👍 / 👎 buttons."""
+    """Under a `/paper` answer: the PDF link, 👍 / 👎, and "Report summary" when the summary shown is a stored one
+    (the extractive fallback has no id: there is nothing to report). Four buttons: one action row of at most five."""
     view = links_view(card)
     view.add_item(VoteButton(1, card.paper.id))
     view.add_item(VoteButton(-1, card.paper.id))
+    if card.summary.id is not None:
+        view.add_item(ReportButton(card.paper.id))
     return view
 
 
@@ -76,6 +79,37 @@ class VoteButton(
             await interaction.response.send_message(render.vote_receipt(self.value, votes), ephemeral=True)
         except Exception as error:
             await reply_error(interaction, error)
+
+
+class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp:report:(?P<paper>\S{1,80})"):
+    """The "Report summary" button under a card ("hp:report:2010.00577"): reports the summary the card shows now.
+
+    Stateless like VoteButton. The answer is private; the engine counts one report per person and hides the summary
+    at its threshold, and the card then falls back to the next source (possibly an LLM call, hence the defer).
+    """
+
+    def __init__(self, paper_id: str) -> None:
+        self.paper_id = paper_id
+        button = discord.ui.Button(
+            style=discord.ButtonStyle.secondary, label="Report summary", custom_id=f"{REPORT_PREFIX}{paper_id}"
+        )
+        super().__init__(button)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReportButton:
+        return cls(match["paper"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: HasService = interaction.client
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            channel, user_id = interaction_channel(interaction), str(interaction.user.id)
+            card = await client.service.report_summary(self.paper_id, channel, user_id=user_id)
+            await interaction.followup.send(render.report_receipt(card), ephemeral=True)
+        except Exception as error:
+            await reply_error(interaction, error, ref=self.paper_id)
 
 
 class SummaryModal(discord.ui.Modal):

@@ -1,4 +1,4 @@
-"""Interactive parts of a card: the 👍 / 👎 buttons and the /summarize modal's submission.
+"""Interactive parts of a card: the 👍 / 👎 and "Report summary" buttons, and the /summarize modal's submission.
 
 A button carries the paper id in its `value`, so it counts even on a card that is not a digest message
 (`/paper` answers through response_url and has no message id the engine knows).
@@ -28,14 +28,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def button_channel(body: dict[str, Any]) -> ChannelRef:
+    """Where a `block_actions` payload's button was pressed."""
+    container = body.get("container") or {}
+    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
+    return ChannelRef("slack", str(team), str(channel))
+
+
 def button_vote(body: dict[str, Any], *, value: VoteValue) -> VoteEvent:
     """The vote a `block_actions` payload stands for (paper id from the button, message from the container)."""
     action = body["actions"][0]
     container = body.get("container") or {}
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id") or ""
     return VoteEvent(
-        channel=ChannelRef("slack", str(team), str(channel)),
+        channel=button_channel(body),
         user_id=str(body["user"]["id"]),
         message_id=str(container.get("message_ts") or (body.get("message") or {}).get("ts") or ""),
         value=value,
@@ -51,6 +57,7 @@ class CardActions:
     def register(self, app: AsyncApp) -> None:
         app.action(render.VOTE_UP)(self.vote_up)
         app.action(render.VOTE_DOWN)(self.vote_down)
+        app.action(render.REPORT)(self.report)
         app.view(render.SUMMARY_CALLBACK)(self.summary_submitted)
 
     async def vote_up(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -72,6 +79,18 @@ class CardActions:
         mark = "👍" if value > 0 else "👎"
         text = f"Your {mark} on arXiv:{vote.paper_id} is counted: now 👍 {tally.up} · 👎 {tally.down} here."
         await respond(text=escape(text), response_type="ephemeral", replace_original=False)
+
+    async def report(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Ack first: once the summary is hidden the card falls back to the next source, maybe an LLM call."""
+        await ack()
+        paper_id, user_id = str(body["actions"][0].get("value", "")), str(body["user"]["id"])
+        try:
+            card = await self._service.report_summary(paper_id, button_channel(body), user_id=user_id)
+        except Exception as error:
+            await respond(text=error_text(error, ref=paper_id), response_type="ephemeral", replace_original=False)
+            return
+        text = render.summary_note("Thanks — reported.", card)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
     async def summary_submitted(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Save within the ack window when we can (so a bad text is shown in the modal), else ack and report later."""

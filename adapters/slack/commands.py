@@ -1,4 +1,4 @@
-"""Slash commands: /paper, /hot, /summarize and /hotpapers subscribe | unsubscribe | settings.
+"""Slash commands: /paper, /hot, /summarize and /hotpapers subscribe | unsubscribe | settings | regenerate.
 
 Each handler acknowledges first (Slack's 3-second rule; bolt returns the HTTP response the moment `ack` is
 called and keeps the listener running), then translates, calls the engine once and answers through
@@ -36,7 +36,8 @@ COMMANDS = ("/paper", "/hot", "/summarize", "/hotpapers")
 HELP = (
     "*hotpapers* — `/paper 2010.00577` shows a paper · `/hot [days]` this channel's most-voted papers · "
     "`/summarize 2010.00577` writes a community summary · `/hotpapers subscribe [options]`, "
-    "`/hotpapers settings [options]`, `/hotpapers unsubscribe` manage the daily digest (admins or the channel's "
+    "`/hotpapers settings [options]`, `/hotpapers unsubscribe` manage the daily digest and "
+    "`/hotpapers regenerate 2010.00577` asks the LLM again for a paper's summary (admins or the channel's "
     f"creator).\n{escape(USAGE)}"
 )
 
@@ -110,10 +111,16 @@ class SlashCommands:
                 blocks = render.settings_blocks(current, heading=f"Hot-papers settings for {channel.name}")
                 await respond(text="Channel settings", blocks=blocks, response_type="ephemeral")
                 return
-            if action not in ("subscribe", "unsubscribe", "settings"):
+            if action not in ("subscribe", "unsubscribe", "settings", "regenerate"):
                 await respond(text=HELP, response_type="ephemeral")
                 return
-            await require_manager(client, user_id=str(command.get("user_id")), channel_id=channel.channel)
+            doing = "regenerate summaries here" if action == "regenerate" else "change this channel's subscription"
+            await require_manager(client, user_id=str(command.get("user_id")), channel_id=channel.channel, doing=doing)
+            if action == "regenerate":
+                card = await self._service.regenerate_summary(rest, channel)
+                note = render.summary_note("Asked the LLM again.", card)
+                await respond(text=note, blocks=render.regenerated_blocks(card), response_type="ephemeral")
+                return
             if action == "unsubscribe":
                 await self._service.unsubscribe(channel)
                 gone = escape(f"{channel.name} no longer gets the daily hot papers.")
@@ -124,7 +131,8 @@ class SlashCommands:
                 raise BadInput("This channel is not subscribed yet: use /hotpapers subscribe with those options")
             updated = await self._service.subscribe(channel, options)
         except Exception as error:
-            await respond(text=error_text(error), response_type="ephemeral")
+            ref = rest if action == "regenerate" else None  # NotFound there names the paper
+            await respond(text=error_text(error, ref=ref), response_type="ephemeral")
             return
         joined = await self._join(client, channel)
         verb = "subscribed to" if action == "subscribe" else "updated settings for"

@@ -13,9 +13,7 @@ from bot.errors import BadInput, ConfigError, HotPapersError, NotFound, Permissi
 log = logging.getLogger(__name__)
 
 UNREACHABLE = "arXiv is unreachable right now, try again in a minute."
-NOT_ALLOWED = (
-    "Only workspace admins and owners, or whoever created this channel, can change its hot-papers subscription."
-)
+NOT_ALLOWED = "Only workspace admins and owners, or whoever created this channel, can manage its hot papers."
 UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
 
 

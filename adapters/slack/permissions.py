@@ -29,6 +29,9 @@ async def can_manage(client: AsyncWebClient, *, user_id: str, channel_id: str) -
     return bool(channel.get("creator")) and channel.get("creator") == user_id
 
 
-async def require_manager(client: AsyncWebClient, *, user_id: str, channel_id: str) -> None:
+async def require_manager(
+    client: AsyncWebClient, *, user_id: str, channel_id: str, doing: str = "change this channel's subscription"
+) -> None:
+    """PermissionDenied ("You can't <doing>.") unless `user_id` may manage hot papers in the channel."""
     if not await can_manage(client, user_id=user_id, channel_id=channel_id):
-        raise PermissionDenied("You can't change this channel's subscription.")
+        raise PermissionDenied(f"You can't {doing}.")

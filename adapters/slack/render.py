@@ -21,13 +21,13 @@ CONTEXT_LIMIT = 2000
 BUTTON_LIMIT = 75
 FALLBACK_LIMIT = 300
 MAX_AUTHORS = 8
-VOTE_UP, VOTE_DOWN = "hp_vote_up", "hp_vote_down"
+VOTE_UP, VOTE_DOWN, REPORT = "hp_vote_up", "hp_vote_down", "hp_report"
 SUMMARY_CALLBACK, SUMMARY_BLOCK, SUMMARY_ACTION = "hp_summarize", "hp_summary", "text"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def paper_blocks(card: PaperCard, *, rank: int | None = None, updated: bool = False) -> list[Block]:
-    """One paper as a card: title, authors, links, abstract, summary with provenance, why-hot, vote buttons."""
+    """One paper as a card: title, authors, links, abstract, summary with provenance, why-hot, and the buttons."""
     paper = card.paper
     title = f"#{rank} · {paper.title}" if rank else paper.title
     blocks: list[Block] = [
@@ -48,7 +48,7 @@ def paper_blocks(card: PaperCard, *, rank: int | None = None, updated: bool = Fa
     hot += [f"{name} unavailable" for name in card.unavailable]
     if hot:
         blocks.append(_context(*hot))
-    blocks.append(_vote_buttons(card))
+    blocks.append(_buttons(card))
     return blocks[:MAX_BLOCKS]
 
 
@@ -91,6 +91,16 @@ def settings_blocks(settings: ChannelSettings, *, heading: str) -> list[Block]:
     }
     body = "\n".join(f"*{key}:* {fit(value, 600)}" for key, value in rows.items())
     return [_section(f"*{fit(heading, 200)}*"), _section(body)]
+
+
+def summary_note(lead: str, card: PaperCard) -> str:
+    """One escaped line after a report or a regeneration: which summary the card shows now, and from where."""
+    return fit(clean(f"{lead} The card now shows: {card.summary.provenance}", single_line=True), SECTION_LIMIT)
+
+
+def regenerated_blocks(card: PaperCard) -> list[Block]:
+    """`/hotpapers regenerate`'s private answer: the note (the LLM may have failed and another source won), the card."""
+    return [_section(summary_note("Asked the LLM again.", card)), *paper_blocks(card)][:MAX_BLOCKS]
 
 
 def summary_modal(paper_id: str, *, metadata: str, max_chars: int) -> Block:
@@ -141,12 +151,15 @@ def _context(*raw: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text} for text in texts if text]}
 
 
-def _vote_buttons(card: PaperCard) -> Block:
+def _buttons(card: PaperCard) -> Block:
+    """👍 / 👎, and "Report summary" when the summary shown is a stored one (the extractive one has no id: there is
+    nothing to report). Each button carries the paper id, so it works on any card, digest post or not."""
+
     def button(action_id: str, label: str) -> Block:
         text = {"type": "plain_text", "text": label[:BUTTON_LIMIT], "emoji": True}
         return {"type": "button", "action_id": action_id, "value": card.paper.id, "text": text}
 
-    return {
-        "type": "actions",
-        "elements": [button(VOTE_UP, f"👍 {card.votes.up}"), button(VOTE_DOWN, f"👎 {card.votes.down}")],
-    }
+    elements = [button(VOTE_UP, f"👍 {card.votes.up}"), button(VOTE_DOWN, f"👎 {card.votes.down}")]
+    if card.summary.id is not None:
+        elements.append(button(REPORT, "🚩 Report summary"))
+    return {"type": "actions", "elements": elements}

@@ -55,7 +55,7 @@ async def test_the_commands_are_synced_globally_with_hotpapers_for_channel_manag
     admin = synced["hotpapers"]
     assert admin["default_member_permissions"] == discord.Permissions(manage_channels=True).value
     assert admin["contexts"] == [0]  # guild only
-    assert {o["name"] for o in admin["options"]} == {"subscribe", "unsubscribe", "settings"}
+    assert {o["name"] for o in admin["options"]} == {"subscribe", "unsubscribe", "settings", "regenerate"}
     assert synced["top"]["options"][0] | {"description": ""} == {
         "type": 4, "name": "days", "description": "", "required": False, "min_value": 1, "max_value": 365
     }  # fmt: skip

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.bootstrap import App
-from bot.errors import BadInput, NotFound
 from bot.config import LLM_KEY_ENV
+from bot.errors import BadInput, NotFound
 from bot.model import ChannelRef
 from tests.conftest import MakeApp
 from tests.fakes.llm_server import API_KEY, FakeLLM
