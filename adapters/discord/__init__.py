@@ -10,9 +10,9 @@ import logging
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.config import format_validation_error
+from bot.config import parse_section
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,10 +50,7 @@ class Settings(BaseModel):
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> Settings:
-        try:
-            return cls.model_validate(dict(table))
-        except ValidationError as error:
-            raise ConfigError(f"config: {format_validation_error(error, prefix='discord.')}") from None
+        return parse_section(cls, table, section="discord")
 
 
 async def run(

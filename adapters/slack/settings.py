@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.config import format_validation_error
+from bot.config import parse_section
 from bot.errors import ConfigError
 
 BOT_SCOPES: tuple[str, ...] = (
@@ -73,10 +73,7 @@ class Settings(BaseModel):
     @classmethod
     def parse(cls, table: Mapping[str, Any]) -> Settings:
         """Validate the raw `[slack]` table, turning pydantic's report into a ConfigError that names the key."""
-        try:
-            return cls.model_validate(dict(table))
-        except ValidationError as error:
-            raise ConfigError(f"[slack] {format_validation_error(error, prefix='slack.')}") from None
+        return parse_section(cls, table, section="slack")
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -151,7 +151,7 @@ async def test_a_disabled_adapter_returns_at_once_without_calling_discord(
 async def test_a_bad_discord_table_is_a_config_error_naming_the_key(
     tmp_path: Path, table: dict[str, object], message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=r"^config: ") as caught:
+    with pytest.raises(ConfigError) as caught:
         await adapters.discord.run(None, table, config=config(tmp_path))  # type: ignore[arg-type]
     assert message in str(caught.value)
 
