@@ -81,10 +81,15 @@ class HotPapers:
         """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot."""
         started = time.perf_counter()
         arxiv_id = parse_arxiv_id(ref)
-        paper = await self._ingestor.lookup(arxiv_id)
+        async with self._uow() as uow:
+            stored = await uow.papers.get(arxiv_id.id)
+            row = await uow.channels.find(channel) if channel else None
+        if stored is not None and (arxiv_id.version is None or arxiv_id.version <= stored.version):
+            paper = stored  # the common case: no look-up transaction of its own (the ingestor's rule, inlined)
+        else:
+            paper = await self._ingestor.lookup(arxiv_id)
         unavailable = await self._ingestor.refresh_if_stale([paper])
         async with self._uow() as uow:
-            row = await uow.channels.find(channel) if channel else None
             ids = [paper.id]
             signals = (await uow.signals.latest(ids)).get(paper.id, ())
             votes = VoteTally()

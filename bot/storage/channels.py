@@ -70,6 +70,8 @@ class ChannelRepository:
         return [(ref_of(row), settings_from_json(row.settings, subscribed=True)) for row in rows]
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, ChannelRef]:
+        if not ids:
+            return {}
         rows = await self._session.scalars(select(ChannelRow).where(ChannelRow.id.in_(list(ids))))
         return {row.id: ref_of(row) for row in rows}
 
