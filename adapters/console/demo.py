@@ -70,4 +70,5 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         console.print(Rule())
         console.print(Text(f"4) /paper {DEMO_PAPER} (with a ShortScience community summary):", style="bold"))
         console.print(paper_panel(await service.paper(DEMO_PAPER, channel)))
-        console.print(Text("Try it yourself, offline: .venv/bin/hotpapers console --sample   (type /help)", style="dim"))
+        hint = "Try it yourself, offline: .venv/bin/hotpapers console --sample   (type /help)"
+        console.print(Text(hint, style="dim"))
