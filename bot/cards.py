@@ -1,20 +1,30 @@
-"""Building PaperCards: a constant number of queries for a set of papers, then pure ranking and summary choice."""
+"""Building PaperCards: a constant number of queries for a set of papers, then pure ranking and summary choice.
+
+A digest ranks one announcement window (thousands of papers on a busy day) for each subscribed channel: the papers
+and their signals are read once per window (`bot.storage.window.WindowCache`, checked against the database on use),
+and per channel only the papers that can still reach its top N are scored (`bot.digest_rank`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from bot.config import SummariesConfig
+from bot.digest_rank import top_ranked
 from bot.errors import UpstreamUnavailable
-from bot.model import ChannelSettings, Paper, PaperCard, PostRecord, Summary, VoteTally
+from bot.model import ChannelRef, ChannelSettings, Paper, PaperCard, PostRecord, Signal, Summary, VoteTally
 from bot.ranking import Candidate, Ranked, RankingWeights, learn_taste, rank
+from bot.storage.channels import ChannelActivity
 from bot.storage.tables import ChannelRow
 from bot.storage.uow import UnitOfWork
+from bot.storage.window import Window, WindowCache
 from bot.summaries import best_summary, extractive_summary
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,7 @@ class CardContext:
     weights: RankingWeights
     summaries: SummariesConfig
     llm: Summarizer | None = None
+    windows: WindowCache = field(default_factory=WindowCache, compare=False, repr=False)
 
 
 async def candidates_for(uow: UnitOfWork, channel: ChannelRow | None, papers: Sequence[Paper]) -> list[Candidate]:
@@ -61,9 +72,110 @@ async def ranked_for_channel(
     candidates = await candidates_for(uow, channel, papers)
     if include_posted:
         candidates = [dataclasses.replace(c, posted_version=None) for c in candidates]
-    history = await uow.votes.history(channel.id) if channel else []
-    taste = learn_taste(history, rate=context.weights.taste_rate, cap=context.weights.taste_cap)
+    votes = await uow.votes.channel_votes(channel.id) if channel else {}
+    taste = await channel_taste(uow, list(votes), [net for _, _, net in votes.values()], context)
     return rank(candidates, settings, context.weights, now, taste=taste)
+
+
+async def channel_taste(
+    uow: UnitOfWork, papers: Sequence[str], nets: Sequence[int], context: CardContext
+) -> dict[str, float]:
+    """The taste learnt from a channel's net votes on `papers`: net votes per category (`learn_taste`)."""
+    index, lists = context.windows.category_lists()
+    unknown = -1
+    at = list(map(index.get, papers, itertools.repeat(unknown)))
+    if unknown in at:
+        await context.windows.remember_categories(uow, [p for p, i in zip(papers, at, strict=True) if i == unknown])
+        at = list(map(index.get, papers, itertools.repeat(unknown)))  # still unknown: deleted meanwhile
+    per_list = [0] * (len(lists) + 1)  # summed per category list first: the same taste, far fewer items
+    for i, net in zip(at, nets, strict=True):
+        per_list[i] += net  # the unknown go to the last slot, which is left out
+    history = ((lists[at], net) for at, net in enumerate(per_list[:-1]) if net)
+    return learn_taste(history, rate=context.weights.taste_rate, cap=context.weights.taste_cap)
+
+
+async def digest_window(uow: UnitOfWork, first: date, last: date, context: CardContext) -> Window:
+    """The papers announced in [first, last] with their signals, shared by every channel's digest."""
+    return await context.windows.window(uow, first, last)
+
+
+async def ranked_digest(
+    uow: UnitOfWork,
+    channel: ChannelRow | None,
+    settings: ChannelSettings,
+    window: Window,
+    context: CardContext,
+    *,
+    now: datetime,
+    limit: int,
+    activity: ChannelActivity | None = None,
+) -> list[Ranked]:
+    """`ranked_for_channel` over the window, exact for its first `limit` entries (all a digest shows): only the
+    papers that can still reach them are scored (`top_ranked`). `activity` is the channel's, if already read."""
+    if channel is None:
+        activity = ChannelActivity([], [], [], [], [], [])
+    elif activity is None:
+        activity = await uow.votes.channel_activity(channel.id)
+    taste = await channel_taste(uow, activity.voted, activity.net, context)
+    by_id, signals = window.by_id, window.signals
+    special = window.ids.intersection(activity.voted).union(window.ids.intersection(activity.posted))
+    tallies, posted = {}, {}
+    for paper_id in special:  # a few: look them up in the lists rather than index thousands
+        if paper_id in activity.voted:
+            at = activity.voted.index(paper_id)
+            tallies[paper_id] = VoteTally(activity.up[at], activity.down[at])
+        if paper_id in activity.posted:
+            posted[paper_id] = activity.versions[activity.posted.index(paper_id)]
+
+    def candidate(paper_id: str) -> Candidate:
+        return Candidate(by_id[paper_id], signals.get(paper_id, ()), tallies.get(paper_id, VoteTally()),
+                         posted.get(paper_id))  # fmt: skip
+
+    return top_ranked(window, settings, context.weights, now=now, limit=limit, taste=taste, special=special,
+                      candidate=candidate)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CardData:
+    """What cards need besides the ranking: stored summaries and where each paper was posted."""
+
+    summaries: dict[str, list[Summary]]
+    posted: dict[str, tuple[PostRecord, ...]]
+
+
+async def card_data(uow: UnitOfWork, papers: Sequence[Paper], *, windows: WindowCache | None = None) -> CardData:
+    """Summaries and postings of `papers`: one round trip for the whole list (two on SQLite), or none when
+    `windows` remembers them (digests)."""
+    stored, posted = await (windows.card_parts(uow, papers) if windows else uow.card_parts.read(papers))
+    return CardData(dict(stored), {paper_id: tuple(records) for paper_id, records in posted.items()})
+
+
+async def build_cards(
+    uow: UnitOfWork,
+    ranked: Sequence[Ranked],
+    data: CardData,
+    context: CardContext,
+    *,
+    now: datetime,
+    unavailable: Sequence[str] = (),
+) -> list[PaperCard]:
+    """Cards from ranked papers and their data; the unit of work is used only to cache a new LLM summary."""
+    cards = []
+    for entry in ranked:
+        summary = await _summary_for(uow, entry.paper, data.summaries.get(entry.paper.id, []), context, now=now)
+        cards.append(
+            PaperCard(
+                paper=entry.paper,
+                summary=summary,
+                signals=entry.signals,
+                votes=entry.votes,
+                score=entry.score,
+                why=entry.why + tuple(unavailable),
+                posted=data.posted.get(entry.paper.id, ()),
+                unavailable=tuple(unavailable),
+            )
+        )
+    return cards
 
 
 async def cards_for(
@@ -73,29 +185,33 @@ async def cards_for(
     *,
     now: datetime,
     unavailable: Sequence[str] = (),
+    remembered: bool = False,
 ) -> list[PaperCard]:
-    """Attach the best summary and the channels each paper was posted in (two queries for the whole list)."""
-    papers = [entry.paper for entry in ranked]
-    stored = await uow.summaries.for_papers(papers)
-    posted = await uow.posts.posted_in([p.id for p in papers])
-    refs = await uow.channels.by_ids(sorted({cid for records in posted.values() for cid, _ in records}))
-    cards = []
-    for entry in ranked:
-        summary = await _summary_for(uow, entry.paper, stored.get(entry.paper.id, []), context, now=now)
-        records = tuple(PostRecord(refs[cid], day) for cid, day in posted.get(entry.paper.id, []) if cid in refs)
-        cards.append(
-            PaperCard(
-                paper=entry.paper,
-                summary=summary,
-                signals=entry.signals,
-                votes=entry.votes,
-                score=entry.score,
-                why=entry.why + tuple(unavailable),
-                posted=records,
-                unavailable=tuple(unavailable),
-            )
-        )
-    return cards
+    """Attach the best summary and the channels each paper was posted in (one query for the whole list; none
+    when `remembered` lets the window cache answer, for digests)."""
+    windows = context.windows if remembered else None
+    data = await card_data(uow, [entry.paper for entry in ranked], windows=windows)
+    return await build_cards(uow, ranked, data, context, now=now, unavailable=unavailable)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperInputs:
+    """Everything `/paper` shows about one paper, read in one unit of work."""
+
+    paper: Paper
+    signals: tuple[Signal, ...]
+    votes: VoteTally
+    data: CardData
+
+
+async def paper_inputs(uow: UnitOfWork, paper_id: str, channel: ChannelRef | None) -> PaperInputs | None:
+    """The stored paper with its signals, votes (the channel's; every channel's without one; none in a channel we
+    have never seen), summaries and postings — one statement on PostgreSQL. None if the paper is not stored."""
+    view = await uow.card_parts.paper_view(paper_id, channel)
+    if view is None:
+        return None
+    data = CardData({view.paper.id: view.summaries}, {view.paper.id: tuple(view.postings)})
+    return PaperInputs(view.paper, view.signals, view.votes, data)
 
 
 async def _summary_for(
@@ -113,4 +229,13 @@ async def _summary_for(
         else:
             return await uow.summaries.add(paper.id, summary, version=paper.version)
     cfg = context.summaries
-    return extractive_summary(paper.abstract, created=now, sentences=cfg.extractive_sentences, max_chars=cfg.max_chars)
+    return dataclasses.replace(_extractive(paper.abstract, cfg.extractive_sentences, cfg.max_chars), created=now)
+
+
+@functools.lru_cache(maxsize=4096)
+def _extractive(abstract: str, sentences: int, max_chars: int) -> Summary:
+    """The key sentences of an abstract, remembered: a digest shows the same papers in many channels."""
+    return extractive_summary(abstract, created=_EPOCH, sentences=sentences, max_chars=max_chars)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -11,7 +11,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.arxiv_id import parse_arxiv_id
-from bot.cards import CardContext, cards_for, ranked_for_channel
+from bot.cards import (
+    CardContext,
+    build_cards,
+    cards_for,
+    digest_window,
+    paper_inputs,
+    ranked_digest,
+    ranked_for_channel,
+)
 from bot.channel_settings import apply_options
 from bot.config import Config
 from bot.digest import CardsFor, DigestPoster, PostingPolicy
@@ -32,10 +40,12 @@ from bot.model import (
 )
 from bot.ports import Clock, MetricsSink, NullMetrics, NullProgress, Progress, Publisher
 from bot.ranking import Candidate, score_card
-from bot.storage.channels import settings_from_json
+from bot.storage.channels import ChannelActivity, settings_from_json
 from bot.storage.digests import DigestStatus
+from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow
 from bot.storage.uow import UnitOfWork
+from bot.storage.vote_batch import VoteQueue, record_votes
 from bot.text import clean_multiline, clean_text
 
 log = logging.getLogger(__name__)
@@ -81,22 +91,23 @@ class HotPapers:
         """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot."""
         started = time.perf_counter()
         arxiv_id = parse_arxiv_id(ref)
+        generation = Changes.generation
         async with self._uow() as uow:
-            stored = await uow.papers.get(arxiv_id.id)
-            row = await uow.channels.find(channel) if channel else None
-        if stored is not None and (arxiv_id.version is None or arxiv_id.version <= stored.version):
-            paper = stored  # the common case: no look-up transaction of its own (the ingestor's rule, inlined)
-        else:
-            paper = await self._ingestor.lookup(arxiv_id)
+            # A stored paper that will do (the rule `Ingestor.lookup` applies) is read with everything on its card in
+            # this one unit of work (one statement on PostgreSQL); any other goes through the ingestor (arXiv) first.
+            await uow.read_only()
+            inputs = await paper_inputs(uow, arxiv_id.id, channel)
+        if inputs is not None and arxiv_id.version is not None and arxiv_id.version > inputs.paper.version:
+            inputs = None
+        paper = inputs.paper if inputs else await self._ingestor.lookup(arxiv_id)
         unavailable = await self._ingestor.refresh_if_stale([paper])
         async with self._uow() as uow:
-            ids = [paper.id]
-            signals = (await uow.signals.latest(ids)).get(paper.id, ())
-            votes = VoteTally()
-            if row is not None or channel is None:  # no channel: every channel's votes; a new channel: none yet
-                votes = (await uow.votes.tallies(row.id if row else None, ids)).get(paper.id, votes)
-            ranked = score_card(Candidate(paper, signals, votes), self._context.weights, self._clock.now())
-            (card,) = await cards_for(uow, [ranked], self._context, now=self._clock.now(), unavailable=unavailable)
+            if inputs is None or Changes.generation != generation:  # new here, or its signals were just refreshed
+                inputs = await paper_inputs(uow, paper.id, channel)
+                assert inputs is not None, "the ingestor stored the paper"
+            now = self._clock.now()
+            ranked = score_card(Candidate(inputs.paper, inputs.signals, inputs.votes), self._context.weights, now)
+            (card,) = await build_cards(uow, [ranked], inputs.data, self._context, now=now, unavailable=unavailable)
             await uow.commit()  # an LLM summary written for the card is cached
         self.metrics.observe_paper(time.perf_counter() - started)
         return card
@@ -193,32 +204,19 @@ class HotPapers:
     async def _record_vote(self, event: VoteEvent) -> VoteTally | None:
         if event.by_bot or event.value not in (1, -1):
             return None
-        now = self._clock.now()
-        async with self._uow() as uow:
-            if event.event_id and not await uow.events.first_delivery(event.channel.platform, event.event_id, now=now):
-                return None
-            row: ChannelRow | None
-            if event.paper_id:
-                row = await self._ensure_channel(uow, event.channel)
-                paper_id: str | None = event.paper_id if await uow.papers.get(event.paper_id) else None
-            else:
-                row = await uow.channels.find(event.channel)
-                paper_id = await uow.posts.paper_for_message(row.id, event.message_id) if row else None
-            if row is None or paper_id is None:
-                await uow.commit()  # remember the event id all the same
-                return None
-            await uow.votes.apply(
-                row.id,
-                paper_id,
-                event.user_id[:64],
-                event.value,
-                reaction=event.reaction,
-                removed=event.removed,
-                now=now,
-            )
-            tally = (await uow.votes.tallies(row.id, [paper_id])).get(paper_id, VoteTally())
-            await uow.commit()
-        return tally
+        # Concurrent reactions are written together, one transaction per group (`VoteQueue`); a lone one at once.
+        queue: VoteQueue | None = getattr(self, "_vote_queue", None)
+        if queue is None:
+
+            async def write(events: list[VoteEvent]) -> list[VoteTally | None]:
+                async with self._uow() as uow:
+                    now = self._clock.now()
+                    tallies = await record_votes(uow, events, now=now, ensure_channel=self._ensure_channel)
+                    await uow.commit()  # the event ids are remembered even when every event is ignored
+                return tallies
+
+            queue = self._vote_queue = VoteQueue(write)
+        return await queue.submit(event)
 
     async def forget_user(self, platform: str, user_id: str) -> int:
         """Delete a user's votes and summaries (a data-deletion request). Returns how many rows went."""
@@ -233,9 +231,11 @@ class HotPapers:
     async def digest(self, channel: ChannelRef, day: date | None = None) -> Digest:
         """A preview of the channel's digest for `day` (default: the latest announcement). No side effects."""
         async with self._uow() as uow:
-            row = await uow.channels.find(channel)
+            await uow.read_only()
+            row, activity = await uow.channels.find_with_activity(channel)  # one round trip on PostgreSQL
             settings = self._settings_of(row)
-            return await self._build_digest(uow, row, channel, settings, day or await self._default_day(uow, settings))
+            target = day or await self._default_day(uow, settings)
+            return await self._build_digest(uow, row, channel, settings, target, activity=activity)
 
     async def post_digest(self, channel: ChannelRef, day: date | None, publisher: Publisher) -> DigestResult:
         """Post the digest exactly once per (channel, day), resuming an interrupted one where it stopped."""
@@ -262,15 +262,25 @@ class HotPapers:
         return result
 
     async def _build_digest(
-        self, uow: UnitOfWork, row: ChannelRow | None, channel: ChannelRef, settings: ChannelSettings, day: date
+        self,
+        uow: UnitOfWork,
+        row: ChannelRow | None,
+        channel: ChannelRef,
+        settings: ChannelSettings,
+        day: date,
+        *,
+        activity: ChannelActivity | None = None,
     ) -> Digest:
         first = day - timedelta(days=self._config.digest.window_days - 1)
-        papers = await uow.papers.announced_between(first, day)
-        if not papers:
+        window = await digest_window(uow, first, day, self._context)  # shared by every channel, cached
+        if not window.papers:
             return Digest(channel, day, (), announced=False)
         now = self._clock.now()
-        ranked = (await ranked_for_channel(uow, row, settings, papers, self._context, now=now))[: settings.top_n]
-        cards = await cards_for(uow, ranked, self._context, now=now, unavailable=self._ingestor.unavailable())
+        top_n = settings.top_n
+        ranked = await ranked_digest(uow, row, settings, window, self._context, now=now, limit=top_n, activity=activity)
+        ranked = ranked[:top_n]
+        unavailable = self._ingestor.unavailable()
+        cards = await cards_for(uow, ranked, self._context, now=now, unavailable=unavailable, remembered=True)
         entries = tuple(
             DigestEntry(rank, card, r.updated) for rank, (card, r) in enumerate(zip(cards, ranked, strict=True), 1)
         )

@@ -3,16 +3,123 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import Select, bindparam, case, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, ChannelSettings, VoteTally
-from bot.storage.dialect import insert_ignore
+from bot.storage.dialect import insert_ignore, list_chunk, one_of, per_dialect, returns_arrays
+from bot.storage.digests import posted_per_paper
+from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow
+from bot.storage.vote_batch import VoteBatchRepository, reaction_name
+
+_CHANNELS = ChannelRow.__table__
+_VOTES = VoteRow.__table__
+UP = func.sum(case((_VOTES.c.value > 0, 1), else_=0))
+DOWN = func.sum(case((_VOTES.c.value < 0, 1), else_=0))
+
+
+@per_dialect
+def _channel_by_ref(dialect: str) -> Select[Any]:
+    return select(ChannelRow).where(
+        ChannelRow.platform == bindparam("platform"),
+        ChannelRow.workspace == bindparam("workspace"),
+        ChannelRow.channel == bindparam("channel"),
+    )
+
+
+@per_dialect
+def _channel_id_by_ref(dialect: str) -> Select[Any]:
+    columns = _CHANNELS.c
+    return select(columns.id).where(
+        columns.platform == bindparam("platform"),
+        columns.workspace == bindparam("workspace"),
+        columns.channel == bindparam("channel"),
+    )
+
+
+@per_dialect
+def _channels_by_ids(dialect: str) -> Select[Any]:
+    columns = _CHANNELS.c
+    return select(columns.id, columns.platform, columns.workspace, columns.channel, columns.name).where(
+        one_of(columns.id, "ids", dialect)
+    )
+
+
+@per_dialect
+def _tallies_in_channel(dialect: str) -> Select[Any]:
+    return (
+        select(_VOTES.c.paper_id, UP, DOWN)
+        .where(_VOTES.c.channel_id == bindparam("channel_id"), one_of(_VOTES.c.paper_id, "ids", dialect))
+        .group_by(_VOTES.c.paper_id)
+    )
+
+
+@per_dialect
+def _tallies_everywhere(dialect: str) -> Select[Any]:
+    return (
+        select(_VOTES.c.paper_id, UP, DOWN).where(one_of(_VOTES.c.paper_id, "ids", dialect)).group_by(_VOTES.c.paper_id)
+    )
+
+
+def _votes_per_paper(dialect: str, channel_id: Any = None) -> Select[Any]:
+    return (
+        select(_VOTES.c.paper_id, UP.label("up"), DOWN.label("down"), func.sum(_VOTES.c.value).label("net"))
+        .where(_VOTES.c.channel_id == (bindparam("channel_id") if channel_id is None else channel_id))
+        .group_by(_VOTES.c.paper_id)
+    )
+
+
+_channel_votes = per_dialect(_votes_per_paper)
+_posted_per_paper = per_dialect(posted_per_paper)
+
+
+def _activity_arrays(dialect: str, channel_id: Any) -> tuple[Any, Any]:
+    """A channel's votes per paper and its posted versions per paper, each as one row of arrays (PostgreSQL)."""
+    voted = _votes_per_paper(dialect, channel_id).correlate(_CHANNELS).subquery()
+    posted = posted_per_paper(dialect, channel_id).correlate(_CHANNELS).subquery()
+    votes = select(*(func.array_agg(column) for column in voted.c))
+    posts = select(*(func.array_agg(column) for column in posted.c))
+    return votes, posts
+
+
+@per_dialect
+def _activity(dialect: str) -> Select[Any]:
+    votes, posts = (part.subquery() for part in _activity_arrays(dialect, bindparam("channel_id")))
+    return select(votes, posts).select_from(votes.join(posts, true()))
+
+
+@per_dialect
+def _channel_and_activity(dialect: str) -> Select[Any]:
+    """The channel's row with its activity, in one statement (PostgreSQL: LATERAL)."""
+    votes, posts = (part.lateral() for part in _activity_arrays(dialect, ChannelRow.id))
+    source = _CHANNELS.join(votes, true()).join(posts, true())
+    return (
+        select(ChannelRow, votes, posts)
+        .select_from(source)
+        .where(
+            ChannelRow.platform == bindparam("platform"),
+            ChannelRow.workspace == bindparam("workspace"),
+            ChannelRow.channel == bindparam("channel"),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelActivity:
+    """A channel's votes per paper (parallel lists: paper, up, down, net) and its posted papers with the highest
+    version posted (parallel lists)."""
+
+    voted: list[str]
+    up: list[int]
+    down: list[int]
+    net: list[int]
+    posted: list[str]
+    versions: list[int]
 
 
 def settings_to_json(settings: ChannelSettings) -> dict[str, Any]:
@@ -30,13 +137,32 @@ class ChannelRepository:
         self._session = session
 
     async def find(self, ref: ChannelRef) -> ChannelRow | None:
-        return await self._session.scalar(
-            select(ChannelRow).where(
-                ChannelRow.platform == ref.platform,
-                ChannelRow.workspace == ref.workspace,
-                ChannelRow.channel == ref.channel,
-            )
-        )
+        values = {"platform": ref.platform, "workspace": ref.workspace, "channel": ref.channel}
+        return await self._session.scalar(_channel_by_ref(self._session), values)
+
+    async def find_with_activity(self, ref: ChannelRef) -> tuple[ChannelRow | None, ChannelActivity | None]:
+        """`find` and `VoteRepository.channel_activity` in one round trip where the database can (PostgreSQL):
+        a digest needs both."""
+        values = {"platform": ref.platform, "workspace": ref.workspace, "channel": ref.channel}
+        if not returns_arrays(self._session):
+            row = await self.find(ref)
+            return row, (await VoteRepository(self._session).channel_activity(row.id) if row else None)
+        found = (await self._session.execute(_channel_and_activity(self._session), values)).first()
+        if found is None:
+            return None, None
+        return found[0], ChannelActivity(*(list(column or ()) for column in found[1:]))
+
+    async def id_of(self, ref: ChannelRef) -> int | None:
+        """The channel's row id (None if we have never seen it), remembered: a channel row is never deleted."""
+        ids = memo(self._session, "channel_ids")
+        key = (ref.platform, ref.workspace, ref.channel)
+        found = ids.get(key)
+        if found is None:
+            values = {"platform": ref.platform, "workspace": ref.workspace, "channel": ref.channel}
+            found = await self._session.scalar(_channel_id_by_ref(self._session), values)
+            if found is not None:
+                remember(ids, key, found)
+        return found
 
     async def ensure(self, ref: ChannelRef, *, defaults: ChannelSettings, now: datetime) -> ChannelRow:
         """The channel's row, created (unsubscribed, with defaults) on first contact; safe under races."""
@@ -70,25 +196,17 @@ class ChannelRepository:
         return [(ref_of(row), settings_from_json(row.settings, subscribed=True)) for row in rows]
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, ChannelRef]:
-        if not ids:
-            return {}
-        rows = await self._session.scalars(select(ChannelRow).where(ChannelRow.id.in_(list(ids))))
-        return {row.id: ref_of(row) for row in rows}
+        found: dict[int, ChannelRef] = {}
+        unique = list(dict.fromkeys(ids))
+        size = list_chunk(self._session)
+        for start in range(0, len(unique), size):
+            rows = await self._session.execute(_channels_by_ids(self._session), {"ids": unique[start : start + size]})
+            found.update((row.id, ref_of(row)) for row in rows)
+        return found
 
 
-def ref_of(row: ChannelRow) -> ChannelRef:
+def ref_of(row: Any) -> ChannelRef:
     return ChannelRef(row.platform, row.workspace, row.channel, row.name)
-
-
-_SEPARATOR = "\n"
-
-
-def _names(joined: str) -> set[str]:
-    return {name for name in joined.split(_SEPARATOR) if name}
-
-
-def _joined(names: set[str]) -> str:
-    return _SEPARATOR.join(sorted(names))[:200]
 
 
 class VoteRepository:
@@ -99,46 +217,44 @@ class VoteRepository:
         self, channel_id: int, paper_id: str, user_id: str, value: int, *, reaction: str, removed: bool, now: datetime
     ) -> bool:
         """Add or remove one reaction's vote. A user's vote on a paper counts once, whatever the number of
-        same-sign reactions; an opposite reaction replaces it. Returns whether the tally changed."""
-        where = and_(VoteRow.channel_id == channel_id, VoteRow.paper_id == paper_id, VoteRow.user_id == user_id)
-        row = await self._session.scalar(select(VoteRow).where(where).with_for_update())
-        name = reaction[:40].replace(_SEPARATOR, "") or "vote"
-        if removed:
-            if row is None or row.value != value:
-                return False
-            remaining = _names(row.reactions) - {name}
-            if remaining:
-                row.reactions = _joined(remaining)
-                return False
-            await self._session.delete(row)
-            return True
-        if row is None:
-            values = {"channel_id": channel_id, "paper_id": paper_id, "user_id": user_id, "value": value,
-                      "reactions": name, "updated_at": now}  # fmt: skip
-            statement = insert_ignore(
-                self._session, VoteRow.__table__, values, keys=["channel_id", "paper_id", "user_id"]
-            )
-            if (await self._session.execute(statement)).rowcount:
-                return True
-            row = await self._session.scalar(select(VoteRow).where(where))
-            assert row is not None
-        if row.value == value:
-            row.reactions = _joined(_names(row.reactions) | {name})
-            return False
-        row.value, row.reactions, row.updated_at = value, name, now
-        return True
+        same-sign reactions; an opposite reaction replaces it. Returns whether the tally changed. (The rule itself
+        is `vote_batch.transition`, shared with the grouped writes of `vote_batch.record_votes`.)"""
+        reactions = [(channel_id, paper_id, user_id, value, reaction_name(reaction), removed)]
+        return (await VoteBatchRepository(self._session).apply_many(reactions, now=now))[0]
 
     async def tallies(self, channel_id: int | None, paper_ids: Sequence[str]) -> dict[str, VoteTally]:
         """Up/down counts per paper, in one grouped query; `channel_id=None` sums every channel."""
-        if not paper_ids:
-            return {}
-        up = func.sum(case((VoteRow.value > 0, 1), else_=0))
-        down = func.sum(case((VoteRow.value < 0, 1), else_=0))
-        query = select(VoteRow.paper_id, up, down).where(VoteRow.paper_id.in_(list(dict.fromkeys(paper_ids))))
-        if channel_id is not None:
-            query = query.where(VoteRow.channel_id == channel_id)
-        result = await self._session.execute(query.group_by(VoteRow.paper_id))
-        return {paper_id: VoteTally(int(u or 0), int(d or 0)) for paper_id, u, d in result}
+        found: dict[str, VoteTally] = {}
+        unique = list(dict.fromkeys(paper_ids))
+        size = list_chunk(self._session)
+        for start in range(0, len(unique), size):
+            values: dict[str, Any] = {"ids": unique[start : start + size]}
+            if channel_id is None:
+                query = _tallies_everywhere(self._session)
+            else:
+                query, values["channel_id"] = _tallies_in_channel(self._session), channel_id
+            result = await self._session.execute(query, values)
+            found.update((paper_id, VoteTally(int(u or 0), int(d or 0))) for paper_id, u, d in result)
+        return found
+
+    async def channel_votes(self, channel_id: int) -> dict[str, tuple[int, int, int]]:
+        """(up, down, net) votes on every paper voted on in the channel, from one index range: its votes on
+        today's papers and, with the papers' categories, the raw material of its taste (`history` without the
+        join)."""
+        result = await self._session.execute(_channel_votes(self._session), {"channel_id": channel_id})
+        return {paper_id: (up, down, net) for paper_id, up, down, net in result}
+
+    async def channel_activity(self, channel_id: int) -> ChannelActivity:
+        """`channel_votes` and `PostRepository.channel_posted_versions` together: what a digest needs to know of
+        the channel. A long-lived channel has voted on and been shown thousands of papers, so on PostgreSQL both
+        come as one row of arrays, decoded by the driver in C, in one round trip."""
+        if returns_arrays(self._session):
+            row = (await self._session.execute(_activity(self._session), {"channel_id": channel_id})).one()
+            return ChannelActivity(*(list(column or ()) for column in row))
+        votes = await self._session.execute(_channel_votes(self._session), {"channel_id": channel_id})
+        posts = await self._session.execute(_posted_per_paper(self._session), {"channel_id": channel_id})
+        voted, posted = list(zip(*votes, strict=True)) or [(), (), (), ()], list(zip(*posts, strict=True)) or [(), ()]
+        return ChannelActivity(*(list(column) for column in (*voted, *posted)))
 
     async def history(self, channel_id: int) -> list[tuple[list[str], int]]:
         """(categories, net vote) per voted paper in the channel: the raw material of the channel's taste."""

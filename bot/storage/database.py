@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,17 +10,21 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import ConfigError, UpstreamUnavailable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+IDLE_PING_SECONDS = 10.0
+"""A pooled connection idle this long is pinged before it is handed out, so a restarted database is noticed before a
+query fails. Busy connections are not pinged: SQLAlchemy's `pool_pre_ping` costs three round trips (BEGIN, ping,
+ROLLBACK on asyncpg) on every unit of work, more than a whole `/paper` look-up's queries."""
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 5, schema: str | None = None) -> AsyncEngine:
     """An async engine for `url`; `schema` pins PostgreSQL's search_path (tests give each run its own)."""
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
@@ -34,7 +39,29 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5, schema: s
         raise ConfigError(f"database.url needs the {error.name} driver: pip install 'hotpapers[postgres]'") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    _ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
+    """Ping a connection on checkout when it sat in the pool for `idle` seconds; a dead one is replaced (the pool
+    retries the checkout on DisconnectionError), as `pool_pre_ping` would."""
+    dialect = engine.dialect
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"pooled connection failed its ping: {type(error).__name__}") from error
+
+    event.listen(engine.sync_engine.pool, "checkin", checked_in)
+    event.listen(engine.sync_engine.pool, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,16 +2,107 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.dialect import insert_ignore
-from bot.storage.tables import DigestRow, PostRow
+from bot.model import ChannelRef, PostRecord
+from bot.storage.dialect import insert_ignore, list_chunk, one_of, per_dialect
+from bot.storage.memo import memo, remember
+from bot.storage.papers import Changes
+from bot.storage.tables import ChannelRow, DigestRow, PostRow
+from bot.storage.vote_batch import buckets
+
+_POSTS = PostRow.__table__
+_DIGESTS = DigestRow.__table__
+_CHANNELS = ChannelRow.__table__
+
+
+@per_dialect
+def _paper_for_message(dialect: str) -> Select[Any]:
+    posts = _POSTS.c
+    return select(posts.paper_id).where(
+        posts.channel_id == bindparam("channel_id"), posts.message_id == bindparam("message_id")
+    )
+
+
+@per_dialect
+def _papers_of_messages(dialect: str) -> Select[Any]:
+    posts = _POSTS.c
+    return select(posts.channel_id, posts.message_id, posts.paper_id).where(
+        tuple_(posts.channel_id, posts.message_id).in_(bindparam("keys", expanding=True))
+    )
+
+
+@per_dialect
+def _posted_versions(dialect: str) -> Select[Any]:
+    posts = _POSTS.c
+    return (
+        select(posts.paper_id, func.max(posts.version))
+        .where(posts.channel_id == bindparam("channel_id"), one_of(posts.paper_id, "ids", dialect))
+        .group_by(posts.paper_id)
+    )
+
+
+def posted_per_paper(dialect: str, channel_id: Any = None) -> Select[Any]:
+    posts = _POSTS.c
+    return (
+        select(posts.paper_id, func.max(posts.version).label("version"))
+        .where(posts.channel_id == (bindparam("channel_id") if channel_id is None else channel_id))
+        .group_by(posts.paper_id)
+    )
+
+
+_channel_posted_versions = per_dialect(posted_per_paper)
+
+
+def postings_select(dialect: str) -> Select[Any]:
+    """(paper, digest day, channel's platform, workspace, channel, name, channel id) of each posting of `:ids`.
+
+    Correlated look-ups rather than joins on PostgreSQL: a prepared statement's generic plan would otherwise
+    hash-join the whole digests table for a paper posted in three channels. (SQLite has no LATERAL, and its
+    planner looks rows up by key anyway.)"""
+    posts, channels = _POSTS.c, _CHANNELS.c
+    day = select(_DIGESTS.c.day).where(_DIGESTS.c.id == posts.digest_id).scalar_subquery().label("day")
+    if dialect == "postgresql":
+        wanted = select(channels.platform, channels.workspace, channels.channel, channels.name)
+        channel = wanted.where(channels.id == posts.channel_id).limit(1).lateral("channel")  # LIMIT: not flattened
+        source, columns = _POSTS.join(channel, true()), channel.c
+    else:
+        source, columns = _POSTS.join(_CHANNELS, channels.id == posts.channel_id), channels
+    return (
+        select(
+            posts.paper_id, day, columns.platform, columns.workspace, columns.channel, columns.name, posts.channel_id
+        )
+        .select_from(source)
+        .where(one_of(posts.paper_id, "ids", dialect), posts.message_id.is_not(None))
+        .order_by(day, posts.channel_id)
+    )
+
+
+_postings = per_dialect(postings_select)
+
+
+def posting_records(rows: Iterable[Sequence[Any]]) -> dict[str, list[PostRecord]]:
+    found: dict[str, list[PostRecord]] = {}
+    for paper_id, day, platform, workspace, channel, name, _ in rows:
+        found.setdefault(paper_id, []).append(PostRecord(ChannelRef(platform, workspace, channel, name), day))
+    return found
+
+
+@per_dialect
+def _posted_in(dialect: str) -> Select[Any]:
+    posts = _POSTS.c
+    return (
+        select(posts.paper_id, posts.channel_id, _DIGESTS.c.day)
+        .join(_DIGESTS, _DIGESTS.c.id == posts.digest_id)
+        .where(one_of(posts.paper_id, "ids", dialect), posts.message_id.is_not(None))
+        .order_by(_DIGESTS.c.day, posts.channel_id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +226,7 @@ class PostRepository:
 
     async def plan(self, digest_id: int, channel_id: int, entries: Sequence[tuple[int, str, int, bool]]) -> None:
         """Store the digest's entries (rank, paper, version, updated) before anything is posted."""
+        Changes.bump_cards(self._session)
         self._session.add_all(
             PostRow(
                 channel_id=channel_id,
@@ -153,37 +245,76 @@ class PostRepository:
         return [PlannedPost(r.id, r.rank or 0, r.paper_id, r.updated_version, r.message_id) for r in rows]
 
     async def mark_posted(self, post_id: int, message_id: str, *, now: datetime) -> None:
+        Changes.bump_cards(self._session)
         await self._session.execute(
             update(PostRow).where(PostRow.id == post_id).values(message_id=message_id[:64], posted_at=now)
         )
 
     async def paper_for_message(self, channel_id: int, message_id: str) -> str | None:
-        return await self._session.scalar(
-            select(PostRow.paper_id).where(PostRow.channel_id == channel_id, PostRow.message_id == message_id)
-        )
+        """The paper a posted message shows, remembered once found (a post's message id is set once)."""
+        papers = memo(self._session, "message_papers")
+        found = papers.get((channel_id, message_id))
+        if found is None:
+            values = {"channel_id": channel_id, "message_id": message_id}
+            found = await self._session.scalar(_paper_for_message(self._session), values)
+            if found is not None:
+                remember(papers, (channel_id, message_id), found)
+        return found
 
     async def posted_versions(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
         """The highest version of each paper already posted (or planned) in the channel."""
-        if not paper_ids:
-            return {}
-        result = await self._session.execute(
-            select(PostRow.paper_id, func.max(PostRow.version))
-            .where(PostRow.channel_id == channel_id, PostRow.paper_id.in_(list(dict.fromkeys(paper_ids))))
-            .group_by(PostRow.paper_id)
-        )
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(paper_ids))
+        size = list_chunk(self._session)
+        for start in range(0, len(unique), size):
+            values = {"channel_id": channel_id, "ids": unique[start : start + size]}
+            result = await self._session.execute(_posted_versions(self._session), values)
+            found.update((paper_id, int(version)) for paper_id, version in result)
+        return found
+
+    async def papers_of_messages(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
+        """`paper_for_message` for many (channel id, message id) pairs: remembered ones at once, the rest in one
+        query. Messages that are not our posts are absent."""
+        papers = memo(self._session, "message_papers")
+        found = {key: papers[key] for key in keys if key in papers}
+        missing = [key for key in keys if key not in found]
+        if missing:
+            rows = await self._session.execute(_papers_of_messages(self._session), {"keys": buckets(missing)})
+            for channel_id, message_id, paper_id in rows:
+                remember(papers, (channel_id, message_id), paper_id)
+                found[(channel_id, message_id)] = paper_id
+        return found
+
+    async def channel_posted_versions(self, channel_id: int) -> dict[str, int]:
+        """The highest version of every paper posted (or planned) in the channel, from one index range: cheaper than
+        asking about each of a busy day's thousands of papers. (`VoteRepository.channel_activity` has it too.)"""
+        result = await self._session.execute(_channel_posted_versions(self._session), {"channel_id": channel_id})
         return {paper_id: int(version) for paper_id, version in result}
 
+    async def postings(self, paper_ids: Sequence[str]) -> dict[str, list[PostRecord]]:
+        """Where and when each paper was posted (channel, digest day), oldest first: `posted_in` with the channels
+        joined in, one statement for a card however many channels posted the paper."""
+        rows: list[Any] = []
+        unique = list(dict.fromkeys(paper_ids))
+        size = list_chunk(self._session)
+        for start in range(0, len(unique), size):
+            result = await self._session.execute(_postings(self._session), {"ids": unique[start : start + size]})
+            rows.extend(result)
+        if len(unique) > size:
+            rows.sort(key=lambda row: (row.day, row.channel_id))
+        return posting_records(rows)
+
     async def posted_in(self, paper_ids: Sequence[str]) -> dict[str, list[tuple[int, date]]]:
-        """(channel id, digest day) for each digest that posted each paper."""
-        if not paper_ids:
-            return {}
-        result = await self._session.execute(
-            select(PostRow.paper_id, PostRow.channel_id, DigestRow.day)
-            .join(DigestRow, DigestRow.id == PostRow.digest_id)
-            .where(PostRow.paper_id.in_(list(dict.fromkeys(paper_ids))), PostRow.message_id.is_not(None))
-            .order_by(DigestRow.day, PostRow.channel_id)
-        )
+        """(channel id, digest day) for each digest that posted each paper, oldest first."""
+        rows: list[tuple[str, int, date]] = []
+        unique = list(dict.fromkeys(paper_ids))
+        size = list_chunk(self._session)
+        for start in range(0, len(unique), size):
+            result = await self._session.execute(_posted_in(self._session), {"ids": unique[start : start + size]})
+            rows.extend(tuple(row) for row in result)  # type: ignore[misc]
+        if len(unique) > size:
+            rows.sort(key=lambda row: (row[2], row[1]))
         found: dict[str, list[tuple[int, date]]] = {}
-        for paper_id, channel_id, day in result:
+        for paper_id, channel_id, day in rows:
             found.setdefault(paper_id, []).append((channel_id, day))
         return found

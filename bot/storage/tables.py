@@ -139,7 +139,8 @@ class PostRow(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "message_id"),
         UniqueConstraint("digest_id", "rank"),
-        Index(None, "channel_id", "paper_id"),
+        Index(None, "channel_id", "paper_id", postgresql_include=["version"]),
+        Index(None, "paper_id", postgresql_include=["channel_id", "digest_id", "message_id"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -158,7 +159,10 @@ class VoteRow(Base):
     so removing one of two keeps the vote, a repeated delivery changes nothing, and the vote still counts once."""
 
     __tablename__ = "votes"
-    __table_args__ = (UniqueConstraint("channel_id", "paper_id", "user_id"), Index(None, "paper_id"))
+    __table_args__ = (
+        UniqueConstraint("channel_id", "paper_id", "user_id", postgresql_include=["value"]),
+        Index(None, "paper_id", "value"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))

@@ -8,9 +8,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import UpstreamUnavailable
+from bot.storage.card_parts import CardPartsRepository
 from bot.storage.channels import ChannelRepository, EventRepository, VoteRepository
 from bot.storage.digests import DigestRepository, PostRepository
-from bot.storage.papers import PaperRepository, SignalRepository, SummaryRepository
+from bot.storage.papers import Changes, PaperRepository, SignalRepository, SummaryRepository
+from bot.storage.vote_batch import VoteBatchRepository
 
 
 class UnitOfWork:
@@ -24,6 +26,8 @@ class UnitOfWork:
     events: EventRepository
     digests: DigestRepository
     posts: PostRepository
+    vote_batch: VoteBatchRepository
+    card_parts: CardPartsRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -39,6 +43,8 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.digests = DigestRepository(session)
         self.posts = PostRepository(session)
+        self.vote_batch = VoteBatchRepository(session)
+        self.card_parts = CardPartsRepository(session)
         return self
 
     async def __aexit__(
@@ -53,9 +59,21 @@ class UnitOfWork:
         if isinstance(error, OperationalError | DBAPIError) and _is_connection_error(error):
             raise UpstreamUnavailable(f"database unavailable: {type(error.orig).__name__}") from None
 
+    async def read_only(self) -> None:
+        """Declare, before the first query, that this unit of work only reads: its statements then run without a
+        transaction around them (no BEGIN and ROLLBACK round trips). Each still sees what was committed before it
+        started, exactly as in a READ COMMITTED transaction, the default; a write would be committed at once, so
+        a unit of work that may write must not call this."""
+        assert self._session is not None
+        await self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
     async def commit(self) -> None:
         assert self._session is not None
         await self._session.commit()
+        if self._session.info.pop("papers_changed", False):
+            Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale
+        if self._session.info.pop("cards_changed", False):
+            Changes.bump_cards()
 
 
 def _is_connection_error(error: DBAPIError) -> bool:

@@ -1,0 +1,123 @@
+"""What every benchmark shares: the database URL, the result rows, a statement counter and percentiles."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+PG_URL_ENV = "HOTPAPERS_BENCH_PG_URL"
+DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def pg_url() -> str:
+    """The PostgreSQL the benchmarks use (they own the schemas they create there)."""
+    return os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The SQLAlchemy URL as a plain libpq DSN for asyncpg (bulk loading bypasses SQLAlchemy)."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One measured figure against its target. `better` says which side of the target passes."""
+
+    name: str
+    measured: float
+    target: float
+    unit: str
+    better: Literal["lower", "higher"]
+    notes: tuple[str, ...] = field(default=())
+    informational: bool = False
+    """Shown for comparison (e.g. a proposed fix measured in the bench); not a target of the run."""
+    inclusive: bool = False
+    """The target itself passes (≤ / ≥ rather than < / >)."""
+
+    @property
+    def ratio(self) -> float:
+        """measured / target: below 1 passes a `lower` target, 1 or more passes a `higher` one."""
+        return self.measured / self.target if self.target else math.inf
+
+    @property
+    def passed(self) -> bool:
+        if self.better == "lower":
+            return self.measured <= self.target if self.inclusive else self.measured < self.target
+        return self.measured >= self.target
+
+    @property
+    def sign(self) -> str:
+        if self.better == "lower":
+            return "≤" if self.inclusive else "<"
+        return "≥"
+
+    def describe(self) -> str:
+        sign = self.sign
+        verdict = "info" if self.informational else "pass" if self.passed else "FAIL"
+        return (
+            f"{self.name}: {self.measured:,.3f} {self.unit} (target {sign} {self.target:,g} {self.unit}, "
+            f"ratio {self.ratio:.3f}) {verdict}"
+        )
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine sends (`before_cursor_execute`), e.g. to prove there is no N+1."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        self.statements: list[str] = []
+        self.keep = False
+        self._engine = engine
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        self.count += 1
+        if self.keep:
+            self.statements.append(statement)
+
+    @contextmanager
+    def measure(self) -> Iterator[list[int]]:
+        """`with counter.measure() as n:` … `n[0]` is the number of statements sent inside the block."""
+        box = [0]
+        before = self.count
+        try:
+            yield box
+        finally:
+            box[0] = self.count - before
+
+    def close(self) -> None:
+        event.remove(self._engine.sync_engine, "before_cursor_execute", self._seen)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (p50 = 0.5, p99 = 0.99) of `values`."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+class Stopwatch:
+    """`with Stopwatch() as watch:` … `watch.seconds`."""
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+
+def say(message: str) -> None:
+    """Progress lines go to stdout straight away (the whole run takes minutes)."""
+    print(message, flush=True)

@@ -1,0 +1,261 @@
+"""3. Vote ingestion: ≥ 2,000 reaction events a second through the engine into PostgreSQL, ≥ 500 on SQLite, with
+exact final counts.
+
+A generated stream of reaction events on digest posts — adds, removes, second same-sign reactions (one vote),
+opposite reactions (a replaced vote), Slack's retried deliveries (same event id), plus events the engine must ignore
+(the bot's own reactions, messages it did not post) — goes through `HotPapers.record_vote` from many concurrent
+"delivery" tasks, one user's events on one message in order (as the Discord adapter serialises them). The final
+tallies are compared with an independent model of the rules; the rate is events handled per second of wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Integer, func, insert, select
+
+from bench.common import Result, StatementCounter, Stopwatch, say
+from bench.context import BenchContext
+from bench.data import drop_schema, recreate_schema
+from bot.model import ChannelRef, Paper, VoteEvent
+from bot.storage.tables import ChannelRow, DigestRow, PostRow, ProcessedEventRow, VoteRow
+
+NOW = datetime(2024, 3, 15, 9, 0, tzinfo=UTC)
+SCHEMA = "bench_votes"
+CHANNELS, POSTS_PER_CHANNEL, USERS = 100, 20, 3_000
+DELIVERERS = 64
+"""Concurrent delivery tasks (the gateway hands the adapter each event in its own task)."""
+
+
+@dataclass
+class Workload:
+    """The events in delivery order per task, and what the rules say the tallies end as."""
+
+    queues: list[list[VoteEvent]]
+    expected: dict[tuple[int, str], tuple[int, int]]  # (channel index, message id) -> (up, down)
+    kinds: Counter[str] = field(default_factory=Counter)
+    event_ids: int = 0
+
+
+def _channel(index: int) -> ChannelRef:
+    platform = "slack" if index % 2 else "discord"
+    return ChannelRef(platform, f"W{index // 10}", f"C{index:04d}", f"#papers-{index}")
+
+
+def _message(channel: int, post: int) -> str:
+    return str(7_000_000_000_000 + channel * 1_000 + post)
+
+
+def workload(rng: random.Random, events: int) -> Workload:
+    """A random walk per (channel, message, user), applied to an independent model of the voting rules."""
+    queues: list[list[VoteEvent]] = [[] for _ in range(DELIVERERS)]
+    votes: dict[tuple[int, int, int], tuple[int, set[str]]] = {}
+    kinds: Counter[str] = Counter()
+    made = serial = event_ids = 0
+    while made < events:
+        channel, post, user = rng.randrange(CHANNELS), rng.randrange(POSTS_PER_CHANNEL), rng.randrange(USERS)
+        key = (channel, post, user)
+        queue = queues[hash(key) % DELIVERERS]
+        ref = _channel(channel)
+        for _ in range(rng.randint(1, 6)):
+            value, name, removed, kind = _step(rng, votes.get(key))
+            serial += 1
+            event_id = f"Ev{serial:08d}" if ref.platform == "slack" else None
+            event_ids += bool(event_id)
+            event = VoteEvent(
+                ref, f"U{user:05d}", _message(channel, post), value, removed=removed, event_id=event_id, reaction=name
+            )
+            queue.append(event)
+            kinds[kind] += 1
+            votes[key] = _apply(votes.get(key), value, name, removed)
+            made += 1
+            if event_id and rng.random() < 0.05:  # Slack did not see our 200 in time: the same event again
+                queue.append(event)
+                kinds["retried delivery"] += 1
+                made += 1
+        if rng.random() < 0.05:
+            queue.append(VoteEvent(ref, "BOT", _message(channel, post), 1, by_bot=True, reaction="👍"))
+            queue.append(VoteEvent(ref, f"U{user:05d}", "123", 1, reaction="👍"))  # a message we did not post
+            kinds["ignored (bot, not ours)"] += 2
+            made += 2
+    expected: dict[tuple[int, str], tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for (channel, post, _), state in votes.items():
+        if state is not None:
+            up, down = expected[(channel, _message(channel, post))]
+            expected[(channel, _message(channel, post))] = (up + (state[0] > 0), down + (state[0] < 0))
+    return Workload(queues, dict(expected), kinds, event_ids)
+
+
+def _step(rng: random.Random, state: tuple[int, set[str]] | None) -> tuple[int, str, bool, str]:
+    """The next reaction of a user on a message: (value, emoji, removed, kind)."""
+    if state is None:
+        up = rng.random() < 0.8
+        return (1, rng.choice(("👍", "🔥")), False, "add") if up else (-1, "👎", False, "add")
+    value, names = state
+    roll = rng.random()
+    if roll < 0.35:
+        return value, rng.choice(sorted(names)), True, "remove"
+    if roll < 0.65:
+        name = "🔥" if value > 0 and "🔥" not in names else "👍" if value > 0 else "👎"
+        return value, name, False, "second same-sign reaction"
+    if roll < 0.85:
+        return (-1, "👎", False, "opposite reaction") if value > 0 else (1, "👍", False, "opposite reaction")
+    return -value, "👎" if value > 0 else "👍", True, "removal of an opposite reaction (no vote to remove)"
+
+
+def _apply(state: tuple[int, set[str]] | None, value: int, name: str, removed: bool) -> tuple[int, set[str]] | None:
+    """The rules: one vote per user and message whatever the number of same-sign reactions; an opposite reaction
+    replaces it; removing the last reaction of the vote's sign removes the vote."""
+    if removed:
+        if state is None or state[0] != value:
+            return state
+        remaining = state[1] - {name}
+        return (value, remaining) if remaining else None
+    if state is None or state[0] != value:
+        return value, {name}
+    return value, state[1] | {name}
+
+
+async def _prepare(context: BenchContext, url: str, schema: str | None) -> tuple[object, dict[int, int]]:
+    """An engine on a fresh database with CHANNELS channels, each with a digest of POSTS_PER_CHANNEL posts."""
+    app = await context.app(schema=schema, url=url, now=NOW, database={"pool_size": 5})
+    papers = [
+        Paper(
+            id=f"2403.{n + 1:05d}",
+            version=1,
+            title=f"Paper {n}",
+            authors=("Ada Lovelace",),
+            abstract="Short.",
+            categories=("cs.LG",),
+            primary_category="cs.LG",
+            published=NOW - timedelta(days=1),
+            updated=NOW - timedelta(days=1),
+            announced=NOW.date(),
+        )
+        for n in range(CHANNELS * POSTS_PER_CHANNEL)
+    ]
+    await app.service.store_papers(papers)
+    ids: dict[int, int] = {}
+    async with app.engine.begin() as connection:
+        for index in range(CHANNELS):
+            ref = _channel(index)
+            row = {
+                "platform": ref.platform,
+                "workspace": ref.workspace,
+                "channel": ref.channel,
+                "name": ref.name,
+                "settings": {},
+                "subscribed": True,
+                "created_at": NOW,
+            }
+            ids[index] = (
+                await connection.execute(insert(ChannelRow.__table__).values(row).returning(ChannelRow.id))
+            ).scalar_one()
+            digest = {
+                "channel_id": ids[index],
+                "day": NOW.date(),
+                "state": "done",
+                "holder": "bench",
+                "lease_until": NOW,
+                "claimed_at": NOW,
+                "finished_at": NOW,
+                "attempts": 1,
+            }
+            digest_id = (
+                await connection.execute(insert(DigestRow.__table__).values(digest).returning(DigestRow.id))
+            ).scalar_one()
+            await connection.execute(
+                insert(PostRow.__table__),
+                [
+                    {
+                        "channel_id": ids[index],
+                        "paper_id": papers[index * POSTS_PER_CHANNEL + post].id,
+                        "digest_id": digest_id,
+                        "rank": post + 1,
+                        "version": 1,
+                        "updated_version": False,
+                        "message_id": _message(index, post),
+                        "posted_at": NOW,
+                    }
+                    for post in range(POSTS_PER_CHANNEL)
+                ],
+            )
+    return app, ids
+
+
+async def _deliver(app: object, work: Workload) -> float:
+    service = app.service  # type: ignore[attr-defined]
+
+    async def deliverer(queue: list[VoteEvent]) -> None:
+        for event in queue:
+            await service.record_vote(event)
+
+    with Stopwatch() as watch:
+        await asyncio.gather(*(deliverer(queue) for queue in work.queues))
+    return watch.seconds
+
+
+async def _final_counts(app: object, ids: dict[int, int]) -> tuple[dict[tuple[int, str], tuple[int, int]], int]:
+    """(channel index, message) -> (up, down) as stored, and how many event ids were remembered."""
+    index_of = {row_id: index for index, row_id in ids.items()}
+    votes, posts = VoteRow.__table__.c, PostRow.__table__.c
+    up = func.sum((votes.value > 0).cast(Integer))
+    down = func.sum((votes.value < 0).cast(Integer))
+    query = (
+        select(posts.channel_id, posts.message_id, up, down)
+        .join(PostRow.__table__, (posts.channel_id == votes.channel_id) & (posts.paper_id == votes.paper_id))
+        .group_by(posts.channel_id, posts.message_id)
+    )
+    async with app.engine.connect() as connection:  # type: ignore[attr-defined]
+        rows = (await connection.execute(query)).all()
+        remembered = (
+            await connection.execute(select(func.count()).select_from(ProcessedEventRow.__table__))
+        ).scalar_one()
+    found = {(index_of[channel], message): (int(u), int(d)) for channel, message, u, d in rows if u or d}
+    return found, int(remembered)
+
+
+async def run(context: BenchContext) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hotpapers-bench-") as folder:
+        sqlite_url = f"sqlite+aiosqlite:///{Path(folder) / 'votes.db'}"
+        for name, url, schema, events, target in (
+            ("PostgreSQL", context.url, SCHEMA, 40_000, 2_000.0),
+            ("SQLite", sqlite_url, None, 10_000, 500.0),
+        ):
+            if schema:
+                await recreate_schema(url, schema)
+            app, ids = await _prepare(context, url, schema)
+            work = workload(random.Random(3), events)
+            counter = StatementCounter(app.engine)  # type: ignore[attr-defined]
+            try:
+                seconds = await _deliver(app, work)
+                found, remembered = await _final_counts(app, ids)
+            finally:
+                counter.close()
+                await app.aclose()  # type: ignore[attr-defined]
+                if schema:
+                    await drop_schema(url, schema)
+            wrong = {key for key in set(found) | set(work.expected) if found.get(key) != work.expected.get(key)}
+            exact = not wrong and remembered == work.event_ids
+            rate = events / seconds
+            say(
+                f"  {name}: {events:,} events in {seconds:.2f} s = {rate:,.0f}/s; {counter.count / events:.2f} "
+                f"statements per event; final counts {'exact' if exact else f'WRONG for {len(wrong)} messages'}"
+            )
+            notes = (
+                f"{events:,} events from {DELIVERERS} concurrent delivery tasks: "
+                + ", ".join(f"{count:,} {kind}" for kind, count in work.kinds.most_common()),
+                f"{CHANNELS} channels × {POSTS_PER_CHANNEL} posts, {USERS:,} users; {counter.count / events:.2f} SQL "
+                f"statements per event",
+                f"final tallies of {len(work.expected):,} messages and {work.event_ids:,} remembered event ids: "
+                + ("exactly as the rules say" if exact else f"{len(wrong)} messages WRONG, {remembered} event ids"),
+            )
+            results.append(Result(f"votes/s {name}", rate if exact else 0.0, target, "events/s", "higher", notes))
+    return results
