@@ -112,20 +112,17 @@ async def ranked_digest(
 ) -> list[Ranked]:
     """`ranked_for_channel` over the window, exact for its first `limit` entries (all a digest shows): only the
     papers that can still reach them are scored (`top_ranked`). `activity` is the channel's, if already read."""
+    tallies: dict[str, VoteTally] = {}
     if channel is None:
-        activity = ChannelActivity([], [], [], [], [], [])
-    elif activity is None:
-        activity = await uow.votes.channel_activity(channel.id)
+        activity, posted = ChannelActivity([], []), {}
+    else:
+        activity = activity or await uow.votes.channel_activity(channel.id)
+        posted = (await context.windows.posted(uow, window)).get(channel.id, {})
+        voted = window.ids.intersection(activity.voted)  # today's papers it voted on: usually none, or a few
+        tallies = await uow.votes.tallies(channel.id, sorted(voted)) if voted else {}
     taste = await channel_taste(uow, activity.voted, activity.net, context)
     by_id, signals = window.by_id, window.signals
-    special = window.ids.intersection(activity.voted).union(window.ids.intersection(activity.posted))
-    tallies, posted = {}, {}
-    for paper_id in special:  # a few: look them up in the lists rather than index thousands
-        if paper_id in activity.voted:
-            at = activity.voted.index(paper_id)
-            tallies[paper_id] = VoteTally(activity.up[at], activity.down[at])
-        if paper_id in activity.posted:
-            posted[paper_id] = activity.versions[activity.posted.index(paper_id)]
+    special = set(tallies).union(posted)
 
     def candidate(paper_id: str) -> Candidate:
         return Candidate(by_id[paper_id], signals.get(paper_id, ()), tallies.get(paper_id, VoteTally()),

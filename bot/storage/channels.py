@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, ChannelSettings, VoteTally
 from bot.storage.dialect import insert_ignore, list_chunk, one_of, per_dialect, returns_arrays
-from bot.storage.digests import posted_per_paper
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow
 from bot.storage.vote_batch import VoteBatchRepository, reaction_name
@@ -75,51 +74,52 @@ def _votes_per_paper(dialect: str, channel_id: Any = None) -> Select[Any]:
 
 
 _channel_votes = per_dialect(_votes_per_paper)
-_posted_per_paper = per_dialect(posted_per_paper)
 
 
-def _activity_arrays(dialect: str, channel_id: Any) -> tuple[Any, Any]:
-    """A channel's votes per paper and its posted versions per paper, each as one row of arrays (PostgreSQL)."""
-    voted = _votes_per_paper(dialect, channel_id).correlate(_CHANNELS).subquery()
-    posted = posted_per_paper(dialect, channel_id).correlate(_CHANNELS).subquery()
-    votes = select(*(func.array_agg(column) for column in voted.c))
-    posts = select(*(func.array_agg(column) for column in posted.c))
-    return votes, posts
+def _net_per_paper(dialect: str, channel_id: Any = None) -> Select[Any]:
+    return (
+        select(_VOTES.c.paper_id, func.sum(_VOTES.c.value).label("net"))
+        .where(_VOTES.c.channel_id == (bindparam("channel_id") if channel_id is None else channel_id))
+        .group_by(_VOTES.c.paper_id)
+    )
+
+
+_channel_nets = per_dialect(_net_per_paper)
+
+
+def _vote_arrays(dialect: str, channel_id: Any) -> Select[Any]:
+    """A channel's net vote per paper as one row of arrays (PostgreSQL)."""
+    voted = _net_per_paper(dialect, channel_id).correlate(_CHANNELS).subquery()
+    return select(*(func.array_agg(column) for column in voted.c))
 
 
 @per_dialect
 def _activity(dialect: str) -> Select[Any]:
-    votes, posts = (part.subquery() for part in _activity_arrays(dialect, bindparam("channel_id")))
-    return select(votes, posts).select_from(votes.join(posts, true()))
+    return _vote_arrays(dialect, bindparam("channel_id"))
 
 
 @per_dialect
 def _channel_and_activity(dialect: str) -> Select[Any]:
-    """The channel's row with its activity, in one statement (PostgreSQL: LATERAL)."""
-    votes, posts = (part.lateral() for part in _activity_arrays(dialect, ChannelRow.id))
-    source = _CHANNELS.join(votes, true()).join(posts, true())
+    """The channel's row with its votes, in one statement (PostgreSQL: LATERAL)."""
+    votes = _vote_arrays(dialect, ChannelRow.id).lateral()
     return (
-        select(ChannelRow, votes, posts)
-        .select_from(source)
+        select(_CHANNELS, votes)
+        .select_from(_CHANNELS.join(votes, true()))
         .where(
-            ChannelRow.platform == bindparam("platform"),
-            ChannelRow.workspace == bindparam("workspace"),
-            ChannelRow.channel == bindparam("channel"),
+            _CHANNELS.c.platform == bindparam("platform"),
+            _CHANNELS.c.workspace == bindparam("workspace"),
+            _CHANNELS.c.channel == bindparam("channel"),
         )
     )
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelActivity:
-    """A channel's votes per paper (parallel lists: paper, up, down, net) and its posted papers with the highest
-    version posted (parallel lists)."""
+    """A channel's net vote on every paper it voted on, as parallel lists (paper, net): its taste's raw material.
+    The up and down counts are read only for the papers a digest shows (`VoteRepository.tallies`)."""
 
     voted: list[str]
-    up: list[int]
-    down: list[int]
     net: list[int]
-    posted: list[str]
-    versions: list[int]
 
 
 def settings_to_json(settings: ChannelSettings) -> dict[str, Any]:
@@ -142,7 +142,7 @@ class ChannelRepository:
 
     async def find_with_activity(self, ref: ChannelRef) -> tuple[ChannelRow | None, ChannelActivity | None]:
         """`find` and `VoteRepository.channel_activity` in one round trip where the database can (PostgreSQL):
-        a digest needs both."""
+        a digest needs both. The row is for reading (on PostgreSQL it is not attached to the session)."""
         values = {"platform": ref.platform, "workspace": ref.workspace, "channel": ref.channel}
         if not returns_arrays(self._session):
             row = await self.find(ref)
@@ -150,7 +150,11 @@ class ChannelRepository:
         found = (await self._session.execute(_channel_and_activity(self._session), values)).first()
         if found is None:
             return None, None
-        return found[0], ChannelActivity(*(list(column or ()) for column in found[1:]))
+        width = len(_CHANNELS.c)
+        # A detached row built from the columns: this unit of work only reads it (and loading an ORM entity costs
+        # a digest more than the arrays of thousands of votes do).
+        row = ChannelRow(**dict(zip(_CHANNELS.c.keys(), found[:width], strict=True)))
+        return row, ChannelActivity(*(list(column or ()) for column in found[width:]))
 
     async def id_of(self, ref: ChannelRef) -> int | None:
         """The channel's row id (None if we have never seen it), remembered: a channel row is never deleted."""
@@ -245,16 +249,14 @@ class VoteRepository:
         return {paper_id: (up, down, net) for paper_id, up, down, net in result}
 
     async def channel_activity(self, channel_id: int) -> ChannelActivity:
-        """`channel_votes` and `PostRepository.channel_posted_versions` together: what a digest needs to know of
-        the channel. A long-lived channel has voted on and been shown thousands of papers, so on PostgreSQL both
-        come as one row of arrays, decoded by the driver in C, in one round trip."""
+        """The channel's net vote per paper: a long-lived channel has voted on thousands of papers, so on
+        PostgreSQL they come as one row of arrays, decoded by the driver in C."""
         if returns_arrays(self._session):
             row = (await self._session.execute(_activity(self._session), {"channel_id": channel_id})).one()
             return ChannelActivity(*(list(column or ()) for column in row))
-        votes = await self._session.execute(_channel_votes(self._session), {"channel_id": channel_id})
-        posts = await self._session.execute(_posted_per_paper(self._session), {"channel_id": channel_id})
-        voted, posted = list(zip(*votes, strict=True)) or [(), (), (), ()], list(zip(*posts, strict=True)) or [(), ()]
-        return ChannelActivity(*(list(column) for column in (*voted, *posted)))
+        nets = await self._session.execute(_channel_nets(self._session), {"channel_id": channel_id})
+        columns = list(zip(*nets, strict=True)) or [(), ()]
+        return ChannelActivity(*(list(column) for column in columns))
 
     async def history(self, channel_id: int) -> list[tuple[list[str], int]]:
         """(categories, net vote) per voted paper in the channel: the raw material of the channel's taste."""

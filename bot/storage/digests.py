@@ -48,16 +48,14 @@ def _posted_versions(dialect: str) -> Select[Any]:
     )
 
 
-def posted_per_paper(dialect: str, channel_id: Any = None) -> Select[Any]:
+@per_dialect
+def _posted_versions_anywhere(dialect: str) -> Select[Any]:
     posts = _POSTS.c
     return (
-        select(posts.paper_id, func.max(posts.version).label("version"))
-        .where(posts.channel_id == (bindparam("channel_id") if channel_id is None else channel_id))
-        .group_by(posts.paper_id)
+        select(posts.channel_id, posts.paper_id, func.max(posts.version))
+        .where(one_of(posts.paper_id, "ids", dialect))
+        .group_by(posts.channel_id, posts.paper_id)
     )
-
-
-_channel_posted_versions = per_dialect(posted_per_paper)
 
 
 def postings_select(dialect: str) -> Select[Any]:
@@ -285,11 +283,19 @@ class PostRepository:
                 found[(channel_id, message_id)] = paper_id
         return found
 
-    async def channel_posted_versions(self, channel_id: int) -> dict[str, int]:
-        """The highest version of every paper posted (or planned) in the channel, from one index range: cheaper than
-        asking about each of a busy day's thousands of papers. (`VoteRepository.channel_activity` has it too.)"""
-        result = await self._session.execute(_channel_posted_versions(self._session), {"channel_id": channel_id})
-        return {paper_id: int(version) for paper_id, version in result}
+    async def posted_versions_everywhere(self, paper_ids: Sequence[str]) -> dict[int, dict[str, int]]:
+        """channel id -> {paper: highest version posted (or planned) there}, for `paper_ids` in every channel: a
+        digest window's papers, read once for all the channels' digests (few of a new day's papers were posted)."""
+        found: dict[int, dict[str, int]] = {}
+        unique = list(dict.fromkeys(paper_ids))
+        size = list_chunk(self._session)
+        for start in range(0, len(unique), size):
+            values = {"ids": unique[start : start + size]}
+            for channel_id, paper_id, version in await self._session.execute(
+                _posted_versions_anywhere(self._session), values
+            ):
+                found.setdefault(channel_id, {})[paper_id] = int(version)
+        return found
 
     async def postings(self, paper_ids: Sequence[str]) -> dict[str, list[PostRecord]]:
         """Where and when each paper was posted (channel, digest day), oldest first: `posted_in` with the channels

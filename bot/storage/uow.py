@@ -52,9 +52,8 @@ class UnitOfWork:
     ) -> None:
         assert self._session is not None
         try:
-            await self._session.rollback()
+            await self._session.close()  # releases the connection, rolling back whatever was not committed
         finally:
-            await self._session.close()
             self._session = None
         if isinstance(error, OperationalError | DBAPIError) and _is_connection_error(error):
             raise UpstreamUnavailable(f"database unavailable: {type(error.orig).__name__}") from None

@@ -110,6 +110,17 @@ class WindowCache:
                 self._lists.append(categories)
             known[paper_id] = index
 
+    async def posted(self, uow: UnitOfWork, window: Window) -> dict[int, dict[str, int]]:
+        """channel id -> {paper: highest version posted there} for the window's papers; remembered like
+        `card_parts` (posts are what cards show besides the papers, under the same counter)."""
+        async with window.derived.setdefault("posted lock", asyncio.Lock()):  # one read for digests started together
+            stamp = (Changes.cards, int(time.monotonic() / RECHECK_SECONDS))
+            cached = window.derived.get("posted")
+            if cached is None or cached[0] != stamp:
+                posted = await uow.posts.posted_versions_everywhere(list(window.by_id))
+                cached = window.derived["posted"] = (stamp, posted)
+            return cached[1]
+
     async def card_parts(self, uow: UnitOfWork, papers: Sequence[Paper]) -> CardParts:
         """`CardPartsRepository.read`, remembered for `RECHECK_SECONDS` and until this process writes a summary or a
         post: a day's top papers are the same in many channels' digests."""
