@@ -40,6 +40,9 @@ class Settings(BaseModel):
     token_env: str = Field(default="DISCORD_TOKEN", min_length=1)
     seed_reactions: bool = True
     """Add the first up and down emoji under each digest post so voting is one click."""
+    global_rate_limit: int = Field(default=50, ge=1, le=10_000)
+    """Requests a second Discord allows this bot in total (50 unless Discord raised it for you). Digest posts are
+    paced under it, so many channels posting at once do not run into 429s."""
 
     @model_validator(mode="after")
     def _emoji_are_distinct(self) -> Settings:

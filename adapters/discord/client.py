@@ -14,6 +14,7 @@ from discord.ext import commands
 from adapters.discord import Settings
 from adapters.discord.commands import PaperCommands
 from adapters.discord.errors import reply_error
+from adapters.discord.pacing import RequestBudget
 from adapters.discord.publisher import DiscordPublisher
 from adapters.discord.reactions import EmojiVotes, ReactionVotes
 from adapters.discord.views import ReportButton, VoteButton
@@ -59,7 +60,8 @@ class HotPapersBot(commands.Bot):
         self.service, self.settings, self.summary_max_chars = service, settings, summary_max_chars
         seed = (settings.up_emoji[0], settings.down_emoji[0]) if settings.seed_reactions else ()
         self.vote_hint = f"vote with {' '.join(settings.up_emoji)} or {' '.join(settings.down_emoji)}"
-        self.publisher = DiscordPublisher(self, seed_emoji=seed, vote_hint=self.vote_hint)
+        budget = RequestBudget(settings.global_rate_limit)
+        self.publisher = DiscordPublisher(self, budget=budget, seed_emoji=seed, vote_hint=self.vote_hint)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton, ReportButton)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -122,3 +123,17 @@ async def test_posting_in_a_channel_that_is_gone_is_the_engines_not_found(
     with pytest.raises(NotFound, match="Discord channel #old no longer exists"):
         await bot.publisher.say(ChannelRef("discord", GUILD_ID, "3999999999999999999", "#old"), "hello")
     assert fake.sent("GET", "/channels/3999999999999999999")[0].status == 404
+
+
+async def test_digests_posted_at_once_in_many_channels_stay_under_discords_global_limit(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, sample_day: date
+) -> None:
+    channels = [ChannelRef("discord", GUILD_ID, str(3_000_000_000_000_000_100 + n), f"#lab-{n}") for n in range(3)]
+    fake.extra_channels, fake.global_limit = tuple(c.channel for c in channels), 8
+    bot = await start_bot(hotpapers, seed_reactions=False, global_rate_limit=8)
+    fake.accepted.clear()
+    results = await asyncio.gather(*(hotpapers.post_digest(c, sample_day, bot.publisher) for c in channels))
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 3
+    assert fake.globally_limited == 0  # 18 posts at once, and Discord never had to say 429
+    starts = fake.accepted
+    assert len(starts) == 18 and starts[-1] - starts[0] >= 2.0  # 8 + 8 + 2: paced over three windows

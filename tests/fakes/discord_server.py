@@ -85,6 +85,11 @@ class FakeDiscord:
     frames: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "global" or guild id -> commands
+    extra_channels: tuple[str, ...] = ()
+    """More text channels in the guild, besides #papers and #general."""
+    global_limit: int | None = None
+    """Discord's global limit: at most this many bot requests in any one second, the rest answered 429 `global`.
+    Interaction callbacks and follow-ups are exempt, as on Discord."""
 
     def __post_init__(self) -> None:
         self.sockets: list[_Socket] = []  # live gateway connections
@@ -94,6 +99,8 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.api_base = self.gateway_url = ""
+        self.accepted: list[float] = []  # clock readings of the bot requests the global limit let through
+        self.globally_limited = 0  # bot requests answered 429 for the global limit
 
     async def start(self) -> None:
         app = web.Application()
@@ -199,7 +206,13 @@ class FakeDiscord:
         self.sockets.append(sock)
         await self._send(sock, "READY", ready)
         if _owns(sock, GUILD_ID):
-            await self._send(sock, "GUILD_CREATE", payload("guild_create"))
+            guild = payload("guild_create")
+            template = guild["channels"][0]
+            guild["channels"] += [
+                template | {"id": cid, "name": f"papers-{n}", "position": n + 2}
+                for n, cid in enumerate(self.extra_channels)
+            ]
+            await self._send(sock, "GUILD_CREATE", guild)
 
     async def _send(self, sock: _Socket, event: str, data: dict[str, Any]) -> None:
         sock.seq += 1
@@ -225,14 +238,27 @@ class FakeDiscord:
         if limited is not None:
             self._ratelimits.remove(limited)
             return self._too_many(*limited[2:])
+        interaction = seen.route.startswith(("/interactions/", "/webhooks/"))
+        if not interaction and (wait := self._over_global_limit()) is not None:
+            self.globally_limited += 1
+            return self._too_many(wait, True)
         for method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, seen.route)
             if method == seen.method and match:
-                needs_auth = not seen.route.startswith(("/interactions/", "/webhooks/"))
-                if needs_auth and seen.headers.get("Authorization") != f"Bot {self.token}":
+                if not interaction and seen.headers.get("Authorization") != f"Bot {self.token}":
                     return _error(401, 0, "401: Unauthorized")
                 return await handler(seen.json, *match.groups(), query=seen.query)
         return _error(404, 0, f"404: Not Found ({seen.method} {seen.route})")
+
+    def _over_global_limit(self) -> float | None:
+        """None when the request fits in the last second's budget (it is counted), else the seconds to wait."""
+        now = self.clock()
+        if self.global_limit is not None:
+            window = [t for t in self.accepted[-self.global_limit :] if now - t < 1.0]
+            if len(window) >= self.global_limit:
+                return max(0.001, 1.0 - (now - window[0]))
+        self.accepted.append(now)
+        return None
 
     def _routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
         return [
@@ -270,7 +296,7 @@ class FakeDiscord:
         return _json(200, echoed)
 
     async def _create_message(self, body: Any, channel_id: str, **_: Any) -> web.Response:
-        if channel_id not in (PAPERS_CHANNEL, GENERAL_CHANNEL):
+        if channel_id not in (PAPERS_CHANNEL, GENERAL_CHANNEL, *self.extra_channels):
             return _error(404, 10003, "Unknown Channel")
         errors = message_errors(body or {})
         return _error(400, *errors) if errors else _json(200, self._store(body, channel_id=channel_id, flags=0))
