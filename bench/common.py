@@ -45,7 +45,9 @@ class Result:
     @property
     def ratio(self) -> float:
         """measured / target: below 1 passes a `lower` target, 1 or more passes a `higher` one."""
-        return self.measured / self.target if self.target else math.inf
+        if not self.target:
+            return 0.0 if not self.measured else math.inf
+        return self.measured / self.target
 
     @property
     def passed(self) -> bool:
