@@ -14,7 +14,11 @@ from bot.arxiv_id import parse_arxiv_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "bot" / "data" / "sample.json"
-SEEDS = Path("/work/shared/seeds")
+SEEDS = next(
+    (folder for folder in (ROOT.parent / "shared" / "seeds", Path("/work/shared/seeds")) if folder.is_dir()),
+    ROOT.parent / "shared" / "seeds",
+)
+"""The seed pages sit beside the checkout (shared/), in the workspace and in CI alike."""
 
 
 def _sample() -> dict[str, Any]:
