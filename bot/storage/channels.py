@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, case, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, ChannelSettings, VoteTally
-from bot.storage.dialect import insert_ignore, list_chunk, one_of, per_dialect, returns_arrays
+from bot.storage.dialect import id_lists, insert_ignore, one_of, per_dialect, returns_arrays
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow
 from bot.storage.vote_batch import VoteBatchRepository, reaction_name
@@ -20,6 +20,7 @@ _CHANNELS = ChannelRow.__table__
 _VOTES = VoteRow.__table__
 UP = func.sum(case((_VOTES.c.value > 0, 1), else_=0))
 DOWN = func.sum(case((_VOTES.c.value < 0, 1), else_=0))
+NET = func.sum(_VOTES.c.value).label("net")
 
 
 @per_dialect
@@ -65,23 +66,22 @@ def _tallies_everywhere(dialect: str) -> Select[Any]:
     )
 
 
+def _per_paper(channel_id: Any, *columns: Any) -> Select[Any]:
+    """`columns` per paper over one channel's votes; `channel_id` is a value, a correlated column, or None for a
+    `:channel_id` parameter."""
+    channel = bindparam("channel_id") if channel_id is None else channel_id
+    return select(_VOTES.c.paper_id, *columns).where(_VOTES.c.channel_id == channel).group_by(_VOTES.c.paper_id)
+
+
 def _votes_per_paper(dialect: str, channel_id: Any = None) -> Select[Any]:
-    return (
-        select(_VOTES.c.paper_id, UP.label("up"), DOWN.label("down"), func.sum(_VOTES.c.value).label("net"))
-        .where(_VOTES.c.channel_id == (bindparam("channel_id") if channel_id is None else channel_id))
-        .group_by(_VOTES.c.paper_id)
-    )
+    return _per_paper(channel_id, UP.label("up"), DOWN.label("down"), NET)
 
 
 _channel_votes = per_dialect(_votes_per_paper)
 
 
 def _net_per_paper(dialect: str, channel_id: Any = None) -> Select[Any]:
-    return (
-        select(_VOTES.c.paper_id, func.sum(_VOTES.c.value).label("net"))
-        .where(_VOTES.c.channel_id == (bindparam("channel_id") if channel_id is None else channel_id))
-        .group_by(_VOTES.c.paper_id)
-    )
+    return _per_paper(channel_id, NET)
 
 
 _channel_nets = per_dialect(_net_per_paper)
@@ -201,10 +201,8 @@ class ChannelRepository:
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, ChannelRef]:
         found: dict[int, ChannelRef] = {}
-        unique = list(dict.fromkeys(ids))
-        size = list_chunk(self._session)
-        for start in range(0, len(unique), size):
-            rows = await self._session.execute(_channels_by_ids(self._session), {"ids": unique[start : start + size]})
+        for chunk in id_lists(self._session, ids):
+            rows = await self._session.execute(_channels_by_ids(self._session), {"ids": chunk})
             found.update((row.id, ref_of(row)) for row in rows)
         return found
 
@@ -229,10 +227,8 @@ class VoteRepository:
     async def tallies(self, channel_id: int | None, paper_ids: Sequence[str]) -> dict[str, VoteTally]:
         """Up/down counts per paper, in one grouped query; `channel_id=None` sums every channel."""
         found: dict[str, VoteTally] = {}
-        unique = list(dict.fromkeys(paper_ids))
-        size = list_chunk(self._session)
-        for start in range(0, len(unique), size):
-            values: dict[str, Any] = {"ids": unique[start : start + size]}
+        for chunk in id_lists(self._session, paper_ids):
+            values: dict[str, Any] = {"ids": chunk}
             if channel_id is None:
                 query = _tallies_everywhere(self._session)
             else:
@@ -260,26 +256,19 @@ class VoteRepository:
 
     async def history(self, channel_id: int) -> list[tuple[list[str], int]]:
         """(categories, net vote) per voted paper in the channel: the raw material of the channel's taste."""
-        per_paper = (
-            select(VoteRow.paper_id, func.sum(VoteRow.value).label("net"))
-            .where(VoteRow.channel_id == channel_id)
-            .group_by(VoteRow.paper_id)
-            .subquery()
-        )
+        per_paper = _per_paper(channel_id, NET).subquery()
         result = await self._session.execute(
             select(PaperRow.categories, per_paper.c.net).join(per_paper, PaperRow.id == per_paper.c.paper_id)
         )
         return [(list(categories), int(total)) for categories, total in result]
 
     async def most_voted(self, channel_id: int, since: datetime, *, limit: int) -> list[tuple[str, VoteTally]]:
-        up = func.sum(case((VoteRow.value > 0, 1), else_=0))
-        down = func.sum(case((VoteRow.value < 0, 1), else_=0))
         result = await self._session.execute(
-            select(VoteRow.paper_id, up, down)
+            select(VoteRow.paper_id, UP, DOWN)
             .where(VoteRow.channel_id == channel_id, VoteRow.updated_at >= since)
             .group_by(VoteRow.paper_id)
-            .having(up > 0)
-            .order_by((up - down).desc(), up.desc(), VoteRow.paper_id)
+            .having(UP > 0)
+            .order_by((UP - DOWN).desc(), UP.desc(), VoteRow.paper_id)
             .limit(limit)
         )
         return [(paper_id, VoteTally(int(u), int(d))) for paper_id, u, d in result]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, any_, bindparam
@@ -78,6 +78,16 @@ def list_chunk(session: AsyncSession) -> int:
     """How many ids one `one_of` list may hold: SQLite caps the number of bound variables, PostgreSQL's array
     parameter does not."""
     return 10_000 if dialect_of(session) == "postgresql" else 500
+
+
+H = TypeVar("H", bound=Hashable)
+
+
+def id_lists(session: AsyncSession, ids: Iterable[H]) -> list[list[H]]:
+    """The distinct `ids`, in their order, cut into lists that one `one_of` parameter may hold (`list_chunk`)."""
+    unique = list(dict.fromkeys(ids))
+    size = list_chunk(session)
+    return [unique[start : start + size] for start in range(0, len(unique), size)]
 
 
 def returns_arrays(session: AsyncSession) -> bool:

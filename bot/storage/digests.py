@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, func, or_, select, true, tuple_, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, PostRecord
-from bot.storage.dialect import insert_ignore, list_chunk, one_of, per_dialect
+from bot.storage.dialect import id_lists, insert_ignore, one_of, per_dialect
 from bot.storage.memo import memo, remember
 from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow, DigestRow, PostRow
@@ -262,10 +262,8 @@ class PostRepository:
     async def posted_versions(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
         """The highest version of each paper already posted (or planned) in the channel."""
         found: dict[str, int] = {}
-        unique = list(dict.fromkeys(paper_ids))
-        size = list_chunk(self._session)
-        for start in range(0, len(unique), size):
-            values = {"channel_id": channel_id, "ids": unique[start : start + size]}
+        for chunk in id_lists(self._session, paper_ids):
+            values = {"channel_id": channel_id, "ids": chunk}
             result = await self._session.execute(_posted_versions(self._session), values)
             found.update((paper_id, int(version)) for paper_id, version in result)
         return found
@@ -283,17 +281,13 @@ class PostRepository:
                 found[(channel_id, message_id)] = paper_id
         return found
 
-    async def posted_versions_everywhere(self, paper_ids: Sequence[str]) -> dict[int, dict[str, int]]:
+    async def posted_versions_everywhere(self, paper_ids: Iterable[str]) -> dict[int, dict[str, int]]:
         """channel id -> {paper: highest version posted (or planned) there}, for `paper_ids` in every channel: a
         digest window's papers, read once for all the channels' digests (few of a new day's papers were posted)."""
         found: dict[int, dict[str, int]] = {}
-        unique = list(dict.fromkeys(paper_ids))
-        size = list_chunk(self._session)
-        for start in range(0, len(unique), size):
-            values = {"ids": unique[start : start + size]}
-            for channel_id, paper_id, version in await self._session.execute(
-                _posted_versions_anywhere(self._session), values
-            ):
+        for chunk in id_lists(self._session, paper_ids):
+            result = await self._session.execute(_posted_versions_anywhere(self._session), {"ids": chunk})
+            for channel_id, paper_id, version in result:
                 found.setdefault(channel_id, {})[paper_id] = int(version)
         return found
 
@@ -301,24 +295,21 @@ class PostRepository:
         """Where and when each paper was posted (channel, digest day), oldest first: `posted_in` with the channels
         joined in, one statement for a card however many channels posted the paper."""
         rows: list[Any] = []
-        unique = list(dict.fromkeys(paper_ids))
-        size = list_chunk(self._session)
-        for start in range(0, len(unique), size):
-            result = await self._session.execute(_postings(self._session), {"ids": unique[start : start + size]})
-            rows.extend(result)
-        if len(unique) > size:
+        chunks = id_lists(self._session, paper_ids)
+        for chunk in chunks:
+            rows.extend(await self._session.execute(_postings(self._session), {"ids": chunk}))
+        if len(chunks) > 1:
             rows.sort(key=lambda row: (row.day, row.channel_id))
         return posting_records(rows)
 
     async def posted_in(self, paper_ids: Sequence[str]) -> dict[str, list[tuple[int, date]]]:
         """(channel id, digest day) for each digest that posted each paper, oldest first."""
         rows: list[tuple[str, int, date]] = []
-        unique = list(dict.fromkeys(paper_ids))
-        size = list_chunk(self._session)
-        for start in range(0, len(unique), size):
-            result = await self._session.execute(_posted_in(self._session), {"ids": unique[start : start + size]})
+        chunks = id_lists(self._session, paper_ids)
+        for chunk in chunks:
+            result = await self._session.execute(_posted_in(self._session), {"ids": chunk})
             rows.extend(tuple(row) for row in result)  # type: ignore[misc]
-        if len(unique) > size:
+        if len(chunks) > 1:
             rows.sort(key=lambda row: (row[2], row[1]))
         found: dict[str, list[tuple[int, date]]] = {}
         for paper_id, channel_id, day in rows:

@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import Paper, Signal, Summary
-from bot.storage.dialect import list_chunk, one_of, per_dialect, upsert
+from bot.storage.dialect import id_lists, one_of, per_dialect, upsert
 from bot.storage.tables import PaperRow, SignalSnapshotRow, SummaryRow, SummaryVoteRow
 
 _BATCH = 500
@@ -138,16 +138,16 @@ class PaperRepository:
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids)), list_chunk(self._session)):
-            rows = await self._session.execute(_papers_by_ids(self._session), {"ids": list(chunk)})
+        for chunk in id_lists(self._session, ids):
+            rows = await self._session.execute(_papers_by_ids(self._session), {"ids": chunk})
             found.update((row.id, paper_of(row)) for row in rows)
         return found
 
     async def categories(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """Just the categories of `ids` (a channel's taste is learnt from the categories of what it voted on)."""
         found: dict[str, tuple[str, ...]] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids)), list_chunk(self._session)):
-            rows = await self._session.execute(_categories_by_ids(self._session), {"ids": list(chunk)})
+        for chunk in id_lists(self._session, ids):
+            rows = await self._session.execute(_categories_by_ids(self._session), {"ids": chunk})
             found.update((paper_id, tuple(categories)) for paper_id, categories in rows)
         return found
 
@@ -253,8 +253,8 @@ class SignalRepository:
     async def latest(self, ids: Sequence[str]) -> dict[str, tuple[Signal, ...]]:
         """The newest snapshot of each source for each paper, in one query per chunk of ids."""
         latest: dict[str, list[Signal]] = defaultdict(list)
-        for chunk in _chunks(list(dict.fromkeys(ids)), list_chunk(self._session)):
-            result = await self._session.execute(_latest_signals(self._session), {"ids": list(chunk)})
+        for chunk in id_lists(self._session, ids):
+            result = await self._session.execute(_latest_signals(self._session), {"ids": chunk})
             for row in result:
                 latest[row.paper_id].append(Signal(row.source, row.value, row.label, row.fetched_at, row.url))
         return {paper_id: tuple(sorted(signals, key=lambda s: s.source)) for paper_id, signals in latest.items()}
@@ -268,8 +268,8 @@ class SummaryRepository:
         """Visible summaries per paper; LLM summaries only when written for the paper's current version."""
         versions = {p.id: p.version for p in papers}
         found: dict[str, list[Summary]] = defaultdict(list)
-        for chunk in _chunks(list(versions), list_chunk(self._session)):
-            rows = await self._session.execute(_visible_summaries(self._session), {"ids": list(chunk)})
+        for chunk in id_lists(self._session, versions):
+            rows = await self._session.execute(_visible_summaries(self._session), {"ids": chunk})
             for row in rows:
                 if row.source != "llm" or row.version == versions[row.paper_id]:
                     found[row.paper_id].append(summary_of(row))
