@@ -54,7 +54,7 @@ class WindowCache:
         self._windows: dict[tuple[date, date], Window] = {}
         self._locks: dict[tuple[date, date], asyncio.Lock] = {}
         self._cards: dict[tuple[str, int], tuple[list[Summary], list[PostRecord]]] = {}
-        self._cards_at = (Changes.cards, time.monotonic())
+        self._cards_at = _cards_stamp()
         self._categories: dict[str, int] = {}
         self._lists: list[tuple[str, ...]] = []
         self._list_index: dict[tuple[str, ...], int] = {}
@@ -114,20 +114,18 @@ class WindowCache:
         """channel id -> {paper: highest version posted there} for the window's papers; remembered like
         `card_parts` (posts are what cards show besides the papers, under the same counter)."""
         async with window.derived.setdefault("posted lock", asyncio.Lock()):  # one read for digests started together
-            stamp = (Changes.cards, int(time.monotonic() / RECHECK_SECONDS))
             cached = window.derived.get("posted")
-            if cached is None or cached[0] != stamp:
-                posted = await uow.posts.posted_versions_everywhere(list(window.by_id))
-                cached = window.derived["posted"] = (stamp, posted)
+            if cached is None or not _cards_fresh(cached[0]):
+                stamp = _cards_stamp()  # before reading: a write meanwhile makes the next use read again
+                cached = window.derived["posted"] = (stamp, await uow.posts.posted_versions_everywhere(window.by_id))
             return cached[1]
 
     async def card_parts(self, uow: UnitOfWork, papers: Sequence[Paper]) -> CardParts:
         """`CardPartsRepository.read`, remembered for `RECHECK_SECONDS` and until this process writes a summary or a
         post: a day's top papers are the same in many channels' digests."""
-        generation, since = self._cards_at
-        if generation != Changes.cards or time.monotonic() - since > RECHECK_SECONDS:
+        if not _cards_fresh(self._cards_at):
             self._cards.clear()
-            self._cards_at = (Changes.cards, time.monotonic())
+            self._cards_at = _cards_stamp()
         found = {paper.id: self._cards.get((paper.id, paper.version)) for paper in papers}
         missing = [paper for paper in papers if found[paper.id] is None]
         if missing:
@@ -141,3 +139,16 @@ class WindowCache:
             {paper_id: parts[0] for paper_id, parts in found.items() if parts},
             {paper_id: parts[1] for paper_id, parts in found.items() if parts},
         )
+
+
+def _cards_stamp() -> tuple[int, float]:
+    """When what cards show besides the papers (summaries, posts) was read: this process's write counter, and the
+    time."""
+    return Changes.cards, time.monotonic()
+
+
+def _cards_fresh(stamp: tuple[int, float]) -> bool:
+    """Whether what was read at `stamp` may still be used: no write by this process since, and another process's
+    writes may have been missed for at most `RECHECK_SECONDS`."""
+    generation, since = stamp
+    return generation == Changes.cards and time.monotonic() - since <= RECHECK_SECONDS
