@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
 import aiohttp
@@ -37,7 +35,7 @@ class DiscordPublisher:
         self,
         client: discord.Client,
         *,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget,
         seed_emoji: Sequence[str] = (),
         vote_hint: str = "",
     ) -> None:
@@ -58,7 +56,7 @@ class DiscordPublisher:
         for emoji in self._seed_emoji:
             # Best effort: the post exists and is returned either way (a failure here must not re-post it).
             try:
-                async with self._request():
+                async with self._budget.request():
                     await message.add_reaction(emoji)
             except discord.HTTPException as error:
                 log.warning("could not add %s under message %s: %s", emoji, message.id, error)
@@ -76,11 +74,8 @@ class DiscordPublisher:
 
     async def _sent(self, channel: ChannelRef, request: Callable[[], Awaitable[T]]) -> T:
         """Make the request within the budget, with Discord's failures as the engine's errors."""
-        async with self._request():
+        async with self._budget.request():
             return await _translated(channel, request())
-
-    def _request(self) -> AbstractAsyncContextManager[object]:
-        return self._budget.request() if self._budget is not None else contextlib.nullcontext()
 
 
 async def _translated(channel: ChannelRef, request: Awaitable[T]) -> T:
