@@ -88,8 +88,8 @@ async def make_app(database: Database, clock: FrozenClock) -> AsyncIterator[Make
 
     async def make(*, sample: bool = False, offline: bool = True, config: dict[str, Any] | None = None,
                    clock_: FrozenClock | None = None) -> App:  # fmt: skip
-        data = {"database": {"url": database.url}, **(config or {})}
-        app = await build(parse_config(data), clock=clock_ or clock, offline=offline, schema=database.schema)
+        data = {"database": {"url": database.url, "schema": database.schema or ""}, **(config or {})}
+        app = await build(parse_config(data), clock=clock_ or clock, offline=offline)
         apps.append(app)
         if sample:
             await load_sample(app.uow, now=(clock_ or clock).now())

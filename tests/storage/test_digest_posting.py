@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from rich.console import Console
 
 from bot.bootstrap import App
 from bot.clock import FrozenClock
 from bot.digest import ClaimLost
 from bot.errors import UpstreamUnavailable
 from bot.model import ChannelRef, PostedMessage
+from bot.runner import print_status
 from tests.conftest import SAMPLE_DAY, MakeApp
 from tests.fakes.recording_publisher import MemoryPlatform, RecordingPublisher, Shown, SimulatedCrash, refused
 
@@ -322,3 +325,26 @@ async def test_two_replicas_racing_on_one_database_post_each_paper_once(make_app
         headers = [c for p in publishers for c in p.calls if c.kind == "say" and c.channel == channel]
         assert len(headers) == 1
     assert sorted(r.state for r in results).count("posted") == len(channels)
+
+
+async def test_when_the_channel_cannot_hear_it_the_admin_who_subscribed_is_told_privately(app: App) -> None:
+    await app.service.subscribe(CHANNEL, {}, by="U-admin")
+
+    class Gone(RecordingPublisher):
+        async def say(self, channel, text, *, key=None):  # type: ignore[no-untyped-def]
+            raise refused("channel", "hotpapers cannot see #papers")
+
+    gone = Gone()
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, gone)
+    assert result.state == "paused" and len(gone.admin_notes) == 1
+    admin, note = gone.admin_notes[0]
+    assert admin == "U-admin" and "hotpapers cannot see #papers" in note and "Subscribe the channel again" in note
+
+
+async def test_status_shows_a_paused_channel_with_its_reason_and_fix(app: App, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await app.service.subscribe(CHANNEL, {})
+    await app.service.post_digest(CHANNEL, SAMPLE_DAY, RecordingPublisher(script=[refused("channel", "gone away")]))
+    output = io.StringIO()
+    await print_status(app.config, Console(file=output, width=200))
+    shown = output.getvalue()
+    assert "PAUSED since 2020-11-07 09:00 UTC: gone away" in shown and "to fix it: do something" in shown

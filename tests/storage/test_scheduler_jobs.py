@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.bootstrap import App
@@ -114,3 +114,23 @@ async def test_a_channel_whose_platform_is_not_connected_is_skipped_without_clai
     slack = RecordingPublisher("slack")
     later = await scheduler_for(app, slack).post_digest(TOKYO)
     assert later is not None and later.state == "posted" and slack.published_ids(TOKYO)
+
+
+async def test_a_digest_held_by_another_replica_is_looked_at_again_when_its_lease_ends(
+    make_app: MakeApp, clock: Any, sample_day: Any
+) -> None:
+    app = await make_app(sample=True, config={"digest": {"lease_seconds": 60}})
+    await app.service.subscribe(BERLIN)
+    async with app.uow() as uow:  # another replica claimed today's digest, then died
+        channel_id = await uow.channels.id_of(BERLIN)
+        assert channel_id is not None
+        await uow.digests.claim(channel_id, sample_day, holder="dead", now=clock.now(), lease=timedelta(seconds=60))
+        await uow.commit()
+    discord = RecordingPublisher("discord")
+    scheduler = scheduler_for(app, discord)
+    assert (await scheduler.post_digest(BERLIN)).state == "held-elsewhere"  # type: ignore[union-attr]
+    retry = scheduler._scheduler.get_job(f"retry:{BERLIN.key}")
+    assert retry is not None and retry.trigger.run_date == clock.now() + timedelta(seconds=61)
+    clock.advance(seconds=61)
+    assert (await scheduler.post_digest(BERLIN)).state == "resumed"  # type: ignore[union-attr]
+    assert len(discord.published) == 5

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.channel_settings import apply_options, describe
 from bot.errors import BadInput
-from bot.model import ChannelSettings
+from bot.model import ChannelSettings, Pause
 
 
 def test_options_typed_in_chat_are_normalised() -> None:
@@ -55,3 +57,15 @@ def test_clear_empties_a_list() -> None:
 def test_describe_lists_every_setting() -> None:
     text = describe(ChannelSettings(categories=("cs.LG",), subscribed=True))
     assert "categories: cs.LG" in text and "09:00 UTC on mon,tue,wed,thu,fri" in text and "subscribed: yes" in text
+
+
+def test_describe_shows_a_pause_first_with_its_fix() -> None:
+    pause = Pause(
+        "hotpapers is not a member of #ml", "invite @hotpapers to #ml", "channel", datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    lines = describe(ChannelSettings(paused=pause)).splitlines()
+    assert lines[0] == (
+        "paused: hotpapers is not a member of #ml — to fix it: invite @hotpapers to #ml (then subscribe again; "
+        "retried daily)"
+    )
+    assert not describe(ChannelSettings()).startswith("paused")
