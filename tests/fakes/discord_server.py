@@ -23,8 +23,6 @@ import copy
 import hashlib
 import json
 import re
-import socket
-import struct
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,7 +34,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.faults import COMMON_MODES, Fault, FaultPlan
+from tests.fakes.faults import COMMON_MODES, Fault, FaultPlan, reset_connection
 
 PAYLOADS = Path(__file__).parent / "payloads" / "discord"
 TOKEN = "fake-discord-token"
@@ -393,7 +391,7 @@ class FakeDiscord:
         seen = Recorded(request.method, "/" + request.match_info["tail"], {**request.query}, body, {**request.headers})
         response = await self._answer(seen, raw)
         if response is None:  # a reset: no answer at all
-            _reset(request)
+            reset_connection(request)
             await self._record(self.requests, seen)
             raise asyncio.CancelledError  # aiohttp drops the handler quietly; the client sees its connection die
         seen.status = response.status
@@ -721,18 +719,6 @@ def _owns(session: Session | _Socket, guild_id: str) -> bool:
 async def _send_frame(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
     with contextlib.suppress(ConnectionResetError, RuntimeError):  # the bot went away meanwhile: RESUME replays it
         await ws.send_str(json.dumps(frame))
-
-
-def _reset(request: web.Request) -> None:
-    """Close the connection with a TCP RST and no answer, as a failing load balancer does."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 def _bucket_headers(bucket_id: str, bucket: _Bucket, now: float) -> dict[str, str]:

@@ -18,9 +18,14 @@ as "ratelimited") and "lost" (the action IS performed, then the answer is a 5xx 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import struct
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import web
 
 COMMON_MODES = frozenset({"5xx", "reset", "slow", "429", "lost"})
 
@@ -88,3 +93,16 @@ class FaultPlan:
     def faults(self) -> list[Fault]:
         """Every injected fault (spent ones included), in injection order."""
         return [e.fault for e in self._entries]
+
+
+def reset_connection(request: web.Request) -> None:
+    """Close the request's connection with a TCP RST and no answer, as a failing load balancer does; the client sees
+    "connection reset by peer". The handler must not answer afterwards (raise asyncio.CancelledError)."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
