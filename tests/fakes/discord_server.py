@@ -22,6 +22,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import math
 import re
 import time
 from collections import Counter
@@ -52,6 +53,7 @@ REALISTIC_MESSAGE_BUCKET, REALISTIC_REACTION_BUCKET = (5, 5.0), (1, 0.25)
 """What bots observe on Discord (not published: rustplusplus#475, discord-api-docs#20); tests opt in."""
 ROUTE_BUCKET = (50, 1.0)  # every other route, per route and major parameter
 GUILD_MESSAGES, GUILD_MESSAGE_REACTIONS = 1 << 9, 1 << 10
+DISCORD_EPOCH_MS = 1_420_070_400_000
 _ERRORS: dict[str, tuple[int, int, str]] = {
     "missing_access": (403, 50001, "Missing Access"),
     "missing_permissions": (403, 50013, "Missing Permissions"),
@@ -104,6 +106,7 @@ class _Interaction:
     acked: bool = False
     original: dict[str, Any] | None = None
     replies: list[str] = field(default_factory=list)  # ids of the messages this interaction produced
+    message_id: str | None = None  # the message a component interaction came from
 
 
 @dataclass
@@ -161,6 +164,8 @@ class FakeDiscord:
     """(limit, seconds): create-message requests per channel per window (Discord observed: REALISTIC_MESSAGE_BUCKET)."""
     reaction_bucket: tuple[int, float] = GENEROUS_BUCKET
     """(limit, seconds): reaction requests per channel per window (Discord observed: REALISTIC_REACTION_BUCKET)."""
+    wall_clock: Callable[[], float] = time.time
+    """Epoch seconds for snowflake ids, message timestamps and X-RateLimit-Reset (set it to a test's frozen clock)."""
     nonce_window: float = 300.0
     """Seconds within which `enforce_nonce` finds the earlier message with the same nonce ("the past few minutes")."""
 
@@ -200,7 +205,9 @@ class FakeDiscord:
             await self._runner.cleanup()
 
     def snowflake(self) -> str:
-        self._next_id += 1
+        """A new id that, like Discord's, encodes its creation time (`wall_clock`), so `before`/`after` a time work."""
+        stamp = (int(self.wall_clock() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._next_id = max(self._next_id + 1, stamp)
         return str(self._next_id)
 
     def ratelimit_next(self, method: str, prefix: str, *, retry_after: float = 0.05, is_global: bool = False) -> None:
@@ -269,7 +276,9 @@ class FakeDiscord:
 
     async def interact(self, data: dict[str, Any]) -> dict[str, Any]:
         """Dispatch INTERACTION_CREATE; the callback deadline starts now."""
-        self._interactions[data["id"]] = _Interaction(data["token"], self.clock(), data["channel_id"])
+        inter = _Interaction(data["token"], self.clock(), data["channel_id"])
+        inter.message_id = (data.get("message") or {}).get("id")
+        self._interactions[data["id"]] = inter
         await self.dispatch("INTERACTION_CREATE", data, guild_id=data.get("guild_id"))
         return data
 
@@ -415,11 +424,11 @@ class FakeDiscord:
         now = self.clock()
         if now >= bucket.reset_at:
             bucket.reset_at, bucket.used = now + bucket.per, 0
-        headers = _bucket_headers(bucket_id, bucket, now)
+        headers = _bucket_headers(bucket_id, bucket, now, self.wall_clock())
         if bucket.used >= bucket.limit:
             return self._too_many(bucket.reset_at - now, False, bucket=headers)
         bucket.used += 1
-        headers = _bucket_headers(bucket_id, bucket, now)
+        headers = _bucket_headers(bucket_id, bucket, now, self.wall_clock())
         fault = self.faults.take(f"{seen.method} {seen.route}")
         if fault is not None:
             seen.fault = fault.mode
@@ -513,7 +522,7 @@ class FakeDiscord:
         else:
             headers |= bucket or {}
             headers["X-RateLimit-Reset-After"] = f"{retry_after:.3f}"
-            headers["X-RateLimit-Reset"] = f"{time.time() + retry_after:.3f}"
+            headers["X-RateLimit-Reset"] = f"{self.wall_clock() + retry_after:.3f}"
         message = "The resource is being rate limited." if scope == "shared" else "You are being rate limited."
         body = {"message": message, "retry_after": retry_after, "global": is_global, "code": 0}
         return _json(429, body, headers=headers)
@@ -531,8 +540,13 @@ class FakeDiscord:
         defaults = {"type": 1, "description": "", "default_member_permissions": None}
         echoed = [defaults | c | {"id": self.snowflake(), "application_id": APP_ID, "version": self.snowflake()}
                   for c in body]  # fmt: skip
-        for command in echoed if guild_id else ():
-            command["guild_id"] = guild_id
+        for command in echoed:  # as Discord stores them: permissions as a string, install contexts filled in
+            if command["default_member_permissions"] is not None:
+                command["default_member_permissions"] = str(command["default_member_permissions"])
+            if command.get("integration_types") is None:
+                command["integration_types"] = [0]
+            if guild_id:
+                command["guild_id"] = guild_id
         self.commands[guild_id or "global"] = echoed
         return _json(200, echoed)
 
@@ -643,15 +657,23 @@ class FakeDiscord:
             return web.Response(status=204)
         answer: dict[str, Any] = {"id": iid, "type": 2, "response_message_loading": kind == 5}
         answer["response_message_ephemeral"] = bool(data.get("flags", 0) & EPHEMERAL)
-        resource: dict[str, Any] = {"type": kind}
+        answered: dict[str, Any] = {"interaction": answer}
         if kind in (4, 5):
             loading = LOADING if kind == 5 else 0
             inter.original = self._store(data, channel_id=inter.channel_id, flags=data.get("flags", 0) | loading)
             inter.replies.append(inter.original["id"])
             answer["response_message_id"] = inter.original["id"]
-            if kind == 4:
-                resource["message"] = inter.original
-        return _json(200, {"interaction": answer, "resource": resource})
+            if kind == 4:  # the spec's resources: a created (4) or updated (7) message; none for a deferral
+                answered["resource"] = {"type": 4, "message": self._shown(inter.original)}
+        elif kind == 7 and inter.message_id in self.messages:
+            message = self.messages[inter.message_id]
+            for key in ("content", "embeds", "components"):
+                if key in data:
+                    message[key] = copy.deepcopy(data[key])
+            _number_components(message["components"])
+            message["edited_timestamp"] = datetime.fromtimestamp(self.wall_clock(), UTC).isoformat()
+            answered["resource"] = {"type": 7, "message": self._shown(message)}
+        return _json(200, answered)
 
     def _live(self, token: str) -> _Interaction | None:
         inter = next((i for i in self._interactions.values() if i.token == token), None)
@@ -686,7 +708,7 @@ class FakeDiscord:
     def _store(self, body: dict[str, Any], *, channel_id: str, flags: int, message_id: str | None = None) -> dict:
         message = payload("message")
         message.update(id=message_id or self.snowflake(), channel_id=channel_id, flags=flags)
-        message["timestamp"] = datetime.now(UTC).isoformat()
+        message["timestamp"] = _snowflake_time(message["id"])
         for key in ("content", "embeds", "components"):
             message[key] = copy.deepcopy(body.get(key) or message[key])
         for embed in message["embeds"]:
@@ -721,12 +743,12 @@ async def _send_frame(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
         await ws.send_str(json.dumps(frame))
 
 
-def _bucket_headers(bucket_id: str, bucket: _Bucket, now: float) -> dict[str, str]:
-    reset_after = max(0.0, bucket.reset_at - now)
+def _bucket_headers(bucket_id: str, bucket: _Bucket, now: float, epoch: float) -> dict[str, str]:
+    reset_after = math.ceil(max(0.0, bucket.reset_at - now) * 1000) / 1000  # rounded up: a client never wakes early
     return {
         "X-RateLimit-Limit": str(bucket.limit),
         "X-RateLimit-Remaining": str(max(0, bucket.limit - bucket.used)),
-        "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+        "X-RateLimit-Reset": f"{epoch + reset_after:.3f}",
         "X-RateLimit-Reset-After": f"{reset_after:.3f}",
         "X-RateLimit-Bucket": bucket_id,
     }
@@ -741,6 +763,10 @@ def _with(response: web.StreamResponse | None, headers: dict[str, str]) -> web.S
 
 def _server_error(status: int) -> web.Response:
     return _error(status, 0, _5XX.get(status, f"{status}: Server Error"))
+
+
+def _snowflake_time(snowflake: str) -> str:
+    return datetime.fromtimestamp(((int(snowflake) >> 22) + DISCORD_EPOCH_MS) / 1000, UTC).isoformat()
 
 
 def _nonce_errors(body: dict[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
