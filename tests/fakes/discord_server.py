@@ -331,9 +331,12 @@ class FakeDiscord:
                 await self._identify(sock, frame["d"])
             elif frame["op"] == 6:
                 await self._resume(sock, frame["d"])
+            if frame["op"] in (2, 6):
+                await self._record([], None)  # wake `until`: the sessions changed
         if sock.session is not None and sock.session.socket is sock and ws.close_code in (1000, 1001):
             sock.session.valid = False  # a clean close by the bot ends its session, as on Discord
         self._detach(sock)
+        await self._record([], None)
         return ws
 
     def _detach(self, sock: _Socket) -> None:
