@@ -120,7 +120,8 @@ def slack_amend(subset: dict[str, Any]) -> None:
     - chat.update's `message.blocks` is an array of blocks (the spec says object) and carries the sender fields;
     - error answers: `error` is any of the method's documented codes (the spec's enums predate missing_scope on
       chat.postMessage, msg_blocks_too_long, token_revoked, ...); missing_scope adds `needed` / `provided`;
-    - a public channel from conversations.info is the first variant of the spec's objs_conversation."""
+    - a public channel from conversations.info is the first variant of the spec's objs_conversation, which today also
+      carries `context_team_id` and `updated`."""
     definitions, methods = subset["definitions"], subset["methods"]
     message = definitions["objs_message"]["properties"]
     message["app_id"] = {"$ref": "#/definitions/defs_app_id"}
@@ -144,6 +145,8 @@ def slack_amend(subset: dict[str, Any]) -> None:
         error["error"] = {"type": "string", "pattern": "^[a-z_]+$"}
         error["needed"], error["provided"] = {"type": "string"}, {"type": "string"}
     conversation = definitions["objs_conversation"]["items"][0]
+    conversation["properties"]["context_team_id"] = {"$ref": "#/definitions/defs_team"}
+    conversation["properties"]["updated"] = {"type": "integer"}
     definitions["objs_conversation"] = conversation
 
 
