@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import discord
+
 from bot.model import ChannelRef, VoteTally
 from bot.service import HotPapers
 from tests.adapters.conftest_discord import StartBot, WatchedService, fake_fixture, start_bot_fixture
@@ -64,3 +66,19 @@ async def test_after_an_invalid_session_the_bot_identifies_afresh_and_counts_the
     assert (event.user_id, event.value) == (BOB, -1)
     assert (await hotpapers.paper(paper_id, HERE)).votes == VoteTally(up=0, down=1)
     assert [s.session_id for s in fake.sessions.values() if s.valid] == ["fake-session-2"]
+
+
+async def test_discord_pys_channel_history_pages_through_the_fake_in_both_directions(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    bot = await start_bot(hotpapers)
+    channel = bot.get_channel(int(PAPERS_CHANNEL))
+    assert isinstance(channel, discord.TextChannel)
+    sent = [await channel.send(f"#{n}") for n in range(5)]
+    newest = [m.content async for m in channel.history(limit=None)]
+    oldest = [m.content async for m in channel.history(limit=3, after=sent[0], oldest_first=True)]
+    before = [m.content async for m in channel.history(limit=2, before=sent[3])]
+    assert (newest, oldest, before) == (["#4", "#3", "#2", "#1", "#0"], ["#1", "#2", "#3"], ["#2", "#1"])
+    await sent[2].delete()
+    assert [m.content async for m in channel.history(limit=None)] == ["#4", "#3", "#1", "#0"]
+    assert fake.messages_created(PAPERS_CHANNEL) == 5

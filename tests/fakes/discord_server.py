@@ -164,6 +164,8 @@ class FakeDiscord:
     """(limit, seconds): create-message requests per channel per window (Discord observed: REALISTIC_MESSAGE_BUCKET)."""
     reaction_bucket: tuple[int, float] = GENEROUS_BUCKET
     """(limit, seconds): reaction requests per channel per window (Discord observed: REALISTIC_REACTION_BUCKET)."""
+    route_bucket: tuple[int, float] = ROUTE_BUCKET
+    """(limit, seconds): every other route, per route and major parameter (channel, guild, webhook)."""
     wall_clock: Callable[[], float] = time.time
     """Epoch seconds for snowflake ids, message timestamps and X-RateLimit-Reset (set it to a test's frozen clock)."""
     nonce_window: float = 300.0
@@ -480,7 +482,7 @@ class FakeDiscord:
         elif "/reactions" in template:
             name, (limit, per) = "reactions", self.reaction_bucket  # every reaction route shares one bucket
         else:
-            name, (limit, per) = f"{method} {template}", ROUTE_BUCKET
+            name, (limit, per) = f"{method} {template}", self.route_bucket
         bucket_id = hashlib.sha1(name.encode()).hexdigest()[:32]
         bucket = self._buckets.setdefault((bucket_id, scope), _Bucket(limit, per))
         return bucket_id, bucket
