@@ -111,7 +111,7 @@ async def test_a_429_beyond_max_ratelimit_timeout_raises_rate_limited_with_disco
     with pytest.raises(discord.RateLimited) as caught:
         await post(http)
     assert caught.value.retry_after == 90.0
-    fake.faults.inject(POSTS, "429", retry_after=90.0, **{"global": True})
+    fake.faults.inject(POSTS, "429", retry_after=90.0, is_global=True)
     status, headers, body = await raw(fake, "POST", f"/channels/{PAPERS_CHANNEL}/messages", {"content": "x"})
     assert (status, body["global"], body["retry_after"]) == (429, True, 90.0)
     assert headers["Via"] and headers["Retry-After"] == "90" and headers["X-RateLimit-Scope"] == "global"

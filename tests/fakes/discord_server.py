@@ -63,10 +63,14 @@ _ERRORS: dict[str, tuple[int, int, str]] = {
     "unauthorized": (401, 0, "401: Unauthorized"),
 }
 MODES = COMMON_MODES | frozenset(_ERRORS)
-"""Fault modes: "5xx" (`status`, default 500), "reset", "slow" (`delay`), "429" (`retry_after`, default 0.05;
-`global`; `scope`), "lost" (the message is created, then `answer="5xx"|"reset"`), and Discord's errors: 403 50001
-"missing_access", 403 50013 "missing_permissions", 404 10003 "unknown_channel", 404 10008 "unknown_message",
-400 50035 "invalid_form_body" (`errors`), 401 "unauthorized"."""
+"""Fault modes for `FakeDiscord.faults`, keyed "METHOD /route" (route after /api/v10):
+- "5xx": Discord's JSON 5xx body, param `status` (default 500; discord.py retries 500/502/504 itself, raises others);
+- "reset": the connection closes with no answer (a TCP RST);
+- "slow": param `delay` seconds, then the normal answer;
+- "429": param `retry_after` (default 0.05), `global` / `is_global`, `scope` ("user", "global", "shared");
+- "lost": the request takes effect (e.g. the message is created), then param `answer` "5xx" (with `status`) or "reset";
+- 403 50001 "missing_access", 403 50013 "missing_permissions", 404 10003 "unknown_channel",
+  404 10008 "unknown_message", 400 50035 "invalid_form_body" (param `errors`), 401 0 "unauthorized"."""
 _5XX = {500: "500: Internal Server Error", 502: "502: Bad Gateway", 503: "503: Service Unavailable",
         504: "504: Gateway Timeout"}  # fmt: skip
 
@@ -443,7 +447,8 @@ class FakeDiscord:
                 return _with(self._faulty(fault, headers), headers)
         response = _with(await self._route(seen), headers)
         if fault is not None and fault.mode == "lost":  # done on Discord; the bot never learns it
-            return None if fault.param("answer", "5xx") == "reset" else _server_error(int(fault.param("status", 500)))
+            lost = None if fault.param("answer", "5xx") == "reset" else _server_error(int(fault.param("status", 500)))
+            return _with(lost, headers)
         return response
 
     async def _route(self, seen: Recorded) -> web.StreamResponse:
@@ -462,9 +467,10 @@ class FakeDiscord:
         if fault.mode == "5xx":
             return _server_error(int(fault.param("status", 500)))
         if fault.mode == "429":
-            scope = fault.param("scope", "global" if fault.param("global", False) else "user")
+            is_global = bool(fault.param("global", fault.param("is_global", False)))  # `global` is a keyword
+            scope = fault.param("scope", "global" if is_global else "user")
             retry_after = float(fault.param("retry_after", 0.05))
-            return self._too_many(retry_after, bool(fault.param("global", False)), bucket=headers, scope=scope)
+            return self._too_many(retry_after, is_global, bucket=headers, scope=scope)
         status, code, message = _ERRORS[fault.mode]
         errors = fault.param("errors", _too_long(2000, "content") if code == 50035 else None)
         return _error(status, code, message, errors)
