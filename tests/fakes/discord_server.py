@@ -376,9 +376,11 @@ class FakeDiscord:
             return
         if session.socket is not None:  # the old connection is taken over
             self._detach(session.socket)
-        self._attach(sock, session)
-        for frame in [f for f in session.events if f["s"] > seq]:  # replayed in order, with their sequence numbers
-            await _send_frame(sock.ws, frame)
+        while missed := [f for f in session.events if f["s"] > seq]:  # replayed in order, with their sequence numbers
+            for frame in missed:  # (what is dispatched meanwhile joins the session and is sent in a next round)
+                await _send_frame(sock.ws, frame)
+                seq = frame["s"]
+        self._attach(sock, session)  # caught up: from now on dispatches go straight to this connection
         await self._emit(session, "RESUMED", {})
 
     def _attach(self, sock: _Socket, session: Session) -> None:
