@@ -9,12 +9,16 @@ from typing import Any
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.publisher import SlackPublisher, static_tokens
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_server import REALISTIC_POST_RATE, FakeSlack
+from tests.fakes.spec import slack_errors
+
+SLACK_SCHEMA_METHODS = {"chat.postMessage", "chat.update", "chat.delete", "conversations.history", "conversations.info"}
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}
 
@@ -75,3 +79,220 @@ async def test_a_rejected_token_is_a_refusal_of_the_whole_workspace_naming_slack
     with pytest.raises(Undeliverable, match="invalid_auth") as caught:
         await publisher.say(ChannelRef("slack", "T111", "C1"), "hello")
     assert "xoxb" not in str(caught.value) and caught.value.scope == "workspace"
+
+
+# -- hostile modes (issue 12), idempotency routes (issue 13), shapes -------------------------------------------------
+
+TEAM, BOT_TOKEN, CHANNEL, OTHER = "T0HOTPAPER", "xoxb-hot", "C0PAPERS01", "C0GENERAL1"
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """A fake with Slack-shaped ids (the published schema checks them) and #papers added."""
+    async with FakeSlack() as fake:
+        fake.add_workspace(TEAM, token=BOT_TOKEN, bot_user="U0HOTPAPER")
+        fake.add_channel(CHANNEL, "papers", team=TEAM)
+        yield fake
+
+
+def client(fake: FakeSlack, **kwargs: Any) -> AsyncWebClient:
+    return AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, **kwargs)
+
+
+async def error_of(call: Any) -> SlackApiError:
+    with pytest.raises(SlackApiError) as caught:
+        await call
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "mode",
+    ["not_in_channel", "is_archived", "channel_not_found", "msg_blocks_too_long", "invalid_auth", "account_inactive",
+     "token_revoked", "no_permission"],
+)  # fmt: skip
+async def test_any_slack_error_code_is_a_mode_answered_with_http_200_and_ok_false(slack: FakeSlack, mode: str) -> None:
+    fault = slack.faults.inject("chat.postMessage", mode)
+    error = await error_of(client(slack).chat_postMessage(channel=CHANNEL, text="hi"))
+    assert (error.response.status_code, error.response["ok"], error.response["error"]) == (200, False, mode)
+    assert fault.hits == 1 and slack.posted[CHANNEL] == 0
+    await client(slack).chat_postMessage(channel=CHANNEL, text="hi")  # times=1: the next one lands
+    assert slack.posted[CHANNEL] == 1
+
+
+async def test_missing_scope_names_what_is_needed_and_what_the_token_has(slack: FakeSlack) -> None:
+    slack.faults.inject("chat.postMessage", "missing_scope")
+    error = await error_of(client(slack).chat_postMessage(channel=CHANNEL, text="hi"))
+    assert (error.response["error"], error.response["needed"]) == ("missing_scope", "chat:write")
+    assert "channels:history" in error.response["provided"].split(",")
+    assert error.response.headers["X-Accepted-OAuth-Scopes"] == "chat:write"
+    slack.set_scopes(BOT_TOKEN, "chat:write")  # installed without the history scopes
+    error = await error_of(client(slack).conversations_history(channel=CHANNEL))
+    assert (error.response["needed"], error.response["provided"]) == ("channels:history", "chat:write")
+
+
+async def test_ratelimited_is_a_429_with_retry_after_that_the_sdks_handler_honours(slack: FakeSlack) -> None:
+    slack.faults.inject("chat.postMessage", "ratelimited", retry_after=30)
+    error = await error_of(client(slack).chat_postMessage(channel=CHANNEL, text="hi"))
+    assert (error.response.status_code, error.response["error"]) == (429, "ratelimited")
+    assert error.response.headers["Retry-After"] == "30"
+    slack.faults.inject("chat.postMessage", "429", retry_after=0)
+    patient = client(slack, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+    await patient.chat_postMessage(channel=CHANNEL, text="hi")
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 429, 200]
+
+
+async def test_a_5xx_is_an_html_page_and_the_server_error_handler_retries_it(slack: FakeSlack) -> None:
+    slack.faults.inject("chat.postMessage", "5xx", status=503)
+    error = await error_of(client(slack).chat_postMessage(channel=CHANNEL, text="hi"))
+    assert error.response.status_code == 503 and error.response.data == {}
+    slack.faults.inject("chat.postMessage", "5xx")
+    patient = client(slack, retry_handlers=[AsyncServerErrorRetryHandler(max_retry_count=1)])
+    await patient.chat_postMessage(channel=CHANNEL, text="hi")
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [503, 500, 200] and slack.posted[CHANNEL] == 1
+    async with aiohttp.ClientSession() as http:
+        slack.faults.inject("auth.test", "5xx", status=502)
+        async with http.post(slack.api_url + "auth.test", headers={"Authorization": f"Bearer {BOT_TOKEN}"}) as answer:
+            assert (answer.status, answer.content_type) == (502, "text/html")
+            assert "502 Bad Gateway" in await answer.text()
+
+
+async def test_a_reset_is_retried_once_by_the_sdks_default_handler_and_then_surfaces(slack: FakeSlack) -> None:
+    slack.faults.inject("chat.postMessage", "reset")
+    await client(slack).chat_postMessage(channel=CHANNEL, text="hi")  # AsyncConnectionErrorRetryHandler: once
+    slack.faults.inject("chat.postMessage", "reset", times=2)
+    with pytest.raises(aiohttp.ClientError):
+        await client(slack).chat_postMessage(channel=CHANNEL, text="hi")
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [0, 200, 0, 0] and slack.posted[CHANNEL] == 1
+
+
+async def test_a_slow_answer_trips_the_clients_timeout(slack: FakeSlack) -> None:
+    slack.faults.inject("chat.postMessage", "slow", delay=1.0)
+    with pytest.raises(TimeoutError):
+        await client(slack, timeout=0.05).chat_postMessage(channel=CHANNEL, text="hi")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("answer", ["5xx", "reset"])
+async def test_a_lost_post_exists_on_slack_and_history_with_metadata_finds_it(slack: FakeSlack, answer: str) -> None:
+    slack.faults.inject("chat.postMessage", "lost", answer=answer, status=503, times=2)
+    metadata = {"event_type": "hotpapers_entry", "event_payload": {"key": "C0PAPERS01/2020-11-06/1/2010.00577v2"}}
+    with pytest.raises((SlackApiError, aiohttp.ClientError)):
+        await client(slack).chat_postMessage(channel=CHANNEL, text="card", metadata=metadata)
+    assert slack.posted[CHANNEL] >= 1  # done on Slack, though the app never heard (a reset is retried: twice)
+    history = await client(slack).conversations_history(channel=CHANNEL, include_all_metadata=True)
+    assert {m["metadata"]["event_payload"]["key"] for m in history["messages"]} == {metadata["event_payload"]["key"]}
+    plain = await client(slack).conversations_history(channel=CHANNEL)
+    assert all("metadata" not in m for m in plain["messages"])  # metadata only when asked for
+
+
+async def test_channels_the_bot_has_not_joined_or_that_are_archived_refuse_as_slack_does(slack: FakeSlack) -> None:
+    slack.add_channel(OTHER, "general", member=False, team=TEAM)
+    slack.add_channel("C0ARCHIVED", "old", archived=True, team=TEAM)
+    web = client(slack)
+    assert (await error_of(web.chat_postMessage(channel=OTHER, text="hi"))).response["error"] == "not_in_channel"
+    assert (await error_of(web.conversations_history(channel=OTHER))).response["error"] == "not_in_channel"
+    assert (await error_of(web.chat_postMessage(channel="C0ARCHIVED", text="x"))).response["error"] == "is_archived"
+    await web.conversations_join(channel=OTHER)
+    await web.chat_postMessage(channel=OTHER, text="hi")
+    assert slack.posted[OTHER] == 1
+
+
+async def test_history_pages_newest_first_with_cursors_and_time_bounds(slack: FakeSlack) -> None:
+    web = client(slack)
+    stamps = [(await web.chat_postMessage(channel=CHANNEL, text=f"#{n}"))["ts"] for n in range(5)]
+    first = await web.conversations_history(channel=CHANNEL, limit=2)
+    assert [m["text"] for m in first["messages"]] == ["#4", "#3"] and first["has_more"]
+    second = await web.conversations_history(channel=CHANNEL, limit=2, cursor=first["response_metadata"]["next_cursor"])
+    last = await web.conversations_history(channel=CHANNEL, limit=2, cursor=second["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in second["messages"] + last["messages"]] == ["#2", "#1", "#0"]
+    assert not last["has_more"] and "response_metadata" not in last
+    bounded = await web.conversations_history(channel=CHANNEL, oldest=stamps[1], latest=stamps[3])
+    assert [m["text"] for m in bounded["messages"]] == ["#2"]
+    inclusive = await web.conversations_history(channel=CHANNEL, oldest=stamps[1], latest=stamps[3], inclusive=True)
+    assert [m["text"] for m in inclusive["messages"]] == ["#3", "#2", "#1"]
+    assert (await error_of(web.conversations_history(channel=CHANNEL, cursor="bogus"))).response["error"] == (
+        "invalid_cursor"
+    )
+    texts = []
+    async for page in await web.conversations_history(channel=CHANNEL, limit=2):  # the SDK's own paginator
+        texts += [m["text"] for m in page["messages"]]
+    assert texts == ["#4", "#3", "#2", "#1", "#0"]
+
+
+async def test_posted_messages_keep_blocks_and_metadata_and_update_and_delete_work_on_the_bots_own(
+    slack: FakeSlack,
+) -> None:
+    web = client(slack)
+    text_only = await web.chat_postMessage(channel=CHANNEL, text="plain")
+    assert text_only["message"]["blocks"][0]["type"] == "rich_text"  # Slack turns the text into blocks
+    with_blocks = await web.chat_postMessage(channel=CHANNEL, text="t", blocks=[SECTION])
+    assert with_blocks["message"]["blocks"][0]["type"] == "section" and with_blocks["message"]["blocks"][0]["block_id"]
+    updated = await web.chat_update(channel=CHANNEL, ts=with_blocks["ts"], text="edited", blocks=[SECTION])
+    assert updated["text"] == "edited" and slack.channel_messages(CHANNEL)[1]["edited"]["user"] == "U0HOTPAPER"
+    someone = slack.add_message(CHANNEL, "a human wrote this")
+    assert (await error_of(web.chat_delete(channel=CHANNEL, ts=someone["ts"]))).response["error"] == (
+        "cant_delete_message"
+    )
+    assert (await error_of(web.chat_update(channel=CHANNEL, ts=someone["ts"], text="x"))).response["error"] == (
+        "cant_update_message"
+    )
+    await web.chat_delete(channel=CHANNEL, ts=text_only["ts"])
+    assert (await error_of(web.chat_delete(channel=CHANNEL, ts=text_only["ts"]))).response["error"] == (
+        "message_not_found"
+    )
+    assert [m["text"] for m in slack.channel_messages(CHANNEL)] == ["edited", "a human wrote this"]
+    assert slack.posted[CHANNEL] == 2 and [m["text"] for m in slack.deleted] == ["plain"]
+    bad = await error_of(web.chat_postMessage(channel=CHANNEL, text="t", metadata={"event_payload": {}}))
+    assert bad.response["error"] == "invalid_metadata_format"
+
+
+async def test_the_realistic_post_rate_allows_a_short_burst_then_about_one_a_second_per_channel() -> None:
+    clock = ManualClock()
+    async with FakeSlack(clock=clock, post_rate=REALISTIC_POST_RATE) as fake:
+        fake.add_workspace(TEAM, token=BOT_TOKEN, bot_user="U0HOTPAPER")
+        web = client(fake)
+        for _ in range(3):
+            await web.chat_postMessage(channel=CHANNEL, text="burst")
+        error = await error_of(web.chat_postMessage(channel=CHANNEL, text="one too many"))
+        assert (error.response.status_code, error.response.headers["Retry-After"]) == (429, "1")
+        await web.chat_postMessage(channel=OTHER, text="another channel has its own rate")
+        clock.now += 1.0
+        await web.chat_postMessage(channel=CHANNEL, text="a second later")
+        assert (await error_of(web.chat_postMessage(channel=CHANNEL, text="x"))).response.status_code == 429
+        assert fake.posted[CHANNEL] == 4
+
+
+async def test_every_answer_fits_slacks_published_schema_as_amended_by_the_reference(slack: FakeSlack) -> None:
+    web = client(slack)
+    slack.add_channel(OTHER, "general", member=False, team=TEAM)
+    metadata = {"event_type": "hotpapers_entry", "event_payload": {"key": "k"}}
+    posted = await web.chat_postMessage(channel=CHANNEL, text="t", blocks=[SECTION], metadata=metadata)
+    await web.chat_postMessage(channel=CHANNEL, text="plain")
+    await web.chat_update(channel=CHANNEL, ts=posted["ts"], text="edited", blocks=[SECTION])
+    await web.conversations_history(channel=CHANNEL, include_all_metadata=True, limit=1)
+    await web.conversations_history(channel=CHANNEL)
+    await web.conversations_info(channel=CHANNEL)
+    await web.chat_delete(channel=CHANNEL, ts=posted["ts"])
+    for failing in (
+        web.chat_postMessage(channel=OTHER, text="t"),
+        web.chat_delete(channel=CHANNEL, ts="1700000000.999999"),
+        web.chat_update(channel=CHANNEL, ts="1700000000.999999", text="x"),
+        web.conversations_history(channel=OTHER),
+        web.conversations_info(channel="C0NOWHERE1"),
+    ):
+        await error_of(failing)
+    slack.set_scopes(BOT_TOKEN, "chat:write")
+    await error_of(web.conversations_history(channel=CHANNEL))
+    checked = [c for c in slack.calls if c.method in SLACK_SCHEMA_METHODS]
+    assert {c.method for c in checked} == SLACK_SCHEMA_METHODS and {c.ok for c in checked} == {True, False}
+    problems = [
+        f"{c.method} {c.response.get('error', 'ok')}: {p}" for c in checked for p in slack_errors(c.method, c.response)
+    ]
+    assert not problems, "\n".join(problems)

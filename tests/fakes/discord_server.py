@@ -4,22 +4,38 @@ Strict where Discord is and where discord.py relies on it (shared/research/offli
 exactly `Content-Type: application/json`; callbacks answer 200 JSON only with `with_response=1`; 429s carry `Via` and
 `retry_after`; content > 2000 and embed limits give 400/50035; a callback after 3 s gives 10062, a second one 40060;
 the first follow-up after a defer fills the loading message and keeps its visibility. Everything is recorded.
+
+As hostile as Discord (issue 12): every REST answer carries per-route bucket headers (`X-RateLimit-Limit/Remaining/
+Reset/Reset-After/Bucket`), buckets per channel for messages and reactions answer 429 (`X-RateLimit-Scope: user`) when
+exceeded (`message_bucket`, `reaction_bucket`; generous by default, `REALISTIC_*` opt in), and `faults` (a
+tests/fakes/faults.FaultPlan keyed "METHOD /route") switches any route into one of `MODES`. Idempotent as Discord
+(issue 13): `nonce` + `enforce_nonce` on create message return the existing message within `nonce_window`; the nonce
+is echoed in the create answer and MESSAGE_CREATE only, never stored. The gateway keeps sessions (issue 14): RESUME is
+checked against session and sequence (op 9 or close 4007 otherwise), events dispatched while the bot was away are
+replayed in order on RESUME; `drop_connection()` and `invalidate_session()` make it happen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import hashlib
 import json
+import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.faults import COMMON_MODES, Fault, FaultPlan, reset_connection
 
 PAYLOADS = Path(__file__).parent / "payloads" / "discord"
 TOKEN = "fake-discord-token"
@@ -31,7 +47,32 @@ EPHEMERAL, LOADING = 64, 128
 MANAGE_CHANNELS = 1 << 4
 CALLBACK_DEADLINE, TOKEN_LIFETIME = 3.0, 900.0
 _FIELD = (("name", 256), ("value", 1024))
-_BUCKET_HEADERS = {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0", "X-RateLimit-Bucket": "fakebucket"}
+GENEROUS_BUCKET = (100, 1.0)
+"""The default per-channel message and reaction buckets: no test that posts a digest ever waits on them."""
+REALISTIC_MESSAGE_BUCKET, REALISTIC_REACTION_BUCKET = (5, 5.0), (1, 0.25)
+"""What bots observe on Discord (not published: rustplusplus#475, discord-api-docs#20); tests opt in."""
+ROUTE_BUCKET = (50, 1.0)  # every other route, per route and major parameter
+GUILD_MESSAGES, GUILD_MESSAGE_REACTIONS = 1 << 9, 1 << 10
+DISCORD_EPOCH_MS = 1_420_070_400_000
+_ERRORS: dict[str, tuple[int, int, str]] = {
+    "missing_access": (403, 50001, "Missing Access"),
+    "missing_permissions": (403, 50013, "Missing Permissions"),
+    "unknown_channel": (404, 10003, "Unknown Channel"),
+    "unknown_message": (404, 10008, "Unknown Message"),
+    "invalid_form_body": (400, 50035, "Invalid Form Body"),
+    "unauthorized": (401, 0, "401: Unauthorized"),
+}
+MODES = COMMON_MODES | frozenset(_ERRORS)
+"""Fault modes for `FakeDiscord.faults`, keyed "METHOD /route" (route after /api/v10):
+- "5xx": Discord's JSON 5xx body, param `status` (default 500; discord.py retries 500/502/504 itself, raises others);
+- "reset": the connection closes with no answer (a TCP RST);
+- "slow": param `delay` seconds, then the normal answer;
+- "429": param `retry_after` (default 0.05), `global` / `is_global`, `scope` ("user", "global", "shared");
+- "lost": the request takes effect (e.g. the message is created), then param `answer` "5xx" (with `status`) or "reset";
+- 403 50001 "missing_access", 403 50013 "missing_permissions", 404 10003 "unknown_channel",
+  404 10008 "unknown_message", 400 50035 "invalid_form_body" (param `errors`), 401 0 "unauthorized"."""
+_5XX = {500: "500: Internal Server Error", 502: "502: Bad Gateway", 503: "503: Service Unavailable",
+        504: "504: Gateway Timeout"}  # fmt: skip
 
 
 def payload(name: str) -> Any:
@@ -56,7 +97,9 @@ class Recorded:
     query: dict[str, str]
     json: Any
     headers: dict[str, str]
-    status: int = 0  # what the fake answered
+    status: int = 0  # what the fake answered (0: nothing, the connection was reset)
+    fault: str | None = None  # the fault mode that answered it, if one did
+    answer: Any = None  # the JSON body of the answer (None for an empty one)
 
 
 @dataclass
@@ -67,13 +110,43 @@ class _Interaction:
     acked: bool = False
     original: dict[str, Any] | None = None
     replies: list[str] = field(default_factory=list)  # ids of the messages this interaction produced
+    message_id: str | None = None  # the message a component interaction came from
 
 
 @dataclass
+class Session:
+    """A gateway session: its sequence and every dispatch it was sent, so RESUME can replay what the bot missed."""
+
+    session_id: str
+    shard: tuple[int, int] | None = None
+    intents: int = 0
+    seq: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    socket: _Socket | None = None  # None while the bot is disconnected
+    valid: bool = True  # False once invalidated or closed with 1000/1001: RESUME gets op 9
+
+
+@dataclass(eq=False)
 class _Socket:
     ws: web.WebSocketResponse
-    seq: int = 0
-    shard: tuple[int, int] | None = None
+    request: web.Request | None = None
+    session: Session | None = None
+
+    @property
+    def seq(self) -> int:
+        return self.session.seq if self.session else 0
+
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        return self.session.shard if self.session else None
+
+
+@dataclass
+class _Bucket:
+    limit: int
+    per: float
+    reset_at: float = 0.0
+    used: int = 0
 
 
 @dataclass
@@ -84,15 +157,33 @@ class FakeDiscord:
     requests: list[Recorded] = field(default_factory=list)
     frames: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The messages users can see now (deleted ones move to `deleted`), by id."""
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "global" or guild id -> commands
     extra_channels: tuple[str, ...] = ()
     """More text channels in the guild, besides #papers and #general."""
     global_limit: int | None = None
     """Discord's global limit: at most this many bot requests in any one second, the rest answered 429 `global`.
     Interaction callbacks and follow-ups are exempt, as on Discord."""
+    message_bucket: tuple[int, float] = GENEROUS_BUCKET
+    """(limit, seconds): create-message requests per channel per window (Discord observed: REALISTIC_MESSAGE_BUCKET)."""
+    reaction_bucket: tuple[int, float] = GENEROUS_BUCKET
+    """(limit, seconds): reaction requests per channel per window (Discord observed: REALISTIC_REACTION_BUCKET)."""
+    route_bucket: tuple[int, float] = ROUTE_BUCKET
+    """(limit, seconds): every other route, per route and major parameter (channel, guild, webhook)."""
+    wall_clock: Callable[[], float] = time.time
+    """Epoch seconds for snowflake ids, message timestamps and X-RateLimit-Reset (set it to a test's frozen clock)."""
+    nonce_window: float = 300.0
+    """Seconds within which `enforce_nonce` finds the earlier message with the same nonce ("the past few minutes")."""
 
     def __post_init__(self) -> None:
-        self.sockets: list[_Socket] = []  # live gateway connections
+        self.faults = FaultPlan(MODES)
+        self.sockets: list[_Socket] = []  # live gateway connections with a session
+        self.sessions: dict[str, Session] = {}
+        self.deleted: dict[str, dict[str, Any]] = {}
+        self.created: Counter[str] = Counter()  # channel id -> messages ever created there (deleted ones included)
+        self.reactions: dict[str, dict[str, list[str]]] = {}  # message id -> emoji -> user ids, in order
+        self._nonces: dict[tuple[str, str, str], tuple[str, float]] = {}  # (author, channel, nonce) -> (id, when)
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._interactions: dict[str, _Interaction] = {}
         self._ratelimits: list[tuple[str, str, float, bool]] = []  # method, route prefix, retry_after, global
         self._next_id = 1_300_000_000_000_000_000
@@ -106,7 +197,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -120,7 +211,9 @@ class FakeDiscord:
             await self._runner.cleanup()
 
     def snowflake(self) -> str:
-        self._next_id += 1
+        """A new id that, like Discord's, encodes its creation time (`wall_clock`), so `before`/`after` a time work."""
+        stamp = (int(self.wall_clock() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._next_id = max(self._next_id + 1, stamp)
         return str(self._next_id)
 
     def ratelimit_next(self, method: str, prefix: str, *, retry_after: float = 0.05, is_global: bool = False) -> None:
@@ -130,6 +223,17 @@ class FakeDiscord:
     def sent(self, method: str, pattern: str) -> list[Recorded]:
         """Recorded requests whose route fully matches the regex `pattern`."""
         return [r for r in self.requests if r.method == method and re.fullmatch(pattern, r.route)]
+
+    def channel_messages(self, channel_id: str) -> list[dict[str, Any]]:
+        """The messages visible in a channel now (not deleted, not ephemeral), oldest first."""
+        return sorted(
+            (m for m in self.messages.values() if m["channel_id"] == channel_id and not m["flags"] & EPHEMERAL),
+            key=lambda m: int(m["id"]),
+        )
+
+    def messages_created(self, channel_id: str) -> int:
+        """How many messages were ever created in a channel (deleted ones included): duplicates show here."""
+        return self.created[channel_id]
 
     async def until(self, condition: Callable[[], bool], *, within: float = 5.0) -> None:
         """Wait until `condition()` holds, re-checked after every recorded request and gateway frame."""
@@ -141,11 +245,14 @@ class FakeDiscord:
         await self.until(lambda: len(self.sent(method, pattern)) >= count, within=within)
         return self.sent(method, pattern)
 
-    async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: str | None = GUILD_ID) -> None:
-        """Send a DISPATCH to the connection(s) whose shard owns `guild_id` (all of them for None)."""
-        for sock in list(self.sockets):
-            if guild_id is None or _owns(sock, guild_id):
-                await self._send(sock, event, data)
+    async def dispatch(
+        self, event: str, data: dict[str, Any], *, guild_id: str | None = GUILD_ID, intent: int = 0
+    ) -> None:
+        """Send a DISPATCH to every valid session whose shard owns `guild_id` (all of them for None) and, when
+        `intent` is given, that asked for it. A session whose bot is disconnected gets it on RESUME."""
+        for session in list(self.sessions.values()):
+            if session.valid and (guild_id is None or _owns(session, guild_id)) and session.intents & intent == intent:
+                await self._emit(session, event, data)
 
     def replies(self, token: str) -> list[dict[str, Any]]:
         """The messages an interaction left (its response and follow-ups), as users now see them."""
@@ -157,9 +264,27 @@ class FakeDiscord:
         for sock in list(self.sockets):
             await sock.ws.send_str(json.dumps({"op": 7, "d": None}))
 
+    async def drop_connection(self) -> None:
+        """Cut every gateway connection without a close frame (a network failure): discord.py RESUMEs, and what is
+        dispatched meanwhile waits in the session and is replayed then."""
+        for sock in list(self.sockets):
+            self._detach(sock)
+            if sock.request is not None and sock.request.transport is not None:
+                sock.request.transport.abort()
+
+    async def invalidate_session(self, *, resumable: bool = False) -> None:
+        """Send op 9 Invalid Session on every connection. With `resumable=False` (Discord's usual) the sessions end:
+        the bot IDENTIFYs afresh and whatever was dispatched to the old session is lost, as on Discord."""
+        for sock in list(self.sockets):
+            if sock.session is not None and not resumable:
+                sock.session.valid = False
+            await sock.ws.send_str(json.dumps({"op": 9, "d": resumable}))
+
     async def interact(self, data: dict[str, Any]) -> dict[str, Any]:
         """Dispatch INTERACTION_CREATE; the callback deadline starts now."""
-        self._interactions[data["id"]] = _Interaction(data["token"], self.clock(), data["channel_id"])
+        inter = _Interaction(data["token"], self.clock(), data["channel_id"])
+        inter.message_id = (data.get("message") or {}).get("id")
+        self._interactions[data["id"]] = inter
         await self.dispatch("INTERACTION_CREATE", data, guild_id=data.get("guild_id"))
         return data
 
@@ -168,17 +293,36 @@ class FakeDiscord:
         data = payload("reaction_add")
         data.update(message_id=message_id, user_id=user_id, emoji={"id": None, "name": emoji})
         data["channel_id"] = extra.get("channel_id", PAPERS_CHANNEL)
+        users = self.reactions.setdefault(message_id, {}).setdefault(emoji, [])
         if add:
             data["member"]["user"].update(id=user_id, bot=extra.get("bot", False))
+            users += [] if user_id in users else [user_id]
         else:  # REMOVE carries no member and no author, like Discord's
             for key in ("member", "message_author_id", "burst_colors"):
                 data.pop(key)
+            if user_id in users:
+                users.remove(user_id)
         await self.dispatch("MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE", data)
+
+    async def dispatch_reaction_remove_all(self, channel_id: str, message_id: str) -> None:
+        """A moderator cleared every reaction from a message: MESSAGE_REACTION_REMOVE_ALL, in the gateway's shape."""
+        self.reactions.pop(message_id, None)
+        data = {"channel_id": channel_id, "message_id": message_id, "guild_id": GUILD_ID}
+        await self.dispatch("MESSAGE_REACTION_REMOVE_ALL", data)
+
+    async def dispatch_reaction_remove_emoji(self, channel_id: str, message_id: str, emoji: str) -> None:
+        """A moderator cleared one emoji from a message: MESSAGE_REACTION_REMOVE_EMOJI with a partial emoji."""
+        self.reactions.get(message_id, {}).pop(emoji, None)
+        data = {"channel_id": channel_id, "guild_id": GUILD_ID, "message_id": message_id,
+                "emoji": {"id": None, "name": emoji}}  # fmt: skip
+        await self.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", data)
+
+    # -- gateway ----------------------------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        sock = _Socket(ws)
+        sock = _Socket(ws, request)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
@@ -187,51 +331,96 @@ class FakeDiscord:
             await self._record(self.frames, frame)
             if frame["op"] == 1:
                 await ws.send_str(json.dumps({"op": 11, "d": None}))
-            elif frame["op"] == 2 and frame["d"]["token"] != self.token:
+            elif frame["op"] in (2, 6) and frame["d"].get("token") != self.token:
                 await ws.close(code=4004, message=b"Authentication failed.")
             elif frame["op"] == 2:
                 await self._identify(sock, frame["d"])
             elif frame["op"] == 6:
-                self.sockets.append(sock)
-                await self._send(sock, "RESUMED", {})
-        if sock in self.sockets:
-            self.sockets.remove(sock)
+                await self._resume(sock, frame["d"])
+            if frame["op"] in (2, 6):
+                await self._record([], None)  # wake `until`: the sessions changed
+        if sock.session is not None and sock.session.socket is sock and ws.close_code in (1000, 1001):
+            sock.session.valid = False  # a clean close by the bot ends its session, as on Discord
+        self._detach(sock)
+        await self._record([], None)
         return ws
 
-    async def _identify(self, sock: _Socket, data: dict[str, Any]) -> None:
-        ready = payload("ready") | {"resume_gateway_url": self.gateway_url}
-        if "shard" in data:
-            sock.shard = (data["shard"][0], data["shard"][1])
-            ready["shard"] = data["shard"]
-        self.sockets.append(sock)
-        await self._send(sock, "READY", ready)
-        if _owns(sock, GUILD_ID):
-            guild = payload("guild_create")
-            template = guild["channels"][0]
-            guild["channels"] += [
-                template | {"id": cid, "name": f"papers-{n}", "position": n + 2}
-                for n, cid in enumerate(self.extra_channels)
-            ]
-            await self._send(sock, "GUILD_CREATE", guild)
+    def _detach(self, sock: _Socket) -> None:
+        if sock in self.sockets:
+            self.sockets.remove(sock)
+        if sock.session is not None and sock.session.socket is sock:
+            sock.session.socket = None
 
-    async def _send(self, sock: _Socket, event: str, data: dict[str, Any]) -> None:
-        sock.seq += 1
-        await sock.ws.send_str(json.dumps({"op": 0, "t": event, "s": sock.seq, "d": data}))
+    async def _identify(self, sock: _Socket, data: dict[str, Any]) -> None:
+        session_id = "fake-session" if not self.sessions else f"fake-session-{len(self.sessions) + 1}"
+        session = Session(session_id, intents=int(data.get("intents") or 0))
+        ready = payload("ready") | {"resume_gateway_url": self.gateway_url, "session_id": session_id}
+        if "shard" in data:
+            session.shard = (data["shard"][0], data["shard"][1])
+            ready["shard"] = data["shard"]
+        self.sessions[session_id] = session
+        self._attach(sock, session)
+        await self._emit(session, "READY", ready)
+        if _owns(session, GUILD_ID):
+            await self._emit(session, "GUILD_CREATE", payload("guild_create") | {"channels": self._guild_channels()})
+
+    async def _resume(self, sock: _Socket, data: dict[str, Any]) -> None:
+        session = self.sessions.get(str(data.get("session_id")))
+        if session is None or not session.valid:
+            await sock.ws.send_str(json.dumps({"op": 9, "d": False}))
+            return
+        seq = int(data.get("seq") or 0)
+        if seq > session.seq:  # a sequence Discord never sent: the session cannot be resumed
+            session.valid = False
+            await sock.ws.close(code=4007, message=b"Invalid seq.")
+            return
+        if session.socket is not None:  # the old connection is taken over
+            self._detach(session.socket)
+        while missed := [f for f in session.events if f["s"] > seq]:  # replayed in order, with their sequence numbers
+            for frame in missed:  # (what is dispatched meanwhile joins the session and is sent in a next round)
+                await _send_frame(sock.ws, frame)
+                seq = frame["s"]
+        self._attach(sock, session)  # caught up: from now on dispatches go straight to this connection
+        await self._emit(session, "RESUMED", {})
+
+    def _attach(self, sock: _Socket, session: Session) -> None:
+        sock.session, session.socket = session, sock
+        if sock not in self.sockets:
+            self.sockets.append(sock)
+
+    async def _emit(self, session: Session, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.events.append(frame)
+        if session.socket is not None:
+            await _send_frame(session.socket.ws, frame)
 
     async def _record(self, into: list[Any], item: Any) -> None:
         async with self._changed:
             into.append(item)
             self._changed.notify_all()
 
+    # -- REST -------------------------------------------------------------------------------------------------------
+
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        body = json.loads(raw) if raw else None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
         seen = Recorded(request.method, "/" + request.match_info["tail"], {**request.query}, body, {**request.headers})
-        seen.status = (response := await self._answer(seen, raw)).status
+        response = await self._answer(seen, raw)
+        if response is None:  # a reset: no answer at all
+            reset_connection(request)
+            await self._record(self.requests, seen)
+            raise asyncio.CancelledError  # aiohttp drops the handler quietly; the client sees its connection die
+        seen.status = response.status
+        if isinstance(response, web.Response) and response.body and response.content_type == "application/json":
+            seen.answer = json.loads(response.body)  # type: ignore[arg-type]
         await self._record(self.requests, seen)  # after answering, so waiting tests see the status too
         return response
 
-    async def _answer(self, seen: Recorded, raw: bytes) -> web.StreamResponse:
+    async def _answer(self, seen: Recorded, raw: bytes) -> web.StreamResponse | None:
         if raw and seen.headers.get("Content-Type") != "application/json":
             return _error(400, 50109, "The request body contains invalid JSON.")
         limited = next((r for r in self._ratelimits if r[0] == seen.method and seen.route.startswith(r[1])), None)
@@ -242,13 +431,69 @@ class FakeDiscord:
         if not interaction and (wait := self._over_global_limit()) is not None:
             self.globally_limited += 1
             return self._too_many(wait, True)
+        bucket_id, bucket = self._bucket(seen.method, seen.route)
+        now = self.clock()
+        if now >= bucket.reset_at:
+            bucket.reset_at, bucket.used = now + bucket.per, 0
+        headers = _bucket_headers(bucket_id, bucket, now, self.wall_clock())
+        if bucket.used >= bucket.limit:
+            return self._too_many(bucket.reset_at - now, False, bucket=headers)
+        bucket.used += 1
+        headers = _bucket_headers(bucket_id, bucket, now, self.wall_clock())
+        fault = self.faults.take(f"{seen.method} {seen.route}")
+        if fault is not None:
+            seen.fault = fault.mode
+            if fault.mode == "slow":
+                await asyncio.sleep(float(fault.param("delay", 1.0)))
+            elif fault.mode != "lost":
+                return _with(self._faulty(fault, headers), headers)
+        response = _with(await self._route(seen), headers)
+        if fault is not None and fault.mode == "lost":  # done on Discord; the bot never learns it
+            lost = None if fault.param("answer", "5xx") == "reset" else _server_error(int(fault.param("status", 500)))
+            return _with(lost, headers)
+        return response
+
+    async def _route(self, seen: Recorded) -> web.StreamResponse:
         for method, pattern, handler in self._routes():
             match = re.fullmatch(pattern, seen.route)
             if method == seen.method and match:
+                interaction = seen.route.startswith(("/interactions/", "/webhooks/"))
                 if not interaction and seen.headers.get("Authorization") != f"Bot {self.token}":
                     return _error(401, 0, "401: Unauthorized")
                 return await handler(seen.json, *match.groups(), query=seen.query)
         return _error(404, 0, f"404: Not Found ({seen.method} {seen.route})")
+
+    def _faulty(self, fault: Fault, headers: dict[str, str]) -> web.Response | None:
+        if fault.mode == "reset":
+            return None
+        if fault.mode == "5xx":
+            return _server_error(int(fault.param("status", 500)))
+        if fault.mode == "429":
+            is_global = bool(fault.param("global", fault.param("is_global", False)))  # `global` is a keyword
+            scope = fault.param("scope", "global" if is_global else "user")
+            retry_after = float(fault.param("retry_after", 0.05))
+            return self._too_many(retry_after, is_global, bucket=headers, scope=scope)
+        status, code, message = _ERRORS[fault.mode]
+        errors = fault.param("errors", _too_long(2000, "content") if code == 50035 else None)
+        return _error(status, code, message, errors)
+
+    def _bucket(self, method: str, route: str) -> tuple[str, _Bucket]:
+        """The rate-limit bucket a request counts against: its id (the X-RateLimit-Bucket hash) and its state."""
+        template = re.sub(r"/\d{5,}", "/{id}", route)
+        template = re.sub(r"/(interactions|webhooks)/\{id\}/[^/]+", r"/\1/{id}/{token}", template)
+        major = re.match(r"/(?:channels|guilds|webhooks|interactions)/(\d+)(?:/([^/]+))?", route)
+        scope = major.group(1) if major else ""
+        if route.startswith(("/webhooks/", "/interactions/")) and major and major.group(2):
+            scope += "+" + major.group(2)
+        if method == "POST" and template == "/channels/{id}/messages":
+            name, (limit, per) = "messages", self.message_bucket
+        elif "/reactions" in template:
+            name, (limit, per) = "reactions", self.reaction_bucket  # every reaction route shares one bucket
+        else:
+            name, (limit, per) = f"{method} {template}", self.route_bucket
+        bucket_id = hashlib.sha1(name.encode()).hexdigest()[:32]
+        bucket = self._buckets.setdefault((bucket_id, scope), _Bucket(limit, per))
+        return bucket_id, bucket
 
     def _over_global_limit(self) -> float | None:
         """None when the request fits in the last second's budget (it is counted), else the seconds to wait."""
@@ -266,17 +511,33 @@ class FakeDiscord:
             ("GET", r"/oauth2/applications/@me", partial(self._canned, "application")),
             ("GET", r"/gateway/bot", self._gateway_bot),
             ("PUT", rf"/applications/{APP_ID}(?:/guilds/(\d+))?/commands", self._put_commands),
+            ("GET", r"/channels/(\d+)", self._get_channel),
             ("POST", r"/channels/(\d+)/messages", self._create_message),
+            ("GET", r"/channels/(\d+)/messages", self._list_messages),
+            ("GET", r"/channels/(\d+)/messages/(\d+)", self._get_message),
+            ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._delete_message),
             ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._add_own_reaction),
+            ("DELETE", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._remove_own_reaction),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
             ("POST", rf"/webhooks/{APP_ID}/([^/]+)", self._followup),
             ("DELETE", rf"/webhooks/{APP_ID}/([^/]+)/messages/@original", self._delete_original),
         ]
 
-    def _too_many(self, retry_after: float, is_global: bool) -> web.Response:
-        headers = {"Via": "1.1 google", "Retry-After": str(max(1, round(retry_after))), **_BUCKET_HEADERS}
-        headers |= {"X-RateLimit-Reset-After": str(retry_after), "X-RateLimit-Global": str(is_global).lower()}
-        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}
+    def _too_many(
+        self, retry_after: float, is_global: bool, *, bucket: dict[str, str] | None = None, scope: str | None = None
+    ) -> web.Response:
+        """Discord's 429 (rate-limits.mdx): Retry-After, X-RateLimit-Scope (+ X-RateLimit-Global), the route's bucket
+        headers unless global, and `Via` (without it discord.py takes the 429 for a Cloudflare ban)."""
+        scope = scope or ("global" if is_global else "user")
+        headers = {"Via": "1.1 google", "Retry-After": str(max(1, -int(-retry_after // 1))), "X-RateLimit-Scope": scope}
+        if is_global:
+            headers["X-RateLimit-Global"] = "true"
+        else:
+            headers |= bucket or {}
+            headers["X-RateLimit-Reset-After"] = f"{retry_after:.3f}"
+            headers["X-RateLimit-Reset"] = f"{self.wall_clock() + retry_after:.3f}"
+        message = "The resource is being rate limited." if scope == "shared" else "You are being rate limited."
+        body = {"message": message, "retry_after": retry_after, "global": is_global, "code": 0}
         return _json(429, body, headers=headers)
 
     async def _canned(self, name: str, body: None, **_: Any) -> web.Response:
@@ -289,22 +550,109 @@ class FakeDiscord:
     async def _put_commands(self, body: Any, guild_id: str | None, **_: Any) -> web.Response:
         if not isinstance(body, list) or any(not re.fullmatch(r"[-_a-z0-9]{1,32}", c.get("name", "")) for c in body):
             return _error(400, 50035, "Invalid Form Body", {"_errors": [{"code": "APPLICATION_COMMANDS_INVALID"}]})
-        echoed = [c | {"id": self.snowflake(), "application_id": APP_ID, "version": self.snowflake()} for c in body]
-        for command in echoed if guild_id else ():
-            command["guild_id"] = guild_id
+        defaults = {"type": 1, "description": "", "default_member_permissions": None}
+        echoed = [defaults | c | {"id": self.snowflake(), "application_id": APP_ID, "version": self.snowflake()}
+                  for c in body]  # fmt: skip
+        for command in echoed:  # as Discord stores them: permissions as a string, install contexts filled in
+            if command["default_member_permissions"] is not None:
+                command["default_member_permissions"] = str(command["default_member_permissions"])
+            if command.get("integration_types") is None:
+                command["integration_types"] = [0]
+            if guild_id:
+                command["guild_id"] = guild_id
         self.commands[guild_id or "global"] = echoed
         return _json(200, echoed)
 
+    def channels(self) -> dict[str, dict[str, Any]]:
+        """The guild's text channels as GET /channels/{id} answers them, by id."""
+        found = self._guild_channels()
+        for channel in found:
+            latest = self.channel_messages(channel["id"])
+            channel["last_message_id"] = latest[-1]["id"] if latest else None
+        return {c["id"]: c for c in found}
+
+    def _guild_channels(self) -> list[dict[str, Any]]:
+        channels = payload("guild_create")["channels"]
+        more = enumerate(self.extra_channels)
+        return channels + [channels[0] | {"id": cid, "name": f"papers-{n}", "position": n + 2} for n, cid in more]
+
+    async def _get_channel(self, body: None, channel_id: str, **_: Any) -> web.Response:
+        channel = self.channels().get(channel_id)
+        return _json(200, channel) if channel else _error(404, 10003, "Unknown Channel")
+
     async def _create_message(self, body: Any, channel_id: str, **_: Any) -> web.Response:
-        if channel_id not in (PAPERS_CHANNEL, GENERAL_CHANNEL, *self.extra_channels):
+        if channel_id not in self.channels():
             return _error(404, 10003, "Unknown Channel")
-        errors = message_errors(body or {})
-        return _error(400, *errors) if errors else _json(200, self._store(body, channel_id=channel_id, flags=0))
+        body = body or {}
+        errors = message_errors(body) or _nonce_errors(body)
+        if errors:
+            return _error(400, *errors)
+        nonce = body.get("nonce")
+        key = (BOT_ID, channel_id, str(nonce))
+        if nonce is not None and body.get("enforce_nonce"):
+            earlier = self._nonces.get(key)
+            if earlier and self.clock() - earlier[1] <= self.nonce_window and earlier[0] in self.messages:
+                return _json(200, self._shown(self.messages[earlier[0]]) | {"nonce": nonce})  # no second message
+        message = self._store(body, channel_id=channel_id, flags=0)
+        if nonce is not None:
+            self._nonces[key] = (message["id"], self.clock())
+        # The nonce is echoed in the answer and in MESSAGE_CREATE, and kept nowhere: fetched messages never show it.
+        created = self._shown(message) | ({"nonce": nonce} if nonce is not None else {})
+        await self.dispatch("MESSAGE_CREATE", created | {"guild_id": GUILD_ID}, intent=GUILD_MESSAGES)
+        return _json(200, created)
+
+    async def _list_messages(self, body: None, channel_id: str, *, query: dict[str, str]) -> web.Response:
+        if channel_id not in self.channels():
+            return _error(404, 10003, "Unknown Channel")
+        limit = query.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            problem = {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": "int value should be between 1 and 100."}]}
+            return _error(400, 50035, "Invalid Form Body", {"limit": problem})
+        anchors = [k for k in ("before", "after", "around") if k in query]
+        if len(anchors) > 1 or any(not query[k].isdigit() for k in anchors):
+            return _error(400, 50035, "Invalid Form Body", {anchors[-1]: {"_errors": [{"code": "BASE_TYPE_BAD"}]}})
+        visible, count = self.channel_messages(channel_id), int(limit)  # oldest first
+        if "before" in query:
+            chosen = [m for m in visible if int(m["id"]) < int(query["before"])][-count:]
+        elif "after" in query:
+            chosen = [m for m in visible if int(m["id"]) > int(query["after"])][:count]
+        elif "around" in query:
+            pivot = int(query["around"])
+            older = [m for m in visible if int(m["id"]) < pivot][-(count // 2) :] if count > 1 else []
+            chosen = older + [m for m in visible if int(m["id"]) >= pivot][: count - len(older)]
+        else:
+            chosen = visible[-count:]
+        return _json(200, [self._shown(m) for m in reversed(chosen)])  # newest first, as Discord answers
+
+    async def _get_message(self, body: None, channel_id: str, message_id: str, **_: Any) -> web.Response:
+        if channel_id not in self.channels():
+            return _error(404, 10003, "Unknown Channel")
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id or message["flags"] & EPHEMERAL:
+            return _error(404, 10008, "Unknown Message")
+        return _json(200, self._shown(message))
+
+    async def _delete_message(self, body: None, channel_id: str, message_id: str, **_: Any) -> web.StreamResponse:
+        if channel_id not in self.channels():
+            return _error(404, 10003, "Unknown Channel")
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id:
+            return _error(404, 10008, "Unknown Message")
+        self.deleted[message_id] = self.messages.pop(message_id)
+        gone = {"id": message_id, "channel_id": channel_id, "guild_id": GUILD_ID}
+        await self.dispatch("MESSAGE_DELETE", gone, intent=GUILD_MESSAGES)
+        return web.Response(status=204)
 
     async def _add_own_reaction(self, body: None, channel_id: str, message_id: str, emoji: str, **_: Any) -> Any:
         if message_id not in self.messages:
             return _error(404, 10008, "Unknown Message")
         await self.react(message_id, emoji, user_id=BOT_ID, bot=True, channel_id=channel_id)  # Discord echoes it
+        return web.Response(status=204)
+
+    async def _remove_own_reaction(self, body: None, channel_id: str, message_id: str, emoji: str, **_: Any) -> Any:
+        if message_id not in self.messages:
+            return _error(404, 10008, "Unknown Message")
+        await self.react(message_id, emoji, user_id=BOT_ID, add=False, channel_id=channel_id)
         return web.Response(status=204)
 
     async def _callback(self, body: Any, iid: str, token: str, *, query: dict[str, str]) -> web.Response:
@@ -322,15 +670,23 @@ class FakeDiscord:
             return web.Response(status=204)
         answer: dict[str, Any] = {"id": iid, "type": 2, "response_message_loading": kind == 5}
         answer["response_message_ephemeral"] = bool(data.get("flags", 0) & EPHEMERAL)
-        resource: dict[str, Any] = {"type": kind}
+        answered: dict[str, Any] = {"interaction": answer}
         if kind in (4, 5):
             loading = LOADING if kind == 5 else 0
             inter.original = self._store(data, channel_id=inter.channel_id, flags=data.get("flags", 0) | loading)
             inter.replies.append(inter.original["id"])
             answer["response_message_id"] = inter.original["id"]
-            if kind == 4:
-                resource["message"] = inter.original
-        return _json(200, {"interaction": answer, "resource": resource})
+            if kind == 4:  # the spec's resources: a created (4) or updated (7) message; none for a deferral
+                answered["resource"] = {"type": 4, "message": self._shown(inter.original)}
+        elif kind == 7 and inter.message_id in self.messages:
+            message = self.messages[inter.message_id]
+            for key in ("content", "embeds", "components"):
+                if key in data:
+                    message[key] = copy.deepcopy(data[key])
+            _number_components(message["components"])
+            message["edited_timestamp"] = datetime.fromtimestamp(self.wall_clock(), UTC).isoformat()
+            answered["resource"] = {"type": 7, "message": self._shown(message)}
+        return _json(200, answered)
 
     def _live(self, token: str) -> _Interaction | None:
         inter = next((i for i in self._interactions.values() if i.token == token), None)
@@ -357,23 +713,93 @@ class FakeDiscord:
 
     async def _delete_original(self, body: None, token: str, **_: Any) -> web.StreamResponse:
         inter = self._live(token)
-        if inter is None or inter.original is None or self.messages.pop(inter.original["id"], None) is None:
+        if inter is None or inter.original is None or inter.original["id"] not in self.messages:
             return _error(404, 10008, "Unknown Message")
+        self.deleted[inter.original["id"]] = self.messages.pop(inter.original["id"])
         return web.Response(status=204)
 
     def _store(self, body: dict[str, Any], *, channel_id: str, flags: int, message_id: str | None = None) -> dict:
         message = payload("message")
         message.update(id=message_id or self.snowflake(), channel_id=channel_id, flags=flags)
+        message["timestamp"] = _snowflake_time(message["id"])
         for key in ("content", "embeds", "components"):
             message[key] = copy.deepcopy(body.get(key) or message[key])
         for embed in message["embeds"]:
             embed.setdefault("type", "rich")
+            for item in embed.get("fields") or []:
+                item.setdefault("inline", False)
+        _number_components(message["components"])
+        if message_id is None:
+            self.created[channel_id] += 1
         self.messages[message["id"]] = message
         return message
 
+    def _shown(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message as Discord answers it: a copy, with its `reactions` when it has any."""
+        shown = copy.deepcopy(message)
+        counts = [(e, users) for e, users in self.reactions.get(message["id"], {}).items() if users]
+        if counts:
+            shown["reactions"] = [
+                {"emoji": {"id": None, "name": e}, "count": len(users), "me": BOT_ID in users, "me_burst": False,
+                 "count_details": {"burst": 0, "normal": len(users)}, "burst_colors": []}
+                for e, users in counts
+            ]  # fmt: skip
+        return shown
 
-def _owns(sock: _Socket, guild_id: str) -> bool:
-    return sock.shard is None or (int(guild_id) >> 22) % sock.shard[1] == sock.shard[0]
+
+def _owns(session: Session | _Socket, guild_id: str) -> bool:
+    return session.shard is None or (int(guild_id) >> 22) % session.shard[1] == session.shard[0]
+
+
+async def _send_frame(ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+    with contextlib.suppress(ConnectionResetError, RuntimeError):  # the bot went away meanwhile: RESUME replays it
+        await ws.send_str(json.dumps(frame))
+
+
+def _bucket_headers(bucket_id: str, bucket: _Bucket, now: float, epoch: float) -> dict[str, str]:
+    reset_after = math.ceil(max(0.0, bucket.reset_at - now) * 1000) / 1000  # rounded up: a client never wakes early
+    return {
+        "X-RateLimit-Limit": str(bucket.limit),
+        "X-RateLimit-Remaining": str(max(0, bucket.limit - bucket.used)),
+        "X-RateLimit-Reset": f"{epoch + reset_after:.3f}",
+        "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+        "X-RateLimit-Bucket": bucket_id,
+    }
+
+
+def _with(response: web.StreamResponse | None, headers: dict[str, str]) -> web.StreamResponse | None:
+    """Every REST answer carries its route's bucket headers (a 429 already has its own)."""
+    if response is not None and response.status != 429:
+        response.headers.update(headers)
+    return response
+
+
+def _server_error(status: int) -> web.Response:
+    return _error(status, 0, _5XX.get(status, f"{status}: Server Error"))
+
+
+def _snowflake_time(snowflake: str) -> str:
+    return datetime.fromtimestamp(((int(snowflake) >> 22) + DISCORD_EPOCH_MS) / 1000, UTC).isoformat()
+
+
+def _nonce_errors(body: dict[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
+    """`nonce`: an int64 or a string of at most 25 characters (message.mdx: "up to 25 characters")."""
+    nonce = body.get("nonce")
+    if nonce is None or (isinstance(nonce, str) and len(nonce) <= 25):
+        return None
+    if isinstance(nonce, int) and not isinstance(nonce, bool) and -(2**63) <= nonce < 2**63:
+        return None
+    code = "BASE_TYPE_BAD_LENGTH" if isinstance(nonce, str) else "BASE_TYPE_BAD_INT"
+    return 50035, "Invalid Form Body", {"nonce": {"_errors": [{"code": code, "message": "Invalid nonce."}]}}
+
+
+def _number_components(components: list[dict[str, Any]], start: int = 0) -> int:
+    """Discord gives every component without one an `id`, counting depth-first from 1."""
+    for component in components:
+        start += 1
+        component.setdefault("id", start)
+        start = _number_components(component.get("components") or [], start)
+    return start
 
 
 def _modal_errors(data: dict[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
@@ -422,5 +848,6 @@ def _row_ok(row: dict[str, Any]) -> bool:
     return row.get("type") == 1 and 1 <= len(buttons) <= 5
 
 
-def _too_long(limit: int) -> dict[str, Any]:
-    return {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}]}
+def _too_long(limit: int, key: str | None = None) -> dict[str, Any]:
+    error = {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}]}
+    return {key: error} if key else error

@@ -4,14 +4,27 @@ The real slack_sdk / slack-bolt talk to it through `AsyncWebClient(base_url=fake
 checks and a formatter bug would trip over: the bearer token (or HTTP Basic client credentials for
 oauth.v2.access), form vs JSON bodies, Block Kit limits (50 blocks, 3000 characters a section, 150 a header, …)
 answered with `invalid_blocks`, and 429 + Retry-After on demand. Every call is recorded for assertions.
+
+As hostile as Slack (issue 12): `faults` (tests/fakes/faults.FaultPlan keyed by the Web API method name) switches any
+method into "5xx" (an HTML 5xx), "reset", "slow", "lost" (done, then a 5xx or a reset), "ratelimited"/"429" (HTTP 429
++ Retry-After) or any Slack error code (`{"ok": false, "error": code}` with HTTP 200; "missing_scope" adds `needed`
+and `provided`). Channels added with `add_channel` can be archived or not joined (`is_archived`, `not_in_channel`),
+tokens lack scopes with `set_scopes` (`missing_scope`), and `post_rate` limits chat.postMessage per channel.
+Idempotency as Slack offers it (issue 13): chat.postMessage keeps `metadata`, conversations.history shows it only
+with `include_all_metadata`; chat.update and chat.delete act on the stored messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
+import copy
 import itertools
 import json
+import math
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -20,10 +33,25 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
 
+from tests.fakes.faults import Fault, FaultPlan, reset_connection
+
 WAIT = 5.0  # seconds a test waits for something the app does in the background
 # Block Kit limits (docs.slack.dev reference/block-kit; slack_sdk/models/blocks/blocks.py validators).
 MAX_BLOCKS, MAX_VIEW_BLOCKS, SECTION_TEXT, HEADER_TEXT, FIELD_TEXT = 50, 100, 3000, 150, 2000
 CONTEXT_ELEMENTS, ACTION_ELEMENTS, BUTTON_TEXT, BUTTON_VALUE, BLOCK_ID = 10, 25, 75, 2000, 255
+DEFAULT_SCOPES = frozenset(
+    "commands chat:write reactions:read channels:history groups:history channels:join channels:read groups:read "
+    "users:read".split()
+)
+"""What a bot token of the fake may do unless a test takes some away with `set_scopes`."""
+GENEROUS_POST_RATE = (1000, 1000.0)
+REALISTIC_POST_RATE = (3, 1.0)
+"""chat.postMessage per channel: (burst, messages per second refilled). Slack: "1 per second, short bursts allowed"
+(docs.slack.dev rate limits); tests opt in to the realistic one."""
+_HTTP_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+_NEEDED = {"chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.delete": "chat:write",
+           "conversations.history": "channels:history", "conversations.join": "channels:join",
+           "conversations.info": "channels:read", "users.info": "users:read"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +95,24 @@ class _Socket:
 
 
 class FakeSlack:
-    def __init__(self, *, client_id: str = "1111.2222", client_secret: str = "client-secret") -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str = "1111.2222",
+        client_secret: str = "client-secret",
+        clock: Callable[[], float] = time.monotonic,
+        post_rate: tuple[int, float] = GENEROUS_POST_RATE,
+    ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
+        self.clock = clock
+        self.post_rate = post_rate
+        """chat.postMessage per channel: (burst, refill per second); beyond it `ratelimited` + Retry-After."""
+        self.faults = FaultPlan()
+        self.scopes: dict[str, set[str]] = {}  # token -> granted scopes (DEFAULT_SCOPES when absent)
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> its visible messages, oldest first
+        self.deleted: list[dict[str, Any]] = []
+        self.posted: Counter[str] = Counter()  # channel -> messages ever posted there by chat.postMessage
+        self._post_buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, when)
         self.workspaces: dict[str, Workspace] = {}
         self.app_tokens: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
@@ -111,6 +155,40 @@ class FakeSlack:
         workspace = Workspace(team_id=team_id, bot_token=token, bot_user_id=bot_user, bot_id=f"B{team_id}")
         self.workspaces[token] = workspace
         return workspace
+
+    def add_channel(
+        self, channel_id: str, name: str = "papers", *, member: bool = True, private: bool = False,
+        archived: bool = False, creator: str = "UCREATOR", team: str = "T111",
+    ) -> dict[str, Any]:  # fmt: skip
+        """A conversation in the shape conversations.info answers; the bot is in it unless `member=False`. Channels
+        nobody added are treated as public channels the bot is in (the lenient default older tests rely on)."""
+        channel = {
+            "id": channel_id, "name": name, "name_normalized": name, "is_channel": not private, "is_group": private,
+            "is_im": False, "is_mpim": False, "is_private": private, "is_archived": archived, "is_general": False,
+            "is_shared": False, "is_ext_shared": False, "is_org_shared": False, "is_pending_ext_shared": False,
+            "is_member": member, "created": 1700000000, "creator": creator, "unlinked": 0, "is_frozen": False,
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0}, "previous_names": [], "context_team_id": team,
+            "updated": 1700000000000, "parent_conversation": None,
+            "pending_shared": [], "pending_connected_team_ids": [], "shared_team_ids": [team],
+        }  # fmt: skip
+        self.conversations[channel_id] = channel
+        return channel
+
+    def set_scopes(self, token: str, *scopes: str) -> None:
+        """Grant this bot token exactly these scopes (e.g. without channels:history)."""
+        self.scopes[token] = set(scopes)
+
+    def add_message(self, channel: str, text: str, *, user: str = "UHUMAN", **fields: Any) -> dict[str, Any]:
+        """A message someone else posted (the bot may not update or delete it)."""
+        message = {"type": "message", "user": user, "text": text, "ts": self._next_ts(), "team": "T111",
+                   "blocks": _rich_text(text)} | fields  # fmt: skip
+        self.history.setdefault(channel, []).append(message)
+        return message
+
+    def channel_messages(self, channel: str) -> list[dict[str, Any]]:
+        """What is visible in a channel now (deleted messages gone), oldest first, metadata included."""
+        return list(self.history.get(channel, []))
 
     def response_url(self, hook: str | int) -> str:
         return f"{self.url}/response_url/{hook}"
@@ -172,18 +250,87 @@ class FakeSlack:
         args, body_error = await _arguments(request)
         token = _bearer(request) or (args.get("token") if request.content_type != "application/json" else None)
         status, answer, headers = 200, {"ok": True}, {}
-        if self._throttled.get(method):
+        fault = self.faults.take(method)
+        if fault is not None and fault.mode == "slow":
+            await asyncio.sleep(float(fault.param("delay", 1.0)))
+        if fault is not None and fault.mode not in ("slow", "lost"):
+            if fault.mode == "reset":
+                return await self._reset(request, method, args, token)
+            if fault.mode == "5xx":
+                return await self._server_error(request, method, args, token, int(fault.param("status", 500)))
+            status, answer, headers = self._faulty(fault, method, token)
+        elif self._throttled.get(method):
             retry_after = self._throttled[method].pop(0)
             status, answer, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
         elif body_error:
             answer = {"ok": False, "error": body_error}
+        elif method == "chat.postMessage" and (wait := self._post_wait(str(args.get("channel", "")))) is not None:
+            status, answer, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
         else:
             answer = self._answer(method, args, token, request)
-        call = ApiCall(method, args, token, request.headers, status, answer)
+        if fault is not None and fault.mode == "lost":  # done on Slack; the app never learns it
+            if fault.param("answer", "5xx") == "reset":
+                return await self._reset(request, method, args, token)
+            return await self._server_error(request, method, args, token, int(fault.param("status", 500)))
+        if token in {w.bot_token for w in self.workspaces.values()}:
+            headers = {"X-OAuth-Scopes": ",".join(sorted(self._scopes(token))), **headers}
+        await self._record(ApiCall(method, args, token, request.headers, status, answer))
+        return web.json_response(answer, status=status, headers=headers, content_type="application/json")
+
+    async def _record(self, call: ApiCall) -> None:
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
-        return web.json_response(answer, status=status, headers=headers, content_type="application/json")
+
+    async def _reset(self, request: web.Request, method: str, args: dict[str, Any], token: str | None) -> Any:
+        await self._record(ApiCall(method, args, token, request.headers, 0, {}))
+        reset_connection(request)
+        raise asyncio.CancelledError  # no answer at all: aiohttp drops the handler, the client sees a reset
+
+    async def _server_error(
+        self, request: web.Request, method: str, args: dict[str, Any], token: str | None, status: int
+    ) -> web.Response:
+        """Slack's edge answers a 5xx with an HTML page, not the Web API's JSON."""
+        await self._record(ApiCall(method, args, token, request.headers, status, {}))
+        reason = _HTTP_REASONS.get(status, "Server Error")
+        page = f"<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>"
+        return web.Response(status=status, text=page, content_type="text/html")
+
+    def _faulty(self, fault: Fault, method: str, token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if fault.mode in ("ratelimited", "429"):
+            retry_after = str(int(fault.param("retry_after", 1)))
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry_after}
+        answer: dict[str, Any] = {"ok": False, "error": fault.mode}
+        if fault.mode == "missing_scope":
+            answer["needed"] = fault.param("needed", _NEEDED.get(method, "chat:write"))
+            answer["provided"] = fault.param("provided", ",".join(sorted(self._scopes(token))))
+            return 200, answer, {"X-Accepted-OAuth-Scopes": answer["needed"]}
+        return 200, answer, {}
+
+    def _scopes(self, token: str | None) -> set[str]:
+        return self.scopes.get(token or "", set(DEFAULT_SCOPES))
+
+    def _post_wait(self, channel: str) -> int | None:
+        """None when this post fits the channel's rate (a token is taken), else the whole seconds to wait."""
+        burst, rate = self.post_rate
+        now = self.clock()
+        tokens, then = self._post_buckets.get(channel, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - then) * rate)
+        if tokens < 1.0:
+            self._post_buckets[channel] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / rate))
+        self._post_buckets[channel] = (tokens - 1.0, now)
+        return None
+
+    def _missing_scope(self, token: str | None, needed: str) -> dict[str, Any] | None:
+        provided = self._scopes(token)
+        if needed in provided:
+            return None
+        return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(sorted(provided))}
+
+    def _next_ts(self) -> str:
+        n = next(self._ts)
+        return f"{1700000000 + n}.{n:06d}"
 
     def _answer(self, method: str, args: dict[str, Any], token: str | None, request: web.Request) -> dict[str, Any]:
         if method == "oauth.v2.access":
@@ -221,13 +368,119 @@ class FakeSlack:
                 "is_enterprise_install": False}  # fmt: skip
 
     def _post_message(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-        problem = _message_errors(args)
+        channel_id = str(args.get("channel", ""))
+        refused = self._missing_scope(workspace.bot_token, "chat:write") or _message_errors(args)
+        refused = refused or self._channel_refusal(channel_id, posting=True) or _metadata_errors(args)
+        if refused:
+            return {"ok": False, "error": refused} if isinstance(refused, str) else refused
+        text, blocks = str(args.get("text", "")), _decoded(args.get("blocks"))
+        message = {"type": "message", "user": workspace.bot_user_id, "bot_id": workspace.bot_id,
+                   "app_id": workspace.app_id, "text": text, "ts": self._next_ts(), "team": workspace.team_id,
+                   "bot_profile": _bot_profile(workspace)}  # fmt: skip
+        message["blocks"] = _with_block_ids(blocks) if blocks else _rich_text(text)
+        metadata = _decoded(args.get("metadata"))
+        if metadata:
+            message["metadata"] = {
+                "event_type": metadata["event_type"],
+                "event_payload": metadata.get("event_payload", {}),
+            }
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])
+        self.history.setdefault(channel_id, []).append(message)
+        self.posted[channel_id] += 1
+        return {"ok": True, "channel": channel_id, "ts": message["ts"], "message": copy.deepcopy(message)}
+
+    def _channel_refusal(self, channel_id: str, *, posting: bool = False) -> str | None:
+        """Slack's answer for a conversation the bot cannot use; None for one it can (or one no test described)."""
+        channel = self.conversations.get(channel_id)
+        if channel is None:
+            return None
+        if posting and channel.get("is_archived"):
+            return "is_archived"
+        if channel.get("is_member") is False:
+            return "not_in_channel"
+        return None
+
+    def _find(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.history.get(channel_id, []) if m["ts"] == ts), None)
+
+    def _chat_update(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        channel_id, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        refused = self._missing_scope(workspace.bot_token, "chat:write")
+        if refused:
+            return refused
+        message = self._find(channel_id, ts)
+        if message is None:
+            return {"ok": False, "error": "message_not_found" if channel_id else "channel_not_found"}
+        if message.get("bot_id") != workspace.bot_id:
+            return {"ok": False, "error": "cant_update_message"}
+        problem = _message_errors(args) or _metadata_errors(args)
         if problem:
             return {"ok": False, "error": problem}
-        n = next(self._ts)
-        ts = f"{1700000000 + n}.{n:06d}"
-        message = {"type": "message", "user": workspace.bot_user_id, "ts": ts, "text": args.get("text", "")}
-        return {"ok": True, "channel": args["channel"], "ts": ts, "message": message | {"blocks": args.get("blocks")}}
+        text, blocks = str(args.get("text", "")), _decoded(args.get("blocks"))
+        message.update(text=text, blocks=_with_block_ids(blocks) if blocks else _rich_text(text))
+        message["edited"] = {"user": workspace.bot_user_id, "ts": self._next_ts()}
+        metadata = _decoded(args.get("metadata"))
+        if metadata:
+            message["metadata"] = {
+                "event_type": metadata["event_type"],
+                "event_payload": metadata.get("event_payload", {}),
+            }
+        shown = {k: v for k, v in message.items() if k not in ("ts", "metadata", "edited", "team")}
+        return {"ok": True, "channel": channel_id, "ts": ts, "text": text, "message": copy.deepcopy(shown)}
+
+    def _chat_delete(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        channel_id, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        refused = self._missing_scope(workspace.bot_token, "chat:write")
+        if refused:
+            return refused
+        message = self._find(channel_id, ts)
+        if message is None:
+            return {"ok": False, "error": "message_not_found" if channel_id else "channel_not_found"}
+        if message.get("bot_id") != workspace.bot_id:
+            return {"ok": False, "error": "cant_delete_message"}
+        self.history[channel_id].remove(message)
+        self.deleted.append(message | {"channel": channel_id})
+        return {"ok": True, "channel": channel_id, "ts": ts}
+
+    def _conversations_history(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(args.get("channel", ""))
+        if not channel_id:
+            return {"ok": False, "error": "channel_not_found"}
+        private = bool(self.conversations.get(channel_id, {}).get("is_private"))
+        refused = self._missing_scope(workspace.bot_token, "groups:history" if private else "channels:history")
+        if refused:
+            return refused
+        refusal = self._channel_refusal(channel_id)
+        if refusal:
+            return {"ok": False, "error": refusal}
+        try:
+            limit = max(1, min(999, int(args.get("limit") or 100)))
+        except ValueError:
+            return {"ok": False, "error": "invalid_limit"}
+        bounds = {}
+        for name in ("oldest", "latest"):
+            try:
+                bounds[name] = float(args[name]) if args.get(name) not in (None, "") else None
+            except ValueError:
+                return {"ok": False, "error": f"invalid_ts_{name}"}
+        inclusive = _truthy(args.get("inclusive"))
+        newest_first = [m for m in reversed(self.history.get(channel_id, [])) if _within(m["ts"], bounds, inclusive)]
+        start = 0
+        if args.get("cursor"):
+            start = _cursor_start(str(args["cursor"]), newest_first)
+            if start is None:
+                return {"ok": False, "error": "invalid_cursor"}
+        page, rest = newest_first[start : start + limit], newest_first[start + limit :]
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        messages = [
+            copy.deepcopy(m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}) for m in page
+        ]
+        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": bool(rest), "pin_count": 0,
+                                  "channel_actions_ts": None, "channel_actions_count": 0}  # fmt: skip
+        if rest:
+            answer["response_metadata"] = {"next_cursor": _cursor(rest[0]["ts"])}
+        return answer
 
     def _views_open(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         view = _decoded(args.get("view"))
@@ -249,6 +502,9 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if channel.get("is_private"):
             return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        if channel.get("is_archived"):
+            return {"ok": False, "error": "is_archived"}
+        channel["is_member"] = True
         return {"ok": True, "channel": channel}
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -272,6 +528,9 @@ _METHODS: dict[str, Callable[[FakeSlack, Workspace, dict[str, Any]], dict[str, A
     "users.info": FakeSlack._users_info,
     "conversations.info": FakeSlack._conversations_info,
     "conversations.join": FakeSlack._conversations_join,
+    "conversations.history": FakeSlack._conversations_history,
+    "chat.update": FakeSlack._chat_update,
+    "chat.delete": FakeSlack._chat_delete,
 }
 
 
@@ -291,6 +550,67 @@ def _message_errors(args: dict[str, Any]) -> str | None:
     if blocks is not None and (not isinstance(blocks, list) or block_errors(blocks)):
         return "invalid_blocks"
     return None
+
+
+def _metadata_errors(args: dict[str, Any]) -> str | None:
+    """Message metadata: an object with a string `event_type` and an object `event_payload`."""
+    metadata = _decoded(args.get("metadata"))
+    if metadata in (None, ""):
+        return None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("event_type"), str):
+        return "invalid_metadata_format"
+    return None if isinstance(metadata.get("event_payload", {}), dict) else "invalid_metadata_format"
+
+
+def _rich_text(text: str) -> list[dict[str, Any]]:
+    """The blocks Slack makes of a message posted with text only: one rich_text block."""
+    section = {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+    return [{"type": "rich_text", "block_id": _block_id(text), "elements": [section]}]
+
+
+def _with_block_ids(blocks: Any) -> Any:
+    """Slack gives every block without a block_id one of its own."""
+    if not isinstance(blocks, list):
+        return blocks
+    return [b if not isinstance(b, dict) or "block_id" in b else b | {"block_id": _block_id(json.dumps(b))}
+            for b in blocks]  # fmt: skip
+
+
+def _block_id(seed: str) -> str:
+    return base64.b32encode(binascii.crc32(seed.encode()).to_bytes(4, "big")).decode()[:5]
+
+
+def _bot_profile(workspace: Workspace) -> dict[str, Any]:
+    icon = "https://a.slack-edge.com/80588/img/plugins/app/bot_{}.png"
+    return {"id": workspace.bot_id, "app_id": workspace.app_id, "name": "hotpapers", "deleted": False,
+            "updated": 1700000000, "team_id": workspace.team_id,
+            "icons": {f"image_{n}": icon.format(n) for n in (36, 48, 72)}}  # fmt: skip
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _within(ts: str, bounds: dict[str, float | None], inclusive: bool) -> bool:
+    at, oldest, latest = float(ts), bounds.get("oldest"), bounds.get("latest")
+    if oldest is not None and (at < oldest or (at == oldest and not inclusive)):
+        return False
+    return latest is None or at < latest or (at == latest and inclusive)
+
+
+def _cursor(ts: str) -> str:
+    """Slack's cursors are opaque; its history cursors happen to be base64 of "next_ts:<ts without the dot>"."""
+    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
+
+
+def _cursor_start(cursor: str, newest_first: list[dict[str, Any]]) -> int | None:
+    try:
+        decoded = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    keys = [m["ts"].replace(".", "") for m in newest_first]
+    prefix, _, key = decoded.partition(":")
+    return keys.index(key) if prefix == "next_ts" and key in keys else None
 
 
 async def _arguments(request: web.Request) -> tuple[dict[str, Any], str | None]:
