@@ -8,6 +8,7 @@ Slack has no idempotency key of its own, so that is how a resumed digest finds w
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
@@ -64,7 +66,12 @@ class SlackPublisher:
     platform = "slack"
 
     def __init__(self, client: AsyncWebClient, tokens: TokenLookup) -> None:
-        self._client = client
+        # slack_sdk's connection-error retry re-sends a chat.postMessage that Slack may already have taken (it has
+        # no idempotency key): the engine retries instead, after looking the message up by its key.
+        self._client = copy.copy(client)
+        self._client.retry_handlers = [
+            handler for handler in client.retry_handlers if not isinstance(handler, AsyncConnectionErrorRetryHandler)
+        ]
         self._tokens = tokens
 
     async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
