@@ -10,7 +10,6 @@ console's posts log, the console platform), and every message id the database re
 from __future__ import annotations
 
 import os
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -24,8 +23,8 @@ from bot.bootstrap import App, build
 from bot.config import parse_config
 from bot.model import PostKey
 from bot.sample import load_sample, sample_days
-from tests.conftest import PG_URL, _pg_reachable, _with_schema
-from tests.e2e.chaos import Chaos
+from tests.conftest import PG_URL
+from tests.e2e.chaos import Chaos, pg_schema
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
@@ -36,17 +35,8 @@ LEASE_SECONDS = 2
 
 @pytest.fixture
 async def schema() -> AsyncIterator[str]:
-    problem = await _pg_reachable()
-    if problem:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {problem}")
-        pytest.skip(problem)
-    name = f"chaos_{uuid.uuid4().hex[:10]}"
-    await _with_schema(f'CREATE SCHEMA "{name}"')
-    try:
+    async with pg_schema("chaos") as name:
         yield name
-    finally:
-        await _with_schema(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def _digest_args(job: str) -> list[str]:
