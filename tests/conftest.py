@@ -3,6 +3,7 @@ real composition root, and the bundled sample data."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -60,15 +61,23 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     if request.param == "sqlite":
         yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'hotpapers.db'}")
         return
+    async with pg_schema("t") as schema:
+        yield Database("postgresql", PG_URL, schema)
+
+
+@contextlib.asynccontextmanager
+async def pg_schema(prefix: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema, dropped afterwards; skipped with a reason when the server is unreachable, a
+    failure with CI=true."""
     problem = await _pg_reachable()
     if problem:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true requires PostgreSQL: {problem}")
         pytest.skip(problem)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     await _with_schema(f'CREATE SCHEMA "{schema}"')
     try:
-        yield Database("postgresql", PG_URL, schema)
+        yield schema
     finally:
         await _with_schema(f'DROP SCHEMA "{schema}" CASCADE')
 

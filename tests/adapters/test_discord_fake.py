@@ -23,18 +23,11 @@ from tests.fakes.discord_server import (
     TOKEN,
     FakeDiscord,
 )
+from tests.fakes.faults import ManualClock
 
 __all__ = ["fake_fixture"]
 
 POSTS = r"POST /channels/\d+/messages"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

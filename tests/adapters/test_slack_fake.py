@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.publisher import SlackPublisher, static_tokens
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
+from tests.fakes.faults import ManualClock
 from tests.fakes.slack_server import REALISTIC_POST_RATE, FakeSlack
 from tests.fakes.spec import slack_errors
 
@@ -84,14 +85,6 @@ async def test_a_rejected_token_is_a_refusal_of_the_whole_workspace_naming_slack
 # -- hostile modes (issue 12), idempotency routes (issue 13), shapes -------------------------------------------------
 
 TEAM, BOT_TOKEN, CHANNEL, OTHER = "T0HOTPAPER", "xoxb-hot", "C0PAPERS01", "C0GENERAL1"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

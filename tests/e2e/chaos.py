@@ -17,34 +17,23 @@ import os
 import random
 import signal
 import sys
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import _pg_reachable, _with_schema
-
+OFFLINE_SOURCES = """
+[arxiv]
+api_url = "http://127.0.0.1:9/api/query"
+rss_url = "http://127.0.0.1:9/rss/"
+[signals.hf]
+enabled = false
+[signals.hn]
+enabled = false
+"""
+"""Config for processes that must not reach arXiv or a signal source (port 9 discards: a request fails at once)."""
 F_SETPIPE_SZ = 1031
 PIPE_BYTES = 4096
-
-
-@contextlib.asynccontextmanager
-async def pg_schema(prefix: str) -> AsyncIterator[str]:
-    """A PostgreSQL schema of its own for a chaos run (its processes find it through `[database] schema`)."""
-    problem = await _pg_reachable()
-    if problem:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {problem}")
-        pytest.skip(problem)
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await _with_schema(f'CREATE SCHEMA "{name}"')
-    try:
-        yield name
-    finally:
-        await _with_schema(f'DROP SCHEMA "{name}" CASCADE')
 
 
 @dataclass(eq=False)

@@ -23,8 +23,8 @@ from bot.bootstrap import App, build
 from bot.config import parse_config
 from bot.model import PostKey
 from bot.sample import load_sample, sample_days
-from tests.conftest import PG_URL
-from tests.e2e.chaos import Chaos, pg_schema
+from tests.conftest import PG_URL, pg_schema
+from tests.e2e.chaos import OFFLINE_SOURCES, Chaos
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
@@ -46,7 +46,6 @@ def _digest_args(job: str) -> list[str]:
 
 def _config(folder: Path, schema: str, log: Path) -> Path:
     path = folder / "chaos.toml"
-    closed = "http://127.0.0.1:9"
     path.write_text(
         f"""
 [database]
@@ -57,14 +56,7 @@ lease_seconds = {LEASE_SECONDS}
 backoff_seconds = 0.05
 [console]
 log = "{log}"
-[arxiv]
-api_url = "{closed}/api/query"
-rss_url = "{closed}/rss/"
-[signals.hf]
-enabled = false
-[signals.hn]
-enabled = false
-""",
+{OFFLINE_SOURCES}""",
         encoding="utf-8",
     )
     return path

@@ -29,8 +29,8 @@ from bot.bootstrap import build
 from bot.config import parse_config
 from bot.model import ChannelRef, PostKey
 from bot.sample import load_sample
-from tests.conftest import PG_URL
-from tests.e2e.chaos import pg_schema
+from tests.conftest import PG_URL, pg_schema
+from tests.e2e.chaos import OFFLINE_SOURCES
 from tests.fakes.discord_server import GUILD_ID, TOKEN, FakeDiscord
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
@@ -54,7 +54,6 @@ def _noon_zone(now: datetime) -> str:
 
 
 def _config(folder: Path, schema: str) -> Path:
-    closed = "http://127.0.0.1:9"
     path = folder / "replica.toml"
     path.write_text(
         f"""
@@ -67,14 +66,7 @@ backoff_seconds = 0.05
 [scheduler]
 grace_minutes = 60
 ingest_cron = "0 0 1 1 *"
-[arxiv]
-api_url = "{closed}/api/query"
-rss_url = "{closed}/rss/"
-[signals.hf]
-enabled = false
-[signals.hn]
-enabled = false
-[discord]
+{OFFLINE_SOURCES}[discord]
 enabled = true
 guilds = [{GUILD_ID}]
 seed_reactions = false

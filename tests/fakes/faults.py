@@ -106,3 +106,13 @@ def reset_connection(request: web.Request) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+class ManualClock:
+    """A monotonic clock for a fake (`FakeDiscord(clock=…)`, `FakeSlack(clock=…)`) that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -404,7 +404,10 @@ class FakeSlack:
     def _find(self, channel_id: str, ts: str) -> dict[str, Any] | None:
         return next((m for m in self.history.get(channel_id, []) if m["ts"] == ts), None)
 
-    def _chat_update(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    def _own_message(
+        self, workspace: Workspace, args: dict[str, Any], *, refusal: str
+    ) -> tuple[str, str, dict[str, Any]] | dict[str, Any]:
+        """(channel, ts, message) of one of the bot's own messages, or the error Slack answers instead."""
         channel_id, ts = str(args.get("channel", "")), str(args.get("ts", ""))
         refused = self._missing_scope(workspace.bot_token, "chat:write")
         if refused:
@@ -413,7 +416,14 @@ class FakeSlack:
         if message is None:
             return {"ok": False, "error": "message_not_found" if channel_id else "channel_not_found"}
         if message.get("bot_id") != workspace.bot_id:
-            return {"ok": False, "error": "cant_update_message"}
+            return {"ok": False, "error": refusal}
+        return channel_id, ts, message
+
+    def _chat_update(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        found = self._own_message(workspace, args, refusal="cant_update_message")
+        if isinstance(found, dict):
+            return found
+        channel_id, ts, message = found
         problem = _message_errors(args) or _metadata_errors(args)
         if problem:
             return {"ok": False, "error": problem}
@@ -430,15 +440,10 @@ class FakeSlack:
         return {"ok": True, "channel": channel_id, "ts": ts, "text": text, "message": copy.deepcopy(shown)}
 
     def _chat_delete(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-        channel_id, ts = str(args.get("channel", "")), str(args.get("ts", ""))
-        refused = self._missing_scope(workspace.bot_token, "chat:write")
-        if refused:
-            return refused
-        message = self._find(channel_id, ts)
-        if message is None:
-            return {"ok": False, "error": "message_not_found" if channel_id else "channel_not_found"}
-        if message.get("bot_id") != workspace.bot_id:
-            return {"ok": False, "error": "cant_delete_message"}
+        found = self._own_message(workspace, args, refusal="cant_delete_message")
+        if isinstance(found, dict):
+            return found
+        channel_id, ts, message = found
         self.history[channel_id].remove(message)
         self.deleted.append(message | {"channel": channel_id})
         return {"ok": True, "channel": channel_id, "ts": ts}
