@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from bot.config import check_post_time, check_timezone
 from bot.errors import BadInput
 from bot.model import ChannelSettings
-from bot.text import clean_text
+from bot.text import clean_text, whole_number
 
 OPTION_NAMES = (
     "categories", "keywords", "negative_keywords", "authors", "top_n", "post_time", "timezone", "weekdays",
@@ -60,9 +60,10 @@ def _categories(value: str) -> tuple[str, ...]:
 
 
 def _top_n(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 25:
-        raise ValueError(f"must be a whole number from 1 to 25 (got {value[:20]!r})")
-    return int(value)
+    try:
+        return whole_number(value, what="top", low=1, high=25)
+    except BadInput as error:
+        raise ValueError(str(error).removeprefix("top ")) from None
 
 
 def _weekdays(value: str) -> tuple[int, ...]:

@@ -37,6 +37,10 @@ class ArxivId:
         return self.versioned
 
 
+CHANNEL_KEY_LIMITS = {"platform": 16, "workspace": 64, "channel": 64}
+"""The longest part of a channel key the database stores (the columns of `channels`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelRef:
     """Where a conversation happens: platform, workspace (guild / team) and channel id.
@@ -58,10 +62,14 @@ class ChannelRef:
         """Parse `platform:workspace:channel` (the CLI's `--channel KEY`)."""
         from bot.errors import BadInput
 
-        parts = key.split(":")
-        if len(parts) != 3 or not all(p.strip() for p in parts):
-            raise BadInput(f"channel key {key!r} must look like platform:workspace:channel, e.g. console:local:demo")
-        return cls(*(p.strip() for p in parts))
+        shown = key[:60] + ("…" if len(key) > 60 else "")
+        parts = [part.strip() for part in key.split(":")]
+        if len(parts) != 3 or not all(parts):
+            raise BadInput(f"channel key {shown!r} must look like platform:workspace:channel, e.g. console:local:demo")
+        for (label, limit), part in zip(CHANNEL_KEY_LIMITS.items(), parts, strict=True):
+            if len(part) > limit:
+                raise BadInput(f"channel key {shown!r}: the {label} part is {len(part)} characters; the limit is {limit}")
+        return cls(*parts)
 
 
 @dataclass(frozen=True, slots=True)

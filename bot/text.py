@@ -37,3 +37,21 @@ def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
     if space >= room * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,;:") + ellipsis
+
+
+MAX_ID = 2**63 - 1
+"""The largest row id a database column holds (BIGINT); larger numbers never reach a query."""
+
+
+def whole_number(text: str, *, what: str, low: int = 0, high: int = MAX_ID) -> int:
+    """`text` as an int in [low, high], or BadInput naming `what` and the range.
+
+    Only ASCII digits count: `str.isdigit()` also accepts '²' or '١', which `int()` then refuses or reads as a
+    different number. The length is checked before converting, so 100,000 digits cost nothing."""
+    from bot.errors import BadInput
+
+    word = text.strip()
+    if not (word.isascii() and word.isdigit()) or len(word) > len(str(high)) or not low <= int(word) <= high:
+        shown = "".join(ch if ch.isprintable() else "?" for ch in word[:20]) + ("…" if len(word) > 20 else "")
+        raise BadInput(f"{what} must be a whole number from {low} to {high} (got {shown!r})")
+    return int(word)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shlex
 from collections.abc import Callable
 from datetime import date
@@ -16,6 +17,11 @@ from bot.channel_settings import describe
 from bot.errors import BadInput, HotPapersError
 from bot.model import ChannelRef, VoteEvent
 from bot.service import HotPapers
+from bot.text import whole_number
+
+log = logging.getLogger(__name__)
+MAX_RANK = 25
+"""A digest has at most 25 entries ([digest] top_n ≤ 25)."""
 
 HELP = """Commands:
   /paper REF                 abstract, summary and why it is hot (REF: 2010.00577, arXiv:…, an arxiv.org URL)
@@ -69,6 +75,9 @@ class ConsoleSession:
             await command(words[1:])  # type: ignore[misc]
         except HotPapersError as error:
             self._error(str(error))
+        except Exception as error:  # the session outlives any one bad line: answer, then read the next
+            log.debug("console command %r failed", name, exc_info=True)
+            self._error(f"that did not work ({type(error).__name__}); the session goes on")
         return True
 
     async def _paper(self, args: list[str]) -> None:
@@ -85,7 +94,7 @@ class ConsoleSession:
             self._console.print(Text(f"The digest for {result.digest.day} was already posted here.", style="yellow"))
 
     async def _top(self, args: list[str]) -> None:
-        days = _int(args[0], "DAYS") if args else 7
+        days = whole_number(args[0], what="DAYS", low=1, high=365) if args else 7
         cards = await self._service.top(self._channel, days)
         if not cards:
             self._console.print("No votes here yet: react 👍 to a digest entry with /vote N up.")
@@ -97,8 +106,8 @@ class ConsoleSession:
             raise BadInput("usage: /vote N|REF up|down [remove]")
         value = 1 if args[1] == "up" else -1
         removed = len(args) == 3
-        if args[0].isdigit():
-            message = self._message_for_rank(int(args[0]))
+        if args[0].isdigit():  # any digits, '²' included: the helper accepts ASCII digits in range only
+            message = self._message_for_rank(whole_number(args[0], what="N (a digest entry)", low=1, high=MAX_RANK))
             event = VoteEvent(self._channel, self._user, message, value, removed=removed, reaction=args[1])
         else:
             card = await self._service.paper(args[0], self._channel)
@@ -119,10 +128,11 @@ class ConsoleSession:
         self._console.print(f"Thanks! Your summary (#{summary.id}) is now on the card.")
 
     async def _summary_vote(self, args: list[str]) -> None:
-        if len(args) != 2 or args[0] not in ("up", "down") or not args[1].lstrip("#").isdigit():
+        if len(args) != 2 or args[0] not in ("up", "down"):
             raise BadInput("usage: /summary up|down ID")
         value = 1 if args[0] == "up" else -1
-        summary = await self._service.vote_summary(self._channel, self._user, int(args[1].lstrip("#")), value)
+        summary_id = whole_number(args[1].removeprefix("#"), what="ID", low=1)
+        summary = await self._service.vote_summary(self._channel, self._user, summary_id, value)
         self._console.print(f"Summary #{summary.id} now has {summary.votes:+d}.")
 
     async def _report(self, args: list[str]) -> None:
@@ -186,8 +196,3 @@ def _day(args: list[str]) -> date | None:
     except ValueError:
         raise BadInput(f"{args[0][:20]!r} is not a date; use YYYY-MM-DD") from None
 
-
-def _int(text: str, name: str) -> int:
-    if not text.isdigit():
-        raise BadInput(f"{name} must be a whole number (got {text[:20]!r})")
-    return int(text)

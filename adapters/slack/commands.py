@@ -25,6 +25,7 @@ from adapters.slack.text import escape
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput
 from bot.model import ChannelRef
+from bot.text import whole_number
 
 if TYPE_CHECKING:
     from bot.service import HotPapers
@@ -145,9 +146,7 @@ class SlashCommands:
     def _days(self, text: str) -> int:
         if not text:
             return self._settings.hot_days
-        if not text.isdigit() or not 1 <= int(text) <= 365:
-            raise BadInput(f"/hot takes a number of days from 1 to 365 (got {text[:20]!r})")
-        return int(text)
+        return whole_number(text, what="/hot days", low=1, high=365)
 
     @staticmethod
     async def _join(client: AsyncWebClient, channel: ChannelRef) -> bool:
