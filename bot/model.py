@@ -68,7 +68,9 @@ class ChannelRef:
             raise BadInput(f"channel key {shown!r} must look like platform:workspace:channel, e.g. console:local:demo")
         for (label, limit), part in zip(CHANNEL_KEY_LIMITS.items(), parts, strict=True):
             if len(part) > limit:
-                raise BadInput(f"channel key {shown!r}: the {label} part is {len(part)} characters; the limit is {limit}")
+                raise BadInput(
+                    f"channel key {shown!r}: the {label} part is {len(part)} characters; the limit is {limit}"
+                )
         return cls(*parts)
 
 

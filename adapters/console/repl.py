@@ -195,4 +195,3 @@ def _day(args: list[str]) -> date | None:
         return date.fromisoformat(args[0])
     except ValueError:
         raise BadInput(f"{args[0][:20]!r} is not a date; use YYYY-MM-DD") from None
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.test_cli import Run, config, fake_arxiv, hotpapers  # noqa: F401  (fixtures)
+from tests.e2e.conftest import Run, hotpapers
 
 
 def one_line(run: Run) -> str:
