@@ -8,6 +8,7 @@ import asyncio
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
@@ -17,10 +18,11 @@ from rich.console import Console
 
 from bot.arxiv_id import parse_arxiv_id
 from bot.bootstrap import build
-from bot.config import Config, load_config
-from bot.errors import BadInput, HotPapersError
+from bot.config import CONFIG_ENV, Config, load_config
+from bot.errors import BadInput, ConfigError, HotPapersError
 from bot.json_view import card_json, digest_json
 from bot.model import ChannelRef
+from bot.sections import check_sections
 
 ADAPTERS = {"console": "adapters.console", "discord": "adapters.discord", "slack": "adapters.slack"}
 """Adapters are reached only by name, so the core never imports a platform library."""
@@ -35,12 +37,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False)
     if args.command != "run":  # `run` configures logging from [logging]
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    source = args.config or os.environ.get(CONFIG_ENV)
     try:
         config = load_config(args.config)
+        check_sections(config, ADAPTERS)
         return asyncio.run(args.handler(args, config, console)) or 0
+    except ConfigError as error:
+        message = str(error)
+        _fail(message if not source or message.startswith(str(source)) else f"{source}: {message}")
+        return error.exit_code
     except HotPapersError as error:
         _fail(str(error))
         return error.exit_code
+    except BrokenPipeError:  # `hotpapers digest --json | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130
@@ -140,12 +152,17 @@ async def _paper(args: argparse.Namespace, config: Config, console: Console) -> 
 
 async def _digest(args: argparse.Namespace, config: Config, console: Console) -> None:
     channel = ChannelRef.parse(args.channel)
+    repl = _adapter("console", "repl")
+    if args.post:
+        repl.require_console_channel(channel, "digest --post")
     async with await build(config) as app:
         if args.post:
             publisher = _adapter("console", "publisher").ConsolePublisher(console)
             result = await app.service.post_digest(channel, args.date, publisher)
-            if result.state in ("done-before", "held-elsewhere"):
-                console.print(f"The digest for {result.digest.day} was already posted in {channel.key}.")
+            settings = await app.service.settings(channel)
+            said = repl.post_outcome(result, f"in {channel.key}", announce_empty=settings.announce_empty)
+            if said:
+                console.print(said, markup=False)
             return
         digest = await app.service.digest(channel, args.date)
     if args.json:

@@ -184,9 +184,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file {file} does not exist") from None
+        raise ConfigError(f"{file}: no such config file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {file}: {error}") from None
+        raise ConfigError(f"{file}: cannot read the config file: {error}") from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{file} is not valid TOML: {error}") from None
+        raise ConfigError(f"{file}: not valid TOML: {error}") from None
     return parse_config(data, source=str(file))

@@ -189,9 +189,13 @@ class PaperCard:
     signals: tuple[Signal, ...] = ()
     votes: VoteTally = field(default_factory=VoteTally)
     score: float = 0.0
+    """How hot the paper is: its signals plus the votes counted (log scale); one value per paper and channel."""
     why: tuple[str, ...] = ()
     posted: tuple[PostRecord, ...] = ()
     unavailable: tuple[str, ...] = ()
+    rank_score: float = 0.0
+    """What a digest sorts by: `score` plus the channel's keyword, author and taste terms, minus the age decay
+    (comparable only within one digest). Equal to `score` outside a digest."""
 
     @property
     def why_line(self) -> str:
@@ -211,9 +215,14 @@ class Digest:
     day: date
     entries: tuple[DigestEntry, ...]
     announced: bool = True
+    ingested: bool = True
+    """False when nothing was ingested for this day yet (a fresh database, or a weekday after the last ingest):
+    the day may well have announcements, we just have not read them."""
 
     @property
     def header(self) -> str:
+        if not self.ingested:
+            return f"Nothing ingested for {self.day:%A %Y-%m-%d} yet — run `hotpapers ingest`."
         if not self.announced:
             return f"No new arXiv papers were announced for {self.day:%A %Y-%m-%d}."
         return f"🔥 Hot papers for {self.day:%A %Y-%m-%d} — top {len(self.entries)}"

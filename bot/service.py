@@ -235,7 +235,13 @@ class HotPapers:
             row, activity = await uow.channels.find_with_activity(channel)  # one round trip on PostgreSQL
             settings = self._settings_of(row)
             target = day or await self._default_day(uow, settings)
-            return await self._build_digest(uow, row, channel, settings, target, activity=activity)
+            digest = await self._build_digest(uow, row, channel, settings, target, activity=activity)
+            if digest.announced:
+                return digest
+            latest = await uow.papers.latest_announcement(date.max)
+            # arXiv announces on weekdays: a weekday after the last one we ingested may have papers we never read.
+            ingested = latest is not None and (target <= latest or target.weekday() >= 5)
+            return dataclasses.replace(digest, ingested=ingested)
 
     async def post_digest(self, channel: ChannelRef, day: date | None, publisher: Publisher) -> DigestResult:
         """Post the digest exactly once per (channel, day), resuming an interrupted one where it stopped."""
@@ -243,6 +249,13 @@ class HotPapers:
             row = await self._ensure_channel(uow, channel)
             settings = self._settings_of(row)
             target = day or await self._default_day(uow, settings)
+            started = await uow.digests.status(row.id, target)
+            if started is None and not settings.announce_empty:
+                # Nothing to post and no empty-day line wanted: leave the day unclaimed, so it is not "posted".
+                preview = await self._build_digest(uow, row, channel, settings, target)
+                if not preview.entries:
+                    await uow.commit()
+                    return DigestResult(preview, 0, 0, "empty")
             await uow.commit()
 
         async def plan(uow: UnitOfWork) -> Digest:

@@ -15,7 +15,7 @@ from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel
 from bot.channel_settings import describe
 from bot.errors import BadInput, HotPapersError
-from bot.model import ChannelRef, VoteEvent
+from bot.model import ChannelRef, DigestResult, VoteEvent
 from bot.service import HotPapers
 from bot.text import whole_number
 
@@ -89,9 +89,11 @@ class ConsoleSession:
         self._console.print(digest_table(await self._service.digest(self._channel, _day(args))))
 
     async def _post(self, args: list[str]) -> None:
+        require_console_channel(self._channel, "/post")
         result = await self._service.post_digest(self._channel, _day(args), self._publisher)
-        if result.state in ("done-before", "held-elsewhere"):
-            self._console.print(Text(f"The digest for {result.digest.day} was already posted here.", style="yellow"))
+        said = post_outcome(result, "here", announce_empty=(await self._service.settings(self._channel)).announce_empty)
+        if said:
+            self._console.print(Text(said, style="yellow"))
 
     async def _top(self, args: list[str]) -> None:
         days = whole_number(args[0], what="DAYS", low=1, high=365) if args else 7
@@ -186,6 +188,27 @@ async def run_repl(service: HotPapers, console: Console, *, channel: ChannelRef,
             break
         if not await session.handle(line):
             break
+
+
+def require_console_channel(channel: ChannelRef, command: str) -> None:
+    """The terminal posts to console channels only: posting here must never use up another platform's day."""
+    if channel.platform != "console":
+        raise BadInput(
+            f"{command} posts to console channels only; {channel.key[:60]} gets its digest from `hotpapers run` "
+            f"(the {channel.platform[:16]} adapter)"
+        )
+
+
+def post_outcome(result: DigestResult, where: str, *, announce_empty: bool) -> str | None:
+    """What to tell the person who asked for a post, beyond the messages themselves (None: they say it all)."""
+    day = result.digest.day
+    if result.state in ("done-before", "held-elsewhere"):
+        return f"The digest for {day} was already posted {where}."
+    if result.state == "empty" and not announce_empty:
+        if not result.digest.announced:
+            return f"{result.digest.header} Nothing was posted."
+        return f"Nothing matched this channel's filters for {day}: nothing was posted, and the day stays open."
+    return None
 
 
 def _day(args: list[str]) -> date | None:

@@ -193,6 +193,13 @@ class DigestRepository:
             .values(lease_until=now, last_error=error)
         )
 
+    async def status(self, channel_id: int, day: date) -> DigestStatus | None:
+        """The (channel, day) digest's state, or None when nobody has claimed it yet."""
+        row = await self._session.scalar(
+            select(DigestRow).where(DigestRow.channel_id == channel_id, DigestRow.day == day)
+        )
+        return DigestStatus(row.day, row.state, row.finished_at, row.attempts, row.last_error) if row else None
+
     async def last_for_channels(self, channel_ids: Sequence[int]) -> dict[int, DigestStatus]:
         newest = (
             select(DigestRow.channel_id, func.max(DigestRow.day).label("day"))

@@ -3,9 +3,28 @@ process, its stdin, exit code and stderr."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import Run, hotpapers
+
+PG_URL = os.environ.get("HOTPAPERS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def require_postgres() -> None:
+    """Skip locally when no PostgreSQL answers; with CI=true it must."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", 5432), 5)
+    except OSError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    writer.close()
 
 
 def one_line(run: Run) -> str:
@@ -46,3 +65,118 @@ async def test_a_channel_key_longer_than_the_database_column_is_bad_input(tmp_pa
     slack = await hotpapers("--config", str(config), "paper", "2010.00577", "--channel", "slack:" + "T" * 70 + ":C1",
                             cwd=tmp_path)  # fmt: skip
     assert slack.code == 2 and "the workspace part is 70 characters; the limit is 64" in one_line(slack)
+
+
+async def test_digest_post_refuses_another_platforms_channel_and_leaves_its_day_alone(
+    tmp_path: Path, config: Path
+) -> None:
+    assert (await hotpapers("--config", str(config), "ingest", cwd=tmp_path)).code == 0
+    slack = "slack:T0123:C0456"
+    run = await hotpapers("--config", str(config), "digest", "--post", "--channel", slack, cwd=tmp_path)
+    assert run.code == 2 and run.out == ""
+    assert "digest --post posts to console channels only; slack:T0123:C0456 gets its digest from `hotpapers run`" in (
+        one_line(run)
+    )
+    console = await hotpapers("--config", str(config), "console", "--channel", slack, cwd=tmp_path,
+                              stdin="/post 2020-10-02\n/digest 2020-10-02\n")  # fmt: skip
+    assert "/post posts to console channels only" in console.out
+    assert "Hot papers for Friday 2020-10-02 — top 5" in console.out  # the preview: still the full day, unposted
+
+
+async def test_post_on_a_day_where_nothing_matches_says_so_and_keeps_the_day_open(tmp_path: Path) -> None:
+    commands = ["/subscribe categories=math.AG", "/post", "/subscribe categories=clear", "/post", "/post", "/quit"]
+    run = await hotpapers("console", "--sample", cwd=tmp_path, stdin="\n".join(commands))
+    assert run.code == 0, run.err
+    out = run.out
+    assert "Nothing matched this channel's filters for 2020-11-06: nothing was posted, and the day stays open." in out
+    assert out.count("Hot papers for Friday 2020-11-06 — top 5") == 1  # posted once the filters let papers through
+    assert "The digest for 2020-11-06 was already posted here." in out
+
+
+async def test_digest_on_a_fresh_database_says_nothing_was_ingested_not_that_nothing_was_announced(
+    tmp_path: Path, config: Path
+) -> None:
+    fresh = await hotpapers("--config", str(config), "digest", "--date", "2020-10-02", cwd=tmp_path)
+    assert fresh.code == 0, fresh.err
+    assert "Nothing ingested for Friday 2020-10-02 yet — run `hotpapers ingest`." in fresh.out
+    assert "No new arXiv papers" not in fresh.out
+    assert (await hotpapers("--config", str(config), "ingest", cwd=tmp_path)).code == 0
+    weekend = await hotpapers("--config", str(config), "digest", "--date", "2020-10-03", "--json", cwd=tmp_path)
+    document = json.loads(weekend.out)
+    assert (document["announced"], document["ingested"]) == (False, True)
+    assert document["header"] == "No new arXiv papers were announced for Saturday 2020-10-03."
+    later = await hotpapers("--config", str(config), "digest", "--date", "2020-10-05", "--json", cwd=tmp_path)
+    assert json.loads(later.out)["ingested"] is False  # a Monday after the last ingest
+
+
+async def test_one_score_per_paper_and_channel_and_the_new_version_flag_has_its_own_name(
+    tmp_path: Path, config: Path
+) -> None:
+    assert (await hotpapers("--config", str(config), "ingest", cwd=tmp_path)).code == 0
+    channel = "console:lab:ml"
+    digest = await hotpapers("--config", str(config), "digest", "--date", "2020-10-02", "--json", "--channel", channel,
+                             cwd=tmp_path)  # fmt: skip
+    entry = json.loads(digest.out)["entries"][0]
+    paper = await hotpapers("--config", str(config), "paper", entry["id"], "--json", "--channel", channel, cwd=tmp_path)
+    card = json.loads(paper.out)
+    assert card["score"] == entry["score"]
+    assert "rank_score" in entry and "rank_score" not in card
+    assert entry["rank_score"] < entry["score"]  # the digest's order decays with age: a 2020 paper, read today
+    assert entry["new_version"] is False
+    assert entry["updated"] == card["updated"] and entry["updated"].startswith("20")  # the timestamp, as on the card
+
+
+async def test_digest_json_into_a_closed_pipe_ends_quietly(tmp_path: Path, config: Path) -> None:
+    assert (await hotpapers("--config", str(config), "ingest", cwd=tmp_path)).code == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (`head -1`) is gone before we write a byte
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(config), "digest", "--date", "2020-10-02", "--json",
+            cwd=tmp_path, stdout=write_end, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert err.decode() == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "says"),
+    [
+        (
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/hotpapers_no_such_db",
+            4,
+            "database 'hotpapers_no_such_db' does not exist on 127.0.0.1",
+        ),
+        ("postgresql+asyncpg://no_such_role@127.0.0.1:5432/test", 4, "database role 'no_such_role' does not exist"),
+        ("sqlite+aiosqlite:///{tmp}/missing/folder/x.db", 4, "the folder {tmp}/missing/folder does not exist"),
+        ("postgresql://postgres@127.0.0.1/test", 2, "write postgresql+asyncpg://… instead of postgresql://…"),
+        ("mysql://u@h/db", 2, "mysql is not supported; use sqlite+aiosqlite:///PATH or postgresql+asyncpg://"),
+        ("notaurl", 2, "'notaurl' is not a database URL"),
+        ("postgresql+asyncpg://u@h:port/db", 2, "is malformed: the port is not a number"),
+    ],
+)
+async def test_database_problems_are_one_plain_line(tmp_path: Path, url: str, code: int, says: str) -> None:
+    if code == 4 and url.startswith("postgresql"):
+        await require_postgres()
+    path = tmp_path / "db.toml"
+    path.write_text(f'[database]\nurl = "{url.format(tmp=tmp_path)}"\n')
+    run = await hotpapers("--config", str(path), "digest", cwd=tmp_path)
+    line = one_line(run)
+    assert run.code == code
+    assert says.format(tmp=tmp_path) in line
+    assert "sqlalche" not in line.lower() and "Error" not in line
+    if code == 2:
+        assert line.startswith(f"hotpapers: {path}: database.url")
+
+
+async def test_every_command_checks_the_whole_config_and_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ops.toml"
+    path.write_text('[health]\nport = 99999\n[database]\nurl = "sqlite+aiosqlite:///x.db"\n')
+    for command in (["status"], ["paper", "2010.00577"], ["digest"], ["signals"]):
+        run = await hotpapers("--config", str(path), *command, cwd=tmp_path)
+        assert run.code == 2
+        assert one_line(run).startswith(f"hotpapers: {path}: health.port: Input should be less than or equal to 65535")
+    assert not (tmp_path / "x.db").exists()  # refused before anything was opened
