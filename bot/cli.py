@@ -4,41 +4,50 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from bot.arxiv_id import parse_arxiv_id
-from bot.bootstrap import build
-from bot.config import CONFIG_ENV, Config, load_config
-from bot.errors import BadInput, ConfigError, HotPapersError
+from bot.errors import BadInput
 from bot.json_view import card_json, digest_json
 from bot.model import ChannelRef
-from bot.sections import check_sections
+
+if TYPE_CHECKING:  # imported by the commands that need them, so `hotpapers --help` starts in a blink
+    from rich.console import Console
+
+    from bot.bootstrap import App
+    from bot.config import Config
 
 ADAPTERS = {"console": "adapters.console", "discord": "adapters.discord", "slack": "adapters.slack"}
 """Adapters are reached only by name, so the core never imports a platform library."""
 DEFAULT_CHANNEL = "console:local:default"
 
-log = logging.getLogger("hotpapers")
+CONFIG_ENV = "HOTPAPERS_CONFIG"  # bot.config.CONFIG_ENV, without importing pydantic for --help
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    console = Console(highlight=False)
+    import asyncio
+    import logging
+
+    from bot.errors import ConfigError, HotPapersError
+
     if args.command != "run":  # `run` configures logging from [logging]
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     source = args.config or os.environ.get(CONFIG_ENV)
     try:
+        from rich.console import Console
+
+        from bot.config import load_config
+        from bot.sections import check_sections
+
+        console = Console(highlight=False)
         config = load_config(args.config)
         check_sections(config, ADAPTERS)
         return asyncio.run(args.handler(args, config, console)) or 0
@@ -57,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail("interrupted")
         return 130
     except Exception as error:  # the last line of defence: one line, never a traceback
-        log.debug("unexpected error", exc_info=True)
+        logging.getLogger("hotpapers").debug("unexpected error", exc_info=True)
         _fail(f"unexpected {type(error).__name__}: {str(error)[:300]}")
         return 1
 
@@ -104,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     regenerate = summary_commands.add_parser("regenerate", help="ask the LLM again for a paper's summary")
     regenerate.add_argument("ref")
     regenerate.set_defaults(handler=_summary_regenerate)
+    sample = command("sample", _db_help, "the bundled sample data (2020's Hot Papers posts), to try things offline")
+    sample_commands = sample.add_subparsers(dest="sample_command", required=True, metavar="ACTION")
+    load = sample_commands.add_parser("load", help="load the sample papers into the configured database")
+    load.set_defaults(handler=_sample_load)
     db = command("db", _db_help, "database commands")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations")
@@ -118,6 +131,12 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+async def _build(config: Config, **options: Any) -> App:
+    from bot.bootstrap import build
+
+    return await build(config, **options)
 
 
 def _adapter(name: str, module: str = "") -> Any:
@@ -135,14 +154,14 @@ async def _console(args: argparse.Namespace, config: Config, console: Console) -
         demo = _adapter("console", "demo")
         await demo.run_sample_repl(console, config, channel=channel, user=args.user)
         return
-    async with await build(config) as app:
+    async with await _build(config) as app:
         await repl.run_repl(app.service, console, channel=channel, user=args.user)
 
 
 async def _paper(args: argparse.Namespace, config: Config, console: Console) -> None:
     parse_arxiv_id(args.ref)  # refuse bad input before touching the database or the network
     channel = ChannelRef.parse(args.channel) if args.channel else None
-    async with await build(config) as app:
+    async with await _build(config) as app:
         card = await app.service.paper(args.ref, channel)
     if args.json:
         print(json.dumps(card_json(card), ensure_ascii=False, indent=2))
@@ -155,7 +174,7 @@ async def _digest(args: argparse.Namespace, config: Config, console: Console) ->
     repl = _adapter("console", "repl")
     if args.post:
         repl.require_console_channel(channel, "digest --post")
-    async with await build(config) as app:
+    async with await _build(config) as app:
         if args.post:
             publisher = _adapter("console", "publisher").ConsolePublisher(console)
             result = await app.service.post_digest(channel, args.date, publisher)
@@ -173,7 +192,7 @@ async def _digest(args: argparse.Namespace, config: Config, console: Console) ->
 
 async def _ingest(args: argparse.Namespace, config: Config, console: Console) -> None:
     progress = _adapter("console", "progress").RichProgress(console)
-    async with await build(config) as app:
+    async with await _build(config) as app:
         with progress:
             report = await app.service.ingest(args.date, progress=progress)
     console.print(
@@ -183,7 +202,7 @@ async def _ingest(args: argparse.Namespace, config: Config, console: Console) ->
 
 
 async def _signals(args: argparse.Namespace, config: Config, console: Console) -> None:
-    async with await build(config) as app:
+    async with await _build(config) as app:
         health = await app.service.probe_signals()
     console.print(_adapter("console", "render").health_table(health))
 
@@ -194,20 +213,35 @@ async def _db_help(args: argparse.Namespace, config: Config, console: Console) -
 
 async def _summary_report(args: argparse.Namespace, config: Config, console: Console) -> None:
     parse_arxiv_id(args.ref)
-    async with await build(config) as app:
+    async with await _build(config) as app:
         card = await app.service.report_summary(args.ref, ChannelRef.parse(args.channel), user_id=args.user)
     console.print(f"Reported. {card.paper.id} now shows: {card.summary.provenance}.", markup=False)
 
 
 async def _summary_regenerate(args: argparse.Namespace, config: Config, console: Console) -> None:
     parse_arxiv_id(args.ref)
-    async with await build(config) as app:
+    async with await _build(config) as app:
         card = await app.service.regenerate_summary(args.ref)
     console.print(_adapter("console", "render").paper_panel(card))
 
 
+async def _sample_load(args: argparse.Namespace, config: Config, console: Console) -> None:
+    from bot.sample import SIGNAL_NOTE, load_sample_once
+
+    async with await _build(config, offline=True) as app:
+        loaded = await load_sample_once(app.uow, now=app.clock.now())
+    what = "was already loaded" if loaded.already else "is loaded"
+    console.print(
+        f"The sample {what}: {loaded.papers} papers announced {loaded.first_day} … {loaded.last_day}, their tweet "
+        f"counts and {loaded.summaries} community summaries. Try: hotpapers paper 2010.00577 --json · "
+        f"hotpapers digest --date {loaded.last_day} --json",
+        markup=False,
+    )
+    console.print(SIGNAL_NOTE, markup=False)
+
+
 async def _db_upgrade(args: argparse.Namespace, config: Config, console: Console) -> None:
-    async with await build(config, offline=True):
+    async with await _build(config, offline=True):
         pass
     console.print("Database is up to date.")
 

@@ -23,14 +23,23 @@ class ConsoleSettings(BaseModel):
 
 
 def check_sections(config: Config, adapters: Mapping[str, str]) -> None:
-    """Raise ConfigError naming `section.key` for the first table its owner would refuse."""
-    from bot.health import HealthSettings
-    from bot.logging_setup import parse_logging_settings
-    from bot.scheduler import SchedulerSettings
+    """Raise ConfigError naming `section.key` for the first table its owner would refuse. An absent table holds
+    the defaults, which are valid, so its owner (and the libraries it imports) is not even loaded."""
+    if config.logging:
+        from bot.logging_setup import parse_logging_settings
 
-    parse_logging_settings(config.logging)
-    HealthSettings.from_config(config)
-    SchedulerSettings.from_config(config)
-    parse_section(ConsoleSettings, config.console, section="console")
-    importlib.import_module(adapters["discord"]).Settings.from_table(config.discord)
-    importlib.import_module(adapters["slack"]).Settings.parse(config.slack)
+        parse_logging_settings(config.logging)
+    if config.health:
+        from bot.health import HealthSettings
+
+        HealthSettings.from_config(config)
+    if config.scheduler:
+        from bot.scheduler import SchedulerSettings
+
+        SchedulerSettings.from_config(config)
+    if config.console:
+        parse_section(ConsoleSettings, config.console, section="console")
+    if config.discord:
+        importlib.import_module(adapters["discord"]).Settings.from_table(config.discord)
+    if config.slack:
+        importlib.import_module(adapters["slack"]).Settings.parse(config.slack)

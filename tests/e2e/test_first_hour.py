@@ -180,3 +180,27 @@ async def test_every_command_checks_the_whole_config_and_names_the_file(tmp_path
         assert run.code == 2
         assert one_line(run).startswith(f"hotpapers: {path}: health.port: Input should be less than or equal to 65535")
     assert not (tmp_path / "x.db").exists()  # refused before anything was opened
+
+
+async def test_sample_load_fills_the_configured_database_for_an_offline_try(tmp_path: Path, config: Path) -> None:
+    first = await hotpapers("--config", str(config), "sample", "load", cwd=tmp_path)
+    assert first.code == 0, first.err
+    assert "The sample is loaded: 41 papers announced 2020-10-02 … 2020-11-06" in " ".join(first.out.split())
+    assert "live deployments rank by Hugging Face, Hacker News, Bluesky and Semantic Scholar" in " ".join(
+        first.out.split()
+    )
+    again = await hotpapers("--config", str(config), "sample", "load", cwd=tmp_path)
+    assert "The sample was already loaded" in " ".join(again.out.split())
+    digest = json.loads((await hotpapers("--config", str(config), "digest", "--json", cwd=tmp_path)).out)
+    assert digest["date"] == "2020-11-06" and digest["entries"][0]["id"] == "2011.02519"
+    paper = json.loads((await hotpapers("--config", str(config), "paper", "1704.01212", "--json", cwd=tmp_path)).out)
+    assert paper["summary"]["source"] == "community" and paper["summary"]["author"] == "ShortScience"
+
+
+async def test_the_demo_says_what_the_tweet_counts_are(tmp_path: Path) -> None:
+    run = await hotpapers("demo", cwd=tmp_path)
+    text = " ".join(run.out.split())
+    assert (
+        "🐦 RT+♥ are the 2020 retweet and like counts from the Hot Papers posts; live deployments rank by Hugging"
+        in (text)
+    )
