@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,7 +18,6 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.digest import PostingPolicy
 from bot.ingest import Ingestor
-from bot.metrics import Metrics
 from bot.ports import Clock
 from bot.ranking import RankingWeights
 from bot.service import HotPapers
@@ -28,6 +28,9 @@ from bot.sources.llm import LLMSummarizer
 from bot.sources.pacing import PacingGate
 from bot.storage.database import create_engine, upgrade
 from bot.storage.uow import UnitOfWork
+
+if TYPE_CHECKING:  # prometheus_client loads with `run`, not with every command
+    from bot.metrics import Metrics
 
 USER_AGENT = "hotpapers/0.1 (+https://github.com/hotpapers/hotpapers)"
 
