@@ -40,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command != "run":  # `run` configures logging from [logging]
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        # A one-shot command shows a signal outage where it matters ("HN unavailable" on the card, the `signals`
+        # table and its exit code); a log line per source on top would only make the one line of a failure three.
+        logging.getLogger("bot.signals").setLevel(logging.ERROR)
     source = args.config or os.environ.get(CONFIG_ENV)
     try:
         from rich.console import Console
@@ -202,9 +205,17 @@ async def _ingest(args: argparse.Namespace, config: Config, console: Console) ->
 
 
 async def _signals(args: argparse.Namespace, config: Config, console: Console) -> None:
+    from bot.errors import UpstreamUnavailable
+
     async with await _build(config) as app:
         health = await app.service.probe_signals()
     console.print(_adapter("console", "render").health_table(health))
+    failing = [row for row in health if row.enabled and row.failing]
+    if failing:
+        reasons = "; ".join(f"{row.name}: {row.last_error}" for row in failing)
+        raise UpstreamUnavailable(
+            f"{len(failing)} of {sum(r.enabled for r in health)} signal sources unreachable ({reasons})"
+        )
 
 
 async def _db_help(args: argparse.Namespace, config: Config, console: Console) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import NotFound, UpstreamUnavailable
@@ -13,6 +13,13 @@ from bot.ports import Clock, Progress
 from bot.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+PROBE_PAPER = Paper(
+    id="1706.03762", version=7, title="Attention Is All You Need", authors=("Ashish Vaswani",), abstract="",
+    categories=("cs.CL", "cs.LG"), primary_category="cs.CL", published=datetime(2017, 6, 12, tzinfo=UTC),
+    updated=datetime(2023, 8, 2, tzinfo=UTC),
+)  # fmt: skip
+"""What `hotpapers signals` asks about when nothing is stored yet: every source knows it, so one request tells."""
 
 
 class MetadataSource(Protocol):
@@ -128,13 +135,18 @@ class Ingestor:
         return self._signals.unavailable() if self._signals else ()
 
     async def probe(self, *, sample: int = 5) -> list[Any]:
-        """Refresh the latest announced papers (a few) and report each source's health."""
+        """Ask every enabled source for real and report each one's health: the latest announced papers (a few,
+        stored like any refresh), or on an empty database one well-known paper (one cheap request each, nothing
+        stored). A source that cannot be reached is reported failing, never "ok" on the strength of silence."""
         if self._signals is None:
             return []
         async with self._uow() as uow:
             latest = await uow.papers.latest_announcement(self._clock.now().date())
             papers = await uow.papers.announced_between(latest, latest) if latest else []
-        await self._refresh(papers[:sample], latest or self._clock.now().date())
+        if papers:
+            await self._refresh(papers[:sample], latest or self._clock.now().date())
+        else:
+            await self._signals.refresh([PROBE_PAPER], self._clock.now().date())
         return self._signals.health()
 
     async def _refresh(self, papers: Sequence[Paper], day: date) -> int:

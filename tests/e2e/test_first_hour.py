@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Run, hotpapers
+from tests.fakes.hf_server import FakeHuggingFace
+from tests.fakes.hn_server import FakeHackerNews
 
 PG_URL = os.environ.get("HOTPAPERS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -204,3 +206,20 @@ async def test_the_demo_says_what_the_tweet_counts_are(tmp_path: Path) -> None:
         "🐦 RT+♥ are the 2020 retweet and like counts from the Hot Papers posts; live deployments rank by Hugging"
         in (text)
     )
+
+
+async def test_signals_asks_each_source_for_real_and_exits_4_when_one_is_unreachable(tmp_path: Path) -> None:
+    async with FakeHuggingFace() as hf, FakeHackerNews() as hn:
+        path = tmp_path / "signals.toml"
+        database = f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "s.db"}"\n'
+        path.write_text(database + f'[signals.hf]\nbase_url = "{hf.url}"\n[signals.hn]\nbase_url = "{hn.url}"\n')
+        healthy = await hotpapers("--config", str(path), "signals", cwd=tmp_path)
+        assert healthy.code == 0, healthy.err
+        assert hf.requests and hn.requests  # asked, on an empty database, not assumed
+        assert healthy.err == ""
+        closed = 'base_url = "http://127.0.0.1:9"\ntimeout = 5'
+        path.write_text(database + f'[signals.hf]\n{closed}\n[signals.hn]\nbase_url = "{hn.url}"\n')
+        run = await hotpapers("--config", str(path), "signals", cwd=tmp_path)
+    assert run.code == 4
+    assert one_line(run).startswith("hotpapers: 1 of 2 signal sources unreachable (hf: HF: connection failed")
+    assert "hn" not in one_line(run).split("(", 1)[1].split(":")[0]
