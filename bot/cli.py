@@ -130,10 +130,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _date(text: str) -> date:
+    from bot.text import announcement_day
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        return announcement_day(text)
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 async def _build(config: Config, **options: Any) -> App:

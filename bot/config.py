@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -134,12 +135,26 @@ class Config(_Section):
         return SecretStr(value) if value else None
 
 
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+"""Files in the zone database that are not IANA zone names (`localtime` is whatever the host is set to)."""
+
+
+@cache
+def _zones() -> dict[str, str]:
+    """Lower-cased IANA name → its spelling (`utc` → `UTC`, `europe/berlin` → `Europe/Berlin`)."""
+    return {name.lower(): name for name in available_timezones() - NOT_ZONES}
+
+
 def check_timezone(value: str) -> str:
+    """An IANA zone name, in its canonical spelling; case does not matter (`utc`, `Europe/berlin`)."""
+    name = _zones().get(value.strip().lower())
+    if name is None:
+        raise ValueError(f"unknown time zone {value[:60]!r} (use an IANA name such as Europe/Berlin or UTC)")
     try:
-        ZoneInfo(value)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
-    return value
+        raise ValueError(f"unknown time zone {value[:60]!r} (use an IANA name such as Europe/Berlin or UTC)") from None
+    return name
 
 
 def check_post_time(value: str) -> str:

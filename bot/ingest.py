@@ -71,8 +71,11 @@ class Ingestor:
         if paper is not None and (ref.version is None or ref.version <= paper.version):
             return paper
         if self._metadata is None:
-            if paper is not None:
-                return paper
+            if paper is not None:  # asked for a newer version than the one we hold, with no arXiv to ask
+                raise NotFound(
+                    f"{ref.versioned}: v{paper.version} is the only version of {ref.id} known here (arXiv look-ups "
+                    f"are off); ask for {ref.id}"
+                )
             raise NotFound(f"no paper {ref.id} in the local store (arXiv look-ups are off)")
         fetched = await self._metadata.fetch([ref.id])
         if not fetched:

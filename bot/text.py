@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -55,3 +56,23 @@ def whole_number(text: str, *, what: str, low: int = 0, high: int = MAX_ID) -> i
         shown = "".join(ch if ch.isprintable() else "?" for ch in word[:20]) + ("…" if len(word) > 20 else "")
         raise BadInput(f"{what} must be a whole number from {low} to {high} (got {shown!r})")
     return int(word)
+
+
+FIRST_ANNOUNCEMENT = date(1991, 8, 14)
+LAST_PLAUSIBLE_DAY = date(2999, 12, 31)
+
+
+def announcement_day(text: str) -> date:
+    """A YYYY-MM-DD day arXiv could have announced papers on, or BadInput (`0001-01-01` is not one)."""
+    from bot.errors import BadInput
+
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text.strip()[:20])
+    try:
+        day = date.fromisoformat(text.strip()) if text.strip().isascii() else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise BadInput(f"{shown!r} is not a date; use YYYY-MM-DD")
+    if not FIRST_ANNOUNCEMENT <= day <= LAST_PLAUSIBLE_DAY:
+        raise BadInput(f"{day} is outside arXiv's announcements (they start on {FIRST_ANNOUNCEMENT})")
+    return day

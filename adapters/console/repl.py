@@ -17,7 +17,7 @@ from bot.channel_settings import describe
 from bot.errors import BadInput, HotPapersError
 from bot.model import ChannelRef, DigestResult, VoteEvent
 from bot.service import HotPapers
-from bot.text import whole_number
+from bot.text import announcement_day, whole_number
 
 log = logging.getLogger(__name__)
 MAX_RANK = 25
@@ -81,9 +81,10 @@ class ConsoleSession:
         return True
 
     async def _paper(self, args: list[str]) -> None:
-        if len(args) != 1:
+        if not args:
             raise BadInput("usage: /paper REF")
-        self._console.print(paper_panel(await self._service.paper(args[0], self._channel)))
+        # A pasted Slack link keeps its label's spaces: <https://arxiv.org/abs/2010.00577|Interpreting GNNs>
+        self._console.print(paper_panel(await self._service.paper(" ".join(args), self._channel)))
 
     async def _digest(self, args: list[str]) -> None:
         self._console.print(digest_table(await self._service.digest(self._channel, _day(args))))
@@ -212,9 +213,4 @@ def post_outcome(result: DigestResult, where: str, *, announce_empty: bool) -> s
 
 
 def _day(args: list[str]) -> date | None:
-    if not args:
-        return None
-    try:
-        return date.fromisoformat(args[0])
-    except ValueError:
-        raise BadInput(f"{args[0][:20]!r} is not a date; use YYYY-MM-DD") from None
+    return announcement_day(args[0]) if args else None

@@ -223,3 +223,30 @@ async def test_signals_asks_each_source_for_real_and_exits_4_when_one_is_unreach
     assert run.code == 4
     assert one_line(run).startswith("hotpapers: 1 of 2 signal sources unreachable (hf: HF: connection failed")
     assert "hn" not in one_line(run).split("(", 1)[1].split(":")[0]
+
+
+async def test_settings_and_references_say_what_is_wrong(tmp_path: Path) -> None:
+    commands = [
+        "/subscribe weekdays=monkey",
+        "/subscribe categories=notacat",
+        "/subscribe tz=localtime",
+        "/subscribe tz=utc weekdays=monday-friday categories=cs.lg,MATH",
+        "/paper ２０１１.０２５１９",
+        "/paper notacat/9901001",
+        "/paper 2010.00577v2",
+        "/paper <https://arxiv.org/abs/2011.02803|A label with spaces>",
+        "/digest 0001-01-01",
+        "/quit",
+    ]
+    run = await hotpapers("console", "--sample", cwd=tmp_path, stdin="\n".join(commands))
+    assert run.code == 0, run.err
+    out = " ".join(run.out.split())
+    assert "weekdays: 'monkey' is not a day" in out
+    assert "categories: 'notacat' is not an arXiv archive or category" in out
+    assert "timezone: unknown time zone 'localtime'" in out
+    assert "categories: cs.LG, math" in out and "top: 5 papers at 09:00 UTC on mon,tue,wed,thu,fri" in out
+    assert "2011.02519v1" in out  # the full-width reference, read as 2011.02519
+    assert "arXiv never had an archive 'notacat'" in out
+    assert "2010.00577v2: v1 is the only version of 2010.00577 known here" in out
+    assert "2011.02803v1" in out
+    assert "0001-01-01 is outside arXiv's announcements" in out
