@@ -18,6 +18,7 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.digest import PostingPolicy
 from bot.ingest import Ingestor
+from bot.lookups import LookupGuard, LookupPolicy
 from bot.ports import Clock
 from bot.ranking import RankingWeights
 from bot.service import HotPapers
@@ -92,7 +93,14 @@ async def build(
     http: aiohttp.ClientSession | None = None
     hub: SignalHub | None = None
     llm: Summarizer | None = None
-    ingestor = Ingestor(new_uow, clock)
+    guard = LookupGuard(
+        clock,
+        LookupPolicy(
+            per_user_per_hour=config.arxiv.lookups_per_user_per_hour,
+            missing_for=timedelta(hours=config.arxiv.missing_paper_hours),
+        ),
+    )
+    ingestor = Ingestor(new_uow, clock, guard=guard)
     if not offline:
         http = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
         gate = PacingGate(config.arxiv.delay_seconds)
@@ -105,6 +113,7 @@ async def build(
             metadata=ArxivApiSource.from_config(config.arxiv, gate=gate),
             feed=ArxivRssSource.from_config(http, config.arxiv, gate=gate),
             signals=hub,
+            guard=guard,
         )
         if config.llm.enabled:
             llm = LLMSummarizer(config.llm, session=http, clock=clock)

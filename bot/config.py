@@ -41,6 +41,8 @@ class ArxivConfig(_Section):
     num_retries: int = Field(default=3, ge=0, le=10)
     page_size: int = Field(default=100, ge=1, le=2000)
     timeout: float = Field(default=30.0, gt=0)
+    lookups_per_user_per_hour: int = Field(default=20, ge=0, le=10_000)
+    missing_paper_hours: float = Field(default=6.0, ge=0, le=24 * 30)
 
 
 class RankingConfig(_Section):

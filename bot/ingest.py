@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import NotFound, UpstreamUnavailable
+from bot.lookups import LookupGuard
 from bot.model import Announcement, ArxivId, IngestReport, Paper
 from bot.ports import Clock, Progress
 from bot.storage.uow import UnitOfWork
@@ -55,7 +56,9 @@ class Ingestor:
         signals: Signals | None = None,
         refresh_after: timedelta = timedelta(hours=6),
         batch: int = 100,
+        guard: LookupGuard | None = None,
     ) -> None:
+        self._guard = guard or LookupGuard(clock)
         self._uow = uow
         self._clock = clock
         self._metadata = metadata
@@ -64,8 +67,9 @@ class Ingestor:
         self._refresh_after = refresh_after
         self._batch = batch
 
-    async def lookup(self, ref: ArxivId) -> Paper:
-        """The stored paper, fetched from arXiv when we do not have it (or not the version asked for)."""
+    async def lookup(self, ref: ArxivId, *, user: str | None = None) -> Paper:
+        """The stored paper, fetched from arXiv when we do not have it (or not the version asked for). A look-up
+        that would reach arXiv counts against `user`'s hourly limit; an id arXiv lacks is remembered for hours."""
         async with self._uow() as uow:
             paper = await uow.papers.get(ref.id)
         if paper is not None and (ref.version is None or ref.version <= paper.version):
@@ -77,8 +81,10 @@ class Ingestor:
                     f"are off); ask for {ref.id}"
                 )
             raise NotFound(f"no paper {ref.id} in the local store (arXiv look-ups are off)")
+        self._guard.before_request(ref.id, user)
         fetched = await self._metadata.fetch([ref.id])
         if not fetched:
+            self._guard.not_on_arxiv(ref.id)
             raise NotFound(f"arXiv has no paper {ref.id}")
         async with self._uow() as uow:
             await uow.papers.save(fetched, now=self._clock.now())

@@ -87,8 +87,11 @@ class HotPapers:
 
     # ── papers ──────────────────────────────────────────────────────────────────────────────────────────────────
 
-    async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
-        """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot."""
+    async def paper(self, ref: str, channel: ChannelRef | None = None, *, user: str | None = None) -> PaperCard:
+        """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot.
+
+        `user` (the platform's user id) is who asked: a paper we do not store costs a request in arXiv's shared
+        budget, and each person may spend only so many an hour (`[arxiv] lookups_per_user_per_hour`)."""
         started = time.perf_counter()
         arxiv_id = parse_arxiv_id(ref)
         generation = Changes.generation
@@ -99,7 +102,8 @@ class HotPapers:
             inputs = await paper_inputs(uow, arxiv_id.id, channel)
         if inputs is not None and arxiv_id.version is not None and arxiv_id.version > inputs.paper.version:
             inputs = None
-        paper = inputs.paper if inputs else await self._ingestor.lookup(arxiv_id)
+        who = None if user is None else f"{channel.platform if channel else 'cli'}:{user}"
+        paper = inputs.paper if inputs else await self._ingestor.lookup(arxiv_id, user=who)
         unavailable = await self._ingestor.refresh_if_stale([paper])
         async with self._uow() as uow:
             if inputs is None or Changes.generation != generation:  # new here, or its signals were just refreshed

@@ -84,7 +84,7 @@ class ConsoleSession:
         if not args:
             raise BadInput("usage: /paper REF")
         # A pasted Slack link keeps its label's spaces: <https://arxiv.org/abs/2010.00577|Interpreting GNNs>
-        self._console.print(paper_panel(await self._service.paper(" ".join(args), self._channel)))
+        self._console.print(paper_panel(await self._service.paper(" ".join(args), self._channel, user=self._user)))
 
     async def _digest(self, args: list[str]) -> None:
         self._console.print(digest_table(await self._service.digest(self._channel, _day(args))))

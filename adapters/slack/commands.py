@@ -65,7 +65,7 @@ class SlashCommands:
         await ack()
         ref = str(command.get("text", ""))
         try:
-            card = await self._service.paper(ref, channel_of(command))
+            card = await self._service.paper(ref, channel_of(command), user=str(command.get("user_id", "")) or None)
         except Exception as error:
             await respond(text=error_text(error, ref=ref), response_type="ephemeral")
             return
