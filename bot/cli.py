@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     regenerate = summary_commands.add_parser("regenerate", help="ask the LLM again for a paper's summary")
     regenerate.add_argument("ref")
     regenerate.set_defaults(handler=_summary_regenerate)
+    forget = command("forget-user", _forget_user, "delete one person's votes and summaries (data-deletion request)")
+    forget.add_argument("platform", choices=("discord", "slack", "console"), help="where the person votes")
+    forget.add_argument("user_id", help="their user id there (Discord snowflake, Slack U…, console name)")
     sample = command("sample", _db_help, "the bundled sample data (2020's Hot Papers posts), to try things offline")
     sample_commands = sample.add_subparsers(dest="sample_command", required=True, metavar="ACTION")
     load = sample_commands.add_parser("load", help="load the sample papers into the configured database")
@@ -236,6 +239,15 @@ async def _summary_regenerate(args: argparse.Namespace, config: Config, console:
     async with await _build(config) as app:
         card = await app.service.regenerate_summary(args.ref)
     console.print(_adapter("console", "render").paper_panel(card))
+
+
+async def _forget_user(args: argparse.Namespace, config: Config, console: Console) -> None:
+    if not args.user_id.strip() or len(args.user_id) > 100:
+        raise BadInput("USER_ID must be 1 to 100 characters")
+    async with await _build(config, offline=True) as app:
+        removed = await app.service.forget_user(args.platform, args.user_id.strip())
+    text = _adapter("console", "repl").forgotten_text(f"{args.platform}:{args.user_id.strip()}", removed)
+    console.print(text, markup=False)
 
 
 async def _sample_load(args: argparse.Namespace, config: Config, console: Console) -> None:

@@ -230,6 +230,14 @@ class HotPapers:
             await uow.commit()
         return removed
 
+    async def prune_events(self, older_than: timedelta) -> int:
+        """Forget processed event ids (deduplication of retried deliveries and of summary reports) seen longer ago
+        than `older_than`. Returns how many went."""
+        async with self._uow() as uow:
+            removed = await uow.events.prune(self._clock.now() - older_than)
+            await uow.commit()
+        return removed
+
     # ── digests ─────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def digest(self, channel: ChannelRef, day: date | None = None) -> Digest:

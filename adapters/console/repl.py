@@ -36,6 +36,7 @@ HELP = """Commands:
   /subscribe [key=value …]   e.g. categories=cs.LG,cs.CL keywords=diffusion time=09:00 tz=Europe/Berlin top=5
   /unsubscribe               stop the daily digest here
   /settings                  show this channel's settings
+  /forget-me                 delete your votes and summaries (a data-deletion request)
   /help                      this text
   /quit                      leave"""
 
@@ -52,6 +53,7 @@ class ConsoleSession:
             "vote": self._vote, "summarize": self._summarize, "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe, "settings": self._settings, "help": self._help,
             "summary": self._summary_vote, "report": self._report, "regenerate": self._regenerate,
+            "forget-me": self._forget_me,
         }  # fmt: skip
 
     async def handle(self, line: str) -> bool:
@@ -166,6 +168,12 @@ class ConsoleSession:
     async def _settings(self, _args: list[str]) -> None:
         self._console.print(Text(describe(await self._service.settings(self._channel))))
 
+    async def _forget_me(self, args: list[str]) -> None:
+        if args:
+            raise BadInput("usage: /forget-me (deletes your votes and summaries)")
+        removed = await self._service.forget_user(self._channel.platform, self._user)
+        self._console.print(Text(forgotten_text(self._user, removed)))
+
     async def _help(self, _args: list[str]) -> None:
         self._console.print(Text(HELP))
 
@@ -189,6 +197,10 @@ async def run_repl(service: HotPapers, console: Console, *, channel: ChannelRef,
             break
         if not await session.handle(line):
             break
+
+
+def forgotten_text(user: str, removed: int) -> str:
+    return f"Deleted {removed} votes and summaries by {user[:100]}; nothing else about them is stored."
 
 
 def require_console_channel(channel: ChannelRef, command: str) -> None:

@@ -250,3 +250,18 @@ async def test_settings_and_references_say_what_is_wrong(tmp_path: Path) -> None
     assert "2010.00577v2: v1 is the only version of 2010.00577 known here" in out
     assert "2011.02803v1" in out
     assert "0001-01-01 is outside arXiv's announcements" in out
+
+
+async def test_people_can_have_their_votes_and_summaries_deleted(tmp_path: Path, config: Path) -> None:
+    assert (await hotpapers("--config", str(config), "sample", "load", cwd=tmp_path)).code == 0
+    commands = ['/summarize 2011.02519 "Physics-informed super resolution."', "/vote 2011.02519 up", "/forget-me"]
+    run = await hotpapers("--config", str(config), "console", "--user", "ada", cwd=tmp_path,
+                          stdin="\n".join(commands))  # fmt: skip
+    assert "Deleted 2 votes and summaries by ada" in run.out
+    again = await hotpapers("--config", str(config), "console", "--user", "bob", cwd=tmp_path,
+                            stdin="/vote 2011.02519 down\n")  # fmt: skip
+    assert "Votes now: 👍 0  👎 1" in again.out  # ada's vote went
+    cli = await hotpapers("--config", str(config), "forget-user", "console", "bob", cwd=tmp_path)
+    assert cli.code == 0 and "Deleted 1 votes and summaries by console:bob" in cli.out
+    bad = await hotpapers("--config", str(config), "forget-user", "irc", "bob", cwd=tmp_path)
+    assert bad.code == 2 and "invalid choice: 'irc'" in bad.err

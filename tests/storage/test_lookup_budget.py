@@ -84,3 +84,15 @@ async def test_the_limits_come_from_the_config(make_app: MakeApp) -> None:
     app = await make_app(config={"arxiv": {"lookups_per_user_per_hour": 7, "missing_paper_hours": 2}})
     guard = app.service._ingestor._guard
     assert guard.policy == LookupPolicy(per_user_per_hour=7, missing_for=timedelta(hours=2))
+
+
+async def test_processed_events_older_than_the_retention_are_pruned(app: App, clock: FrozenClock) -> None:
+    async with app.uow() as uow:
+        assert await uow.events.first_delivery("slack", "Ev-old", now=clock.now() - timedelta(days=40))
+        assert await uow.events.first_delivery("slack", "Ev-new", now=clock.now() - timedelta(days=1))
+        await uow.commit()
+    assert await app.service.prune_events(timedelta(days=30)) == 1
+    async with app.uow() as uow:
+        assert await uow.events.first_delivery("slack", "Ev-old", now=clock.now())  # forgotten: new again
+        assert not await uow.events.first_delivery("slack", "Ev-new", now=clock.now())
+        await uow.commit()
