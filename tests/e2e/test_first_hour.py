@@ -265,3 +265,40 @@ async def test_people_can_have_their_votes_and_summaries_deleted(tmp_path: Path,
     assert cli.code == 0 and "Deleted 1 votes and summaries by console:bob" in cli.out
     bad = await hotpapers("--config", str(config), "forget-user", "irc", "bob", cwd=tmp_path)
     assert bad.code == 2 and "invalid choice: 'irc'" in bad.err
+
+
+async def test_run_with_no_adapter_says_so_and_running_comes_after_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "r.db"}"\n[scheduler]\nenabled = false\n')
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(path), "run",
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    seen: list[str] = []
+    try:
+        while not any("hotpapers running" in line for line in seen):
+            line = await asyncio.wait_for(process.stderr.readline(), 60)
+            assert line, "run ended early: " + "".join(seen)
+            seen.append(line.decode())
+    finally:
+        process.terminate()
+    _, rest = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    text = "".join(seen)
+    assert "no adapter is enabled ([discord] or [slack] enabled = true)" in text
+    assert text.index("no adapter is enabled") < text.index("hotpapers running")
+    assert "Traceback" not in text + rest.decode()
+
+
+async def test_slack_socket_mode_offline_stops_run_with_exit_4_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "socket.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "r.db"}"\n[scheduler]\nenabled = false\n'
+        '[slack]\nenabled = true\nmode = "socket"\nport = 0\napi_url = "http://127.0.0.1:9/api/"\n'
+    )
+    env = {"SLACK_BOT_TOKEN": "xoxb-1-offline", "SLACK_APP_TOKEN": "xapp-1-offline"}
+    run = await hotpapers("--config", str(path), "run", cwd=tmp_path, env=env)
+    assert run.code == 4
+    assert run.err.strip().splitlines()[-1].startswith("hotpapers: Slack is unreachable (Socket Mode): Client")
+    assert "Traceback" not in run.err and "hotpapers running" not in run.err and "xoxb" not in run.err

@@ -291,3 +291,19 @@ async def test_no_papers_means_no_requests(fakes: Fakes, session: aiohttp.Client
 
     assert await hub.refresh([], FEATURED_DAY) == SignalRefresh()
     assert [fakes.hf.requests, fakes.hn.requests, fakes.bluesky.requests, fakes.s2.requests] == [[], [], [], []]
+
+
+async def test_an_outage_is_logged_once_per_source_then_once_on_recovery(caplog: pytest.LogCaptureFixture) -> None:
+    source = ScriptedSource(fetch_error=UpstreamUnavailable("Scripted: HTTP 503"))
+    hub = SignalHub({"scripted": source})
+    with caplog.at_level(logging.INFO, logger="bot.signals"):
+        for _ in range(3):  # three cards, one outage
+            await hub.refresh(papers(FEATURED), FEATURED_DAY)
+        source.fetch_error = None
+        await hub.refresh(papers(FEATURED), FEATURED_DAY)
+        await hub.refresh(papers(FEATURED), FEATURED_DAY)
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.signals" and r.levelno >= logging.INFO]
+    assert lines == [
+        "signal source scripted: signals failed: Scripted: HTTP 503 (logged once until it recovers)",
+        "signal source scripted: recovered",
+    ]
