@@ -25,6 +25,7 @@ ROLLBACK on asyncpg) on every unit of work, more than a whole `/paper` look-up's
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 5, schema: str | None = None) -> AsyncEngine:
     """An async engine for `url`; `schema` pins PostgreSQL's search_path (tests give each run its own)."""
     check_url(url)
+    _check_sqlite_folder(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
@@ -70,6 +71,17 @@ def check_url(url: str) -> None:
     except (ArgumentError, ValueError) as error:
         reason = "the port is not a number" if "int()" in str(error) else "it cannot be parsed"
         raise ConfigError(f"database.url {shown!r} is malformed: {reason}; use {SUPPORTED_URLS}") from None
+
+
+def _check_sqlite_folder(url: str) -> None:
+    """An SQLite file in a folder that does not exist is refused before the driver's thread tries to open it."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).parent
+    if not folder.exists():
+        raise UpstreamUnavailable(f"database file {database} cannot be created: the folder {folder} does not exist")
 
 
 def unavailable(error: BaseException, url: str) -> UpstreamUnavailable:
