@@ -6,9 +6,11 @@ Pure and I/O-free, so a bad reference is refused before any request is made.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.errors import BadReference
 from bot.model import ArxivId
+from bot.taxonomy import is_old_style_archive
 
 ACCEPTED_FORMS = (
     "2010.00577, 2010.00577v2, arXiv:2010.00577, https://arxiv.org/abs/2010.00577, "
@@ -18,7 +20,7 @@ MAX_REFERENCE_LENGTH = 300
 
 _NEW_STYLE = r"(?P<new>(?P<yymm>\d{4})\.(?P<num>\d{4,5}))"
 _OLD_STYLE = r"(?P<old>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
-_BARE = re.compile(rf"^(?:{_NEW_STYLE}|{_OLD_STYLE})(?:v(?P<version>[1-9]\d{{0,3}}))?$")
+_BARE = re.compile(rf"^(?:{_NEW_STYLE}|{_OLD_STYLE})(?:v(?P<version>[1-9]\d{{0,3}}))?$", re.ASCII)
 _URL = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format|src)/(?P<rest>[^?#]+)(?:[?#].*)?$",
     re.IGNORECASE,
@@ -27,7 +29,7 @@ _URL = re.compile(
 
 def parse_arxiv_id(text: str) -> ArxivId:
     """Return the canonical id (version kept apart) or raise BadReference listing the accepted forms."""
-    candidate = _strip_wrapping(text)
+    candidate = _strip_wrapping(unicodedata.normalize("NFKC", text[: MAX_REFERENCE_LENGTH * 2]))
     url = _URL.match(candidate)
     if url:
         candidate = url.group("rest").rstrip("/")
@@ -37,7 +39,13 @@ def parse_arxiv_id(text: str) -> ArxivId:
     match = _BARE.match(candidate)
     if not match or not _plausible(match):
         raise BadReference(f"{_shown(text)} is not an arXiv id or URL. Try one of: {ACCEPTED_FORMS}")
-    canonical = match.group("new") or match.group("old")
+    old_style = match.group("old")
+    if old_style and not is_old_style_archive(old_style.split("/")[0].split(".")[0]):
+        archive = old_style.split("/")[0]
+        raise BadReference(
+            f"{_shown(text)}: arXiv never had an archive {archive!r} (old-style ids look like hep-th/9901001)"
+        )
+    canonical = match.group("new") or old_style
     version = match.group("version")
     return ArxivId(canonical, int(version) if version else None)
 

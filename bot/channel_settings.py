@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 
 from bot.config import check_post_time, check_timezone
 from bot.errors import BadInput
 from bot.model import ChannelSettings
-from bot.text import clean_text
+from bot.taxonomy import canonical_category
+from bot.text import clean_text, whole_number
 
 OPTION_NAMES = (
     "categories", "keywords", "negative_keywords", "authors", "top_n", "post_time", "timezone", "weekdays",
@@ -20,7 +20,6 @@ ALIASES = {"time": "post_time", "tz": "timezone", "top": "top_n", "days": "weekd
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_ITEMS = 50
 MAX_ITEM_LENGTH = 100
-_CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z\-]{2,})?$")
 
 
 def apply_options(current: ChannelSettings, options: Mapping[str, str]) -> ChannelSettings:
@@ -52,17 +51,23 @@ def _items(value: str) -> tuple[str, ...]:
 
 
 def _categories(value: str) -> tuple[str, ...]:
-    items = _items(value)
-    for item in items:
-        if not _CATEGORY.match(item):
-            raise ValueError(f"{item!r} is not an arXiv category such as cs.LG, math.GT or hep-th")
-    return items
+    found = []
+    for item in _items(value):
+        canonical = canonical_category(item)
+        if canonical is None:
+            raise ValueError(
+                f"{item[:40]!r} is not an arXiv archive or category (e.g. cs.LG, math.GT, hep-th or a whole archive "
+                "such as math; see https://arxiv.org/category_taxonomy)"
+            )
+        found.append(canonical)
+    return tuple(dict.fromkeys(found))
 
 
 def _top_n(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= 25:
-        raise ValueError(f"must be a whole number from 1 to 25 (got {value[:20]!r})")
-    return int(value)
+    try:
+        return whole_number(value, what="top", low=1, high=25)
+    except BadInput as error:
+        raise ValueError(str(error).removeprefix("top ")) from None
 
 
 def _weekdays(value: str) -> tuple[int, ...]:
@@ -74,14 +79,25 @@ def _weekdays(value: str) -> tuple[int, ...]:
     days: set[int] = set()
     for part in filter(None, text.split(",")):
         first, _, last = part.partition("-")
-        if first[:3] not in DAY_NAMES or (last and last[:3] not in DAY_NAMES):
-            raise ValueError(f"{part!r} is not a day; use mon,tue,… or a range like mon-fri")
-        start = DAY_NAMES.index(first[:3])
-        end = DAY_NAMES.index(last[:3]) if last else start
+        if _day_index(first) is None or (last and _day_index(last) is None):
+            raise ValueError(f"{part[:40]!r} is not a day; use mon,tue,… (or monday,…) or a range like mon-fri")
+        start = _day_index(first) or 0
+        end = (_day_index(last) or 0) if last else start
         days.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)])
     if not days:
         raise ValueError("name at least one day")
     return tuple(sorted(days))
+
+
+FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day_index(word: str) -> int | None:
+    """Monday = 0 for an exact day name, short (`mon`) or full (`monday`); None for anything else (`monkey`)."""
+    for names in (DAY_NAMES, FULL_DAY_NAMES):
+        if word in names:
+            return names.index(word)
+    return None
 
 
 def _flag(value: str) -> bool:

@@ -4,48 +4,72 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
-import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from bot.arxiv_id import parse_arxiv_id
-from bot.bootstrap import build
-from bot.config import Config, console_log, load_config
-from bot.errors import BadInput, HotPapersError, UpstreamUnavailable
+from bot.errors import BadInput
 from bot.json_view import card_json, digest_json
 from bot.model import ChannelRef
+
+if TYPE_CHECKING:  # imported by the commands that need them, so `hotpapers --help` starts in a blink
+    from rich.console import Console
+
+    from bot.bootstrap import App
+    from bot.config import Config
 
 ADAPTERS = {"console": "adapters.console", "discord": "adapters.discord", "slack": "adapters.slack"}
 """Adapters are reached only by name, so the core never imports a platform library."""
 DEFAULT_CHANNEL = "console:local:default"
 
-log = logging.getLogger("hotpapers")
+CONFIG_ENV = "HOTPAPERS_CONFIG"  # bot.config.CONFIG_ENV, without importing pydantic for --help
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    console = Console(highlight=False)
+    import asyncio
+    import logging
+
+    from bot.errors import ConfigError, HotPapersError
+
     if args.command != "run":  # `run` configures logging from [logging]
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        # A one-shot command shows a signal outage where it matters ("HN unavailable" on the card, the `signals`
+        # table and its exit code); a log line per source on top would only make the one line of a failure three.
+        logging.getLogger("bot.signals").setLevel(logging.ERROR)
+    source = args.config or os.environ.get(CONFIG_ENV)
     try:
+        from rich.console import Console
+
+        from bot.config import load_config
+        from bot.sections import check_sections
+
+        console = Console(highlight=False)
         config = load_config(args.config)
+        check_sections(config, ADAPTERS)
         return asyncio.run(args.handler(args, config, console)) or 0
+    except ConfigError as error:
+        message = str(error)
+        _fail(message if not source or message.startswith(str(source)) else f"{source}: {message}")
+        return error.exit_code
     except HotPapersError as error:
         _fail(str(error))
         return error.exit_code
+    except BrokenPipeError:  # `hotpapers digest --json | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130
     except Exception as error:  # the last line of defence: one line, never a traceback
-        log.debug("unexpected error", exc_info=True)
+        logging.getLogger("hotpapers").debug("unexpected error", exc_info=True)
         _fail(f"unexpected {type(error).__name__}: {str(error)[:300]}")
         return 1
 
@@ -93,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     regenerate = summary_commands.add_parser("regenerate", help="ask the LLM again for a paper's summary")
     regenerate.add_argument("ref")
     regenerate.set_defaults(handler=_summary_regenerate)
+    forget = command("forget-user", _forget_user, "delete one person's votes and summaries (data-deletion request)")
+    forget.add_argument("platform", choices=("discord", "slack", "console"), help="where the person votes")
+    forget.add_argument("user_id", help="their user id there (Discord snowflake, Slack U…, console name)")
+    sample = command("sample", _db_help, "the bundled sample data (2020's Hot Papers posts), to try things offline")
+    sample_commands = sample.add_subparsers(dest="sample_command", required=True, metavar="ACTION")
+    load = sample_commands.add_parser("load", help="load the sample papers into the configured database")
+    load.set_defaults(handler=_sample_load)
     db = command("db", _db_help, "database commands")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations")
@@ -103,10 +134,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _date(text: str) -> date:
+    from bot.text import announcement_day
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        return announcement_day(text)
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+async def _build(config: Config, **options: Any) -> App:
+    from bot.bootstrap import build
+
+    return await build(config, **options)
 
 
 def _adapter(name: str, module: str = "") -> Any:
@@ -124,14 +163,14 @@ async def _console(args: argparse.Namespace, config: Config, console: Console) -
         demo = _adapter("console", "demo")
         await demo.run_sample_repl(console, config, channel=channel, user=args.user)
         return
-    async with await build(config) as app:
+    async with await _build(config) as app:
         await repl.run_repl(app.service, console, channel=channel, user=args.user)
 
 
 async def _paper(args: argparse.Namespace, config: Config, console: Console) -> None:
     parse_arxiv_id(args.ref)  # refuse bad input before touching the database or the network
     channel = ChannelRef.parse(args.channel) if args.channel else None
-    async with await build(config) as app:
+    async with await _build(config) as app:
         card = await app.service.paper(args.ref, channel)
     if args.json:
         print(json.dumps(card_json(card), ensure_ascii=False, indent=2))
@@ -141,10 +180,12 @@ async def _paper(args: argparse.Namespace, config: Config, console: Console) -> 
 
 async def _digest(args: argparse.Namespace, config: Config, console: Console) -> None:
     channel = ChannelRef.parse(args.channel)
-    async with await build(config) as app:
+    repl = _adapter("console", "repl")
+    if args.post:
+        repl.require_console_channel(channel, "digest --post")
+    async with await _build(config) as app:
         if args.post:
-            publisher = _adapter("console", "publisher").ConsolePublisher(console, log=console_log(config))
-            await _post_digest(app, channel, args.date, publisher, console, wait=args.wait)
+            await _post_digest(app, channel, args.date, console, config, wait=args.wait)
             return
         digest = await app.service.digest(channel, args.date)
     if args.json:
@@ -154,36 +195,38 @@ async def _digest(args: argparse.Namespace, config: Config, console: Console) ->
 
 
 async def _post_digest(
-    app: Any, channel: ChannelRef, day: date | None, publisher: Any, console: Console, *, wait: bool
+    app: App, channel: ChannelRef, day: date | None, console: Console, config: Config, *, wait: bool
 ) -> None:
+    """Post to the terminal (and the console's posts log). A digest another process holds is one line and exit 4,
+    or with `wait` a wait until its lease ends, then a takeover."""
+    import asyncio
+
+    from bot.errors import UpstreamUnavailable
+    from bot.sections import console_log
+
+    repl = _adapter("console", "repl")
+    publisher = _adapter("console", "publisher").ConsolePublisher(console, log=console_log(config))
+    where = f"in {channel.key}"
     while True:
         result = await app.service.post_digest(channel, day, publisher)
         if result.state != "held-elsewhere":
             break
-        until = result.held_until
-        progress = f"{result.skipped_already_posted} of {result.planned} posted; " if result.planned else ""
-        if until is None or not wait:
-            when = f" until {until:%H:%M:%S} UTC" if until else ""
-            raise UpstreamUnavailable(
-                f"the digest for {result.digest.day} in {channel.key}: {progress}held by another process{when}; "
-                "retry then, or use --wait"
-            )
-        console.print(f"Waiting: {progress}held by another process until {until:%H:%M:%S} UTC.", markup=False)
-        await asyncio.sleep(max((until - app.service.now()).total_seconds(), 0) + 0.5)
-    day_text, key = result.digest.day, channel.key
-    if result.state == "done-before":
-        console.print(f"The digest for {day_text} was already posted in {key}.", markup=False)
-    elif result.state == "resumed":
-        done = result.skipped_already_posted
-        console.print(f"Resumed after {done} of {result.planned} were posted: posted the other {result.posted}.",
-                      markup=False)  # fmt: skip
-    elif result.state == "paused" and result.pause is not None:
-        raise UpstreamUnavailable(f"{key} is paused: {result.pause.reason}; to fix it: {result.pause.fix}")
+        held = repl.post_outcome(result, where, announce_empty=False)
+        if result.held_until is None or not wait:
+            raise UpstreamUnavailable(f"{held[:-1]}; retry then, or use --wait")
+        console.print(f"{held} Waiting for it to end (--wait).", markup=False)
+        await asyncio.sleep(max((result.held_until - app.service.now()).total_seconds(), 0) + 0.5)
+    settings = await app.service.settings(channel)
+    said = repl.post_outcome(result, where, announce_empty=settings.announce_empty)
+    if result.state == "paused":
+        raise UpstreamUnavailable(said or "the channel is paused")
+    if said:
+        console.print(said, markup=False)
 
 
 async def _ingest(args: argparse.Namespace, config: Config, console: Console) -> None:
     progress = _adapter("console", "progress").RichProgress(console)
-    async with await build(config) as app:
+    async with await _build(config) as app:
         with progress:
             report = await app.service.ingest(args.date, progress=progress)
     console.print(
@@ -193,9 +236,17 @@ async def _ingest(args: argparse.Namespace, config: Config, console: Console) ->
 
 
 async def _signals(args: argparse.Namespace, config: Config, console: Console) -> None:
-    async with await build(config) as app:
+    from bot.errors import UpstreamUnavailable
+
+    async with await _build(config) as app:
         health = await app.service.probe_signals()
     console.print(_adapter("console", "render").health_table(health))
+    failing = [row for row in health if row.enabled and row.failing]
+    if failing:
+        reasons = "; ".join(f"{row.name}: {row.last_error}" for row in failing)
+        raise UpstreamUnavailable(
+            f"{len(failing)} of {sum(r.enabled for r in health)} signal sources unreachable ({reasons})"
+        )
 
 
 async def _db_help(args: argparse.Namespace, config: Config, console: Console) -> None:
@@ -204,20 +255,44 @@ async def _db_help(args: argparse.Namespace, config: Config, console: Console) -
 
 async def _summary_report(args: argparse.Namespace, config: Config, console: Console) -> None:
     parse_arxiv_id(args.ref)
-    async with await build(config) as app:
+    async with await _build(config) as app:
         card = await app.service.report_summary(args.ref, ChannelRef.parse(args.channel), user_id=args.user)
     console.print(f"Reported. {card.paper.id} now shows: {card.summary.provenance}.", markup=False)
 
 
 async def _summary_regenerate(args: argparse.Namespace, config: Config, console: Console) -> None:
     parse_arxiv_id(args.ref)
-    async with await build(config) as app:
+    async with await _build(config) as app:
         card = await app.service.regenerate_summary(args.ref)
     console.print(_adapter("console", "render").paper_panel(card))
 
 
+async def _forget_user(args: argparse.Namespace, config: Config, console: Console) -> None:
+    if not args.user_id.strip() or len(args.user_id) > 100:
+        raise BadInput("USER_ID must be 1 to 100 characters")
+    async with await _build(config, offline=True) as app:
+        removed = await app.service.forget_user(args.platform, args.user_id.strip())
+    text = _adapter("console", "repl").forgotten_text(f"{args.platform}:{args.user_id.strip()}", removed)
+    console.print(text, markup=False)
+
+
+async def _sample_load(args: argparse.Namespace, config: Config, console: Console) -> None:
+    from bot.sample import SIGNAL_NOTE, load_sample_once
+
+    async with await _build(config, offline=True) as app:
+        loaded = await load_sample_once(app.uow, now=app.clock.now())
+    what = "was already loaded" if loaded.already else "is loaded"
+    console.print(
+        f"The sample {what}: {loaded.papers} papers announced {loaded.first_day} … {loaded.last_day}, their tweet "
+        f"counts and {loaded.summaries} community summaries. Try: hotpapers paper 2010.00577 --json · "
+        f"hotpapers digest --date {loaded.last_day} --json",
+        markup=False,
+    )
+    console.print(SIGNAL_NOTE, markup=False)
+
+
 async def _db_upgrade(args: argparse.Namespace, config: Config, console: Console) -> None:
-    async with await build(config, offline=True):
+    async with await _build(config, offline=True):
         pass
     console.print("Database is up to date.")
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -42,6 +43,8 @@ class ArxivConfig(_Section):
     num_retries: int = Field(default=3, ge=0, le=10)
     page_size: int = Field(default=100, ge=1, le=2000)
     timeout: float = Field(default=30.0, gt=0)
+    lookups_per_user_per_hour: int = Field(default=20, ge=0, le=10_000)
+    missing_paper_hours: float = Field(default=6.0, ge=0, le=24 * 30)
 
 
 class RankingConfig(_Section):
@@ -138,12 +141,26 @@ class Config(_Section):
         return SecretStr(value) if value else None
 
 
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+"""Files in the zone database that are not IANA zone names (`localtime` is whatever the host is set to)."""
+
+
+@cache
+def _zones() -> dict[str, str]:
+    """Lower-cased IANA name → its spelling (`utc` → `UTC`, `europe/berlin` → `Europe/Berlin`)."""
+    return {name.lower(): name for name in available_timezones() - NOT_ZONES}
+
+
 def check_timezone(value: str) -> str:
+    """An IANA zone name, in its canonical spelling; case does not matter (`utc`, `Europe/berlin`)."""
+    name = _zones().get(value.strip().lower())
+    if name is None:
+        raise ValueError(f"unknown time zone {value[:60]!r} (use an IANA name such as Europe/Berlin or UTC)")
     try:
-        ZoneInfo(value)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
-    return value
+        raise ValueError(f"unknown time zone {value[:60]!r} (use an IANA name such as Europe/Berlin or UTC)") from None
+    return name
 
 
 def check_post_time(value: str) -> str:
@@ -188,19 +205,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file {file} does not exist") from None
+        raise ConfigError(f"{file}: no such config file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {file}: {error}") from None
+        raise ConfigError(f"{file}: cannot read the config file: {error}") from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{file} is not valid TOML: {error}") from None
+        raise ConfigError(f"{file}: not valid TOML: {error}") from None
     return parse_config(data, source=str(file))
-
-
-DEFAULT_CONSOLE_LOG = "hotpapers-console.jsonl"
-
-
-def console_log(config: Config) -> Path | None:
-    """The console's posts log (`[console] log`, "" for none): the console "platform" that a resumed
-    `digest --post` (or a replica) reads to find what was already posted."""
-    path = str(config.console.get("log", DEFAULT_CONSOLE_LOG))
-    return Path(path) if path else None

@@ -243,8 +243,13 @@ class DigestPoster:
             run.posted += 1
 
     async def _finish_empty(self, run: _Run, digest: Digest, *, announce_empty: bool) -> DigestResult:
-        quiet = Digest(run.channel, run.day, (), announced=digest.announced)
-        if announce_empty and run.header_message_id is None:
+        """Nothing to post. Without the empty-day line the claim is given back whole: the day stays open (papers
+        ingested later the same day still make a digest), and nothing says it was posted."""
+        quiet = replace(digest, entries=())
+        if not announce_empty:
+            await self._fenced(lambda uow, until: uow.digests.abandon(run.digest_id, run.fence))
+            return DigestResult(quiet, 0, 0, "empty")
+        if run.header_message_id is None:
             text = quiet.header if not quiet.announced else f"Nothing new matched this channel's filters for {run.day}."
             if run.claim.outcome == "resumed":
                 await self._reconcile(run, [])

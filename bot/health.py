@@ -12,16 +12,18 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Config, parse_section
 from bot.errors import ConfigError
-from bot.metrics import Metrics
+
+if TYPE_CHECKING:  # the server's libraries load when it starts; every command checks [health] without them
+    from aiohttp import web
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class HealthServer:
 def database_probe(engine: AsyncEngine) -> CheckDatabase:
     """A `check_database` callable: one trivial query on a pooled connection."""
 
+    from sqlalchemy import text
+
     async def check() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -73,6 +77,8 @@ async def start_health_server(
     signal_health: SignalHealth,
 ) -> HealthServer:
     """Serve /healthz and /metrics on settings.host:settings.port (port 0 picks a free one; see `.port`)."""
+    from aiohttp import web
+
     app = web.Application()
     app.router.add_get("/healthz", _healthz(settings, check_database, signal_health))
     app.router.add_get("/metrics", _metrics(metrics))
@@ -90,6 +96,8 @@ async def start_health_server(
 
 
 def _healthz(settings: HealthSettings, check_database: CheckDatabase, signal_health: SignalHealth) -> Any:
+    from aiohttp import web
+
     async def handle(_request: web.Request) -> web.Response:
         database = "ok"
         try:
@@ -108,6 +116,8 @@ def _healthz(settings: HealthSettings, check_database: CheckDatabase, signal_hea
 
 
 def _metrics(metrics: Metrics) -> Any:
+    from aiohttp import web
+
     async def handle(_request: web.Request) -> web.Response:
         response = web.Response(body=metrics.render())
         response.headers["Content-Type"] = metrics.content_type

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import NotFound, UpstreamUnavailable
+from bot.lookups import LookupGuard
 from bot.model import Announcement, ArxivId, IngestReport, Paper
 from bot.ports import Clock, Progress
 from bot.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+PROBE_PAPER = Paper(
+    id="1706.03762", version=7, title="Attention Is All You Need", authors=("Ashish Vaswani",), abstract="",
+    categories=("cs.CL", "cs.LG"), primary_category="cs.CL", published=datetime(2017, 6, 12, tzinfo=UTC),
+    updated=datetime(2023, 8, 2, tzinfo=UTC),
+)  # fmt: skip
+"""What `hotpapers signals` asks about when nothing is stored yet: every source knows it, so one request tells."""
 
 
 class MetadataSource(Protocol):
@@ -48,7 +56,9 @@ class Ingestor:
         signals: Signals | None = None,
         refresh_after: timedelta = timedelta(hours=6),
         batch: int = 100,
+        guard: LookupGuard | None = None,
     ) -> None:
+        self._guard = guard or LookupGuard(clock)
         self._uow = uow
         self._clock = clock
         self._metadata = metadata
@@ -57,18 +67,24 @@ class Ingestor:
         self._refresh_after = refresh_after
         self._batch = batch
 
-    async def lookup(self, ref: ArxivId) -> Paper:
-        """The stored paper, fetched from arXiv when we do not have it (or not the version asked for)."""
+    async def lookup(self, ref: ArxivId, *, user: str | None = None) -> Paper:
+        """The stored paper, fetched from arXiv when we do not have it (or not the version asked for). A look-up
+        that would reach arXiv counts against `user`'s hourly limit; an id arXiv lacks is remembered for hours."""
         async with self._uow() as uow:
             paper = await uow.papers.get(ref.id)
         if paper is not None and (ref.version is None or ref.version <= paper.version):
             return paper
         if self._metadata is None:
-            if paper is not None:
-                return paper
+            if paper is not None:  # asked for a newer version than the one we hold, with no arXiv to ask
+                raise NotFound(
+                    f"{ref.versioned}: v{paper.version} is the only version of {ref.id} known here (arXiv look-ups "
+                    f"are off); ask for {ref.id}"
+                )
             raise NotFound(f"no paper {ref.id} in the local store (arXiv look-ups are off)")
+        self._guard.before_request(ref.id, user)
         fetched = await self._metadata.fetch([ref.id])
         if not fetched:
+            self._guard.not_on_arxiv(ref.id)
             raise NotFound(f"arXiv has no paper {ref.id}")
         async with self._uow() as uow:
             await uow.papers.save(fetched, now=self._clock.now())
@@ -128,13 +144,18 @@ class Ingestor:
         return self._signals.unavailable() if self._signals else ()
 
     async def probe(self, *, sample: int = 5) -> list[Any]:
-        """Refresh the latest announced papers (a few) and report each source's health."""
+        """Ask every enabled source for real and report each one's health: the latest announced papers (a few,
+        stored like any refresh), or on an empty database one well-known paper (one cheap request each, nothing
+        stored). A source that cannot be reached is reported failing, never "ok" on the strength of silence."""
         if self._signals is None:
             return []
         async with self._uow() as uow:
             latest = await uow.papers.latest_announcement(self._clock.now().date())
             papers = await uow.papers.announced_between(latest, latest) if latest else []
-        await self._refresh(papers[:sample], latest or self._clock.now().date())
+        if papers:
+            await self._refresh(papers[:sample], latest or self._clock.now().date())
+        else:
+            await self._signals.refresh([PROBE_PAPER], self._clock.now().date())
         return self._signals.health()
 
     async def _refresh(self, papers: Sequence[Paper], day: date) -> int:

@@ -43,5 +43,9 @@ def digest_json(digest: Digest) -> dict[str, Any]:
         "date": digest.day.isoformat(),
         "announced": digest.announced,
         "header": digest.header,
-        "entries": [{"rank": e.rank, "updated": e.updated, **card_json(e.card)} for e in digest.entries],
+        "ingested": digest.ingested,
+        "entries": [
+            {"rank": e.rank, "new_version": e.updated, **card_json(e.card), "rank_score": e.card.rank_score}
+            for e in digest.entries
+        ],
     }

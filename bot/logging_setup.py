@@ -50,8 +50,9 @@ class LoggingSettings(BaseModel):
     level: Level = "INFO"
     json_lines: bool = Field(default=False, alias="json")
     """One JSON object per line (for a log collector) instead of plain text."""
-    loggers: dict[str, Level] = {"apscheduler": "WARNING"}
-    """Per-logger levels; APScheduler logs every job run at INFO, which is noise at one resync every 5 minutes."""
+    loggers: dict[str, Level] = {"apscheduler": "WARNING", "alembic.runtime.plugins": "WARNING"}
+    """Per-logger levels; APScheduler logs every job run at INFO, which is noise at one resync every 5 minutes, and
+    Alembic lists its plugins on every start."""
 
 
 def redact(text: str, secrets: tuple[str, ...] | None = None) -> str:
@@ -87,6 +88,37 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+LIBRARY_NOISE = (
+    "PyNaCl is not installed",  # discord.py: voice is not a feature of this bot
+    "davey is not installed",  # discord.py 2.7: likewise
+    "As you gave `client` as well, `token` will be unused.",  # slack-bolt, when SLACK_BOT_TOKEN is in the env
+)
+"""Start-up warnings from libraries about things this bot does not use; they would only alarm an operator."""
+
+
+class LibraryNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(noise) for noise in LIBRARY_NOISE)
+
+
+class RejectedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 20 KB request line, a malformed header) as an error with a
+    traceback, after answering it with 400. That is a client's mistake, not ours: one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and any(kind.__name__ == "BadHttpMessage" for kind in type(error).__mro__):
+            reason = " ".join(str(getattr(error, "message", "") or type(error).__name__).split())[:80]
+            peer = record.getMessage().rpartition(" from ")[2] or "a client"
+            record.msg = f"rejected a malformed request from {peer} with 400: {type(error).__name__} ({reason})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, then exc_info and any `extra` fields."""
 
@@ -117,7 +149,11 @@ def configure_logging(settings: Mapping[str, Any], *, stream: TextIO | None = No
     """
     parsed = parse_logging_settings(settings)
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(LibraryNoise())
     handler.addFilter(RedactingFilter())
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, RejectedRequests) for f in server_log.filters):
+        server_log.addFilter(RejectedRequests())
     if parsed.json_lines:
         handler.setFormatter(JsonFormatter())
     else:

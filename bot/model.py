@@ -38,6 +38,10 @@ class ArxivId:
         return self.versioned
 
 
+CHANNEL_KEY_LIMITS = {"platform": 16, "workspace": 64, "channel": 64}
+"""The longest part of a channel key the database stores (the columns of `channels`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelRef:
     """Where a conversation happens: platform, workspace (guild / team) and channel id.
@@ -59,10 +63,16 @@ class ChannelRef:
         """Parse `platform:workspace:channel` (the CLI's `--channel KEY`)."""
         from bot.errors import BadInput
 
-        parts = key.split(":")
-        if len(parts) != 3 or not all(p.strip() for p in parts):
-            raise BadInput(f"channel key {key!r} must look like platform:workspace:channel, e.g. console:local:demo")
-        return cls(*(p.strip() for p in parts))
+        shown = key[:60] + ("…" if len(key) > 60 else "")
+        parts = [part.strip() for part in key.split(":")]
+        if len(parts) != 3 or not all(parts):
+            raise BadInput(f"channel key {shown!r} must look like platform:workspace:channel, e.g. console:local:demo")
+        for (label, limit), part in zip(CHANNEL_KEY_LIMITS.items(), parts, strict=True):
+            if len(part) > limit:
+                raise BadInput(
+                    f"channel key {shown!r}: the {label} part is {len(part)} characters; the limit is {limit}"
+                )
+        return cls(*parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +190,13 @@ class PaperCard:
     signals: tuple[Signal, ...] = ()
     votes: VoteTally = field(default_factory=VoteTally)
     score: float = 0.0
+    """How hot the paper is: its signals plus the votes counted (log scale); one value per paper and channel."""
     why: tuple[str, ...] = ()
     posted: tuple[PostRecord, ...] = ()
     unavailable: tuple[str, ...] = ()
+    rank_score: float = 0.0
+    """What a digest sorts by: `score` plus the channel's keyword, author and taste terms, minus the age decay
+    (comparable only within one digest). Equal to `score` outside a digest."""
 
     @property
     def why_line(self) -> str:
@@ -202,9 +216,14 @@ class Digest:
     day: date
     entries: tuple[DigestEntry, ...]
     announced: bool = True
+    ingested: bool = True
+    """False when nothing was ingested for this day yet (a fresh database, or a weekday after the last ingest):
+    the day may well have announcements, we just have not read them."""
 
     @property
     def header(self) -> str:
+        if not self.ingested:
+            return f"Nothing ingested for {self.day:%A %Y-%m-%d} yet — run `hotpapers ingest`."
         if not self.announced:
             return f"No new arXiv papers were announced for {self.day:%A %Y-%m-%d}."
         return f"🔥 Hot papers for {self.day:%A %Y-%m-%d} — top {len(self.entries)}"

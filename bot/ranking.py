@@ -48,6 +48,9 @@ class Ranked:
     signals: tuple[Signal, ...]
     votes: VoteTally
     updated: bool = False
+    hotness: float = 0.0
+    """The paper's own heat: popularity signals plus the votes counted, before any channel's filters, taste or the
+    age decay. The same for a paper in `/paper` and in a digest of the same channel; `score` orders a digest."""
 
 
 def rank(
@@ -97,6 +100,7 @@ def _score(
         net = votes.net
         score += weights.vote_weight * math.copysign(math.log1p(abs(net)), net)
         why.append(f"👍{votes.up} 👎{votes.down} here")
+    hotness = score
     followed = followed_authors(paper, settings.authors)
     if followed:
         score += weights.follow_bonus
@@ -115,7 +119,7 @@ def _score(
     updated = candidate.posted_version is not None
     if updated:
         why.append(f"updated to v{paper.version}")
-    return Ranked(paper, round(score, 6), tuple(why), candidate.signals, votes, updated)
+    return Ranked(paper, round(score, 6), tuple(why), candidate.signals, votes, updated, round(hotness, 6))
 
 
 def _fresh_since(paper: Paper) -> datetime:

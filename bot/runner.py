@@ -20,13 +20,14 @@ from rich.text import Text
 
 from bot.bootstrap import build
 from bot.channel_settings import DAY_NAMES
-from bot.config import Config, console_log
+from bot.config import Config
 from bot.errors import ConfigError
 from bot.health import HealthSettings, database_probe, start_health_server
 from bot.logging_setup import configure_logging
 from bot.metrics import Metrics
 from bot.ports import Publisher
 from bot.scheduler import DigestScheduler, SchedulerSettings
+from bot.sections import console_log
 
 log = logging.getLogger(__name__)
 PLATFORMS = ("discord", "slack")
@@ -79,7 +80,15 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        stopper = asyncio.create_task(stop.wait(), name="stop")
         try:
+            if not modules and "console" not in publishers:
+                log.warning(
+                    "no adapter is enabled ([discord] or [slack] enabled = true): digests are posted nowhere; "
+                    "only ingest and signal refreshes run"
+                )
+            if not await _adapters_started(tasks, publishers, stopper):
+                return
             if scheduler_settings.enabled:
                 scheduler.start()
             metrics.set_up()
@@ -88,12 +97,12 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
             )
             if ready is not None:
                 ready.set()
-            stopper = asyncio.create_task(stop.wait(), name="stop")
             done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stopper}:
                 task.result()  # an adapter that failed (e.g. a rejected token) ends the run with its error
         finally:
             log.info("hotpapers stopping: finishing the message in flight and releasing claims")
+            stopper.cancel()
             app.service.stopping = True
             metrics.set_up(False)
             await scheduler.shutdown()
@@ -105,6 +114,26 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
             for signum in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(ValueError, RuntimeError):
                     loop.remove_signal_handler(signum)
+
+
+async def _adapters_started(
+    tasks: set[asyncio.Task[None]], publishers: Mapping[str, Publisher], stopper: asyncio.Task[bool]
+) -> bool:
+    """Wait until every adapter is up (it registered its publisher), so "running" is logged only once start-up
+    succeeded. An adapter that fails to start raises its error here (one line, e.g. a rejected token); False
+    when a stop signal came first."""
+    waiting = set(tasks)
+    while waiting:
+        for task in [t for t in waiting if t.done()]:
+            task.result()  # its error ends the run
+            waiting.discard(task)  # returned without serving (disabled in its own table)
+        waiting = {task for task in waiting if task.get_name() not in publishers}
+        if not waiting:
+            break
+        await asyncio.wait({*waiting, stopper}, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+        if stopper.done():
+            return False
+    return True
 
 
 async def print_status(config: Config, console: Console) -> None:

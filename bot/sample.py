@@ -13,6 +13,20 @@ from bot.model import Paper, Signal, Summary
 from bot.storage.uow import UnitOfWork
 
 TWEETS = "tweets"
+SIGNAL_NOTE = (
+    "🐦 RT+♥ are the 2020 retweet and like counts from the Hot Papers posts; live deployments rank by Hugging Face, "
+    "Hacker News, Bluesky and Semantic Scholar."
+)
+"""Said wherever the sample is shown, so nobody takes the tweet counts for a live signal."""
+
+
+@dataclass(frozen=True, slots=True)
+class SampleLoad:
+    papers: int
+    summaries: int
+    first_day: date
+    last_day: date
+    already: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,21 @@ async def load_sample(uow: Callable[[], UnitOfWork], *, now: datetime) -> list[S
             await work.summaries.add(item["paper_id"], summary, author_id="sample:shortscience")
         await work.commit()
     return days
+
+
+async def load_sample_once(uow: Callable[[], UnitOfWork], *, now: datetime) -> SampleLoad:
+    """`hotpapers sample load`: the sample into the configured database, unless every sample paper is there."""
+    data = load_sample_data()
+    days = sample_days(data)
+    ids = [p.id for d in days for p in d.papers] + [p["id"] for p in data.get("papers", [])]
+    async with uow() as work:
+        await work.read_only()
+        stored = await work.papers.get_many(ids)
+    already = len(stored) == len(set(ids))
+    if not already:
+        await load_sample(uow, now=now)
+    first, last = min(d.day for d in days), max(d.day for d in days)
+    return SampleLoad(len(set(ids)), len(data.get("summaries", [])), first, last, already)
 
 
 def _paper(raw: dict[str, Any], *, announced: date | None) -> Paper:

@@ -51,6 +51,9 @@ class SchedulerSettings(BaseModel):
     refresh_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
     resync_minutes: int = Field(default=5, ge=1, le=24 * 60)
     grace_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    prune_hours: int = Field(default=24, ge=1, le=24 * 30)
+    """How often remembered event ids (retried Slack deliveries, summary reports) older than the retention go."""
+    events_retention_days: float = Field(default=30.0, ge=1, le=3650)
 
     @field_validator("ingest_timezone")
     @classmethod
@@ -204,6 +207,14 @@ class DigestScheduler:
     async def refresh(self) -> int | None:
         return await self._guarded("refresh", self._service.refresh_signals)
 
+    async def prune(self) -> int | None:
+        """Forget processed event ids older than the retention (the table would otherwise grow forever)."""
+        retention = timedelta(days=self.settings.events_retention_days)
+        removed = await self._guarded("prune", lambda: self._service.prune_events(retention))
+        if removed:
+            log.info("pruned %d processed event ids older than %g days", removed, self.settings.events_retention_days)
+        return removed
+
     async def post_digest(self, channel: ChannelRef) -> DigestResult | None:
         """The channel's job. Skips when its platform is not connected or its digest is already running here
         (the claim lets the same holder resume, so two runs in one process must not overlap)."""
@@ -269,6 +280,7 @@ class DigestScheduler:
         add(self.ingest, cron_trigger(s.ingest_cron, s.ingest_timezone), id="ingest", name="ingest")
         add(self.refresh, IntervalTrigger(minutes=s.refresh_minutes), id="refresh", name="refresh signals")
         add(self._resync_job, IntervalTrigger(minutes=s.resync_minutes), id="resync", name="resync subscriptions")
+        add(self.prune, IntervalTrigger(hours=s.prune_hours), id="prune", name="prune processed events")
 
     async def _resync_job(self) -> None:
         if await self._guarded("resync", self.resync) is None:

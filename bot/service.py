@@ -101,8 +101,11 @@ class HotPapers:
 
     # ── papers ──────────────────────────────────────────────────────────────────────────────────────────────────
 
-    async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
-        """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot."""
+    async def paper(self, ref: str, channel: ChannelRef | None = None, *, user: str | None = None) -> PaperCard:
+        """The card for one paper: abstract, best summary, signals, this channel's votes and why it is hot.
+
+        `user` (the platform's user id) is who asked: a paper we do not store costs a request in arXiv's shared
+        budget, and each person may spend only so many an hour (`[arxiv] lookups_per_user_per_hour`)."""
         started = time.perf_counter()
         arxiv_id = parse_arxiv_id(ref)
         generation = Changes.generation
@@ -113,7 +116,8 @@ class HotPapers:
             inputs = await paper_inputs(uow, arxiv_id.id, channel)
         if inputs is not None and arxiv_id.version is not None and arxiv_id.version > inputs.paper.version:
             inputs = None
-        paper = inputs.paper if inputs else await self._ingestor.lookup(arxiv_id)
+        who = None if user is None else f"{channel.platform if channel else 'cli'}:{user}"
+        paper = inputs.paper if inputs else await self._ingestor.lookup(arxiv_id, user=who)
         unavailable = await self._ingestor.refresh_if_stale([paper])
         async with self._uow() as uow:
             if inputs is None or Changes.generation != generation:  # new here, or its signals were just refreshed
@@ -240,6 +244,14 @@ class HotPapers:
             await uow.commit()
         return removed
 
+    async def prune_events(self, older_than: timedelta) -> int:
+        """Forget processed event ids (deduplication of retried deliveries and of summary reports) seen longer ago
+        than `older_than`. Returns how many went."""
+        async with self._uow() as uow:
+            removed = await uow.events.prune(self._clock.now() - older_than)
+            await uow.commit()
+        return removed
+
     # ── digests ─────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def digest(self, channel: ChannelRef, day: date | None = None) -> Digest:
@@ -249,7 +261,13 @@ class HotPapers:
             row, activity = await uow.channels.find_with_activity(channel)  # one round trip on PostgreSQL
             settings = self._settings_of(row)
             target = day or await self._default_day(uow, settings)
-            return await self._build_digest(uow, row, channel, settings, target, activity=activity)
+            digest = await self._build_digest(uow, row, channel, settings, target, activity=activity)
+            if digest.announced:
+                return digest
+            latest = await uow.papers.latest_announcement(date.max)
+            # arXiv announces on weekdays: a weekday after the last one we ingested may have papers we never read.
+            ingested = latest is not None and (target <= latest or target.weekday() >= 5)
+            return dataclasses.replace(digest, ingested=ingested)
 
     async def post_digest(self, channel: ChannelRef, day: date | None, publisher: Publisher) -> DigestResult:
         """Post the digest exactly once per (channel, day), resuming an interrupted one where it stopped.

@@ -81,6 +81,8 @@ class SignalHub:
         """Told the name of each source that fails (the Prometheus error counter)."""
         notes = dict(disabled or {})
         self._health: dict[str, SourceHealth] = {}
+        self._reported: set[str] = set()
+        """Sources whose current outage was logged: one warning per outage, then one line when it recovers."""
         for name in dict.fromkeys([*(configs or {}), *self._sources, *notes]):
             if name in self._sources:
                 self._health[name] = SourceHealth(name=name, enabled=True)
@@ -170,6 +172,9 @@ class SignalHub:
 
     def _succeeded(self, name: str, started: float) -> None:
         latency = (time.monotonic() - started) * 1000
+        if name in self._reported:
+            self._reported.discard(name)
+            log.info("signal source %s: recovered", name)
         self._health[name] = replace(
             self._health[name], last_success=self._clock.now(), last_latency_ms=latency, failing=False
         )
@@ -186,7 +191,11 @@ class SignalHub:
             reason = f"unexpected {type(error).__name__}"
         # Our own messages name the service and the status only. A bug's message could hold anything (a token in a
         # URL, a header), so the warning names its type and the traceback goes to DEBUG for whoever is debugging.
-        log.warning("signal source %s: %s failed: %s", name, what, reason)
+        if name not in self._reported:  # once per outage and source, not once per card
+            self._reported.add(name)
+            log.warning("signal source %s: %s failed: %s (logged once until it recovers)", name, what, reason)
+        else:
+            log.debug("signal source %s: %s failed again: %s", name, what, reason)
         if not expected:
             log.debug("signal source %s: traceback of the unexpected failure", name, exc_info=error)
         self._health[name] = replace(

@@ -19,7 +19,7 @@ from bot.bootstrap import App, build
 from bot.clock import FrozenClock
 from bot.config import Config, DatabaseConfig
 from bot.model import ChannelRef, VoteEvent
-from bot.sample import load_sample, sample_days
+from bot.sample import SIGNAL_NOTE, load_sample, sample_days
 
 DEMO_NOW = datetime(2020, 11, 7, 9, 0, tzinfo=UTC)
 """The morning after the last sample announcement, so the demo is the same on every machine."""
@@ -50,6 +50,7 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         channel = ChannelRef("console", "demo", "ml-papers", "#ml-papers")
         await service.subscribe(channel, {"categories": "cs,stat.ML", "top_n": "5"})
         console.print(Rule(f"hotpapers demo — {sum(len(d.papers) for d in days)} sample papers, offline"))
+        console.print(Text(SIGNAL_NOTE, style="dim"))
         console.print(Text("1) Preview of today's digest for #ml-papers, with why each paper is hot:", style="bold"))
         console.print(digest_table(await service.digest(channel)))
         console.print(Text("2) Posting it: a header, then one message per paper so each can be voted on:",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shlex
 from collections.abc import Callable
 from datetime import date
@@ -14,8 +15,13 @@ from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel
 from bot.channel_settings import describe
 from bot.errors import BadInput, HotPapersError
-from bot.model import ChannelRef, VoteEvent
+from bot.model import ChannelRef, DigestResult, VoteEvent
 from bot.service import HotPapers
+from bot.text import announcement_day, whole_number
+
+log = logging.getLogger(__name__)
+MAX_RANK = 25
+"""A digest has at most 25 entries ([digest] top_n ≤ 25)."""
 
 HELP = """Commands:
   /paper REF                 abstract, summary and why it is hot (REF: 2010.00577, arXiv:…, an arxiv.org URL)
@@ -30,6 +36,7 @@ HELP = """Commands:
   /subscribe [key=value …]   e.g. categories=cs.LG,cs.CL keywords=diffusion time=09:00 tz=Europe/Berlin top=5
   /unsubscribe               stop the daily digest here
   /settings                  show this channel's settings
+  /forget-me                 delete your votes and summaries (a data-deletion request)
   /help                      this text
   /quit                      leave"""
 
@@ -46,6 +53,7 @@ class ConsoleSession:
             "vote": self._vote, "summarize": self._summarize, "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe, "settings": self._settings, "help": self._help,
             "summary": self._summary_vote, "report": self._report, "regenerate": self._regenerate,
+            "forget-me": self._forget_me,
         }  # fmt: skip
 
     async def handle(self, line: str) -> bool:
@@ -69,23 +77,29 @@ class ConsoleSession:
             await command(words[1:])  # type: ignore[misc]
         except HotPapersError as error:
             self._error(str(error))
+        except Exception as error:  # the session outlives any one bad line: answer, then read the next
+            log.debug("console command %r failed", name, exc_info=True)
+            self._error(f"that did not work ({type(error).__name__}); the session goes on")
         return True
 
     async def _paper(self, args: list[str]) -> None:
-        if len(args) != 1:
+        if not args:
             raise BadInput("usage: /paper REF")
-        self._console.print(paper_panel(await self._service.paper(args[0], self._channel)))
+        # A pasted Slack link keeps its label's spaces: <https://arxiv.org/abs/2010.00577|Interpreting GNNs>
+        self._console.print(paper_panel(await self._service.paper(" ".join(args), self._channel, user=self._user)))
 
     async def _digest(self, args: list[str]) -> None:
         self._console.print(digest_table(await self._service.digest(self._channel, _day(args))))
 
     async def _post(self, args: list[str]) -> None:
+        require_console_channel(self._channel, "/post")
         result = await self._service.post_digest(self._channel, _day(args), self._publisher)
-        if result.state in ("done-before", "held-elsewhere"):
-            self._console.print(Text(f"The digest for {result.digest.day} was already posted here.", style="yellow"))
+        said = post_outcome(result, "here", announce_empty=(await self._service.settings(self._channel)).announce_empty)
+        if said:
+            self._console.print(Text(said, style="yellow"))
 
     async def _top(self, args: list[str]) -> None:
-        days = _int(args[0], "DAYS") if args else 7
+        days = whole_number(args[0], what="DAYS", low=1, high=365) if args else 7
         cards = await self._service.top(self._channel, days)
         if not cards:
             self._console.print("No votes here yet: react 👍 to a digest entry with /vote N up.")
@@ -97,8 +111,8 @@ class ConsoleSession:
             raise BadInput("usage: /vote N|REF up|down [remove]")
         value = 1 if args[1] == "up" else -1
         removed = len(args) == 3
-        if args[0].isdigit():
-            message = self._message_for_rank(int(args[0]))
+        if args[0].isdigit():  # any digits, '²' included: the helper accepts ASCII digits in range only
+            message = self._message_for_rank(whole_number(args[0], what="N (a digest entry)", low=1, high=MAX_RANK))
             event = VoteEvent(self._channel, self._user, message, value, removed=removed, reaction=args[1])
         else:
             card = await self._service.paper(args[0], self._channel)
@@ -119,10 +133,11 @@ class ConsoleSession:
         self._console.print(f"Thanks! Your summary (#{summary.id}) is now on the card.")
 
     async def _summary_vote(self, args: list[str]) -> None:
-        if len(args) != 2 or args[0] not in ("up", "down") or not args[1].lstrip("#").isdigit():
+        if len(args) != 2 or args[0] not in ("up", "down"):
             raise BadInput("usage: /summary up|down ID")
         value = 1 if args[0] == "up" else -1
-        summary = await self._service.vote_summary(self._channel, self._user, int(args[1].lstrip("#")), value)
+        summary_id = whole_number(args[1].removeprefix("#"), what="ID", low=1)
+        summary = await self._service.vote_summary(self._channel, self._user, summary_id, value)
         self._console.print(f"Summary #{summary.id} now has {summary.votes:+d}.")
 
     async def _report(self, args: list[str]) -> None:
@@ -153,6 +168,12 @@ class ConsoleSession:
     async def _settings(self, _args: list[str]) -> None:
         self._console.print(Text(describe(await self._service.settings(self._channel))))
 
+    async def _forget_me(self, args: list[str]) -> None:
+        if args:
+            raise BadInput("usage: /forget-me (deletes your votes and summaries)")
+        removed = await self._service.forget_user(self._channel.platform, self._user)
+        self._console.print(Text(forgotten_text(self._user, removed)))
+
     async def _help(self, _args: list[str]) -> None:
         self._console.print(Text(HELP))
 
@@ -178,16 +199,39 @@ async def run_repl(service: HotPapers, console: Console, *, channel: ChannelRef,
             break
 
 
+def forgotten_text(user: str, removed: int) -> str:
+    return f"Deleted {removed} votes and summaries by {user[:100]}; nothing else about them is stored."
+
+
+def require_console_channel(channel: ChannelRef, command: str) -> None:
+    """The terminal posts to console channels only: posting here must never use up another platform's day."""
+    if channel.platform != "console":
+        raise BadInput(
+            f"{command} posts to console channels only; {channel.key[:60]} gets its digest from `hotpapers run` "
+            f"(the {channel.platform[:16]} adapter)"
+        )
+
+
+def post_outcome(result: DigestResult, where: str, *, announce_empty: bool) -> str | None:
+    """What to tell the person who asked for a post, beyond the messages themselves (None: they say it all)."""
+    day = result.digest.day
+    if result.state == "done-before":
+        return f"The digest for {day} was already posted {where}."
+    if result.state == "held-elsewhere":
+        progress = f"{result.skipped_already_posted} of {result.planned} posted; " if result.planned else ""
+        until = f" until {result.held_until:%H:%M:%S} UTC" if result.held_until else ""
+        return f"The digest for {day} {where}: {progress}held by another process{until}."
+    if result.state == "resumed":
+        done = result.skipped_already_posted
+        return f"Resumed after {done} of {result.planned} were posted: posted the other {result.posted}."
+    if result.state == "paused" and result.pause is not None:
+        return f"Paused {where}: {result.pause.reason}; to fix it: {result.pause.fix}."
+    if result.state == "empty" and not announce_empty:
+        if not result.digest.announced:
+            return f"{result.digest.header} Nothing was posted."
+        return f"Nothing matched this channel's filters for {day}: nothing was posted, and the day stays open."
+    return None
+
+
 def _day(args: list[str]) -> date | None:
-    if not args:
-        return None
-    try:
-        return date.fromisoformat(args[0])
-    except ValueError:
-        raise BadInput(f"{args[0][:20]!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _int(text: str, name: str) -> int:
-    if not text.isdigit():
-        raise BadInput(f"{name} must be a whole number (got {text[:20]!r})")
-    return int(text)
+    return announcement_day(args[0]) if args else None

@@ -43,7 +43,7 @@ class PaperCommands(commands.Cog):
     @app_commands.describe(ref=REF_HELP)
     async def paper(self, interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]) -> None:
         await interaction.response.defer(thinking=True)  # an unknown paper means an arXiv lookup: > 3 s possible
-        card = await self.service.paper(ref, interaction_channel(interaction))
+        card = await self.service.paper(ref, interaction_channel(interaction), user=str(interaction.user.id))
         await interaction.followup.send(embed=render.paper_embed(card), view=paper_view(card))
 
     @app_commands.command(name="top", description="This channel's most-voted papers of the last days")

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.slack.actions import CardActions
 from adapters.slack.commands import SlashCommands
+from adapters.slack.errors import bolt_error
 from adapters.slack.events import ReactionVotes
 from adapters.slack.publisher import SlackPublisher, TokenLookup, static_tokens
 from adapters.slack.settings import Secrets, Settings
@@ -91,6 +92,7 @@ async def build_app(
     else:
         bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client)
         tokens = static_tokens(str(secrets.bot_token))
+    bolt.error(bolt_error)
     SlashCommands(service, settings, summary_max_chars=summary_max_chars).register(bolt)
     CardActions(service, summary_wait_seconds=settings.summary_wait_seconds).register(bolt)
     ReactionVotes(service, settings).register(bolt)

@@ -25,6 +25,7 @@ from adapters.slack.text import escape
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput
 from bot.model import ChannelRef
+from bot.text import whole_number
 
 if TYPE_CHECKING:
     from bot.service import HotPapers
@@ -64,7 +65,7 @@ class SlashCommands:
         await ack()
         ref = str(command.get("text", ""))
         try:
-            card = await self._service.paper(ref, channel_of(command))
+            card = await self._service.paper(ref, channel_of(command), user=str(command.get("user_id", "")) or None)
         except Exception as error:
             await respond(text=error_text(error, ref=ref), response_type="ephemeral")
             return
@@ -145,9 +146,7 @@ class SlashCommands:
     def _days(self, text: str) -> int:
         if not text:
             return self._settings.hot_days
-        if not text.isdigit() or not 1 <= int(text) <= 365:
-            raise BadInput(f"/hot takes a number of days from 1 to 365 (got {text[:20]!r})")
-        return int(text)
+        return whole_number(text, what="/hot days", low=1, high=365)
 
     @staticmethod
     async def _join(client: AsyncWebClient, channel: ChannelRef) -> bool:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
+from slack_bolt.response import BoltResponse
+
 from adapters.slack.text import escape
 from bot.errors import BadInput, ConfigError, HotPapersError, NotFound, PermissionDenied, UpstreamUnavailable
 
@@ -33,3 +36,18 @@ def error_text(error: BaseException, *, ref: str | None = None) -> str:
         log.error("unexpected error in a Slack handler", exc_info=error)
         text = UNEXPECTED
     return escape(text)
+
+
+UNREACHABLE_SLACK = "Slack is unreachable right now; try again in a minute."
+
+
+async def bolt_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:
+    """Bolt's error handler (middleware and listeners): Slack's API unreachable while a request is handled — its
+    authorize step calls auth.test — is one warning line and a 503, not a 500 with a traceback."""
+    if isinstance(error, aiohttp.ClientError | OSError | TimeoutError):
+        log.warning("Slack API unreachable while handling a request: %s", type(error).__name__)
+        status, text = 503, UNREACHABLE_SLACK
+    else:
+        log.error("unexpected error in a Slack handler", exc_info=error)
+        status, text = 500, UNEXPECTED
+    return BoltResponse(status=status, body=text) if response is not None else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -17,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack.app import SlackApp, build_app
 from adapters.slack.publisher import SlackPublisher
 from adapters.slack.settings import Secrets, Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from bot.service import HotPapers
@@ -91,10 +92,12 @@ class SlackServer:
         """Ask for the WebSocket URL first: a refused app token is a ConfigError now, not an endless retry loop."""
         try:
             handler.client.wss_uri = await handler.client.issue_new_wss_url()
+            await handler.connect_async()
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error")
             raise ConfigError(f"Slack refused SLACK_APP_TOKEN for Socket Mode: {code}") from None
-        await handler.connect_async()
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:  # as Discord's adapter: exit 4, one line
+            raise UpstreamUnavailable(f"Slack is unreachable (Socket Mode): {type(error).__name__}") from None
 
     async def stop(self) -> None:
         if self._socket is not None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import ConfigError, UpstreamUnavailable
@@ -24,6 +24,8 @@ ROLLBACK on asyncpg) on every unit of work, more than a whole `/paper` look-up's
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 5, schema: str | None = None) -> AsyncEngine:
     """An async engine for `url`; `schema` pins PostgreSQL's search_path (tests give each run its own)."""
+    check_url(url)
+    _check_sqlite_folder(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
@@ -41,6 +43,70 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5, schema: s
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     _ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
+
+
+SUPPORTED_URLS = "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST:PORT/DATABASE"
+
+
+def check_url(url: str) -> None:
+    """Refuse, in words, a database URL hotpapers cannot use (ConfigError: exit 2), before any driver is loaded."""
+    shown = _redact(url)
+    scheme, sep, _rest = url.partition("://")
+    backend, _, driver = scheme.lower().partition("+")
+    if not sep or not backend:
+        raise ConfigError(f"database.url {shown!r} is not a database URL; use {SUPPORTED_URLS}")
+    if backend in ("postgresql", "postgres") and driver != "asyncpg":
+        raise ConfigError(
+            f"database.url: hotpapers reaches PostgreSQL through asyncpg; write postgresql+asyncpg://… "
+            f"instead of {scheme}://…"
+        )
+    if backend == "sqlite" and driver != "aiosqlite":
+        raise ConfigError(f"database.url: write sqlite+aiosqlite:///PATH instead of {scheme}://…")
+    if backend not in ("postgresql", "postgres", "sqlite"):
+        raise ConfigError(f"database.url: {backend} is not supported; use {SUPPORTED_URLS}")
+    if backend == "postgres":
+        raise ConfigError("database.url: write postgresql+asyncpg://… (SQLAlchemy does not know postgres://)")
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError) as error:
+        reason = "the port is not a number" if "int()" in str(error) else "it cannot be parsed"
+        raise ConfigError(f"database.url {shown!r} is malformed: {reason}; use {SUPPORTED_URLS}") from None
+
+
+def _check_sqlite_folder(url: str) -> None:
+    """An SQLite file in a folder that does not exist is refused before the driver's thread tries to open it."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).parent
+    if not folder.exists():
+        raise UpstreamUnavailable(f"database file {database} cannot be created: the folder {folder} does not exist")
+
+
+def unavailable(error: BaseException, url: str) -> UpstreamUnavailable:
+    """A connection failure in plain words (no driver text, no password): a missing database, role or folder."""
+    shown = _redact(url)
+    original = getattr(error, "orig", None) or error
+    text = str(original).split("\n", 1)[0]
+    code = getattr(original, "sqlstate", None) or getattr(getattr(original, "__cause__", None), "sqlstate", None)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if path.parent and not path.parent.exists():
+            return UpstreamUnavailable(
+                f"database file {path} cannot be created: the folder {path.parent} does not exist"
+            )
+        return UpstreamUnavailable(f"database file {path} cannot be opened ({text[:80]})")
+    if code == "3D000" or ("does not exist" in text and text.startswith("database")):
+        return UpstreamUnavailable(
+            f"database {parsed.database!r} does not exist on {parsed.host}: create it (createdb) or fix database.url"
+        )
+    if code == "28000" or text.startswith("role"):
+        return UpstreamUnavailable(f"database role {parsed.username!r} does not exist on {parsed.host}")
+    if code == "28P01" or "password authentication failed" in text:
+        return UpstreamUnavailable(f"the database refused the password for {parsed.username!r} on {parsed.host}")
+    return UpstreamUnavailable(f"database unreachable at {shown}: {type(original).__name__}")
 
 
 def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
@@ -74,15 +140,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with Alembic, on the engine's own connection (and schema)."""
+    """Bring the schema to `revision` with Alembic, on the engine's own connection (and schema).
+
+    A database already at the head revision is recognised with one query, without importing Alembic (which costs
+    more than a whole `hotpapers paper` answer)."""
     try:
         async with engine.begin() as connection:
+            if revision == "head" and await connection.run_sync(_at_head):
+                return
             await connection.run_sync(_upgrade_sync, revision)
     except (OSError, ConnectionError) as error:
         raise UpstreamUnavailable(f"database unreachable at {_redact(str(engine.url))}: {error}") from None
+    except DBAPIError as error:
+        raise unavailable(error, engine.url.render_as_string(hide_password=False)) from None
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration's revision, read from the files in migrations/versions (one head, checked by a test
+    against Alembic's own answer)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for file in (MIGRATIONS / "versions").glob("*.py"):
+        source = file.read_text(encoding="utf-8")
+        found = re.search(r'^revision\s*=\s*"([^"]+)"', source, re.MULTILINE)
+        down = re.search(r'^down_revision\s*=\s*"([^"]+)"', source, re.MULTILINE)
+        if found:
+            revisions.add(found.group(1))
+        if down:
+            parents.add(down.group(1))
+    (head,) = revisions - parents
+    return head
+
+
+def _at_head(connection: Connection) -> bool:
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return current == [head_revision()]
 
 
 def _upgrade_sync(connection: Connection, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

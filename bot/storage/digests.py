@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, func, or_, select, true, tuple_, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, PostRecord
@@ -241,6 +241,11 @@ class DigestRepository:
         await self._session.execute(
             update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=now, last_error=error)
         )
+
+    async def abandon(self, digest_id: int, fence: int) -> bool:
+        """Remove an unposted claim (nothing to post, no empty-day line): the day stays unclaimed."""
+        result = await self._session.execute(delete(DigestRow).where(_fence_holds(digest_id, fence)))
+        return bool(result.rowcount)
 
     async def progress(self, digest_id: int) -> tuple[int, int]:
         """(entries with a message, entries planned) of a digest."""

@@ -93,7 +93,7 @@ async def test_an_unknown_paper_is_a_private_not_found_naming_the_id(
 
 
 class Unreachable(WatchedService):
-    async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
+    async def paper(self, ref: str, channel: ChannelRef | None = None, *, user: str | None = None) -> PaperCard:
         raise UpstreamUnavailable("arXiv API: connection refused")
 
 
@@ -115,7 +115,7 @@ class Slow(WatchedService):
         self.release = asyncio.Event()
         self.entered = asyncio.Event()
 
-    async def paper(self, ref: str, channel: ChannelRef | None = None) -> PaperCard:
+    async def paper(self, ref: str, channel: ChannelRef | None = None, *, user: str | None = None) -> PaperCard:
         self.entered.set()
         await self.release.wait()
         return await self._service.paper(ref, channel)

@@ -90,9 +90,11 @@ async def test_the_url_verification_challenge_is_echoed(bot: Harness) -> None:
 async def test_hot_without_votes_says_so_and_refuses_a_silly_number_of_days(bot: Harness) -> None:
     await bot.slack.command("/hot", "", response_url=bot.fake.response_url("h1"))
     await bot.slack.command("/hot", "9999", response_url=bot.fake.response_url("h2"))
-    answers = {a.hook: a.body for a in await bot.fake.wait_for_responses(2)}
+    await bot.slack.command("/hot", "²", response_url=bot.fake.response_url("h3"))
+    answers = {a.hook: a.body for a in await bot.fake.wait_for_responses(3)}
     assert "Nobody has voted" in json.dumps(answers["h1"]["blocks"])
     assert answers["h2"]["response_type"] == "ephemeral" and "1 to 365" in answers["h2"]["text"]
+    assert answers["h3"]["response_type"] == "ephemeral" and "1 to 365 (got '²')" in answers["h3"]["text"]
 
 
 async def test_summarize_opens_a_modal_and_its_submission_becomes_the_community_summary(

@@ -2,7 +2,7 @@
 
 20 channels of a guild on the loopback fake Discord are subscribed with a post time that has just passed, so every
 replica's start-up catch-up goes for their digests at once. Two replicas at a time share PostgreSQL with a 2-second
-lease; every digest message takes the fake 0.3 s to answer, so most kills and stalls land between a message being
+lease; every digest message takes the fake 0.5 s to answer, so most kills and stalls land between a message being
 sent and its record. Whenever a message has reached the fake since its last blow, the driver may kill a replica
 (SIGKILL) or stop one (SIGSTOP, resumed seconds later), and it keeps two replicas running, until every channel's
 digest is done. Then each planned message must be visible on the fake exactly once, and each message id the database
@@ -81,7 +81,7 @@ level = "INFO"
 async def test_replicas_killed_and_stalled_post_every_discord_message_exactly_once(tmp_path: Path, schema: str) -> None:
     fake = FakeDiscord(extra_channels=tuple(CHANNELS))
     await fake.start()
-    fake.faults.inject(r"POST /channels/\d+/messages", "slow", times=None, delay=0.3)
+    fake.faults.inject(r"POST /channels/\d+/messages", "slow", times=None, delay=0.5)
     config = parse_config({"database": {"url": PG_URL, "schema": schema}})
     now = datetime.now(UTC)
     zone = _noon_zone(now)
@@ -141,7 +141,7 @@ async def test_replicas_killed_and_stalled_post_every_discord_message_exactly_on
                     stalls += 1
                 live = [p for p in replicas if p.returncode is None and all(p is not s for _, s in stopped)]
                 replicas.extend([await start() for _ in range(REPLICAS - len(live))])
-                await asyncio.sleep(rng.uniform(0.2, 0.8))
+                await asyncio.sleep(rng.uniform(0.05, 0.3))
             for _, process in stopped:  # the stalled ones wake up last, after everything was posted without them
                 process.send_signal(signal.SIGCONT)
             await asyncio.sleep(3)  # their requests in flight land, their records are refused, extras go
@@ -176,7 +176,7 @@ async def test_replicas_killed_and_stalled_post_every_discord_message_exactly_on
             f"{deleted} late copies deleted; duplicates = {duplicates}, missing = {missing}"
         )
         assert (duplicates, missing) == (0, 0)
-        assert kills + stalls >= 5 and adopted + deleted >= 1
+        assert kills + stalls >= 3 and adopted + deleted >= 1
 
 
 def _key(message: dict[str, object]) -> PostKey | None:

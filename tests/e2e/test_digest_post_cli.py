@@ -41,7 +41,7 @@ async def test_a_digest_held_elsewhere_says_how_far_it_got_and_wait_takes_it_ove
         run = await hotpapers("--config", str(config), "digest", "--post", "--date", str(DAY), cwd=tmp_path)
         assert run.code == 4 and run.out == ""
         assert run.err.strip() == (
-            f"hotpapers: the digest for {DAY} in {CHANNEL.key}: 2 of 5 posted; held by another process until "
+            f"hotpapers: The digest for {DAY} in {CHANNEL.key}: 2 of 5 posted; held by another process until "
             f"{held_until:%H:%M:%S} UTC; retry then, or use --wait"
         )
 
@@ -51,7 +51,8 @@ async def test_a_digest_held_elsewhere_says_how_far_it_got_and_wait_takes_it_ove
             await uow.commit()
         run = await hotpapers("--config", str(config), "digest", "--post", "--wait", "--date", str(DAY), cwd=tmp_path)
         assert run.code == 0, run.err
-        assert f"Waiting: 2 of 5 posted; held by another process until {soon:%H:%M:%S} UTC." in run.out
+        said = " ".join(run.out.split())  # the terminal wraps long lines
+        assert f"2 of 5 posted; held by another process until {soon:%H:%M:%S} UTC. Waiting for it to end" in said
         assert "Resumed after 2 of 5 were posted: posted the other 3." in run.out
         keys = [PostKey.search(line["key"]) for line in read_log(tmp_path / "posts.jsonl")]
         assert [(key.day, key.rank) for key in keys if key] == [(DAY, 3), (DAY, 4), (DAY, 5)]

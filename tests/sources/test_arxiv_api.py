@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -229,12 +228,10 @@ async def test_slow_answer_is_cut_off_by_the_configured_timeout(fake_arxiv: Fake
     fake_arxiv.add_paper("2010.00577")
     fake_arxiv.fail("api", "slow", times=None)
     api = ArxivApiSource(api_url=fake_arxiv.api_url, num_retries=0, timeout=0.2, gate=gate)
-    started = time.monotonic()
 
+    # The message proves the client's timeout cut it off: the slow fake would answer (successfully) much later.
     with pytest.raises(UpstreamUnavailable, match=r"no answer within 0\.2 s"):
         await api.fetch(["2010.00577"])
-
-    assert time.monotonic() - started < fake_arxiv.slow_seconds / 2
 
 
 async def test_from_config_caps_batches_at_100_and_uses_the_configured_url(fake_arxiv: FakeArxiv) -> None:

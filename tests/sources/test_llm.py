@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -144,9 +143,7 @@ async def test_a_slow_endpoint_is_abandoned_at_the_configured_timeout(
     session: aiohttp.ClientSession, fake: FakeLLM
 ) -> None:
     fake.fail("slow", delay=10.0)
-    started = time.monotonic()
 
+    # The message proves the configured timeout cut it off (the fake would answer, successfully, after 10 s).
     with pytest.raises(UpstreamUnavailable, match=r"^LLM: timed out after 0.2s$"):
         await summarizer(session, fake, timeout=0.2).summarize(PAPER)
-
-    assert time.monotonic() - started < 1.5

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -128,11 +127,10 @@ async def test_a_slow_source_is_cut_off_at_its_configured_timeout(
 ) -> None:
     hub = build(fakes, session, sleep, timeout=0.3)
     fakes.hf.fail("slow", delay=10.0)
-    started = time.monotonic()
 
     refresh = await hub.refresh(papers(FEATURED), FEATURED_DAY)
 
-    assert time.monotonic() - started < 2.0
+    # Structural: the slow fake would have answered (successfully) after 10 s; the timeout made it unavailable.
     assert refresh.unavailable == ("HF unavailable",)
     assert set(refresh.readings) == {"hn", "bluesky", "s2"}
     hf = health_of(hub, "hf")
@@ -280,11 +278,9 @@ async def test_the_hub_enforces_each_sources_deadline_even_if_the_source_never_r
         {"scripted": ScriptedSource(hang=True), "other": ScriptedSource()},
         configs={"scripted": SignalConfig(timeout=0.1)},
     )
-    started = time.monotonic()
 
-    refresh = await hub.refresh(papers(FEATURED), FEATURED_DAY)
+    refresh = await hub.refresh(papers(FEATURED), FEATURED_DAY)  # a hang would never return without the deadline
 
-    assert time.monotonic() - started < 1.0
     assert refresh.unavailable == ("Scripted unavailable",)
     assert list(refresh.readings) == ["other"]
     assert health_of(hub, "scripted").last_error == "Scripted: timed out after 0.1s"
@@ -295,3 +291,19 @@ async def test_no_papers_means_no_requests(fakes: Fakes, session: aiohttp.Client
 
     assert await hub.refresh([], FEATURED_DAY) == SignalRefresh()
     assert [fakes.hf.requests, fakes.hn.requests, fakes.bluesky.requests, fakes.s2.requests] == [[], [], [], []]
+
+
+async def test_an_outage_is_logged_once_per_source_then_once_on_recovery(caplog: pytest.LogCaptureFixture) -> None:
+    source = ScriptedSource(fetch_error=UpstreamUnavailable("Scripted: HTTP 503"))
+    hub = SignalHub({"scripted": source})
+    with caplog.at_level(logging.INFO, logger="bot.signals"):
+        for _ in range(3):  # three cards, one outage
+            await hub.refresh(papers(FEATURED), FEATURED_DAY)
+        source.fetch_error = None
+        await hub.refresh(papers(FEATURED), FEATURED_DAY)
+        await hub.refresh(papers(FEATURED), FEATURED_DAY)
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.signals" and r.levelno >= logging.INFO]
+    assert lines == [
+        "signal source scripted: signals failed: Scripted: HTTP 503 (logged once until it recovers)",
+        "signal source scripted: recovered",
+    ]

@@ -97,3 +97,20 @@ def test_parser_never_crashes_and_either_parses_or_refuses(text: str) -> None:
     except BadReference:
         return
     assert parse_arxiv_id(parsed.versioned) == parsed
+
+
+def test_full_width_digits_are_read_as_ascii_and_other_scripts_refused() -> None:
+    assert parse_arxiv_id("２０１０.００５７７ｖ２") == ArxivId("2010.00577", 2)
+    with pytest.raises(BadReference):
+        parse_arxiv_id("٢٠١٠.٠٠٥٧٧")  # Arabic-Indic digits are digits, but no arXiv id
+
+
+def test_an_old_style_id_needs_an_archive_arxiv_had() -> None:
+    assert parse_arxiv_id("solv-int/9901001") == ArxivId("solv-int/9901001")
+    assert parse_arxiv_id("math.GT/0309136v1") == ArxivId("math.GT/0309136", 1)
+    with pytest.raises(BadReference, match="arXiv never had an archive 'notacat'"):
+        parse_arxiv_id("notacat/9901001")
+
+
+def test_a_slack_link_label_may_hold_spaces() -> None:
+    assert parse_arxiv_id("<https://arxiv.org/abs/2010.00577|Interpreting GNNs for NLP>") == ArxivId("2010.00577")

@@ -7,6 +7,7 @@ import pytest
 from bot.channel_settings import apply_options, describe
 from bot.errors import BadInput
 from bot.model import ChannelSettings, Pause
+from bot.text import whole_number
 
 
 def test_options_typed_in_chat_are_normalised() -> None:
@@ -69,3 +70,13 @@ def test_describe_shows_a_pause_first_with_its_fix() -> None:
         "retried daily)"
     )
     assert not describe(ChannelSettings()).startswith("paused")
+
+
+@pytest.mark.parametrize("text", ["²", "١٢", "1" * 100_000, "99999999999999999999", "-1", "", " ", "3.0"])
+def test_whole_number_takes_ascii_digits_within_bounds_only(text: str) -> None:
+    with pytest.raises(BadInput, match="must be a whole number from 1 to"):
+        whole_number(text, what="N", low=1)
+
+
+def test_whole_number_reads_ascii_digits() -> None:
+    assert whole_number(" 42 ", what="N", low=1, high=42) == 42

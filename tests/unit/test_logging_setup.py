@@ -96,3 +96,16 @@ def test_bad_logging_config_names_the_key(section: dict[str, object], named: str
     with pytest.raises(ConfigError) as raised:
         configure_logging(section, stream=io.StringIO())
     assert str(raised.value).startswith(named + ":")
+
+
+def test_library_noise_about_unused_features_is_silenced_and_other_warnings_are_not() -> None:
+    stream = io.StringIO()
+    handler = configure_logging({"level": "INFO"}, stream=stream)
+    try:
+        logging.getLogger("discord.client").warning("PyNaCl is not installed, voice will NOT be supported")
+        logging.getLogger("discord.client").warning("davey is not installed, voice will NOT be supported")
+        logging.getLogger("slack_bolt.AsyncApp").warning("As you gave `client` as well, `token` will be unused.")
+        logging.getLogger("discord.client").warning("a real warning")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert stream.getvalue().count("\n") == 1 and "a real warning" in stream.getvalue()

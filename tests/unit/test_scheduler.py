@@ -150,7 +150,7 @@ def test_fixed_jobs_are_listed_with_their_next_run_before_start() -> None:
     runs = dict(scheduler_for(StubService()).next_runs())
     assert runs["ingest"] == datetime(2024, 3, 4, 20, 30, tzinfo=runs["ingest"].tzinfo)  # Monday 20:30 New York
     assert runs["ingest"].astimezone(UTC) == datetime(2024, 3, 5, 1, 30, tzinfo=UTC)
-    assert set(runs) == {"ingest", "refresh signals", "resync subscriptions"}
+    assert set(runs) == {"ingest", "refresh signals", "resync subscriptions", "prune processed events"}
     assert all(when is not None and when > NOW for when in runs.values())
 
 
@@ -173,3 +173,16 @@ async def test_a_channel_with_a_broken_stored_setting_is_skipped_and_the_others_
     assert await scheduler.catch_up() == [good]  # Monday 09:00 UTC, 30 minutes after 08:30
     assert [name for name, _ in scheduler.next_runs() if name.startswith("digest")] == ["digest slack:T:good"]
     assert "cannot schedule the digest for slack:T:broken" in caplog.text
+
+
+async def test_the_prune_job_forgets_event_ids_older_than_the_configured_retention() -> None:
+    class Pruned(StubService):
+        async def prune_events(self, older_than: timedelta) -> int:
+            self.calls.append(f"prune {older_than.days}")
+            return 3
+
+    service = Pruned()
+    scheduler = DigestScheduler(service, config=parse_config({"scheduler": {"events_retention_days": 9}}),  # type: ignore[arg-type]
+                                clock=FrozenClock(NOW), publisher_for=lambda _: None)  # fmt: skip
+    assert await scheduler.prune() == 3
+    assert service.calls == ["prune 9"]

@@ -1,0 +1,37 @@
+"""`hotpapers --help` loads no heavy library: each command imports what it needs when it runs (timing is bench/'s)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("alembic", "discord", "slack_bolt", "slack_sdk", "rich", "sqlalchemy", "aiohttp", "pydantic")
+
+PROBE = """
+import contextlib, io, json, sys
+from bot.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+    main(sys.argv[1:])
+print(json.dumps({"modules": sorted(sys.modules), "said": out.getvalue()}))
+"""
+
+
+def loaded_by(*args: str) -> tuple[set[str], str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True, timeout=60)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return {name.split(".")[0] for name in found["modules"]}, found["said"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["paper", "--help"], ["digest", "--help"]])
+def test_help_imports_no_heavy_library(args: list[str]) -> None:
+    modules, said = loaded_by(*args)
+    assert "usage: hotpapers" in said  # the probe really ran the CLI
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_the_probe_sees_a_heavy_import_when_a_command_makes_one() -> None:
+    modules, _ = loaded_by("--config", "/nonexistent/hotpapers.toml", "status")  # fails on the config, after pydantic
+    assert "pydantic" in modules and "alembic" not in modules
