@@ -1,4 +1,5 @@
-"""The real discord.py bot against the fake gateway's sessions: what happens to votes across a disconnect."""
+"""The real discord.py bot against the fake gateway and REST: votes across a disconnect (RESUME replay, op 9), history
+paging, the reaction-clear events."""
 
 from __future__ import annotations
 
