@@ -13,7 +13,7 @@ from bot.model import ChannelRef, DigestEntry
 from bot.service import HotPapers
 from tests.adapters.conftest_discord import StartBot, button_press, card, command, fake_fixture, start_bot_fixture
 from tests.fakes.discord_server import APP_ID, GUILD_ID, PAPERS_CHANNEL, FakeDiscord
-from tests.fakes.spec import discord_errors
+from tests.fakes.spec import discord_errors, discord_unknown_fields
 
 __all__ = ["fake_fixture", "start_bot_fixture"]
 
@@ -71,6 +71,9 @@ async def test_every_answer_the_fake_gives_fits_discords_published_spec(
         schema = schema_for(seen.method, seen.route, seen.status)
         assert schema is not None, f"no schema for {seen.method} {seen.route}"
         problems += [f"{seen.method} {seen.route} {seen.status}: {p}" for p in discord_errors(*schema, seen.answer)]
+        if seen.status < 300:
+            unknown = discord_unknown_fields(*schema, seen.answer)
+            problems += [f"{seen.method} {seen.route} {seen.status}: {p}" for p in unknown]
     assert not problems, "\n".join(problems)
     covered = {(m, p) for (m, p) in SCHEMAS for r in answered if r.method == m and re.fullmatch(p, r.route)}
     assert covered == set(SCHEMAS)

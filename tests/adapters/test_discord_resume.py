@@ -1,7 +1,9 @@
-"""The real discord.py bot against the fake gateway's sessions: what happens to votes across a disconnect."""
+"""The real discord.py bot against the fake gateway and REST: votes across a disconnect (RESUME replay, op 9), history
+paging, the reaction-clear events."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import discord
@@ -82,3 +84,17 @@ async def test_discord_pys_channel_history_pages_through_the_fake_in_both_direct
     await sent[2].delete()
     assert [m.content async for m in channel.history(limit=None)] == ["#4", "#3", "#1", "#0"]
     assert fake.messages_created(PAPERS_CHANNEL) == 5
+
+
+async def test_discord_py_reads_the_fakes_reaction_clear_events(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    bot = await start_bot(hotpapers)
+    cleared = asyncio.ensure_future(bot.wait_for("raw_reaction_clear", timeout=5))
+    one_emoji = asyncio.ensure_future(bot.wait_for("raw_reaction_clear_emoji", timeout=5))
+    await fake.dispatch_reaction_remove_all(PAPERS_CHANNEL, "1300000000000000001")
+    await fake.dispatch_reaction_remove_emoji(PAPERS_CHANNEL, "1300000000000000002", "🔥")
+    everything, fire = await cleared, await one_emoji
+    assert (everything.message_id, everything.channel_id, everything.guild_id) == (
+        1300000000000000001, int(PAPERS_CHANNEL), int(GUILD_ID))  # fmt: skip
+    assert (fire.message_id, str(fire.emoji)) == (1300000000000000002, "🔥")

@@ -571,6 +571,9 @@ class FakeDiscord:
             channel["last_message_id"] = latest[-1]["id"] if latest else None
         return {c["id"]: c for c in found}
 
+    def _channel_ids(self) -> set[str]:
+        return {PAPERS_CHANNEL, GENERAL_CHANNEL, *self.extra_channels}
+
     def _guild_channels(self) -> list[dict[str, Any]]:
         channels = payload("guild_create")["channels"]
         more = enumerate(self.extra_channels)
@@ -581,7 +584,7 @@ class FakeDiscord:
         return _json(200, channel) if channel else _error(404, 10003, "Unknown Channel")
 
     async def _create_message(self, body: Any, channel_id: str, **_: Any) -> web.Response:
-        if channel_id not in self.channels():
+        if channel_id not in self._channel_ids():
             return _error(404, 10003, "Unknown Channel")
         body = body or {}
         errors = message_errors(body) or _nonce_errors(body)
@@ -602,7 +605,7 @@ class FakeDiscord:
         return _json(200, created)
 
     async def _list_messages(self, body: None, channel_id: str, *, query: dict[str, str]) -> web.Response:
-        if channel_id not in self.channels():
+        if channel_id not in self._channel_ids():
             return _error(404, 10003, "Unknown Channel")
         limit = query.get("limit", "50")
         if not limit.isdigit() or not 1 <= int(limit) <= 100:
@@ -625,7 +628,7 @@ class FakeDiscord:
         return _json(200, [self._shown(m) for m in reversed(chosen)])  # newest first, as Discord answers
 
     async def _get_message(self, body: None, channel_id: str, message_id: str, **_: Any) -> web.Response:
-        if channel_id not in self.channels():
+        if channel_id not in self._channel_ids():
             return _error(404, 10003, "Unknown Channel")
         message = self.messages.get(message_id)
         if message is None or message["channel_id"] != channel_id or message["flags"] & EPHEMERAL:
@@ -633,7 +636,7 @@ class FakeDiscord:
         return _json(200, self._shown(message))
 
     async def _delete_message(self, body: None, channel_id: str, message_id: str, **_: Any) -> web.StreamResponse:
-        if channel_id not in self.channels():
+        if channel_id not in self._channel_ids():
             return _error(404, 10003, "Unknown Channel")
         message = self.messages.get(message_id)
         if message is None or message["channel_id"] != channel_id:
@@ -644,13 +647,17 @@ class FakeDiscord:
         return web.Response(status=204)
 
     async def _add_own_reaction(self, body: None, channel_id: str, message_id: str, emoji: str, **_: Any) -> Any:
-        if message_id not in self.messages:
+        if channel_id not in self._channel_ids():
+            return _error(404, 10003, "Unknown Channel")
+        if self.messages.get(message_id, {}).get("channel_id") != channel_id:
             return _error(404, 10008, "Unknown Message")
         await self.react(message_id, emoji, user_id=BOT_ID, bot=True, channel_id=channel_id)  # Discord echoes it
         return web.Response(status=204)
 
     async def _remove_own_reaction(self, body: None, channel_id: str, message_id: str, emoji: str, **_: Any) -> Any:
-        if message_id not in self.messages:
+        if channel_id not in self._channel_ids():
+            return _error(404, 10003, "Unknown Channel")
+        if self.messages.get(message_id, {}).get("channel_id") != channel_id:
             return _error(404, 10008, "Unknown Message")
         await self.react(message_id, emoji, user_id=BOT_ID, add=False, channel_id=channel_id)
         return web.Response(status=204)

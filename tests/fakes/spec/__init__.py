@@ -41,6 +41,16 @@ def discord_errors(name: str, array: bool, instance: Any) -> list[str]:
     ]
 
 
+def discord_unknown_fields(name: str, array: bool, instance: Any) -> list[str]:
+    """Top-level fields the spec's `name` schema does not define: a fake inventing fields Discord never sends (the
+    spec's objects are open, so the schema check alone lets them through)."""
+    known = set(_discord_document()["components"]["schemas"][name].get("properties", {}))
+    items = instance if array else [instance]
+    return sorted(
+        {f"{key}: not in {name}" for item in items if isinstance(item, dict) for key in item if key not in known}
+    )
+
+
 def slack_errors(method: str, instance: Any) -> list[str]:
     """Every way a Web API answer differs from the method's success or error schema; empty when it fits."""
     from jsonschema import Draft4Validator
