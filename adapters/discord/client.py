@@ -63,7 +63,7 @@ class HotPapersBot(commands.Bot):
         self.vote_hint = f"vote with {' '.join(settings.up_emoji)} or {' '.join(settings.down_emoji)}"
         budget = RequestBudget(settings.global_rate_limit)
         self.publisher = DiscordPublisher(self, budget=budget, seed_emoji=seed, vote_hint=self.vote_hint)
-        self._cleanup: asyncio.Task[None] | None = None
+        self.command_cleanup: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton, ReportButton)
@@ -73,11 +73,13 @@ class HotPapersBot(commands.Bot):
         await self.add_cog(ReactionVotes(self, self.service, emoji=emoji))
         await sync_commands(self.tree, self.settings.guilds)
         if not self.settings.guilds:
-            self._cleanup = asyncio.create_task(remove_guild_sets(self, self.tree), name="remove guild command sets")
+            self.command_cleanup = asyncio.create_task(
+                remove_guild_sets(self, self.tree), name="remove guild command sets"
+            )
 
     async def close(self) -> None:
-        if self._cleanup is not None:
-            self._cleanup.cancel()
+        if self.command_cleanup is not None:
+            self.command_cleanup.cancel()
         await super().close()
 
 
