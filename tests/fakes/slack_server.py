@@ -12,6 +12,7 @@ import asyncio
 import base64
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -66,9 +67,22 @@ class _Socket:
     acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
 
 
+TRIGGER_LIFETIME = 3.0  # seconds a trigger_id can open a modal
+RESPONSE_URL_USES, RESPONSE_URL_LIFETIME = 5, 30 * 60.0  # a response_url takes 5 answers within 30 minutes
+
+
 class FakeSlack:
-    def __init__(self, *, client_id: str = "1111.2222", client_secret: str = "client-secret") -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str = "1111.2222",
+        client_secret: str = "client-secret",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
+        self.clock = clock
+        self.triggers: dict[str, float] = {}  # trigger ids handed out -> when
+        self.hooks: dict[str, tuple[float, int]] = {}  # response_url hooks handed out -> (when, answers taken)
         self.workspaces: dict[str, Workspace] = {}
         self.app_tokens: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
@@ -113,7 +127,15 @@ class FakeSlack:
         return workspace
 
     def response_url(self, hook: str | int) -> str:
+        """A response_url issued now (as with the request that carries it): 5 answers within 30 minutes."""
+        self.hooks.setdefault(str(hook), (self.clock(), 0))
         return f"{self.url}/response_url/{hook}"
+
+    def trigger_id(self) -> str:
+        """A trigger_id issued now (as with the request that carries it): it opens a modal within 3 seconds."""
+        trigger = f"{len(self.triggers) + 1}.{int(self.clock() * 1000)}.fake"
+        self.triggers[trigger] = self.clock()
+        return trigger
 
     def throttle(self, method: str, *, times: int = 1, retry_after: int = 0) -> None:
         """The next `times` calls to `method` get 429 with this Retry-After."""
@@ -231,8 +253,11 @@ class FakeSlack:
 
     def _views_open(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         view = _decoded(args.get("view"))
-        if not args.get("trigger_id"):
+        trigger = str(args.get("trigger_id") or "")
+        if not trigger:
             return {"ok": False, "error": "invalid_trigger_id"}
+        if trigger in self.triggers and self.clock() - self.triggers.pop(trigger) > TRIGGER_LIFETIME:
+            return {"ok": False, "error": "expired_trigger_id"}
         if not isinstance(view, dict) or view_errors(view):
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": {"id": f"V{next(self._ts)}", "team_id": workspace.team_id, **view}}
@@ -251,12 +276,26 @@ class FakeSlack:
             return {"ok": False, "error": "method_not_supported_for_channel_type"}
         return {"ok": True, "channel": channel}
 
+    def _post_ephemeral(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        problem = _message_errors(args) or (None if args.get("user") else "user_not_in_channel")
+        if problem:
+            return {"ok": False, "error": problem}
+        return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000000"}
+
     async def _response_url(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = {}
-        if request.content_type != "application/json":
+        hook = request.match_info["hook"]
+        issued, used = self.hooks.get(hook, (self.clock(), 0))
+        self.hooks[hook] = (issued, used + 1)
+        if request.content_type == "application/json":
+            body = await request.json()
+        if self.clock() - issued > RESPONSE_URL_LIFETIME:
+            status, text = 404, "expired_url"
+        elif used >= RESPONSE_URL_USES:
+            status, text = 404, "used_url"
+        elif request.content_type != "application/json":
             status, text = 400, "invalid_payload"
         else:
-            body = await request.json()
             problem = _message_errors({"channel": "response_url", **body})
             status, text = (400, problem) if problem else (200, "ok")
         async with self._changed:
@@ -269,6 +308,7 @@ _METHODS: dict[str, Callable[[FakeSlack, Workspace, dict[str, Any]], dict[str, A
     "auth.test": FakeSlack._auth_test,
     "chat.postMessage": FakeSlack._post_message,
     "views.open": FakeSlack._views_open,
+    "chat.postEphemeral": FakeSlack._post_ephemeral,
     "users.info": FakeSlack._users_info,
     "conversations.info": FakeSlack._conversations_info,
     "conversations.join": FakeSlack._conversations_join,
