@@ -40,7 +40,7 @@ from bot.model import (
 )
 from bot.ports import Clock, MetricsSink, NullMetrics, NullProgress, Progress, Publisher
 from bot.ranking import Candidate, score_card
-from bot.storage.channels import ChannelActivity, settings_from_json
+from bot.storage.channels import ChannelActivity, ref_of, settings_from_json
 from bot.storage.digests import DigestStatus
 from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow
@@ -348,6 +348,24 @@ class HotPapers:
             await uow.channels.save(row, settings)
             await uow.commit()
         self._settings_changed(channel, settings)
+
+    # TEMPORARY (issue 14, item 5): the lead is adding `pause_workspace` (with the reason and fix stored and shown)
+    # on main; this minimal stand-in only unsubscribes the workspace's channels and logs why. Reconcile at merge.
+    async def pause_workspace(self, platform: str, workspace: str, *, reason: str, fix: str) -> int:
+        """A bot-wide permanent failure (app uninstalled, token revoked): stop every digest of the workspace.
+        Returns how many subscriptions were paused."""
+        paused: list[tuple[ChannelRef, ChannelSettings]] = []
+        async with self._uow() as uow:
+            for row in await uow.channels.subscribed_in(platform, workspace):
+                settings = dataclasses.replace(self._settings_of(row), subscribed=False)
+                await uow.channels.save(row, settings)
+                paused.append((ref_of(row), settings))
+            await uow.commit()
+        for channel, settings in paused:
+            self._settings_changed(channel, settings)
+        if paused:
+            log.warning("paused %d %s subscription(s) in %s: %s (%s)", len(paused), platform, workspace, reason, fix)
+        return len(paused)
 
     async def settings(self, channel: ChannelRef) -> ChannelSettings:
         async with self._uow() as uow:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS = ("reaction_added", "reaction_removed")
-"""Events the votes need; OAuth installs also handle app_uninstalled and tokens_revoked (bolt's listeners)."""
+"""Events the votes need; every mode also handles app_uninstalled and tokens_revoked (`uninstalls.py`)."""
 
 
 def reaction_value(name: str, *, up: Collection[str], down: Collection[str]) -> VoteValue | None:

@@ -199,6 +199,15 @@ class ChannelRepository:
         rows = await self._session.scalars(select(ChannelRow).where(ChannelRow.subscribed).order_by(ChannelRow.id))
         return [(ref_of(row), settings_from_json(row.settings, subscribed=True)) for row in rows]
 
+    async def subscribed_in(self, platform: str, workspace: str) -> list[ChannelRow]:
+        """The subscribed channels of one workspace (guild / team), for pausing them all at once."""
+        rows = await self._session.scalars(
+            select(ChannelRow)
+            .where(ChannelRow.platform == platform, ChannelRow.workspace == workspace, ChannelRow.subscribed)
+            .order_by(ChannelRow.id)
+        )
+        return list(rows)
+
     async def by_ids(self, ids: Sequence[int]) -> dict[int, ChannelRef]:
         found: dict[int, ChannelRef] = {}
         for chunk in id_lists(self._session, ids):

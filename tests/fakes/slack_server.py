@@ -35,6 +35,10 @@ class Workspace:
     bot_id: str
     team_name: str = "Test Team"
     app_id: str = "A111"
+    enterprise_id: str | None = None
+    """Set for an Enterprise Grid workspace (an install in one of its workspaces, or org-wide)."""
+    is_enterprise_install: bool = False
+    """An org-wide install: one token for every workspace of the enterprise (Slack stores it without a team)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,12 @@ class FakeSlack:
     ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.clock = clock
+        self.rotation = False
+        """Token rotation on (the app's setting): installs get an expiring token plus a refresh token."""
+        self.token_lifetime = 12 * 3600.0  # Slack's rotating tokens live 12 hours
+        self.expiry: dict[str, float] = {}  # rotating access token -> when it expires (self.clock)
+        self.refresh_tokens: dict[str, Workspace] = {}
+        self._issued = itertools.count(1)
         self.triggers: dict[str, float] = {}  # trigger ids handed out -> when
         self.hooks: dict[str, tuple[float, int]] = {}  # response_url hooks handed out -> (when, answers taken)
         self.workspaces: dict[str, Workspace] = {}
@@ -219,6 +229,8 @@ class FakeSlack:
         workspace = self.workspaces.get(token)
         if workspace is None:
             return {"ok": False, "error": "invalid_auth"}
+        if token in self.expiry and self.clock() >= self.expiry[token]:
+            return {"ok": False, "error": "token_expired"}
         handler = _METHODS.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -228,19 +240,51 @@ class FakeSlack:
         client_id, client_secret = _basic(request) or (args.get("client_id"), args.get("client_secret"))
         if (client_id, client_secret) != (self.client_id, self.client_secret):
             return {"ok": False, "error": "invalid_client_id"}
+        if args.get("grant_type") == "refresh_token":
+            workspace = self.refresh_tokens.get(str(args.get("refresh_token", "")))
+            if workspace is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            return self._grant(workspace, refresh_token=str(args["refresh_token"]))
         workspace = self.oauth_codes.pop(str(args.get("code", "")), None)
         if workspace is None:
             return {"ok": False, "error": "invalid_code"}
-        self.workspaces[workspace.bot_token] = workspace
-        return {"ok": True, "app_id": workspace.app_id, "authed_user": {"id": "UINSTALLER"}, "token_type": "bot",
-                "scope": "commands,chat:write,reactions:read", "access_token": workspace.bot_token,
-                "bot_user_id": workspace.bot_user_id, "team": {"id": workspace.team_id, "name": workspace.team_name},
-                "enterprise": None, "is_enterprise_install": False}  # fmt: skip
+        answer = self._grant(workspace)
+        return answer | {"authed_user": {"id": "UINSTALLER"}}
+
+    def _grant(self, workspace: Workspace, *, refresh_token: str | None = None) -> dict[str, Any]:
+        """oauth.v2.access's answer: the bot token (a fresh expiring one when rotation is on), team, enterprise."""
+        token = workspace.bot_token
+        answer: dict[str, Any] = {}
+        if self.rotation:
+            n = next(self._issued)
+            token = f"xoxe.xoxb-{n}-{workspace.team_id}"
+            refresh_token = refresh_token or f"xoxe-1-{workspace.team_id}-{n}"
+            self.expiry[token] = self.clock() + self.token_lifetime
+            self.refresh_tokens[refresh_token] = workspace
+            answer = {"refresh_token": refresh_token, "expires_in": int(self.token_lifetime)}
+        self.workspaces[token] = workspace
+        team = None if workspace.is_enterprise_install else {"id": workspace.team_id, "name": workspace.team_name}
+        enterprise = {"id": workspace.enterprise_id, "name": "Grid Org"} if workspace.enterprise_id else None
+        granted = {
+            "ok": True,
+            "app_id": workspace.app_id,
+            "token_type": "bot",
+            "access_token": token,
+            "scope": "commands,chat:write,reactions:read",
+            "bot_user_id": workspace.bot_user_id,
+            "team": team,
+            "enterprise": enterprise,
+            "is_enterprise_install": workspace.is_enterprise_install,
+        }
+        return granted | answer
 
     def _auth_test(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        # An org-wide token answers for the enterprise: its team_id is the enterprise's id.
+        team_id = workspace.enterprise_id if workspace.is_enterprise_install else workspace.team_id
         return {"ok": True, "url": "https://test.slack.com/", "team": workspace.team_name, "user": "hotpapers",
-                "team_id": workspace.team_id, "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
-                "is_enterprise_install": False}  # fmt: skip
+                "team_id": team_id, "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
+                "enterprise_id": workspace.enterprise_id,
+                "is_enterprise_install": workspace.is_enterprise_install}  # fmt: skip
 
     def _post_message(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         problem = _message_errors(args)
