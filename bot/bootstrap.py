@@ -74,7 +74,7 @@ async def build(
     """Build the engine. `offline` leaves out every network source (demo, tests of the core)."""
     clock = clock or SystemClock()
     db = config.database
-    engine = create_engine(db.url, echo=db.echo, pool_size=db.pool_size, schema=schema)
+    engine = create_engine(db.url, echo=db.echo, pool_size=db.pool_size, schema=schema or db.schema_name or None)
     try:
         if migrate:
             await upgrade(engine)
@@ -125,8 +125,8 @@ async def build(
         metrics=metrics,
         policy=PostingPolicy(
             lease=timedelta(seconds=config.digest.lease_seconds),
-            attempts=config.digest.publish_attempts,
             backoff_seconds=config.digest.backoff_seconds,
+            backoff_max_seconds=config.digest.backoff_max_seconds,
         ),
     )
     return App(config, engine, service, clock, hub, http, sessions)

@@ -113,8 +113,13 @@ def describe(settings: ChannelSettings) -> str:
     def listed(items: tuple[str, ...]) -> str:
         return ", ".join(items) if items else "(any)"
 
+    paused = settings.paused
+    pause = (
+        (f"paused: {paused.reason} — to fix it: {paused.fix} (then subscribe again; retried daily)",) if paused else ()
+    )
     return "\n".join(
         (
+            *pause,
             f"subscribed: {'yes' if settings.subscribed else 'no'}",
             f"categories: {listed(settings.categories)}",
             f"keywords: {listed(settings.keywords)}",

@@ -17,8 +17,8 @@ from rich.console import Console
 
 from bot.arxiv_id import parse_arxiv_id
 from bot.bootstrap import build
-from bot.config import Config, load_config
-from bot.errors import BadInput, HotPapersError
+from bot.config import Config, console_log, load_config
+from bot.errors import BadInput, HotPapersError, UpstreamUnavailable
 from bot.json_view import card_json, digest_json
 from bot.model import ChannelRef
 
@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--date", type=_date, default=None, help="announcement day YYYY-MM-DD (default: latest)")
     digest.add_argument("--json", action="store_true")
     digest.add_argument("--post", action="store_true", help="post it to the terminal (once per channel and day)")
+    digest.add_argument("--wait", action="store_true", help="with --post: wait for another process's claim to end")
     ingest = command("ingest", _ingest, "fetch the day's arXiv announcements, their metadata and signals")
     ingest.add_argument("--date", type=_date, default=None, help="only if the feed is for this day")
     command("signals", _signals, "probe each popularity source and show its health")
@@ -142,16 +143,42 @@ async def _digest(args: argparse.Namespace, config: Config, console: Console) ->
     channel = ChannelRef.parse(args.channel)
     async with await build(config) as app:
         if args.post:
-            publisher = _adapter("console", "publisher").ConsolePublisher(console)
-            result = await app.service.post_digest(channel, args.date, publisher)
-            if result.state in ("done-before", "held-elsewhere"):
-                console.print(f"The digest for {result.digest.day} was already posted in {channel.key}.")
+            publisher = _adapter("console", "publisher").ConsolePublisher(console, log=console_log(config))
+            await _post_digest(app, channel, args.date, publisher, console, wait=args.wait)
             return
         digest = await app.service.digest(channel, args.date)
     if args.json:
         print(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
     else:
         console.print(_adapter("console", "render").digest_table(digest))
+
+
+async def _post_digest(
+    app: Any, channel: ChannelRef, day: date | None, publisher: Any, console: Console, *, wait: bool
+) -> None:
+    while True:
+        result = await app.service.post_digest(channel, day, publisher)
+        if result.state != "held-elsewhere":
+            break
+        until = result.held_until
+        progress = f"{result.skipped_already_posted} of {result.planned} posted; " if result.planned else ""
+        if until is None or not wait:
+            when = f" until {until:%H:%M:%S} UTC" if until else ""
+            raise UpstreamUnavailable(
+                f"the digest for {result.digest.day} in {channel.key}: {progress}held by another process{when}; "
+                "retry then, or use --wait"
+            )
+        console.print(f"Waiting: {progress}held by another process until {until:%H:%M:%S} UTC.", markup=False)
+        await asyncio.sleep(max((until - app.service.now()).total_seconds(), 0) + 0.5)
+    day_text, key = result.digest.day, channel.key
+    if result.state == "done-before":
+        console.print(f"The digest for {day_text} was already posted in {key}.", markup=False)
+    elif result.state == "resumed":
+        done = result.skipped_already_posted
+        console.print(f"Resumed after {done} of {result.planned} were posted: posted the other {result.posted}.",
+                      markup=False)  # fmt: skip
+    elif result.state == "paused" and result.pause is not None:
+        raise UpstreamUnavailable(f"{key} is paused: {result.pause.reason}; to fix it: {result.pause.fix}")
 
 
 async def _ingest(args: argparse.Namespace, config: Config, console: Console) -> None:

@@ -30,6 +30,8 @@ class DatabaseConfig(_Section):
     url: str = "sqlite+aiosqlite:///hotpapers.db"
     echo: bool = False
     pool_size: int = Field(default=5, ge=1, le=100)
+    schema_name: str = Field(default="", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$|^$")
+    """PostgreSQL only: keep every table in this schema (it must exist); "" = the server's default search path."""
 
 
 class ArxivConfig(_Section):
@@ -59,8 +61,10 @@ class DigestConfig(_Section):
     announce_empty: bool = False
     window_days: int = Field(default=1, ge=1, le=14)
     lease_seconds: float = Field(default=300.0, ge=1)
-    publish_attempts: int = Field(default=4, ge=1, le=10)
     backoff_seconds: float = Field(default=1.0, ge=0)
+    backoff_max_seconds: float = Field(default=300.0, ge=0)
+    retry_for_minutes: int = Field(default=0, ge=0)
+    """0: transient platform errors are retried until midnight in the channel's time zone."""
 
     @field_validator("timezone")
     @classmethod
@@ -190,3 +194,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{file} is not valid TOML: {error}") from None
     return parse_config(data, source=str(file))
+
+
+DEFAULT_CONSOLE_LOG = "hotpapers-console.jsonl"
+
+
+def console_log(config: Config) -> Path | None:
+    """The console's posts log (`[console] log`, "" for none): the console "platform" that a resumed
+    `digest --post` (or a replica) reads to find what was already posted."""
+    path = str(config.console.get("log", DEFAULT_CONSOLE_LOG))
+    return Path(path) if path else None

@@ -6,6 +6,7 @@ platform objects, and nothing they do to a value can change the engine's state b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -209,6 +210,53 @@ class Digest:
         return f"🔥 Hot papers for {self.day:%A %Y-%m-%d} — top {len(self.entries)}"
 
 
+_POST_KEY = re.compile(r"\bhp-(\d{4})(\d{2})(\d{2})-(\d{1,3})(?:-([A-Za-z0-9./-]{1,40}v\d+))?\b")
+
+
+@dataclass(frozen=True, slots=True)
+class PostKey:
+    """The idempotency key of one message of a digest: (day, rank, paper version) within its channel.
+
+    Rank 0 is the digest's header (or its empty-day line). It is written as an intent before the platform request
+    and carried inside the message (an embed footer, Slack metadata, the console log), so a resumed or taken-over
+    digest can find a message whose answer it never saw: `hp-20201106-3-2010.00577v1`.
+    """
+
+    day: date
+    rank: int
+    paper: str = ""
+    """`2010.00577v1` for an entry; empty for the header."""
+
+    def __str__(self) -> str:
+        return f"hp-{self.day:%Y%m%d}-{self.rank}" + (f"-{self.paper}" if self.paper else "")
+
+    @classmethod
+    def header(cls, day: date) -> PostKey:
+        return cls(day, 0)
+
+    @classmethod
+    def search(cls, text: str) -> PostKey | None:
+        """The key inside a message's text, footer or metadata, if there is one."""
+        found = _POST_KEY.search(text or "")
+        if found is None:
+            return None
+        year, month, day, rank, paper = found.groups()
+        try:
+            return cls(date(int(year), int(month), int(day)), int(rank), paper or "")
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Why a channel gets no digest until a person acts: the platform's refusal in words, and the fix."""
+
+    reason: str
+    fix: str
+    scope: Literal["channel", "workspace"]
+    since: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class PostedMessage:
     """The platform's handle for a message the bot posted; reactions on it map back to the paper."""
@@ -222,7 +270,14 @@ class DigestResult:
     digest: Digest
     posted: int
     skipped_already_posted: int
-    state: Literal["posted", "resumed", "done-before", "held-elsewhere", "empty"]
+    """How many entries had a message before this run (resuming) or, when held elsewhere, so far."""
+    state: Literal["posted", "resumed", "done-before", "held-elsewhere", "empty", "nothing-matched", "paused"]
+    planned: int = 0
+    """How many entries the stored plan has (for "3 of 10 posted")."""
+    held_until: datetime | None = None
+    """Held elsewhere: when the other holder's lease ends."""
+    pause: Pause | None = None
+    """Paused: why (this run found the channel or its workspace refused)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +311,8 @@ class ChannelSettings:
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
     announce_empty: bool = False
     subscribed: bool = True
+    paused: Pause | None = field(default=None, compare=False)
+    """Set while the platform refuses the channel (kept apart from the settings a channel chooses)."""
 
 
 @dataclass(frozen=True, slots=True)

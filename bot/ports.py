@@ -2,29 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
-from bot.model import Announcement, ChannelRef, DigestEntry, Paper, PostedMessage, Signal, Summary
+from bot.model import Announcement, ChannelRef, DigestEntry, Paper, PostedMessage, PostKey, Signal, Summary
 
 
 @runtime_checkable
 class Publisher(Protocol):
     """The only thing the core asks of a chat adapter.
 
-    A digest is published one entry at a time so that the engine can record each message the moment it exists:
-    after a crash, only the entries without a recorded message are sent again.
+    A digest is published one entry at a time so that the engine can record each message the moment it exists.
+    Every digest message carries its idempotency key (`PostKey`) inside it, so that a resumed or taken-over digest
+    can `find` a message whose answer never arrived before deciding to post it again.
+
+    Failures, in the core's words: `bot.errors.UpstreamUnavailable` for what may pass (429 beyond the client's own
+    retries, 5xx, network, timeouts; `retry_after` set when the platform gave one) and
+    `bot.errors.Undeliverable` for what will not (scope "message", "channel" or "workspace"). Once a message
+    exists, nothing may make `publish` fail: seed reactions and other follow-ups are best effort.
     """
 
     platform: str
 
-    async def publish(self, channel: ChannelRef, entry: DigestEntry) -> PostedMessage:
+    async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey) -> PostedMessage:
         """Post one digest entry as its own message (so it can be voted on) and return its handle."""
         ...
 
-    async def say(self, channel: ChannelRef, text: str) -> PostedMessage:
+    async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         """Post a plain line, e.g. the digest header or "no announcements today"."""
+        ...
+
+    async def find(
+        self, channel: ChannelRef, keys: Collection[PostKey], *, since: datetime
+    ) -> dict[PostKey, list[str]]:
+        """The messages this bot posted in `channel` since `since` that carry one of `keys`, oldest first.
+        Deleted messages are not found; a key with no message is absent."""
+        ...
+
+    async def delete(self, channel: ChannelRef, message_id: str) -> None:
+        """Remove a message this bot posted (an extra copy nobody recorded)."""
+        ...
+
+    async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
+        """Tell the person who subscribed `channel` something privately (a DM), where the platform allows it.
+        Returns whether it was delivered; never raises."""
         ...
 
 
@@ -58,6 +80,10 @@ class SignalSource(Protocol):
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware (UTC)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait (a frozen test clock moves forward instead)."""
         ...
 
 

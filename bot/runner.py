@@ -20,7 +20,7 @@ from rich.text import Text
 
 from bot.bootstrap import build
 from bot.channel_settings import DAY_NAMES
-from bot.config import Config
+from bot.config import Config, console_log
 from bot.errors import ConfigError
 from bot.health import HealthSettings, database_probe, start_health_server
 from bot.logging_setup import configure_logging
@@ -57,7 +57,7 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
         publishers: dict[str, Publisher] = {}
         if config.console.get("enabled", False):
             console_adapter = importlib.import_module(adapters["console"] + ".publisher")
-            publishers["console"] = console_adapter.ConsolePublisher(Console())
+            publishers["console"] = console_adapter.ConsolePublisher(Console(), log=console_log(config))
         scheduler = DigestScheduler(
             app.service, config=config, clock=app.clock, publisher_for=publishers.get, metrics=metrics
         )
@@ -129,6 +129,9 @@ async def print_status(config: Config, console: Console) -> None:
             else "never"
         )
         when = next_runs.get(f"digest {channel.key}")
+        if settings.paused is not None:
+            last_text += f"\nPAUSED since {settings.paused.since:%Y-%m-%d %H:%M} UTC: {settings.paused.reason}"
+            last_text += f"\nto fix it: {settings.paused.fix}"
         table.add_row(
             Text(channel.name or channel.key) if channel.name else Text(channel.key),
             f"top {settings.top_n} at {settings.post_time} {settings.timezone} {days}",

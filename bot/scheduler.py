@@ -220,7 +220,18 @@ class DigestScheduler:
         if result is not None:
             log.info("digest for %s on %s: %s (%d posted, %d already there)", channel.key, result.digest.day,
                      result.state, result.posted, result.skipped_already_posted)  # fmt: skip
+        if result is not None and result.state == "held-elsewhere" and result.held_until is not None:
+            self._retry_at(channel, result.held_until)
         return result
+
+    def _retry_at(self, channel: ChannelRef, when: datetime) -> None:
+        """Another holder has the digest: look again when its lease ends, so the digest is finished today even
+        if that holder died (its lease then runs out and this replica takes over)."""
+        at = max(when, self._clock.now()) + timedelta(seconds=1)
+        self._scheduler.add_job(self.post_digest, DateTrigger(at), args=[channel], id=f"retry:{channel.key}",
+                                name=f"digest {channel.key} (retry)", replace_existing=True,
+                                misfire_grace_time=None)  # fmt: skip
+        log.info("the digest for %s is held by another replica; looking again at %s", channel.key, at)
 
     async def resync(self) -> int:
         """Make the channel jobs match the subscriptions in the database. Returns how many channels are scheduled."""

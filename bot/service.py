@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from bot.cards import (
 from bot.channel_settings import apply_options
 from bot.config import Config
 from bot.digest import CardsFor, DigestPoster, PostingPolicy
-from bot.errors import BadInput, NotFound
+from bot.errors import BadInput, HotPapersError, NotFound
 from bot.ingest import Ingestor
 from bot.model import (
     ChannelRef,
@@ -34,13 +35,14 @@ from bot.model import (
     IngestReport,
     Paper,
     PaperCard,
+    Pause,
     Summary,
     VoteEvent,
     VoteTally,
 )
 from bot.ports import Clock, MetricsSink, NullMetrics, NullProgress, Progress, Publisher
 from bot.ranking import Candidate, score_card
-from bot.storage.channels import ChannelActivity, ref_of, settings_from_json
+from bot.storage.channels import ChannelActivity, settings_of_row
 from bot.storage.digests import DigestStatus
 from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow
@@ -49,6 +51,18 @@ from bot.storage.vote_batch import VoteQueue, record_votes
 from bot.text import clean_multiline, clean_text
 
 log = logging.getLogger(__name__)
+
+PAUSED_RETRY = timedelta(hours=20)
+"""A paused channel is tried again at its first scheduled run this long after the pause: once a day."""
+
+
+def pause_notice(channel: ChannelRef, pause: Pause) -> str:
+    """What the people of a paused channel are told (in the channel where the bot can still post, else by DM)."""
+    where = channel.name or channel.channel
+    return (
+        f"hotpapers paused the daily digest for {where}: {pause.reason}. To fix it: {pause.fix}. "
+        "Subscribe the channel again to resume at once; hotpapers also tries once a day by itself."
+    )
 
 
 class HotPapers:
@@ -258,12 +272,21 @@ class HotPapers:
             return await self._build_digest(uow, row, channel, settings, target, activity=activity)
 
     async def post_digest(self, channel: ChannelRef, day: date | None, publisher: Publisher) -> DigestResult:
-        """Post the digest exactly once per (channel, day), resuming an interrupted one where it stopped."""
+        """Post the digest exactly once per (channel, day), resuming an interrupted one where it stopped.
+
+        Transient platform errors are retried until the channel's day is over. A channel (or workspace) the
+        platform refuses is paused with the reason and the fix, and its admins are told where the platform
+        allows; a paused channel costs one request a day (its scheduled run), and resumes by itself when that
+        request succeeds."""
+        now = self._clock.now()
         async with self._uow() as uow:
             row = await self._ensure_channel(uow, channel)
             settings = self._settings_of(row)
             target = day or await self._default_day(uow, settings)
             await uow.commit()
+        pause = settings.paused
+        if pause is not None and now - pause.since < PAUSED_RETRY:
+            return DigestResult(Digest(channel, target, ()), 0, 0, "paused", pause=pause)
 
         async def plan(uow: UnitOfWork) -> Digest:
             current = await uow.channels.find(channel)
@@ -276,10 +299,67 @@ class HotPapers:
             plan=plan,
             cards=self._cards_by_id(channel),
             announce_empty=settings.announce_empty,
+            deadline=self._give_up_at(settings, now),
         )
+        if result.state == "paused" and result.pause is not None:
+            await self._paused(channel, result.pause, publisher, already=pause is not None)
+        elif pause is not None and result.state != "held-elsewhere":
+            await self._unpause(channel)
+            log.info("%s resumed by itself: the platform takes its digest again", channel.key)
         if result.state in ("posted", "resumed", "empty"):
             self.metrics.digest_posted(channel.platform, result.posted)
         return result
+
+    def _give_up_at(self, settings: ChannelSettings, now: datetime) -> datetime:
+        """When retrying a digest's transient failures stops: the end of the channel's day, or sooner if set."""
+        zone = ZoneInfo(settings.timezone)
+        local = now.astimezone(zone)
+        midnight = datetime.combine(local.date() + timedelta(days=1), dt_time(0), tzinfo=zone)
+        minutes = self._config.digest.retry_for_minutes
+        return min(midnight, now + timedelta(minutes=minutes)) if minutes else midnight
+
+    async def pause(self, channel: ChannelRef, pause: Pause) -> None:
+        """Stop posting to one channel until someone subscribes it again (or the daily retry succeeds)."""
+        async with self._uow() as uow:
+            await uow.channels.pause([channel], pause)
+            await uow.commit()
+
+    async def pause_workspace(self, platform: str, workspace: str, *, reason: str, fix: str) -> int:
+        """Pause every subscribed channel of a workspace (a revoked token, an uninstalled app). Returns how many."""
+        pause = Pause(reason, fix, "workspace", self._clock.now())
+        async with self._uow() as uow:
+            channels = [ref for ref, _ in await uow.channels.subscribed()
+                        if ref.platform == platform and ref.workspace == workspace]  # fmt: skip
+            await uow.channels.pause(channels, pause)
+            await uow.commit()
+        if channels:
+            log.warning("paused %d channel(s) of %s workspace %s: %s", len(channels), platform, workspace, reason)
+        return len(channels)
+
+    async def _paused(self, channel: ChannelRef, pause: Pause, publisher: Publisher, *, already: bool) -> None:
+        if pause.scope == "workspace":
+            await self.pause_workspace(channel.platform, channel.workspace, reason=pause.reason, fix=pause.fix)
+        else:
+            await self.pause(channel, pause)
+        if already:
+            return  # the daily retry found it still refused: nobody is told twice
+        log.warning("paused the digest in %s: %s (fix: %s)", channel.key, pause.reason, pause.fix)
+        text = pause_notice(channel, pause)
+        if pause.scope == "channel":
+            try:
+                await publisher.say(channel, text)
+                return
+            except HotPapersError as error:
+                log.info("could not tell %s about its pause in the channel: %s", channel.key, error)
+        async with self._uow() as uow:
+            admin = await uow.channels.subscriber(channel)
+        if admin and not await publisher.tell_admin(channel, admin, text):
+            log.info("could not tell the admin of %s about its pause", channel.key)
+
+    async def _unpause(self, channel: ChannelRef) -> None:
+        async with self._uow() as uow:
+            await uow.channels.unpause(channel)
+            await uow.commit()
 
     async def _build_digest(
         self,
@@ -314,6 +394,7 @@ class HotPapers:
             async with self._uow() as uow:
                 row = await uow.channels.find(channel)
                 papers = list((await uow.papers.get_many(paper_ids)).values())
+                # No filters: the plan chose these papers; the score and why-line come from the plan (DigestPoster).
                 ranked = await ranked_for_channel(uow, row, ChannelSettings(), papers, self._context, now=now,
                                                   include_posted=True)  # fmt: skip
                 found = await cards_for(uow, ranked, self._context, now=now, unavailable=self._ingestor.unavailable())
@@ -328,13 +409,16 @@ class HotPapers:
 
     # ── channel settings ────────────────────────────────────────────────────────────────────────────────────────
 
-    async def subscribe(self, channel: ChannelRef, options: Mapping[str, str] | None = None) -> ChannelSettings:
-        """Subscribe the channel, applying `options` typed in chat. A bad option raises BadInput; nothing changes."""
+    async def subscribe(
+        self, channel: ChannelRef, options: Mapping[str, str] | None = None, *, by: str | None = None
+    ) -> ChannelSettings:
+        """Subscribe the channel, applying `options` typed in chat. A bad option raises BadInput; nothing changes.
+        Subscribing a paused channel resumes it; `by` (the admin's user id) is who hears about a later pause."""
         async with self._uow() as uow:
             row = await self._ensure_channel(uow, channel)
             settings = apply_options(self._settings_of(row), options or {})
-            settings = dataclasses.replace(settings, subscribed=True)
-            await uow.channels.save(row, settings)
+            settings = dataclasses.replace(settings, subscribed=True, paused=None)
+            await uow.channels.save(row, settings, by=by)
             await uow.commit()
         self._settings_changed(channel, settings)
         return settings
@@ -348,24 +432,6 @@ class HotPapers:
             await uow.channels.save(row, settings)
             await uow.commit()
         self._settings_changed(channel, settings)
-
-    # TEMPORARY (issue 14, item 5): the lead is adding `pause_workspace` (with the reason and fix stored and shown)
-    # on main; this minimal stand-in only unsubscribes the workspace's channels and logs why. Reconcile at merge.
-    async def pause_workspace(self, platform: str, workspace: str, *, reason: str, fix: str) -> int:
-        """A bot-wide permanent failure (app uninstalled, token revoked): stop every digest of the workspace.
-        Returns how many subscriptions were paused."""
-        paused: list[tuple[ChannelRef, ChannelSettings]] = []
-        async with self._uow() as uow:
-            for row in await uow.channels.subscribed_in(platform, workspace):
-                settings = dataclasses.replace(self._settings_of(row), subscribed=False)
-                await uow.channels.save(row, settings)
-                paused.append((ref_of(row), settings))
-            await uow.commit()
-        for channel, settings in paused:
-            self._settings_changed(channel, settings)
-        if paused:
-            log.warning("paused %d %s subscription(s) in %s: %s (%s)", len(paused), platform, workspace, reason, fix)
-        return len(paused)
 
     async def settings(self, channel: ChannelRef) -> ChannelSettings:
         async with self._uow() as uow:
@@ -392,7 +458,7 @@ class HotPapers:
     def _settings_of(self, row: ChannelRow | None) -> ChannelSettings:
         if row is None:
             return self.default_settings()
-        return settings_from_json(row.settings, subscribed=row.subscribed)
+        return settings_of_row(row)
 
     async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> ChannelRow:
         return await uow.channels.ensure(channel, defaults=self.default_settings(), now=self._clock.now())

@@ -1,9 +1,17 @@
-"""DiscordPublisher: the engine's Publisher port on a live discord.py client (one message per digest entry)."""
+"""DiscordPublisher: the engine's Publisher port on a live discord.py client (one message per digest entry).
+
+Idempotency on Discord: each digest message carries its key in the embed footer (the header: in a small last
+line), and is sent with a nonce hashed from (channel, key) and `enforce_nonce`, so Discord itself answers a repeat
+within a few minutes with the message it already has. Discord does not store the nonce, so finding a message later
+(a resumed or taken-over digest) reads the bot's recent messages in the channel and matches the key.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import aiohttp
@@ -12,12 +20,14 @@ import discord
 from adapters.discord import render
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.views import links_view
-from bot.errors import NotFound, PermissionDenied, UpstreamUnavailable
-from bot.model import ChannelRef, DigestEntry, PostedMessage
+from bot.errors import Undeliverable, UpstreamUnavailable
+from bot.model import ChannelRef, DigestEntry, PostedMessage, PostKey
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+HISTORY_LIMIT = 500
+"""How many of the channel's messages since a digest began `find` reads at most (5 requests)."""
 T = TypeVar("T")
 
 
@@ -26,7 +36,8 @@ class DiscordPublisher:
 
     Discord failures become the engine's errors (the core never sees discord.py types). Every REST request spends
     from the process's `RequestBudget` first, so digests posted at once stay under Discord's global limit; a 429
-    that comes anyway is retried by discord.py.
+    that comes anyway is retried by discord.py, and one longer than its `max_ratelimit_timeout` reaches the engine
+    as a transient error with Discord's `retry_after`.
     """
 
     platform = "discord"
@@ -44,32 +55,75 @@ class DiscordPublisher:
         self._seed_emoji = tuple(seed_emoji)
         self._vote_hint = vote_hint
 
-    async def say(self, channel: ChannelRef, text: str) -> PostedMessage:
+    async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         target = await self._target(channel)
-        message = await self._sent(channel, lambda: target.send(render.content(text), allowed_mentions=NO_MENTIONS))
+        body = render.keyed_line(text, key)
+        message = await self._sent(
+            channel, lambda: target.send(body, allowed_mentions=NO_MENTIONS, **_nonce(channel, key))
+        )
         return PostedMessage(channel, str(message.id))
 
-    async def publish(self, channel: ChannelRef, entry: DigestEntry) -> PostedMessage:
+    async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey | None = None) -> PostedMessage:
         target = await self._target(channel)
-        embed, view = render.entry_embed(entry, vote_hint=self._vote_hint), links_view(entry.card)
-        message = await self._sent(channel, lambda: target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS))
+        embed = render.entry_embed(entry, vote_hint=self._vote_hint, key=key)
+        view = links_view(entry.card)
+        message = await self._sent(
+            channel,
+            lambda: target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS, **_nonce(channel, key)),
+        )
         for emoji in self._seed_emoji:
-            # Best effort: the post exists and is returned either way (a failure here must not re-post it).
+            # Best effort, whatever goes wrong (a long 429, a reset, a timeout): the post exists and is returned,
+            # and a failure here must never make the engine post it again.
             try:
                 async with self._budget.request():
                     await message.add_reaction(emoji)
-            except discord.HTTPException as error:
-                log.warning("could not add %s under message %s: %s", emoji, message.id, error)
+            except Exception as error:
+                log.warning("could not add %s under message %s: %s", emoji, message.id, type(error).__name__)
         return PostedMessage(channel, str(message.id))
+
+    async def find(
+        self, channel: ChannelRef, keys: Collection[PostKey], *, since: datetime
+    ) -> dict[PostKey, list[str]]:
+        """The bot's messages in the channel since `since` that carry one of `keys`, oldest first."""
+        target = await self._target(channel)
+        if not isinstance(target, discord.abc.Messageable):
+            return {}
+        me = self._client.user.id if self._client.user else None
+        wanted = set(keys)
+        found: dict[PostKey, list[str]] = {}
+
+        async def scan() -> None:
+            async for message in target.history(limit=HISTORY_LIMIT, after=since, oldest_first=True):
+                key = render.key_of(message) if message.author.id == me else None
+                if key in wanted:
+                    found.setdefault(key, []).append(str(message.id))  # type: ignore[arg-type]
+
+        async with self._budget.request():  # history pages count as requests too (one budget slot per scan)
+            await _translated(channel, scan())
+        return found
+
+    async def delete(self, channel: ChannelRef, message_id: str) -> None:
+        try:
+            await self._sent(channel, lambda: self._client.http.delete_message(int(channel.channel), int(message_id)))
+        except Undeliverable as error:
+            if "Unknown Message" not in error.reason:
+                raise
+
+    async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
+        return False  # the bot does not DM people on Discord: the pause shows in /settings and `hotpapers status`
 
     async def _target(self, channel: ChannelRef) -> discord.abc.Messageable:
         if channel.platform != self.platform or not channel.channel.isdigit():
-            raise NotFound(f"{channel.key} is not a Discord channel")
+            raise Undeliverable(f"{channel.key} is not a Discord channel", scope="channel", fix="subscribe a channel")
         found = self._client.get_channel(int(channel.channel))
         if found is None:
             found = await self._sent(channel, lambda: self._client.fetch_channel(int(channel.channel)))
         if not isinstance(found, discord.abc.Messageable):
-            raise NotFound(f"Discord channel {channel.name or channel.channel} cannot hold messages")
+            raise Undeliverable(
+                f"{channel.name or channel.channel} cannot hold messages",
+                scope="channel",
+                fix="subscribe a text channel",
+            )
         return found
 
     async def _sent(self, channel: ChannelRef, request: Callable[[], Awaitable[T]]) -> T:
@@ -78,13 +132,48 @@ class DiscordPublisher:
             return await _translated(channel, request())
 
 
+def _nonce(channel: ChannelRef, key: PostKey | None) -> dict[str, str]:
+    """The same 25-character nonce for the same message from any replica (discord.py sets `enforce_nonce`)."""
+    if key is None:
+        return {}
+    return {"nonce": hashlib.sha256(f"{channel.key}|{key}".encode()).hexdigest()[:25]}
+
+
+_CODES: dict[int, tuple[str, str]] = {
+    50001: ("hotpapers cannot see {where} (Missing Access)", "give hotpapers' role View Channel in {where}"),
+    50013: (
+        "hotpapers lacks a permission in {where} (Missing Permissions)",
+        "grant hotpapers View Channel, Send Messages, Embed Links, Add Reactions and Read Message History in {where}",
+    ),
+    10003: ("{where} no longer exists (Unknown Channel)", "subscribe another channel"),
+    10008: ("the message is gone (Unknown Message)", "nothing to do"),
+}
+
+
 async def _translated(channel: ChannelRef, request: Awaitable[T]) -> T:
-    where = channel.name or channel.channel
+    where = channel.name or f"channel {channel.channel}"
     try:
         return await request
-    except discord.Forbidden:
-        raise PermissionDenied(f"the bot may not post in Discord channel {where}") from None
-    except discord.NotFound:
-        raise NotFound(f"Discord channel {where} no longer exists") from None
-    except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as error:
-        raise UpstreamUnavailable(f"Discord did not take the post in {where}: {type(error).__name__}") from None
+    except discord.RateLimited as error:
+        raise UpstreamUnavailable(f"Discord rate-limited a request in {where}", retry_after=error.retry_after) from None
+    except discord.HTTPException as error:
+        if error.status >= 500 or error.status == 429:
+            raise UpstreamUnavailable(f"Discord answered {error.status} in {where}") from None
+        if error.status == 401:
+            raise Undeliverable(
+                "Discord rejected the bot's token (401)",
+                scope="workspace",
+                fix="check DISCORD_TOKEN and restart hotpapers",
+            ) from None
+        reason, fix = _CODES.get(error.code, _CODES[10003] if error.status == 404 else ("", ""))
+        if error.status == 400:
+            raise Undeliverable(
+                f"Discord refused one message in {where} ({error.code}: {error.text[:120]})",
+                scope="message",
+                fix="nothing to do for the channel",
+            ) from None
+        if not reason:
+            reason, fix = f"Discord refuses posts to {where} ({error.status} {error.code})", "check the channel"
+        raise Undeliverable(reason.format(where=where), scope="channel", fix=fix.format(where=where)) from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        raise UpstreamUnavailable(f"Discord is unreachable ({type(error).__name__})") from None

@@ -14,7 +14,7 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.channel_settings import describe
-from bot.model import ChannelRef, ChannelSettings, DigestEntry, PaperCard, PostRecord, VoteTally
+from bot.model import ChannelRef, ChannelSettings, DigestEntry, PaperCard, PostKey, PostRecord, VoteTally
 from bot.text import clean_multiline, clean_text, display_title
 
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER, TOTAL, FIELDS = 256, 4096, 256, 1024, 2048, 6000, 25
@@ -88,10 +88,12 @@ def paper_embed(card: PaperCard) -> discord.Embed:
     return _describe(embed, escape(card.paper.abstract, multiline=True))
 
 
-def entry_embed(entry: DigestEntry, *, vote_hint: str = "") -> discord.Embed:
-    """One digest post: compact (summary as the description) so a day's digest reads at a glance."""
+def entry_embed(entry: DigestEntry, *, vote_hint: str = "", key: PostKey | None = None) -> discord.Embed:
+    """One digest post: compact (summary as the description) so a day's digest reads at a glance. `key`, the
+    message's idempotency key, ends the footer: it is how a resumed digest finds the post again."""
     card = entry.card
-    embed = _base(card, title=f"{entry.rank}. {escape(display_title(card.paper.title, card.paper.id))}", hint=vote_hint)
+    title = f"{entry.rank}. {escape(display_title(card.paper.title, card.paper.id))}"
+    embed = _base(card, title=title, hint=vote_hint, key=key)
     if entry.updated:
         embed.add_field(
             name="Updated", value=f"New version v{card.paper.version} since it was posted here", inline=False
@@ -162,7 +164,7 @@ def vote_receipt(value: int, votes: VoteTally | None) -> str:
     return f"Your {'👍' if value > 0 else '👎'} is counted. Now {votes_line(votes)} in this channel."
 
 
-def _base(card: PaperCard, *, title: str, hint: str = "") -> discord.Embed:
+def _base(card: PaperCard, *, title: str, hint: str = "", key: PostKey | None = None) -> discord.Embed:
     title = clip(title, TITLE) or f"arXiv:{card.paper.id}"
     embed = discord.Embed(title=title, url=card.paper.abs_url, colour=discord.Colour(ARXIV_RED))
     embed.timestamp = card.paper.published
@@ -171,7 +173,20 @@ def _base(card: PaperCard, *, title: str, hint: str = "") -> discord.Embed:
         footer += f" · {', '.join(card.unavailable)} unavailable"
     if hint:
         footer += f" · {hint}"
-    return embed.set_footer(text=clip(plain(footer), 256))
+    tail = f" · {key}" if key else ""
+    return embed.set_footer(text=clip(plain(footer), 256 - len(tail)) + tail)
+
+
+def keyed_line(text: str, key: PostKey | None) -> str:
+    """A plain message (the digest header) with its idempotency key as a small line under it."""
+    body = content(text)
+    return body if key is None else clip(body, CONTENT - 40) + f"\n-# {key}"
+
+
+def key_of(message: discord.Message) -> PostKey | None:
+    """The idempotency key a digest message carries (embed footer or the header's last line)."""
+    texts = [embed.footer.text or "" for embed in message.embeds] + [message.content or ""]
+    return next((key for key in map(PostKey.search, texts) if key is not None), None)
 
 
 def _value(text: str, *, limit: int = FIELD_VALUE, multiline: bool = False) -> str:

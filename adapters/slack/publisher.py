@@ -1,12 +1,17 @@
 """SlackPublisher: the core's outbound port for Slack (one chat.postMessage per digest entry).
 
 One message per paper so each can be voted on with reactions; the returned `ts` is the message id the engine
-records, which is what `reaction_added.item.ts` points back to.
+records, which is what `reaction_added.item.ts` points back to. Each digest message carries its idempotency key in
+its `metadata` (event type `hotpapers_post`), which `conversations.history` with `include_all_metadata` returns:
+Slack has no idempotency key of its own, so that is how a resumed digest finds what an earlier attempt posted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -14,11 +19,43 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from adapters.slack.text import clean, fit
-from bot.errors import UpstreamUnavailable
-from bot.model import ChannelRef, DigestEntry, PostedMessage
+from bot.errors import Undeliverable, UpstreamUnavailable
+from bot.model import ChannelRef, DigestEntry, PostedMessage, PostKey
+
+log = logging.getLogger(__name__)
 
 TokenLookup = Callable[[str], Awaitable[str | None]]
 """Bot token for a workspace (team id), or None when the app is not installed there."""
+
+EVENT_TYPE = "hotpapers_post"
+HISTORY_PAGES = 10
+"""How many pages of 200 messages `find` reads at most (a digest's messages are recent)."""
+
+_MESSAGE = {
+    "msg_too_long",
+    "msg_blocks_too_long",
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "no_text",
+    "too_many_attachments",
+    "invalid_metadata_format",
+    "invalid_metadata_schema",
+    "metadata_too_large",
+}
+_WORKSPACE = {
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_authed",
+    "team_access_not_granted",
+    "ekm_access_denied",
+    "org_login_required",
+    "missing_scope",
+    "not_allowed_token_type",
+    "team_not_found",
+}
+_TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
 class SlackPublisher:
@@ -30,33 +67,148 @@ class SlackPublisher:
         self._client = client
         self._tokens = tokens
 
-    async def say(self, channel: ChannelRef, text: str) -> PostedMessage:
+    async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         """A plain line (digest header, "no announcements today"), escaped so it cannot mention anyone."""
-        return await self._post(channel, text=fit(clean(text), 3000))
+        return await self._post(channel, key, text=fit(clean(text), 3000))
 
-    async def publish(self, channel: ChannelRef, entry: DigestEntry) -> PostedMessage:
+    async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey | None = None) -> PostedMessage:
         blocks = render.entry_blocks(entry)
-        return await self._post(channel, text=render.fallback_text(entry.card, rank=entry.rank), blocks=blocks)
+        return await self._post(channel, key, text=render.fallback_text(entry.card, rank=entry.rank), blocks=blocks)
 
-    async def _post(self, channel: ChannelRef, *, text: str, blocks: list[render.Block] | None = None) -> PostedMessage:
-        token = await self._tokens(channel.workspace)
-        if not token:
-            raise UpstreamUnavailable(f"hotpapers is not installed in Slack workspace {channel.workspace}")
+    async def find(
+        self, channel: ChannelRef, keys: Collection[PostKey], *, since: datetime
+    ) -> dict[PostKey, list[str]]:
+        """Our messages carrying `keys`, from `conversations.history` (needs channels:history / groups:history)."""
+        wanted = {str(key): key for key in keys}
+        found: dict[PostKey, list[str]] = {}
+        token = await self._token(channel)
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            args: dict[str, Any] = {
+                "channel": channel.channel,
+                "oldest": f"{since.timestamp():.6f}",
+                "limit": 200,
+                "include_all_metadata": True,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            response = await _translated(channel, self._client.conversations_history(token=token, **args))
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                key = wanted.get(str(payload.get("key", ""))) if metadata.get("event_type") == EVENT_TYPE else None
+                if key is not None:
+                    found.setdefault(key, []).append(str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                break
+        for ids in found.values():
+            ids.sort(key=float)  # history is newest first; the oldest copy is the one to keep
+        return found
+
+    async def delete(self, channel: ChannelRef, message_id: str) -> None:
+        token = await self._token(channel)
         try:
-            response = await self._client.chat_postMessage(
+            await _translated(channel, self._client.chat_delete(token=token, channel=channel.channel, ts=message_id))
+        except Undeliverable as error:
+            if "message_not_found" not in error.reason:
+                raise
+
+    async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
+        """A direct message from the app to `user_id` (chat.postMessage to a user id opens the app's DM)."""
+        try:
+            token = await self._token(channel)
+            await self._client.chat_postMessage(token=token, channel=user_id, text=fit(clean(text), 3000))
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, Undeliverable) as error:
+            log.info("could not send a direct message in %s: %s", channel.workspace, error)
+            return False
+        return True
+
+    async def _post(
+        self, channel: ChannelRef, key: PostKey | None, *, text: str, blocks: list[render.Block] | None = None
+    ) -> PostedMessage:
+        token = await self._token(channel)
+        metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": str(key)}} if key else None
+        response = await _translated(
+            channel,
+            self._client.chat_postMessage(
                 token=token,
                 channel=channel.channel,
                 text=text,
                 blocks=blocks,
+                metadata=metadata,
                 unfurl_links=False,
                 unfurl_media=False,
-            )
-        except SlackApiError as error:
-            code = error.response.get("error", "unknown_error") if error.response is not None else "no_response"
-            raise UpstreamUnavailable(f"Slack refused a message to {channel.key}: {code}") from None
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise UpstreamUnavailable(f"Slack is unreachable ({type(error).__name__})") from None
+            ),
+        )
         return PostedMessage(channel=channel, message_id=str(response["ts"]))
+
+    async def _token(self, channel: ChannelRef) -> str:
+        token = await self._tokens(channel.workspace)
+        if not token:
+            raise Undeliverable(
+                "hotpapers is not installed in this Slack workspace (or its install was removed)",
+                scope="workspace",
+                fix="install the app to the workspace again, then subscribe the channel",
+            )
+        return token
+
+
+async def _translated(channel: ChannelRef, request: Awaitable[Any]) -> Any:
+    """Slack's failures as the core's: transient (retried), or permanent with its scope, reason and fix."""
+    try:
+        return await request
+    except SlackApiError as error:
+        raise _classified(channel, error) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        raise UpstreamUnavailable(f"Slack is unreachable ({type(error).__name__})") from None
+
+
+def _classified(channel: ChannelRef, error: SlackApiError) -> Exception:
+    response = error.response
+    status = getattr(response, "status_code", 0) or 0
+    data = response.data if response is not None and isinstance(response.data, dict) else {}
+    code = str(data.get("error") or f"HTTP {status}")
+    where = channel.name or channel.channel
+    if code in _TRANSIENT or status == 429 or status >= 500:
+        retry_after = _retry_after(response) if (code == "ratelimited" or status == 429) else None
+        return UpstreamUnavailable(f"Slack answered {code} for {channel.key}", retry_after=retry_after)
+    if code in _MESSAGE:
+        return Undeliverable(
+            f"Slack refused one message in {where} ({code})",
+            scope="message",
+            fix="nothing to do for the channel; the entry was skipped",
+        )
+    if code in _WORKSPACE:
+        fix = (
+            "reinstall the app so it gets the scopes its manifest asks for"
+            if code == "missing_scope"
+            else "reinstall hotpapers to the workspace (its token no longer works)"
+        )
+        return Undeliverable(f"Slack refuses the app's token ({code})", scope="workspace", fix=fix)
+    reason, fix = _CHANNEL_FIXES.get(code, (f"Slack refuses posts to {where} ({code})", "check the channel"))
+    return Undeliverable(reason.format(where=where), scope="channel", fix=fix.format(where=where))
+
+
+_CHANNEL_FIXES = {
+    "not_in_channel": ("hotpapers is not a member of {where}", "invite @hotpapers to {where} (/invite @hotpapers)"),
+    "is_archived": ("{where} is archived", "unarchive {where}, or subscribe another channel"),
+    "channel_not_found": (
+        "Slack cannot find {where} for hotpapers",
+        "invite @hotpapers to {where}, or subscribe another channel if it was deleted",
+    ),
+    "restricted_action": ("posting in {where} is restricted", "let apps post in {where}"),
+    "message_not_found": ("the message is gone", "nothing to do"),
+}
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def static_tokens(token: str) -> TokenLookup:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import ChannelRef, ChannelSettings, VoteTally
+from bot.model import ChannelRef, ChannelSettings, Pause, VoteTally
 from bot.storage.dialect import id_lists, insert_ignore, one_of, per_dialect, returns_arrays
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow
@@ -123,13 +123,28 @@ class ChannelActivity:
 
 
 def settings_to_json(settings: ChannelSettings) -> dict[str, Any]:
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(settings).items()}
+    """What a channel chose; the pause is the platform's doing and lives in columns of its own."""
+    chosen = asdict(settings)
+    chosen.pop("paused", None)
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in chosen.items()}
 
 
-def settings_from_json(data: dict[str, Any], *, subscribed: bool) -> ChannelSettings:
-    known = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in ChannelSettings.__slots__}
-    known["subscribed"] = subscribed
-    return ChannelSettings(**known)
+def settings_from_json(data: dict[str, Any], *, subscribed: bool, paused: Pause | None = None) -> ChannelSettings:
+    chosen = set(ChannelSettings.__slots__) - {"subscribed", "paused"}
+    known = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in chosen}
+    return ChannelSettings(**known, subscribed=subscribed, paused=paused)
+
+
+def pause_of(row: Any) -> Pause | None:
+    if row.paused_at is None:
+        return None
+    scope = "workspace" if row.paused_scope == "workspace" else "channel"
+    return Pause(row.paused_reason or "", row.paused_fix or "", scope, row.paused_at)
+
+
+def settings_of_row(row: ChannelRow) -> ChannelSettings:
+    """A channel's settings as its row stores them, with its pause (if any)."""
+    return settings_from_json(row.settings, subscribed=row.subscribed, paused=pause_of(row))
 
 
 class ChannelRepository:
@@ -190,23 +205,40 @@ class ChannelRepository:
             row.name = ref.name[:200]
         return row
 
-    async def save(self, row: ChannelRow, settings: ChannelSettings) -> None:
+    async def save(self, row: ChannelRow, settings: ChannelSettings, *, by: str | None = None) -> None:
+        """Store the settings a channel chose; `settings.paused` None lifts a pause, and `by` is who subscribed."""
         row.settings = settings_to_json(settings)
         row.subscribed = settings.subscribed
+        if settings.paused is None:
+            row.paused_at = row.paused_scope = row.paused_reason = row.paused_fix = None
+        if by:
+            row.subscribed_by = by[:64]
         await self._session.flush()
 
     async def subscribed(self) -> list[tuple[ChannelRef, ChannelSettings]]:
         rows = await self._session.scalars(select(ChannelRow).where(ChannelRow.subscribed).order_by(ChannelRow.id))
-        return [(ref_of(row), settings_from_json(row.settings, subscribed=True)) for row in rows]
+        return [(ref_of(row), settings_of_row(row)) for row in rows]
 
-    async def subscribed_in(self, platform: str, workspace: str) -> list[ChannelRow]:
-        """The subscribed channels of one workspace (guild / team), for pausing them all at once."""
-        rows = await self._session.scalars(
-            select(ChannelRow)
-            .where(ChannelRow.platform == platform, ChannelRow.workspace == workspace, ChannelRow.subscribed)
-            .order_by(ChannelRow.id)
+    async def pause(self, refs: Sequence[ChannelRef], pause: Pause) -> None:
+        """Pause these channels (kept subscribed: the pause is lifted by subscribing or by a daily retry)."""
+        for ref in refs:
+            await self._session.execute(
+                update(ChannelRow)
+                .where(_is(ref))
+                .values(paused_at=pause.since, paused_scope=pause.scope, paused_reason=pause.reason[:500],
+                        paused_fix=pause.fix[:500])
+            )  # fmt: skip
+
+    async def unpause(self, ref: ChannelRef) -> None:
+        await self._session.execute(
+            update(ChannelRow)
+            .where(_is(ref))
+            .values(paused_at=None, paused_scope=None, paused_reason=None, paused_fix=None)
         )
-        return list(rows)
+
+    async def subscriber(self, ref: ChannelRef) -> str | None:
+        """The user id of whoever subscribed the channel last, if known."""
+        return await self._session.scalar(select(ChannelRow.subscribed_by).where(_is(ref)))
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, ChannelRef]:
         found: dict[int, ChannelRef] = {}
@@ -214,6 +246,14 @@ class ChannelRepository:
             rows = await self._session.execute(_channels_by_ids(self._session), {"ids": chunk})
             found.update((row.id, ref_of(row)) for row in rows)
         return found
+
+
+def _is(ref: ChannelRef) -> Any:
+    return (
+        (ChannelRow.platform == ref.platform)
+        & (ChannelRow.workspace == ref.workspace)
+        & (ChannelRow.channel == ref.channel)
+    )
 
 
 def ref_of(row: Any) -> ChannelRef:

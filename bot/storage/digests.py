@@ -103,11 +103,23 @@ def _posted_in(dialect: str) -> Select[Any]:
     )
 
 
+Recorded = Literal["recorded", "fence-lost", "taken"]
+"""What a fenced record did: stored the message; refused because another holder has the claim now; or refused
+because the slot already holds another message (someone else recorded that entry first)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """A holder's claim on one (channel, day) digest. `fence` is its token: every record about the digest must
+    present it, and a takeover bumps it, so a holder that lost the claim can no longer record anything."""
+
     digest_id: int
     outcome: Literal["new", "resumed", "done-before", "held-elsewhere"]
+    fence: int = 0
     header_message_id: str | None = None
+    header_intent: bool = False
+    claimed_at: datetime | None = None
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +136,22 @@ class PlannedPost:
     post_id: int
     rank: int
     paper_id: str
+    version: int
     updated: bool
     message_id: str | None
+    intent: bool = False
+    skipped: str | None = None
+    score: float | None = None
+    why: tuple[str, ...] | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still to be posted: no message recorded and not skipped for good."""
+        return self.message_id is None and self.skipped is None
+
+
+def _fence_holds(digest_id: int, fence: int) -> Any:
+    return (DigestRow.id == digest_id) & (DigestRow.fence == fence) & (DigestRow.state == "claimed")
 
 
 class DigestRepository:
@@ -134,7 +160,8 @@ class DigestRepository:
 
     async def claim(self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta) -> Claim:
         """Claim (channel, day) for `holder`. A new row wins outright; an unfinished claim whose lease has run
-        out (its holder died) or that `holder` already holds is taken over; otherwise someone else has it."""
+        out (its holder died or stalled) or that `holder` already holds is taken over, with a new fence;
+        otherwise someone else has it (`lease_until` says until when)."""
         values = {
             "channel_id": channel_id,
             "day": day,
@@ -143,13 +170,14 @@ class DigestRepository:
             "lease_until": now + lease,
             "claimed_at": now,
             "attempts": 1,
+            "fence": 1,
         }
         inserted = await self._session.execute(
             insert_ignore(self._session, DigestRow.__table__, values, keys=["channel_id", "day"])
         )
         row = await self._row(channel_id, day)
         if inserted.rowcount:
-            return Claim(row.id, "new")
+            return Claim(row.id, "new", row.fence, claimed_at=row.claimed_at, lease_until=row.lease_until)
         if row.state == "done":
             return Claim(row.id, "done-before")
         taken = await self._session.execute(
@@ -159,39 +187,69 @@ class DigestRepository:
                 DigestRow.state == "claimed",
                 or_(DigestRow.lease_until <= now, DigestRow.holder == holder),
             )
-            .values(holder=holder, lease_until=now + lease, attempts=DigestRow.attempts + 1)
+            .values(holder=holder, lease_until=now + lease, attempts=DigestRow.attempts + 1, fence=DigestRow.fence + 1)
         )
-        if not taken.rowcount:
-            return Claim(row.id, "held-elsewhere")
         await self._session.refresh(row)
-        return Claim(row.id, "resumed", row.header_message_id)
+        if not taken.rowcount:
+            return Claim(row.id, "held-elsewhere", lease_until=row.lease_until)
+        return Claim(row.id, "resumed", row.fence, row.header_message_id, row.header_intent_at is not None,
+                     row.claimed_at, row.lease_until)  # fmt: skip
 
-    async def renew(self, digest_id: int, *, holder: str, until: datetime) -> bool:
-        """Extend the lease; False means another replica took the claim over and we must stop."""
+    async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool:
+        """Extend the lease; False means another holder took the claim over (or it is finished) and we must stop.
+        On PostgreSQL the row stays locked until the unit of work ends: whatever it records next is fenced."""
         result = await self._session.execute(
-            update(DigestRow)
-            .where(DigestRow.id == digest_id, DigestRow.holder == holder, DigestRow.state == "claimed")
-            .values(lease_until=until)
+            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until)
         )
         return bool(result.rowcount)
 
-    async def set_header(self, digest_id: int, message_id: str) -> None:
-        await self._session.execute(
-            update(DigestRow).where(DigestRow.id == digest_id).values(header_message_id=message_id)
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+        result = await self._session.execute(
+            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until, header_intent_at=now)
         )
+        return bool(result.rowcount)
 
-    async def finish(self, digest_id: int, *, now: datetime) -> None:
-        await self._session.execute(
-            update(DigestRow).where(DigestRow.id == digest_id).values(state="done", finished_at=now, last_error=None)
-        )
-
-    async def release(self, digest_id: int, *, holder: str, now: datetime, error: str | None = None) -> None:
-        """Give the claim up (shutdown or failure) so another run can resume it at once."""
-        await self._session.execute(
+    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded:
+        if not await self.renew(digest_id, fence, until=until):
+            return "fence-lost"
+        result = await self._session.execute(
             update(DigestRow)
-            .where(DigestRow.id == digest_id, DigestRow.holder == holder, DigestRow.state == "claimed")
-            .values(lease_until=now, last_error=error)
+            .where(DigestRow.id == digest_id, DigestRow.header_message_id.is_(None))
+            .values(header_message_id=message_id[:64])
         )
+        return "recorded" if result.rowcount else "taken"
+
+    async def header_of(self, digest_id: int) -> tuple[str | None, str]:
+        """(recorded header message, state) as stored now."""
+        row = (
+            await self._session.execute(
+                select(DigestRow.header_message_id, DigestRow.state).where(DigestRow.id == digest_id)
+            )
+        ).one()
+        return row[0], row[1]
+
+    async def finish(self, digest_id: int, fence: int, *, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(DigestRow)
+            .where(_fence_holds(digest_id, fence))
+            .values(state="done", finished_at=now, last_error=None)
+        )
+        return bool(result.rowcount)
+
+    async def release(self, digest_id: int, fence: int, *, now: datetime, error: str | None = None) -> None:
+        """Give the claim up (shutdown, failure, pause) so another run can resume it at once."""
+        await self._session.execute(
+            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=now, last_error=error)
+        )
+
+    async def progress(self, digest_id: int) -> tuple[int, int]:
+        """(entries with a message, entries planned) of a digest."""
+        row = (
+            await self._session.execute(
+                select(func.count(PostRow.message_id), func.count(PostRow.id)).where(PostRow.digest_id == digest_id)
+            )
+        ).one()
+        return int(row[0]), int(row[1])
 
     async def last_for_channels(self, channel_ids: Sequence[int]) -> dict[int, DigestStatus]:
         newest = (
@@ -218,35 +276,78 @@ class DigestRepository:
         return row
 
 
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    rank: int
+    paper_id: str
+    version: int
+    updated: bool
+    score: float
+    why: tuple[str, ...]
+
+
 class PostRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def plan(self, digest_id: int, channel_id: int, entries: Sequence[tuple[int, str, int, bool]]) -> None:
-        """Store the digest's entries (rank, paper, version, updated) before anything is posted."""
+    async def plan(self, digest_id: int, channel_id: int, entries: Sequence[PlanEntry]) -> None:
+        """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, and the
+        score and why-line the channel's ranking gave them."""
         Changes.bump_cards(self._session)
         self._session.add_all(
             PostRow(
                 channel_id=channel_id,
-                paper_id=paper_id,
+                paper_id=e.paper_id,
                 digest_id=digest_id,
-                rank=rank,
-                version=version,
-                updated_version=updated,
+                rank=e.rank,
+                version=e.version,
+                updated_version=e.updated,
+                score=e.score,
+                why=list(e.why),
             )
-            for rank, paper_id, version, updated in entries
+            for e in entries
         )
         await self._session.flush()
 
     async def planned(self, digest_id: int) -> list[PlannedPost]:
         rows = await self._session.scalars(select(PostRow).where(PostRow.digest_id == digest_id).order_by(PostRow.rank))
-        return [PlannedPost(r.id, r.rank or 0, r.paper_id, r.updated_version, r.message_id) for r in rows]
+        return [
+            PlannedPost(r.id, r.rank or 0, r.paper_id, r.version, r.updated_version, r.message_id,
+                        r.intent_at is not None, r.skipped, r.score, tuple(r.why) if r.why is not None else None)
+            for r in rows
+        ]  # fmt: skip
 
-    async def mark_posted(self, post_id: int, message_id: str, *, now: datetime) -> None:
+    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+        """Write the intent to post this entry (fenced): from now on its message may exist on the platform."""
+        if not await DigestRepository(self._session).renew(digest_id, fence, until=until):
+            return False
+        await self._session.execute(update(PostRow).where(PostRow.id == post_id).values(intent_at=now))
+        return True
+
+    async def record(
+        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
+    ) -> Recorded:
+        """Record the entry's message: only with the current fence, and only into an empty slot."""
+        if not await DigestRepository(self._session).renew(digest_id, fence, until=until):
+            return "fence-lost"
         Changes.bump_cards(self._session)
-        await self._session.execute(
-            update(PostRow).where(PostRow.id == post_id).values(message_id=message_id[:64], posted_at=now)
+        result = await self._session.execute(
+            update(PostRow)
+            .where(PostRow.id == post_id, PostRow.message_id.is_(None))
+            .values(message_id=message_id[:64], posted_at=now)
         )
+        return "recorded" if result.rowcount else "taken"
+
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool:
+        """The platform refused this entry for good: remember why, and go on with the rest."""
+        if not await DigestRepository(self._session).renew(digest_id, fence, until=until):
+            return False
+        await self._session.execute(update(PostRow).where(PostRow.id == post_id).values(skipped=reason[:500]))
+        return True
+
+    async def slot(self, post_id: int) -> str | None:
+        """The message recorded for an entry now (None: nobody has recorded one yet)."""
+        return await self._session.scalar(select(PostRow.message_id).where(PostRow.id == post_id))
 
     async def paper_for_message(self, channel_id: int, message_id: str) -> str | None:
         """The paper a posted message shows, remembered once found (a post's message id is set once)."""

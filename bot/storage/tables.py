@@ -111,10 +111,19 @@ class ChannelRow(Base):
     settings: Mapped[dict[str, Any]]
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    subscribed_by: Mapped[str | None] = mapped_column(String(64))
+    """The platform user id of whoever last subscribed the channel (told when it is paused, where possible)."""
+    paused_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """Set while the platform refuses the channel or its workspace: no digest request goes there but the daily
+    retry; `paused_reason`/`paused_fix` say why and what to do, `paused_scope` is "channel" or "workspace"."""
+    paused_scope: Mapped[str | None] = mapped_column(String(16))
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_fix: Mapped[str | None] = mapped_column(Text)
 
 
 class DigestRow(Base):
-    """The (channel, day) claim that makes posting exactly-once; `lease_until` lets a live replica take over."""
+    """The (channel, day) claim that makes posting exactly-once; `lease_until` lets a live replica take over, and
+    `fence` (bumped by every claim) is the token without which nothing about this digest is recorded."""
 
     __tablename__ = "digests"
     __table_args__ = (UniqueConstraint("channel_id", "day"),)
@@ -130,6 +139,9 @@ class DigestRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     header_message_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
+    fence: Mapped[int] = mapped_column(Integer, default=0)
+    header_intent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When a holder was about to post the header (its idempotency key is `PostKey.header(day)`)."""
 
 
 class PostRow(Base):
@@ -152,6 +164,13 @@ class PostRow(Base):
     updated_version: Mapped[bool] = mapped_column(Boolean, default=False)
     message_id: Mapped[str | None] = mapped_column(String(64))
     posted_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    intent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When a holder was about to post this entry: with no `message_id`, the message may or may not exist."""
+    skipped: Mapped[str | None] = mapped_column(Text)
+    """Why the platform refused this one entry for good (the rest of the digest went on)."""
+    score: Mapped[float | None] = mapped_column(Float)
+    why: Mapped[list[str] | None] = mapped_column(JSON)
+    """The score and why-line the entry was planned with: the posted card shows what the preview showed."""
 
 
 class VoteRow(Base):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.discord.client import HotPapersBot
-from bot.errors import NotFound
+from bot.errors import Undeliverable
 from bot.model import ChannelRef, DigestEntry, VoteTally
 from bot.service import HotPapers
 from tests.adapters.conftest_discord import StartBot, WatchedService, card, fake_fixture, start_bot_fixture
@@ -42,14 +42,19 @@ async def test_the_digest_is_a_header_then_one_embed_per_paper_with_the_vote_rea
 ) -> None:
     bot = await start_bot(hotpapers)
     header, *papers = await post_digest(fake, bot, hotpapers, sample_day)
-    assert header.json["content"] == "🔥 Hot papers for Friday 2020-11-06 — top 5" and not header.json.get("embeds")
+    assert header.json["content"] == "🔥 Hot papers for Friday 2020-11-06 — top 5\n-# hp-20201106-0"
+    assert not header.json.get("embeds")
     titles = [p.json["embeds"][0]["title"] for p in papers]
     assert [t.split(". ", 1)[0] for t in titles] == ["1", "2", "3", "4", "5"]
     assert titles[0] == "1. Physics-Informed Neural Network Super Resolution for Advection-Diffusion Models"
     for post in [header, *papers]:
         assert post.json["allowed_mentions"] == {"parse": []} and post.headers["Authorization"] == f"Bot {fake.token}"
     assert [b["label"] for p in papers for b in p.json["components"][0]["components"]] == ["PDF"] * 5
-    assert papers[0].json["embeds"][0]["footer"]["text"].endswith("· arXiv:2011.02519v1 · vote with 👍 🔥 or 👎")
+    footer = papers[0].json["embeds"][0]["footer"]["text"]
+    assert footer.endswith("· arXiv:2011.02519v1 · vote with 👍 🔥 or 👎 · hp-20201106-1-2011.02519v1")
+    nonces = [p.json["nonce"] for p in [header, *papers]]  # the same for a repeat from any replica
+    assert len(set(nonces)) == 6 and all(len(n) <= 25 for n in nonces)
+    assert all(p.json["enforce_nonce"] is True for p in [header, *papers])
     seeded = fake.sent("PUT", rf"{POSTS}/\d+/reactions/.+/@me")
     assert sorted(r.route.split("/")[-2] for r in seeded) == sorted(["👍", "👎"] * 5)
 
@@ -116,12 +121,13 @@ async def test_a_rate_limited_post_is_retried_by_discord_py_and_lands(
     assert fake.messages[posted.message_id]["embeds"][0]["title"].startswith("1. @\u200beveryone")
 
 
-async def test_posting_in_a_channel_that_is_gone_is_the_engines_not_found(
+async def test_posting_in_a_channel_that_is_gone_is_a_permanent_refusal_of_that_channel(
     fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
 ) -> None:
     bot = await start_bot(hotpapers)
-    with pytest.raises(NotFound, match="Discord channel #old no longer exists"):
+    with pytest.raises(Undeliverable, match="#old no longer exists") as caught:
         await bot.publisher.say(ChannelRef("discord", GUILD_ID, "3999999999999999999", "#old"), "hello")
+    assert caught.value.scope == "channel" and caught.value.fix == "subscribe another channel"
     assert fake.sent("GET", "/channels/3999999999999999999")[0].status == 404
 
 

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.publisher import SlackPublisher, static_tokens
-from bot.errors import UpstreamUnavailable
+from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from tests.fakes.slack_server import FakeSlack
 
@@ -68,10 +68,10 @@ async def test_the_fake_reads_form_bodies_with_json_encoded_blocks_and_refuses_o
             assert (await response.json())["error"] == "invalid_form_data"
 
 
-async def test_a_refused_post_surfaces_as_upstream_unavailable_naming_slacks_error_but_no_token(
+async def test_a_rejected_token_is_a_refusal_of_the_whole_workspace_naming_slacks_error_but_no_token(
     fake: FakeSlack,
 ) -> None:
     publisher = SlackPublisher(AsyncWebClient(base_url=fake.api_url), static_tokens("xoxb-revoked"))
-    with pytest.raises(UpstreamUnavailable, match="invalid_auth") as caught:
+    with pytest.raises(Undeliverable, match="invalid_auth") as caught:
         await publisher.say(ChannelRef("slack", "T111", "C1"), "hello")
-    assert "xoxb" not in str(caught.value)
+    assert "xoxb" not in str(caught.value) and caught.value.scope == "workspace"

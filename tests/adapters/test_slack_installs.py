@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from adapters.slack.settings import Secrets
-from bot.errors import UpstreamUnavailable
-from bot.model import ChannelRef
+from adapters.slack.uninstalls import FIX, REVOKED, UNINSTALLED
+from bot.errors import Undeliverable
+from bot.model import ChannelRef, ChannelSettings
 from bot.service import HotPapers
 from tests.adapters.slack_support import SECRET, TEAM, Harness, Watched, payload, serving
 from tests.fakes.slack_server import FakeSlack, Workspace
@@ -22,6 +23,12 @@ ORG = Workspace(team_id="T888", bot_token="xoxb-E2-org", bot_user_id="UBOT8", bo
                 is_enterprise_install=True)  # fmt: skip
 PLAIN = Workspace(team_id="T999", bot_token="xoxb-T999-installed", bot_user_id="UBOT9", bot_id="BT999")
 NOW = [1000.0]
+
+
+def paused(settings: ChannelSettings, reason: str) -> bool:
+    """The channel's digest is paused for its workspace, with Slack's reason and the fix in words."""
+    pause = settings.paused
+    return pause is not None and (pause.scope, pause.reason, pause.fix) == ("workspace", reason, FIX)
 
 
 @pytest.fixture
@@ -142,13 +149,13 @@ async def test_uninstalling_deletes_the_tokens_and_pauses_the_workspaces_digests
     await install(bot, "plain")
     await subscribe(bot, PLAIN, "C999", "u1")
     there = ChannelRef("slack", "T999", "C999")
-    assert (await hotpapers.settings(there)).subscribed
+    assert (await hotpapers.settings(there)).paused is None
     assert (await bot.slack.event(event("app_uninstalled", "T999"))).status == 200
     await watched.wait_finished("pause_workspace", 1)
     store = bot.server.app.installation_store
     assert store is not None and await store.async_find_bot(enterprise_id=None, team_id="T999") is None
-    assert not (await hotpapers.settings(there)).subscribed
-    with pytest.raises(UpstreamUnavailable, match="not installed in Slack workspace T999"):
+    assert paused(await hotpapers.settings(there), UNINSTALLED)
+    with pytest.raises(Undeliverable, match="not installed in this Slack workspace"):
         await bot.server.publisher.say(there, "hello")
 
 
@@ -159,7 +166,7 @@ async def test_an_org_wide_uninstall_pauses_every_workspace_of_the_org(
     await subscribe(bot, ORG, "C888", "o2")
     await bot.slack.event(event("app_uninstalled", "T888", enterprise="E2", org_wide=True))
     await watched.wait_finished("pause_workspace", 1)
-    assert not (await hotpapers.settings(ChannelRef("slack", "T888", "C888"))).subscribed
+    assert paused(await hotpapers.settings(ChannelRef("slack", "T888", "C888")), UNINSTALLED)
     store = bot.server.app.installation_store
     assert store is not None
     assert await store.async_find_bot(enterprise_id="E2", team_id=None, is_enterprise_install=True) is None
@@ -177,7 +184,7 @@ async def test_revoked_user_tokens_alone_change_nothing_but_a_revoked_bot_token_
     await bot.slack.event(revoked)
     await watched.wait_finished("pause_workspace", 1)
     assert watched.called.count("pause_workspace") == 1  # the user tokens alone paused nothing
-    assert not (await hotpapers.settings(there)).subscribed
+    assert paused(await hotpapers.settings(there), REVOKED)
 
 
 @pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
@@ -188,6 +195,6 @@ async def test_a_single_workspace_app_pauses_its_digests_too(hotpapers: HotPaper
     async with serving(watched, fake) as single:  # type: ignore[arg-type]
         await single.slack.event(event(kind, TEAM, tokens={"oauth": [], "bot": ["UBOT"]}))
         await watched.wait_finished("pause_workspace", 1)
-        assert not (await hotpapers.settings(here)).subscribed
-        with pytest.raises(UpstreamUnavailable, match="not installed"):
+        assert paused(await hotpapers.settings(here), UNINSTALLED if kind == "app_uninstalled" else REVOKED)
+        with pytest.raises(Undeliverable, match="not installed"):
             await single.server.publisher.say(here, "hello")

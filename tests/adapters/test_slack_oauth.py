@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.slack.settings import Secrets
-from bot.errors import UpstreamUnavailable
+from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from bot.service import HotPapers
 from tests.adapters.slack_support import SECRET, Harness, Watched, serving
@@ -103,5 +103,6 @@ async def test_a_workspace_that_never_installed_the_app_is_not_served(bot: Harne
     assert reply.status == 200
     (answer,) = await bot.fake.wait_for_responses(1)  # bolt tells the user through the command's response_url
     assert "no longer available" in answer.body["text"] and watched.called == []
-    with pytest.raises(UpstreamUnavailable, match="not installed in Slack workspace T000"):
+    with pytest.raises(Undeliverable, match="not installed in this Slack workspace") as caught:
         await bot.server.publisher.say(ChannelRef("slack", "T000", "C1"), "hello")
+    assert caught.value.scope == "workspace"

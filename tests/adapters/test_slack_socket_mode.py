@@ -93,4 +93,5 @@ async def test_an_uninstall_over_the_socket_pauses_the_workspaces_digests(
     body = payload("reaction_added") | {"event_id": "EvGone", "event": {"type": "app_uninstalled"}}
     await bot.fake.send_envelope("events_api", body)
     await watched.wait_finished("pause_workspace", 1)
-    assert not (await hotpapers.settings(HERE)).subscribed
+    pause = (await hotpapers.settings(HERE)).paused
+    assert pause is not None and pause.scope == "workspace" and "uninstalled" in pause.reason

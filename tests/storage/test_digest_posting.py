@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.bootstrap import App
 from bot.clock import FrozenClock
 from bot.digest import ClaimLost
-from bot.model import ChannelRef
+from bot.errors import UpstreamUnavailable
+from bot.model import ChannelRef, PostedMessage
 from tests.conftest import SAMPLE_DAY, MakeApp
-from tests.fakes.recording_publisher import RecordingPublisher, SimulatedCrash
+from tests.fakes.recording_publisher import MemoryPlatform, RecordingPublisher, Shown, SimulatedCrash, refused
 
 CHANNEL = ChannelRef("discord", "G1", "C1", "#papers")
 FAST = {"digest": {"backoff_seconds": 0, "lease_seconds": 60}}
@@ -78,68 +79,207 @@ async def test_a_live_claim_is_not_taken_but_a_dead_holders_expired_lease_is(
     assert taken.state == "resumed" and taken.posted == 5 and len(publisher.said) == 1
 
 
-async def test_a_stalled_publish_is_abandoned_before_its_lease_so_a_takeover_never_double_posts(
-    make_app: MakeApp,
+async def test_platform_errors_are_retried_then_recorded(make_app: MakeApp, clock: FrozenClock) -> None:
+    app = await make_app(sample=True, config={"digest": {"backoff_seconds": 1}})
+    flaky = RecordingPublisher(script=[ConnectionError("reset by peer"), UpstreamUnavailable("503"), "ok"])
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, flaky)
+    assert result.posted == 5 and len(flaky.published) == 5 and flaky.attempts == 7
+    assert clock.slept == [1, 2]  # exponential backoff, on the clock
+
+
+async def test_an_error_after_the_platform_took_the_message_does_not_post_it_twice(app: App) -> None:
+    lossy = RecordingPublisher(script=["ok", "lost", "lost"])  # 503s whose messages exist all the same
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, lossy)
+    assert result.posted == 5 and lossy.attempts == 5  # each lost answer was looked up, found, and adopted
+    assert set(lossy.world.copies(CHANNEL).values()) == {1} and len(lossy.world.visible(CHANNEL)) == 6
+    await _recorded_ids_are_the_visible_ones(app, lossy)
+
+
+async def test_a_long_429_keeps_the_claim_and_the_digest_completes(make_app: MakeApp, clock: FrozenClock) -> None:
+    app = await make_app(sample=True, config={"digest": {"backoff_seconds": 1, "lease_seconds": 60}})
+    other = await make_app(config={"digest": {"lease_seconds": 60}})
+    limited = RecordingPublisher(script=["ok", UpstreamUnavailable("429", retry_after=600.0)])
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, limited)
+    assert result.posted == 5 and sum(clock.slept) == 600 and max(clock.slept) <= 20  # renewed every 20 s
+    assert limited.world.finds == 0  # a 429 is a refusal: nothing to look up
+    assert (await other.service.post_digest(CHANNEL, SAMPLE_DAY, RecordingPublisher())).state == "done-before"
+
+
+async def test_transient_errors_are_retried_until_the_channels_day_is_over(make_app: MakeApp, clock: FrozenClock):
+    clock.set(datetime(2020, 11, 7, 23, 0, tzinfo=UTC))
+    app = await make_app(sample=True, config={"digest": {"backoff_seconds": 60, "backoff_max_seconds": 600}})
+    down = RecordingPublisher(script=[UpstreamUnavailable("502")] * 1000)
+    with pytest.raises(UpstreamUnavailable):
+        await app.service.post_digest(CHANNEL, SAMPLE_DAY, down)
+    assert clock.now() <= datetime(2020, 11, 8, tzinfo=UTC) and sum(clock.slept) >= 45 * 60
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(CHANNEL)
+        assert channel_id is not None
+        last = (await uow.digests.last_for_channels([channel_id]))[channel_id]
+    assert last.state == "claimed" and "502" in (last.last_error or "")
+    clock.advance(hours=2)  # the platform is back: the next run (tomorrow's job, or a retry) finishes it
+    back = RecordingPublisher(world=down.world)
+    assert (await app.service.post_digest(CHANNEL, SAMPLE_DAY, back)).state == "resumed"
+    assert len(down.world.copies(CHANNEL)) == 6
+
+
+async def test_a_crash_between_a_message_and_its_record_resumes_without_a_duplicate(make_app: MakeApp) -> None:
+    app = await make_app(sample=True, config=FAST)
+    dying = RecordingPublisher(script=["ok", "ok", "killed"])  # the third message exists; its record never does
+    with pytest.raises(SimulatedCrash):
+        await app.service.post_digest(CHANNEL, SAMPLE_DAY, dying)
+    restarted = await make_app(config=FAST)
+    publisher = RecordingPublisher(world=dying.world)
+    result = await restarted.service.post_digest(CHANNEL, SAMPLE_DAY, publisher)
+    assert result.state == "resumed" and result.posted == 2 and result.skipped_already_posted == 2
+    assert [e.rank for e in publisher.published] == [4, 5]  # rank 3 was found on the platform and adopted
+    assert set(dying.world.copies(CHANNEL).values()) == {1} and len(dying.world.copies(CHANNEL)) == 6
+    await _recorded_ids_are_the_visible_ones(restarted, publisher)
+
+
+async def test_a_stalled_holder_that_lost_its_claim_records_nothing_and_removes_its_late_copy(
+    make_app: MakeApp, clock: FrozenClock
 ) -> None:
-    config = {"digest": {"backoff_seconds": 0, "lease_seconds": 1, "publish_attempts": 1}}
-    first = await make_app(sample=True, config=config)
-    second = await make_app(config=config)
-    stalled = RecordingPublisher(pause_after=1)  # the platform never answers the second message
+    first = await make_app(sample=True, config=FAST)
+    second = await make_app(config=FAST)
+    stalled = RecordingPublisher(pause_after=1)  # like SIGSTOP in the middle of the second message
     running = asyncio.create_task(first.service.post_digest(CHANNEL, SAMPLE_DAY, stalled))
     await asyncio.wait_for(stalled.paused.wait(), 10)
-    other = RecordingPublisher()
-    assert (await second.service.post_digest(CHANNEL, SAMPLE_DAY, other)).state == "held-elsewhere"
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(running, 10)  # abandoned after half the lease, and the claim released
-    stalled.resume.set()
-    taken = await second.service.post_digest(CHANNEL, SAMPLE_DAY, other)
-    assert taken.state == "resumed" and [e.rank for e in other.published] == [2, 3, 4, 5]
-    assert [e.rank for e in stalled.published] == [1]
-
-
-async def test_shutting_down_finishes_the_message_and_releases_the_claim(make_app: MakeApp) -> None:
-    app = await make_app(sample=True, config=FAST)
-    other = await make_app(config=FAST)
-    blocking = RecordingPublisher(pause_after=2)
-    running = asyncio.create_task(app.service.post_digest(CHANNEL, SAMPLE_DAY, blocking))
-    await asyncio.wait_for(blocking.paused.wait(), 10)
-    app.service.stopping = True
-    blocking.resume.set()
+    held = await second.service.post_digest(CHANNEL, SAMPLE_DAY, RecordingPublisher(world=stalled.world))
+    assert held.state == "held-elsewhere" and (held.skipped_already_posted, held.planned) == (1, 5)
+    assert held.held_until is not None and held.held_until > clock.now()
+    clock.advance(seconds=61)  # its lease runs out; the other replica takes over and finishes
+    taker = RecordingPublisher(world=stalled.world)
+    taken = await second.service.post_digest(CHANNEL, SAMPLE_DAY, taker)
+    assert taken.state == "resumed" and [e.rank for e in taker.published] == [2, 3, 4, 5]
+    stalled.resume.set()  # SIGCONT: its request goes out and the platform takes it…
     with pytest.raises(ClaimLost):
         await asyncio.wait_for(running, 10)
-    assert len(blocking.published) == 3  # the message in flight was finished
-    publisher = RecordingPublisher()
-    result = await other.service.post_digest(CHANNEL, SAMPLE_DAY, publisher)  # no lease wait: it was released
-    assert result.state == "resumed" and [e.rank for e in publisher.published] == [4, 5]
+    world = stalled.world  # …but it records nothing, and removes its copy: the new holder recorded another
+    assert len(stalled.published) == 2 and world.deletes == 1
+    assert set(world.copies(CHANNEL).values()) == {1} and len(world.copies(CHANNEL)) == 6
+    await _recorded_ids_are_the_visible_ones(second, taker)
 
 
-async def test_platform_errors_are_retried_then_recorded(make_app: MakeApp) -> None:
-    app = await make_app(sample=True, config={"digest": {"backoff_seconds": 0, "publish_attempts": 3}})
+async def test_a_takeover_adopts_the_copy_a_stalled_holder_got_out(make_app: MakeApp, clock: FrozenClock) -> None:
+    first = await make_app(sample=True, config=FAST)
+    second = await make_app(config=FAST)
+    lossy = RecordingPublisher(script=["ok", "killed"])  # its 2nd message exists; then it dies
+    with pytest.raises(SimulatedCrash):
+        await first.service.post_digest(CHANNEL, SAMPLE_DAY, lossy)
+    clock.advance(seconds=61)
+    taker = RecordingPublisher(world=lossy.world)
+    result = await second.service.post_digest(CHANNEL, SAMPLE_DAY, taker)
+    assert result.state == "resumed" and [e.rank for e in taker.published] == [3, 4, 5]
+    assert set(lossy.world.copies(CHANNEL).values()) == {1}
+    await _recorded_ids_are_the_visible_ones(second, taker)
 
-    class Flaky(RecordingPublisher):
-        failures = 2
 
-        async def publish(self, channel, entry):  # type: ignore[no-untyped-def]
-            if self.failures:
-                self.failures -= 1
-                raise ConnectionError("503 from the platform")
-            return await super().publish(channel, entry)
+async def test_extra_copies_nobody_recorded_are_deleted_on_resume(make_app: MakeApp, clock: FrozenClock) -> None:
+    app = await make_app(sample=True, config=FAST)
+    world = MemoryPlatform()
+    crashing = RecordingPublisher(world=world, fail_after=3)
+    with pytest.raises(SimulatedCrash):
+        await app.service.post_digest(CHANNEL, SAMPLE_DAY, crashing)
+    recorded = crashing.calls[2].message  # a copy of rank 2 that some lost process posted and nobody recorded
+    stray = PostedMessage(CHANNEL, "stray-1")
+    world.messages[stray.message_id] = Shown(stray.message_id, CHANNEL, crashing.calls[2].key, "copy")
+    restarted = await make_app(config=FAST)
+    publisher = RecordingPublisher(world=world)
+    await restarted.service.post_digest(CHANNEL, SAMPLE_DAY, publisher)
+    assert world.messages["stray-1"].deleted and not world.messages[recorded.message_id].deleted
+    assert set(world.copies(CHANNEL).values()) == {1}
 
-    flaky = Flaky()
-    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, flaky)
-    assert result.posted == 5 and len(flaky.published) == 5
 
-    class Down(RecordingPublisher):
-        async def publish(self, channel, entry):  # type: ignore[no-untyped-def]
-            raise ConnectionError("platform down")
-
-    with pytest.raises(ConnectionError):
-        await app.service.post_digest(ChannelRef("discord", "G1", "C2"), SAMPLE_DAY, Down())
+async def test_a_message_the_platform_refuses_for_good_is_skipped_and_the_rest_goes_on(app: App) -> None:
+    picky = RecordingPublisher(script=["ok", refused("message", "Discord refused one message (50035)")])
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, picky)
+    assert result.state == "posted" and result.posted == 4 and [e.rank for e in picky.published] == [1, 3, 4, 5]
+    assert (await app.service.settings(CHANNEL)).paused is None
     async with app.uow() as uow:
-        row = await uow.channels.find(ChannelRef("discord", "G1", "C2"))
-        assert row is not None
-        last = (await uow.digests.last_for_channels([row.id]))[row.id]
-        assert last.state == "claimed" and "platform down" in (last.last_error or "")
+        channel_id = await uow.channels.id_of(CHANNEL)
+        assert channel_id is not None
+        last = (await uow.digests.last_for_channels([channel_id]))[channel_id]
+    assert last.state == "done"
+
+
+async def test_a_dead_channel_is_paused_told_once_and_not_hammered(app: App, clock: FrozenClock) -> None:
+    await app.service.subscribe(CHANNEL, {}, by="U-admin")
+    gone = RecordingPublisher(script=[refused("channel", "hotpapers is not a member of #papers")] * 3)
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, gone)
+    assert result.state == "paused" and result.pause is not None and result.pause.scope == "channel"
+    settings = await app.service.settings(CHANNEL)
+    assert settings.paused is not None and "not a member" in settings.paused.reason and settings.subscribed
+    notice = gone.said[-1]
+    assert "paused the daily digest" in notice and "do something" in notice
+    attempts = gone.attempts
+    again = await app.service.post_digest(CHANNEL, SAMPLE_DAY, gone)  # a catch-up, a restart, a retry: no request
+    assert again.state == "paused" and gone.attempts == attempts and len(gone.calls) == 2
+    clock.advance(hours=21)  # the daily retry: one request, still refused, nobody told twice
+    assert (await app.service.post_digest(CHANNEL, SAMPLE_DAY, gone)).state == "paused"
+    assert gone.attempts == attempts + 1 and len(gone.said) == 2  # the header of today's run, no second notice
+    clock.advance(hours=21)  # access is back: the next daily run resumes it by itself
+    back = RecordingPublisher(world=gone.world)
+    assert (await app.service.post_digest(CHANNEL, SAMPLE_DAY, back)).state == "resumed"
+    assert (await app.service.settings(CHANNEL)).paused is None and len(back.published) == 5
+
+
+async def test_subscribing_again_lifts_a_pause_at_once(app: App) -> None:
+    gone = RecordingPublisher(script=[refused("channel")])
+    await app.service.post_digest(CHANNEL, SAMPLE_DAY, gone)
+    assert (await app.service.settings(CHANNEL)).paused is not None
+    await app.service.subscribe(CHANNEL, {})
+    assert (await app.service.settings(CHANNEL)).paused is None
+    assert (await app.service.post_digest(CHANNEL, SAMPLE_DAY, RecordingPublisher())).state == "resumed"
+
+
+async def test_a_revoked_token_pauses_every_channel_of_that_workspace_only(app: App) -> None:
+    here, there, elsewhere = (ChannelRef("slack", "T1", "C1"), ChannelRef("slack", "T1", "C2"),
+                              ChannelRef("slack", "T2", "C3"))  # fmt: skip
+    for channel in (here, there, elsewhere):
+        await app.service.subscribe(channel, {})
+    revoked = RecordingPublisher("slack", script=[refused("workspace", "Slack refuses the app's token")])
+    result = await app.service.post_digest(here, SAMPLE_DAY, revoked)
+    assert result.state == "paused" and revoked.said == [f"🔥 Hot papers for Friday {SAMPLE_DAY} — top 5"]
+    assert [(await app.service.settings(c)).paused is not None for c in (here, there, elsewhere)] == [
+        True,
+        True,
+        False,
+    ]
+    assert (await app.service.post_digest(there, SAMPLE_DAY, revoked)).state == "paused" and revoked.attempts == 1
+
+
+async def test_a_posted_card_shows_the_channels_why_line_like_the_preview(make_app: MakeApp) -> None:
+    app = await make_app(sample=True, config=FAST)
+    preview = await app.service.digest(ChannelRef("discord", "G1", "fresh"))
+    author = preview.entries[2].card.paper.authors[0]
+    await app.service.subscribe(CHANNEL, {"authors": author})
+    preview = await app.service.digest(CHANNEL, SAMPLE_DAY)
+    followed = next(e for e in preview.entries if any("follows" in part for part in e.card.why))
+    crashing = RecordingPublisher(fail_after=followed.rank - 1)
+    with pytest.raises(SimulatedCrash):
+        await app.service.post_digest(CHANNEL, SAMPLE_DAY, crashing)
+    publisher = RecordingPublisher(world=crashing.world)
+    await (await make_app(config=FAST)).service.post_digest(CHANNEL, SAMPLE_DAY, publisher)  # resumed: rebuilt
+    posted = [*crashing.published, *publisher.published]
+    assert [(e.card.paper.id, e.card.why, e.card.score) for e in posted] == [
+        (e.card.paper.id, e.card.why, e.card.score) for e in preview.entries
+    ]
+
+
+async def _recorded_ids_are_the_visible_ones(app: App, publisher: RecordingPublisher) -> None:
+    """Every message the database records for CHANNEL is one the platform shows, and vice versa."""
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(CHANNEL)
+        assert channel_id is not None
+        digest = (await uow.digests.last_for_channels([channel_id]))[channel_id]
+        assert digest.state == "done"
+        claim = await uow.digests.claim(channel_id, digest.day, holder="probe", now=app.clock.now(),
+                                        lease=timedelta(seconds=1))  # fmt: skip
+        planned = await uow.posts.planned(claim.digest_id)
+        header, _ = await uow.digests.header_of(claim.digest_id)
+    recorded = {p.message_id for p in planned} | {header}
+    assert recorded == {m.message_id for m in publisher.world.visible(CHANNEL)}
 
 
 async def test_no_post_on_a_day_without_announcements_unless_the_channel_asks(app: App) -> None:

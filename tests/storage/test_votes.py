@@ -108,4 +108,4 @@ async def test_pausing_a_workspace_unsubscribes_only_its_channels(app: App) -> N
     for channel in (HERE, THERE, other):
         await app.service.subscribe(channel)
     assert await app.service.pause_workspace("slack", "T1", reason="uninstalled", fix="reinstall") == 2
-    assert [(await app.service.settings(c)).subscribed for c in (HERE, THERE, other)] == [False, False, True]
+    assert [(await app.service.settings(c)).paused is not None for c in (HERE, THERE, other)] == [True, True, False]
