@@ -103,7 +103,7 @@ async def test_a_moderator_clearing_reactions_removes_the_votes_they_made(app: A
     assert await clear(ChannelRef("slack", "T9", "C9"), messages[1]) is None
 
 
-async def test_pausing_a_workspace_unsubscribes_only_its_channels(app: App) -> None:
+async def test_pausing_a_workspace_pauses_only_its_channels(app: App) -> None:
     other = ChannelRef("slack", "T2", "C1")
     for channel in (HERE, THERE, other):
         await app.service.subscribe(channel)
