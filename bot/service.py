@@ -236,6 +236,26 @@ class HotPapers:
             queue = self._vote_queue = VoteQueue(write)
         return await queue.submit(event)
 
+    async def clear_reactions(
+        self, channel: ChannelRef, message_id: str, reaction: str | None = None
+    ) -> VoteTally | None:
+        """A moderator removed every reaction from a message the bot posted (`reaction` None), or every reaction of
+        one emoji: the votes those reactions made go (a vote another same-sign reaction still holds stays). Returns
+        the paper's tally in the channel, or None for a message the bot did not post."""
+        async with self._uow() as uow:
+            channel_id = await uow.channels.id_of(channel)
+            if channel_id is None:
+                return None
+            key = (channel_id, message_id)
+            paper_id = (await uow.posts.papers_of_messages([key])).get(key)
+            if paper_id is None:
+                return None
+            await uow.votes.clear_reactions(channel_id, paper_id, reaction)
+            tally = (await uow.votes.tallies(channel_id, [paper_id])).get(paper_id, VoteTally())
+            await uow.commit()
+        self.metrics.vote(channel.platform, "removed")
+        return tally
+
     async def forget_user(self, platform: str, user_id: str) -> int:
         """Delete a user's votes and summaries (a data-deletion request). Returns how many rows went."""
         async with self._uow() as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,7 @@ class HotPapersBot(commands.Bot):
         self.vote_hint = f"vote with {' '.join(settings.up_emoji)} or {' '.join(settings.down_emoji)}"
         budget = RequestBudget(settings.global_rate_limit)
         self.publisher = DiscordPublisher(self, budget=budget, seed_emoji=seed, vote_hint=self.vote_hint)
+        self.command_cleanup: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton, ReportButton)
@@ -70,6 +72,15 @@ class HotPapersBot(commands.Bot):
         emoji = EmojiVotes(self.settings.up_emoji, self.settings.down_emoji)
         await self.add_cog(ReactionVotes(self, self.service, emoji=emoji))
         await sync_commands(self.tree, self.settings.guilds)
+        if not self.settings.guilds:
+            self.command_cleanup = asyncio.create_task(
+                remove_guild_sets(self, self.tree), name="remove guild command sets"
+            )
+
+    async def close(self) -> None:
+        if self.command_cleanup is not None:
+            self.command_cleanup.cancel()
+        await super().close()
 
 
 class ShardedHotPapersBot(HotPapersBot, commands.AutoShardedBot):
@@ -83,19 +94,45 @@ def build_bot(service: HotPapers, settings: Settings, **options: Any) -> HotPape
 
 
 async def sync_commands(tree: app_commands.CommandTree[Any], guild_ids: tuple[int, ...]) -> None:
-    """Bulk-overwrite the commands globally, or per configured guild (visible at once there)."""
+    """Bulk-overwrite the commands globally, or per configured guild (visible at once there).
+
+    With guilds, the global set a global sync left behind is emptied, so nobody sees every command twice (the
+    guild sets a guild sync left behind are emptied once the bot knows its guilds: `remove_guild_sets`). Each
+    sync stands alone: a guild that refuses, or a rate limit, is logged and the others go on; the bot serves.
+    """
+    if not guild_ids:
+        await _sync(tree, None)
+        return
+    for guild_id in guild_ids:
+        tree.copy_global_to(guild=discord.Object(id=guild_id))
+    for guild_id in guild_ids:
+        await _sync(tree, discord.Object(id=guild_id))
+    tree.clear_commands(guild=None)  # interactions resolve through the guild copies
+    await _sync(tree, None)
+
+
+async def remove_guild_sets(client: discord.Client, tree: app_commands.CommandTree[Any]) -> None:
+    """Global sync: empty the guild sets an earlier guild sync left in the servers the bot is in."""
+    await client.wait_until_ready()
+    for guild in list(client.guilds):
+        await _sync(tree, guild, quiet=True)
+
+
+async def _sync(
+    tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None, *, quiet: bool = False
+) -> None:
+    where = f"guild {guild.id}" if guild else "global"
     try:
-        if not guild_ids:
-            synced = await tree.sync()
-            log.info("synced %d global slash commands", len(synced))
-        for guild_id in guild_ids:
-            guild = discord.Object(id=guild_id)
-            tree.copy_global_to(guild=guild)
-            synced = await tree.sync(guild=guild)
-            log.info("synced %d slash commands to guild %s", len(synced), guild_id)
+        synced = await tree.sync(guild=guild)
+    except discord.RateLimited as error:
+        # Longer than the bot waits for (MAX_RATELIMIT_WAIT): the commands there stay as they were until a restart.
+        log.warning("slash-command sync (%s) rate-limited for %.0f s; keeping the commands already there",
+                    where, error.retry_after)  # fmt: skip
     except discord.HTTPException as error:
-        # The commands synced before keep working; say why these were not updated and go on serving.
-        log.error("could not sync slash commands (is the bot in the guild, with applications.commands?): %s", error)
+        log.error("could not sync slash commands (%s; is the bot there, with applications.commands?): %s",
+                  where, error)  # fmt: skip
+    else:
+        (log.debug if quiet else log.info)("synced %d slash commands (%s)", len(synced), where)
 
 
 async def serve(

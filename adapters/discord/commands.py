@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from adapters.discord import render
 from adapters.discord.channels import interaction_channel
-from adapters.discord.errors import MANAGE_CHANNELS, REGENERATE_DENIED
+from adapters.discord.errors import BOT_MISSING, MANAGE_CHANNELS, REGENERATE_DENIED
 from adapters.discord.views import SummaryModal, paper_view
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import PermissionDenied
@@ -91,28 +91,32 @@ class PaperCommands(commands.Cog):
         announce_empty: bool | None = None,
     ) -> None:
         _require_manage_channels(interaction)
+        _require_bot_permissions(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the database may be slower than 3 s
         given = {"categories": categories, "keywords": keywords, "negative_keywords": negative_keywords,
                  "authors": authors, "top_n": top_n, "post_time": post_time, "timezone": timezone,
                  "weekdays": weekdays, "announce_empty": announce_empty}  # fmt: skip
         options = {name: _option_text(value) for name, value in given.items() if value is not None}
         channel = interaction_channel(interaction)
-        settings = await self.service.subscribe(channel, options)
+        settings = await self.service.subscribe(channel, options, by=str(interaction.user.id))
         text = render.settings_text(settings, channel=channel, lead="Subscribed.")
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
     @hotpapers.command(name="unsubscribe", description="Stop posting the daily digest here")
     async def unsubscribe(self, interaction: discord.Interaction[Any]) -> None:
         _require_manage_channels(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await self.service.unsubscribe(interaction_channel(interaction))
         note = "Unsubscribed: no more digests here. Votes and summaries are kept."
-        await interaction.response.send_message(note, ephemeral=True)
+        await interaction.followup.send(note, ephemeral=True)
 
     @hotpapers.command(name="settings", description="Show this channel's digest settings")
     async def settings(self, interaction: discord.Interaction[Any]) -> None:
         _require_manage_channels(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         channel = interaction_channel(interaction)
         settings = await self.service.settings(channel)
-        await interaction.response.send_message(render.settings_text(settings, channel=channel), ephemeral=True)
+        await interaction.followup.send(render.settings_text(settings, channel=channel), ephemeral=True)
 
     @hotpapers.command(name="regenerate", description="Ask the LLM again for a paper's summary (after a bad one)")
     @app_commands.describe(ref=REF_HELP)
@@ -127,6 +131,27 @@ def _require_manage_channels(interaction: discord.Interaction[Any], refusal: str
     """default_permissions only hides the command by default; server admins can re-grant it, so check again."""
     if not interaction.permissions.manage_channels:
         raise PermissionDenied(refusal)
+
+
+BOT_PERMISSIONS = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "add_reactions": "Add Reactions",
+    "read_message_history": "Read Message History",
+}
+"""What the bot needs in a channel it posts digests to (Discord's names, as the channel settings show them)."""
+
+
+def missing_permissions(granted: discord.Permissions) -> list[str]:
+    return [label for flag, label in BOT_PERMISSIONS.items() if not getattr(granted, flag)]
+
+
+def _require_bot_permissions(interaction: discord.Interaction[Any]) -> None:
+    """Refuse to subscribe a channel the bot could not post (or count reactions) in, naming what is missing."""
+    missing = missing_permissions(interaction.app_permissions)
+    if missing:
+        raise PermissionDenied(BOT_MISSING.format(missing=", ".join(missing)))
 
 
 def _option_text(value: str | int | bool) -> str:

@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "arXiv is unreachable right now, try again in a minute."
 MANAGE_CHANNELS = "You need the Manage Channels permission in this channel to change its hot-papers subscription."
 REGENERATE_DENIED = "You need the Manage Channels permission in this channel to regenerate a paper's summary."
+BOT_MISSING = (
+    "hotpapers cannot post the digest here: it lacks {missing} in this channel. Grant them to the bot's role "
+    "(channel settings → Permissions) and subscribe again."
+)
 SERVER_ONLY = "This command works in a server channel, not in direct messages."
 UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
 

@@ -42,6 +42,14 @@ class EmojiVotes:
         return self._values.get(emoji_key(emoji.name or ""))
 
 
+def reaction_name(emoji: discord.PartialEmoji) -> str:
+    """Which reaction this is on the message: a custom emoji by id (its name can change), a unicode one by its
+    characters (👍 and 👍🏽 are two reactions on Discord, each removable on its own)."""
+    if emoji.id is not None:
+        return f"custom:{emoji.id}"
+    return (emoji.name or "").replace("\ufe0f", "")
+
+
 def vote_event(payload: discord.RawReactionActionEvent, *, own_id: int, emoji: EmojiVotes,
                channel: object = None) -> VoteEvent | None:  # fmt: skip
     """The VoteEvent for a raw reaction, or None for our own reactions and for emoji that are not votes."""
@@ -56,6 +64,7 @@ def vote_event(payload: discord.RawReactionActionEvent, *, own_id: int, emoji: E
         value=value,  # type: ignore[arg-type]
         removed=payload.event_type == "REACTION_REMOVE",
         by_bot=by_bot,
+        reaction=reaction_name(payload.emoji),
     )
 
 
@@ -74,6 +83,24 @@ class ReactionVotes(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         await self._vote(payload)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        """MESSAGE_REACTION_REMOVE_ALL: a moderator removed every reaction from the message."""
+        await self._clear(payload.guild_id, payload.channel_id, payload.message_id, None)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
+        """MESSAGE_REACTION_REMOVE_EMOJI: a moderator removed every reaction of one emoji from the message."""
+        if self.emoji.value(payload.emoji) is not None:
+            await self._clear(payload.guild_id, payload.channel_id, payload.message_id, reaction_name(payload.emoji))
+
+    async def _clear(self, guild_id: int | None, channel_id: int, message_id: int, reaction: str | None) -> None:
+        channel = channel_ref(guild_id, channel_id, self.bot.get_channel(channel_id))
+        try:
+            await self.service.clear_reactions(channel, str(message_id), reaction)
+        except HotPapersError as error:
+            log.warning("reactions cleared from message %s not applied: %s", message_id, error)
 
     async def _vote(self, payload: discord.RawReactionActionEvent) -> None:
         own_id = self.bot.user.id if self.bot.user else 0

@@ -15,7 +15,7 @@ from discord.utils import escape_markdown, escape_mentions
 
 from bot.channel_settings import describe
 from bot.model import ChannelRef, ChannelSettings, DigestEntry, PaperCard, PostKey, PostRecord, VoteTally
-from bot.text import clean_multiline, clean_text
+from bot.text import clean_multiline, clean_text, display_title
 
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER, TOTAL, FIELDS = 256, 4096, 256, 1024, 2048, 6000, 25
 CONTENT = 2000
@@ -28,9 +28,19 @@ _OPEN, _CLOSE = "\ue000", "\ue001"  # stand-ins for [ and ] while escape_markdow
 _BRACKET = re.compile(f"(?P<run>\\\\*)(?P<mark>[{_OPEN}{_CLOSE}])")
 
 
+_COMMAND_MENTION = re.compile(r"<(/[^<>\n]{1,100}?:\d+>)")
+"""`</name:id>` shows as a clickable slash command; a zero-width space after `<` leaves it as text."""
+
+
+def neutralise_mentions(text: str) -> str:
+    """Break @everyone / @here / user and role mentions (discord.py) and slash-command mentions `</name:id>`."""
+    return escape_mentions(_COMMAND_MENTION.sub("<\u200b\\1", text))
+
+
 def escape(text: str, *, multiline: bool = False) -> str:
     """Hostile text → literal Discord markdown: no formatting, masked links, mentions or control characters."""
     cleaned = (clean_multiline if multiline else clean_text)(text).replace(_OPEN, "").replace(_CLOSE, "")
+    cleaned = _COMMAND_MENTION.sub("<\u200b\\1", cleaned)
     # escape_markdown only escapes the first "[" of a masked link ("[a] [b](url)" keeps a live link): do all.
     guarded = escape_mentions(escape_markdown(cleaned.replace("[", _OPEN).replace("]", _CLOSE)))
     return _BRACKET.sub(_escaped_bracket, guarded)
@@ -44,7 +54,7 @@ def _escaped_bracket(match: re.Match[str]) -> str:
 
 def plain(text: str) -> str:
     """For places Discord shows without markdown (footers): cleaned, mentions broken, nothing else."""
-    return escape_mentions(clean_text(text))
+    return neutralise_mentions(clean_text(text))
 
 
 def clip(text: str, limit: int) -> str:
@@ -66,7 +76,7 @@ def content(text: str) -> str:
 
 def paper_embed(card: PaperCard) -> discord.Embed:
     """The full card for `/paper`: abstract, summary, authors, categories, votes, why it is hot, where it was posted."""
-    embed = _base(card, title=escape(card.paper.title))
+    embed = _base(card, title=escape(display_title(card.paper.title, card.paper.id)))
     embed.add_field(name="Authors", value=authors_line(card.paper.authors), inline=False)
     embed.add_field(name="Categories", value=categories_line(card), inline=True)
     embed.add_field(name="Votes here", value=votes_line(card.votes), inline=True)
@@ -82,7 +92,8 @@ def entry_embed(entry: DigestEntry, *, vote_hint: str = "", key: PostKey | None 
     """One digest post: compact (summary as the description) so a day's digest reads at a glance. `key`, the
     message's idempotency key, ends the footer: it is how a resumed digest finds the post again."""
     card = entry.card
-    embed = _base(card, title=f"{entry.rank}. {escape(card.paper.title)}", hint=vote_hint, key=key)
+    title = f"{entry.rank}. {escape(display_title(card.paper.title, card.paper.id))}"
+    embed = _base(card, title=title, hint=vote_hint, key=key)
     if entry.updated:
         embed.add_field(
             name="Updated", value=f"New version v{card.paper.version} since it was posted here", inline=False
@@ -100,7 +111,7 @@ def top_embed(cards: Sequence[PaperCard], *, channel: ChannelRef, days: int) -> 
     embed = discord.Embed(title=clip(escape(f"Most-voted papers in {where}, last {days} days"), TITLE))
     embed.colour = discord.Colour(ARXIV_RED)
     for rank, card in enumerate(cards[:TOP_SHOWN], start=1):
-        name = clip(f"{rank}. {escape(card.paper.title)}", FIELD_NAME)
+        name = clip(f"{rank}. {escape(display_title(card.paper.title, card.paper.id))}", FIELD_NAME)
         embed.add_field(name=name, value=f"{votes_line(card.votes)} · {card.paper.abs_url}", inline=False)
     return embed
 

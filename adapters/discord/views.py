@@ -66,6 +66,7 @@ class VoteButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         client: HasService = interaction.client
         try:
+            await interaction.response.defer(ephemeral=True, thinking=True)  # the database may be slower than 3 s
             event = VoteEvent(
                 channel=interaction_channel(interaction),
                 user_id=str(interaction.user.id),
@@ -76,7 +77,7 @@ class VoteButton(
                 paper_id=self.paper_id,
             )
             votes = await client.service.record_vote(event)
-            await interaction.response.send_message(render.vote_receipt(self.value, votes), ephemeral=True)
+            await interaction.followup.send(render.vote_receipt(self.value, votes), ephemeral=True)
         except Exception as error:
             await reply_error(interaction, error)
 

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render
 from adapters.slack.errors import error_text
+from adapters.slack.reply import deliver
 from adapters.slack.text import escape
 from bot.errors import BadInput
 from bot.model import ChannelRef, VoteEvent, VoteValue
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
     from bot.service import HotPapers
 
 log = logging.getLogger(__name__)
+
+
+async def _answer(respond: AsyncRespond, client: AsyncWebClient, body: dict[str, Any], **message: Any) -> None:
+    """Answer through the action's response_url; if Slack refuses, the user is told privately (`deliver`)."""
+    channel_id, user_id = button_channel(body).channel, str((body.get("user") or {}).get("id", ""))
+    await deliver(respond, client=client, channel_id=channel_id, user_id=user_id, **message)
 
 
 def button_channel(body: dict[str, Any]) -> ChannelRef:
@@ -60,39 +68,54 @@ class CardActions:
         app.action(render.REPORT)(self.report)
         app.view(render.SUMMARY_CALLBACK)(self.summary_submitted)
 
-    async def vote_up(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._vote(ack, body, respond, value=1)
+    async def vote_up(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await self._vote(ack, body, client, respond, value=1)
 
-    async def vote_down(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._vote(ack, body, respond, value=-1)
+    async def vote_down(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await self._vote(ack, body, client, respond, value=-1)
 
-    async def _vote(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, *, value: VoteValue) -> None:
+    async def _vote(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, *, value: VoteValue
+    ) -> None:
         await ack()
         vote = button_vote(body, value=value)
         try:
             tally = await self._service.record_vote(vote)
         except Exception as error:
-            await respond(text=error_text(error), response_type="ephemeral", replace_original=False)
+            await _answer(
+                respond, client, body, text=error_text(error), response_type="ephemeral", replace_original=False
+            )
             return
         if tally is None:
             return
         mark = "👍" if value > 0 else "👎"
         text = f"Your {mark} on arXiv:{vote.paper_id} is counted: now 👍 {tally.up} · 👎 {tally.down} here."
-        await respond(text=escape(text), response_type="ephemeral", replace_original=False)
+        await _answer(respond, client, body, text=escape(text), response_type="ephemeral", replace_original=False)
 
-    async def report(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def report(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         """Ack first: once the summary is hidden the card falls back to the next source, maybe an LLM call."""
         await ack()
         paper_id, user_id = str(body["actions"][0].get("value", "")), str(body["user"]["id"])
         try:
             card = await self._service.report_summary(paper_id, button_channel(body), user_id=user_id)
         except Exception as error:
-            await respond(text=error_text(error, ref=paper_id), response_type="ephemeral", replace_original=False)
+            await _answer(
+                respond,
+                client,
+                body,
+                text=error_text(error, ref=paper_id),
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return
         text = render.summary_note("Thanks — reported.", card)
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await _answer(respond, client, body, text=text, response_type="ephemeral", replace_original=False)
 
-    async def summary_submitted(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def summary_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         """Save within the ack window when we can (so a bad text is shown in the modal), else ack and report later."""
         try:
             meta = json.loads(view.get("private_metadata") or "{}")
@@ -120,4 +143,6 @@ class CardActions:
         else:
             message = escape(f"Thanks, {author}: your summary of arXiv:{ref} is saved and shown on its card.")
         if meta.get("response_url"):
-            await AsyncWebhookClient(str(meta["response_url"])).send(text=message, response_type="ephemeral")
+            hook = AsyncWebhookClient(str(meta["response_url"]))
+            await deliver(hook.send, client=client, channel_id=channel.channel, user_id=str(user.get("id", "")),
+                          text=message, response_type="ephemeral")  # fmt: skip

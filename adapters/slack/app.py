@@ -24,8 +24,10 @@ from adapters.slack.actions import CardActions
 from adapters.slack.commands import SlashCommands
 from adapters.slack.errors import bolt_error
 from adapters.slack.events import ReactionVotes
-from adapters.slack.publisher import SlackPublisher, TokenLookup, static_tokens
+from adapters.slack.installs import InstalledTokens, StaticTokens, Tokens
+from adapters.slack.publisher import SlackPublisher
 from adapters.slack.settings import Secrets, Settings
+from adapters.slack.uninstalls import Uninstalls
 
 if TYPE_CHECKING:
     from bot.service import HotPapers
@@ -67,11 +69,15 @@ async def build_app(
     client = web_client(settings, token=None if settings.oauth else secrets.bot_token)
     engine: AsyncEngine | None = None
     store: AsyncSQLAlchemyInstallationStore | None = None
+    tokens: Tokens
     if settings.oauth:
         engine = create_async_engine(database_url)
         store = AsyncSQLAlchemyInstallationStore(client_id=str(secrets.client_id), engine=engine)
         states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=settings.state_expiration_seconds, engine=engine)
-        await store.create_tables()
+        installed = InstalledTokens(store, engine, client_id=str(secrets.client_id),
+                                    client_secret=str(secrets.client_secret), client=client,
+                                    refresh_minutes=settings.token_refresh_minutes)  # fmt: skip
+        await installed.create_tables()
         await states.create_tables()
         oauth = AsyncOAuthSettings(
             client_id=secrets.client_id,
@@ -85,24 +91,18 @@ async def build_app(
             installation_store_bot_only=True,
             state_store=states,
             state_expiration_seconds=settings.state_expiration_seconds,
+            token_rotation_expiration_minutes=settings.token_refresh_minutes,
         )
-        bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client, oauth_settings=oauth)
-        bolt.enable_token_revocation_listeners()
-        tokens = _installed_tokens(store)
+        bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client, oauth_settings=oauth,
+                        authorize=installed.authorize())  # fmt: skip
+        tokens = installed
     else:
         bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client)
-        tokens = static_tokens(str(secrets.bot_token))
+        tokens = StaticTokens(str(secrets.bot_token))
     bolt.error(bolt_error)
+    Uninstalls(service, tokens).register(bolt)
     SlashCommands(service, settings, summary_max_chars=summary_max_chars).register(bolt)
     CardActions(service, summary_wait_seconds=settings.summary_wait_seconds).register(bolt)
     ReactionVotes(service, settings).register(bolt)
-    publisher = SlackPublisher(client, tokens)
+    publisher = SlackPublisher(client, tokens.token)
     return SlackApp(bolt=bolt, client=client, publisher=publisher, engine=engine, installation_store=store)
-
-
-def _installed_tokens(store: AsyncSQLAlchemyInstallationStore) -> TokenLookup:
-    async def lookup(team_id: str) -> str | None:
-        bot = await store.async_find_bot(enterprise_id=None, team_id=team_id)
-        return bot.bot_token if bot is not None else None
-
-    return lookup

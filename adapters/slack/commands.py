@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from adapters.slack.errors import error_text
 from adapters.slack.options import USAGE, parse_options, split_subcommand
 from adapters.slack.permissions import require_manager
+from adapters.slack.reply import deliver
 from adapters.slack.settings import Settings
 from adapters.slack.text import escape
 from bot.arxiv_id import parse_arxiv_id
@@ -43,6 +45,15 @@ HELP = (
 )
 
 
+async def _answer(respond: AsyncRespond, client: AsyncWebClient, command: dict[str, Any], **message: Any) -> None:
+    """Answer through the command's response_url; if Slack refuses, the user is told privately (`deliver`)."""
+    channel_id, user_id = str(command.get("channel_id", "")), str(command.get("user_id", ""))
+    await deliver(respond, client=client, channel_id=channel_id, user_id=user_id, **message)
+
+
+FORM_FAILED = "The summary form could not be opened (Slack said: {reason}). Please run /summarize again."
+
+
 def channel_of(command: dict[str, Any]) -> ChannelRef:
     name = command.get("channel_name") or ""
     return ChannelRef("slack", str(command.get("team_id", "")), str(command.get("channel_id", "")), f"#{name}")
@@ -61,29 +72,47 @@ class SlashCommands:
         for name in COMMANDS:
             app.command(name)(handlers[name])
 
-    async def paper(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def paper(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
         ref = str(command.get("text", ""))
         try:
             card = await self._service.paper(ref, channel_of(command), user=str(command.get("user_id", "")) or None)
         except Exception as error:
-            await respond(text=error_text(error, ref=ref), response_type="ephemeral")
+            await _answer(respond, client, command, text=error_text(error, ref=ref), response_type="ephemeral")
             return
-        await respond(text=render.fallback_text(card), blocks=render.paper_blocks(card), response_type="in_channel")
+        await _answer(
+            respond,
+            client,
+            command,
+            text=render.fallback_text(card),
+            blocks=render.paper_blocks(card),
+            response_type="in_channel",
+        )
 
-    async def hot(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def hot(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
         text = str(command.get("text", "")).strip()
         try:
             days = self._days(text)
             cards = await self._service.top(channel_of(command), days, limit=self._settings.hot_limit)
         except Exception as error:
-            await respond(text=error_text(error), response_type="ephemeral")
+            await _answer(respond, client, command, text=error_text(error), response_type="ephemeral")
             return
         fallback = f"{len(cards)} most-voted papers in the last {days} days"
-        await respond(text=fallback, blocks=render.hot_blocks(cards, days=days), response_type="in_channel")
+        await _answer(
+            respond,
+            client,
+            command,
+            text=fallback,
+            blocks=render.hot_blocks(cards, days=days),
+            response_type="in_channel",
+        )
 
-    async def summarize(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+    async def summarize(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         """Open the modal at once: a trigger_id expires 3 s after the command, before any arXiv lookup could end."""
         try:
             paper_id = parse_arxiv_id(str(command.get("text", ""))).id
@@ -98,7 +127,13 @@ class SlashCommands:
             "response_url": command.get("response_url"),
         }
         view = render.summary_modal(paper_id, metadata=json.dumps(metadata), max_chars=self._summary_max_chars)
-        await client.views_open(trigger_id=command["trigger_id"], view=view)
+        try:
+            await client.views_open(trigger_id=command["trigger_id"], view=view)
+        except SlackApiError as error:  # expired_trigger_id: Slack gave us 3 s and they were gone
+            code = str(error.response.get("error", "unknown_error"))
+            log.warning("could not open the summary form: %s", code)
+            await _answer(respond, client, command, text=escape(FORM_FAILED.format(reason=code)),
+                          response_type="ephemeral")  # fmt: skip
 
     async def hotpapers(
         self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -110,30 +145,39 @@ class SlashCommands:
             if action == "settings" and not rest:
                 current = await self._service.settings(channel)
                 blocks = render.settings_blocks(current, heading=f"Hot-papers settings for {channel.name}")
-                await respond(text="Channel settings", blocks=blocks, response_type="ephemeral")
+                await _answer(
+                    respond, client, command, text="Channel settings", blocks=blocks, response_type="ephemeral"
+                )
                 return
             if action not in ("subscribe", "unsubscribe", "settings", "regenerate"):
-                await respond(text=HELP, response_type="ephemeral")
+                await _answer(respond, client, command, text=HELP, response_type="ephemeral")
                 return
             doing = "regenerate summaries here" if action == "regenerate" else "change this channel's subscription"
             await require_manager(client, user_id=str(command.get("user_id")), channel_id=channel.channel, doing=doing)
             if action == "regenerate":
                 card = await self._service.regenerate_summary(rest, channel)
                 note = render.summary_note("Asked the LLM again.", card)
-                await respond(text=note, blocks=render.regenerated_blocks(card), response_type="ephemeral")
+                await _answer(
+                    respond,
+                    client,
+                    command,
+                    text=note,
+                    blocks=render.regenerated_blocks(card),
+                    response_type="ephemeral",
+                )
                 return
             if action == "unsubscribe":
                 await self._service.unsubscribe(channel)
                 gone = escape(f"{channel.name} no longer gets the daily hot papers.")
-                await respond(text=gone, response_type="in_channel")
+                await _answer(respond, client, command, text=gone, response_type="in_channel")
                 return
             options = parse_options(rest)
             if action == "settings" and not (await self._service.settings(channel)).subscribed:
                 raise BadInput("This channel is not subscribed yet: use /hotpapers subscribe with those options")
-            updated = await self._service.subscribe(channel, options)
+            updated = await self._service.subscribe(channel, options, by=str(command.get("user_id", "")) or None)
         except Exception as error:
             ref = rest if action == "regenerate" else None  # NotFound there names the paper
-            await respond(text=error_text(error, ref=ref), response_type="ephemeral")
+            await _answer(respond, client, command, text=error_text(error, ref=ref), response_type="ephemeral")
             return
         joined = await self._join(client, channel)
         verb = "subscribed to" if action == "subscribe" else "updated settings for"
@@ -141,7 +185,7 @@ class SlashCommands:
         if not joined:
             heading += " (invite the bot to this channel so it can post and count reactions)"
         blocks = render.settings_blocks(updated, heading=heading)
-        await respond(text=escape(heading), blocks=blocks, response_type="in_channel")
+        await _answer(respond, client, command, text=escape(heading), blocks=blocks, response_type="in_channel")
 
     def _days(self, text: str) -> int:
         if not text:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS = ("reaction_added", "reaction_removed")
-"""Events the votes need; OAuth installs also handle app_uninstalled and tokens_revoked (bolt's listeners)."""
+"""Events the votes need; every mode also handles app_uninstalled and tokens_revoked (`uninstalls.py`)."""
 
 
 def reaction_value(name: str, *, up: Collection[str], down: Collection[str]) -> VoteValue | None:
@@ -47,7 +47,8 @@ def reaction_vote(
     """The vote an Events API `reaction_*` callback stands for, or None when it is not a vote on a message."""
     event = body.get("event") or {}
     item = event.get("item") or {}
-    value = reaction_value(str(event.get("reaction", "")), up=up, down=down)
+    name = str(event.get("reaction", "")).split("::", 1)[0]  # `+1::skin-tone-3` is the `+1` reaction
+    value = reaction_value(name, up=up, down=down)
     user, channel, ts = event.get("user"), item.get("channel"), item.get("ts")
     team = body.get("team_id") or (body.get("authorizations") or [{}])[0].get("team_id")
     if value is None or item.get("type") != "message" or not (user and channel and ts and team):
@@ -60,6 +61,7 @@ def reaction_vote(
         removed=removed,
         by_bot=bool(bot_user_id) and user == bot_user_id,
         event_id=body.get("event_id"),
+        reaction=name,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.slack.text import clean, fit, link, plain
 from bot.model import ChannelSettings, DigestEntry, PaperCard
+from bot.text import display_title
 
 Block = dict[str, Any]
 
@@ -20,6 +21,10 @@ HEADER_LIMIT = 150
 CONTEXT_LIMIT = 2000
 BUTTON_LIMIT = 75
 FALLBACK_LIMIT = 300
+MESSAGE_LIMIT = 12_000
+"""Characters of text in one message's blocks: Slack answers `msg_blocks_too_long` from about 13k
+(slackapi/bolt-js#2509), well before its 50-block cap."""
+HOT_OVERHEAD = 110  # per /hot entry: number, link URL and brackets, votes, line breaks, the 🔥 mark
 MAX_AUTHORS = 8
 VOTE_UP, VOTE_DOWN, REPORT = "hp_vote_up", "hp_vote_down", "hp_report"
 SUMMARY_CALLBACK, SUMMARY_BLOCK, SUMMARY_ACTION = "hp_summarize", "hp_summary", "text"
@@ -29,7 +34,8 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def paper_blocks(card: PaperCard, *, rank: int | None = None, updated: bool = False) -> list[Block]:
     """One paper as a card: title, authors, links, abstract, summary with provenance, why-hot, and the buttons."""
     paper = card.paper
-    title = f"#{rank} · {paper.title}" if rank else paper.title
+    title = display_title(paper.title, paper.id)
+    title = f"#{rank} · {title}" if rank else title
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": plain(title, HEADER_LIMIT), "emoji": True}},
         _context(_authors(paper.authors), f"{paper.primary_category} · {paper.published:%Y-%m-%d}"),
@@ -59,28 +65,38 @@ def entry_blocks(entry: DigestEntry) -> list[Block]:
 def fallback_text(card: PaperCard, *, rank: int | None = None) -> str:
     """Notification and screen-reader text that goes with the blocks (Slack's top-level `text`)."""
     prefix = f"#{rank} " if rank else ""
-    return fit(clean(f"{prefix}{card.paper.title}", single_line=True), FALLBACK_LIMIT) + f" {card.paper.abs_url}"
+    title = display_title(card.paper.title, card.paper.id)
+    return fit(clean(f"{prefix}{title}", single_line=True), FALLBACK_LIMIT) + f" {card.paper.abs_url}"
 
 
 def hot_blocks(cards: Sequence[PaperCard], *, days: int) -> list[Block]:
-    """The channel's most-voted papers, two blocks each, so even 24 papers stay under the 50-block cap."""
+    """The channel's most-voted papers, two blocks each, so even 24 papers stay under the 50-block cap; each
+    paper gets an equal share of MESSAGE_LIMIT, so a long list of long titles stays one message Slack accepts."""
     head = f"Most-voted papers here, last {days} day{'s' if days != 1 else ''}"
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": head}}]
     if not cards:
         return [*blocks, _section("Nobody has voted on a paper in this channel in that time yet.")]
+    share = (MESSAGE_LIMIT - len(head)) // len(cards) - HOT_OVERHEAD
     for number, card in enumerate(cards, start=1):
         votes = f"👍 {card.votes.up} · 👎 {card.votes.down}"
-        authors = fit(_authors(card.paper.authors), 600)
-        line = f"*{number}.* {link(card.paper.abs_url, card.paper.title, limit=600)}\n{authors}"
+        authors = fit(_authors(card.paper.authors), min(600, share // 4))
+        title = display_title(card.paper.title, card.paper.id)
+        line = f"*{number}.* {link(card.paper.abs_url, title, limit=min(600, share * 2 // 5))}\n{authors}"
         blocks.append(_section(f"{line}\n{votes}"))
         if card.why:
-            blocks.append(_context(f"🔥 {card.why_line}"))
+            blocks.append(_context(f"🔥 {card.why_line}", limit=min(CONTEXT_LIMIT, share // 3)))
     return blocks[:MAX_BLOCKS]
 
 
 def settings_blocks(settings: ChannelSettings, *, heading: str) -> list[Block]:
     days = ", ".join(_WEEKDAYS[day] for day in settings.weekdays if 0 <= day < len(_WEEKDAYS)) or "never"
+    paused = settings.paused
     rows = {
+        **(
+            {"Paused": f"{paused.reason} — to fix it: {paused.fix} (then subscribe again; retried daily)"}
+            if paused
+            else {}
+        ),
         "Subscribed": "yes" if settings.subscribed else "no",
         "Categories": ", ".join(settings.categories) or "all configured",
         "Keywords": ", ".join(settings.keywords) or "—",
@@ -141,14 +157,19 @@ def _authors(authors: Sequence[str]) -> str:
     return shown + extra if shown else "Unknown authors"
 
 
+def _mrkdwn(text: str) -> Block:
+    """`verbatim`: Slack does not turn bare URLs, #channels or @names in paper or user text into links."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(mrkdwn: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:SECTION_LIMIT]}}
+    return {"type": "section", "text": _mrkdwn(mrkdwn[:SECTION_LIMIT])}
 
 
-def _context(*raw: str) -> Block:
+def _context(*raw: str, limit: int = CONTEXT_LIMIT) -> Block:
     """A context line from raw text: each element cleaned to one line, escaped and cut."""
-    texts = [fit(clean(text, single_line=True), CONTEXT_LIMIT) for text in raw[:10]]
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text} for text in texts if text]}
+    texts = [fit(clean(text, single_line=True), limit) for text in raw[:10]]
+    return {"type": "context", "elements": [_mrkdwn(text) for text in texts if text]}
 
 
 def _buttons(card: PaperCard) -> Block:

@@ -47,6 +47,8 @@ class Settings(BaseModel):
     redirect_uri: str | None = None
     scopes: tuple[str, ...] = BOT_SCOPES
     state_expiration_seconds: int = Field(default=600, ge=60, le=86400)
+    token_refresh_minutes: int = Field(default=120, ge=1, le=720)
+    """With token rotation on (OAuth installs): refresh a bot token this long before it expires (Slack's live 12 h)."""
     up_reactions: tuple[str, ...] = ("+1", "thumbsup", "fire")
     down_reactions: tuple[str, ...] = ("-1", "thumbsdown")
     hot_days: int = Field(default=7, ge=1, le=365)

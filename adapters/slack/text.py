@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.text import strip_invisible
+
 ELLIPSIS = "…"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _UNESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
@@ -18,12 +20,14 @@ _URL_UNSAFE = re.compile(r"[\s<>|]")
 
 
 def clean(text: str, *, single_line: bool = False) -> str:
-    """Drop control and format characters (keeping newlines unless `single_line`) and collapse runs of blanks."""
+    """Drop control characters and the core's invisible ones (`bot.text.strip_invisible`: bidi controls and
+    invisible format characters, joiners kept where they join), keep newlines unless `single_line`, and collapse
+    runs of blanks."""
     kept = []
-    for char in text:
+    for char in strip_invisible(text.replace("\r\n", "\n")):
         if char == "\n":
             kept.append(" " if single_line else "\n")
-        elif char == "\t" or not unicodedata.category(char).startswith("C"):
+        elif char == "\t" or unicodedata.category(char) == "Cf" or not unicodedata.category(char).startswith("C"):
             kept.append(char)
     lines = (_SPACES.sub(" ", line).strip() for line in "".join(kept).split("\n"))
     return "\n".join(lines).strip()

@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.wait import wait_base, wait_exponential_jitter
 
 from bot.errors import UpstreamUnavailable
+from bot.text import strip_invisible
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -268,13 +269,13 @@ def compact_count(value: int) -> str:
     return str(value)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACE = re.compile(r"\s+")
 
 
 def clean_text(text: str) -> str:
     """One line of plain text: control and bidi characters dropped, whitespace collapsed, ends stripped."""
-    return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+    return _SPACE.sub(" ", _CONTROL.sub(" ", strip_invisible(text))).strip()
 
 
 def mentions_id(text: str, paper_id: str) -> bool:

@@ -14,7 +14,7 @@ from bot.model import ChannelRef, ChannelSettings, Pause, VoteTally
 from bot.storage.dialect import id_lists, insert_ignore, one_of, per_dialect, returns_arrays
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow
-from bot.storage.vote_batch import VoteBatchRepository, reaction_name
+from bot.storage.vote_batch import BUTTON, VoteBatchRepository, joined, names, reaction_name
 
 _CHANNELS = ChannelRow.__table__
 _VOTES = VoteRow.__table__
@@ -272,6 +272,30 @@ class VoteRepository:
         is `vote_batch.transition`, shared with the grouped writes of `vote_batch.record_votes`.)"""
         reactions = [(channel_id, paper_id, user_id, value, reaction_name(reaction), removed)]
         return (await VoteBatchRepository(self._session).apply_many(reactions, now=now))[0]
+
+    async def clear_reactions(self, channel_id: int, paper_id: str, reaction: str | None) -> int:
+        """A moderator cleared one reaction (`reaction`) or all of them (None) from a post of `paper_id`: each vote
+        loses those reactions, and a vote left with none is deleted. Button votes are not reactions and stay.
+        Returns how many votes were deleted."""
+        rows = (
+            await self._session.execute(
+                select(VoteRow.id, VoteRow.reactions)
+                .where(VoteRow.channel_id == channel_id, VoteRow.paper_id == paper_id)
+                .with_for_update()
+            )
+        ).all()
+        gone: list[int] = []
+        for vote_id, reactions in rows:
+            before = names(reactions)
+            after = before - {reaction_name(reaction)} if reaction is not None else before & {BUTTON}
+            if not after:
+                gone.append(vote_id)
+            elif after != before:
+                kept = update(VoteRow).where(VoteRow.id == vote_id).values(reactions=joined(after))
+                await self._session.execute(kept)
+        if gone:
+            await self._session.execute(delete(VoteRow).where(VoteRow.id.in_(gone)))
+        return len(gone)
 
     async def tallies(self, channel_id: int | None, paper_ids: Sequence[str]) -> dict[str, VoteTally]:
         """Up/down counts per paper, in one grouped query; `channel_id=None` sums every channel."""

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEPARATOR = "\n"
+BUTTON = "vote"
+"""The name of a vote cast with a button (no reaction behind it): clearing a message's reactions keeps it."""
 _VOTES = VoteRow.__table__
 _KEY = (_VOTES.c.channel_id, _VOTES.c.paper_id, _VOTES.c.user_id)
 
@@ -43,7 +45,7 @@ def joined(found: set[str]) -> str:
 
 
 def reaction_name(reaction: str) -> str:
-    return reaction[:40].replace(SEPARATOR, "") or "vote"
+    return reaction[:40].replace(SEPARATOR, "") or BUTTON
 
 
 @dataclass(frozen=True, slots=True)

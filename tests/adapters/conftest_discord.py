@@ -45,6 +45,8 @@ async def start_bot_fixture(fake: FakeDiscord) -> AsyncIterator[StartBot]:
         task = asyncio.create_task(bot.start(TOKEN))
         running.append((bot, task))
         await asyncio.wait_for(_ready_or_failed(bot, task), 5)
+        if bot.command_cleanup is not None:  # global sync: stale guild sets emptied once ready, before the test
+            await asyncio.wait_for(bot.command_cleanup, 5)
         return bot
 
     yield start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 
 from adapters.discord.errors import MANAGE_CHANNELS, UNREACHABLE
@@ -144,19 +145,35 @@ async def test_a_slow_lookup_is_deferred_inside_the_deadline_and_answered_after_
     assert followup.status == 200 and followup.json["embeds"][0]["url"] == "https://arxiv.org/abs/2010.00577"
 
 
-async def test_the_fake_refuses_a_callback_after_three_seconds_like_discord(
+async def test_settings_on_a_slow_database_is_deferred_first_so_discord_never_says_unknown_interaction(
     fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
 ) -> None:
     now = [1000.0]
     fake.clock = lambda: now[0]
     slow = Slow(hotpapers)
     await start_bot(slow)
-    await fake.interact(command(fake, "settings", group="hotpapers", admin=True))  # answered without a defer
+    payload = command(fake, "settings", group="hotpapers", admin=True)
+    await fake.interact(payload)
     await asyncio.wait_for(slow.entered.wait(), 5)
-    now[0] += 3.5
+    (callback,) = fake.sent("POST", r"/interactions/.+/callback")
+    assert (callback.json, callback.status) == ({"type": 5, "data": {"flags": EPHEMERAL}}, 200)
+    now[0] += 3.5  # the database took longer than Discord's 3 s deadline
     slow.release.set()
-    callbacks = await fake.wait_for("POST", r"/interactions/.+/callback", count=2)  # the answer, then the error
-    assert [c.status for c in callbacks] == [404, 404]
+    (followup,) = await fake.wait_for("POST", r"/webhooks/.+")
+    assert followup.status == 200
+    (shown,) = fake.replies(payload["token"])
+    assert shown["flags"] == EPHEMERAL and shown["content"].startswith("Digest settings for #papers:")
+
+
+async def test_the_fake_refuses_a_callback_after_three_seconds_like_discord(fake: FakeDiscord) -> None:
+    now = [1000.0]
+    fake.clock = lambda: now[0]
+    payload = button_press(fake, {"id": "1", "channel_id": PAPERS_CHANNEL}, "nobody-handles-this")
+    await fake.interact(payload)  # no bot connected: nobody answers in time
+    now[0] += 3.5
+    url = f"{fake.api_base}/interactions/{payload['id']}/{payload['token']}/callback?with_response=1"
+    async with aiohttp.ClientSession() as http, http.post(url, json={"type": 5}) as answer:
+        assert (answer.status, (await answer.json())["code"]) == (404, 10062)
 
 
 async def test_vote_buttons_count_for_the_paper_on_the_card_and_top_ranks_by_them(
@@ -172,9 +189,11 @@ async def test_vote_buttons_count_for_the_paper_on_the_card_and_top_ranks_by_the
                ("2010.00402", "+1", BOB), ("2010.00577", "-1", BOB)]  # fmt: skip
     for ref, value, user in presses:
         press = button_press(fake, cards[ref], f"hp:vote:{value}:{ref}", user_id=user)
-        callback, _ = await ask(fake, press, followups=0)
-        assert callback.json["type"] == 4 and callback.json["data"]["flags"] == EPHEMERAL
-    assert callback.json["data"]["content"] == "Your 👎 is counted. Now 👍 1 · 👎 1 in this channel."
+        callback, _ = await ask(fake, press)
+        assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}  # deferred before the database
+        (receipt,) = fake.replies(press["token"])
+        assert receipt["flags"] == EPHEMERAL
+    assert receipt["content"] == "Your 👎 is counted. Now 👍 1 · 👎 1 in this channel."
     assert (await hotpapers.paper("2010.00402", HERE)).votes.up == 2
     payload = command(fake, "top", {"days": 7})
     callback, (followup,) = await ask(fake, payload)
@@ -236,9 +255,12 @@ async def test_subscribe_stores_the_channels_options_and_answers_the_admin_priva
     await start_bot(hotpapers)
     options = {"categories": "cs.LG, cs.CL", "keywords": "graph_neural", "top_n": 3, "post_time": "8:30",
                "timezone": "Europe/Berlin", "weekdays": "mon-fri", "announce_empty": True}  # fmt: skip
-    callback, _ = await ask(fake, command(fake, "subscribe", options, group="hotpapers", admin=True), followups=0)
-    data = callback.json["data"]
-    assert callback.json["type"] == 4 and data["flags"] == EPHEMERAL and data["allowed_mentions"] == NO_MENTIONS
+    payload = command(fake, "subscribe", options, group="hotpapers", admin=True)
+    callback, (followup,) = await ask(fake, payload)
+    assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert followup.json["allowed_mentions"] == NO_MENTIONS
+    (data,) = fake.replies(payload["token"])
+    assert data["flags"] == EPHEMERAL
     assert data["content"].startswith("Subscribed. Digest settings for #papers:\nsubscribed: yes\n")
     assert r"keywords: graph\_neural" in data["content"]
     stored = await hotpapers.settings(HERE)
@@ -265,9 +287,10 @@ async def test_a_bad_option_is_named_and_nothing_is_written(
 ) -> None:
     await start_bot(hotpapers)
     payload = command(fake, "subscribe", {"top_n": 3, "timezone": "Mars/Olympus"}, group="hotpapers", admin=True)
-    callback, _ = await ask(fake, payload, followups=0)
-    assert callback.json["data"]["flags"] == EPHEMERAL
-    assert callback.json["data"]["content"].startswith("Timezone: unknown time zone 'Mars/Olympus'")
+    await ask(fake, payload)
+    (shown,) = fake.replies(payload["token"])
+    assert shown["flags"] == EPHEMERAL
+    assert shown["content"].startswith("Timezone: unknown time zone 'Mars/Olympus'")
     assert (await hotpapers.settings(HERE)).top_n == 5
 
 
@@ -276,9 +299,52 @@ async def test_unsubscribe_stops_the_digest_and_settings_show_it(
 ) -> None:
     await start_bot(hotpapers)
     await hotpapers.subscribe(HERE, {"top_n": "4"})
-    callback, _ = await ask(fake, command(fake, "unsubscribe", group="hotpapers", admin=True), followups=0)
-    assert callback.json["data"]["content"].startswith("Unsubscribed: no more digests here.")
-    callback, _ = await ask(fake, command(fake, "settings", group="hotpapers", admin=True), followups=0)
-    assert "subscribed: no" in callback.json["data"]["content"] and "top: 4 papers" in callback.json["data"]["content"]
-    callback, _ = await ask(fake, command(fake, "unsubscribe", group="hotpapers", admin=True), followups=0)
-    assert callback.json["data"]["content"] == "This channel is not subscribed"
+
+    async def answer(subcommand: str) -> str:
+        payload = command(fake, subcommand, group="hotpapers", admin=True)
+        await ask(fake, payload)
+        (shown,) = fake.replies(payload["token"])
+        assert shown["flags"] == EPHEMERAL
+        return str(shown["content"])
+
+    assert (await answer("unsubscribe")).startswith("Unsubscribed: no more digests here.")
+    shown = await answer("settings")
+    assert "subscribed: no" in shown and "top: 4 papers" in shown
+    assert await answer("unsubscribe") == "This channel is not subscribed"
+
+
+async def test_subscribe_is_refused_naming_the_permissions_the_bot_lacks_in_the_channel(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    await start_bot(hotpapers)
+    payload = command(fake, "subscribe", {"top_n": 3}, group="hotpapers", admin=True)
+    view, send, history = 1 << 10, 1 << 11, 1 << 16
+    payload["app_permissions"] = str(view | send | history)  # no Embed Links, no Add Reactions
+    callback, _ = await ask(fake, payload, followups=0)
+    data = callback.json["data"]
+    assert callback.json["type"] == 4 and data["flags"] == EPHEMERAL
+    assert "it lacks Embed Links, Add Reactions in this channel" in data["content"]
+    assert (await hotpapers.settings(HERE)).subscribed is False
+    payload = command(fake, "subscribe", {"top_n": 3}, group="hotpapers", admin=True)
+    payload["app_permissions"] = str(view | send | history | (1 << 14) | (1 << 6))  # + Embed Links, Add Reactions
+    await ask(fake, payload)
+    assert (await hotpapers.settings(HERE)).subscribed is True
+
+
+async def test_settings_show_a_pause_with_its_fix_and_subscribing_again_resumes_the_channel(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, sample_day: Any
+) -> None:
+    bot = await start_bot(hotpapers, seed_reactions=False)
+    await hotpapers.subscribe(HERE, {})
+    fake.faults.inject(rf"POST /channels/{PAPERS_CHANNEL}/messages", "missing_permissions", times=None)
+    assert (await hotpapers.post_digest(HERE, sample_day, bot.publisher)).state == "paused"
+    payload = command(fake, "settings", group="hotpapers", admin=True)
+    await ask(fake, payload)
+    (shown,) = fake.replies(payload["token"])
+    assert (
+        "paused: hotpapers lacks a permission in #papers (Missing Permissions) — to fix it: grant" in shown["content"]
+    )
+    fake.faults.clear()
+    payload = command(fake, "subscribe", {}, group="hotpapers", admin=True)
+    await ask(fake, payload)
+    assert (await hotpapers.settings(HERE)).paused is None

@@ -78,4 +78,4 @@ async def test_every_answer_the_fake_gives_fits_discords_published_spec(
     covered = {(m, p) for (m, p) in SCHEMAS for r in answered if r.method == m and re.fullmatch(p, r.route)}
     assert covered == set(SCHEMAS)
     assert {r.status for r in answered} >= {200, 404, 429}
-    assert {r.json["type"] for r in fake.sent("POST", r"/interactions/.+")} == {4, 5}
+    assert {r.json["type"] for r in fake.sent("POST", r"/interactions/.+")} == {5}  # everything touching the DB defers

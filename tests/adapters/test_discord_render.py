@@ -20,12 +20,13 @@ HOSTILE = ["@everyone", "@here", "<@123456789012345678>", "<@!123456789012345678
            "[click](https://evil.example)", "[", "]", "(", ")", "**", "__", "~~", "||", "`", "```", "> ", ">>> ",
            "# ", "-# ", "- ", "\\", "\n", "\r\n", "\t", "\x00", "\x1b[31m", "\u202e", "\u200b", "\ue000",
            "\ue001", "https://arxiv.org/abs/2010.00577", "<https://evil.example>", "<t:0:R>",
-           "<#123456789012345678>"]  # fmt: skip
+           "<#123456789012345678>", "</paper:123456789012345678>", "</hotpapers subscribe:123456789012345678>",
+           "\u2066", "\u2069", "\ufeff", "\u2060", "\u061c", "👩\u200d🔬"]  # fmt: skip
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30)), max_size=30).map("".join)
 long_text = st.builds(lambda piece, n: (piece * n)[:12_000], hostile_text.filter(bool), st.integers(1, 600))
 UNESCAPED_BRACKET = re.compile(r"(?<!\\)(?:\\\\)*[\[\]]")
-MENTION = re.compile(r"@everyone|@here|<@[!&]?\d{17,20}>")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e]")
+MENTION = re.compile(r"@everyone|@here|<@[!&]?\d{17,20}>|</[^<>]+:\d+>")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069\u2060\ufeff\u061c]")
 
 
 def marked_up_texts(embed: dict[str, Any]) -> list[str]:
@@ -47,7 +48,7 @@ def assert_inert_and_within_limits(embed: discord.Embed) -> None:
 
 
 def unescape(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text).replace("@\u200b", "@")
+    return re.sub(r"\\(.)", r"\1", text).replace("@\u200b", "@").replace("<\u200b/", "</")
 
 
 @settings(max_examples=40, deadline=None)
@@ -151,3 +152,20 @@ def test_settings_are_listed_with_the_channel_name() -> None:
                                 channel=ChannelRef("discord", "1", "2", "#papers"), lead="Subscribed.")  # fmt: skip
     assert text.startswith("Subscribed. Digest settings for #papers:")
     assert "categories: cs.LG" in text and r"keywords: self\_supervised" in text
+
+
+def test_slash_command_mentions_are_broken_so_nobody_is_offered_a_click() -> None:
+    escaped = render.escape("run </hotpapers subscribe:123456789012345678> now")
+    assert escaped == "run <\u200b/hotpapers subscribe:123456789012345678> now"
+    assert render.plain("</paper:123456789012345678>") == "<\u200b/paper:123456789012345678>"
+
+
+def test_a_title_with_nothing_visible_shows_the_arxiv_id() -> None:
+    invisible = card(title="\u200b\u2066\u2069\ufeff ")
+    assert render.paper_embed(invisible).title == "arXiv:2010.00577"
+    assert render.entry_embed(DigestEntry(rank=2, card=invisible)).title == "2. arXiv:2010.00577"
+
+
+def test_joiners_that_join_survive_and_bidi_controls_do_not() -> None:
+    assert render.escape("Ti\u200btov 👩\u200d🔬 \u202eevil") == "Titov 👩\u200d🔬 evil"
+    assert render.escape("می\u200cخواهم") == "می\u200cخواهم"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
@@ -15,7 +16,7 @@ from bot.config import Config
 from bot.errors import ConfigError, UpstreamUnavailable
 from bot.service import HotPapers
 from tests.adapters.conftest_discord import StartBot, command, fake_fixture, start_bot_fixture
-from tests.fakes.discord_server import APP_ID, GUILD_ID, FakeDiscord
+from tests.fakes.discord_server import APP_ID, GUILD_ID, FakeDiscord, _error
 
 __all__ = ["fake_fixture", "start_bot_fixture"]
 
@@ -61,15 +62,56 @@ async def test_the_commands_are_synced_globally_with_hotpapers_for_channel_manag
     }  # fmt: skip
 
 
-async def test_configured_guilds_get_the_commands_directly_and_nothing_is_synced_globally(
+async def test_configured_guilds_get_the_commands_directly_and_the_stale_global_set_is_emptied(
     fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
 ) -> None:
+    fake.commands["global"] = [{"id": "1", "name": "paper", "type": 1}]  # left by an earlier global sync
     await start_bot(hotpapers, guilds=[int(GUILD_ID)])
     (sync,) = await fake.wait_for("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
     assert {c["name"] for c in sync.json} == {"paper", "top", "summarize", "hotpapers"}
-    assert fake.sent("PUT", COMMANDS) == []
+    assert [r.json for r in fake.sent("PUT", COMMANDS)] == [[]] and fake.commands["global"] == []
     await fake.interact(command(fake, "top"))  # a guild command carries data.guild_id and still resolves
     await fake.wait_for("POST", r"/webhooks/.+")
+
+
+async def test_a_global_sync_empties_the_guild_sets_an_earlier_guild_sync_left(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
+) -> None:
+    fake.commands[GUILD_ID] = [{"id": "1", "name": "paper", "type": 1, "guild_id": GUILD_ID}]
+    await start_bot(hotpapers)
+    (cleared,) = await fake.wait_for("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
+    assert cleared.json == [] and cleared.status == 200 and fake.commands[GUILD_ID] == []
+    assert {c["name"] for c in fake.commands["global"]} == {"paper", "top", "summarize", "hotpapers"}
+
+
+async def test_a_guild_that_refuses_the_sync_does_not_stop_the_others(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    broken = "2000000000000000666"  # the bot was removed from this server, or lacks applications.commands
+    accept = fake._put_commands
+
+    async def put_commands(body: Any, guild_id: str | None, **kwargs: Any) -> Any:
+        if guild_id == broken:
+            return _error(403, 50001, "Missing Access")
+        return await accept(body, guild_id, **kwargs)
+
+    monkeypatch.setattr(fake, "_put_commands", put_commands)
+    await start_bot(hotpapers, guilds=[int(broken), int(GUILD_ID)])
+    guild_puts = fake.sent("PUT", rf"/applications/{APP_ID}/guilds/\d+/commands")
+    assert [(r.route.split("/")[4], r.status) for r in guild_puts] == [(broken, 403), (GUILD_ID, 200)]
+    assert f"could not sync slash commands (guild {broken}" in caplog.text
+    await fake.interact(command(fake, "top"))  # the good guild's commands work
+    await fake.wait_for("POST", r"/webhooks/.+")
+
+
+async def test_a_long_rate_limit_during_sync_is_logged_and_the_bot_still_starts(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.ratelimit_next("PUT", f"/applications/{APP_ID}/commands", retry_after=600.0)  # beyond MAX_RATELIMIT_WAIT
+    bot = await start_bot(hotpapers)
+    assert bot.is_ready() and [r.status for r in fake.sent("PUT", COMMANDS)] == [429]
+    assert "slash-command sync (global) rate-limited for 600 s" in caplog.text
 
 
 async def test_shards_zero_asks_discord_for_the_count_and_identifies_as_shard_zero_of_one(

@@ -84,6 +84,23 @@ async def test_removing_a_reaction_removes_the_vote_and_thumbsdown_demotes(
     assert await tally(hotpapers, paper_id) == (0, 1)
 
 
+async def test_thumbs_up_then_fire_then_removing_fire_keeps_the_vote_until_the_last_reaction_goes(
+    bot: Harness, hotpapers: HotPapers, watched: Watched, sample_day: date
+) -> None:
+    first, *_ = await post_digest(bot, hotpapers, sample_day)
+    paper_id = bot.fake.calls_to("chat.postMessage")[1].args["blocks"][-1]["elements"][0]["value"]
+    await bot.slack.event(reaction("+1::skin-tone-2", ts=first, event_id="Ev1"))
+    await watched.wait_finished("record_vote", 1)
+    await bot.slack.event(reaction("fire", ts=first, event_id="Ev2"))
+    await watched.wait_finished("record_vote", 2)
+    await bot.slack.event(reaction("fire", ts=first, event_id="Ev3", removed=True))
+    await watched.wait_finished("record_vote", 3)
+    assert await tally(hotpapers, paper_id) == (1, 0)  # 👍 is still on the message
+    await bot.slack.event(reaction("+1", ts=first, event_id="Ev4", removed=True))  # Slack may drop the tone here
+    await watched.wait_finished("record_vote", 4)
+    assert await tally(hotpapers, paper_id) == (0, 0)
+
+
 async def test_the_bots_own_reactions_and_reactions_on_other_messages_are_ignored(
     bot: Harness, hotpapers: HotPapers, watched: Watched, sample_day: date
 ) -> None:

@@ -17,7 +17,7 @@ from tests.fakes.slack_server import block_errors
 
 HOSTILE = ["<!channel>", "<!here>", "<!everyone>", "<@U123ABC>", "<#C999|general>", "<https://evil.example|click>",
            "&amp;", "&lt;!channel&gt;", "*bold*", "`code`", "@everyone", "\x00", "\x1b[31m", "\u202e", "\r\n",
-           "|", ">"]  # fmt: skip
+           "|", ">", "\u2066", "\ufeff", "\u2060", "\u200b", "https://evil.example", "#general"]  # fmt: skip
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40)), max_size=30).map("".join)
 long_text = st.builds(lambda piece, n: piece * n, hostile_text.filter(bool), st.integers(1, 400))
 OUR_LINK = re.compile(r"<https://arxiv\.org/(?:abs|pdf)/[0-9.v]+\|[^<>]*>")
@@ -38,7 +38,10 @@ def assert_inert_and_within_limits(blocks: list[dict[str, Any]]) -> None:
         Block.parse(block).validate_json()  # slack_sdk's own limit validators
     for text in mrkdwn_texts(blocks):
         assert "<" not in OUR_LINK.sub("", text) and ">" not in OUR_LINK.sub("", text), text
-        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u200b\u202a-\u202e\u2066-\u2069\u2060\ufeff]", text)
+    for block in blocks:
+        objects = [block.get("text"), *(block.get("elements") or []), *(block.get("fields") or [])]
+        assert all(o.get("verbatim") is True for o in objects if isinstance(o, dict) and o.get("type") == "mrkdwn")
 
 
 @settings(max_examples=40, deadline=None)
@@ -77,7 +80,9 @@ def test_a_ten_kilobyte_abstract_is_cut_at_the_section_limit_with_a_read_on_arxi
 
 def test_a_short_abstract_is_shown_whole_without_a_cut_marker() -> None:
     blocks = render.paper_blocks(card(abstract="Small & simple."))
-    assert {"type": "mrkdwn", "text": "*Abstract*\nSmall &amp; simple."} in [b.get("text") for b in blocks]
+    assert {"type": "mrkdwn", "text": "*Abstract*\nSmall &amp; simple.", "verbatim": True} in [
+        b.get("text") for b in blocks
+    ]
 
 
 def test_the_card_carries_title_authors_links_summary_provenance_why_and_vote_buttons() -> None:
@@ -119,3 +124,21 @@ def test_the_summary_modal_keeps_the_input_within_slacks_3000_character_cap() ->
     modal = render.summary_modal("2010.00577", metadata="{}", max_chars=10_000)
     assert modal["blocks"][1]["element"]["max_length"] == 3000
     assert block_errors(modal["blocks"]) == []
+
+
+def test_a_title_with_nothing_visible_gets_the_arxiv_id_as_its_header() -> None:
+    invisible = card(title="\u200b\u2066\u2069\ufeff ")
+    assert render.paper_blocks(invisible)[0]["text"]["text"] == "arXiv:2010.00577"
+    assert render.paper_blocks(invisible, rank=2)[0]["text"]["text"] == "#2 · arXiv:2010.00577"
+    assert render.fallback_text(invisible).startswith("arXiv:2010.00577 ")
+    assert "|arXiv:2010.00577>" in render.hot_blocks([invisible], days=7)[1]["text"]["text"]
+
+
+@settings(max_examples=8, deadline=None)
+@given(titles=st.lists(long_text, min_size=20, max_size=20), why=long_text)
+def test_twenty_long_hostile_cards_stay_under_slacks_message_size(titles: list[str], why: str) -> None:
+    cards = [card(title=t, authors=(why,) * 30, why=(why,)) for t in titles]
+    blocks = render.hot_blocks(cards, days=7)
+    assert_inert_and_within_limits(blocks)
+    size = sum(len(o["text"]) for b in blocks for o in [b.get("text"), *(b.get("elements") or [])] if o)
+    assert size <= render.MESSAGE_LIMIT

@@ -84,3 +84,14 @@ async def test_a_refused_app_token_fails_start_up_with_a_config_error_and_leaves
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
             await http.get(server.url + "/healthz")
+
+
+async def test_an_uninstall_over_the_socket_pauses_the_workspaces_digests(
+    bot: Harness, watched: Watched, hotpapers: HotPapers
+) -> None:
+    await hotpapers.subscribe(HERE)
+    body = payload("reaction_added") | {"event_id": "EvGone", "event": {"type": "app_uninstalled"}}
+    await bot.fake.send_envelope("events_api", body)
+    await watched.wait_finished("pause_workspace", 1)
+    pause = (await hotpapers.settings(HERE)).paused
+    assert pause is not None and pause.scope == "workspace" and "uninstalled" in pause.reason

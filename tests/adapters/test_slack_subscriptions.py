@@ -97,3 +97,24 @@ async def test_settings_with_options_does_not_quietly_subscribe_a_channel(bot: H
     (answer,) = await bot.fake.wait_for_responses(1)
     assert answer.body["response_type"] == "ephemeral" and "/hotpapers subscribe" in answer.body["text"]
     assert not (await hotpapers.settings(HERE)).subscribed
+
+
+async def test_the_admin_who_subscribed_hears_by_dm_when_slack_refuses_the_channel_and_subscribing_resumes_it(
+    bot: Harness, hotpapers: HotPapers, sample_day: object
+) -> None:
+    await bot.slack.command("/hotpapers", "subscribe", response_url=bot.fake.response_url(1), user_id="UADMIN")
+    await bot.fake.wait_for_responses(1)
+    bot.fake.faults.inject("chat.postMessage", "not_in_channel", times=2)  # the header, then the notice in #ml-papers
+    result = await hotpapers.post_digest(HERE, sample_day, bot.server.publisher)  # type: ignore[arg-type]
+    assert result.state == "paused"
+    (dm,) = [call for call in bot.fake.calls_to("chat.postMessage") if call.args.get("channel") == "UADMIN"]
+    assert "not a member of" in dm.args["text"] and "/invite @hotpapers" in dm.args["text"]
+    settings_reply = await bot.slack.command("/hotpapers", "settings", response_url=bot.fake.response_url(2),
+                                             user_id="UADMIN")  # fmt: skip
+    assert settings_reply.status == 200
+    (shown,) = [a.body for a in await bot.fake.wait_for_responses(2) if a.hook == "2"]
+    shown_text = " ".join(block["text"]["text"] for block in shown["blocks"])
+    assert "*Paused:* hotpapers is not a member of" in shown_text and "to fix it: invite @hotpapers" in shown_text
+    await bot.slack.command("/hotpapers", "subscribe", response_url=bot.fake.response_url(3), user_id="UADMIN")
+    await bot.fake.wait_for_responses(3)
+    assert (await hotpapers.settings(HERE)).paused is None

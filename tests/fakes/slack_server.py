@@ -62,6 +62,10 @@ class Workspace:
     bot_id: str
     team_name: str = "Test Team"
     app_id: str = "A111"
+    enterprise_id: str | None = None
+    """Set for an Enterprise Grid workspace (an install in one of its workspaces, or org-wide)."""
+    is_enterprise_install: bool = False
+    """An org-wide install: one token for every workspace of the enterprise (Slack stores it without a team)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,10 @@ class _Socket:
     acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
 
 
+TRIGGER_LIFETIME = 3.0  # seconds a trigger_id can open a modal
+RESPONSE_URL_USES, RESPONSE_URL_LIFETIME = 5, 30 * 60.0  # a response_url takes 5 answers within 30 minutes
+
+
 class FakeSlack:
     def __init__(
         self,
@@ -113,6 +121,14 @@ class FakeSlack:
         self.deleted: list[dict[str, Any]] = []
         self.posted: Counter[str] = Counter()  # channel -> messages ever posted there by chat.postMessage
         self._post_buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, when)
+        self.rotation = False
+        """Token rotation on (the app's setting): installs get an expiring token plus a refresh token."""
+        self.token_lifetime = 12 * 3600.0  # Slack's rotating tokens live 12 hours
+        self.expiry: dict[str, float] = {}  # rotating access token -> when it expires (self.clock)
+        self.refresh_tokens: dict[str, Workspace] = {}
+        self._issued = itertools.count(1)
+        self.triggers: dict[str, float] = {}  # trigger ids handed out -> when
+        self.hooks: dict[str, tuple[float, int]] = {}  # response_url hooks handed out -> (when, answers taken)
         self.workspaces: dict[str, Workspace] = {}
         self.app_tokens: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
@@ -191,7 +207,15 @@ class FakeSlack:
         return list(self.history.get(channel, []))
 
     def response_url(self, hook: str | int) -> str:
+        """A response_url issued now (as with the request that carries it): 5 answers within 30 minutes."""
+        self.hooks.setdefault(str(hook), (self.clock(), 0))
         return f"{self.url}/response_url/{hook}"
+
+    def trigger_id(self) -> str:
+        """A trigger_id issued now (as with the request that carries it): it opens a modal within 3 seconds."""
+        trigger = f"{len(self.triggers) + 1}.{int(self.clock() * 1000)}.fake"
+        self.triggers[trigger] = self.clock()
+        return trigger
 
     def throttle(self, method: str, *, times: int = 1, retry_after: int = 0) -> None:
         """The next `times` calls to `method` get 429 with this Retry-After."""
@@ -344,6 +368,8 @@ class FakeSlack:
         workspace = self.workspaces.get(token)
         if workspace is None:
             return {"ok": False, "error": "invalid_auth"}
+        if token in self.expiry and self.clock() >= self.expiry[token]:
+            return {"ok": False, "error": "token_expired"}
         handler = _METHODS.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -353,19 +379,51 @@ class FakeSlack:
         client_id, client_secret = _basic(request) or (args.get("client_id"), args.get("client_secret"))
         if (client_id, client_secret) != (self.client_id, self.client_secret):
             return {"ok": False, "error": "invalid_client_id"}
+        if args.get("grant_type") == "refresh_token":
+            workspace = self.refresh_tokens.get(str(args.get("refresh_token", "")))
+            if workspace is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            return self._grant(workspace, refresh_token=str(args["refresh_token"]))
         workspace = self.oauth_codes.pop(str(args.get("code", "")), None)
         if workspace is None:
             return {"ok": False, "error": "invalid_code"}
-        self.workspaces[workspace.bot_token] = workspace
-        return {"ok": True, "app_id": workspace.app_id, "authed_user": {"id": "UINSTALLER"}, "token_type": "bot",
-                "scope": "commands,chat:write,reactions:read", "access_token": workspace.bot_token,
-                "bot_user_id": workspace.bot_user_id, "team": {"id": workspace.team_id, "name": workspace.team_name},
-                "enterprise": None, "is_enterprise_install": False}  # fmt: skip
+        answer = self._grant(workspace)
+        return answer | {"authed_user": {"id": "UINSTALLER"}}
+
+    def _grant(self, workspace: Workspace, *, refresh_token: str | None = None) -> dict[str, Any]:
+        """oauth.v2.access's answer: the bot token (a fresh expiring one when rotation is on), team, enterprise."""
+        token = workspace.bot_token
+        answer: dict[str, Any] = {}
+        if self.rotation:
+            n = next(self._issued)
+            token = f"xoxe.xoxb-{n}-{workspace.team_id}"
+            refresh_token = refresh_token or f"xoxe-1-{workspace.team_id}-{n}"
+            self.expiry[token] = self.clock() + self.token_lifetime
+            self.refresh_tokens[refresh_token] = workspace
+            answer = {"refresh_token": refresh_token, "expires_in": int(self.token_lifetime)}
+        self.workspaces[token] = workspace
+        team = None if workspace.is_enterprise_install else {"id": workspace.team_id, "name": workspace.team_name}
+        enterprise = {"id": workspace.enterprise_id, "name": "Grid Org"} if workspace.enterprise_id else None
+        granted = {
+            "ok": True,
+            "app_id": workspace.app_id,
+            "token_type": "bot",
+            "access_token": token,
+            "scope": "commands,chat:write,reactions:read",
+            "bot_user_id": workspace.bot_user_id,
+            "team": team,
+            "enterprise": enterprise,
+            "is_enterprise_install": workspace.is_enterprise_install,
+        }
+        return granted | answer
 
     def _auth_test(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        # An org-wide token answers for the enterprise: its team_id is the enterprise's id.
+        team_id = workspace.enterprise_id if workspace.is_enterprise_install else workspace.team_id
         return {"ok": True, "url": "https://test.slack.com/", "team": workspace.team_name, "user": "hotpapers",
-                "team_id": workspace.team_id, "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
-                "is_enterprise_install": False}  # fmt: skip
+                "team_id": team_id, "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
+                "enterprise_id": workspace.enterprise_id,
+                "is_enterprise_install": workspace.is_enterprise_install}  # fmt: skip
 
     def _post_message(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(args.get("channel", ""))
@@ -489,8 +547,11 @@ class FakeSlack:
 
     def _views_open(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         view = _decoded(args.get("view"))
-        if not args.get("trigger_id"):
+        trigger = str(args.get("trigger_id") or "")
+        if not trigger:
             return {"ok": False, "error": "invalid_trigger_id"}
+        if trigger in self.triggers and self.clock() - self.triggers.pop(trigger) > TRIGGER_LIFETIME:
+            return {"ok": False, "error": "expired_trigger_id"}
         if not isinstance(view, dict) or view_errors(view):
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": {"id": f"V{next(self._ts)}", "team_id": workspace.team_id, **view}}
@@ -512,12 +573,26 @@ class FakeSlack:
         channel["is_member"] = True
         return {"ok": True, "channel": channel}
 
+    def _post_ephemeral(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        problem = _message_errors(args) or (None if args.get("user") else "user_not_in_channel")
+        if problem:
+            return {"ok": False, "error": problem}
+        return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000000"}
+
     async def _response_url(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = {}
-        if request.content_type != "application/json":
+        hook = request.match_info["hook"]
+        issued, used = self.hooks.get(hook, (self.clock(), 0))
+        self.hooks[hook] = (issued, used + 1)
+        if request.content_type == "application/json":
+            body = await request.json()
+        if self.clock() - issued > RESPONSE_URL_LIFETIME:
+            status, text = 404, "expired_url"
+        elif used >= RESPONSE_URL_USES:
+            status, text = 404, "used_url"
+        elif request.content_type != "application/json":
             status, text = 400, "invalid_payload"
         else:
-            body = await request.json()
             problem = _message_errors({"channel": "response_url", **body})
             status, text = (400, problem) if problem else (200, "ok")
         async with self._changed:
@@ -530,6 +605,7 @@ _METHODS: dict[str, Callable[[FakeSlack, Workspace, dict[str, Any]], dict[str, A
     "auth.test": FakeSlack._auth_test,
     "chat.postMessage": FakeSlack._post_message,
     "views.open": FakeSlack._views_open,
+    "chat.postEphemeral": FakeSlack._post_ephemeral,
     "users.info": FakeSlack._users_info,
     "conversations.info": FakeSlack._conversations_info,
     "conversations.join": FakeSlack._conversations_join,

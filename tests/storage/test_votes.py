@@ -88,3 +88,24 @@ async def test_forget_user_deletes_their_votes(app: App) -> None:
 @pytest.mark.parametrize("user", ["<@U123>", "x" * 500, "'; DROP TABLE votes; --"])
 async def test_hostile_user_ids_are_stored_safely(app: App, user: str) -> None:
     assert await app.service.record_vote(VoteEvent(HERE, user, "", 1, paper_id="2011.02519")) == VoteTally(1, 0)
+
+
+async def test_a_moderator_clearing_reactions_removes_the_votes_they_made(app: App) -> None:
+    messages = await _posted(app, HERE)
+    vote, clear = app.service.record_vote, app.service.clear_reactions
+    await vote(VoteEvent(HERE, "u1", messages[1], 1, reaction="👍"))
+    await vote(VoteEvent(HERE, "u1", messages[1], 1, reaction="🔥"))
+    await vote(VoteEvent(HERE, "u2", messages[1], 1, reaction="🔥"))
+    assert await vote(VoteEvent(HERE, "u3", messages[1], -1, reaction="👎")) == VoteTally(2, 1)
+    assert await clear(HERE, messages[1], "🔥") == VoteTally(1, 1)  # u1 keeps the vote their 👍 still holds
+    assert await clear(HERE, messages[1]) == VoteTally(0, 0)
+    assert await clear(HERE, "not-ours") is None
+    assert await clear(ChannelRef("slack", "T9", "C9"), messages[1]) is None
+
+
+async def test_pausing_a_workspace_pauses_only_its_channels(app: App) -> None:
+    other = ChannelRef("slack", "T2", "C1")
+    for channel in (HERE, THERE, other):
+        await app.service.subscribe(channel)
+    assert await app.service.pause_workspace("slack", "T1", reason="uninstalled", fix="reinstall") == 2
+    assert [(await app.service.settings(c)).paused is not None for c in (HERE, THERE, other)] == [True, True, False]

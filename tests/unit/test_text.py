@@ -1,0 +1,71 @@
+"""The one rule for user-visible text (bot.text.strip_invisible): bidi controls and invisible format characters go,
+joiners that join stay. Properties over any text, and the cases people meet."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.text import ZWJ, ZWNJ, clean_text, display_title, strip_invisible
+
+BANNED = (
+    "\u2060\ufeff\u061c\u200b\u200e\u200f"
+    + "".join(map(chr, range(0x202A, 0x202F)))
+    + "".join(map(chr, range(0x2066, 0x206A)))
+)
+PIECES = [*BANNED, ZWJ, ZWNJ, "👩", "🔬", "\ufe0f", "🏽", "م", "ی", "क", "्", "a", " ", "\n", "🏴", "\U000e0067",
+          "\U000e007f", "\u0600", "1"]  # fmt: skip
+mixed = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=5)), max_size=40).map("".join)
+
+
+def not_format(text: str) -> str:
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=mixed)
+def test_no_bidi_control_or_invisible_format_character_survives(text: str) -> None:
+    assert not set(strip_invisible(text)) & set(BANNED)
+    assert not set(clean_text(text)) & set(BANNED)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=mixed)
+def test_stripping_is_idempotent_and_keeps_every_other_character_in_order(text: str) -> None:
+    once = strip_invisible(text)
+    assert strip_invisible(once) == once
+    assert not_format(once) == not_format(text)
+    assert clean_text(clean_text(text)) == clean_text(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=mixed)
+def test_a_joiner_survives_only_where_it_joins(text: str) -> None:
+    out = strip_invisible(text)
+    for index, char in enumerate(out):
+        if char in (ZWJ, ZWNJ):
+            assert 0 < index < len(out) - 1
+            around = (out[index - 1], out[index + 1])
+            if char == ZWNJ:
+                assert all(unicodedata.category(c)[0] in "LM" for c in around)
+            else:
+                assert all(unicodedata.category(c) == "So" or c in "\ufe0f\u20e3" or "🏻" <= c <= "🏿" for c in around)
+
+
+def test_the_cases_people_meet() -> None:
+    assert clean_text("Ti\u200btov") == "Titov"  # a zero-width space hiding in a name
+    assert clean_text("\u202eevil.exe\u202c txt") == "evil.exe txt"  # a right-to-left override
+    assert clean_text("\ufeffGraph\u2060Neural") == "GraphNeural"
+    assert clean_text("scientist 👩\u200d🔬 at work") == "scientist 👩\u200d🔬 at work"  # one emoji, kept whole
+    assert clean_text("می\u200cخواهم") == "می\u200cخواهم"  # Persian: the ZWNJ is spelling
+    assert clean_text("\u200dstray\u200c") == "stray"
+    assert clean_text("Hello \u2066world\u2069") == "Hello world"
+    flag = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # Scotland
+    assert clean_text(f"go {flag}") == f"go {flag}"
+
+
+def test_a_title_with_nothing_visible_falls_back_to_the_arxiv_id() -> None:
+    assert display_title("\u200b\u2066 \u2069\ufeff", "2010.00577") == "arXiv:2010.00577"
+    assert display_title("  A  title ", "2010.00577") == "A title"
