@@ -80,3 +80,9 @@ def test_whole_number_takes_ascii_digits_within_bounds_only(text: str) -> None:
 
 def test_whole_number_reads_ascii_digits() -> None:
     assert whole_number(" 42 ", what="N", low=1, high=42) == 42
+
+
+@pytest.mark.parametrize("value", ["²:00", "09:٠٠", "009:00", "9:0000"])
+def test_a_post_time_is_ascii_hh_mm(value: str) -> None:
+    with pytest.raises(BadInput, match=r"post_time: post time .* must be HH:MM"):
+        apply_options(ChannelSettings(), {"time": value})
