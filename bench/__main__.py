@@ -77,18 +77,23 @@ def _cpu() -> str:
 
 def _table(results: list[Result], *, seconds: float) -> None:
     table = Table(title=f"hotpapers benchmarks ({seconds / 60:.1f} min)")
-    for column in ("benchmark", "measured", "target", "ratio", "result"):
-        table.add_column(column, justify="left" if column == "benchmark" else "right")
+    for column in ("benchmark", "measured", "baseline (same run)", "ratio", "target", "met"):
+        table.add_column(column, justify="left" if column in ("benchmark", "baseline (same run)") else "right")
     for result in results:
-        sign = result.sign
+        baseline = (
+            f"{result.baseline:,.2f} {result.unit} {result.baseline_name}".strip()
+            if result.baseline is not None
+            else "—"
+        )
         table.add_row(
             result.name,
             f"{result.measured:,.2f} {result.unit}",
-            f"{sign} {result.target:,g} {result.unit}",
-            f"{result.ratio:.2f}",
-            "info" if result.informational else "pass" if result.passed else "[bold red]FAIL[/]",
+            baseline,
+            f"{result.ratio:.2f}" + ("×" if result.baseline is not None else ""),
+            result.target_text,
+            "info" if result.informational else "yes" if result.passed else "[bold red]NO[/]",
         )
-    Console(width=120).print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":
