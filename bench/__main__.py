@@ -22,7 +22,17 @@ from rich.table import Table
 from bench.common import Result, pg_url, say
 from bench.context import BenchContext
 
-BENCHMARKS = ("paper_latency", "digest_build", "vote_ingest", "fanout", "footprint", "ingest_day", "cli_startup")
+BENCHMARKS = (
+    "paper_latency",
+    "digest_build",
+    "vote_ingest",
+    "scale_out",
+    "sizes",
+    "fanout",
+    "footprint",
+    "ingest_day",
+    "cli_startup",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -178,6 +178,29 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+def socket_ports(pid: int) -> set[int]:
+    """Local TCP ports of the sockets process `pid` holds (to tell its PostgreSQL backends from everyone else's)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def say(message: str) -> None:
     """Progress lines go to stdout straight away (the whole run takes minutes)."""
     print(message, flush=True)

@@ -1,0 +1,144 @@
+"""`python -m bench.profile paper|digest|votes [--reuse]`: where a figure's time goes, with cProfile.
+
+Runs the benchmark's workload once to warm up, then again under cProfile, and prints the functions with the most
+cumulative and own time, grouped by where they live (the project, SQLAlchemy, asyncpg, asyncio, other), plus the
+share of wall time the event loop spent waiting (mostly PostgreSQL answering). The corpus is the benchmarks'
+(`--reuse` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import random
+import sys
+import time
+from collections import defaultdict
+
+from bench.common import pg_url, say
+from bench.context import BenchContext
+
+
+def _where(filename: str) -> str:
+    for marker, name in (
+        ("/bot/", "bot (project)"),
+        ("/adapters/", "adapters (project)"),
+        ("sqlalchemy", "SQLAlchemy"),
+        ("asyncpg", "asyncpg"),
+        ("asyncio", "asyncio"),
+        ("pydantic", "pydantic"),
+    ):
+        if marker in filename:
+            return name
+    return "other (stdlib, builtins)"
+
+
+def summarise(profile: cProfile.Profile, wall: float, calls: int, top: int = 25) -> str:
+    stats = pstats.Stats(profile)
+    own: dict[str, float] = defaultdict(float)
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        own[_where(filename)] += tottime
+    cpu = sum(own.values())
+    out = io.StringIO()
+    out.write(f"wall {wall:.2f} s for {calls} calls ({wall / calls * 1e3:.2f} ms each); CPU in Python {cpu:.2f} s "
+              f"({cpu / wall:.0%} of wall); the rest waits on PostgreSQL/the network\n")  # fmt: skip
+    out.write("own time by origin: " + ", ".join(f"{k} {v:.2f} s ({v / cpu:.0%})" for k, v in
+                                                 sorted(own.items(), key=lambda kv: -kv[1])) + "\n")  # fmt: skip
+    listing = io.StringIO()
+    pstats.Stats(profile, stream=listing).sort_stats("tottime").print_stats(top)
+    out.write(listing.getvalue().split("\n", 6)[-1])
+    listing = io.StringIO()
+    pstats.Stats(profile, stream=listing).sort_stats("cumulative").print_stats(r"/bot/", top)
+    out.write(listing.getvalue().split("\n", 6)[-1])
+    return out.getvalue()
+
+
+async def paper(context: BenchContext, calls: int) -> str:
+    from bench.paper_latency import workload
+
+    corpus = await context.corpus()
+    app = await context.app(schema=corpus.schema, now=corpus.now)
+    picks = workload(corpus, random.Random(1), calls)
+    try:
+        for _, ref, channel in picks:
+            await app.service.paper(ref, channel)
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        profile.enable()
+        for _, ref, channel in picks:
+            await app.service.paper(ref, channel)
+        profile.disable()
+        wall = time.perf_counter() - started
+    finally:
+        await app.aclose()
+    return summarise(profile, wall, calls)
+
+
+async def digest(context: BenchContext, calls: int) -> str:
+    from bench.digest_build import RunningClock
+
+    corpus = await context.corpus()
+    channels = corpus.channels[:calls]
+    warm = await context.app(schema=corpus.schema, clock=RunningClock(corpus.now))
+    try:
+        await asyncio.gather(*(warm.service.digest(c, corpus.day) for c in channels))
+    finally:
+        await warm.aclose()
+    app = await context.app(schema=corpus.schema, clock=RunningClock(corpus.now))
+    try:
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        profile.enable()
+        await asyncio.gather(*(app.service.digest(c, corpus.day) for c in channels))
+        profile.disable()
+        wall = time.perf_counter() - started
+    finally:
+        await app.aclose()
+    return summarise(profile, wall, len(channels))
+
+
+async def votes(context: BenchContext, calls: int) -> str:
+    from bench import vote_ingest
+    from bench.data import drop_schema, recreate_schema
+
+    schema = "bench_profile_votes"
+    await recreate_schema(context.url, schema)
+    app, _ = await vote_ingest._prepare(context, context.url, schema)
+    work = vote_ingest.workload(random.Random(3), calls)
+    try:
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        profile.enable()
+        await vote_ingest._deliver(app, work)
+        profile.disable()
+        wall = time.perf_counter() - started
+    finally:
+        await app.aclose()  # type: ignore[attr-defined]
+        await drop_schema(context.url, schema)
+    return summarise(profile, wall, calls)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("paper", "digest", "votes"))
+    parser.add_argument("--calls", type=int, default=0)
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args(argv)
+    calls = args.calls or {"paper": 1_000, "digest": 1_000, "votes": 20_000}[args.what]
+
+    async def go() -> str:
+        context = BenchContext(pg_url(), reuse=args.reuse)
+        try:
+            return await {"paper": paper, "digest": digest, "votes": votes}[args.what](context, calls)
+        finally:
+            await context.close()
+
+    say(asyncio.run(go()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
