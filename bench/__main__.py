@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,7 +65,11 @@ async def _run(names: list[str], *, reuse: bool) -> int:
             say(f"\n== {name} ==")
             module = importlib.import_module(f"bench.{name}")
             began = time.perf_counter()
-            found: list[Result] = await module.run(context)
+            try:
+                found: list[Result] = await module.run(context)
+            except Exception:  # one benchmark's crash is a failed row, not the end of the run
+                traceback.print_exc()
+                found = [Result(f"{name} (crashed)", 1, 0, "", "lower", inclusive=True)]
             for result in found:
                 say("  " + result.describe())
                 for note in result.notes:

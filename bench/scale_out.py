@@ -19,6 +19,7 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,8 @@ async def _replicas(
             if line.strip() != b"ready":
                 raise RuntimeError(f"replica not ready: {line!r}")
         pg_before, ticks_before = _backend_cpu(), _machine_ticks()
+        waits: Counter[str] = Counter()
+        sampler = asyncio.create_task(_sample_waits([p.pid for p in processes], waits))
         started = time.perf_counter()
         for process in processes:
             assert process.stdin is not None
@@ -105,6 +108,9 @@ async def _replicas(
         wall = max(float(r["seconds"]) for r in reports)  # type: ignore[arg-type]
         wall = min(wall, time.perf_counter() - started)
         ticks_after = _machine_ticks()
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
         ports = set().union(*(socket_ports(process.pid) for process in processes))
         ours = await _backends_of(ports)
         pg_after = _backend_cpu()
@@ -119,7 +125,35 @@ async def _replicas(
             if process.returncode is None:
                 await asyncio.wait_for(process.wait(), 60)
     busy = (ticks_after[0] - ticks_before[0]) / max(1, ticks_after[1] - ticks_before[1])
+    total = sum(waits.values()) or 1
+    say(
+        f"    {count} replica(s): their PostgreSQL backends, sampled every 0.1 s: "
+        + ", ".join(f"{state} {n / total:.0%}" for state, n in waits.most_common())
+    )
     return reports, wall, pg_cpu, busy
+
+
+async def _sample_waits(pids: list[int], waits: Counter[str]) -> None:
+    """What the replicas' backends are doing, every 0.1 s: running, idle (waiting for the replica), or waiting on
+    a lock (a hot row or a shared lock would show here) or on I/O."""
+    connection = await asyncpg.connect(asyncpg_dsn(pg_url()))
+    try:
+        while True:
+            ports = set().union(*(socket_ports(pid) for pid in pids))
+            rows = await connection.fetch(
+                "SELECT client_port, state, wait_event_type, wait_event FROM pg_stat_activity "
+                "WHERE client_port IS NOT NULL"
+            )
+            for row in rows:
+                if row["client_port"] in ports:
+                    kind = row["wait_event_type"]
+                    state = row["state"] or "?"
+                    if state == "active" and kind not in (None, "Client"):
+                        state = f"active, waiting on {kind}:{row['wait_event']}"
+                    waits[state] += 1
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
 
 
 def _backend_cpu() -> dict[int, float]:
