@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from adapters.discord.client import build_bot
 from adapters.slack.app import web_client
 from adapters.slack.publisher import SlackPublisher, static_tokens
 from adapters.slack.settings import Settings as SlackSettings
-from bench.common import Result, say
+from bench.common import Result, quick, say
 from bench.context import BenchContext
 from bench.data import drop_schema, recreate_schema
 from bot.model import ChannelRef, Paper
@@ -98,13 +99,14 @@ async def run(context: BenchContext) -> list[Result]:
     for logger in quiet.values():
         logger.setLevel(logging.ERROR)
     try:
-        outcomes = [await _fan_out(context, variant) for variant in VARIANTS]
+        variants = VARIANTS[:1] if quick() else VARIANTS  # the comparisons take minutes on a busy machine
+        outcomes = [await _fan_out(context, variant) for variant in variants]
         slack = [await slack_fan_out(context, paced=paced) for paced in (False, True)]
     finally:
         for name, logger in quiet.items():
             logger.setLevel(levels[name])
     limit = binding_limit()
-    for variant, outcome in zip(VARIANTS, outcomes, strict=True):
+    for variant, outcome in zip(variants, outcomes, strict=True):
         say(
             f"  Discord, {variant.label}: {outcome.accepted} requests accepted in {outcome.wall:.1f} s = "
             f"{outcome.rate:.1f}/s (binding limit {limit:g}/s); {outcome.limited} answered 429 (global), "
@@ -144,7 +146,7 @@ async def run(context: BenchContext) -> list[Result]:
         say(
             f"  Slack{' (bench-side per-channel pacing: the proposed fix)' if paced else ''}: {outcome.accepted} "
             f"posts in {outcome.wall:.1f} s = {outcome.rate:.1f}/s (binding limit {outcome.limit:.1f}/s); "
-            f"{outcome.limited} answered ratelimited; {outcome.failed} digests failed"
+            f"{outcome.limited} answered ratelimited; {outcome.failed} digests failed {outcome.errors}"
         )
         burst, rate = REALISTIC_POST_RATE
         notes = (
@@ -185,6 +187,7 @@ class SlackOutcome:
     complete: bool
     wall: float
     limit: float
+    errors: str = ""
 
     @property
     def rate(self) -> float:
@@ -254,7 +257,13 @@ async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
         limited = sum(1 for call in calls if not call.ok and call.response.get("error") == "ratelimited")
     done = [r for r in results if not isinstance(r, BaseException) and r.state == "posted"]
     complete = len(done) == SLACK_CHANNELS and all(r.posted == PAPERS_PER_DIGEST for r in done)
-    return SlackOutcome(accepted, limited, SLACK_CHANNELS - len(done), complete, wall, limit)
+    errors = Counter(
+        f"{type(r).__name__}: {str(r)[:80]}" if isinstance(r, BaseException) else r.state
+        for r in results
+        if isinstance(r, BaseException) or r.state != "posted"
+    )
+    text = "; ".join(f"{n} × {what}" for what, n in errors.most_common())
+    return SlackOutcome(accepted, limited, SLACK_CHANNELS - len(done), complete, wall, limit, text)
 
 
 async def _fan_out(context: BenchContext, variant: Variant) -> Outcome:
