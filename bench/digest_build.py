@@ -161,7 +161,7 @@ async def _same_as_reference(
         candidates = await candidates_for(uow, row, papers)
         taste = learn_taste(await uow.votes.history(row.id), rate=weights.taste_rate, cap=weights.taste_cap)
     expected = rank(candidates, settings, weights, now, taste=taste)[: settings.top_n]
-    got = [(e.card.paper.id, e.card.score, e.card.why) for e in digest.entries]
+    got = [(e.card.paper.id, e.card.rank_score, e.card.why) for e in digest.entries]  # score: the hotness
     same = got == [(r.paper.id, r.score, r.why) for r in expected]
     if not same:
         say(f"    MISMATCH in {channel.key}: {got[:3]} … expected {[(r.paper.id, r.score) for r in expected[:3]]}")
