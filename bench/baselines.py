@@ -139,5 +139,15 @@ def bare_import_seconds(modules: Sequence[str], *, runs: int = 5) -> float:
     return process_seconds(["-c", "import " + ", ".join(modules)], runs=runs)
 
 
+def bare_import_rss_mb(modules: Sequence[str]) -> float:
+    """Resident memory (MB) of a process that has imported `modules` and nothing else."""
+    code = (
+        "import re, " + ", ".join(modules) + "; "
+        "print(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(done.stdout.strip()) / 1024
+
+
 def p50_p99(values: Sequence[float]) -> tuple[float, float]:
     return percentile(values, 0.5), percentile(values, 0.99)

@@ -127,6 +127,7 @@ async def run(context: BenchContext) -> list[Result]:
     idle = max(samples) / 1024
     floor = baselines.process_seconds(["-c", "pass"])
     imports = baselines.bare_import_seconds(ENABLED_LIBRARIES)
+    bare_rss = baselines.bare_import_rss_mb(ENABLED_LIBRARIES)
     say(
         f"  python -c pass {floor * 1e3:.0f} ms; bare import of the enabled libraries ({', '.join(ENABLED_LIBRARIES)}) "
         f"{imports * 1e3:.0f} ms (median of 5 processes)"
@@ -162,6 +163,16 @@ async def run(context: BenchContext) -> list[Result]:
             baseline_name="bare import of enabled libraries",
         ),
         Result("python -c pass", floor, 1, "s", "lower", informational=True),
+        Result(
+            "idle RSS vs the bare import's RSS",
+            idle,
+            0,
+            "MB",
+            "lower",
+            informational=True,
+            baseline=bare_rss,
+            baseline_name="RSS after importing the enabled libraries",
+        ),
     ]
 
 

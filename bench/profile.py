@@ -1,4 +1,4 @@
-"""`python -m bench.profile paper|digest|votes [--reuse]`: where a figure's time goes, with cProfile.
+"""`python -m bench.profile paper|digest|votes|post [--calls N] [--reuse]`: where a figure's time goes, with cProfile.
 
 Runs the benchmark's workload once to warm up, then again under cProfile, and prints the functions with the most
 cumulative and own time, grouped by where they live (the project, SQLAlchemy, asyncpg, asyncio, other), plus the
@@ -128,18 +128,45 @@ async def votes(context: BenchContext, calls: int) -> str:
     return summarise(profile, wall, calls, cpu)
 
 
+async def post(context: BenchContext, calls: int) -> str:
+    """`post_digest` for `calls` channels at once (header + 9 papers each) into an in-memory publisher: the
+    engine's share of a fan-out, without the platform."""
+    from bench import fanout
+    from bench.data import drop_schema, recreate_schema
+    from bot.model import ChannelRef
+    from tests.fakes.recording_publisher import RecordingPublisher
+
+    schema = "bench_profile_post"
+    channels = [ChannelRef("discord", "1", str(3_200_000_000_000_000_000 + n), f"#p{n}") for n in range(calls)]
+    await recreate_schema(context.url, schema)
+    app = await context.app(schema=schema, now=fanout.NOW)
+    try:
+        await fanout._prepare(app.service, channels)
+        publisher = RecordingPublisher("discord")
+        profile = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profile.enable()
+        await asyncio.gather(*(app.service.post_digest(c, fanout.DAY, publisher) for c in channels))
+        profile.disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await app.aclose()
+        await drop_schema(context.url, schema)
+    return summarise(profile, wall, len(publisher.calls), cpu)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("paper", "digest", "votes"))
+    parser.add_argument("what", choices=("paper", "digest", "votes", "post"))
     parser.add_argument("--calls", type=int, default=0)
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args(argv)
-    calls = args.calls or {"paper": 1_000, "digest": 1_000, "votes": 20_000}[args.what]
+    calls = args.calls or {"paper": 1_000, "digest": 1_000, "votes": 20_000, "post": 100}[args.what]
 
     async def go() -> str:
         context = BenchContext(pg_url(), reuse=args.reuse)
         try:
-            return await {"paper": paper, "digest": digest, "votes": votes}[args.what](context, calls)
+            return await {"paper": paper, "digest": digest, "votes": votes, "post": post}[args.what](context, calls)
         finally:
             await context.close()
 
