@@ -63,6 +63,8 @@ class Result:
 
     @property
     def target_text(self) -> str:
+        if self.informational and not self.target:
+            return "—"
         if self.baseline is not None:
             return f"{self.sign} {self.target:g}×"
         return f"{self.sign} {self.target:,g} {self.unit}"

@@ -7,7 +7,7 @@ a plot per figure (`bench/paper_size.png`, `bench/digest_size.png`, `bench/votes
   candidates, 20 past digests a channel, 1,000,000 posts and votes): the first N channels. Expected: at most linear.
 - Vote ingestion with 10k / 100k / 1M votes stored before (on papers the workload does not touch). Expected: flat.
 
-`HOTPAPERS_BENCH_QUICK=1` runs smaller sizes (a tenth) for a quick look; the recorded run uses these.
+`HOTPAPERS_BENCH_QUICK=1` runs smaller sizes (a tenth; `/paper` fewer calls) for a quick look.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ async def _corpus(context: BenchContext, schema: str, scale: Scale) -> Corpus:
 
 
 async def paper_sizes(context: BenchContext) -> list[Point]:
-    sizes = (10_000, 100_000) if quick() else (10_000, 100_000, 1_000_000)
+    sizes = (10_000, 100_000, 1_000_000)  # the 1M corpus is the main one, made anyway
+    calls = 600 if quick() else 1_500
     points = []
     for size in sizes:
         if size == 1_000_000:
@@ -53,7 +54,7 @@ async def paper_sizes(context: BenchContext) -> list[Point]:
         else:
             corpus = await _corpus(context, f"bench_size_{size}", _paper_scale(size))
         try:
-            m = await paper_latency.measure(context, corpus, calls=1_500, warm_up=300)
+            m = await paper_latency.measure(context, corpus, calls=calls, warm_up=300)
         finally:
             if size != 1_000_000 and not context.reuse:
                 await drop_schema(context.url, corpus.schema)
