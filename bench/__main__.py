@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,17 @@ from rich.table import Table
 from bench.common import Result, pg_url, say
 from bench.context import BenchContext
 
-BENCHMARKS = ("paper_latency", "digest_build", "vote_ingest", "fanout", "footprint", "ingest_day", "cli_startup")
+BENCHMARKS = (
+    "paper_latency",
+    "digest_build",
+    "vote_ingest",
+    "scale_out",
+    "sizes",
+    "fanout",
+    "footprint",
+    "ingest_day",
+    "cli_startup",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +65,11 @@ async def _run(names: list[str], *, reuse: bool) -> int:
             say(f"\n== {name} ==")
             module = importlib.import_module(f"bench.{name}")
             began = time.perf_counter()
-            found: list[Result] = await module.run(context)
+            try:
+                found: list[Result] = await module.run(context)
+            except Exception:  # one benchmark's crash is a failed row, not the end of the run
+                traceback.print_exc()
+                found = [Result(f"{name} (crashed)", 1, 0, "", "lower", inclusive=True)]
             for result in found:
                 say("  " + result.describe())
                 for note in result.notes:
@@ -77,18 +92,23 @@ def _cpu() -> str:
 
 def _table(results: list[Result], *, seconds: float) -> None:
     table = Table(title=f"hotpapers benchmarks ({seconds / 60:.1f} min)")
-    for column in ("benchmark", "measured", "target", "ratio", "result"):
-        table.add_column(column, justify="left" if column == "benchmark" else "right")
+    for column in ("benchmark", "measured", "baseline (same run)", "ratio", "target", "met"):
+        table.add_column(column, justify="left" if column in ("benchmark", "baseline (same run)") else "right")
     for result in results:
-        sign = result.sign
+        baseline = (
+            f"{result.baseline:,.2f} {result.unit} {result.baseline_name}".strip()
+            if result.baseline is not None
+            else "—"
+        )
         table.add_row(
             result.name,
             f"{result.measured:,.2f} {result.unit}",
-            f"{sign} {result.target:,g} {result.unit}",
-            f"{result.ratio:.2f}",
-            "info" if result.informational else "pass" if result.passed else "[bold red]FAIL[/]",
+            baseline,
+            f"{result.ratio:.2f}" + ("×" if result.baseline is not None else ""),
+            result.target_text,
+            "info" if result.informational else "yes" if result.passed else "[bold red]NO[/]",
         )
-    Console(width=120).print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

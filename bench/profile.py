@@ -1,0 +1,184 @@
+"""`python -m bench.profile paper|digest|votes|post [--calls N] [--reuse]`: where a figure's time goes, with cProfile.
+
+Runs the benchmark's workload once to warm up, then again under cProfile, and prints the functions with the most
+cumulative and own time, grouped by where they live (the project, SQLAlchemy, asyncpg, asyncio, other), plus the
+share of wall time the event loop spent waiting (mostly PostgreSQL answering). The corpus is the benchmarks'
+(`--reuse` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import random
+import sys
+import time
+from collections import defaultdict
+
+from bench.common import pg_url, say
+from bench.context import BenchContext
+
+
+def _where(filename: str) -> str:
+    for marker, name in (
+        ("/bot/", "bot (project)"),
+        ("/adapters/", "adapters (project)"),
+        ("sqlalchemy", "SQLAlchemy"),
+        ("asyncpg", "asyncpg"),
+        ("asyncio", "asyncio"),
+        ("pydantic", "pydantic"),
+    ):
+        if marker in filename:
+            return name
+    return "other (stdlib, builtins)"
+
+
+def summarise(profile: cProfile.Profile, wall: float, calls: int, cpu: float, top: int = 25) -> str:
+    """cProfile's times are wall-clock: on a busy machine a function's own time includes the moments the process
+    was not running. `cpu` (process time) says how much of the wall the process actually ran."""
+    stats = pstats.Stats(profile)
+    own: dict[str, float] = defaultdict(float)
+    idle = 0.0
+    for (filename, _, name), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "epoll" in name:
+            idle += tottime
+            continue
+        own[_where(filename)] += tottime
+    busy = sum(own.values())
+    out = io.StringIO()
+    out.write(f"wall {wall:.2f} s for {calls} calls ({wall / calls * 1e3:.2f} ms each); process CPU {cpu:.2f} s "
+              f"({cpu / wall:.0%} of wall); event loop idle in epoll (waiting for PostgreSQL) {idle:.2f} s "
+              f"({idle / wall:.0%})\n")  # fmt: skip
+    out.write("own time by origin: " + ", ".join(f"{k} {v:.2f} s ({v / busy:.0%})" for k, v in
+                                                 sorted(own.items(), key=lambda kv: -kv[1])) + "\n")  # fmt: skip
+    listing = io.StringIO()
+    pstats.Stats(profile, stream=listing).sort_stats("tottime").print_stats(top)
+    out.write(listing.getvalue().split("\n", 6)[-1])
+    listing = io.StringIO()
+    pstats.Stats(profile, stream=listing).sort_stats("cumulative").print_stats(r"/bot/", top)
+    out.write(listing.getvalue().split("\n", 6)[-1])
+    return out.getvalue()
+
+
+async def paper(context: BenchContext, calls: int) -> str:
+    from bench.paper_latency import workload
+
+    corpus = await context.corpus()
+    app = await context.app(schema=corpus.schema, now=corpus.now)
+    picks = workload(corpus, random.Random(1), calls)
+    try:
+        for _, ref, channel in picks:
+            await app.service.paper(ref, channel)
+        profile = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profile.enable()
+        for _, ref, channel in picks:
+            await app.service.paper(ref, channel)
+        profile.disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await app.aclose()
+    return summarise(profile, wall, calls, cpu)
+
+
+async def digest(context: BenchContext, calls: int) -> str:
+    from bench.digest_build import RunningClock
+
+    corpus = await context.corpus()
+    channels = corpus.channels[:calls]
+    warm = await context.app(schema=corpus.schema, clock=RunningClock(corpus.now))
+    try:
+        await asyncio.gather(*(warm.service.digest(c, corpus.day) for c in channels))
+    finally:
+        await warm.aclose()
+    app = await context.app(schema=corpus.schema, clock=RunningClock(corpus.now))
+    try:
+        profile = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profile.enable()
+        await asyncio.gather(*(app.service.digest(c, corpus.day) for c in channels))
+        profile.disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await app.aclose()
+    return summarise(profile, wall, len(channels), cpu)
+
+
+async def votes(context: BenchContext, calls: int) -> str:
+    from bench import vote_ingest
+    from bench.data import drop_schema, recreate_schema
+
+    schema = "bench_profile_votes"
+    await recreate_schema(context.url, schema)
+    app, _ = await vote_ingest._prepare(context, context.url, schema)
+    work = vote_ingest.workload(random.Random(3), calls)
+    try:
+        profile = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profile.enable()
+        await vote_ingest._deliver(app, work)
+        profile.disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await app.aclose()  # type: ignore[attr-defined]
+        await drop_schema(context.url, schema)
+    return summarise(profile, wall, calls, cpu)
+
+
+async def post(context: BenchContext, calls: int) -> str:
+    """`post_digest` for `calls` channels at once (header + 9 papers each) into an in-memory publisher: the
+    engine's share of a fan-out, without the platform."""
+    from bench import fanout
+    from bench.data import drop_schema, recreate_schema
+    from bot.model import ChannelRef
+    from tests.fakes.recording_publisher import RecordingPublisher
+
+    schema = "bench_profile_post"
+    channels = [ChannelRef("discord", "1", str(3_200_000_000_000_000_000 + n), f"#p{n}") for n in range(calls)]
+    await recreate_schema(context.url, schema)
+    app = await context.app(schema=schema, now=fanout.NOW)
+    try:
+        await fanout._prepare(app.service, channels)
+        publisher = RecordingPublisher("discord")
+        profile = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profile.enable()
+        gate = asyncio.Semaphore(10)  # unbounded, cProfile's overhead runs 100 digests into the 30 s pool timeout
+
+        async def one(channel: ChannelRef) -> None:
+            async with gate:
+                await app.service.post_digest(channel, fanout.DAY, publisher)
+
+        await asyncio.gather(*(one(c) for c in channels))
+        profile.disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await app.aclose()
+        await drop_schema(context.url, schema)
+    return summarise(profile, wall, len(publisher.calls), cpu)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("paper", "digest", "votes", "post"))
+    parser.add_argument("--calls", type=int, default=0)
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args(argv)
+    calls = args.calls or {"paper": 1_000, "digest": 1_000, "votes": 20_000, "post": 100}[args.what]
+
+    async def go() -> str:
+        context = BenchContext(pg_url(), reuse=args.reuse)
+        try:
+            return await {"paper": paper, "digest": digest, "votes": votes, "post": post}[args.what](context, calls)
+        finally:
+            await context.close()
+
+    say(asyncio.run(go()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
