@@ -68,16 +68,21 @@ class Articles(HTMLParser):
             self.titles[-1] += data
 
 
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("HOTPAPERS_SCREENSHOT_DIR") or tmp_path / "shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_the_day_page_renders_in_a_headless_browser_at_phone_and_desktop_widths(
-    make_app: MakeApp, tmp_path: Path
+    make_app: MakeApp, tmp_path: Path, shots: Path
 ) -> None:
     browser = _browser()
     app = await make_app(sample=True)
     published = await published_channel(app)
     server = await start_web_server(WebSettings(enabled=True, port=0), ChannelArchive(app.uow))
-    shots = Path(os.environ.get("HOTPAPERS_SCREENSHOT_DIR") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
     try:
         url = f"http://127.0.0.1:{server.port}/c/{published.token}/{SAMPLE_DAY}.html"
         dom, log = await _chromium(browser, tmp_path / "profile", "--dump-dom", url)

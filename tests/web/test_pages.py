@@ -29,9 +29,11 @@ from tests.web.support import (
     secrets_of,
 )
 
+Site = tuple[App, Published, WebServer]
+
 
 @pytest.fixture
-async def site(make_app: MakeApp) -> AsyncIterator[tuple[App, Published, WebServer]]:
+async def site(make_app: MakeApp) -> AsyncIterator[Site]:
     app = await make_app(sample=True)
     published = await published_channel(app)
     server = await start_web_server(WebSettings(enabled=True, port=0), ChannelArchive(app.uow))
@@ -71,7 +73,7 @@ def _page_url(server: WebServer, published: Published, name: str = "") -> str:
     return f"{_base(server)}/c/{published.token}/{name}"
 
 
-async def test_the_front_page_shows_the_latest_digest_then_the_archive_by_month(site: tuple) -> None:
+async def test_the_front_page_shows_the_latest_digest_then_the_archive_by_month(site: Site) -> None:
     _app, published, server = site
     status, headers, html = await _get(_page_url(server, published))
     assert status == 200 and headers["Content-Type"].startswith("text/html")
@@ -87,7 +89,7 @@ async def test_the_front_page_shows_the_latest_digest_then_the_archive_by_month(
     assert published.url.endswith(f"/c/{published.token}/")
 
 
-async def test_a_day_page_has_the_hot_papers_layout(site: tuple) -> None:
+async def test_a_day_page_has_the_hot_papers_layout(site: Site) -> None:
     _app, published, server = site
     status, _headers, html = await _get(_page_url(server, published, f"{SAMPLE_DAY}.html"))
     assert status == 200
@@ -109,7 +111,7 @@ async def test_a_day_page_has_the_hot_papers_layout(site: tuple) -> None:
     assert f'href="{OCTOBER_DAY}.html"' in html  # older day
 
 
-async def test_a_paper_page_lists_this_channels_community_summaries_best_voted_first(site: tuple) -> None:
+async def test_a_paper_page_lists_this_channels_community_summaries_best_voted_first(site: Site) -> None:
     _app, published, server = site
     status, _headers, html = await _get(_page_url(server, published, f"paper-{HOSTILE_ID}.html"))
     assert status == 200
@@ -123,7 +125,7 @@ async def test_a_paper_page_lists_this_channels_community_summaries_best_voted_f
     assert status == 404 and body == "Not found.\n"
 
 
-async def test_hostile_titles_abstracts_and_summaries_are_inert(site: tuple) -> None:
+async def test_hostile_titles_abstracts_and_summaries_are_inert(site: Site) -> None:
     _app, published, server = site
     for name in ("", f"{SAMPLE_DAY}.html", f"paper-{HOSTILE_ID}.html"):
         _status, _headers, html = await _get(_page_url(server, published, name))
@@ -137,7 +139,7 @@ async def test_hostile_titles_abstracts_and_summaries_are_inert(site: tuple) -> 
         assert "Attention eviL" in html
 
 
-async def test_the_page_never_shows_ids_names_or_the_token(site: tuple) -> None:
+async def test_the_page_never_shows_ids_names_or_the_token(site: Site) -> None:
     _app, published, server = site
     for name in ("", f"{SAMPLE_DAY}.html", f"{OCTOBER_DAY}.html", f"paper-{HOSTILE_ID}.html", "feed.atom"):
         _status, _headers, body = await _get(_page_url(server, published, name))
@@ -147,7 +149,7 @@ async def test_the_page_never_shows_ids_names_or_the_token(site: tuple) -> None:
             assert secret not in body, (name, secret)
 
 
-async def test_security_headers_on_every_answer(site: tuple) -> None:
+async def test_security_headers_on_every_answer(site: Site) -> None:
     _app, published, server = site
     for url in (_page_url(server, published), f"{_base(server)}/c/{'x' * 43}/", f"{_base(server)}/nothing"):
         _status, headers, _body = await _get(url)
@@ -158,7 +160,7 @@ async def test_security_headers_on_every_answer(site: tuple) -> None:
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-async def test_unknown_tokens_get_the_same_plain_404_as_any_path(site: tuple) -> None:
+async def test_unknown_tokens_get_the_same_plain_404_as_any_path(site: Site) -> None:
     _app, published, server = site
     answers = set()
     for path in (
@@ -173,7 +175,7 @@ async def test_unknown_tokens_get_the_same_plain_404_as_any_path(site: tuple) ->
     assert answers == {(404, "text/plain; charset=utf-8", "Not found.\n")}
 
 
-async def test_rotate_and_unpublish_stop_the_old_url_at_once(site: tuple) -> None:
+async def test_rotate_and_unpublish_stop_the_old_url_at_once(site: Site) -> None:
     app, published, server = site
     _, _, first_feed = await _get(_page_url(server, published, "feed.atom"))
     rotated = await app.service.publish(CHANNEL, "rotate", command="/hotpapers settings")
@@ -192,7 +194,7 @@ async def test_rotate_and_unpublish_stop_the_old_url_at_once(site: tuple) -> Non
     assert (await app.service.publish(CHANNEL, "no")).state == "not-published"
 
 
-async def test_channels_that_did_not_opt_in_are_never_visible(site: tuple) -> None:
+async def test_channels_that_did_not_opt_in_are_never_visible(site: Site) -> None:
     app, _published, _server = site
     other = ChannelRef("console", "local", "quiet")
     await app.service.subscribe(other)
@@ -203,7 +205,7 @@ async def test_channels_that_did_not_opt_in_are_never_visible(site: tuple) -> No
     assert rows is None
 
 
-async def test_the_atom_feed_has_the_essentials_and_answers_conditional_gets(site: tuple) -> None:
+async def test_the_atom_feed_has_the_essentials_and_answers_conditional_gets(site: Site) -> None:
     _app, published, server = site
     url = _page_url(server, published, "feed.atom")
     status, headers, body = await _get(url)
@@ -227,7 +229,7 @@ async def test_the_atom_feed_has_the_essentials_and_answers_conditional_gets(sit
     assert again[1]["ETag"] == etag and again[2] == body  # the same data gives the same bytes
 
 
-async def test_access_log_lines_never_carry_the_token(site: tuple, caplog: pytest.LogCaptureFixture) -> None:
+async def test_access_log_lines_never_carry_the_token(site: Site, caplog: pytest.LogCaptureFixture) -> None:
     _app, published, server = site
     with caplog.at_level(logging.DEBUG):
         await _get(_page_url(server, published, f"{SAMPLE_DAY}.html"))
@@ -237,7 +239,7 @@ async def test_access_log_lines_never_carry_the_token(site: tuple, caplog: pytes
     assert all(published.token not in record.getMessage() for record in caplog.records)
 
 
-async def test_export_writes_the_same_pages_as_static_files(site: tuple, tmp_path: Path) -> None:
+async def test_export_writes_the_same_pages_as_static_files(site: Site, tmp_path: Path) -> None:
     app, published, server = site
     written = await export_pages(ChannelArchive(app.uow), CHANNEL, tmp_path / "site", base_url="https://lab.example/hp")
     names = {path.name for path in written}
