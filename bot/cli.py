@@ -130,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply the migrations")
     upgrade.set_defaults(handler=_db_upgrade)
+    web = command("web", _db_help, "the channels' public pages (opt-in per channel: /hotpapers subscribe publish=yes)")
+    web_commands = web.add_subparsers(dest="web_command", required=True, metavar="ACTION")
+    export = web_commands.add_parser("export", help="write a published channel's pages and feed as static files")
+    export.add_argument("dir", help="folder to write (created if missing)")
+    export.add_argument("--channel", default=DEFAULT_CHANNEL, help="channel key platform:workspace:channel")
+    export.add_argument("--base-url", default=None, help="where DIR will be served (absolute feed links)")
+    export.set_defaults(handler=_web_export)
     command("run", _run, "run the enabled adapters and the scheduler until stopped")
     command("status", _status, "subscriptions, next runs, last digest per channel, signal health")
     return parser
@@ -301,6 +308,20 @@ async def _db_upgrade(args: argparse.Namespace, config: Config, console: Console
     async with await _build(config, offline=True):
         pass
     console.print("Database is up to date.")
+
+
+async def _web_export(args: argparse.Namespace, config: Config, console: Console) -> None:
+    from pathlib import Path
+
+    from bot.web.archive import ChannelArchive
+    from bot.web.export import export_pages
+    from bot.web.settings import WebSettings
+
+    channel = ChannelRef.parse(args.channel)
+    base_url = args.base_url if args.base_url is not None else WebSettings.from_config(config).base_url
+    async with await _build(config, offline=True) as app:
+        written = await export_pages(ChannelArchive(app.uow), channel, Path(args.dir), base_url=base_url)
+    console.print(f"Wrote {len(written)} files to {args.dir} (open index.html).", markup=False)
 
 
 async def _run(args: argparse.Namespace, config: Config, console: Console) -> None:

@@ -124,6 +124,8 @@ class Config(_Section):
     discord: dict[str, Any] = {}
     slack: dict[str, Any] = {}
     console: dict[str, Any] = {}
+    web: dict[str, Any] = {}
+    """The channel pages (issue 20); validated by `bot.web.settings.WebSettings`."""
 
     @field_validator("signals", mode="before")
     @classmethod

@@ -13,12 +13,13 @@ import logging
 import signal
 from collections.abc import Mapping
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.bootstrap import build
+from bot.bootstrap import App, build
 from bot.channel_settings import DAY_NAMES
 from bot.config import Config
 from bot.errors import ConfigError
@@ -28,6 +29,9 @@ from bot.metrics import Metrics
 from bot.ports import Publisher
 from bot.scheduler import DigestScheduler, SchedulerSettings
 from bot.sections import console_log
+
+if TYPE_CHECKING:
+    from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
 PLATFORMS = ("discord", "slack")
@@ -71,6 +75,7 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
                 check_database=database_probe(app.engine),
                 signal_health=app.signals.health if app.signals else list,
             )
+        web_server = await _start_web(config, app)
         tasks = {
             asyncio.create_task(module.run(app.service, getattr(config, name), config=config, publishers=publishers),
                                 name=name)
@@ -111,9 +116,24 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
             await asyncio.gather(*tasks, return_exceptions=True)
             if server is not None:
                 await server.stop()
+            if web_server is not None:
+                await web_server.stop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(ValueError, RuntimeError):
                     loop.remove_signal_handler(signum)
+
+
+async def _start_web(config: Config, app: App) -> WebServer | None:
+    """The channel pages (issue 20) on their own `[web] host:port`, when `[web] enabled = true`."""
+    from bot.web.settings import WebSettings
+
+    settings = WebSettings.from_config(config)
+    if not settings.enabled:
+        return None
+    from bot.web.archive import ChannelArchive
+    from bot.web.server import start_web_server
+
+    return await start_web_server(settings, ChannelArchive(app.uow))
 
 
 async def _adapters_started(

@@ -48,6 +48,10 @@ def check_sections(config: Config, adapters: Mapping[str, str]) -> None:
         SchedulerSettings.from_config(config)
     if config.console:
         parse_section(ConsoleSettings, config.console, section="console")
+    if config.web:
+        from bot.web.settings import WebSettings
+
+        WebSettings.from_config(config)
     if config.discord:
         importlib.import_module(adapters["discord"]).Settings.from_table(config.discord)
     if config.slack:

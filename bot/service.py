@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.arxiv_id import parse_arxiv_id
@@ -49,6 +49,9 @@ from bot.storage.tables import ChannelRow
 from bot.storage.uow import UnitOfWork
 from bot.storage.vote_batch import VoteQueue, record_votes
 from bot.text import clean_multiline, clean_text
+
+if TYPE_CHECKING:
+    from bot.web.publishing import PublishAnswer
 
 log = logging.getLogger(__name__)
 
@@ -481,6 +484,18 @@ class HotPapers:
     async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> ChannelRow:
         channel.checked()  # adapters build refs from platform ids; none may outgrow its column
         return await uow.channels.ensure(channel, defaults=self.default_settings(), now=self._clock.now())
+
+    # ── the channel's public page (issue 20; bot/web) ──────────────────────────────────────────────────────────
+
+    async def publish(
+        self, channel: ChannelRef, action: str, *, command: str = "/hotpapers subscribe"
+    ) -> PublishAnswer:
+        """`publish=yes|confirm|no|rotate` for the channel's web page (admins only: the adapter checks). Returns a
+        PublishAnswer: the confirmation to show, or the new URL (shown once)."""
+        from bot.web.publishing import change_publishing
+
+        return await change_publishing(self._uow, channel, action, config=self._config, now=self._clock.now(),
+                                       ensure=self._ensure_channel, command=command)  # fmt: skip
 
     # ── ingestion ───────────────────────────────────────────────────────────────────────────────────────────────
 

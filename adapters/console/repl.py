@@ -36,6 +36,8 @@ HELP = """Commands:
   /subscribe [key=value …]   e.g. categories=cs.LG,cs.CL keywords=diffusion time=09:00 tz=Europe/Berlin top=5
   /unsubscribe               stop the daily digest here
   /settings                  show this channel's settings
+  /subscribe publish=yes     make this channel's digests a public web page and Atom feed (then publish=confirm);
+                             publish=no turns it off, /settings publish=rotate gives it a new URL
   /forget-me                 delete your votes and summaries (a data-deletion request)
   /help                      this text
   /quit                      leave"""
@@ -158,15 +160,31 @@ class ConsoleSession:
             if not sep:
                 raise BadInput(f"{arg[:40]!r}: write settings as key=value, e.g. categories=cs.LG,cs.CL")
             options[key] = value
-        settings = await self._service.subscribe(self._channel, options)
-        self._console.print(Text("Subscribed.\n" + describe(settings)))
+        publish = options.pop("publish", None)
+        if publish is None or options:
+            settings = await self._service.subscribe(self._channel, options)
+            self._console.print(Text("Subscribed.\n" + describe(settings)))
+        if publish is not None:
+            await self._publish(publish, "/subscribe")
 
     async def _unsubscribe(self, _args: list[str]) -> None:
         await self._service.unsubscribe(self._channel)
         self._console.print("Unsubscribed: no more daily digests here.")
 
-    async def _settings(self, _args: list[str]) -> None:
+    async def _settings(self, args: list[str]) -> None:
+        publish = [arg.partition("=")[2] for arg in args if arg.lower().startswith("publish=")]
+        if len(publish) != len(args) or len(publish) > 1:
+            raise BadInput("usage: /settings, or /settings publish=rotate (change other settings with /subscribe)")
+        if publish:
+            await self._publish(publish[0], "/subscribe")
+            return
         self._console.print(Text(describe(await self._service.settings(self._channel))))
+
+    async def _publish(self, action: str, command: str) -> None:
+        """The channel's public page (issue 20): `publish=yes` shows what becomes public, `publish=confirm` turns
+        it on and prints its URL once, `publish=no` turns it off, `publish=rotate` issues a new URL."""
+        answer = await self._service.publish(self._channel, action, command=command)
+        self._console.print(Text(answer.text))
 
     async def _forget_me(self, args: list[str]) -> None:
         if args:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -76,6 +76,7 @@ class PaperCommands(commands.Cog):
         timezone="IANA time zone for post_time, e.g. Europe/Berlin",
         weekdays="Days to post, e.g. mon-fri or mon,wed,fri",
         announce_empty="Say so on days without new papers",
+        publish="A public web page and feed of the digests: yes (see what becomes public), confirm, or no",
     )
     async def subscribe(
         self,
@@ -89,6 +90,7 @@ class PaperCommands(commands.Cog):
         timezone: str | None = None,
         weekdays: str | None = None,
         announce_empty: bool | None = None,
+        publish: Literal["yes", "confirm", "no"] | None = None,
     ) -> None:
         _require_manage_channels(interaction)
         _require_bot_permissions(interaction)
@@ -98,6 +100,12 @@ class PaperCommands(commands.Cog):
                  "weekdays": weekdays, "announce_empty": announce_empty}  # fmt: skip
         options = {name: _option_text(value) for name, value in given.items() if value is not None}
         channel = interaction_channel(interaction)
+        if publish is not None:  # the channel's public page (issue 20); the answer (with its URL) is private
+            if options:
+                await self.service.subscribe(channel, options, by=str(interaction.user.id))
+            answer = await self.service.publish(channel, publish, command="/hotpapers subscribe")
+            await interaction.followup.send(render.content(answer.text), ephemeral=True)
+            return
         settings = await self.service.subscribe(channel, options, by=str(interaction.user.id))
         text = render.settings_text(settings, channel=channel, lead="Subscribed.")
         await interaction.followup.send(text, ephemeral=True)
@@ -111,10 +119,15 @@ class PaperCommands(commands.Cog):
         await interaction.followup.send(note, ephemeral=True)
 
     @hotpapers.command(name="settings", description="Show this channel's digest settings")
-    async def settings(self, interaction: discord.Interaction[Any]) -> None:
+    @app_commands.describe(publish="rotate: give the channel's public page a new link (the old one stops working)")
+    async def settings(self, interaction: discord.Interaction[Any], publish: Literal["rotate"] | None = None) -> None:
         _require_manage_channels(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel = interaction_channel(interaction)
+        if publish is not None:
+            answer = await self.service.publish(channel, publish, command="/hotpapers subscribe")
+            await interaction.followup.send(render.content(answer.text), ephemeral=True)
+            return
         settings = await self.service.settings(channel)
         await interaction.followup.send(render.settings_text(settings, channel=channel), ephemeral=True)
 

@@ -39,7 +39,9 @@ COMMANDS = ("/paper", "/hot", "/summarize", "/hotpapers")
 HELP = (
     "*hotpapers* — `/paper 2010.00577` shows a paper · `/hot [days]` this channel's most-voted papers · "
     "`/summarize 2010.00577` writes a community summary · `/hotpapers subscribe [options]`, "
-    "`/hotpapers settings [options]`, `/hotpapers unsubscribe` manage the daily digest and "
+    "`/hotpapers settings [options]`, `/hotpapers unsubscribe` manage the daily digest, "
+    "`/hotpapers subscribe publish=yes` makes it a public web page and feed (`publish=no` stops it, "
+    "`/hotpapers settings publish=rotate` gives it a new link) and "
     "`/hotpapers regenerate 2010.00577` asks the LLM again for a paper's summary (admins or the channel's "
     f"creator).\n{escape(USAGE)}"
 )
@@ -172,6 +174,10 @@ class SlashCommands:
                 await _answer(respond, client, command, text=gone, response_type="in_channel")
                 return
             options = parse_options(rest)
+            publish = options.pop("publish", None)
+            if publish is not None:
+                await self._publish(respond, client, command, channel, action, publish, options)
+                return
             if action == "settings" and not (await self._service.settings(channel)).subscribed:
                 raise BadInput("This channel is not subscribed yet: use /hotpapers subscribe with those options")
             updated = await self._service.subscribe(channel, options, by=str(command.get("user_id", "")) or None)
@@ -186,6 +192,25 @@ class SlashCommands:
             heading += " (invite the bot to this channel so it can post and count reactions)"
         blocks = render.settings_blocks(updated, heading=heading)
         await _answer(respond, client, command, text=escape(heading), blocks=blocks, response_type="in_channel")
+
+    async def _publish(
+        self,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        command: dict[str, Any],
+        channel: ChannelRef,
+        action: str,
+        publish: str,
+        options: dict[str, str],
+    ) -> None:
+        """`publish=yes|confirm|no` (subscribe) or `publish=rotate` (settings): the channel's public page (issue 20).
+        Answered privately: the URL carries the page's token, and the admin decides where to share it."""
+        if options:
+            if action != "subscribe":
+                raise BadInput("Change settings and publish=… in two commands")
+            await self._service.subscribe(channel, options, by=str(command.get("user_id", "")) or None)
+        answer = await self._service.publish(channel, publish, command="/hotpapers subscribe")
+        await _answer(respond, client, command, text=escape(answer.text), response_type="ephemeral")
 
     def _days(self, text: str) -> int:
         if not text:

@@ -11,6 +11,7 @@ from bot.errors import UpstreamUnavailable
 from bot.storage.card_parts import CardPartsRepository
 from bot.storage.channels import ChannelRepository, EventRepository, VoteRepository
 from bot.storage.digests import DigestRepository, PostRepository
+from bot.storage.pages import ChannelPageRepository
 from bot.storage.papers import Changes, PaperRepository, SignalRepository, SummaryRepository
 from bot.storage.vote_batch import VoteBatchRepository
 
@@ -28,6 +29,8 @@ class UnitOfWork:
     posts: PostRepository
     vote_batch: VoteBatchRepository
     card_parts: CardPartsRepository
+    pages: ChannelPageRepository
+    """The channel's public page (issue 20, `bot/web`)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -45,6 +48,7 @@ class UnitOfWork:
         self.posts = PostRepository(session)
         self.vote_batch = VoteBatchRepository(session)
         self.card_parts = CardPartsRepository(session)
+        self.pages = ChannelPageRepository(session)
         return self
 
     async def __aexit__(
