@@ -65,10 +65,18 @@ def expected_shape(connection: Connection, table: Table) -> dict[str, Any]:
 
 def installation(team: str, *, token: str, at: datetime) -> Installation:
     return Installation(
-        app_id="A1", team_id=team, team_name=f"team {team}", bot_token=token, bot_id=f"B{team}",
-        bot_user_id=f"U{team}", bot_scopes=["chat:write"], user_id="UADMIN", installed_at=at.timestamp(),
-        bot_refresh_token=f"xoxe-{team}", bot_token_expires_at=int(at.timestamp()) + 43_200,
-    )  # fmt: skip
+        app_id="A1",
+        team_id=team,
+        team_name=f"team {team}",
+        bot_token=token,
+        bot_id=f"B{team}",
+        bot_user_id=f"U{team}",
+        bot_scopes=["chat:write"],
+        user_id="UADMIN",
+        installed_at=at.timestamp(),
+        bot_refresh_token=f"xoxe-{team}",
+        bot_token_expires_at=int(at.timestamp()) + 43_200,
+    )
 
 
 async def stores_work(engine: AsyncEngine, *, already: tuple[str, ...] = ()) -> None:
@@ -87,11 +95,13 @@ async def stores_work(engine: AsyncEngine, *, already: tuple[str, ...] = ()) -> 
     states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
     state = await states.async_issue()
     assert await states.async_consume(state) and not await states.async_consume(state)
-    tokens = InstalledTokens(store, engine, client_id=CLIENT, client_secret="s", client=AsyncWebClient(),
-                             refresh_minutes=1)  # fmt: skip
+    tokens = InstalledTokens(
+        store, engine, client_id=CLIENT, client_secret="s", client=AsyncWebClient(), refresh_minutes=1
+    )
     await tokens.remember("T7", Org("E1", is_enterprise_install=False))
-    fresh = InstalledTokens(store, engine, client_id=CLIENT, client_secret="s", client=AsyncWebClient(),
-                            refresh_minutes=1)  # fmt: skip
+    fresh = InstalledTokens(
+        store, engine, client_id=CLIENT, client_secret="s", client=AsyncWebClient(), refresh_minutes=1
+    )
     assert await fresh.org_of("T7") == Org("E1", is_enterprise_install=False)
     await store.async_delete_all(enterprise_id=None, team_id="T1")
     assert await store.async_find_bot(enterprise_id=None, team_id="T1") is None
@@ -134,14 +144,22 @@ async def test_a_bots_table_from_an_older_slack_sdk_gets_the_token_rotation_colu
     await upgrade(engine, "0003")
     before_rotation = MetaData()
     Table(  # slack_sdk before 3.8.0: no refresh token, no expiry, no index yet
-        "slack_bots", before_rotation,
-        Column("id", Integer, primary_key=True, autoincrement=True), Column("client_id", String(32), nullable=False),
-        Column("app_id", String(32), nullable=False), Column("enterprise_id", String(32)),
-        Column("enterprise_name", String(200)), Column("team_id", String(32)), Column("team_name", String(200)),
-        Column("bot_token", String(200)), Column("bot_id", String(32)), Column("bot_user_id", String(32)),
-        Column("bot_scopes", String(1000)), Column("is_enterprise_install", Boolean(), nullable=False),
+        "slack_bots",
+        before_rotation,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("client_id", String(32), nullable=False),
+        Column("app_id", String(32), nullable=False),
+        Column("enterprise_id", String(32)),
+        Column("enterprise_name", String(200)),
+        Column("team_id", String(32)),
+        Column("team_name", String(200)),
+        Column("bot_token", String(200)),
+        Column("bot_id", String(32)),
+        Column("bot_user_id", String(32)),
+        Column("bot_scopes", String(1000)),
+        Column("is_enterprise_install", Boolean(), nullable=False),
         Column("installed_at", DateTime, nullable=False),
-    )  # fmt: skip
+    )
     async with engine.begin() as connection:
         await connection.run_sync(before_rotation.create_all)
         await connection.execute(
