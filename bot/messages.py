@@ -103,6 +103,14 @@ def regenerated_note(card: PaperCard) -> str:
     return summary_note("Asked the LLM again.", card)
 
 
+def summary_saved(paper_id: str, *, number: int | None = None) -> str:
+    """The thanks for a community summary; `number` where people vote on summaries by number (the console)."""
+    which = f" #{number}" if number is not None else ""
+    return (
+        f"Thanks! Your summary{which} of arXiv:{paper_id} is saved. /paper shows the most up-voted community summary."
+    )
+
+
 def summary_author(platform: str, user_id: str) -> str:
     """Who wrote a community summary, as `HotPapers.add_summary(author_id=…)` stores it and `forget_user` finds it."""
     return f"{platform}:{user_id}"

@@ -13,8 +13,9 @@ from rich.text import Text
 
 from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel
+from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
-from bot.messages import describe, reported_note, summary_author, vote_receipt
+from bot.messages import describe, reported_note, summary_author, summary_saved, vote_receipt
 from bot.model import ChannelRef, DigestResult, VoteEvent
 from bot.service import HotPapers
 from bot.text import announcement_day, whole_number
@@ -127,7 +128,7 @@ class ConsoleSession:
             raise BadInput("usage: /summarize REF TEXT…")
         summary = await self._service.add_summary(args[0], self._channel, author=self._user, text=" ".join(args[1:]),
                                                   author_id=summary_author("console", self._user))  # fmt: skip
-        self._console.print(f"Thanks! Your summary (#{summary.id}) is now on the card.")
+        self._console.print(Text(summary_saved(parse_arxiv_id(args[0]).id, number=summary.id)))
 
     async def _summary_vote(self, args: list[str]) -> None:
         if len(args) != 2 or args[0] not in ("up", "down"):

@@ -11,7 +11,8 @@ import discord
 from adapters.discord import render
 from adapters.discord.channels import interaction_channel
 from adapters.discord.errors import reply_error
-from bot.messages import summary_author
+from bot.arxiv_id import parse_arxiv_id
+from bot.messages import summary_author, summary_saved
 from bot.model import PaperCard, VoteEvent
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class SummaryModal(discord.ui.Modal):
             self.ref, interaction_channel(interaction), author=user.display_name, text=self.text.value,
             author_id=summary_author("discord", str(user.id)),  # what forget_user("discord", id) deletes
         )  # fmt: skip
-        note = f"Thanks! Your summary of {self.ref} is saved. /paper shows the most up-voted community summary."
+        note = summary_saved(parse_arxiv_id(self.ref).id)  # saved: the reference is a good one
         await interaction.followup.send(render.content(note), ephemeral=True)
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:

@@ -20,7 +20,6 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack import render
 from adapters.slack.errors import error_text
 from adapters.slack.reply import deliver
-from adapters.slack.text import escape
 from bot import messages
 from bot.errors import BadInput
 from bot.messages import summary_author
@@ -142,7 +141,7 @@ class CardActions:
         except Exception as error:
             message = error_text(error, ref=ref)
         else:
-            message = escape(f"Thanks, {author}: your summary of arXiv:{ref} is saved and shown on its card.")
+            message = render.note(messages.summary_saved(ref))
         if meta.get("response_url"):
             hook = AsyncWebhookClient(str(meta["response_url"]))
             await deliver(hook.send, client=client, channel_id=channel.channel, user_id=str(user.get("id", "")),

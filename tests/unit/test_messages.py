@@ -14,17 +14,8 @@ WHEN = datetime(2020, 10, 1, tzinfo=UTC)
 
 
 def card(summary: Summary) -> PaperCard:
-    paper = Paper(
-        id="2010.00577",
-        version=1,
-        title="T",
-        authors=("A",),
-        abstract="x",
-        categories=("cs.LG",),
-        primary_category="cs.LG",
-        published=WHEN,
-        updated=WHEN,
-    )
+    """A card showing `summary`; nothing else on it matters to these words."""
+    paper = Paper("2010.00577", 1, "T", ("A",), "x", ("cs.LG",), "cs.LG", WHEN, WHEN)
     return PaperCard(paper, summary, votes=VoteTally(1, 0))
 
 
@@ -86,6 +77,11 @@ def test_settings_rows_put_a_pause_and_its_fix_first() -> None:
     )
     assert dict(rows)["keywords"] == "rl" and dict(rows)["categories"] == "(any)"
     assert messages.describe(ChannelSettings(subscribed=False)).splitlines()[0] == "subscribed: no"
+
+
+def test_the_thanks_for_a_summary_names_the_paper_and_where_people_vote_by_number_the_summary() -> None:
+    assert messages.summary_saved("2010.00577").startswith("Thanks! Your summary of arXiv:2010.00577 is saved.")
+    assert messages.summary_saved("2010.00577", number=3).startswith("Thanks! Your summary #3 of arXiv:2010.00577")
 
 
 def test_a_summary_author_is_kept_under_the_key_forget_user_deletes() -> None:
