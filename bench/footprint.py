@@ -3,8 +3,9 @@
 The real `hotpapers run` in its own process (via `bench.run_bot`, which only points discord.py at the loopback fake
 Discord): SQLite database created and migrated at start, Discord adapter enabled and connecting to the fake, the
 scheduler and the health server on, every other upstream pointed at a closed local port. "Ready" is the log line the
-runner writes once the engine, the scheduler and the health server are up (the adapters connect on their own after
-it). Then the process idles; its resident memory is sampled from /proc.
+runner writes once the engine, the health server and every enabled adapter are up (since issue 15 it waits for the
+Discord adapter to log in to the loopback fake, then starts the scheduler). Then the process idles; its resident
+memory is sampled from /proc.
 """
 
 from __future__ import annotations

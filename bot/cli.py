@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # imported by the commands that need them, so `hotpapers --he
 ADAPTERS = {"console": "adapters.console", "discord": "adapters.discord", "slack": "adapters.slack"}
 """Adapters are reached only by name, so the core never imports a platform library."""
 DEFAULT_CHANNEL = "console:local:default"
+WAIT_POLL_SECONDS = 5.0
+"""`digest --post --wait` looks again at least this often."""
 
 CONFIG_ENV = "HOTPAPERS_CONFIG"  # bot.config.CONFIG_ENV, without importing pydantic for --help
 
@@ -206,7 +208,7 @@ async def _post_digest(
 
     repl = _adapter("console", "repl")
     publisher = _adapter("console", "publisher").ConsolePublisher(console, log=console_log(config))
-    where = f"in {channel.key}"
+    where, told = f"in {channel.key}", False
     while True:
         result = await app.service.post_digest(channel, day, publisher)
         if result.state != "held-elsewhere":
@@ -214,8 +216,12 @@ async def _post_digest(
         held = repl.post_outcome(result, where, announce_empty=False)
         if result.held_until is None or not wait:
             raise UpstreamUnavailable(f"{held[:-1]}; retry then, or use --wait")
-        console.print(f"{held} Waiting for it to end (--wait).", markup=False)
-        await asyncio.sleep(max((result.held_until - app.service.now()).total_seconds(), 0) + 0.5)
+        if not told:
+            console.print(f"{held} Waiting for it to end (--wait).", markup=False)
+            told = True
+        # Look again when the lease ends, or sooner: a holder that stops (or dies and is released) frees it early.
+        remaining = (result.held_until - app.service.now()).total_seconds()
+        await asyncio.sleep(min(max(remaining, 0) + 0.5, WAIT_POLL_SECONDS))
     settings = await app.service.settings(channel)
     said = repl.post_outcome(result, where, announce_empty=settings.announce_empty)
     if result.state == "paused":

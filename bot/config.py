@@ -165,7 +165,8 @@ def check_timezone(value: str) -> str:
 
 def check_post_time(value: str) -> str:
     hours, _, minutes = value.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+    digits = all(part.isascii() and part.isdigit() and len(part) <= 2 for part in (hours, minutes))
+    if not (digits and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
         raise ValueError(f"post time {value!r} must be HH:MM (24-hour clock)")
     return f"{int(hours):02d}:{int(minutes):02d}"
 

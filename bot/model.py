@@ -67,12 +67,20 @@ class ChannelRef:
         parts = [part.strip() for part in key.split(":")]
         if len(parts) != 3 or not all(parts):
             raise BadInput(f"channel key {shown!r} must look like platform:workspace:channel, e.g. console:local:demo")
-        for (label, limit), part in zip(CHANNEL_KEY_LIMITS.items(), parts, strict=True):
+        return cls(*parts).checked()
+
+    def checked(self) -> ChannelRef:
+        """This ref, or BadInput naming the part longer than the database stores (whatever built it)."""
+        from bot.errors import BadInput
+
+        shown = self.key[:60] + ("…" if len(self.key) > 60 else "")
+        for (label, limit), part in zip(CHANNEL_KEY_LIMITS.items(), (self.platform, self.workspace, self.channel),
+                                        strict=True):  # fmt: skip
             if len(part) > limit:
                 raise BadInput(
                     f"channel key {shown!r}: the {label} part is {len(part)} characters; the limit is {limit}"
                 )
-        return cls(*parts)
+        return self
 
 
 @dataclass(frozen=True, slots=True)

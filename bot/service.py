@@ -481,6 +481,7 @@ class HotPapers:
         return settings_of_row(row)
 
     async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> ChannelRow:
+        channel.checked()  # adapters build refs from platform ids; none may outgrow its column
         return await uow.channels.ensure(channel, defaults=self.default_settings(), now=self._clock.now())
 
     # ── ingestion ───────────────────────────────────────────────────────────────────────────────────────────────

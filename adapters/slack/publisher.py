@@ -99,7 +99,19 @@ class SlackPublisher:
             }
             if cursor:
                 args["cursor"] = cursor
-            response = await _translated(channel, self._client.conversations_history(token=token, **args))
+            try:
+                response = await _translated(channel, self._client.conversations_history(token=token, **args))
+            except Undeliverable as error:
+                if "missing_scope" not in error.reason:
+                    raise
+                # Installed before the app asked for channels:history / groups:history: posting still works, only
+                # finding an interrupted run's messages does not. Say so; never pause a channel over it.
+                log.warning(
+                    "cannot look up earlier posts in %s (reinstall the app to grant channels:history and "
+                    "groups:history); a message whose answer was lost may be posted twice",
+                    channel.key,
+                )
+                return {}
             for message in response.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}

@@ -17,11 +17,13 @@ from bot.config import parse_section
 from bot.errors import ConfigError
 
 BOT_SCOPES: tuple[str, ...] = (
+    "channels:history",
     "channels:join",
     "channels:read",
     "chat:write",
     "chat:write.public",
     "commands",
+    "groups:history",
     "groups:read",
     "reactions:read",
     "users:read",

@@ -115,3 +115,18 @@ async def test_a_token_slack_refuses_pauses_every_channel_of_the_workspace(
     assert mode in result.pause.reason and "reinstall" in result.pause.fix
     assert (await hotpapers.settings(other)).paused is not None
     assert (await hotpapers.settings(elsewhere)).paused is None
+
+
+async def test_an_install_without_the_history_scope_still_posts_and_is_not_paused(
+    slack: FakeSlack,
+    publisher: SlackPublisher,
+    hotpapers: HotPapers,
+    sample_day: date,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slack.set_scopes(TOKEN, "chat:write", "commands")  # an install from before the app asked for channels:history
+    slack.faults.inject("chat.postMessage", "5xx", status=503, after=2)
+    result = await hotpapers.post_digest(HERE, sample_day, publisher)
+    assert result.state == "posted" and result.posted == 5
+    assert (await hotpapers.settings(HERE)).paused is None
+    assert "reinstall the app to grant channels:history" in caplog.text

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -45,15 +48,21 @@ async def test_a_digest_held_elsewhere_says_how_far_it_got_and_wait_takes_it_ove
             f"{held_until:%H:%M:%S} UTC; retry then, or use --wait"
         )
 
-        soon = datetime.now(UTC) + timedelta(seconds=2)
-        async with app.uow() as uow:
-            await uow._session.execute(update(DigestRow).values(lease_until=soon))  # type: ignore[union-attr]
+        waiting = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--config", str(config), "digest", "--post", "--wait", "--date", str(DAY),
+            cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "COLUMNS": "300"},
+        )  # fmt: skip
+        assert waiting.stdout is not None
+        first = (await waiting.stdout.readline()).decode()
+        assert first.startswith(f"The digest for {DAY} in {CHANNEL.key}: 2 of 5 posted; held by another process")
+        assert first.rstrip().endswith("UTC. Waiting for it to end (--wait).")
+        async with app.uow() as uow:  # the holder dies: its lease runs out
+            await uow._session.execute(update(DigestRow).values(lease_until=datetime.now(UTC)))  # type: ignore[union-attr]
             await uow.commit()
-        run = await hotpapers("--config", str(config), "digest", "--post", "--wait", "--date", str(DAY), cwd=tmp_path)
-        assert run.code == 0, run.err
-        said = " ".join(run.out.split())  # the terminal wraps long lines
-        assert f"2 of 5 posted; held by another process until {soon:%H:%M:%S} UTC. Waiting for it to end" in said
-        assert "Resumed after 2 of 5 were posted: posted the other 3." in run.out
+        out, err = await waiting.communicate()
+        assert waiting.returncode == 0, err.decode()
+        assert "Resumed after 2 of 5 were posted: posted the other 3." in out.decode()
         keys = [PostKey.search(line["key"]) for line in read_log(tmp_path / "posts.jsonl")]
         assert [(key.day, key.rank) for key in keys if key] == [(DAY, 3), (DAY, 4), (DAY, 5)]
 

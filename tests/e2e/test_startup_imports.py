@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,16 @@ def test_help_imports_no_heavy_library(args: list[str]) -> None:
 def test_the_probe_sees_a_heavy_import_when_a_command_makes_one() -> None:
     modules, _ = loaded_by("--config", "/nonexistent/hotpapers.toml", "status")  # fails on the config, after pydantic
     assert "pydantic" in modules and "alembic" not in modules
+
+
+def test_paper_for_a_stored_paper_loads_no_network_library(tmp_path: Path) -> None:
+    config = tmp_path / "offline.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "p.db"}"\n'
+        "[signals.hf]\nenabled = false\n[signals.hn]\nenabled = false\n"
+    )
+    loaded_by("--config", str(config), "sample", "load")
+    modules, said = loaded_by("--config", str(config), "paper", "2010.00577", "--json")
+    assert json.loads(said)["id"] == "2010.00577"
+    assert not modules & {"aiohttp", "arxiv", "feedparser", "alembic", "prometheus_client", "apscheduler"}
+    assert "sqlalchemy" in modules  # the probe sees what a command needs

@@ -111,3 +111,9 @@ def test_a_bad_typed_option_is_refused_naming_it(change: SettingsChange, names: 
 )
 def test_an_option_typed_in_chat_names_its_setting_by_alias_or_spelling(typed: str, name: str) -> None:
     assert option_name(typed) == name
+
+
+@pytest.mark.parametrize("value", ["²:00", "09:٠٠", "009:00", "9:0000"])
+def test_a_post_time_is_ascii_hh_mm(value: str) -> None:
+    with pytest.raises(BadInput, match=r"post_time: post time .* must be HH:MM"):
+        apply_options(ChannelSettings(), {"time": value})
