@@ -1,9 +1,11 @@
-"""Channel settings typed in chat (`categories=cs.LG,cs.CL time=09:00 …`): validated, normalised, all or nothing."""
+"""Channel settings typed in chat (`categories=cs.LG,cs.CL time=09:00 …`) or given as typed options (SettingsChange):
+validated, normalised, all or nothing. How settings are described in words is `bot.messages`."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 from bot.config import check_post_time, check_timezone
 from bot.errors import BadInput
@@ -22,18 +24,58 @@ MAX_ITEMS = 50
 MAX_ITEM_LENGTH = 100
 
 
-def apply_options(current: ChannelSettings, options: Mapping[str, str]) -> ChannelSettings:
-    """Return `current` with `options` applied; raise BadInput naming the first bad option (nothing is saved)."""
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """A settings change from typed options (Discord's slash-command options); None leaves a setting as it is.
+
+    Lists, times and days stay text, as people type them, and go through the same parsers as `key=value` text;
+    the number and the flag arrive typed and are checked as they are, not turned back into text and parsed again."""
+
+    categories: str | None = None
+    keywords: str | None = None
+    negative_keywords: str | None = None
+    authors: str | None = None
+    top_n: int | None = None
+    post_time: str | None = None
+    timezone: str | None = None
+    weekdays: str | None = None
+    announce_empty: bool | None = None
+
+
+def option_name(raw: str) -> str:
+    """The setting an option typed in chat names: `Time`, `post-time` and `post_time` are all `post_time`."""
+    name = raw.strip().lower().replace("-", "_")
+    return ALIASES.get(name, name)
+
+
+def apply_options(current: ChannelSettings, options: Mapping[str, str] | SettingsChange) -> ChannelSettings:
+    """Return `current` with `options` applied (text typed in chat, or a typed SettingsChange); raise BadInput
+    naming the first bad option (nothing is saved)."""
+    if isinstance(options, SettingsChange):
+        given: list[tuple[str, str | int | bool]] = [
+            (field.name, value) for field in fields(options) if (value := getattr(options, field.name)) is not None
+        ]
+    else:
+        given = [(raw_name, str(raw_value)) for raw_name, raw_value in options.items()]
     changes: dict[str, object] = {}
-    for raw_name, raw_value in options.items():
-        name = ALIASES.get(raw_name.strip().lower(), raw_name.strip().lower())
+    for raw_name, value in given:
+        name = option_name(raw_name)
         if name not in OPTION_NAMES:
             raise BadInput(f"unknown setting {clean_text(raw_name)[:40]!r}; known: {', '.join(OPTION_NAMES)}")
         try:
-            changes[name] = _PARSERS[name](clean_text(str(raw_value)))
+            changes[name] = _PARSERS[name](clean_text(value)) if isinstance(value, str) else _typed(name, value)
         except ValueError as error:
             raise BadInput(f"{name}: {error}") from None
     return dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+
+
+def _typed(name: str, value: int | bool) -> int | bool:
+    """A typed option's value, checked: `top_n` a whole number in range, `announce_empty` a flag."""
+    if name == "announce_empty" and isinstance(value, bool):
+        return value
+    if name == "top_n" and isinstance(value, int) and not isinstance(value, bool):
+        return _top_n(str(value))
+    raise ValueError(f"must be text (got {type(value).__name__})")
 
 
 def _items(value: str) -> tuple[str, ...]:
@@ -120,28 +162,3 @@ _PARSERS = {
     "weekdays": _weekdays,
     "announce_empty": _flag,
 }
-
-
-def describe(settings: ChannelSettings) -> str:
-    """One human line per setting, for `/hotpapers settings`."""
-    days = ",".join(DAY_NAMES[d] for d in settings.weekdays) or "none"
-
-    def listed(items: tuple[str, ...]) -> str:
-        return ", ".join(items) if items else "(any)"
-
-    paused = settings.paused
-    pause = (
-        (f"paused: {paused.reason} — to fix it: {paused.fix} (then subscribe again; retried daily)",) if paused else ()
-    )
-    return "\n".join(
-        (
-            *pause,
-            f"subscribed: {'yes' if settings.subscribed else 'no'}",
-            f"categories: {listed(settings.categories)}",
-            f"keywords: {listed(settings.keywords)}",
-            f"negative keywords: {', '.join(settings.negative_keywords) or '(none)'}",
-            f"followed authors: {', '.join(settings.authors) or '(none)'}",
-            f"top: {settings.top_n} papers at {settings.post_time} {settings.timezone} on {days}",
-            f"say so on days without announcements: {'yes' if settings.announce_empty else 'no'}",
-        )
-    )

@@ -77,8 +77,8 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
             )
         web_server = await _start_web(config, app)
         tasks = {
-            asyncio.create_task(module.run(app.service, getattr(config, name), config=config, publishers=publishers),
-                                name=name)
+            asyncio.create_task(module.run(app.service, getattr(config, name), config=config, publishers=publishers,
+                                           engine=app.engine), name=name)
             for name, module in modules.items()
         }  # fmt: skip
         stop = asyncio.Event()

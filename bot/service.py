@@ -21,11 +21,12 @@ from bot.cards import (
     ranked_digest,
     ranked_for_channel,
 )
-from bot.channel_settings import apply_options
+from bot.channel_settings import SettingsChange, apply_options
 from bot.config import Config
 from bot.digest import CardsFor, DigestPoster, PostingPolicy
 from bot.errors import BadInput, HotPapersError, NotFound
 from bot.ingest import Ingestor
+from bot.messages import summary_author
 from bot.model import (
     ChannelRef,
     ChannelSettings,
@@ -263,7 +264,7 @@ class HotPapers:
         """Delete a user's votes and summaries (a data-deletion request). Returns how many rows went."""
         async with self._uow() as uow:
             removed = await uow.votes.forget(platform, user_id)
-            removed += await uow.summaries.delete_by_author(f"{platform}:{user_id}")
+            removed += await uow.summaries.delete_by_author(summary_author(platform, user_id))
             await uow.commit()
         return removed
 
@@ -431,9 +432,10 @@ class HotPapers:
     # ── channel settings ────────────────────────────────────────────────────────────────────────────────────────
 
     async def subscribe(
-        self, channel: ChannelRef, options: Mapping[str, str] | None = None, *, by: str | None = None
+        self, channel: ChannelRef, options: Mapping[str, str] | SettingsChange | None = None, *, by: str | None = None
     ) -> ChannelSettings:
-        """Subscribe the channel, applying `options` typed in chat. A bad option raises BadInput; nothing changes.
+        """Subscribe the channel, applying `options`: text typed in chat (`{"time": "09:00"}`) or a typed
+        SettingsChange (slash-command options). A bad option raises BadInput; nothing changes.
         Subscribing a paused channel resumes it; `by` (the admin's user id) is who hears about a later pause."""
         async with self._uow() as uow:
             row = await self._ensure_channel(uow, channel)

@@ -116,12 +116,18 @@ async def app(make_app: MakeApp) -> App:
 
 
 @pytest.fixture
-async def hotpapers(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[HotPapers]:
-    """A real HotPapers on a fresh SQLite file with the sample papers, no network sources (adapter tests)."""
+async def adapter_app(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[App]:
+    """The app on a fresh SQLite file with the sample papers, no network sources (adapter tests)."""
     config = Config.model_validate({"database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'adapter.db'}"}})
     async with await build(config, clock=clock, offline=True) as built:
         await load_sample(built.uow, now=clock.now())
-        yield built.service
+        yield built
+
+
+@pytest.fixture
+def hotpapers(adapter_app: App) -> HotPapers:
+    """A real HotPapers on `adapter_app` (adapter tests)."""
+    return adapter_app.service
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bot.messages import authors_line as authors_words
+from bot.messages import votes_line
 from bot.model import Digest, DigestEntry, PaperCard
 from bot.text import clean_text, shorten
 
@@ -17,9 +19,7 @@ MAX_AUTHORS = 6
 
 
 def authors_line(card: PaperCard, limit: int = MAX_AUTHORS) -> str:
-    authors = [clean_text(a) for a in card.paper.authors]
-    shown = ", ".join(authors[:limit])
-    return f"{shown} +{len(authors) - limit} more" if len(authors) > limit else shown
+    return str(authors_words(card.paper.authors, shown=limit))
 
 
 def paper_panel(card: PaperCard, *, rank: int | None = None, abstract: bool = True, updated: bool = False) -> Panel:
@@ -43,7 +43,7 @@ def paper_panel(card: PaperCard, *, rank: int | None = None, abstract: bool = Tr
         Text(shorten(card.summary.text, 1200)),
         Text(""),
         Text.assemble(("Why hot: ", "bold"), card.why_line or "no signals yet"),
-        Text(f"Votes: 👍 {card.votes.up}  👎 {card.votes.down}   score {card.score:.2f}", style="dim"),
+        Text(f"Votes: {votes_line(card.votes)}   score {card.score:.2f}", style="dim"),
     ]
     if card.posted:
         where = ", ".join(f"{p.channel.name or p.channel.channel} on {p.day}" for p in card.posted[:3])

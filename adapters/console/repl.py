@@ -13,8 +13,9 @@ from rich.text import Text
 
 from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel
-from bot.channel_settings import describe
+from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
+from bot.messages import describe, reported_note, summary_author, summary_saved, vote_receipt
 from bot.model import ChannelRef, DigestResult, VoteEvent
 from bot.service import HotPapers
 from bot.text import announcement_day, whole_number
@@ -122,17 +123,14 @@ class ConsoleSession:
                 self._channel, self._user, "", value, removed=removed, reaction=args[1], paper_id=card.paper.id
             )
         tally = await self._service.record_vote(event)
-        if tally is None:
-            self._console.print("That vote was not counted (not a message the bot posted).")
-        else:
-            self._console.print(f"Votes now: 👍 {tally.up}  👎 {tally.down}")
+        self._console.print(Text(vote_receipt(value, tally, removed=removed)))
 
     async def _summarize(self, args: list[str]) -> None:
         if len(args) < 2:
             raise BadInput("usage: /summarize REF TEXT…")
         summary = await self._service.add_summary(args[0], self._channel, author=self._user, text=" ".join(args[1:]),
-                                                  author_id=f"console:{self._user}")  # fmt: skip
-        self._console.print(f"Thanks! Your summary (#{summary.id}) is now on the card.")
+                                                  author_id=summary_author("console", self._user))  # fmt: skip
+        self._console.print(Text(summary_saved(parse_arxiv_id(args[0]).id, number=summary.id)))
 
     async def _summary_vote(self, args: list[str]) -> None:
         if len(args) != 2 or args[0] not in ("up", "down"):
@@ -146,7 +144,7 @@ class ConsoleSession:
         if len(args) != 1:
             raise BadInput("usage: /report REF")
         card = await self._service.report_summary(args[0], self._channel, user_id=self._user)
-        self._console.print(f"Thanks, reported. The card now shows: {card.summary.provenance}.")
+        self._console.print(Text(reported_note(card)))
 
     async def _regenerate(self, args: list[str]) -> None:
         if len(args) != 1:

@@ -16,6 +16,8 @@ from bot.config import parse_section
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.config import Config
     from bot.ports import Publisher
     from bot.service import HotPapers
@@ -62,11 +64,13 @@ async def run(
     *,
     config: Config,
     publishers: MutableMapping[str, Publisher] | None = None,
+    engine: AsyncEngine | None = None,
 ) -> None:
     """Run the bot until cancelled. ConfigError for a missing or rejected token (one line, never the token).
 
     If `publishers` is given, the live `DiscordPublisher` is put there under "discord" once the bot is logged in
-    (and removed when it stops), so the scheduler can post digests through it.
+    (and removed when it stops), so the scheduler can post digests through it. `engine`, the app's database engine
+    every adapter is handed, is not used: Discord keeps nothing outside the core's tables.
     """
     settings = Settings.from_table(settings_table)
     if not settings.enabled:

@@ -13,6 +13,7 @@ from adapters.discord.channels import interaction_channel
 from adapters.discord.errors import BOT_MISSING, MANAGE_CHANNELS, REGENERATE_DENIED
 from adapters.discord.views import SummaryModal, paper_view
 from bot.arxiv_id import parse_arxiv_id
+from bot.channel_settings import SettingsChange
 from bot.errors import PermissionDenied
 
 if TYPE_CHECKING:
@@ -95,18 +96,25 @@ class PaperCommands(commands.Cog):
         _require_manage_channels(interaction)
         _require_bot_permissions(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)  # the database may be slower than 3 s
-        given = {"categories": categories, "keywords": keywords, "negative_keywords": negative_keywords,
-                 "authors": authors, "top_n": top_n, "post_time": post_time, "timezone": timezone,
-                 "weekdays": weekdays, "announce_empty": announce_empty}  # fmt: skip
-        options = {name: _option_text(value) for name, value in given.items() if value is not None}
+        change = SettingsChange(
+            categories=categories,
+            keywords=keywords,
+            negative_keywords=negative_keywords,
+            authors=authors,
+            top_n=top_n,
+            post_time=post_time,
+            timezone=timezone,
+            weekdays=weekdays,
+            announce_empty=announce_empty,
+        )
         channel = interaction_channel(interaction)
         if publish is not None:  # the channel's public page (issue 20); the answer (with its URL) is private
-            if options:
-                await self.service.subscribe(channel, options, by=str(interaction.user.id))
+            if change != SettingsChange():
+                await self.service.subscribe(channel, change, by=str(interaction.user.id))
             answer = await self.service.publish(channel, publish, command="/hotpapers subscribe")
             await interaction.followup.send(render.content(answer.text), ephemeral=True)
             return
-        settings = await self.service.subscribe(channel, options, by=str(interaction.user.id))
+        settings = await self.service.subscribe(channel, change, by=str(interaction.user.id))
         text = render.settings_text(settings, channel=channel, lead="Subscribed.")
         await interaction.followup.send(text, ephemeral=True)
 
@@ -165,9 +173,3 @@ def _require_bot_permissions(interaction: discord.Interaction[Any]) -> None:
     missing = missing_permissions(interaction.app_permissions)
     if missing:
         raise PermissionDenied(BOT_MISSING.format(missing=", ".join(missing)))
-
-
-def _option_text(value: str | int | bool) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)

@@ -1,20 +1,21 @@
-"""One table from errors to what a Discord user reads (mirrors the CLI's exit-code table); replies are ephemeral."""
+"""One table from errors to what a Discord user reads (mirrors the CLI's exit-code table); replies are ephemeral.
+
+The engine's errors are worded in `bot.messages` (the same sentences on every platform); this table adds what only
+Discord raises (a command used in a DM, a member without Manage Channels)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 
 import discord
 from discord import app_commands
 
 from adapters.discord.render import content
-from bot.errors import BadInput, HotPapersError, NotFound, PermissionDenied, UpstreamUnavailable
+from bot.messages import UNEXPECTED, error_text, sentence
 
 log = logging.getLogger(__name__)
 
-UNREACHABLE = "arXiv is unreachable right now, try again in a minute."
 MANAGE_CHANNELS = "You need the Manage Channels permission in this channel to change its hot-papers subscription."
 REGENERATE_DENIED = "You need the Manage Channels permission in this channel to regenerate a paper's summary."
 BOT_MISSING = (
@@ -22,29 +23,27 @@ BOT_MISSING = (
     "(channel settings → Permissions) and subscribe again."
 )
 SERVER_ONLY = "This command works in a server channel, not in direct messages."
-UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
 
-_Message = Callable[[BaseException, str | None], str]
-TABLE: tuple[tuple[type[BaseException], _Message], ...] = (
-    (BadInput, lambda error, ref: str(error)),  # BadReference included: its message lists the accepted forms
-    (NotFound, lambda error, ref: str(error) or f"arXiv has no paper {(ref or '').strip()}."),
-    (UpstreamUnavailable, lambda error, ref: UNREACHABLE),
-    (PermissionDenied, lambda error, ref: str(error) or MANAGE_CHANNELS),
-    (app_commands.NoPrivateMessage, lambda error, ref: SERVER_ONLY),
-    (app_commands.MissingPermissions, lambda error, ref: MANAGE_CHANNELS),
-    (HotPapersError, lambda error, ref: str(error) or UNEXPECTED),
+TABLE: tuple[tuple[type[BaseException], str], ...] = (
+    (app_commands.NoPrivateMessage, SERVER_ONLY),
+    (app_commands.MissingPermissions, MANAGE_CHANNELS),
 )
+"""Discord's own errors; the engine's are worded by `bot.messages.error_text`."""
 
 
 def message_for(error: BaseException, *, ref: str | None = None) -> str:
-    """The line for `error`; anything not in the table is logged with its traceback and shown as UNEXPECTED."""
+    """The line for `error`; anything neither in the table nor the engine's is logged with its traceback and shown
+    as UNEXPECTED."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     for kind, message in TABLE:
         if isinstance(error, kind):
-            return _sentence(message(error, ref))
-    log.error("unexpected error in a Discord interaction", exc_info=error)
-    return UNEXPECTED
+            return message
+    text = error_text(error, ref=ref)
+    if text is None:
+        log.error("unexpected error in a Discord interaction", exc_info=error)
+        return UNEXPECTED
+    return sentence(text)  # Discord replies start with a capital
 
 
 async def reply_error(interaction: discord.Interaction, error: BaseException, *, ref: str | None = None) -> None:
@@ -62,9 +61,3 @@ async def reply_error(interaction: discord.Interaction, error: BaseException, *,
         await interaction.followup.send(text, ephemeral=True)
     except discord.HTTPException as failure:
         log.warning("could not deliver an error reply (%s): %s", type(error).__name__, failure)
-
-
-def _sentence(text: str) -> str:
-    """Engine messages start in lower case ("days must be …"); names like "arXiv" keep theirs."""
-    first = text.split(" ", 1)[0]
-    return text[:1].upper() + text[1:] if first.islower() else text

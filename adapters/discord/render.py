@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot.channel_settings import describe
+from bot import messages
 from bot.model import ChannelRef, ChannelSettings, DigestEntry, PaperCard, PostKey, PostRecord, VoteTally
 from bot.text import clean_multiline, clean_text, display_title
 
@@ -79,7 +79,7 @@ def paper_embed(card: PaperCard) -> discord.Embed:
     embed = _base(card, title=escape(display_title(card.paper.title, card.paper.id)))
     embed.add_field(name="Authors", value=authors_line(card.paper.authors), inline=False)
     embed.add_field(name="Categories", value=categories_line(card), inline=True)
-    embed.add_field(name="Votes here", value=votes_line(card.votes), inline=True)
+    embed.add_field(name="Votes here", value=messages.votes_line(card.votes), inline=True)
     embed.add_field(name="Summary", value=_value(card.summary.text, multiline=True), inline=False)
     if card.why:
         embed.add_field(name="Why it's hot", value=_value(card.why_line, limit=512), inline=False)
@@ -112,23 +112,19 @@ def top_embed(cards: Sequence[PaperCard], *, channel: ChannelRef, days: int) -> 
     embed.colour = discord.Colour(ARXIV_RED)
     for rank, card in enumerate(cards[:TOP_SHOWN], start=1):
         name = clip(f"{rank}. {escape(display_title(card.paper.title, card.paper.id))}", FIELD_NAME)
-        embed.add_field(name=name, value=f"{votes_line(card.votes)} · {card.paper.abs_url}", inline=False)
+        embed.add_field(name=name, value=f"{messages.votes_line(card.votes)} · {card.paper.abs_url}", inline=False)
     return embed
 
 
 def authors_line(authors: Sequence[str]) -> str:
-    shown = ", ".join(clean_text(name) for name in authors[:SHOWN_AUTHORS])
-    more = f" +{len(authors) - SHOWN_AUTHORS} more" if len(authors) > SHOWN_AUTHORS else ""
-    return (clip(escape(shown), FIELD_VALUE - len(more)) + more).strip() or "—"
+    """The names cut to the field, the count of the rest kept whole."""
+    line = messages.authors_line(authors, shown=SHOWN_AUTHORS)
+    return str(messages.AuthorsLine(clip(escape(line.names), FIELD_VALUE - len(line.more)), line.more))
 
 
 def categories_line(card: PaperCard) -> str:
     ordered = dict.fromkeys((card.paper.primary_category, *card.paper.categories))
     return _value(" · ".join(c for c in ordered if c), limit=512)
-
-
-def votes_line(votes: VoteTally) -> str:
-    return f"👍 {votes.up} · 👎 {votes.down}"
 
 
 def posted_line(posts: Sequence[PostRecord]) -> str:
@@ -145,23 +141,21 @@ def channel_label(channel: ChannelRef) -> str:
 
 def settings_text(settings: ChannelSettings, *, channel: ChannelRef, lead: str = "") -> str:
     where = channel.name or "this channel"
-    return content(f"{lead} Digest settings for {where}:\n{describe(settings)}".strip())
+    return content(f"{lead} Digest settings for {where}:\n{messages.describe(settings)}".strip())
 
 
 def report_receipt(card: PaperCard) -> str:
     """The private answer to "Report summary": what the card shows now (the same summary until three reports)."""
-    return content(f"Thanks — reported. The card now shows: {card.summary.provenance}")
+    return content(messages.reported_note(card))
 
 
 def regenerated_note(card: PaperCard) -> str:
     """Above the private card `/hotpapers regenerate` answers with: the LLM may have failed and another source won."""
-    return content(f"Asked the LLM again. The card now shows: {card.summary.provenance}")
+    return content(messages.regenerated_note(card))
 
 
 def vote_receipt(value: int, votes: VoteTally | None) -> str:
-    if votes is None:
-        return "That vote was not counted (the paper is not on a post of this bot here)."
-    return f"Your {'👍' if value > 0 else '👎'} is counted. Now {votes_line(votes)} in this channel."
+    return content(messages.vote_receipt(value, votes))
 
 
 def _base(card: PaperCard, *, title: str, hint: str = "", key: PostKey | None = None) -> discord.Embed:

@@ -11,6 +11,8 @@ import discord
 from adapters.discord import render
 from adapters.discord.channels import interaction_channel
 from adapters.discord.errors import reply_error
+from bot.arxiv_id import parse_arxiv_id
+from bot.messages import summary_author, summary_saved
 from bot.model import PaperCard, VoteEvent
 
 if TYPE_CHECKING:
@@ -133,9 +135,9 @@ class SummaryModal(discord.ui.Modal):
         user = interaction.user
         await self.service.add_summary(
             self.ref, interaction_channel(interaction), author=user.display_name, text=self.text.value,
-            author_id=f"discord:{user.id}",  # what forget_user("discord", id) deletes
+            author_id=summary_author("discord", str(user.id)),  # what forget_user("discord", id) deletes
         )  # fmt: skip
-        note = f"Thanks! Your summary of {self.ref} is saved. /paper shows the most up-voted community summary."
+        note = summary_saved(parse_arxiv_id(self.ref).id)  # saved: the reference is a good one
         await interaction.followup.send(render.content(note), ephemeral=True)
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from adapters.slack.settings import Secrets, Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.config import Config
     from bot.ports import Publisher
     from bot.service import HotPapers
@@ -30,11 +32,13 @@ async def run(
     config: Config,
     publishers: MutableMapping[str, Publisher] | None = None,
     env: Mapping[str, str] | None = None,
+    engine: AsyncEngine | None = None,
 ) -> None:
     """Validate `[slack]`, read secrets from the environment, serve until cancelled, then shut down cleanly.
 
     If `publishers` is given, the SlackPublisher is put there under "slack" once the app is serving (and removed
-    when it stops), so the scheduler can post digests through it. `env` defaults to `os.environ`.
+    when it stops), so the scheduler can post digests through it. `env` defaults to `os.environ`. `engine` is the
+    app's database engine (`bot.bootstrap.App.engine`): with `oauth` the installations are stored there.
     Raises ConfigError naming the bad key or the missing environment variable (never a secret's value).
     """
     settings = Settings.parse(settings_table)
@@ -48,7 +52,7 @@ async def run(
         service,
         settings,
         secrets,
-        database_url=config.database.url,
+        engine=engine,
         summary_max_chars=config.summaries.community_max_chars,
     )
     await server.start()

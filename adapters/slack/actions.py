@@ -20,8 +20,9 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack import render
 from adapters.slack.errors import error_text
 from adapters.slack.reply import deliver
-from adapters.slack.text import escape
+from bot import messages
 from bot.errors import BadInput
+from bot.messages import summary_author
 from bot.model import ChannelRef, VoteEvent, VoteValue
 
 if TYPE_CHECKING:
@@ -90,9 +91,8 @@ class CardActions:
             return
         if tally is None:
             return
-        mark = "👍" if value > 0 else "👎"
-        text = f"Your {mark} on arXiv:{vote.paper_id} is counted: now 👍 {tally.up} · 👎 {tally.down} here."
-        await _answer(respond, client, body, text=escape(text), response_type="ephemeral", replace_original=False)
+        text = render.note(messages.vote_receipt(value, tally, paper_id=vote.paper_id))
+        await _answer(respond, client, body, text=text, response_type="ephemeral", replace_original=False)
 
     async def report(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         """Ack first: once the summary is hidden the card falls back to the next source, maybe an LLM call."""
@@ -110,7 +110,7 @@ class CardActions:
                 replace_original=False,
             )
             return
-        text = render.summary_note("Thanks — reported.", card)
+        text = render.note(messages.reported_note(card))
         await _answer(respond, client, body, text=text, response_type="ephemeral", replace_original=False)
 
     async def summary_submitted(
@@ -127,7 +127,7 @@ class CardActions:
             return
         user = body.get("user") or {}
         author = str(user.get("name") or user.get("username") or user.get("id") or "someone")
-        text, author_id = str(state.get("value") or ""), f"slack:{user.get('id')}"  # forget_user's key
+        text, author_id = str(state.get("value") or ""), summary_author("slack", str(user.get("id")))
         saving = asyncio.ensure_future(
             self._service.add_summary(ref, channel, author=author, text=text, author_id=author_id)
         )
@@ -141,7 +141,7 @@ class CardActions:
         except Exception as error:
             message = error_text(error, ref=ref)
         else:
-            message = escape(f"Thanks, {author}: your summary of arXiv:{ref} is saved and shown on its card.")
+            message = render.note(messages.summary_saved(ref))
         if meta.get("response_url"):
             hook = AsyncWebhookClient(str(meta["response_url"]))
             await deliver(hook.send, client=client, channel_id=channel.channel, user_id=str(user.get("id", "")),

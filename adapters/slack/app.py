@@ -1,7 +1,8 @@
 """The AsyncApp factory: Web API client, single-workspace or OAuth installs, listeners, and the publisher.
 
-Everything the app talks to comes in through arguments (API base URL, database URL, secrets), so tests build the
-very same app against a loopback fake Slack and a temporary SQLite file.
+Everything the app talks to comes in through arguments (API base URL, the app's database engine, secrets), so tests
+build the very same app against a loopback fake Slack and a temporary SQLite file. With OAuth, slack_sdk's stores
+use the app's own engine; their tables come from the migrations (`bot/storage/migrations/versions/0004_…`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.actions import CardActions
 from adapters.slack.commands import SlashCommands
@@ -35,17 +36,12 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class SlackApp:
-    """What `build_app` made: the bolt app, the digest publisher, and the OAuth engine to dispose of (if any)."""
+    """What `build_app` made: the bolt app, the digest publisher and (OAuth) the installation store."""
 
     bolt: AsyncApp
     client: AsyncWebClient
     publisher: SlackPublisher
-    engine: AsyncEngine | None = None
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
-
-    async def close(self) -> None:
-        if self.engine is not None:
-            await self.engine.dispose()
 
 
 def web_client(settings: Settings, *, token: str | None = None) -> AsyncWebClient:
@@ -62,23 +58,22 @@ async def build_app(
     settings: Settings,
     secrets: Secrets,
     *,
-    database_url: str,
+    engine: AsyncEngine | None = None,
     summary_max_chars: int = 3000,
 ) -> SlackApp:
-    """Build the app; with `oauth`, create slack_sdk's installation and state tables on the project's database."""
+    """Build the app; with `oauth`, slack_sdk's installation and state stores live on `engine`, the app's own
+    (migrated: the tables exist; the app disposes of the engine, not this adapter)."""
     client = web_client(settings, token=None if settings.oauth else secrets.bot_token)
-    engine: AsyncEngine | None = None
     store: AsyncSQLAlchemyInstallationStore | None = None
     tokens: Tokens
     if settings.oauth:
-        engine = create_async_engine(database_url)
+        if engine is None:
+            raise ValueError("[slack] oauth = true needs the app's database engine")
         store = AsyncSQLAlchemyInstallationStore(client_id=str(secrets.client_id), engine=engine)
         states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=settings.state_expiration_seconds, engine=engine)
         installed = InstalledTokens(store, engine, client_id=str(secrets.client_id),
                                     client_secret=str(secrets.client_secret), client=client,
                                     refresh_minutes=settings.token_refresh_minutes)  # fmt: skip
-        await installed.create_tables()
-        await states.create_tables()
         oauth = AsyncOAuthSettings(
             client_id=secrets.client_id,
             client_secret=secrets.client_secret,
@@ -105,4 +100,4 @@ async def build_app(
     CardActions(service, summary_wait_seconds=settings.summary_wait_seconds).register(bolt)
     ReactionVotes(service, settings).register(bolt)
     publisher = SlackPublisher(client, tokens.token)
-    return SlackApp(bolt=bolt, client=client, publisher=publisher, engine=engine, installation_store=store)
+    return SlackApp(bolt=bolt, client=client, publisher=publisher, installation_store=store)

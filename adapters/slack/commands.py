@@ -24,6 +24,7 @@ from adapters.slack.permissions import require_manager
 from adapters.slack.reply import deliver
 from adapters.slack.settings import Settings
 from adapters.slack.text import escape
+from bot import messages
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput
 from bot.model import ChannelRef
@@ -158,7 +159,7 @@ class SlashCommands:
             await require_manager(client, user_id=str(command.get("user_id")), channel_id=channel.channel, doing=doing)
             if action == "regenerate":
                 card = await self._service.regenerate_summary(rest, channel)
-                note = render.summary_note("Asked the LLM again.", card)
+                note = render.note(messages.regenerated_note(card))
                 await _answer(
                     respond,
                     client,

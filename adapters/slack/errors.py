@@ -1,7 +1,5 @@
-"""One table from engine errors to what a Slack user reads (mirrors the CLI's exit-code table).
-
-Messages are returned escaped for mrkdwn, because BadInput messages quote what the user typed.
-"""
+"""From errors to what a Slack user reads: the engine's in the words of `bot.messages` (the same on every platform),
+escaped for mrkdwn, because BadInput messages quote what the user typed; and bolt's own failures."""
 
 from __future__ import annotations
 
@@ -11,30 +9,17 @@ import aiohttp
 from slack_bolt.response import BoltResponse
 
 from adapters.slack.text import escape
-from bot.errors import BadInput, ConfigError, HotPapersError, NotFound, PermissionDenied, UpstreamUnavailable
+from bot import messages
 
 log = logging.getLogger(__name__)
-
-UNREACHABLE = "arXiv is unreachable right now, try again in a minute."
-NOT_ALLOWED = "Only workspace admins and owners, or whoever created this channel, can manage its hot papers."
-UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
 
 
 def error_text(error: BaseException, *, ref: str | None = None) -> str:
     """The user-facing line for `error` (mrkdwn-escaped). Unexpected errors are logged, never shown."""
-    if isinstance(error, BadInput):
-        text = str(error)
-    elif isinstance(error, NotFound):
-        text = f"arXiv has no paper {ref.strip()}." if ref and ref.strip() else str(error)
-    elif isinstance(error, UpstreamUnavailable):
-        text = UNREACHABLE
-    elif isinstance(error, PermissionDenied):
-        text = f"{error} {NOT_ALLOWED}" if str(error) else NOT_ALLOWED
-    elif isinstance(error, (ConfigError, HotPapersError)):
-        text = str(error) or UNEXPECTED
-    else:
+    text = messages.error_text(error, ref=ref)
+    if text is None:
         log.error("unexpected error in a Slack handler", exc_info=error)
-        text = UNEXPECTED
+        text = messages.UNEXPECTED
     return escape(text)
 
 
@@ -49,5 +34,5 @@ async def bolt_error(error: Exception, response: BoltResponse | None) -> BoltRes
         status, text = 503, UNREACHABLE_SLACK
     else:
         log.error("unexpected error in a Slack handler", exc_info=error)
-        status, text = 500, UNEXPECTED
+        status, text = 500, messages.UNEXPECTED
     return BoltResponse(status=status, body=text) if response is not None else None

@@ -41,7 +41,8 @@ WORKSPACES = Table(
     Column("enterprise_id", String(32), nullable=False),
     Column("is_enterprise_install", Boolean, nullable=False),
 )
-"""The Enterprise Grid org of each Grid workspace that sent the app a request (only Grid workspaces are here)."""
+"""The Enterprise Grid org of each Grid workspace that sent the app a request (only Grid workspaces are here).
+Created, like slack_sdk's tables, by migration 0004; this is the adapter's view of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +108,6 @@ class InstalledTokens:
         self.refresh_minutes = refresh_minutes
         self._orgs: dict[str, Org] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    async def create_tables(self) -> None:
-        await self.store.create_tables()
-        async with self._engine.begin() as connection:
-            await connection.run_sync(_metadata.create_all)
 
     def authorize(self) -> AsyncInstallationStoreAuthorize:
         """bolt's authorize for incoming requests: the same store and rotation, the result cached per token."""

@@ -1,7 +1,8 @@
 """Parse `/hotpapers subscribe categories=cs.LG,cs.CL keywords="diffusion, rl" time=09:00` into raw options.
 
-Only the syntax lives here (key=value pairs, quotes, the short aliases); which keys exist and what a value means is
-the engine's business (`HotPapers.subscribe` raises BadInput naming the option).
+Only the syntax lives here (key=value pairs, quotes); which keys exist, their aliases
+(`bot.channel_settings.option_name`) and what a value means are the engine's business (`HotPapers.subscribe` raises
+BadInput naming the option).
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import re
 
 from adapters.slack.text import unescape
+from bot.channel_settings import option_name
 from bot.errors import BadInput
 
-ALIASES = {"time": "post_time", "tz": "timezone", "top": "top_n"}
 USAGE = (
     'Usage: `/hotpapers subscribe categories=cs.LG,cs.CL keywords="diffusion, rl" time=09:00 '
     "tz=Europe/Berlin top=5 weekdays=mon-fri`"
@@ -32,8 +33,7 @@ def parse_options(text: str) -> dict[str, str]:
         if junk is not None:
             problem = "Unbalanced quotes" if junk[0] in "\"'" or "=" in junk else f"Got {_shown(junk)}"
             raise BadInput(f"{problem}: options look like key=value. {USAGE}")
-        name = match.group("key").lower().replace("-", "_")
-        name = ALIASES.get(name, name)
+        name = option_name(match.group("key"))
         if name in options:
             raise BadInput(f"Option {name} is given twice")
         value = next(v for v in (match.group("dq"), match.group("sq"), match.group("bare")) if v is not None)

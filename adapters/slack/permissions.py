@@ -16,6 +16,8 @@ from bot.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
 
+NOT_ALLOWED = "Only workspace admins and owners, or whoever created this channel, can manage its hot papers."
+
 
 async def can_manage(client: AsyncWebClient, *, user_id: str, channel_id: str) -> bool:
     try:
@@ -32,6 +34,6 @@ async def can_manage(client: AsyncWebClient, *, user_id: str, channel_id: str) -
 async def require_manager(
     client: AsyncWebClient, *, user_id: str, channel_id: str, doing: str = "change this channel's subscription"
 ) -> None:
-    """PermissionDenied ("You can't <doing>.") unless `user_id` may manage hot papers in the channel."""
+    """PermissionDenied ("You can't <doing>. Only …") unless `user_id` may manage hot papers in the channel."""
     if not await can_manage(client, user_id=user_id, channel_id=channel_id):
-        raise PermissionDenied(f"You can't {doing}.")
+        raise PermissionDenied(f"You can't {doing}. {NOT_ALLOWED}")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.slack.text import clean, fit, link, plain
+from bot import messages
 from bot.model import ChannelSettings, DigestEntry, PaperCard
 from bot.text import display_title
 
@@ -28,7 +29,6 @@ HOT_OVERHEAD = 110  # per /hot entry: number, link URL and brackets, votes, line
 MAX_AUTHORS = 8
 VOTE_UP, VOTE_DOWN, REPORT = "hp_vote_up", "hp_vote_down", "hp_report"
 SUMMARY_CALLBACK, SUMMARY_BLOCK, SUMMARY_ACTION = "hp_summarize", "hp_summary", "text"
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def paper_blocks(card: PaperCard, *, rank: int | None = None, updated: bool = False) -> list[Block]:
@@ -78,7 +78,7 @@ def hot_blocks(cards: Sequence[PaperCard], *, days: int) -> list[Block]:
         return [*blocks, _section("Nobody has voted on a paper in this channel in that time yet.")]
     share = (MESSAGE_LIMIT - len(head)) // len(cards) - HOT_OVERHEAD
     for number, card in enumerate(cards, start=1):
-        votes = f"👍 {card.votes.up} · 👎 {card.votes.down}"
+        votes = messages.votes_line(card.votes)
         authors = fit(_authors(card.paper.authors), min(600, share // 4))
         title = display_title(card.paper.title, card.paper.id)
         line = f"*{number}.* {link(card.paper.abs_url, title, limit=min(600, share * 2 // 5))}\n{authors}"
@@ -89,34 +89,20 @@ def hot_blocks(cards: Sequence[PaperCard], *, days: int) -> list[Block]:
 
 
 def settings_blocks(settings: ChannelSettings, *, heading: str) -> list[Block]:
-    days = ", ".join(_WEEKDAYS[day] for day in settings.weekdays if 0 <= day < len(_WEEKDAYS)) or "never"
-    paused = settings.paused
-    rows = {
-        **(
-            {"Paused": f"{paused.reason} — to fix it: {paused.fix} (then subscribe again; retried daily)"}
-            if paused
-            else {}
-        ),
-        "Subscribed": "yes" if settings.subscribed else "no",
-        "Categories": ", ".join(settings.categories) or "all configured",
-        "Keywords": ", ".join(settings.keywords) or "—",
-        "Negative keywords": ", ".join(settings.negative_keywords) or "—",
-        "Followed authors": ", ".join(settings.authors) or "—",
-        "Digest": f"top {settings.top_n} at {settings.post_time} {settings.timezone} on {days}",
-        "Announce empty days": "yes" if settings.announce_empty else "no",
-    }
-    body = "\n".join(f"*{key}:* {fit(value, 600)}" for key, value in rows.items())
+    """The heading, then one `*Label:* value` line per setting (`bot.messages.settings_rows`, labels capitalised)."""
+    rows = messages.settings_rows(settings)
+    body = "\n".join(f"*{fit(label.capitalize(), 100)}:* {fit(value, 600)}" for label, value in rows)
     return [_section(f"*{fit(heading, 200)}*"), _section(body)]
 
 
-def summary_note(lead: str, card: PaperCard) -> str:
-    """One escaped line after a report or a regeneration: which summary the card shows now, and from where."""
-    return fit(clean(f"{lead} The card now shows: {card.summary.provenance}", single_line=True), SECTION_LIMIT)
+def note(text: str) -> str:
+    """One escaped line of words from `bot.messages` (a receipt, which summary a card shows now)."""
+    return fit(clean(text, single_line=True), SECTION_LIMIT)
 
 
 def regenerated_blocks(card: PaperCard) -> list[Block]:
     """`/hotpapers regenerate`'s private answer: the note (the LLM may have failed and another source won), the card."""
-    return [_section(summary_note("Asked the LLM again.", card)), *paper_blocks(card)][:MAX_BLOCKS]
+    return [_section(note(messages.regenerated_note(card))), *paper_blocks(card)][:MAX_BLOCKS]
 
 
 def summary_modal(paper_id: str, *, metadata: str, max_chars: int) -> Block:
@@ -152,9 +138,7 @@ def _titled(title: str, body: str, *, more: str) -> str:
 
 def _authors(authors: Sequence[str]) -> str:
     """Raw (unescaped) author line: the first few names, then a count."""
-    shown = ", ".join(clean(name, single_line=True)[:100] for name in authors[:MAX_AUTHORS])
-    extra = f" and {len(authors) - MAX_AUTHORS} more" if len(authors) > MAX_AUTHORS else ""
-    return shown + extra if shown else "Unknown authors"
+    return str(messages.authors_line(authors, shown=MAX_AUTHORS))
 
 
 def _mrkdwn(text: str) -> Block:

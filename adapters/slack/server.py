@@ -14,6 +14,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.app import SlackApp, build_app
 from adapters.slack.publisher import SlackPublisher
@@ -35,13 +36,13 @@ class SlackServer:
         settings: Settings,
         secrets: Secrets,
         *,
-        database_url: str,
+        engine: AsyncEngine | None = None,
         summary_max_chars: int = 3000,
     ) -> None:
         self._service = service
         self._settings = settings
         self._secrets = secrets
-        self._database_url = database_url
+        self._engine = engine
         self._summary_max_chars = summary_max_chars
         self._slack: SlackApp | None = None
         self._runner: web.AppRunner | None = None
@@ -71,7 +72,7 @@ class SlackServer:
             self._service,
             self._settings,
             self._secrets,
-            database_url=self._database_url,
+            engine=self._engine,
             summary_max_chars=self._summary_max_chars,
         )
         self._runner = web.AppRunner(self.web_app(), access_log=None)
@@ -106,8 +107,6 @@ class SlackServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._slack is not None:
-            await self._slack.close()
 
     def web_app(self) -> web.Application:
         """Routes: POST events (HTTP mode), GET install + redirect (OAuth), GET health (always)."""

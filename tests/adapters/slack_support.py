@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
@@ -155,16 +156,17 @@ async def serving(
     service: HotPapers,
     fake: FakeSlack,
     *,
-    database_url: str = "sqlite+aiosqlite://",
+    engine: AsyncEngine | None = None,
     secrets: Secrets | None = None,
     **table: Any,
 ) -> AsyncIterator[Harness]:
-    """The adapter's real server for `service`, talking to `fake`; `table` overrides `[slack]` keys."""
+    """The adapter's real server for `service`, talking to `fake`; `table` overrides `[slack]` keys. `engine`: the
+    app's database engine (what OAuth installs are stored on)."""
     settings = Settings.parse({"enabled": True, "host": "127.0.0.1", "port": 0, "api_url": fake.api_url} | table)
     if secrets is None:
         token = next(iter(fake.workspaces), None) or fake.add_workspace(TEAM).bot_token
         secrets = Secrets(signing_secret=SECRET, bot_token=token)
-    server = SlackServer(service, settings, secrets, database_url=database_url)
+    server = SlackServer(service, settings, secrets, engine=engine)
     await server.start()
     try:
         async with aiohttp.ClientSession() as http:

@@ -8,9 +8,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.discord.errors import MANAGE_CHANNELS, UNREACHABLE
+from adapters.discord.errors import MANAGE_CHANNELS
 from bot.arxiv_id import ACCEPTED_FORMS
 from bot.errors import UpstreamUnavailable
+from bot.messages import UNREACHABLE
 from bot.model import ChannelRef, PaperCard
 from bot.service import HotPapers
 from tests.adapters.conftest_discord import (

@@ -57,7 +57,7 @@ async def test_paper_is_acknowledged_while_the_lookup_is_still_running_then_answ
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("not-a-paper", "is not an arXiv id or URL"), ("2101.99999", "arXiv has no paper 2101.99999.")],
+    [("not-a-paper", "is not an arXiv id or URL"), ("2101.99999", "no paper 2101.99999 in the local store")],
 )
 async def test_a_bad_or_unknown_reference_gets_an_ephemeral_explanation(bot: Harness, text: str, message: str) -> None:
     reply = await bot.slack.command("/paper", text, response_url=bot.fake.response_url("p2"))

@@ -5,13 +5,13 @@ pausing the workspace's digests in every mode. Real bolt, fake Slack, the fake's
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.slack.settings import Secrets
 from adapters.slack.uninstalls import FIX, REVOKED, UNINSTALLED
+from bot.bootstrap import App
 from bot.errors import Undeliverable
 from bot.model import ChannelRef, ChannelSettings
 from bot.service import HotPapers
@@ -43,19 +43,14 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'adapter.db'}"
-
-
-@pytest.fixture
 def watched(hotpapers: HotPapers) -> Watched:
     return Watched(hotpapers)
 
 
 @pytest.fixture
-async def bot(watched: Watched, fake: FakeSlack, database_url: str) -> AsyncIterator[Harness]:
+async def bot(watched: Watched, fake: FakeSlack, adapter_app: App) -> AsyncIterator[Harness]:
     secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
-    async with serving(watched, fake, oauth=True, secrets=secrets, database_url=database_url) as harness:  # type: ignore[arg-type]
+    async with serving(watched, fake, oauth=True, secrets=secrets, engine=adapter_app.engine) as harness:  # type: ignore[arg-type]
         yield harness
 
 

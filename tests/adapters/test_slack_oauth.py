@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.slack.settings import Secrets
+from bot.bootstrap import App
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from bot.service import HotPapers
@@ -34,15 +33,9 @@ def watched(hotpapers: HotPapers) -> Watched:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """The project's own database: the file the `hotpapers` fixture built its engine on."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'adapter.db'}"
-
-
-@pytest.fixture
-async def bot(watched: Watched, fake: FakeSlack, database_url: str) -> AsyncIterator[Harness]:
+async def bot(watched: Watched, fake: FakeSlack, adapter_app: App) -> AsyncIterator[Harness]:
     secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
-    async with serving(watched, fake, oauth=True, secrets=secrets, database_url=database_url) as harness:  # type: ignore[arg-type]
+    async with serving(watched, fake, oauth=True, secrets=secrets, engine=adapter_app.engine) as harness:  # type: ignore[arg-type]
         yield harness
 
 
@@ -59,7 +52,7 @@ async def install(bot: Harness, *, code: str = "code-1", tamper: bool = False) -
 
 
 async def test_installing_stores_the_workspace_token_in_slack_sdks_tables_on_the_project_database(
-    bot: Harness, database_url: str
+    bot: Harness, adapter_app: App
 ) -> None:
     status, page = await install(bot)
     assert status == 200 and "Thank you!" in page
@@ -69,10 +62,8 @@ async def test_installing_stores_the_workspace_token_in_slack_sdks_tables_on_the
     assert store is not None
     found = await store.async_find_bot(enterprise_id=None, team_id="T999")
     assert found is not None and found.bot_token == NEW_TEAM.bot_token and found.bot_user_id == "UBOT9"
-    engine = create_async_engine(database_url)
-    async with engine.connect() as connection:
+    async with adapter_app.engine.connect() as connection:  # the app's own engine: no second one
         tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
-    await engine.dispose()
     assert {"slack_installations", "slack_bots", "slack_oauth_states", "papers"} <= tables
 
 

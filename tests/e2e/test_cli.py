@@ -114,10 +114,12 @@ async def test_console_repl_runs_the_chat_commands(tmp_path: Path) -> None:
     assert run.code == 0, run.err
     out = run.out
     assert "/subscribe [key=value …]" in out
-    assert "Votes now: 👍 1  👎 0" in out and "Votes now: 👍 0  👎 0" in out and "Votes now: 👍 0  👎 1" in out
+    assert "Your 👍 is counted. Now 👍 1 · 👎 0 in this channel." in out
+    assert "Your 👍 is taken back. Now 👍 0 · 👎 0 in this channel." in out
+    assert "Your 👎 is counted. Now 👍 0 · 👎 1 in this channel." in out
     assert "top: 3 papers at 09:00 Europe/Berlin" in out
     assert "top_n: must be a whole number from 1 to 25" in out
     assert "Community summary by ada" in out and "temperature matters" in out
-    assert "Thanks, reported. The card now shows: Community summary by ada." in out
+    assert "Thanks — reported. The card now shows: Community summary by ada" in out
     assert "computed from the abstract; there is nothing to report" in out
     assert "'nonsense' is not an arXiv id" in out and "unknown command '/bogus'" in out

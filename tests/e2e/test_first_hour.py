@@ -260,7 +260,7 @@ async def test_people_can_have_their_votes_and_summaries_deleted(tmp_path: Path,
     assert "Deleted 2 votes and summaries by ada" in run.out
     again = await hotpapers("--config", str(config), "console", "--user", "bob", cwd=tmp_path,
                             stdin="/vote 2011.02519 down\n")  # fmt: skip
-    assert "Votes now: 👍 0  👎 1" in again.out  # ada's vote went
+    assert "Now 👍 0 · 👎 1 in this channel." in again.out  # ada's vote went
     cli = await hotpapers("--config", str(config), "forget-user", "console", "bob", cwd=tmp_path)
     assert cli.code == 0 and "Deleted 1 votes and summaries by console:bob" in cli.out
     bad = await hotpapers("--config", str(config), "forget-user", "irc", "bob", cwd=tmp_path)

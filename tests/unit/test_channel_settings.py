@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel_settings import apply_options, describe
+from bot.channel_settings import SettingsChange, apply_options, option_name
 from bot.errors import BadInput
+from bot.messages import describe
 from bot.model import ChannelSettings, Pause
 from bot.text import whole_number
 
@@ -80,6 +81,36 @@ def test_whole_number_takes_ascii_digits_within_bounds_only(text: str) -> None:
 
 def test_whole_number_reads_ascii_digits() -> None:
     assert whole_number(" 42 ", what="N", low=1, high=42) == 42
+
+
+def test_typed_options_are_checked_as_they_are_and_text_ones_parsed_as_typed_in_chat() -> None:
+    change = SettingsChange(categories="cs.LG, cs.CL", top_n=7, announce_empty=False, weekdays="mon-wed")
+    settings = apply_options(ChannelSettings(announce_empty=True), change)
+    assert settings.categories == ("cs.LG", "cs.CL") and settings.top_n == 7 and settings.announce_empty is False
+    assert settings.weekdays == (0, 1, 2)
+    assert apply_options(ChannelSettings(top_n=4), SettingsChange()) == ChannelSettings(top_n=4)
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        (SettingsChange(top_n=26), "top_n: must be a whole number from 1 to 25"),
+        (SettingsChange(top_n=True), "top_n: must be text"),  # type: ignore[arg-type]  # a flag is not a number
+        (SettingsChange(announce_empty=1), "announce_empty: must be text"),  # type: ignore[arg-type]
+        (SettingsChange(timezone="Mars/Olympus"), "timezone"),
+    ],
+)
+def test_a_bad_typed_option_is_refused_naming_it(change: SettingsChange, names: str) -> None:
+    with pytest.raises(BadInput, match=names):
+        apply_options(ChannelSettings(), change)
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [("time", "post_time"), ("Post-Time", "post_time"), (" tz ", "timezone"), ("exclude", "negative_keywords")],
+)
+def test_an_option_typed_in_chat_names_its_setting_by_alias_or_spelling(typed: str, name: str) -> None:
+    assert option_name(typed) == name
 
 
 @pytest.mark.parametrize("value", ["²:00", "09:٠٠", "009:00", "9:0000"])

@@ -13,7 +13,8 @@ context.configure(
     connection=connection,
     target_metadata=Base.metadata,
     render_as_batch=True,
-    # slack_sdk's installation and OAuth-state stores own their tables; autogenerate must leave them alone.
+    # The Slack adapter's tables (slack_sdk's installation and OAuth-state stores, its Grid directory) are made by
+    # migration 0004 without ORM classes; autogenerate must not offer to drop them.
     include_object=lambda obj, name, type_, reflected, compare_to: (
         not (type_ == "table" and (name or "").startswith("slack_"))
     ),

@@ -5,8 +5,8 @@
 - channel_pages.feed_id: a random id fixed at the first publication; the Atom feed and entry ids derive from it,
   never from the token, so rotating the token does not duplicate entries in feed readers.
 
-Revision ID: 0004_web_pages
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 06:10:00
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_web_pages"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,146 @@
+"""What hotpapers says to people, in one place: the words every adapter (Discord, Slack, console) shows.
+
+Plain functions and dataclasses that return unformatted text: no markdown, mrkdwn or rich markup, nothing escaped
+and nothing cut. Each adapter's renderer escapes, cuts and lays the words out for its platform (a Discord line
+`label: value`, a Slack field `*Label:* value`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.channel_settings import DAY_NAMES
+from bot.errors import HotPapersError, NotFound, UpstreamUnavailable
+from bot.model import ChannelSettings, PaperCard, VoteTally
+from bot.text import clean_text
+
+UNREACHABLE = "arXiv is unreachable right now, try again in a minute."
+UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
+NOT_COUNTED = "That vote was not counted (the paper is not on a post of this bot here)."
+NO_AUTHORS = "—"
+UP, DOWN = "👍", "👎"
+
+
+# ── errors ──────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def error_text(error: BaseException, *, ref: str | None = None) -> str | None:
+    """What a person reads for one of the engine's errors; None for anything else (the adapter logs it with its
+    traceback and shows UNEXPECTED). BadInput messages quote what was typed: the adapter escapes them. The engine's
+    own message wins over `ref` (it says why: look-ups off, arXiv said so minutes ago, only v1 known here)."""
+    if isinstance(error, UpstreamUnavailable):
+        return UNREACHABLE
+    if isinstance(error, NotFound):
+        return str(error) or f"arXiv has no paper {(ref or '').strip()}."
+    if isinstance(error, HotPapersError):  # BadInput (its message lists the accepted forms), PermissionDenied, …
+        return str(error) or UNEXPECTED
+    return None
+
+
+def sentence(text: str) -> str:
+    """An engine message as a sentence that starts with a capital ("days must be …" → "Days must be …"), for the
+    platforms that show it so; names like "arXiv" keep theirs."""
+    first = text.split(" ", 1)[0]
+    return text[:1].upper() + text[1:] if first.islower() else text
+
+
+# ── votes ───────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def votes_line(votes: VoteTally) -> str:
+    """`👍 3 · 👎 1`."""
+    return f"{UP} {votes.up} · {DOWN} {votes.down}"
+
+
+def vote_receipt(value: int, votes: VoteTally | None, *, paper_id: str | None = None, removed: bool = False) -> str:
+    """The private answer to a vote (a button, a console command): counted or not, and the channel's tally now.
+    `paper_id` names the paper, for a vote from a card that may no longer be in view (a Slack button's receipt
+    comes as a separate message)."""
+    if votes is None:
+        return NOT_COUNTED
+    mark = UP if value > 0 else DOWN
+    done = "taken back" if removed else "counted"
+    if paper_id:
+        return f"Your {mark} on arXiv:{paper_id} is {done}: now {votes_line(votes)} here."
+    return f"Your {mark} is {done}. Now {votes_line(votes)} in this channel."
+
+
+# ── papers and summaries ────────────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorsLine:
+    """The first authors, cleaned and comma-separated, and how many more there are (` +3 more`): kept apart so a
+    renderer can cut the names to its limit and still say how many were left out."""
+
+    names: str
+    more: str = ""
+
+    def __str__(self) -> str:
+        return (self.names + self.more).strip() or NO_AUTHORS
+
+
+def authors_line(authors: Sequence[str], *, shown: int) -> AuthorsLine:
+    """The first `shown` authors (each cleaned, at most 100 characters), then a count of the rest."""
+    names = ", ".join(clean_text(name)[:100] for name in authors[:shown])
+    more = f" +{len(authors) - shown} more" if len(authors) > shown else ""
+    return AuthorsLine(names, more)
+
+
+def summary_note(lead: str, card: PaperCard) -> str:
+    """After a report or a regeneration: which summary the card shows now, and from where."""
+    return f"{lead} The card now shows: {card.summary.provenance}"
+
+
+def reported_note(card: PaperCard) -> str:
+    """The private answer to "Report summary" (the same summary until enough people reported it)."""
+    return summary_note("Thanks — reported.", card)
+
+
+def regenerated_note(card: PaperCard) -> str:
+    """Above the card a regeneration answers with: the LLM may have failed and another source won."""
+    return summary_note("Asked the LLM again.", card)
+
+
+def summary_saved(paper_id: str, *, number: int | None = None) -> str:
+    """The thanks for a community summary; `number` where people vote on summaries by number (the console)."""
+    which = f" #{number}" if number is not None else ""
+    return (
+        f"Thanks! Your summary{which} of arXiv:{paper_id} is saved. /paper shows the most up-voted community summary."
+    )
+
+
+def summary_author(platform: str, user_id: str) -> str:
+    """Who wrote a community summary, as `HotPapers.add_summary(author_id=…)` stores it and `forget_user` finds it."""
+    return f"{platform}:{user_id}"
+
+
+# ── channel settings ────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def settings_rows(settings: ChannelSettings) -> tuple[tuple[str, str], ...]:
+    """Each setting as (label, value), a pause first with its fix. Labels are lower case; a renderer may
+    capitalise them as field names."""
+    days = ",".join(DAY_NAMES[day] for day in settings.weekdays if 0 <= day < len(DAY_NAMES)) or "none"
+    paused = settings.paused
+    pause = (
+        (("paused", f"{paused.reason} — to fix it: {paused.fix} (then subscribe again; retried daily)"),)
+        if paused
+        else ()
+    )
+    return (
+        *pause,
+        ("subscribed", "yes" if settings.subscribed else "no"),
+        ("categories", ", ".join(settings.categories) or "(any)"),
+        ("keywords", ", ".join(settings.keywords) or "(any)"),
+        ("negative keywords", ", ".join(settings.negative_keywords) or "(none)"),
+        ("followed authors", ", ".join(settings.authors) or "(none)"),
+        ("top", f"{settings.top_n} papers at {settings.post_time} {settings.timezone} on {days}"),
+        ("say so on days without announcements", "yes" if settings.announce_empty else "no"),
+    )
+
+
+def describe(settings: ChannelSettings) -> str:
+    """One `label: value` line per setting, as Discord and the console show them."""
+    return "\n".join(f"{label}: {value}" for label, value in settings_rows(settings))
