@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint typecheck bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hotpapers demo
 
-test: $(STAMP)
+test: typecheck
 	$(BIN)/python -m pytest -q --cov=bot --cov=adapters --cov-report=term:skip-covered
 
-lint: $(STAMP)
+lint: typecheck
 	$(BIN)/ruff check bot adapters tests bench
 	$(BIN)/ruff format --check bot adapters tests bench
+
+# mypy as configured in pyproject.toml: strict for bot/, regular for adapters/; `make test` (CI) runs it first.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
-from bot.model import Announcement, ChannelRef, DigestEntry, Paper, PostedMessage, PostKey, Signal, Summary
+from bot.model import ChannelRef, DigestEntry, Paper, PostedMessage, PostKey, Signal, Summary
 
 
 @runtime_checkable
@@ -47,18 +47,6 @@ class Publisher(Protocol):
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         """Tell the person who subscribed `channel` something privately (a DM), where the platform allows it.
         Returns whether it was delivered; never raises."""
-        ...
-
-
-class PaperSource(Protocol):
-    """arXiv metadata and the daily announcement list."""
-
-    async def fetch(self, ids: Sequence[str]) -> list[Paper]:
-        """Metadata for these canonical ids (latest versions); unknown ids are simply absent."""
-        ...
-
-    async def announcements(self, categories: Sequence[str], day: date | None = None) -> list[Announcement]:
-        """Today's announcement list for these categories (empty on weekends and holidays)."""
         ...
 
 

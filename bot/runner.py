@@ -72,10 +72,11 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
                 signal_health=app.signals.health if app.signals else list,
             )
         tasks = {
-            asyncio.create_task(module.run(app.service, getattr(config, name), config=config, publishers=publishers),
-                                name=name)
+            asyncio.create_task(
+                module.run(app.service, getattr(config, name), config=config, publishers=publishers), name=name
+            )
             for name, module in modules.items()
-        }  # fmt: skip
+        }
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

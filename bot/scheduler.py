@@ -154,9 +154,8 @@ class DigestScheduler:
         self._grace = timedelta(minutes=self.settings.grace_minutes)
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
-            job_defaults={"coalesce": True, "misfire_grace_time": self.settings.grace_minutes * 60,
-                          "max_instances": 1},
-        )  # fmt: skip
+            job_defaults={"coalesce": True, "misfire_grace_time": self.settings.grace_minutes * 60, "max_instances": 1},
+        )
         self._channels: dict[str, tuple[ChannelRef, ChannelSettings]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[Any]] = set()
@@ -173,8 +172,13 @@ class DigestScheduler:
         if not self.settings.enabled:
             log.info("scheduler disabled by configuration (scheduler.enabled = false)")
             return
-        self._scheduler.add_job(self._resync_job, DateTrigger(datetime.now(UTC)), id="startup",
-                                name="start-up resync and catch-up", misfire_grace_time=None)  # fmt: skip
+        self._scheduler.add_job(
+            self._resync_job,
+            DateTrigger(datetime.now(UTC)),
+            id="startup",
+            name="start-up resync and catch-up",
+            misfire_grace_time=None,
+        )
         self._scheduler.start()
 
     async def shutdown(self, *, drain_seconds: float = 10.0) -> None:
@@ -229,8 +233,14 @@ class DigestScheduler:
         async with lock:
             result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
         if result is not None:
-            log.info("digest for %s on %s: %s (%d posted, %d already there)", channel.key, result.digest.day,
-                     result.state, result.posted, result.skipped_already_posted)  # fmt: skip
+            log.info(
+                "digest for %s on %s: %s (%d posted, %d already there)",
+                channel.key,
+                result.digest.day,
+                result.state,
+                result.posted,
+                result.skipped_already_posted,
+            )
         if result is not None and result.state == "held-elsewhere" and result.held_until is not None:
             self._retry_at(channel, result.held_until)
         return result
@@ -239,9 +249,15 @@ class DigestScheduler:
         """Another holder has the digest: look again when its lease ends, so the digest is finished today even
         if that holder died (its lease then runs out and this replica takes over)."""
         at = max(when, self._clock.now()) + timedelta(seconds=1)
-        self._scheduler.add_job(self.post_digest, DateTrigger(at), args=[channel], id=f"retry:{channel.key}",
-                                name=f"digest {channel.key} (retry)", replace_existing=True,
-                                misfire_grace_time=None)  # fmt: skip
+        self._scheduler.add_job(
+            self.post_digest,
+            DateTrigger(at),
+            args=[channel],
+            id=f"retry:{channel.key}",
+            name=f"digest {channel.key} (retry)",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
         log.info("the digest for %s is held by another replica; looking again at %s", channel.key, at)
 
     async def resync(self) -> int:
@@ -302,11 +318,17 @@ class DigestScheduler:
                 self._scheduler.modify_job(job_id, args=[channel])
             return
         trigger = channel_trigger(settings)  # raises on a bad stored value before anything changes
-        self._scheduler.add_job(self.post_digest, trigger, args=[channel], id=job_id, name=f"digest {channel.key}",
-                                replace_existing=True)  # fmt: skip
+        self._scheduler.add_job(
+            self.post_digest, trigger, args=[channel], id=job_id, name=f"digest {channel.key}", replace_existing=True
+        )
         self._channels[channel.key] = (channel, settings)
-        log.info("digest for %s scheduled at %s %s on %s", channel.key, settings.post_time, settings.timezone,
-                 ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays)))  # fmt: skip
+        log.info(
+            "digest for %s scheduled at %s %s on %s",
+            channel.key,
+            settings.post_time,
+            settings.timezone,
+            ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays)),
+        )
 
     def _missed(self, channel: ChannelRef, settings: ChannelSettings, now: datetime) -> bool:
         try:
@@ -336,4 +358,4 @@ class DigestScheduler:
             return None
         finally:
             if tracked:
-                self._running.discard(task)  # type: ignore[arg-type]
+                self._running.discard(task)

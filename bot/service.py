@@ -85,8 +85,9 @@ class HotPapers:
         self._clock = clock
         self._context = context
         self._ingestor = ingestor
-        self._poster = DigestPoster(self._uow, clock, holder=holder, policy=policy or PostingPolicy(),
-                                    stopping=lambda: self.stopping)  # fmt: skip
+        self._poster = DigestPoster(
+            self._uow, clock, holder=holder, policy=policy or PostingPolicy(), stopping=lambda: self.stopping
+        )
         self.stopping = False
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
         self.metrics: MetricsSink = metrics or NullMetrics()
@@ -346,8 +347,11 @@ class HotPapers:
         """Pause every subscribed channel of a workspace (a revoked token, an uninstalled app). Returns how many."""
         pause = Pause(reason, fix, "workspace", self._clock.now())
         async with self._uow() as uow:
-            channels = [ref for ref, _ in await uow.channels.subscribed()
-                        if ref.platform == platform and ref.workspace == workspace]  # fmt: skip
+            channels = [
+                ref
+                for ref, _ in await uow.channels.subscribed()
+                if ref.platform == platform and ref.workspace == workspace
+            ]
             await uow.channels.pause(channels, pause)
             await uow.commit()
         if channels:
@@ -413,8 +417,9 @@ class HotPapers:
                 row = await uow.channels.find(channel)
                 papers = list((await uow.papers.get_many(paper_ids)).values())
                 # No filters: the plan chose these papers; the score and why-line come from the plan (DigestPoster).
-                ranked = await ranked_for_channel(uow, row, ChannelSettings(), papers, self._context, now=now,
-                                                  include_posted=True)  # fmt: skip
+                ranked = await ranked_for_channel(
+                    uow, row, ChannelSettings(), papers, self._context, now=now, include_posted=True
+                )
                 found = await cards_for(uow, ranked, self._context, now=now, unavailable=self._ingestor.unavailable())
                 await uow.commit()
             return {card.paper.id: card for card in found}
@@ -469,9 +474,13 @@ class HotPapers:
     def default_settings(self) -> ChannelSettings:
         d = self._config.digest
         return ChannelSettings(
-            top_n=d.top_n, post_time=d.post_time, timezone=d.timezone, weekdays=d.weekdays,
-            announce_empty=d.announce_empty, subscribed=False,
-        )  # fmt: skip
+            top_n=d.top_n,
+            post_time=d.post_time,
+            timezone=d.timezone,
+            weekdays=d.weekdays,
+            announce_empty=d.announce_empty,
+            subscribed=False,
+        )
 
     def _settings_of(self, row: ChannelRow | None) -> ChannelSettings:
         if row is None:

@@ -95,8 +95,13 @@ async def make_app(database: Database, clock: FrozenClock) -> AsyncIterator[Make
     """Build engines on the test's database (several may share it, like replicas); all closed at the end."""
     apps: list[App] = []
 
-    async def make(*, sample: bool = False, offline: bool = True, config: dict[str, Any] | None = None,
-                   clock_: FrozenClock | None = None) -> App:  # fmt: skip
+    async def make(
+        *,
+        sample: bool = False,
+        offline: bool = True,
+        config: dict[str, Any] | None = None,
+        clock_: FrozenClock | None = None,
+    ) -> App:
         data = {"database": {"url": database.url, "schema": database.schema or ""}, **(config or {})}
         app = await build(parse_config(data), clock=clock_ or clock, offline=offline)
         apps.append(app)
@@ -134,12 +139,14 @@ async def llm_hotpapers(tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.
     """The engine with [llm] on, talking to a loopback LLM; every other network source off or on loopback."""
     async with FakeLLM() as llm:
         monkeypatch.setenv(LLM_KEY_ENV, API_KEY)
-        config = Config.model_validate({
-            "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'llm.db'}"},
-            "llm": {"enabled": True, "base_url": llm.url, "model": "tiny-1", "timeout": 2},
-            "signals": {name: {"enabled": False} for name in ("hf", "hn", "bluesky", "s2")},
-            "arxiv": {"api_url": f"{llm.url}/no-arxiv", "rss_url": f"{llm.url}/no-arxiv/"},
-        })  # fmt: skip
+        config = Config.model_validate(
+            {
+                "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'llm.db'}"},
+                "llm": {"enabled": True, "base_url": llm.url, "model": "tiny-1", "timeout": 2},
+                "signals": {name: {"enabled": False} for name in ("hf", "hn", "bluesky", "s2")},
+                "arxiv": {"api_url": f"{llm.url}/no-arxiv", "rss_url": f"{llm.url}/no-arxiv/"},
+            }
+        )
         async with await build(config, clock=clock, offline=False) as built:
             await load_sample(built.uow, now=clock.now())
             yield built.service, llm

@@ -15,14 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, VoteEvent, VoteTally
 from bot.storage.dialect import insert_for, one_of, per_dialect
-from bot.storage.tables import PaperRow, ProcessedEventRow, VoteRow
+from bot.storage.tables import PaperRow, ProcessedEventRow, VoteRow, table_of
 
 if TYPE_CHECKING:
     from bot.storage.uow import UnitOfWork
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 SEPARATOR = "\n"
 BUTTON = "vote"
 """The name of a vote cast with a button (no reaction behind it): clearing a message's reactions keeps it."""
-_VOTES = VoteRow.__table__
+_VOTES = table_of(VoteRow)
 _KEY = (_VOTES.c.channel_id, _VOTES.c.paper_id, _VOTES.c.user_id)
 
 
@@ -76,8 +76,27 @@ def transition(vote: Vote | None, value: int, name: str, *, removed: bool, now: 
     return dataclasses.replace(vote, value=value, reactions=name, updated_at=now), True
 
 
-Reaction = tuple[int, str, str, int, str, bool]
-"""(channel id, paper id, user id, value, reaction name, removed)"""
+VoteKey = tuple[int, str, str]
+"""(channel id, paper id, user id): one person's vote on one paper in one channel."""
+
+
+class Reaction(NamedTuple):
+    """One reaction (or its removal) on a paper, ready to apply."""
+
+    channel_id: int
+    paper_id: str
+    user_id: str
+    value: int
+    name: str
+    removed: bool
+
+    @property
+    def key(self) -> VoteKey:
+        return (self.channel_id, self.paper_id, self.user_id)
+
+    @property
+    def pair(self) -> tuple[int, str]:
+        return (self.channel_id, self.paper_id)
 
 
 def buckets(items: list[Any]) -> list[Any]:
@@ -91,7 +110,7 @@ def buckets(items: list[Any]) -> list[Any]:
 
 @per_dialect
 def _remember_events(dialect: str) -> Any:
-    table = ProcessedEventRow.__table__
+    table = table_of(ProcessedEventRow)
     return (
         insert_for(dialect, table)
         .on_conflict_do_nothing(index_elements=["platform", "event_id"])
@@ -101,7 +120,7 @@ def _remember_events(dialect: str) -> Any:
 
 @per_dialect
 def _existing_papers(dialect: str) -> Any:
-    return select(PaperRow.__table__.c.id).where(one_of(PaperRow.__table__.c.id, "ids", dialect))
+    return select(table_of(PaperRow).c.id).where(one_of(table_of(PaperRow).c.id, "ids", dialect))
 
 
 @per_dialect
@@ -171,28 +190,27 @@ class VoteBatchRepository:
         changed = [False] * len(reactions)
         pending = list(range(len(reactions)))
         for _ in range(5):  # another writer can insert a vote between our read and our insert: read it and redo
-            keys = list(dict.fromkeys(reactions[i][:3] for i in pending))
+            keys = list(dict.fromkeys(reactions[i].key for i in pending))
             before = await self._votes(keys)
-            after: dict[tuple[int, str, str], Vote | None] = dict(before)
+            after: dict[VoteKey, Vote | None] = dict(before)
             for i in pending:
-                channel_id, paper_id, user_id, value, name, removed = reactions[i]
-                key = (channel_id, paper_id, user_id)
-                after[key], changed[i] = transition(after.get(key), value, name, removed=removed, now=now)
+                reaction = reactions[i]
+                after[reaction.key], changed[i] = transition(
+                    after.get(reaction.key), reaction.value, reaction.name, removed=reaction.removed, now=now
+                )
             lost = await self._write(before, after)
             if not lost:
                 return changed
-            pending = [i for i in pending if reactions[i][:3] in lost]
+            pending = [i for i in pending if reactions[i].key in lost]
         raise RuntimeError("votes kept changing under a group of reactions")
 
-    async def _votes(self, keys: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], Vote]:
+    async def _votes(self, keys: list[VoteKey]) -> dict[VoteKey, Vote]:
         if not keys:
             return {}
         rows = await self._session.execute(_locked_votes(self._session), {"keys": buckets(keys)})
         return {(cid, pid, uid): Vote(vid, value, reactions, at) for vid, cid, pid, uid, value, reactions, at in rows}
 
-    async def _write(
-        self, before: dict[tuple[int, str, str], Vote], after: dict[tuple[int, str, str], Vote | None]
-    ) -> set[tuple[int, str, str]]:
+    async def _write(self, before: dict[VoteKey, Vote], after: dict[VoteKey, Vote | None]) -> set[VoteKey]:
         """Write the difference; returns the keys whose insert lost a race (someone inserted that vote first)."""
         gone = [vote.id for key, vote in before.items() if after.get(key) is None]
         moved = [vote for key, vote in after.items() if vote is not None and key in before and vote != before[key]]
@@ -207,10 +225,16 @@ class VoteBatchRepository:
         if not new:
             return set()
         rows = [
-            {"channel_id": cid, "paper_id": pid, "user_id": uid, "value": vote.value, "reactions": vote.reactions,
-             "updated_at": vote.updated_at}
+            {
+                "channel_id": cid,
+                "paper_id": pid,
+                "user_id": uid,
+                "value": vote.value,
+                "reactions": vote.reactions,
+                "updated_at": vote.updated_at,
+            }
             for (cid, pid, uid), vote in new.items()
-        ]  # fmt: skip
+        ]
         inserted = {tuple(row) for row in await self._session.execute(_insert_votes(self._session), rows)}
         return set(new) - inserted
 
@@ -261,14 +285,20 @@ async def record_votes(
         paper_id = (event.paper_id if event.paper_id in existing else None) if event.paper_id else None
         paper_id = paper_id or (None if event.paper_id else shown.get((channel_id, event.message_id)))
         if paper_id is not None:
-            reaction = (channel_id, paper_id, event.user_id[:64], event.value, reaction_name(event.reaction),
-                        event.removed)  # fmt: skip
+            reaction = Reaction(
+                channel_id,
+                paper_id,
+                event.user_id[:64],
+                event.value,
+                reaction_name(event.reaction),
+                event.removed,
+            )
             reactions.append((index, reaction))
     await batch.apply_many([reaction for _, reaction in reactions], now=now)
-    tallies = await batch.tallies_of(list(dict.fromkeys(reaction[:2] for _, reaction in reactions)))
+    tallies = await batch.tallies_of(list(dict.fromkeys(reaction.pair for _, reaction in reactions)))
     results: list[VoteTally | None] = [None] * len(events)
     for index, reaction in reactions:
-        results[index] = tallies.get(reaction[:2], VoteTally())
+        results[index] = tallies.get(reaction.pair, VoteTally())
     return results
 
 

@@ -92,8 +92,15 @@ class WatchedService:
 # -- interaction payloads, shaped like Discord's (payloads/discord/interaction.json) ------------------------------
 
 
-def interaction(fake: FakeDiscord, itype: int, data: dict[str, Any], *, user_id: str = ALICE,
-                permissions: int = 0, message: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def interaction(
+    fake: FakeDiscord,
+    itype: int,
+    data: dict[str, Any],
+    *,
+    user_id: str = ALICE,
+    permissions: int = 0,
+    message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     body = payload("interaction")
     iid = fake.snowflake()
     body.update(id=iid, type=itype, token=f"itok-{iid}", data=data)
@@ -104,8 +111,15 @@ def interaction(fake: FakeDiscord, itype: int, data: dict[str, Any], *, user_id:
     return body
 
 
-def command(fake: FakeDiscord, name: str, options: dict[str, Any] | None = None, *, group: str | None = None,
-            admin: bool = False, **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+def command(
+    fake: FakeDiscord,
+    name: str,
+    options: dict[str, Any] | None = None,
+    *,
+    group: str | None = None,
+    admin: bool = False,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """An APPLICATION_COMMAND for a command the bot synced (global, or to the test guild if that is where it is)."""
     top = group or name
     scope = "global" if any(c["name"] == top for c in fake.commands.get("global", [])) else GUILD_ID
@@ -126,8 +140,10 @@ def button_press(fake: FakeDiscord, message: dict[str, Any], custom_id: str, **k
 def modal_submit(fake: FakeDiscord, modal: dict[str, Any], values: list[str], **kwargs: Any) -> dict[str, Any]:
     """Fill the text inputs of a modal the bot opened (its callback `data`), in order."""
     inputs = [c for row in modal["components"] for c in _children(row) if c.get("type") == 4]
-    rows = [{"type": 1, "components": [{"type": 4, "custom_id": c["custom_id"], "value": v}]}
-            for c, v in zip(inputs, values, strict=True)]  # fmt: skip
+    rows = [
+        {"type": 1, "components": [{"type": 4, "custom_id": c["custom_id"], "value": v}]}
+        for c, v in zip(inputs, values, strict=True)
+    ]
     return interaction(fake, 5, {"custom_id": modal["custom_id"], "components": rows}, **kwargs)
 
 
@@ -141,15 +157,38 @@ def _children(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [row["component"]] if "component" in row else [row]
 
 
-def card(*, title: str = "Interpreting Graph Neural Networks for NLP", abstract: str = "We study GNNs.",
-         summary: str = "They drop edges.", author: str | None = None, authors: tuple[str, ...] = ("Ivan Titov",),
-         why: tuple[str, ...] = ("HF 41",), categories: tuple[str, ...] = ("cs.CL", "cs.LG"),
-         posted: tuple[PostRecord, ...] = (), unavailable: tuple[str, ...] = (),
-         votes: VoteTally | None = None) -> PaperCard:  # fmt: skip
+def card(
+    *,
+    title: str = "Interpreting Graph Neural Networks for NLP",
+    abstract: str = "We study GNNs.",
+    summary: str = "They drop edges.",
+    author: str | None = None,
+    authors: tuple[str, ...] = ("Ivan Titov",),
+    why: tuple[str, ...] = ("HF 41",),
+    categories: tuple[str, ...] = ("cs.CL", "cs.LG"),
+    posted: tuple[PostRecord, ...] = (),
+    unavailable: tuple[str, ...] = (),
+    votes: VoteTally | None = None,
+) -> PaperCard:
     """A card with every user-facing field settable, for the renderer's tests."""
     when = datetime(2020, 10, 1, tzinfo=UTC)
-    paper = Paper(id="2010.00577", version=2, title=title, authors=authors, abstract=abstract, categories=categories,
-                  primary_category=categories[0] if categories else "cs.CL", published=when, updated=when)  # fmt: skip
+    paper = Paper(
+        id="2010.00577",
+        version=2,
+        title=title,
+        authors=authors,
+        abstract=abstract,
+        categories=categories,
+        primary_category=categories[0] if categories else "cs.CL",
+        published=when,
+        updated=when,
+    )
     source = "community" if author else "extractive"
-    return PaperCard(paper=paper, summary=Summary(text=summary, source=source, created=when, author=author),
-                     votes=votes or VoteTally(3, 1), why=why, posted=posted, unavailable=unavailable)  # fmt: skip
+    return PaperCard(
+        paper=paper,
+        summary=Summary(text=summary, source=source, created=when, author=author),
+        votes=votes or VoteTally(3, 1),
+        why=why,
+        posted=posted,
+        unavailable=unavailable,
+    )

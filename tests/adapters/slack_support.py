@@ -173,13 +173,27 @@ async def serving(
         await server.stop()
 
 
-def card(*, title: str = "A paper", abstract: str = "An abstract.", authors: tuple[str, ...] = ("Ada Lovelace",),
-         summary: str = "A summary.", author: str | None = None, why: tuple[str, ...] = ()) -> PaperCard:  # fmt: skip
+def card(
+    *,
+    title: str = "A paper",
+    abstract: str = "An abstract.",
+    authors: tuple[str, ...] = ("Ada Lovelace",),
+    summary: str = "A summary.",
+    author: str | None = None,
+    why: tuple[str, ...] = (),
+) -> PaperCard:
     """A PaperCard built from (possibly hostile) strings, for renderer tests."""
     when = datetime(2020, 10, 1, tzinfo=UTC)
     paper = Paper(
-        id="2010.00577", version=2, title=title, authors=authors, abstract=abstract, categories=("cs.LG",),
-        primary_category="cs.LG", published=when, updated=when,
-    )  # fmt: skip
+        id="2010.00577",
+        version=2,
+        title=title,
+        authors=authors,
+        abstract=abstract,
+        categories=("cs.LG",),
+        primary_category="cs.LG",
+        published=when,
+        updated=when,
+    )
     source = "community" if author else "extractive"
     return PaperCard(paper, Summary(summary, source, when, author=author), votes=VoteTally(3, 1), why=why)

@@ -95,8 +95,11 @@ async def test_removing_a_reaction_removes_the_vote_and_a_thumbs_down_with_a_ski
     await fake.react(message_id(fake, first), "👍", user_id=ALICE, add=False)
     await fake.react(message_id(fake, first), "👎🏽", user_id=BOB)
     votes = await watched.wait_votes(3)
-    assert sorted((e.user_id, e.value, e.removed) for e, _ in votes) == [(ALICE, 1, False), (ALICE, 1, True),
-                                                                         (BOB, -1, False)]  # fmt: skip
+    assert sorted((e.user_id, e.value, e.removed) for e, _ in votes) == [
+        (ALICE, 1, False),
+        (ALICE, 1, True),
+        (BOB, -1, False),
+    ]
     assert (await hotpapers.paper(paper_id, HERE)).votes == VoteTally(up=0, down=1)
 
 

@@ -96,5 +96,8 @@ async def test_discord_py_reads_the_fakes_reaction_clear_events(
     await fake.dispatch_reaction_remove_emoji(PAPERS_CHANNEL, "1300000000000000002", "🔥")
     everything, fire = await cleared, await one_emoji
     assert (everything.message_id, everything.channel_id, everything.guild_id) == (
-        1300000000000000001, int(PAPERS_CHANNEL), int(GUILD_ID))  # fmt: skip
+        1300000000000000001,
+        int(PAPERS_CHANNEL),
+        int(GUILD_ID),
+    )
     assert (fire.message_id, str(fire.emoji)) == (1300000000000000002, "🔥")

@@ -50,16 +50,27 @@ async def test_the_commands_are_synced_globally_with_hotpapers_for_channel_manag
     synced = {c["name"]: c for c in sync.json}
     assert set(synced) == {"paper", "top", "summarize", "hotpapers"}
     assert synced["paper"]["options"] == [
-        {"type": 3, "name": "ref", "description": synced["paper"]["options"][0]["description"], "required": True,
-         "min_length": 1, "max_length": 300}
-    ]  # fmt: skip
+        {
+            "type": 3,
+            "name": "ref",
+            "description": synced["paper"]["options"][0]["description"],
+            "required": True,
+            "min_length": 1,
+            "max_length": 300,
+        }
+    ]
     admin = synced["hotpapers"]
     assert admin["default_member_permissions"] == discord.Permissions(manage_channels=True).value
     assert admin["contexts"] == [0]  # guild only
     assert {o["name"] for o in admin["options"]} == {"subscribe", "unsubscribe", "settings", "regenerate"}
     assert synced["top"]["options"][0] | {"description": ""} == {
-        "type": 4, "name": "days", "description": "", "required": False, "min_value": 1, "max_value": 365
-    }  # fmt: skip
+        "type": 4,
+        "name": "days",
+        "description": "",
+        "required": False,
+        "min_value": 1,
+        "max_value": 365,
+    }
 
 
 async def test_configured_guilds_get_the_commands_directly_and_the_stale_global_set_is_emptied(
@@ -85,9 +96,12 @@ async def test_a_global_sync_empties_the_guild_sets_an_earlier_guild_sync_left(
 
 
 async def test_a_guild_that_refuses_the_sync_does_not_stop_the_others(
-    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, monkeypatch: pytest.MonkeyPatch,
+    fake: FakeDiscord,
+    start_bot: StartBot,
+    hotpapers: HotPapers,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     broken = "2000000000000000666"  # the bot was removed from this server, or lacks applications.commands
     accept = fake._put_commands
 

@@ -80,8 +80,14 @@ async def test_the_installed_workspaces_commands_and_digest_use_its_own_token(
     bot: Harness, hotpapers: HotPapers
 ) -> None:
     await install(bot)
-    await bot.slack.command("/hotpapers", "subscribe top=2", response_url=bot.fake.response_url(1),
-                            team_id="T999", channel_id="C999", user_id="UADMIN")  # fmt: skip
+    await bot.slack.command(
+        "/hotpapers",
+        "subscribe top=2",
+        response_url=bot.fake.response_url(1),
+        team_id="T999",
+        channel_id="C999",
+        user_id="UADMIN",
+    )
     (answer,) = await bot.fake.wait_for_responses(1)
     assert answer.body["response_type"] == "in_channel"
     assert {call.token for call in bot.fake.calls_to("users.info")} == {NEW_TEAM.bot_token}

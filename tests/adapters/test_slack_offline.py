@@ -41,8 +41,12 @@ async def test_a_signed_request_while_slack_is_unreachable_is_one_warning_and_a_
     hotpapers: HotPapers, log_lines: io.StringIO
 ) -> None:
     settings = Settings.parse({"enabled": True, "host": "127.0.0.1", "port": 0, "api_url": CLOSED})
-    server = SlackServer(hotpapers, settings, Secrets(signing_secret=SECRET, bot_token="xoxb-1-offline"),
-                         database_url="sqlite+aiosqlite://")  # fmt: skip
+    server = SlackServer(
+        hotpapers,
+        settings,
+        Secrets(signing_secret=SECRET, bot_token="xoxb-1-offline"),
+        database_url="sqlite+aiosqlite://",
+    )
     await server.start()
     try:
         async with aiohttp.ClientSession() as http:
@@ -59,8 +63,12 @@ async def test_a_signed_request_while_slack_is_unreachable_is_one_warning_and_a_
 
 async def test_socket_mode_without_a_network_is_upstream_unavailable(hotpapers: HotPapers) -> None:
     settings = Settings.parse({"enabled": True, "mode": "socket", "host": "127.0.0.1", "port": 0, "api_url": CLOSED})
-    server = SlackServer(hotpapers, settings, Secrets(bot_token="xoxb-1-offline", app_token="xapp-1-offline"),
-                         database_url="sqlite+aiosqlite://")  # fmt: skip
+    server = SlackServer(
+        hotpapers,
+        settings,
+        Secrets(bot_token="xoxb-1-offline", app_token="xapp-1-offline"),
+        database_url="sqlite+aiosqlite://",
+    )
     with pytest.raises(UpstreamUnavailable, match=r"^Slack is unreachable \(Socket Mode\): Client\w*Error$"):
         await server.start()
 
@@ -78,8 +86,9 @@ async def test_a_20_kb_request_line_on_the_slack_port_is_a_400_and_one_warning(
     hotpapers: HotPapers, log_lines: io.StringIO
 ) -> None:
     settings = Settings.parse({"enabled": True, "host": "127.0.0.1", "port": 0, "api_url": CLOSED})
-    server = SlackServer(hotpapers, settings, Secrets(signing_secret=SECRET, bot_token="xoxb-1"),
-                         database_url="sqlite+aiosqlite://")  # fmt: skip
+    server = SlackServer(
+        hotpapers, settings, Secrets(signing_secret=SECRET, bot_token="xoxb-1"), database_url="sqlite+aiosqlite://"
+    )
     await server.start()
     try:
         answer = await raw_request(int(server.url.rsplit(":", 1)[1]), b"GET /" + b"a" * 20_000 + b" HTTP/1.1")
@@ -96,8 +105,9 @@ async def test_a_20_kb_request_line_on_the_health_port_is_a_400_and_one_warning(
     async def healthy() -> None:
         return None
 
-    server = await start_health_server(HealthSettings(enabled=True, port=0), metrics=Metrics(),
-                                       check_database=healthy, signal_health=list)  # fmt: skip
+    server = await start_health_server(
+        HealthSettings(enabled=True, port=0), metrics=Metrics(), check_database=healthy, signal_health=list
+    )
     try:
         answer = await raw_request(server.port, b"GET /healthz?" + b"x" * 20_000 + b" HTTP/1.1")
     finally:

@@ -75,8 +75,9 @@ async def test_a_refused_app_token_fails_start_up_with_a_config_error_and_leaves
     hotpapers: HotPapers, fake: FakeSlack
 ) -> None:
     secrets = Secrets(bot_token=fake.add_workspace(TEAM).bot_token, app_token="xapp-revoked")
-    settings = Settings.parse({"enabled": True, "mode": "socket", "host": "127.0.0.1", "port": 0,
-                               "api_url": fake.api_url})  # fmt: skip
+    settings = Settings.parse(
+        {"enabled": True, "mode": "socket", "host": "127.0.0.1", "port": 0, "api_url": fake.api_url}
+    )
     server = SlackServer(hotpapers, settings, secrets, database_url="sqlite+aiosqlite://")
     with pytest.raises(ConfigError, match=r"SLACK_APP_TOKEN.*invalid_auth") as caught:
         await server.start()

@@ -27,10 +27,15 @@ async def fake_arxiv() -> AsyncIterator[FakeArxiv]:
 @pytest.fixture
 async def online(make_app: MakeApp, fake_arxiv: FakeArxiv) -> App:
     config = {
-        "arxiv": {"api_url": fake_arxiv.api_url, "rss_url": fake_arxiv.rss_url, "delay_seconds": 0, "num_retries": 0,
-                  "timeout": 2},
+        "arxiv": {
+            "api_url": fake_arxiv.api_url,
+            "rss_url": fake_arxiv.rss_url,
+            "delay_seconds": 0,
+            "num_retries": 0,
+            "timeout": 2,
+        },
         "signals": NO_SIGNALS,
-    }  # fmt: skip
+    }
     return await make_app(offline=False, config=config)
 
 
