@@ -215,7 +215,7 @@ async def _post_digest(
         if result.held_until is None or not wait:
             raise UpstreamUnavailable(f"{held[:-1]}; retry then, or use --wait")
         console.print(f"{held} Waiting for it to end (--wait).", markup=False)
-        await asyncio.sleep(max((result.held_until - app.service.now()).total_seconds(), 0) + 0.5)
+        await asyncio.sleep(max((result.held_until - app.operations.now()).total_seconds(), 0) + 0.5)
     settings = await app.service.settings(channel)
     said = repl.post_outcome(result, where, announce_empty=settings.announce_empty)
     if result.state == "paused":
@@ -228,7 +228,7 @@ async def _ingest(args: argparse.Namespace, config: Config, console: Console) ->
     progress = _adapter("console", "progress").RichProgress(console)
     async with await _build(config) as app:
         with progress:
-            report = await app.service.ingest(args.date, progress=progress)
+            report = await app.operations.ingest(args.date, progress=progress)
     console.print(
         f"Ingested {report.announced} announced papers for {report.day}: {report.new_papers} new, "
         f"{report.updated_papers} updated, {report.requests} arXiv requests."
@@ -239,7 +239,7 @@ async def _signals(args: argparse.Namespace, config: Config, console: Console) -
     from bot.errors import UpstreamUnavailable
 
     async with await _build(config) as app:
-        health = await app.service.probe_signals()
+        health = await app.operations.probe_signals()
     console.print(_adapter("console", "render").health_table(health))
     failing = [row for row in health if row.enabled and row.failing]
     if failing:

@@ -16,7 +16,7 @@ from adapters.console.render import digest_table, paper_panel
 from bot.channel_settings import describe
 from bot.errors import BadInput, HotPapersError
 from bot.model import ChannelRef, DigestResult, VoteEvent
-from bot.service import HotPapers
+from bot.ports import ChatService
 from bot.text import announcement_day, whole_number
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ HELP = """Commands:
 
 
 class ConsoleSession:
-    def __init__(self, service: HotPapers, console: Console, *, channel: ChannelRef, user: str) -> None:
+    def __init__(self, service: ChatService, console: Console, *, channel: ChannelRef, user: str) -> None:
         self._service = service
         self._console = console
         self._channel = channel
@@ -187,7 +187,7 @@ class ConsoleSession:
         self._console.print(Text(f"✗ {text}", style="red"))
 
 
-async def run_repl(service: HotPapers, console: Console, *, channel: ChannelRef, user: str) -> None:
+async def run_repl(service: ChatService, console: Console, *, channel: ChannelRef, user: str) -> None:
     session = ConsoleSession(service, console, channel=channel, user=user)
     console.print(Text(f"hotpapers console — channel {channel.key}. Type /help for commands, /quit to leave."))
     while True:

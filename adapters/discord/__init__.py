@@ -17,8 +17,7 @@ from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.ports import Publisher
-    from bot.service import HotPapers
+    from bot.ports import ChatService, Publisher
 
 __all__ = ["Settings", "run"]
 
@@ -57,7 +56,7 @@ class Settings(BaseModel):
 
 
 async def run(
-    service: HotPapers,
+    service: ChatService,
     settings_table: Mapping[str, Any],
     *,
     config: Config,

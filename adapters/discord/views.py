@@ -14,7 +14,7 @@ from adapters.discord.errors import reply_error
 from bot.model import PaperCard, VoteEvent
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 VOTE_PREFIX, REPORT_PREFIX = "hp:vote:", "hp:report:"
 SUMMARY_MIN_CHARS = 20
@@ -22,7 +22,7 @@ MODAL_TIMEOUT = 15 * 60.0  # the interaction token's lifetime: a later submit co
 
 
 class HasService(Protocol):
-    service: HotPapers
+    service: ChatService
 
 
 def links_view(card: PaperCard) -> discord.ui.View:
@@ -116,7 +116,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp
 class SummaryModal(discord.ui.Modal):
     """`/summarize ref`: the text typed here becomes a community summary of the paper (service.add_summary)."""
 
-    def __init__(self, service: HotPapers, *, ref: str, label: str, max_chars: int) -> None:
+    def __init__(self, service: ChatService, *, ref: str, label: str, max_chars: int) -> None:
         super().__init__(title=render.clip(f"Summarize {label}", 45), timeout=MODAL_TIMEOUT)
         self.service, self.ref = service, ref
         self.text: discord.ui.TextInput[SummaryModal] = discord.ui.TextInput(

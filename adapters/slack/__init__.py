@@ -15,8 +15,7 @@ from adapters.slack.settings import Secrets, Settings
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.ports import Publisher
-    from bot.service import HotPapers
+    from bot.ports import ChatService, Publisher
 
 __all__ = ["Secrets", "Settings", "run"]
 
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 async def run(
-    service: HotPapers,
+    service: ChatService,
     settings_table: Mapping[str, Any],
     *,
     config: Config,

@@ -18,7 +18,7 @@ TOKYO = ChannelRef("slack", "T1", "C-tokyo", "#ml")
 def scheduler_for(app: App, *publishers: RecordingPublisher, **section: Any) -> DigestScheduler:
     by_platform = {p.platform: p for p in publishers}
     config = app.config.model_copy(update={"scheduler": section})
-    return DigestScheduler(app.service, config=config, clock=app.clock, publisher_for=by_platform.get)
+    return DigestScheduler(app.operations, app.service, config=config, clock=app.clock, publisher_for=by_platform.get)
 
 
 def channel_jobs(scheduler: DigestScheduler) -> dict[str, tuple[str, dict[str, str]]]:

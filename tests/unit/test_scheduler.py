@@ -103,7 +103,9 @@ def test_missed_run_uses_the_channel_local_date_for_the_weekday() -> None:
 def test_bad_scheduler_config_names_the_key(section: dict[str, Any], named: str) -> None:
     config = parse_config({"scheduler": section})
     with pytest.raises(ConfigError) as raised:
-        DigestScheduler(StubService(), config=config, clock=FrozenClock(NOW), publisher_for=lambda _: None)
+        DigestScheduler(
+            StubService(), StubService(), config=config, clock=FrozenClock(NOW), publisher_for=lambda _: None
+        )
     assert str(raised.value).startswith(named + ":")
 
 
@@ -131,6 +133,7 @@ class StubService:
 
 def scheduler_for(service: StubService, **kwargs: Any) -> DigestScheduler:
     return DigestScheduler(
+        service,
         service,
         config=parse_config({}),
         clock=FrozenClock(NOW),  # type: ignore[arg-type]
@@ -167,6 +170,7 @@ def test_fixed_jobs_are_listed_with_their_next_run_before_start() -> None:
 def test_a_disabled_scheduler_has_no_jobs_and_does_not_start() -> None:
     scheduler = DigestScheduler(
         StubService(),
+        StubService(),
         config=parse_config({"scheduler": {"enabled": False}}),  # type: ignore[arg-type]
         clock=FrozenClock(NOW),
         publisher_for=lambda _: None,
@@ -201,6 +205,7 @@ async def test_the_prune_job_forgets_event_ids_older_than_the_configured_retenti
 
     service = Pruned()
     scheduler = DigestScheduler(
+        service,
         service,
         config=parse_config({"scheduler": {"events_retention_days": 9}}),  # type: ignore[arg-type]
         clock=FrozenClock(NOW),
