@@ -43,8 +43,8 @@ from bot.storage.channels import ChannelActivity, settings_of_row
 from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow
 from bot.storage.uow import UnitOfWork
-from bot.storage.vote_batch import VoteQueue, record_votes
 from bot.text import clean_multiline, clean_text
+from bot.votes import VoteQueue, record_votes
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from bot.model import ChannelRef, ChannelSettings, Pause, VoteTally
 from bot.storage.dialect import affected, id_lists, insert_ignore, one_of, per_dialect, returns_arrays
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow, table_of
-from bot.storage.vote_batch import BUTTON, joined, names, reaction_name
+from bot.votes import BUTTON, joined, names, reaction_name
 
 _CHANNELS = table_of(ChannelRow)
 _VOTES = table_of(VoteRow)
