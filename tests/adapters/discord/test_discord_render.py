@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from adapters.discord import render
 from bot.model import ChannelRef, ChannelSettings, DigestEntry, PostRecord, VoteTally
 from bot.text import clean_text
-from tests.adapters.conftest_discord import card
+from tests.adapters.discord.support import card
 from tests.fakes.discord_server import message_errors
 
 HOSTILE = [

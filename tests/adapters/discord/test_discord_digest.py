@@ -12,10 +12,8 @@ from adapters.discord.client import HotPapersBot
 from bot.errors import Undeliverable
 from bot.model import ChannelRef, DigestEntry, VoteTally
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, WatchedService, card, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, WatchedService, card
 from tests.fakes.discord_server import ALICE, BOB, BOT_ID, GUILD_ID, OTHER_BOT, PAPERS_CHANNEL, FakeDiscord, Recorded
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 CAROL = "4000000000000000003"

@@ -15,10 +15,8 @@ from adapters.discord.publisher import DiscordPublisher
 from bot.config import Config
 from bot.errors import ConfigError, UpstreamUnavailable
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, command, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, command
 from tests.fakes.discord_server import APP_ID, GUILD_ID, FakeDiscord, _error
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 GUILDS_AND_GUILD_REACTIONS = (1 << 0) | (1 << 10)
 COMMANDS = rf"/applications/{APP_ID}/commands"

@@ -18,7 +18,7 @@ from bot.health import HealthSettings, start_health_server
 from bot.logging_setup import configure_logging
 from bot.metrics import Metrics
 from bot.service import HotPapers
-from tests.adapters.slack_support import SECRET, SlackSide
+from tests.adapters.slack.support import SECRET, SlackSide
 
 CLOSED = "http://127.0.0.1:9/api/"
 

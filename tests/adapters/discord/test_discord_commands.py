@@ -13,18 +13,14 @@ from bot.arxiv_id import ACCEPTED_FORMS
 from bot.errors import UpstreamUnavailable
 from bot.model import ChannelRef, PaperCard
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import (
+from tests.adapters.discord.support import (
     StartBot,
     WatchedService,
     button_press,
     command,
-    fake_fixture,
     modal_submit,
-    start_bot_fixture,
 )
 from tests.fakes.discord_server import APP_ID, BOB, EPHEMERAL, GUILD_ID, PAPERS_CHANNEL, FakeDiscord, Recorded
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 NO_MENTIONS = {"parse": []}

@@ -14,7 +14,6 @@ import discord
 import pytest
 from discord.http import Route
 
-from tests.adapters.conftest_discord import fake_fixture
 from tests.fakes.discord_server import (
     GENERAL_CHANNEL,
     GUILD_ID,
@@ -24,8 +23,6 @@ from tests.fakes.discord_server import (
     FakeDiscord,
 )
 from tests.fakes.faults import ManualClock
-
-__all__ = ["fake_fixture"]
 
 POSTS = r"POST /channels/\d+/messages"
 

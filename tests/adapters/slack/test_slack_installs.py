@@ -15,7 +15,7 @@ from adapters.slack.uninstalls import FIX, REVOKED, UNINSTALLED
 from bot.errors import Undeliverable
 from bot.model import ChannelRef, ChannelSettings
 from bot.service import HotPapers
-from tests.adapters.slack_support import SECRET, TEAM, Harness, Watched, payload, serving
+from tests.adapters.slack.support import SECRET, TEAM, Harness, Watched, payload, serving
 from tests.fakes.slack_server import FakeSlack, Workspace
 
 GRID = Workspace(team_id="T777", bot_token="xoxb-T777-grid", bot_user_id="UBOT7", bot_id="BT777", enterprise_id="E1")
@@ -54,14 +54,9 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
 async def bot(watched: Watched, fake: FakeSlack, database_url: str) -> AsyncIterator[Harness]:
     secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
-    async with serving(watched, fake, oauth=True, secrets=secrets, database_url=database_url) as harness:  # type: ignore[arg-type]
+    async with serving(watched, fake, oauth=True, secrets=secrets, database_url=database_url) as harness:
         yield harness
 
 
@@ -219,7 +214,7 @@ async def test_a_single_workspace_app_pauses_its_digests_too(hotpapers: HotPaper
     here = ChannelRef("slack", TEAM, "C111")
     await hotpapers.subscribe(here)
     watched = Watched(hotpapers)
-    async with serving(watched, fake) as single:  # type: ignore[arg-type]
+    async with serving(watched, fake) as single:
         await single.slack.event(event(kind, TEAM, tokens={"oauth": [], "bot": ["UBOT"]}))
         await watched.wait_finished("pause_workspace", 1)
         assert paused(await hotpapers.settings(here), UNINSTALLED if kind == "app_uninstalled" else REVOKED)

@@ -10,10 +10,8 @@ import discord
 
 from bot.model import ChannelRef, VoteTally
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, WatchedService, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, WatchedService
 from tests.fakes.discord_server import ALICE, BOB, GUILD_ID, PAPERS_CHANNEL, FakeDiscord
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 POSTS = rf"/channels/{PAPERS_CHANNEL}/messages"

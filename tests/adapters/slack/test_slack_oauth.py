@@ -13,7 +13,7 @@ from adapters.slack.settings import Secrets
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack_support import SECRET, Harness, Watched, serving
+from tests.adapters.slack.support import SECRET, Harness, Watched, serving
 from tests.fakes.slack_server import FakeSlack, Workspace
 
 NEW_TEAM = Workspace(team_id="T999", bot_token="xoxb-T999-installed", bot_user_id="UBOT9", bot_id="BT999")
@@ -29,11 +29,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """The project's own database: the file the `hotpapers` fixture built its engine on."""
     return f"sqlite+aiosqlite:///{tmp_path / 'adapter.db'}"
@@ -42,7 +37,7 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 async def bot(watched: Watched, fake: FakeSlack, database_url: str) -> AsyncIterator[Harness]:
     secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
-    async with serving(watched, fake, oauth=True, secrets=secrets, database_url=database_url) as harness:  # type: ignore[arg-type]
+    async with serving(watched, fake, oauth=True, secrets=secrets, database_url=database_url) as harness:
         yield harness
 
 

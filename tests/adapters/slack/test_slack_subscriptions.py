@@ -8,7 +8,7 @@ import pytest
 
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, TEAM, USER, Harness, serving
+from tests.adapters.slack.support import CHANNEL, TEAM, USER, Harness, serving
 from tests.fakes.slack_server import FakeSlack
 
 HERE = ChannelRef("slack", TEAM, CHANNEL)

@@ -13,7 +13,7 @@ from adapters.slack.settings import Secrets, Settings
 from bot.errors import ConfigError
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, TEAM, Harness, Watched, payload, reaction, serving
+from tests.adapters.slack.support import CHANNEL, TEAM, Harness, Watched, payload, reaction, serving
 from tests.fakes.slack_server import WAIT, FakeSlack
 
 APP_TOKEN = "xapp-1-A111-1111-socket"
@@ -28,15 +28,10 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
 async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
     token = fake.add_workspace(TEAM).bot_token
     secrets = Secrets(bot_token=token, app_token=APP_TOKEN)  # no signing secret: Socket Mode needs none
-    async with serving(watched, fake, mode="socket", secrets=secrets) as harness:  # type: ignore[arg-type]
+    async with serving(watched, fake, mode="socket", secrets=secrets) as harness:
         yield harness
 
 

@@ -9,10 +9,8 @@ from typing import Any
 from adapters.discord.client import HotPapersBot
 from bot.model import ChannelRef, VoteTally
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, WatchedService, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, WatchedService
 from tests.fakes.discord_server import ALICE, BOB, GUILD_ID, PAPERS_CHANNEL, FakeDiscord, payload
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 PARTY = {"id": "5000000000000000001", "name": "partyparrot"}

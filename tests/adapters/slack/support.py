@@ -27,11 +27,12 @@ import aiohttp
 from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
 from bot.model import Paper, PaperCard, Summary, VoteTally
+from bot.ports import ChatService
 from bot.service import HotPapers
 from tests.fakes.slack_server import WAIT, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-PAYLOADS = Path(__file__).parent.parent / "fakes" / "payloads" / "slack"
+PAYLOADS = Path(__file__).parents[2] / "fakes" / "payloads" / "slack"
 TEAM, CHANNEL, USER, BOT_USER = "T111", "C111", "U222", "UBOT"
 
 
@@ -152,7 +153,7 @@ class Harness:
 
 @asynccontextmanager
 async def serving(
-    service: HotPapers,
+    service: ChatService,
     fake: FakeSlack,
     *,
     database_url: str = "sqlite+aiosqlite://",
