@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -38,14 +39,18 @@ async def test_a_digest_held_elsewhere_says_how_far_it_got_and_wait_takes_it_ove
             await uow._session.execute(update(DigestRow).values(holder="elsewhere", lease_until=held_until))  # type: ignore[union-attr]
             await uow.commit()
 
+        started = time.monotonic()
         run = await hotpapers("--config", str(config), "digest", "--post", "--date", str(DAY), cwd=tmp_path)
+        start_up = time.monotonic() - started  # how long a `hotpapers` process takes to get going on this machine
         assert run.code == 4 and run.out == ""
         assert run.err.strip() == (
             f"hotpapers: The digest for {DAY} in {CHANNEL.key}: 2 of 5 posted; held by another process until "
             f"{held_until:%H:%M:%S} UTC; retry then, or use --wait"
         )
 
-        soon = datetime.now(UTC) + timedelta(seconds=2)
+        # The lease must still run when the next process looks (or it takes over without waiting): longer than a
+        # start-up on this machine, however loaded, rather than a fixed number of seconds.
+        soon = datetime.now(UTC) + timedelta(seconds=max(2.0, 3 * start_up))
         async with app.uow() as uow:
             await uow._session.execute(update(DigestRow).values(lease_until=soon))  # type: ignore[union-attr]
             await uow.commit()
