@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint typecheck bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hotpapers demo
 
-test: $(STAMP)
+test: typecheck
 	$(BIN)/python -m pytest -q --cov=bot --cov=adapters --cov-report=term:skip-covered
 
-lint: $(STAMP)
+lint: typecheck
 	$(BIN)/ruff check bot adapters tests bench
 	$(BIN)/ruff format --check bot adapters tests bench
+
+# mypy as configured in pyproject.toml: strict for bot/, regular for adapters/; `make test` (CI) runs it first.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[discord,slack,postgres,llm,dev,bench]"

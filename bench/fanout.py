@@ -286,7 +286,7 @@ async def _fan_out(context: BenchContext, variant: Variant) -> Outcome:
     bot = build_bot(app.service, settings, guild_ready_timeout=0.05)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
-        await _prepare(app.service, channels)
+        await _prepare(app, channels)
         await asyncio.wait_for(bot.wait_until_ready(), 10)
         await asyncio.sleep(1.0)  # the start-up requests leave the fake's one-second window
         fake.accepted.clear()
@@ -323,7 +323,7 @@ async def _fan_out(context: BenchContext, variant: Variant) -> Outcome:
     )
 
 
-async def _prepare(service: Any, channels: list[ChannelRef]) -> None:
+async def _prepare(app: Any, channels: list[ChannelRef]) -> None:
     published = NOW - timedelta(days=1)
     papers = [
         Paper(
@@ -340,6 +340,6 @@ async def _prepare(service: Any, channels: list[ChannelRef]) -> None:
         )
         for n in range(30)
     ]
-    await service.store_papers(papers)
+    await app.operations.store_papers(papers)
     for channel in channels:
-        await service.subscribe(channel, {"top_n": str(PAPERS_PER_DIGEST)})
+        await app.service.subscribe(channel, {"top_n": str(PAPERS_PER_DIGEST)})

@@ -22,11 +22,9 @@ from bench.common import Result, Stopwatch, say
 from bench.context import BenchContext
 from bench.data import drop_schema, recreate_schema
 from bench.words import TextPool
-from bot.cards import CardContext
 from bot.config import ArxivConfig
 from bot.ingest import Ingestor
-from bot.ranking import RankingWeights
-from bot.service import HotPapers
+from bot.operations import Operations
 from bot.sources.arxiv_api import ArxivApiSource
 from bot.sources.arxiv_rss import ArxivRssSource
 from bot.sources.pacing import PacingGate
@@ -91,17 +89,12 @@ async def run(context: BenchContext) -> list[Result]:
                 api = ArxivApiSource.from_config(config.model_copy(update={"api_url": fake.api_url}), gate=gate)
                 rss = ArxivRssSource.from_config(http, config.model_copy(update={"rss_url": fake.rss_url}), gate=gate)
                 ingestor = Ingestor(app.uow, app.clock, metadata=api, feed=rss)
-                service = HotPapers(
-                    app.uow,
-                    config=app.config.model_copy(update={"arxiv": config}),
-                    clock=app.clock,
-                    context=CardContext(RankingWeights(), app.config.summaries),
-                    ingestor=ingestor,
-                    holder="bench",
+                operations = Operations(
+                    app.uow, config=app.config.model_copy(update={"arxiv": config}), clock=app.clock, ingestor=ingestor
                 )
                 started = virtual.now
                 with Stopwatch() as watch:
-                    report = await service.ingest()
+                    report = await operations.ingest()
                 simulated = virtual.now - started
             async with app.uow() as uow:
                 stored = len(await uow.papers.announced_between(DAY, DAY))

@@ -143,7 +143,7 @@ async def _prepare(context: BenchContext, url: str, schema: str | None) -> tuple
         )
         for n in range(CHANNELS * POSTS_PER_CHANNEL)
     ]
-    await app.service.store_papers(papers)
+    await app.operations.store_papers(papers)
     ids: dict[int, int] = {}
     async with app.engine.begin() as connection:
         for index in range(CHANNELS):

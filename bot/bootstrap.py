@@ -1,4 +1,5 @@
-"""The composition root: Config → engine → HTTP session → sources → HotPapers. Nothing else builds clients."""
+"""The composition root: Config → engine → HTTP session → sources → HotPapers and Operations. Nothing else builds
+clients."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bot.digest import PostingPolicy
 from bot.ingest import Ingestor
 from bot.lookups import LookupGuard, LookupPolicy
 from bot.model import Announcement, Paper
+from bot.operations import Operations
 from bot.ports import Clock
 from bot.ranking import RankingWeights
 from bot.service import HotPapers
@@ -132,6 +134,7 @@ class App:
     config: Config
     engine: AsyncEngine
     service: HotPapers
+    operations: Operations
     clock: Clock
     network: Network | None = None
     sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
@@ -237,4 +240,5 @@ async def build(
             backoff_max_seconds=config.digest.backoff_max_seconds,
         ),
     )
-    return App(config, engine, service, clock, network, sessions)
+    operations = Operations(new_uow, config=config, clock=clock, ingestor=ingestor)
+    return App(config, engine, service, operations, clock, network, sessions)

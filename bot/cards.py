@@ -125,11 +125,13 @@ async def ranked_digest(
     special = set(tallies).union(posted)
 
     def candidate(paper_id: str) -> Candidate:
-        return Candidate(by_id[paper_id], signals.get(paper_id, ()), tallies.get(paper_id, VoteTally()),
-                         posted.get(paper_id))  # fmt: skip
+        return Candidate(
+            by_id[paper_id], signals.get(paper_id, ()), tallies.get(paper_id, VoteTally()), posted.get(paper_id)
+        )
 
-    return top_ranked(window, settings, context.weights, now=now, limit=limit, taste=taste, special=special,
-                      candidate=candidate)  # fmt: skip
+    return top_ranked(
+        window, settings, context.weights, now=now, limit=limit, taste=taste, special=special, candidate=candidate
+    )
 
 
 @dataclass(frozen=True, slots=True)

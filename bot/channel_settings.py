@@ -14,11 +14,25 @@ from bot.taxonomy import canonical_category
 from bot.text import clean_text, whole_number
 
 OPTION_NAMES = (
-    "categories", "keywords", "negative_keywords", "authors", "top_n", "post_time", "timezone", "weekdays",
+    "categories",
+    "keywords",
+    "negative_keywords",
+    "authors",
+    "top_n",
+    "post_time",
+    "timezone",
+    "weekdays",
     "announce_empty",
-)  # fmt: skip
-ALIASES = {"time": "post_time", "tz": "timezone", "top": "top_n", "days": "weekdays", "exclude": "negative_keywords",
-           "follow": "authors", "cats": "categories"}  # fmt: skip
+)
+ALIASES = {
+    "time": "post_time",
+    "tz": "timezone",
+    "top": "top_n",
+    "days": "weekdays",
+    "exclude": "negative_keywords",
+    "follow": "authors",
+    "cats": "categories",
+}
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_ITEMS = 50
 MAX_ITEM_LENGTH = 100

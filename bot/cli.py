@@ -227,7 +227,7 @@ async def _post_digest(
             console.print(f"{held} Waiting for it to end (--wait).", markup=False)
             told = True
         # Look again when the lease ends, or sooner: a holder that stops (or dies and is released) frees it early.
-        remaining = (result.held_until - app.service.now()).total_seconds()
+        remaining = (result.held_until - app.operations.now()).total_seconds()
         await asyncio.sleep(min(max(remaining, 0) + 0.5, WAIT_POLL_SECONDS))
     settings = await app.service.settings(channel)
     said = repl.post_outcome(result, where, announce_empty=settings.announce_empty)
@@ -241,7 +241,7 @@ async def _ingest(args: argparse.Namespace, config: Config, console: Console) ->
     progress = _adapter("console", "progress").RichProgress(console)
     async with await _build(config) as app:
         with progress:
-            report = await app.service.ingest(args.date, progress=progress)
+            report = await app.operations.ingest(args.date, progress=progress)
     console.print(
         f"Ingested {report.announced} announced papers for {report.day}: {report.new_papers} new, "
         f"{report.updated_papers} updated, {report.requests} arXiv requests."
@@ -252,7 +252,7 @@ async def _signals(args: argparse.Namespace, config: Config, console: Console) -
     from bot.errors import UpstreamUnavailable
 
     async with await _build(config) as app:
-        health = await app.service.probe_signals()
+        health = await app.operations.probe_signals()
     console.print(_adapter("console", "render").health_table(health))
     failing = [row for row in health if row.enabled and row.failing]
     if failing:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from bot.errors import HotPapersError, Undeliverable, UpstreamUnavailable
 from bot.model import ChannelRef, Digest, DigestEntry, DigestResult, PaperCard, Pause, PostedMessage, PostKey
@@ -144,7 +144,7 @@ class DigestPoster:
         except BaseException as error:
             await self._release(run, f"{type(error).__name__}: {str(error)[:300]}")
             raise
-        state = "posted" if run.claim.outcome == "new" else "resumed"
+        state: Literal["posted", "resumed"] = "posted" if run.claim.outcome == "new" else "resumed"
         return DigestResult(digest, run.posted, before, state, planned=len(planned))
 
     async def _claim(self, channel: ChannelRef, day: date) -> Claim:
@@ -173,11 +173,11 @@ class DigestPoster:
                 digest = await plan(uow)
                 if not await uow.digests.renew(run.digest_id, run.fence, until=self._until()):
                     raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
-                entries = [
+                plan_entries = [
                     PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
                     for e in digest.entries
                 ]
-                await uow.posts.plan(run.digest_id, await _channel_id(uow, run.channel), entries)
+                await uow.posts.plan(run.digest_id, await _channel_id(uow, run.channel), plan_entries)
                 planned = await uow.posts.planned(run.digest_id)
                 await uow.commit()
                 return digest, planned
@@ -210,37 +210,39 @@ class DigestPoster:
                 continue
             if self._stopping():
                 raise ClaimLost("shutting down: the claim is released for the next run")
-            entry, key = by_rank[post.rank], _key(run.day, post)
-            now = self._clock.now()
-            await self._fenced(
-                lambda uow, until, post=post, now=now: uow.posts.intend(
-                    post.post_id, run.digest_id, run.fence, now=now, until=until
-                )
+            await self._entry(run, post, by_rank[post.rank])
+
+    async def _entry(self, run: _Run, post: PlannedPost, entry: DigestEntry) -> None:
+        """One planned entry: its intent, the message, its record (or its skip, for a message the platform
+        refuses for good)."""
+        key = _key(run.day, post)
+        now = self._clock.now()
+
+        async def intend(uow: UnitOfWork, until: datetime) -> bool:
+            return await uow.posts.intend(post.post_id, run.digest_id, run.fence, now=now, until=until)
+
+        await self._fenced(intend)
+        try:
+            message = await self._deliver(run, key, lambda: run.publisher.publish(run.channel, entry, key=key))
+        except Undeliverable as error:
+            if error.scope != "message":
+                raise
+            log.warning("skipping entry %s of the digest in %s: %s", key, run.channel.key, error)
+            reason = str(error)
+
+            async def skip(uow: UnitOfWork, until: datetime) -> bool:
+                return await uow.posts.skip(post.post_id, run.digest_id, run.fence, reason, until=until)
+
+            await self._fenced(skip)
+            return
+
+        async def record(uow: UnitOfWork, until: datetime) -> Recorded:
+            return await uow.posts.record(
+                post.post_id, run.digest_id, run.fence, message.message_id, now=self._clock.now(), until=until
             )
-            try:
-                message = await self._deliver(
-                    run, key, lambda entry=entry, key=key: run.publisher.publish(run.channel, entry, key=key)
-                )
-            except Undeliverable as error:
-                if error.scope != "message":
-                    raise
-                log.warning("skipping entry %s of the digest in %s: %s", key, run.channel.key, error)
-                await self._fenced(
-                    lambda uow, until, post=post, reason=str(error): uow.posts.skip(
-                        post.post_id, run.digest_id, run.fence, reason, until=until
-                    )
-                )
-                continue
-            await self._keep(
-                run,
-                key,
-                message.message_id,
-                record=lambda uow, until, post=post, message=message: uow.posts.record(
-                    post.post_id, run.digest_id, run.fence, message.message_id, now=self._clock.now(), until=until
-                ),
-                slot=lambda uow, post=post: uow.posts.slot(post.post_id),
-            )
-            run.posted += 1
+
+        await self._keep(run, key, message.message_id, record=record, slot=lambda uow: uow.posts.slot(post.post_id))
+        run.posted += 1
 
     async def _finish_empty(self, run: _Run, digest: Digest, *, announce_empty: bool) -> DigestResult:
         """Nothing to post. Without the empty-day line the claim is given back whole: the day stays open (papers
@@ -281,21 +283,24 @@ class DigestPoster:
             )
         now_planned = []
         for key, post in keys.items():
-            message_id = await self._settle(
-                run,
-                key,
-                post.message_id,
-                found.get(key, []),
-                record=lambda uow, until, mid, post=post: uow.posts.record(
-                    post.post_id, run.digest_id, run.fence, mid, now=self._clock.now(), until=until
-                ),
-                slot=lambda uow, post=post: uow.posts.slot(post.post_id),
-            )
+            message_id = await self._settle_post(run, key, post, found.get(key, []))
             if message_id != post.message_id:
                 log.info("adopted message %s for %s in %s (posted by an earlier run)", message_id, key, run.channel.key)
             now_planned.append(replace(post, message_id=message_id))
         adopted = {p.post_id: p for p in now_planned}
         return [adopted.get(p.post_id, p) for p in planned]
+
+    async def _settle_post(self, run: _Run, key: PostKey, post: PlannedPost, copies: list[str]) -> str | None:
+        """`_settle` for one planned entry."""
+
+        async def record(uow: UnitOfWork, until: datetime, message_id: str) -> Recorded:
+            return await uow.posts.record(
+                post.post_id, run.digest_id, run.fence, message_id, now=self._clock.now(), until=until
+            )
+
+        return await self._settle(
+            run, key, post.message_id, copies, record=record, slot=lambda uow: uow.posts.slot(post.post_id)
+        )
 
     async def _settle(
         self,

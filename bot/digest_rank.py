@@ -127,7 +127,7 @@ def _union(window: Window, kind: str, terms: Sequence[str]) -> frozenset[str]:
     return found
 
 
-_TESTS = {
+_TESTS: dict[str, Callable[[Paper, str], bool]] = {
     "category": lambda paper, term: passes_filters(paper, ChannelSettings(categories=(term,))),
     "keyword": lambda paper, term: bool(matching_keywords(paper, (term,))),
     "author": lambda paper, term: bool(followed_authors(paper, (term,))),

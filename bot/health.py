@@ -108,8 +108,11 @@ def _healthz(settings: HealthSettings, check_database: CheckDatabase, signal_hea
             # The type only: driver messages can carry host names or credentials.
             database = f"error: {type(error).__name__}"
             log.warning("health check: database unavailable (%s)", type(error).__name__)
-        body = {"status": "ok" if database == "ok" else "error", "database": database,
-                "signals": _signals(signal_health)}  # fmt: skip
+        body = {
+            "status": "ok" if database == "ok" else "error",
+            "database": database,
+            "signals": _signals(signal_health),
+        }
         return web.json_response(body, status=200 if database == "ok" else 503)
 
     return handle

@@ -16,21 +16,29 @@ from bot.storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 PROBE_PAPER = Paper(
-    id="1706.03762", version=7, title="Attention Is All You Need", authors=("Ashish Vaswani",), abstract="",
-    categories=("cs.CL", "cs.LG"), primary_category="cs.CL", published=datetime(2017, 6, 12, tzinfo=UTC),
+    id="1706.03762",
+    version=7,
+    title="Attention Is All You Need",
+    authors=("Ashish Vaswani",),
+    abstract="",
+    categories=("cs.CL", "cs.LG"),
+    primary_category="cs.CL",
+    published=datetime(2017, 6, 12, tzinfo=UTC),
     updated=datetime(2023, 8, 2, tzinfo=UTC),
-)  # fmt: skip
+)
 """What `hotpapers signals` asks about when nothing is stored yet: every source knows it, so one request tells."""
 
 
 class MetadataSource(Protocol):
-    requests: int
+    @property
+    def requests(self) -> int: ...
 
     async def fetch(self, ids: Sequence[str]) -> list[Paper]: ...
 
 
 class AnnouncementSource(Protocol):
-    requests: int
+    @property
+    def requests(self) -> int: ...
 
     async def announcements(self, categories: Sequence[str], day: date | None = None) -> list[Announcement]: ...
 

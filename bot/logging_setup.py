@@ -21,9 +21,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from bot.config import parse_section
 
 SECRET_ENV = (
-    "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_SECRET",
-    "HOTPAPERS_LLM_API_KEY", "BLUESKY_APP_PASSWORD", "S2_API_KEY",
-)  # fmt: skip
+    "DISCORD_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_SECRET",
+    "HOTPAPERS_LLM_API_KEY",
+    "BLUESKY_APP_PASSWORD",
+    "S2_API_KEY",
+)
 MIN_SECRET_LENGTH = 4
 """Shorter values are not real tokens; replacing them would shred every log line containing, say, "abc"."""
 MASK = "***"

@@ -21,18 +21,27 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self._digests = Counter("hotpapers_digests_posted_total", "Digests posted (or resumed) to a channel.",
-                                ["platform"], registry=r)  # fmt: skip
-        self._messages = Counter("hotpapers_digest_messages_total", "Digest entry messages posted.",
-                                 ["platform"], registry=r)  # fmt: skip
-        self._votes = Counter("hotpapers_votes_recorded_total", "Vote events by outcome (recorded, ignored, …).",
-                              ["platform", "result"], registry=r)  # fmt: skip
-        self._source_errors = Counter("hotpapers_source_errors_total", "Failed calls to a paper or signal source.",
-                                      ["source"], registry=r)  # fmt: skip
-        self._job_errors = Counter("hotpapers_job_errors_total", "Scheduled jobs that failed, by job kind.",
-                                   ["job"], registry=r)  # fmt: skip
-        self._paper = Histogram("hotpapers_paper_seconds", "Latency of the /paper engine call.",
-                                buckets=PAPER_BUCKETS, registry=r)  # fmt: skip
+        self._digests = Counter(
+            "hotpapers_digests_posted_total", "Digests posted (or resumed) to a channel.", ["platform"], registry=r
+        )
+        self._messages = Counter(
+            "hotpapers_digest_messages_total", "Digest entry messages posted.", ["platform"], registry=r
+        )
+        self._votes = Counter(
+            "hotpapers_votes_recorded_total",
+            "Vote events by outcome (recorded, ignored, …).",
+            ["platform", "result"],
+            registry=r,
+        )
+        self._source_errors = Counter(
+            "hotpapers_source_errors_total", "Failed calls to a paper or signal source.", ["source"], registry=r
+        )
+        self._job_errors = Counter(
+            "hotpapers_job_errors_total", "Scheduled jobs that failed, by job kind.", ["job"], registry=r
+        )
+        self._paper = Histogram(
+            "hotpapers_paper_seconds", "Latency of the /paper engine call.", buckets=PAPER_BUCKETS, registry=r
+        )
         self._up = Gauge("hotpapers_up", "1 while the bot is running.", registry=r)
 
     def observe_paper(self, seconds: float) -> None:

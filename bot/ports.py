@@ -1,12 +1,77 @@
-"""The protocols at the edges of the core: chat platforms out, data sources in, and the clock."""
+"""The protocols at the edges of the core: the chat use cases in, chat platforms out, data sources in, the clock."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from bot.model import Announcement, ChannelRef, DigestEntry, Paper, PostedMessage, PostKey, Signal, Summary
+from bot.model import (
+    ChannelRef,
+    ChannelSettings,
+    Digest,
+    DigestEntry,
+    DigestResult,
+    Paper,
+    PaperCard,
+    PostedMessage,
+    PostKey,
+    Signal,
+    Summary,
+    VoteEvent,
+    VoteTally,
+)
+
+if TYPE_CHECKING:
+    from bot.channel_settings import SettingsChange
+    from bot.web.publishing import PublishAnswer
+
+
+class ChatService(Protocol):
+    """The chat use cases: everything a chat adapter (Discord, Slack, the console) asks of the engine, and all it
+    may ask. `bot.service.HotPapers` implements it; adapters type against this, tests can hand them a fake.
+
+    Inputs are what people typed (references are parsed here, options are checked here); bad input raises
+    `bot.errors.BadInput`, unknown things `NotFound`, an outage `UpstreamUnavailable`. Results are plain
+    dataclasses the adapter renders."""
+
+    async def paper(self, ref: str, channel: ChannelRef | None = None, *, user: str | None = None) -> PaperCard: ...
+
+    async def top(self, channel: ChannelRef, days: int = 7, *, limit: int = 10) -> list[PaperCard]: ...
+
+    async def add_summary(
+        self, ref: str, channel: ChannelRef, *, author: str, text: str, author_id: str | None = None
+    ) -> Summary: ...
+
+    async def vote_summary(self, channel: ChannelRef, user_id: str, summary_id: int, value: int) -> Summary: ...
+
+    async def report_summary(self, ref: str, channel: ChannelRef, *, user_id: str) -> PaperCard: ...
+
+    async def regenerate_summary(self, ref: str, channel: ChannelRef | None = None) -> PaperCard: ...
+
+    async def record_vote(self, event: VoteEvent) -> VoteTally | None: ...
+
+    async def clear_reactions(
+        self, channel: ChannelRef, message_id: str, reaction: str | None = None
+    ) -> VoteTally | None: ...
+
+    async def forget_user(self, platform: str, user_id: str) -> int: ...
+
+    async def digest(self, channel: ChannelRef, day: date | None = None) -> Digest: ...
+
+    async def post_digest(self, channel: ChannelRef, day: date | None, publisher: Publisher) -> DigestResult: ...
+
+    async def pause_workspace(self, platform: str, workspace: str, *, reason: str, fix: str) -> int: ...
+
+    async def subscribe(
+        self, channel: ChannelRef, options: Mapping[str, str] | SettingsChange | None = None, *, by: str | None = None
+    ) -> ChannelSettings: ...
+
+    async def unsubscribe(self, channel: ChannelRef) -> None: ...
+
+    async def settings(self, channel: ChannelRef) -> ChannelSettings: ...
+
+    async def publish(self, channel: ChannelRef, action: str, *, command: str = ...) -> PublishAnswer: ...
 
 
 @runtime_checkable
@@ -47,18 +112,6 @@ class Publisher(Protocol):
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         """Tell the person who subscribed `channel` something privately (a DM), where the platform allows it.
         Returns whether it was delivered; never raises."""
-        ...
-
-
-class PaperSource(Protocol):
-    """arXiv metadata and the daily announcement list."""
-
-    async def fetch(self, ids: Sequence[str]) -> list[Paper]:
-        """Metadata for these canonical ids (latest versions); unknown ids are simply absent."""
-        ...
-
-    async def announcements(self, categories: Sequence[str], day: date | None = None) -> list[Announcement]:
-        """Today's announcement list for these categories (empty on weekends and holidays)."""
         ...
 
 

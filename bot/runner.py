@@ -64,7 +64,7 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
             console_adapter = importlib.import_module(adapters["console"] + ".publisher")
             publishers["console"] = console_adapter.ConsolePublisher(Console(), log=console_log(config))
         scheduler = DigestScheduler(
-            app.service, config=config, clock=app.clock, publisher_for=publishers.get, metrics=metrics
+            app.operations, app.service, config=config, clock=app.clock, publisher_for=publishers.get, metrics=metrics
         )
         app.service.on_settings_changed(scheduler.on_settings_changed)
         server = None
@@ -77,10 +77,12 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
             )
         web_server = await _start_web(config, app)
         tasks = {
-            asyncio.create_task(module.run(app.service, getattr(config, name), config=config, publishers=publishers,
-                                           engine=app.engine), name=name)
+            asyncio.create_task(
+                module.run(app.service, getattr(config, name), config=config, publishers=publishers, engine=app.engine),
+                name=name,
+            )
             for name, module in modules.items()
-        }  # fmt: skip
+        }
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -108,7 +110,7 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
         finally:
             log.info("hotpapers stopping: finishing the message in flight and releasing claims")
             stopper.cancel()
-            app.service.stopping = True
+            await app.service.stop()
             metrics.set_up(False)
             await scheduler.shutdown()
             for task in tasks:
@@ -159,11 +161,13 @@ async def _adapters_started(
 async def print_status(config: Config, console: Console) -> None:
     """Subscriptions with their next run and last digest, then each signal source's configuration and state."""
     async with await build(config) as app:
-        scheduler = DigestScheduler(app.service, config=config, clock=app.clock, publisher_for=lambda _: None)
+        scheduler = DigestScheduler(
+            app.operations, app.service, config=config, clock=app.clock, publisher_for=lambda _: None
+        )
         await scheduler.resync()
         next_runs = dict(scheduler.next_runs())
-        subscriptions = await app.service.subscriptions()
-        last = await app.service.last_digests()
+        subscriptions = await app.operations.subscriptions()
+        last = await app.operations.last_digests()
         health = app.signals.health() if app.signals else []
     table = Table(title=f"Subscriptions ({len(subscriptions)})", expand=False)
     for column in ("channel", "schedule", "filters", "next run", "last digest"):

@@ -37,7 +37,8 @@ class SampleDay:
 
 
 def load_sample_data() -> dict[str, Any]:
-    return json.loads(resources.files("bot").joinpath("data/sample.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(resources.files("bot").joinpath("data/sample.json").read_text(encoding="utf-8"))
+    return data
 
 
 def sample_days(data: dict[str, Any] | None = None) -> list[SampleDay]:

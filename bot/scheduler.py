@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.config import Config, check_timezone, parse_section
 from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport
-from bot.ports import Clock, Publisher
+from bot.ports import ChatService, Clock, Publisher
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
-    from bot.service import HotPapers
+    from bot.operations import Operations
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ class DigestScheduler:
 
     def __init__(
         self,
-        service: HotPapers,
+        operations: Operations,
+        service: ChatService,
         *,
         config: Config,
         clock: Clock,
@@ -147,6 +148,7 @@ class DigestScheduler:
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = SchedulerSettings.from_config(config)
+        self._operations = operations
         self._service = service
         self._clock = clock
         self._publisher_for = publisher_for
@@ -154,11 +156,9 @@ class DigestScheduler:
         self._grace = timedelta(minutes=self.settings.grace_minutes)
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
-            job_defaults={"coalesce": True, "misfire_grace_time": self.settings.grace_minutes * 60,
-                          "max_instances": 1},
-        )  # fmt: skip
+            job_defaults={"coalesce": True, "misfire_grace_time": self.settings.grace_minutes * 60, "max_instances": 1},
+        )
         self._channels: dict[str, tuple[ChannelRef, ChannelSettings]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[Any]] = set()
         self._caught_up = False
         self.ready = asyncio.Event()
@@ -173,13 +173,18 @@ class DigestScheduler:
         if not self.settings.enabled:
             log.info("scheduler disabled by configuration (scheduler.enabled = false)")
             return
-        self._scheduler.add_job(self._resync_job, DateTrigger(datetime.now(UTC)), id="startup",
-                                name="start-up resync and catch-up", misfire_grace_time=None)  # fmt: skip
+        self._scheduler.add_job(
+            self._resync_job,
+            DateTrigger(datetime.now(UTC)),
+            id="startup",
+            name="start-up resync and catch-up",
+            misfire_grace_time=None,
+        )
         self._scheduler.start()
 
     async def shutdown(self, *, drain_seconds: float = 10.0) -> None:
         """Stop firing jobs, give running ones `drain_seconds` to finish, then cancel the rest. A digest cut off
-        here releases its claim and resumes on the next run; set `service.stopping` first to stop it between
+        here releases its claim and resumes on the next run; call `service.stop()` first to stop it between
         entries."""
         if not self._scheduler.running:
             return
@@ -202,35 +207,37 @@ class DigestScheduler:
     # ── jobs ────────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def ingest(self) -> IngestReport | None:
-        return await self._guarded("ingest", self._service.ingest)
+        return await self._guarded("ingest", self._operations.ingest)
 
     async def refresh(self) -> int | None:
-        return await self._guarded("refresh", self._service.refresh_signals)
+        return await self._guarded("refresh", self._operations.refresh_signals)
 
     async def prune(self) -> int | None:
         """Forget processed event ids older than the retention (the table would otherwise grow forever)."""
         retention = timedelta(days=self.settings.events_retention_days)
-        removed = await self._guarded("prune", lambda: self._service.prune_events(retention))
+        removed = await self._guarded("prune", lambda: self._operations.prune_events(retention))
         if removed:
             log.info("pruned %d processed event ids older than %g days", removed, self.settings.events_retention_days)
         return removed
 
     async def post_digest(self, channel: ChannelRef) -> DigestResult | None:
-        """The channel's job. Skips when its platform is not connected or its digest is already running here
-        (the claim lets the same holder resume, so two runs in one process must not overlap)."""
+        """The channel's job. Skips when its platform is not connected. A digest already running here answers
+        "held-elsewhere" (the poster runs one (channel, day) at a time per process; the database claim keeps
+        other processes out), so this needs no lock of its own."""
         publisher = self._publisher_for(channel.platform)
         if publisher is None:
             log.info("skipping the digest for %s: %s is not connected", channel.key, channel.platform)
             return None
-        lock = self._locks.setdefault(channel.key, asyncio.Lock())
-        if lock.locked():
-            log.info("the digest for %s is already running; skipping this run", channel.key)
-            return None
-        async with lock:
-            result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
+        result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
         if result is not None:
-            log.info("digest for %s on %s: %s (%d posted, %d already there)", channel.key, result.digest.day,
-                     result.state, result.posted, result.skipped_already_posted)  # fmt: skip
+            log.info(
+                "digest for %s on %s: %s (%d posted, %d already there)",
+                channel.key,
+                result.digest.day,
+                result.state,
+                result.posted,
+                result.skipped_already_posted,
+            )
         if result is not None and result.state == "held-elsewhere" and result.held_until is not None:
             self._retry_at(channel, result.held_until)
         return result
@@ -239,14 +246,20 @@ class DigestScheduler:
         """Another holder has the digest: look again when its lease ends, so the digest is finished today even
         if that holder died (its lease then runs out and this replica takes over)."""
         at = max(when, self._clock.now()) + timedelta(seconds=1)
-        self._scheduler.add_job(self.post_digest, DateTrigger(at), args=[channel], id=f"retry:{channel.key}",
-                                name=f"digest {channel.key} (retry)", replace_existing=True,
-                                misfire_grace_time=None)  # fmt: skip
+        self._scheduler.add_job(
+            self.post_digest,
+            DateTrigger(at),
+            args=[channel],
+            id=f"retry:{channel.key}",
+            name=f"digest {channel.key} (retry)",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
         log.info("the digest for %s is held by another replica; looking again at %s", channel.key, at)
 
     async def resync(self) -> int:
         """Make the channel jobs match the subscriptions in the database. Returns how many channels are scheduled."""
-        subscriptions = await self._service.subscriptions()
+        subscriptions = await self._operations.subscriptions()
         wanted = {channel.key: (channel, settings) for channel, settings in subscriptions}
         for key in [key for key in self._channels if key not in wanted]:
             self._remove(key)
@@ -262,7 +275,7 @@ class DigestScheduler:
         """Run now every digest whose post time passed today within the grace window (APScheduler cannot know
         about runs missed while the process was down). Returns the channels it ran."""
         now = self._clock.now()
-        due = [c for c, s in await self._service.subscriptions() if self._missed(c, s, now)]
+        due = [c for c, s in await self._operations.subscriptions() if self._missed(c, s, now)]
         if due:
             log.info("catching up %d missed digest(s): %s", len(due), ", ".join(c.key for c in due))
             await asyncio.gather(*(self.post_digest(channel) for channel in due))
@@ -302,11 +315,17 @@ class DigestScheduler:
                 self._scheduler.modify_job(job_id, args=[channel])
             return
         trigger = channel_trigger(settings)  # raises on a bad stored value before anything changes
-        self._scheduler.add_job(self.post_digest, trigger, args=[channel], id=job_id, name=f"digest {channel.key}",
-                                replace_existing=True)  # fmt: skip
+        self._scheduler.add_job(
+            self.post_digest, trigger, args=[channel], id=job_id, name=f"digest {channel.key}", replace_existing=True
+        )
         self._channels[channel.key] = (channel, settings)
-        log.info("digest for %s scheduled at %s %s on %s", channel.key, settings.post_time, settings.timezone,
-                 ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays)))  # fmt: skip
+        log.info(
+            "digest for %s scheduled at %s %s on %s",
+            channel.key,
+            settings.post_time,
+            settings.timezone,
+            ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays)),
+        )
 
     def _missed(self, channel: ChannelRef, settings: ChannelSettings, now: datetime) -> bool:
         try:
@@ -336,4 +355,4 @@ class DigestScheduler:
             return None
         finally:
             if tracked:
-                self._running.discard(task)  # type: ignore[arg-type]
+                self._running.discard(task)

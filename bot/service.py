@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.arxiv_id import parse_arxiv_id
@@ -33,23 +33,20 @@ from bot.model import (
     Digest,
     DigestEntry,
     DigestResult,
-    IngestReport,
-    Paper,
     PaperCard,
     Pause,
     Summary,
     VoteEvent,
     VoteTally,
 )
-from bot.ports import Clock, MetricsSink, NullMetrics, NullProgress, Progress, Publisher
+from bot.ports import Clock, MetricsSink, NullMetrics, Publisher
 from bot.ranking import Candidate, score_card
 from bot.storage.channels import ChannelActivity, settings_of_row
-from bot.storage.digests import DigestStatus
 from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow
 from bot.storage.uow import UnitOfWork
-from bot.storage.vote_batch import VoteQueue, record_votes
 from bot.text import clean_multiline, clean_text
+from bot.votes import VoteQueue, record_votes
 
 if TYPE_CHECKING:
     from bot.web.publishing import PublishAnswer
@@ -89,9 +86,16 @@ class HotPapers:
         self._clock = clock
         self._context = context
         self._ingestor = ingestor
-        self._poster = DigestPoster(self._uow, clock, holder=holder, policy=policy or PostingPolicy(),
-                                    stopping=lambda: self.stopping)  # fmt: skip
-        self.stopping = False
+        self._poster = DigestPoster(
+            self._uow,
+            clock,
+            holder=holder,
+            policy=policy or PostingPolicy(),
+            stopping=lambda: self._stopped,
+        )
+        self._stopped = False
+        # Concurrent reactions are written together, one transaction per group; a lone one at once.
+        self._votes = VoteQueue(self._write_votes)
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
         self.metrics: MetricsSink = metrics or NullMetrics()
 
@@ -226,19 +230,19 @@ class HotPapers:
     async def _record_vote(self, event: VoteEvent) -> VoteTally | None:
         if event.by_bot or event.value not in (1, -1):
             return None
-        # Concurrent reactions are written together, one transaction per group (`VoteQueue`); a lone one at once.
-        queue: VoteQueue | None = getattr(self, "_vote_queue", None)
-        if queue is None:
+        return await self._votes.submit(event)
 
-            async def write(events: list[VoteEvent]) -> list[VoteTally | None]:
-                async with self._uow() as uow:
-                    now = self._clock.now()
-                    tallies = await record_votes(uow, events, now=now, ensure_channel=self._ensure_channel)
-                    await uow.commit()  # the event ids are remembered even when every event is ignored
-                return tallies
+    async def _write_votes(self, events: list[VoteEvent]) -> list[VoteTally | None]:
+        async with self._uow() as uow:
+            now = self._clock.now()
+            tallies = await record_votes(uow, events, now=now, ensure_channel=self._ensure_channel)
+            await uow.commit()  # the event ids are remembered even when every event is ignored
+        return tallies
 
-            queue = self._vote_queue = VoteQueue(write)
-        return await queue.submit(event)
+    async def stop(self) -> None:
+        """Stop between digest entries: a digest running now releases its claim after the message in flight, and
+        resumes on the next run (here or on another replica)."""
+        self._stopped = True
 
     async def clear_reactions(
         self, channel: ChannelRef, message_id: str, reaction: str | None = None
@@ -265,14 +269,6 @@ class HotPapers:
         async with self._uow() as uow:
             removed = await uow.votes.forget(platform, user_id)
             removed += await uow.summaries.delete_by_author(summary_author(platform, user_id))
-            await uow.commit()
-        return removed
-
-    async def prune_events(self, older_than: timedelta) -> int:
-        """Forget processed event ids (deduplication of retried deliveries and of summary reports) seen longer ago
-        than `older_than`. Returns how many went."""
-        async with self._uow() as uow:
-            removed = await uow.events.prune(self._clock.now() - older_than)
             await uow.commit()
         return removed
 
@@ -350,8 +346,11 @@ class HotPapers:
         """Pause every subscribed channel of a workspace (a revoked token, an uninstalled app). Returns how many."""
         pause = Pause(reason, fix, "workspace", self._clock.now())
         async with self._uow() as uow:
-            channels = [ref for ref, _ in await uow.channels.subscribed()
-                        if ref.platform == platform and ref.workspace == workspace]  # fmt: skip
+            channels = [
+                ref
+                for ref, _ in await uow.channels.subscribed()
+                if ref.platform == platform and ref.workspace == workspace
+            ]
             await uow.channels.pause(channels, pause)
             await uow.commit()
         if channels:
@@ -417,8 +416,9 @@ class HotPapers:
                 row = await uow.channels.find(channel)
                 papers = list((await uow.papers.get_many(paper_ids)).values())
                 # No filters: the plan chose these papers; the score and why-line come from the plan (DigestPoster).
-                ranked = await ranked_for_channel(uow, row, ChannelSettings(), papers, self._context, now=now,
-                                                  include_posted=True)  # fmt: skip
+                ranked = await ranked_for_channel(
+                    uow, row, ChannelSettings(), papers, self._context, now=now, include_posted=True
+                )
                 found = await cards_for(uow, ranked, self._context, now=now, unavailable=self._ingestor.unavailable())
                 await uow.commit()
             return {card.paper.id: card for card in found}
@@ -460,23 +460,16 @@ class HotPapers:
         async with self._uow() as uow:
             return self._settings_of(await uow.channels.find(channel))
 
-    async def subscriptions(self) -> list[tuple[ChannelRef, ChannelSettings]]:
-        async with self._uow() as uow:
-            return await uow.channels.subscribed()
-
-    async def last_digests(self) -> dict[ChannelRef, DigestStatus]:
-        """The latest digest of each subscribed channel (for `hotpapers status`)."""
-        async with self._uow() as uow:
-            rows = {ref: await uow.channels.find(ref) for ref, _ in await uow.channels.subscribed()}
-            ids = {row.id: ref for ref, row in rows.items() if row is not None}
-            return {ids[cid]: status for cid, status in (await uow.digests.last_for_channels(list(ids))).items()}
-
     def default_settings(self) -> ChannelSettings:
         d = self._config.digest
         return ChannelSettings(
-            top_n=d.top_n, post_time=d.post_time, timezone=d.timezone, weekdays=d.weekdays,
-            announce_empty=d.announce_empty, subscribed=False,
-        )  # fmt: skip
+            top_n=d.top_n,
+            post_time=d.post_time,
+            timezone=d.timezone,
+            weekdays=d.weekdays,
+            announce_empty=d.announce_empty,
+            subscribed=False,
+        )
 
     def _settings_of(self, row: ChannelRow | None) -> ChannelSettings:
         if row is None:
@@ -496,34 +489,12 @@ class HotPapers:
         PublishAnswer: the confirmation to show, or the new URL (shown once)."""
         from bot.web.publishing import change_publishing
 
-        return await change_publishing(self._uow, channel, action, config=self._config, now=self._clock.now(),
-                                       ensure=self._ensure_channel, command=command)  # fmt: skip
-
-    # ── ingestion ───────────────────────────────────────────────────────────────────────────────────────────────
-
-    async def ingest(self, day: date | None = None, *, progress: Progress | None = None) -> IngestReport:
-        """Fetch the announcement list and its metadata, store it, then refresh the popularity signals."""
-        async with self._uow() as uow:
-            channels = await uow.channels.subscribed()
-        categories = sorted({*self._config.arxiv.categories, *(c for _, s in channels for c in s.categories)})
-        return await self._ingestor.ingest(categories, day, progress or NullProgress())
-
-    async def refresh_signals(self, day: date | None = None) -> int:
-        """Refresh the popularity signals of the latest announced papers (the periodic job)."""
-        async with self._uow() as uow:
-            target = day or await uow.papers.latest_announcement(self._clock.now().date())
-        return await self._ingestor.refresh_day(target) if target else 0
-
-    async def probe_signals(self) -> list[Any]:
-        """Each signal source's health after a small refresh (for `hotpapers signals`)."""
-        return await self._ingestor.probe()
-
-    async def store_papers(self, papers: Sequence[Paper]) -> tuple[int, int]:
-        """Save papers directly (sample data, backfills). Returns (new, updated)."""
-        async with self._uow() as uow:
-            counts = await uow.papers.save(papers, now=self._clock.now())
-            await uow.commit()
-        return counts
-
-    def now(self) -> datetime:
-        return self._clock.now()
+        return await change_publishing(
+            self._uow,
+            channel,
+            action,
+            config=self._config,
+            now=self._clock.now(),
+            ensure=self._ensure_channel,
+            command=command,
+        )

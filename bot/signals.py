@@ -17,12 +17,13 @@ from datetime import date, datetime
 import aiohttp
 from pydantic import SecretStr
 
+from bot.clock import SystemClock
 from bot.config import SignalConfig
 from bot.errors import ConfigError, UpstreamUnavailable
 from bot.model import Paper, Signal, Summary
 from bot.ports import Clock, SignalSource
 from bot.sources import bluesky, hf, hn, semantic_scholar
-from bot.sources._http import RetryPolicy, SystemClock
+from bot.sources._http import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class SignalHub:
         retry: RetryPolicy | None = None,
     ) -> SignalHub:
         """Build the sources named in `[signals.<name>]`; a section that is off, or lacks its secrets, is noted."""
-        clock = clock or SystemClock()
+        hub_clock: Clock = clock or SystemClock()
         sources: dict[str, SignalSource] = {}
         disabled: dict[str, str] = {}
         for name, config in signals.items():
@@ -111,12 +112,12 @@ class SignalHub:
             if not config.enabled:
                 disabled[name] = "disabled in config"
                 continue
-            built = builder(_Context(session, config, env, clock, retry))
+            built = builder(_Context(session, config, env, hub_clock, retry))
             if isinstance(built, str):
                 disabled[name] = built
             else:
                 sources[name] = built
-        return cls(sources, configs=signals, disabled=disabled, clock=clock)
+        return cls(sources, configs=signals, disabled=disabled, clock=hub_clock)
 
     def weights(self) -> dict[str, float]:
         return {name: self._configs[name].weight for name in self._sources}

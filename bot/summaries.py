@@ -18,9 +18,25 @@ from bot.text import clean_text, shorten
 PREFERENCE = ("community", "hf", "s2", "llm")
 
 _ABBREVIATIONS = (
-    "e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "Figs.", "Eq.", "Eqs.", "Sec.", "Ref.", "resp.",
-    "approx.", "Dr.", "Prof.", "No.", "al.",
-)  # fmt: skip
+    "e.g.",
+    "i.e.",
+    "et al.",
+    "etc.",
+    "vs.",
+    "cf.",
+    "Fig.",
+    "Figs.",
+    "Eq.",
+    "Eqs.",
+    "Sec.",
+    "Ref.",
+    "resp.",
+    "approx.",
+    "Dr.",
+    "Prof.",
+    "No.",
+    "al.",
+)
 _STOPWORDS = frozenset(
     """a an and are as at be been but by can for from has have in into is it its of on or our that the their these
     this those to under we which while with without via not more most such than then there they both also only over
@@ -94,4 +110,4 @@ def _sentence_score(sentence: str, index: int, frequencies: Counter[str]) -> flo
     density = sum(frequencies[w] for w in set(words)) / (len(words) ** 0.5)
     cue = 1.5 if _CUE.search(sentence.lower()) else 1.0
     position = 1.3 if index == 0 else 1.0
-    return density * cue * position
+    return float(density * cue * position)

@@ -3,8 +3,10 @@ real composition root, and the bundled sample data."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from bot.clock import FrozenClock
 from bot.config import LLM_KEY_ENV, Config, parse_config
 from bot.sample import load_sample
 from bot.service import HotPapers
+from bot.storage.database import create_engine, upgrade
 from tests.fakes.llm_server import API_KEY, FakeLLM
 
 PG_URL = os.environ.get("HOTPAPERS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -55,11 +58,41 @@ async def _with_schema(sql: str) -> None:
         await connection.close()
 
 
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to the head revision once per session; each test gets a copy (`fresh_sqlite`)
+    instead of running Alembic again. `build` still checks the revision (one query) and finds it current."""
+    path = tmp_path_factory.mktemp("template") / "hotpapers.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def fresh_sqlite(sqlite_template: Path, tmp_path: Path) -> Callable[[str], str]:
+    """`fresh_sqlite(name)`: the URL of a migrated copy of the template at tmp_path / name."""
+
+    def copy(name: str) -> str:
+        target = tmp_path / name
+        shutil.copyfile(sqlite_template, target)
+        return f"sqlite+aiosqlite:///{target}"
+
+    return copy
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """Each test gets its own SQLite file or its own PostgreSQL schema. With CI=true PostgreSQL must be there."""
+async def database(request: pytest.FixtureRequest, fresh_sqlite: Callable[[str], str]) -> AsyncIterator[Database]:
+    """Each test gets its own SQLite file (a copy of the migrated template) or its own PostgreSQL schema. With
+    CI=true PostgreSQL must be there."""
     if request.param == "sqlite":
-        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'hotpapers.db'}")
+        yield Database("sqlite", fresh_sqlite("hotpapers.db"))
         return
     async with pg_schema("t") as schema:
         yield Database("postgresql", PG_URL, schema)
@@ -95,8 +128,13 @@ async def make_app(database: Database, clock: FrozenClock) -> AsyncIterator[Make
     """Build engines on the test's database (several may share it, like replicas); all closed at the end."""
     apps: list[App] = []
 
-    async def make(*, sample: bool = False, offline: bool = True, config: dict[str, Any] | None = None,
-                   clock_: FrozenClock | None = None) -> App:  # fmt: skip
+    async def make(
+        *,
+        sample: bool = False,
+        offline: bool = True,
+        config: dict[str, Any] | None = None,
+        clock_: FrozenClock | None = None,
+    ) -> App:
         data = {"database": {"url": database.url, "schema": database.schema or ""}, **(config or {})}
         app = await build(parse_config(data), clock=clock_ or clock, offline=offline)
         apps.append(app)
@@ -116,9 +154,9 @@ async def app(make_app: MakeApp) -> App:
 
 
 @pytest.fixture
-async def adapter_app(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[App]:
+async def adapter_app(fresh_sqlite: Callable[[str], str], clock: FrozenClock) -> AsyncIterator[App]:
     """The app on a fresh SQLite file with the sample papers, no network sources (adapter tests)."""
-    config = Config.model_validate({"database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'adapter.db'}"}})
+    config = Config.model_validate({"database": {"url": fresh_sqlite("adapter.db")}})
     async with await build(config, clock=clock, offline=True) as built:
         await load_sample(built.uow, now=clock.now())
         yield built
@@ -140,12 +178,14 @@ async def llm_hotpapers(tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.
     """The engine with [llm] on, talking to a loopback LLM; every other network source off or on loopback."""
     async with FakeLLM() as llm:
         monkeypatch.setenv(LLM_KEY_ENV, API_KEY)
-        config = Config.model_validate({
-            "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'llm.db'}"},
-            "llm": {"enabled": True, "base_url": llm.url, "model": "tiny-1", "timeout": 2},
-            "signals": {name: {"enabled": False} for name in ("hf", "hn", "bluesky", "s2")},
-            "arxiv": {"api_url": f"{llm.url}/no-arxiv", "rss_url": f"{llm.url}/no-arxiv/"},
-        })  # fmt: skip
+        config = Config.model_validate(
+            {
+                "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'llm.db'}"},
+                "llm": {"enabled": True, "base_url": llm.url, "model": "tiny-1", "timeout": 2},
+                "signals": {name: {"enabled": False} for name in ("hf", "hn", "bluesky", "s2")},
+                "arxiv": {"api_url": f"{llm.url}/no-arxiv", "rss_url": f"{llm.url}/no-arxiv/"},
+            }
+        )
         async with await build(config, clock=clock, offline=False) as built:
             await load_sample(built.uow, now=clock.now())
             yield built.service, llm

@@ -17,7 +17,7 @@ from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
 from bot.messages import describe, reported_note, summary_author, summary_saved, vote_receipt
 from bot.model import ChannelRef, DigestResult, VoteEvent
-from bot.service import HotPapers
+from bot.ports import ChatService
 from bot.text import announcement_day, whole_number
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ HELP = """Commands:
 
 
 class ConsoleSession:
-    def __init__(self, service: HotPapers, console: Console, *, channel: ChannelRef, user: str) -> None:
+    def __init__(self, service: ChatService, console: Console, *, channel: ChannelRef, user: str) -> None:
         self._service = service
         self._console = console
         self._channel = channel
@@ -203,7 +203,7 @@ class ConsoleSession:
         self._console.print(Text(f"✗ {text}", style="red"))
 
 
-async def run_repl(service: HotPapers, console: Console, *, channel: ChannelRef, user: str) -> None:
+async def run_repl(service: ChatService, console: Console, *, channel: ChannelRef, user: str) -> None:
     session = ConsoleSession(service, console, channel=channel, user=user)
     console.print(Text(f"hotpapers console — channel {channel.key}. Type /help for commands, /quit to leave."))
     while True:

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.config import Config
-    from bot.ports import Publisher
-    from bot.service import HotPapers
+    from bot.ports import ChatService, Publisher
 
 __all__ = ["Settings", "run"]
 
@@ -59,7 +58,7 @@ class Settings(BaseModel):
 
 
 async def run(
-    service: HotPapers,
+    service: ChatService,
     settings_table: Mapping[str, Any],
     *,
     config: Config,

@@ -22,8 +22,7 @@ from adapters.discord.views import ReportButton, VoteButton
 from bot.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
-    from bot.ports import Publisher
-    from bot.service import HotPapers
+    from bot.ports import ChatService, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ class HotPapersTree(app_commands.CommandTree[Any]):
 
 
 class HotPapersBot(commands.Bot):
-    def __init__(self, service: HotPapers, settings: Settings, *, summary_max_chars: int = 3000, **options: Any):
+    def __init__(self, service: ChatService, settings: Settings, *, summary_max_chars: int = 3000, **options: Any):
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -87,7 +86,7 @@ class ShardedHotPapersBot(HotPapersBot, commands.AutoShardedBot):
     """Same bot over discord.py's AutoShardedClient."""
 
 
-def build_bot(service: HotPapers, settings: Settings, **options: Any) -> HotPapersBot:
+def build_bot(service: ChatService, settings: Settings, **options: Any) -> HotPapersBot:
     if settings.shards is None:
         return HotPapersBot(service, settings, **options)
     return ShardedHotPapersBot(service, settings, shard_count=settings.shards or None, **options)
@@ -136,7 +135,7 @@ async def _sync(
 
 
 async def serve(
-    service: HotPapers,
+    service: ChatService,
     settings: Settings,
     *,
     token: str,

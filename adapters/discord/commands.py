@@ -17,7 +17,7 @@ from bot.channel_settings import SettingsChange
 from bot.errors import PermissionDenied
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 REF_HELP = "arXiv id or URL, e.g. 2010.00577 or https://arxiv.org/abs/2010.00577"
 
@@ -36,7 +36,7 @@ class PaperCommands(commands.Cog):
         default_permissions=discord.Permissions(manage_channels=True),
     )
 
-    def __init__(self, service: HotPapers, *, summary_max_chars: int, vote_hint: str) -> None:
+    def __init__(self, service: ChatService, *, summary_max_chars: int, vote_hint: str) -> None:
         self.service = service
         self.summary_max_chars, self.vote_hint = summary_max_chars, vote_hint
 

@@ -16,7 +16,7 @@ from bot.errors import HotPapersError
 from bot.model import VoteEvent
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ReactionVotes(commands.Cog):
     """discord.py runs every event in its own task, so a quick add-then-remove could reach the engine as
     remove-then-add and leave a vote behind; events of one user on one message are therefore applied in order."""
 
-    def __init__(self, bot: commands.Bot, service: HotPapers, *, emoji: EmojiVotes) -> None:
+    def __init__(self, bot: commands.Bot, service: ChatService, *, emoji: EmojiVotes) -> None:
         self.bot, self.service, self.emoji = bot, service, emoji
         self._queues: dict[tuple[int, int], tuple[asyncio.Lock, int]] = {}  # (message, user) -> lock, users
 

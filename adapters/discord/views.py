@@ -16,7 +16,7 @@ from bot.messages import summary_author, summary_saved
 from bot.model import PaperCard, VoteEvent
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 VOTE_PREFIX, REPORT_PREFIX = "hp:vote:", "hp:report:"
 SUMMARY_MIN_CHARS = 20
@@ -24,7 +24,7 @@ MODAL_TIMEOUT = 15 * 60.0  # the interaction token's lifetime: a later submit co
 
 
 class HasService(Protocol):
-    service: HotPapers
+    service: ChatService
 
 
 def links_view(card: PaperCard) -> discord.ui.View:
@@ -118,7 +118,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp
 class SummaryModal(discord.ui.Modal):
     """`/summarize ref`: the text typed here becomes a community summary of the paper (service.add_summary)."""
 
-    def __init__(self, service: HotPapers, *, ref: str, label: str, max_chars: int) -> None:
+    def __init__(self, service: ChatService, *, ref: str, label: str, max_chars: int) -> None:
         super().__init__(title=render.clip(f"Summarize {label}", 45), timeout=MODAL_TIMEOUT)
         self.service, self.ref = service, ref
         self.text: discord.ui.TextInput[SummaryModal] = discord.ui.TextInput(

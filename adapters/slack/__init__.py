@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.config import Config
-    from bot.ports import Publisher
-    from bot.service import HotPapers
+    from bot.ports import ChatService, Publisher
 
 __all__ = ["Secrets", "Settings", "run"]
 
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 async def run(
-    service: HotPapers,
+    service: ChatService,
     settings_table: Mapping[str, Any],
     *,
     config: Config,

@@ -26,7 +26,7 @@ from bot.messages import summary_author
 from bot.model import ChannelRef, VoteEvent, VoteValue
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def button_vote(body: dict[str, Any], *, value: VoteValue) -> VoteEvent:
 
 
 class CardActions:
-    def __init__(self, service: HotPapers, *, summary_wait_seconds: float) -> None:
+    def __init__(self, service: ChatService, *, summary_wait_seconds: float) -> None:
         self._service = service
         self._wait = summary_wait_seconds
 

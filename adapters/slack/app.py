@@ -31,7 +31,7 @@ from adapters.slack.settings import Secrets, Settings
 from adapters.slack.uninstalls import Uninstalls
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 
 @dataclass(slots=True)
@@ -54,7 +54,7 @@ def web_client(settings: Settings, *, token: str | None = None) -> AsyncWebClien
 
 
 async def build_app(
-    service: HotPapers,
+    service: ChatService,
     settings: Settings,
     secrets: Secrets,
     *,

@@ -31,7 +31,7 @@ from bot.model import ChannelRef
 from bot.text import whole_number
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def channel_of(command: dict[str, Any]) -> ChannelRef:
 class SlashCommands:
     """Bolt listeners for the four commands; no rules here beyond parsing what Slack sends."""
 
-    def __init__(self, service: HotPapers, settings: Settings, *, summary_max_chars: int) -> None:
+    def __init__(self, service: ChatService, settings: Settings, *, summary_max_chars: int) -> None:
         self._service = service
         self._settings = settings
         self._summary_max_chars = summary_max_chars

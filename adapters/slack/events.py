@@ -18,7 +18,7 @@ from adapters.slack.settings import Settings
 from bot.model import ChannelRef, VoteEvent, VoteValue
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def reaction_vote(
 class ReactionVotes:
     """Bolt listeners for the two reaction events; translation only, the engine decides what counts."""
 
-    def __init__(self, service: HotPapers, settings: Settings) -> None:
+    def __init__(self, service: ChatService, settings: Settings) -> None:
         self._service = service
         self._up = frozenset(settings.up_reactions)
         self._down = frozenset(settings.down_reactions)

@@ -22,7 +22,7 @@ from adapters.slack.settings import Secrets, Settings
 from bot.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class SlackServer:
 
     def __init__(
         self,
-        service: HotPapers,
+        service: ChatService,
         settings: Settings,
         secrets: Secrets,
         *,

@@ -17,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from adapters.slack.installs import Org, Tokens
 
 if TYPE_CHECKING:
-    from bot.service import HotPapers
+    from bot.ports import ChatService
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def org_of(context: AsyncBoltContext) -> Org:
 
 
 class Uninstalls:
-    def __init__(self, service: HotPapers, tokens: Tokens) -> None:
+    def __init__(self, service: ChatService, tokens: Tokens) -> None:
         self._service = service
         self._tokens = tokens
 

@@ -44,13 +44,6 @@ class RetryPolicy:
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
 
 
-class SystemClock:
-    """The wall clock in UTC (sources stamp every reading with it)."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 class UpstreamStatus(UpstreamUnavailable):
     """A non-retryable HTTP error status; `code` is the service's short error name when it sent one."""
 

@@ -46,7 +46,7 @@ class _Fatal(_Transient):
 
 
 class ArxivApiSource:
-    """The metadata half of `PaperSource`: `fetch(ids)` → latest-version `Paper`s, unknown ids simply absent."""
+    """arXiv metadata (`ingest.MetadataSource`): `fetch(ids)` → latest-version `Paper`s, unknown ids simply absent."""
 
     def __init__(
         self,
@@ -137,11 +137,12 @@ class _GatedSession(requests.Session):
         self._admit = admit
         self._timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         self._admit()
         kwargs.setdefault("timeout", self._timeout)
         try:
-            response = super().request(method, url, *args, **kwargs)
+            verb = method if isinstance(method, str) else method.decode()
+            response = super().request(verb, url if isinstance(url, str) else url.decode(), *args, **kwargs)
         except requests.Timeout:
             raise _Transient(f"no answer within {self._timeout:g} s") from None
         except requests.ConnectionError:

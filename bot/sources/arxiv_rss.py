@@ -41,7 +41,7 @@ class _Transient(Exception):
 
 
 class ArxivRssSource:
-    """The announcement half of `PaperSource`."""
+    """The announcement list (`ingest.AnnouncementSource`)."""
 
     def __init__(
         self,

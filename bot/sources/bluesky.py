@@ -17,13 +17,13 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 
+from bot.clock import SystemClock
 from bot.errors import UpstreamUnavailable
 from bot.model import Paper, Signal, Summary
 from bot.ports import Clock
 from bot.sources._http import (
     JsonClient,
     RetryPolicy,
-    SystemClock,
     UpstreamStatus,
     as_int,
     bounded_map,

@@ -16,10 +16,11 @@ from typing import Any
 import aiohttp
 from aiolimiter import AsyncLimiter
 
+from bot.clock import SystemClock
 from bot.errors import UpstreamUnavailable
 from bot.model import Paper, Signal, Summary
 from bot.ports import Clock
-from bot.sources._http import JsonClient, RetryPolicy, SystemClock, as_int, bounded_map, clean_text, compact_count
+from bot.sources._http import JsonClient, RetryPolicy, as_int, bounded_map, clean_text, compact_count
 
 DEFAULT_BASE_URL = "https://huggingface.co/api"
 _NEW_STYLE = re.compile(r"^\d{4}\.\d{4,5}$")

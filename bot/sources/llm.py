@@ -16,11 +16,12 @@ from typing import Any
 import aiohttp
 from aiolimiter import AsyncLimiter
 
+from bot.clock import SystemClock
 from bot.config import LLM_KEY_ENV, LLMConfig
 from bot.errors import UpstreamUnavailable
 from bot.model import Paper, Summary
 from bot.ports import Clock
-from bot.sources._http import JsonClient, RetryPolicy, SystemClock, clean_text
+from bot.sources._http import JsonClient, RetryPolicy, clean_text
 
 SYSTEM_PROMPT = (
     "You summarise research papers for a chat channel of researchers. Reply with a plain-text summary of two to "

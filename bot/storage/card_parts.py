@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, true
+from sqlalchemy import BindParameter, Select, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,13 +29,13 @@ from bot.storage.papers import (
     shown_summaries,
     summary_of,
 )
-from bot.storage.tables import ChannelRow, PaperRow, SignalSnapshotRow, SummaryRow, VoteRow
+from bot.storage.tables import ChannelRow, PaperRow, SignalSnapshotRow, SummaryRow, VoteRow, table_of
 
-_SUMMARIES = SummaryRow.__table__
-_PAPERS = PaperRow.__table__
-_SIGNALS = SignalSnapshotRow.__table__
-_VOTES = VoteRow.__table__
-_CHANNELS = ChannelRow.__table__
+_SUMMARIES = table_of(SummaryRow)
+_PAPERS = table_of(PaperRow)
+_SIGNALS = table_of(SignalSnapshotRow)
+_VOTES = table_of(VoteRow)
+_CHANNELS = table_of(ChannelRow)
 
 CardParts = tuple[dict[str, list[Summary]], dict[str, list[PostRecord]]]
 
@@ -59,7 +59,7 @@ def _summaries_and_postings(dialect: str) -> Select[Any]:
 def _paper_view(dialect: str, *, in_channel: bool) -> Select[Any]:
     """One paper (`:paper_id`, also in `:ids`), its latest signal per source, its votes — in the channel named by
     `:platform`/`:workspace`/`:channel`, or everywhere — its summaries and its postings, as one row (PostgreSQL)."""
-    paper_id = bindparam("paper_id")
+    paper_id: BindParameter[str] = bindparam("paper_id")
     paper = select(_PAPERS).where(_PAPERS.c.id == paper_id).subquery()
     signal = _SIGNALS.c
     latest = (
@@ -134,8 +134,13 @@ class CardPartsRepository:
         signals = tuple(map(Signal, sources, signal_values, labels, fetched, urls)) if sources else ()
         up, down = row[width + 5 : width + 7]
         summaries, postings = _parts(row[width + 7 :], {paper.id: paper.version})
-        return PaperView(paper, signals, VoteTally(int(up or 0), int(down or 0)), summaries.get(paper.id, []),
-                         postings.get(paper.id, []))  # fmt: skip
+        return PaperView(
+            paper,
+            signals,
+            VoteTally(int(up or 0), int(down or 0)),
+            summaries.get(paper.id, []),
+            postings.get(paper.id, []),
+        )
 
     async def _paper_view_in_steps(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
         paper = await PaperRepository(self._session).get(paper_id)

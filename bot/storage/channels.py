@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, bindparam, case, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, ChannelSettings, Pause, VoteTally
-from bot.storage.dialect import id_lists, insert_ignore, one_of, per_dialect, returns_arrays
+from bot.storage.dialect import affected, id_lists, insert_ignore, one_of, per_dialect, returns_arrays
 from bot.storage.memo import memo, remember
-from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow
-from bot.storage.vote_batch import BUTTON, VoteBatchRepository, joined, names, reaction_name
+from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow, table_of
+from bot.votes import BUTTON, joined, names, reaction_name
 
-_CHANNELS = ChannelRow.__table__
-_VOTES = VoteRow.__table__
+_CHANNELS = table_of(ChannelRow)
+_VOTES = table_of(VoteRow)
 UP = func.sum(case((_VOTES.c.value > 0, 1), else_=0))
 DOWN = func.sum(case((_VOTES.c.value < 0, 1), else_=0))
 NET = func.sum(_VOTES.c.value).label("net")
 
 
 @per_dialect
-def _channel_by_ref(dialect: str) -> Select[Any]:
+def _channel_by_ref(dialect: str) -> Select[ChannelRow]:
     return select(ChannelRow).where(
         ChannelRow.platform == bindparam("platform"),
         ChannelRow.workspace == bindparam("workspace"),
@@ -33,20 +33,12 @@ def _channel_by_ref(dialect: str) -> Select[Any]:
 
 
 @per_dialect
-def _channel_id_by_ref(dialect: str) -> Select[Any]:
+def _channel_id_by_ref(dialect: str) -> Select[int]:
     columns = _CHANNELS.c
     return select(columns.id).where(
         columns.platform == bindparam("platform"),
         columns.workspace == bindparam("workspace"),
         columns.channel == bindparam("channel"),
-    )
-
-
-@per_dialect
-def _channels_by_ids(dialect: str) -> Select[Any]:
-    columns = _CHANNELS.c
-    return select(columns.id, columns.platform, columns.workspace, columns.channel, columns.name).where(
-        one_of(columns.id, "ids", dialect)
     )
 
 
@@ -90,7 +82,8 @@ _channel_nets = per_dialect(_net_per_paper)
 def _vote_arrays(dialect: str, channel_id: Any) -> Select[Any]:
     """A channel's net vote per paper as one row of arrays (PostgreSQL)."""
     voted = _net_per_paper(dialect, channel_id).correlate(_CHANNELS).subquery()
-    return select(*(func.array_agg(column) for column in voted.c))
+    arrays: Select[Any] = select(*(func.array_agg(column) for column in voted.c))  # type: ignore[assignment]
+    return arrays
 
 
 @per_dialect
@@ -129,16 +122,34 @@ def settings_to_json(settings: ChannelSettings) -> dict[str, Any]:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in chosen.items()}
 
 
+def _stored(value: Any, default: Any) -> Any:
+    """A stored setting of the default's type (lists back to tuples of the default's item type), or the default:
+    a value an older version wrote in another shape is not trusted."""
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple):
+            return default
+        kinds = {type(item) for item in default} or {str}
+        return tuple(item for item in value if type(item) in kinds) if default or value else ()
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else default
+    if isinstance(default, int):
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+    return value if isinstance(value, type(default)) else default
+
+
 def settings_from_json(data: dict[str, Any], *, subscribed: bool, paused: Pause | None = None) -> ChannelSettings:
-    chosen = set(ChannelSettings.__slots__) - {"subscribed", "paused"}
-    known = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in chosen}
-    return ChannelSettings(**known, subscribed=subscribed, paused=paused)
+    """A channel's stored settings, each checked against its field's type (a malformed value falls back to the
+    default instead of reaching the ranking or the scheduler as the wrong type)."""
+    defaults = ChannelSettings()
+    chosen = {f.name for f in fields(ChannelSettings)} - {"subscribed", "paused"}
+    known = {k: _stored(v, getattr(defaults, k)) for k, v in data.items() if k in chosen}
+    return replace(defaults, **known, subscribed=subscribed, paused=paused)
 
 
 def pause_of(row: Any) -> Pause | None:
     if row.paused_at is None:
         return None
-    scope = "workspace" if row.paused_scope == "workspace" else "channel"
+    scope: Literal["channel", "workspace"] = "workspace" if row.paused_scope == "workspace" else "channel"
     return Pause(row.paused_reason or "", row.paused_fix or "", scope, row.paused_at)
 
 
@@ -197,7 +208,7 @@ class ChannelRepository:
                 "created_at": now,
             }
             await self._session.execute(
-                insert_ignore(self._session, ChannelRow.__table__, values, keys=["platform", "workspace", "channel"])
+                insert_ignore(self._session, table_of(ChannelRow), values, keys=["platform", "workspace", "channel"])
             )
             row = await self.find(ref)
             assert row is not None
@@ -225,9 +236,13 @@ class ChannelRepository:
             await self._session.execute(
                 update(ChannelRow)
                 .where(_is(ref))
-                .values(paused_at=pause.since, paused_scope=pause.scope, paused_reason=pause.reason[:500],
-                        paused_fix=pause.fix[:500])
-            )  # fmt: skip
+                .values(
+                    paused_at=pause.since,
+                    paused_scope=pause.scope,
+                    paused_reason=pause.reason[:500],
+                    paused_fix=pause.fix[:500],
+                )
+            )
 
     async def unpause(self, ref: ChannelRef) -> None:
         await self._session.execute(
@@ -239,13 +254,6 @@ class ChannelRepository:
     async def subscriber(self, ref: ChannelRef) -> str | None:
         """The user id of whoever subscribed the channel last, if known."""
         return await self._session.scalar(select(ChannelRow.subscribed_by).where(_is(ref)))
-
-    async def by_ids(self, ids: Sequence[int]) -> dict[int, ChannelRef]:
-        found: dict[int, ChannelRef] = {}
-        for chunk in id_lists(self._session, ids):
-            rows = await self._session.execute(_channels_by_ids(self._session), {"ids": chunk})
-            found.update((row.id, ref_of(row)) for row in rows)
-        return found
 
 
 def _is(ref: ChannelRef) -> Any:
@@ -263,15 +271,6 @@ def ref_of(row: Any) -> ChannelRef:
 class VoteRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def apply(
-        self, channel_id: int, paper_id: str, user_id: str, value: int, *, reaction: str, removed: bool, now: datetime
-    ) -> bool:
-        """Add or remove one reaction's vote. A user's vote on a paper counts once, whatever the number of
-        same-sign reactions; an opposite reaction replaces it. Returns whether the tally changed. (The rule itself
-        is `vote_batch.transition`, shared with the grouped writes of `vote_batch.record_votes`.)"""
-        reactions = [(channel_id, paper_id, user_id, value, reaction_name(reaction), removed)]
-        return (await VoteBatchRepository(self._session).apply_many(reactions, now=now))[0]
 
     async def clear_reactions(self, channel_id: int, paper_id: str, reaction: str | None) -> int:
         """A moderator cleared one reaction (`reaction`) or all of them (None) from a post of `paper_id`: each vote
@@ -351,7 +350,7 @@ class VoteRepository:
         result = await self._session.execute(
             delete(VoteRow).where(VoteRow.user_id == user_id, VoteRow.channel_id.in_(channels))
         )
-        return int(result.rowcount or 0)
+        return int(affected(result) or 0)
 
 
 class EventRepository:
@@ -363,16 +362,16 @@ class EventRepository:
         result = await self._session.execute(
             insert_ignore(
                 self._session,
-                ProcessedEventRow.__table__,
+                table_of(ProcessedEventRow),
                 {"platform": platform, "event_id": event_id[:128], "seen_at": now},
                 keys=["platform", "event_id"],
             )
         )
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def prune(self, before: datetime) -> int:
         result = await self._session.execute(delete(ProcessedEventRow).where(ProcessedEventRow.seen_at < before))
-        return int(result.rowcount or 0)
+        return int(affected(result) or 0)
 
 
 __all__ = ["ChannelRepository", "EventRepository", "VoteRepository", "ref_of"]

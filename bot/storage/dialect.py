@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
@@ -39,14 +40,16 @@ def upsert(
 ) -> Insert:
     """INSERT … ON CONFLICT (keys) DO UPDATE SET update-columns = excluded values."""
     statement = _insert(session, table).values(list(rows))
-    return statement.on_conflict_do_update(
+    upserted: Insert = statement.on_conflict_do_update(
         index_elements=list(keys), set_={column: statement.excluded[column] for column in update}
     )
+    return upserted
 
 
 def insert_ignore(session: AsyncSession, table: Table, row: Mapping[str, Any], *, keys: Sequence[str]) -> Insert:
     """INSERT … ON CONFLICT (keys) DO NOTHING; `rowcount` tells whether the row was new."""
-    return _insert(session, table).values(dict(row)).on_conflict_do_nothing(index_elements=list(keys))
+    inserted: Insert = _insert(session, table).values(dict(row)).on_conflict_do_nothing(index_elements=list(keys))
+    return inserted
 
 
 T = TypeVar("T")
@@ -94,3 +97,8 @@ def returns_arrays(session: AsyncSession) -> bool:
     """Whether per-channel aggregates come back as one row of arrays (`array_agg`): thousands of rows decoded by
     the driver in C instead of row by row. PostgreSQL only."""
     return dialect_of(session) == "postgresql"
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched (every `execute` of one returns a cursor result)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -11,23 +11,15 @@ from sqlalchemy import Select, bindparam, delete, func, or_, select, true, tuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, PostRecord
-from bot.storage.dialect import id_lists, insert_ignore, one_of, per_dialect
+from bot.storage.dialect import affected, id_lists, insert_ignore, one_of, per_dialect
 from bot.storage.memo import memo, remember
 from bot.storage.papers import Changes
-from bot.storage.tables import ChannelRow, DigestRow, PostRow
+from bot.storage.tables import ChannelRow, DigestRow, PostRow, table_of
 from bot.storage.vote_batch import buckets
 
-_POSTS = PostRow.__table__
-_DIGESTS = DigestRow.__table__
-_CHANNELS = ChannelRow.__table__
-
-
-@per_dialect
-def _paper_for_message(dialect: str) -> Select[Any]:
-    posts = _POSTS.c
-    return select(posts.paper_id).where(
-        posts.channel_id == bindparam("channel_id"), posts.message_id == bindparam("message_id")
-    )
+_POSTS = table_of(PostRow)
+_DIGESTS = table_of(DigestRow)
+_CHANNELS = table_of(ChannelRow)
 
 
 @per_dialect
@@ -90,17 +82,6 @@ def posting_records(rows: Iterable[Sequence[Any]]) -> dict[str, list[PostRecord]
     for paper_id, day, platform, workspace, channel, name, _ in rows:
         found.setdefault(paper_id, []).append(PostRecord(ChannelRef(platform, workspace, channel, name), day))
     return found
-
-
-@per_dialect
-def _posted_in(dialect: str) -> Select[Any]:
-    posts = _POSTS.c
-    return (
-        select(posts.paper_id, posts.channel_id, _DIGESTS.c.day)
-        .join(_DIGESTS, _DIGESTS.c.id == posts.digest_id)
-        .where(one_of(posts.paper_id, "ids", dialect), posts.message_id.is_not(None))
-        .order_by(_DIGESTS.c.day, posts.channel_id)
-    )
 
 
 Recorded = Literal["recorded", "fence-lost", "taken"]
@@ -173,10 +154,10 @@ class DigestRepository:
             "fence": 1,
         }
         inserted = await self._session.execute(
-            insert_ignore(self._session, DigestRow.__table__, values, keys=["channel_id", "day"])
+            insert_ignore(self._session, table_of(DigestRow), values, keys=["channel_id", "day"])
         )
         row = await self._row(channel_id, day)
-        if inserted.rowcount:
+        if affected(inserted):
             return Claim(row.id, "new", row.fence, claimed_at=row.claimed_at, lease_until=row.lease_until)
         if row.state == "done":
             return Claim(row.id, "done-before")
@@ -190,10 +171,17 @@ class DigestRepository:
             .values(holder=holder, lease_until=now + lease, attempts=DigestRow.attempts + 1, fence=DigestRow.fence + 1)
         )
         await self._session.refresh(row)
-        if not taken.rowcount:
+        if not affected(taken):
             return Claim(row.id, "held-elsewhere", lease_until=row.lease_until)
-        return Claim(row.id, "resumed", row.fence, row.header_message_id, row.header_intent_at is not None,
-                     row.claimed_at, row.lease_until)  # fmt: skip
+        return Claim(
+            row.id,
+            "resumed",
+            row.fence,
+            row.header_message_id,
+            row.header_intent_at is not None,
+            row.claimed_at,
+            row.lease_until,
+        )
 
     async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool:
         """Extend the lease; False means another holder took the claim over (or it is finished) and we must stop.
@@ -201,13 +189,13 @@ class DigestRepository:
         result = await self._session.execute(
             update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until)
         )
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
         result = await self._session.execute(
             update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until, header_intent_at=now)
         )
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded:
         if not await self.renew(digest_id, fence, until=until):
@@ -217,7 +205,7 @@ class DigestRepository:
             .where(DigestRow.id == digest_id, DigestRow.header_message_id.is_(None))
             .values(header_message_id=message_id[:64])
         )
-        return "recorded" if result.rowcount else "taken"
+        return "recorded" if affected(result) else "taken"
 
     async def header_of(self, digest_id: int) -> tuple[str | None, str]:
         """(recorded header message, state) as stored now."""
@@ -234,7 +222,7 @@ class DigestRepository:
             .where(_fence_holds(digest_id, fence))
             .values(state="done", finished_at=now, last_error=None)
         )
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def release(self, digest_id: int, fence: int, *, now: datetime, error: str | None = None) -> None:
         """Give the claim up (shutdown, failure, pause) so another run can resume it at once."""
@@ -245,7 +233,7 @@ class DigestRepository:
     async def abandon(self, digest_id: int, fence: int) -> bool:
         """Remove an unposted claim (nothing to post, no empty-day line): the day stays unclaimed."""
         result = await self._session.execute(delete(DigestRow).where(_fence_holds(digest_id, fence)))
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def progress(self, digest_id: int) -> tuple[int, int]:
         """(entries with a message, entries planned) of a digest."""
@@ -317,10 +305,20 @@ class PostRepository:
     async def planned(self, digest_id: int) -> list[PlannedPost]:
         rows = await self._session.scalars(select(PostRow).where(PostRow.digest_id == digest_id).order_by(PostRow.rank))
         return [
-            PlannedPost(r.id, r.rank or 0, r.paper_id, r.version, r.updated_version, r.message_id,
-                        r.intent_at is not None, r.skipped, r.score, tuple(r.why) if r.why is not None else None)
+            PlannedPost(
+                r.id,
+                r.rank or 0,
+                r.paper_id,
+                r.version,
+                r.updated_version,
+                r.message_id,
+                r.intent_at is not None,
+                r.skipped,
+                r.score,
+                tuple(r.why) if r.why is not None else None,
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
         """Write the intent to post this entry (fenced): from now on its message may exist on the platform."""
@@ -341,7 +339,7 @@ class PostRepository:
             .where(PostRow.id == post_id, PostRow.message_id.is_(None))
             .values(message_id=message_id[:64], posted_at=now)
         )
-        return "recorded" if result.rowcount else "taken"
+        return "recorded" if affected(result) else "taken"
 
     async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool:
         """The platform refused this entry for good: remember why, and go on with the rest."""
@@ -354,17 +352,6 @@ class PostRepository:
         """The message recorded for an entry now (None: nobody has recorded one yet)."""
         return await self._session.scalar(select(PostRow.message_id).where(PostRow.id == post_id))
 
-    async def paper_for_message(self, channel_id: int, message_id: str) -> str | None:
-        """The paper a posted message shows, remembered once found (a post's message id is set once)."""
-        papers = memo(self._session, "message_papers")
-        found = papers.get((channel_id, message_id))
-        if found is None:
-            values = {"channel_id": channel_id, "message_id": message_id}
-            found = await self._session.scalar(_paper_for_message(self._session), values)
-            if found is not None:
-                remember(papers, (channel_id, message_id), found)
-        return found
-
     async def posted_versions(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
         """The highest version of each paper already posted (or planned) in the channel."""
         found: dict[str, int] = {}
@@ -375,7 +362,7 @@ class PostRepository:
         return found
 
     async def papers_of_messages(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
-        """`paper_for_message` for many (channel id, message id) pairs: remembered ones at once, the rest in one
+        """The paper each of these (channel id, message id) pairs shows: remembered ones at once, the rest in one
         query. Messages that are not our posts are absent."""
         papers = memo(self._session, "message_papers")
         found = {key: papers[key] for key in keys if key in papers}
@@ -398,8 +385,8 @@ class PostRepository:
         return found
 
     async def postings(self, paper_ids: Sequence[str]) -> dict[str, list[PostRecord]]:
-        """Where and when each paper was posted (channel, digest day), oldest first: `posted_in` with the channels
-        joined in, one statement for a card however many channels posted the paper."""
+        """Where and when each paper was posted (channel, digest day), oldest first, with the channels joined
+        in: one statement for a card however many channels posted the paper."""
         rows: list[Any] = []
         chunks = id_lists(self._session, paper_ids)
         for chunk in chunks:
@@ -407,17 +394,3 @@ class PostRepository:
         if len(chunks) > 1:
             rows.sort(key=lambda row: (row.day, row.channel_id))
         return posting_records(rows)
-
-    async def posted_in(self, paper_ids: Sequence[str]) -> dict[str, list[tuple[int, date]]]:
-        """(channel id, digest day) for each digest that posted each paper, oldest first."""
-        rows: list[tuple[str, int, date]] = []
-        chunks = id_lists(self._session, paper_ids)
-        for chunk in chunks:
-            result = await self._session.execute(_posted_in(self._session), {"ids": chunk})
-            rows.extend(tuple(row) for row in result)  # type: ignore[misc]
-        if len(chunks) > 1:
-            rows.sort(key=lambda row: (row[2], row[1]))
-        found: dict[str, list[tuple[int, date]]] = {}
-        for paper_id, channel_id, day in rows:
-            found.setdefault(paper_id, []).append((channel_id, day))
-        return found

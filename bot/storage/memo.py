@@ -10,25 +10,29 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from cachetools import FIFOCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 LIMIT = 50_000
 """Entries per memo; the oldest go first when it is full."""
 
-_MEMOS: weakref.WeakKeyDictionary[Any, dict[str, dict[Any, Any]]] = weakref.WeakKeyDictionary()
+Memo = FIFOCache[Any, Any]
+
+_MEMOS: weakref.WeakKeyDictionary[Any, dict[str, Memo]] = weakref.WeakKeyDictionary()
 
 
-def memo(session: AsyncSession, name: str) -> dict[Any, Any]:
+def memo(session: AsyncSession, name: str) -> Memo:
     """The memo called `name` of the session's database engine."""
     assert session.bind is not None, "sessions are always bound to the engine"
     engine = session.bind.sync_engine
     memos = _MEMOS.get(engine)
     if memos is None:
         memos = _MEMOS[engine] = {}
-    return memos.setdefault(name, {})
+    found = memos.get(name)
+    if found is None:
+        found = memos[name] = FIFOCache(maxsize=LIMIT)
+    return found
 
 
-def remember(table: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(table) >= LIMIT:
-        del table[next(iter(table))]
+def remember(table: Memo, key: Any, value: Any) -> None:
     table[key] = value

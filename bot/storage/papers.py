@@ -11,16 +11,16 @@ from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import Paper, Signal, Summary
-from bot.storage.dialect import id_lists, one_of, per_dialect, upsert
-from bot.storage.tables import PaperRow, SignalSnapshotRow, SummaryRow, SummaryVoteRow
+from bot.storage.dialect import affected, id_lists, one_of, per_dialect, upsert
+from bot.storage.tables import PaperRow, SignalSnapshotRow, SummaryRow, SummaryVoteRow, table_of
 
 _BATCH = 500
 REPORTS_TO_HIDE = 3
 """A summary reported this many times is no longer shown."""
 
-_PAPERS = PaperRow.__table__
-_SIGNALS = SignalSnapshotRow.__table__
-_SUMMARIES = SummaryRow.__table__
+_PAPERS = table_of(PaperRow)
+_SIGNALS = table_of(SignalSnapshotRow)
+_SUMMARIES = table_of(SummaryRow)
 
 
 class Changes:
@@ -166,7 +166,7 @@ class PaperRepository:
         for start in range(0, len(rows), _BATCH):
             statement = upsert(
                 self._session,
-                PaperRow.__table__,
+                table_of(PaperRow),
                 rows[start : start + _BATCH],
                 keys=["id"],
                 update=[*columns, "updated", "comment", "journal_ref", "doi", "fetched_at"],
@@ -338,14 +338,14 @@ class SummaryRepository:
                 SummaryRow.paper_id == paper_id, SummaryRow.source == "llm", SummaryRow.model == model
             )
         )
-        return int(result.rowcount or 0)
+        return int(affected(result) or 0)
 
     async def report(self, summary_id: int) -> bool:
         Changes.bump_cards(self._session)
         result = await self._session.execute(
             update(SummaryRow).where(SummaryRow.id == summary_id).values(reports=SummaryRow.reports + 1)
         )
-        return bool(result.rowcount)
+        return bool(affected(result))
 
     async def delete_by_author(self, author_id: str) -> int:
         Changes.bump_cards(self._session)

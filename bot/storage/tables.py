@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -226,3 +227,10 @@ class SummaryVoteRow(Base):
     summary_id: Mapped[int] = mapped_column(ForeignKey("summaries.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[int] = mapped_column(SmallInteger)
+
+
+def table_of(row: type[Base]) -> Table:
+    """A mapped class's Core table, typed as one (SQLAlchemy types `__table__` as any FROM clause)."""
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table

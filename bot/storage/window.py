@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cachetools import FIFOCache
+
 from bot.model import Paper, PostRecord, Signal, Summary
 from bot.storage.card_parts import CardParts
 from bot.storage.papers import Changes
@@ -51,7 +53,7 @@ class WindowCache:
     """Windows by (first, last) day, and the categories of papers outside them (what a channel's taste needs)."""
 
     def __init__(self) -> None:
-        self._windows: dict[tuple[date, date], Window] = {}
+        self._windows: FIFOCache[tuple[date, date], Window] = FIFOCache(maxsize=WINDOWS)
         self._locks: dict[tuple[date, date], asyncio.Lock] = {}
         self._cards: dict[tuple[str, int], tuple[list[Summary], list[PostRecord]]] = {}
         self._cards_at = _cards_stamp()
@@ -81,9 +83,7 @@ class WindowCache:
         papers = await uow.papers.announced_between(first, last)
         signals = await uow.signals.latest([paper.id for paper in papers])
         window = Window(first, last, papers, signals, generation, fingerprint, now)
-        self._windows.pop((first, last), None)
-        while len(self._windows) >= WINDOWS:
-            del self._windows[next(iter(self._windows))]
+        self._windows.pop((first, last), None)  # a rebuilt window counts as the newest
         self._windows[(first, last)] = window
         return window
 

@@ -15,7 +15,7 @@ from adapters.slack.errors import error_text
 from bot import messages
 from bot.errors import BadInput, HotPapersError, NotFound, UpstreamUnavailable
 from bot.model import ChannelRef, ChannelSettings, Pause
-from tests.adapters.slack_support import card
+from tests.adapters.slack.support import card
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 PAUSED = ChannelSettings(

@@ -25,10 +25,16 @@ class Run:
 
 async def hotpapers(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None) -> Run:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
-        cwd=cwd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "COLUMNS": "120", "DISCORD_TOKEN": SECRET, **(env or {})},
-    )  # fmt: skip
+    )
     out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 60)
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())

@@ -99,8 +99,13 @@ async def test_replicas_killed_and_stalled_post_every_discord_message_exactly_on
                 return int(rows.scalar_one())
 
         path = _config(tmp_path, schema)
-        env = {**os.environ, "DISCORD_TOKEN": TOKEN, "HOTPAPERS_BENCH_DISCORD_API": fake.api_base,
-               "HOTPAPERS_BENCH_DISCORD_GATEWAY": fake.gateway_url, "PYTHONPATH": str(ROOT)}  # fmt: skip
+        env = {
+            **os.environ,
+            "DISCORD_TOKEN": TOKEN,
+            "HOTPAPERS_BENCH_DISCORD_API": fake.api_base,
+            "HOTPAPERS_BENCH_DISCORD_GATEWAY": fake.gateway_url,
+            "PYTHONPATH": str(ROOT),
+        }
         logs: list[Path] = []
 
         async def start() -> asyncio.subprocess.Process:
@@ -108,9 +113,18 @@ async def test_replicas_killed_and_stalled_post_every_discord_message_exactly_on
             logs.append(log)
             with log.open("wb") as stderr:
                 return await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bench.run_bot", "--config", str(path), "run", cwd=tmp_path,
-                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=stderr, env=env,
-                )  # fmt: skip
+                    sys.executable,
+                    "-m",
+                    "bench.run_bot",
+                    "--config",
+                    str(path),
+                    "run",
+                    cwd=tmp_path,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=stderr,
+                    env=env,
+                )
 
         rng = random.Random(20261130)
         replicas = [await start() for _ in range(REPLICAS)]

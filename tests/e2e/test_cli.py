@@ -27,9 +27,24 @@ async def test_paper_json_has_every_documented_field(tmp_path: Path, config: Pat
     assert run.code == 0, run.err
     document = json.loads(run.out)
     assert set(document) >= {
-        "id", "version", "title", "authors", "abstract", "categories", "primary_category", "published", "updated",
-        "abs_url", "pdf_url", "summary", "signals", "votes", "score", "why", "posted",
-    }  # fmt: skip
+        "id",
+        "version",
+        "title",
+        "authors",
+        "abstract",
+        "categories",
+        "primary_category",
+        "published",
+        "updated",
+        "abs_url",
+        "pdf_url",
+        "summary",
+        "signals",
+        "votes",
+        "score",
+        "why",
+        "posted",
+    }
     assert document["id"] == "2010.00577" and document["abs_url"] == "https://arxiv.org/abs/2010.00577"
     assert document["title"].startswith("Interpreting Graph Neural Networks for NLP")
     assert set(document["summary"]) >= {"text", "source", "model", "created"}
@@ -69,8 +84,10 @@ async def test_failures_are_one_line_with_the_documented_exit_code(
 
 async def test_unreachable_arxiv_and_database_exit_4_without_secrets(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[arxiv]\napi_url = "http://127.0.0.1:9/api/query"\nnum_retries = 0\ndelay_seconds = 0\n'
-                   f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "x.db"}"\n')  # fmt: skip
+    bad.write_text(
+        '[arxiv]\napi_url = "http://127.0.0.1:9/api/query"\nnum_retries = 0\ndelay_seconds = 0\n'
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "x.db"}"\n'
+    )
     run = await hotpapers("--config", str(bad), "paper", "2010.00577", cwd=tmp_path)
     assert run.code == 4 and "arXiv" in run.err and len(run.err.strip().splitlines()) == 1
     pg = tmp_path / "pg.toml"
@@ -109,8 +126,9 @@ async def test_console_repl_runs_the_chat_commands(tmp_path: Path) -> None:
             "/quit",
         ]
     )
-    run = await hotpapers("console", "--sample", "--channel", "console:lab:ml", "--user", "ada", cwd=tmp_path,
-                          stdin=commands)  # fmt: skip
+    run = await hotpapers(
+        "console", "--sample", "--channel", "console:lab:ml", "--user", "ada", cwd=tmp_path, stdin=commands
+    )
     assert run.code == 0, run.err
     out = run.out
     assert "/subscribe [key=value …]" in out

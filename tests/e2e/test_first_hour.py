@@ -64,8 +64,9 @@ async def test_a_channel_key_longer_than_the_database_column_is_bad_input(tmp_pa
     run = await hotpapers("--config", str(config), "digest", "--channel", long_key, cwd=tmp_path)
     assert run.code == 2
     assert "the channel part is 100 characters; the limit is 64" in one_line(run)
-    slack = await hotpapers("--config", str(config), "paper", "2010.00577", "--channel", "slack:" + "T" * 70 + ":C1",
-                            cwd=tmp_path)  # fmt: skip
+    slack = await hotpapers(
+        "--config", str(config), "paper", "2010.00577", "--channel", "slack:" + "T" * 70 + ":C1", cwd=tmp_path
+    )
     assert slack.code == 2 and "the workspace part is 70 characters; the limit is 64" in one_line(slack)
 
 
@@ -79,8 +80,15 @@ async def test_digest_post_refuses_another_platforms_channel_and_leaves_its_day_
     assert "digest --post posts to console channels only; slack:T0123:C0456 gets its digest from `hotpapers run`" in (
         one_line(run)
     )
-    console = await hotpapers("--config", str(config), "console", "--channel", slack, cwd=tmp_path,
-                              stdin="/post 2020-10-02\n/digest 2020-10-02\n")  # fmt: skip
+    console = await hotpapers(
+        "--config",
+        str(config),
+        "console",
+        "--channel",
+        slack,
+        cwd=tmp_path,
+        stdin="/post 2020-10-02\n/digest 2020-10-02\n",
+    )
     assert "/post posts to console channels only" in console.out
     assert "Hot papers for Friday 2020-10-02 — top 5" in console.out  # the preview: still the full day, unposted
 
@@ -116,8 +124,9 @@ async def test_one_score_per_paper_and_channel_and_the_new_version_flag_has_its_
 ) -> None:
     assert (await hotpapers("--config", str(config), "ingest", cwd=tmp_path)).code == 0
     channel = "console:lab:ml"
-    digest = await hotpapers("--config", str(config), "digest", "--date", "2020-10-02", "--json", "--channel", channel,
-                             cwd=tmp_path)  # fmt: skip
+    digest = await hotpapers(
+        "--config", str(config), "digest", "--date", "2020-10-02", "--json", "--channel", channel, cwd=tmp_path
+    )
     entry = json.loads(digest.out)["entries"][0]
     paper = await hotpapers("--config", str(config), "paper", entry["id"], "--json", "--channel", channel, cwd=tmp_path)
     card = json.loads(paper.out)
@@ -134,9 +143,19 @@ async def test_digest_json_into_a_closed_pipe_ends_quietly(tmp_path: Path, confi
     os.close(read_end)  # the reader (`head -1`) is gone before we write a byte
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(config), "digest", "--date", "2020-10-02", "--json",
-            cwd=tmp_path, stdout=write_end, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--config",
+            str(config),
+            "digest",
+            "--date",
+            "2020-10-02",
+            "--json",
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=asyncio.subprocess.PIPE,
+        )
     finally:
         os.close(write_end)
     _, err = await asyncio.wait_for(process.communicate(), 60)
@@ -255,11 +274,11 @@ async def test_settings_and_references_say_what_is_wrong(tmp_path: Path) -> None
 async def test_people_can_have_their_votes_and_summaries_deleted(tmp_path: Path, config: Path) -> None:
     assert (await hotpapers("--config", str(config), "sample", "load", cwd=tmp_path)).code == 0
     commands = ['/summarize 2011.02519 "Physics-informed super resolution."', "/vote 2011.02519 up", "/forget-me"]
-    run = await hotpapers("--config", str(config), "console", "--user", "ada", cwd=tmp_path,
-                          stdin="\n".join(commands))  # fmt: skip
+    run = await hotpapers("--config", str(config), "console", "--user", "ada", cwd=tmp_path, stdin="\n".join(commands))
     assert "Deleted 2 votes and summaries by ada" in run.out
-    again = await hotpapers("--config", str(config), "console", "--user", "bob", cwd=tmp_path,
-                            stdin="/vote 2011.02519 down\n")  # fmt: skip
+    again = await hotpapers(
+        "--config", str(config), "console", "--user", "bob", cwd=tmp_path, stdin="/vote 2011.02519 down\n"
+    )
     assert "Now 👍 0 · 👎 1 in this channel." in again.out  # ada's vote went
     cli = await hotpapers("--config", str(config), "forget-user", "console", "bob", cwd=tmp_path)
     assert cli.code == 0 and "Deleted 1 votes and summaries by console:bob" in cli.out
@@ -271,9 +290,16 @@ async def test_run_with_no_adapter_says_so_and_running_comes_after_start_up(tmp_
     path = tmp_path / "run.toml"
     path.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "r.db"}"\n[scheduler]\nenabled = false\n')
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "--config", str(path), "run",
-        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--config",
+        str(path),
+        "run",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert process.stderr is not None
     seen: list[str] = []
     try:

@@ -71,8 +71,12 @@ MODES = COMMON_MODES | frozenset(_ERRORS)
 - "lost": the request takes effect (e.g. the message is created), then param `answer` "5xx" (with `status`) or "reset";
 - 403 50001 "missing_access", 403 50013 "missing_permissions", 404 10003 "unknown_channel",
   404 10008 "unknown_message", 400 50035 "invalid_form_body" (param `errors`), 401 0 "unauthorized"."""
-_5XX = {500: "500: Internal Server Error", 502: "502: Bad Gateway", 503: "503: Service Unavailable",
-        504: "504: Gateway Timeout"}  # fmt: skip
+_5XX = {
+    500: "500: Internal Server Error",
+    502: "502: Bad Gateway",
+    503: "503: Service Unavailable",
+    504: "504: Gateway Timeout",
+}
 
 
 def payload(name: str) -> Any:
@@ -313,8 +317,12 @@ class FakeDiscord:
     async def dispatch_reaction_remove_emoji(self, channel_id: str, message_id: str, emoji: str) -> None:
         """A moderator cleared one emoji from a message: MESSAGE_REACTION_REMOVE_EMOJI with a partial emoji."""
         self.reactions.get(message_id, {}).pop(emoji, None)
-        data = {"channel_id": channel_id, "guild_id": GUILD_ID, "message_id": message_id,
-                "emoji": {"id": None, "name": emoji}}  # fmt: skip
+        data = {
+            "channel_id": channel_id,
+            "guild_id": GUILD_ID,
+            "message_id": message_id,
+            "emoji": {"id": None, "name": emoji},
+        }
         await self.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", data)
 
     # -- gateway ----------------------------------------------------------------------------------------------------
@@ -551,8 +559,9 @@ class FakeDiscord:
         if not isinstance(body, list) or any(not re.fullmatch(r"[-_a-z0-9]{1,32}", c.get("name", "")) for c in body):
             return _error(400, 50035, "Invalid Form Body", {"_errors": [{"code": "APPLICATION_COMMANDS_INVALID"}]})
         defaults = {"type": 1, "description": "", "default_member_permissions": None}
-        echoed = [defaults | c | {"id": self.snowflake(), "application_id": APP_ID, "version": self.snowflake()}
-                  for c in body]  # fmt: skip
+        echoed = [
+            defaults | c | {"id": self.snowflake(), "application_id": APP_ID, "version": self.snowflake()} for c in body
+        ]
         for command in echoed:  # as Discord stores them: permissions as a string, install contexts filled in
             if command["default_member_permissions"] is not None:
                 command["default_member_permissions"] = str(command["default_member_permissions"])
@@ -747,10 +756,16 @@ class FakeDiscord:
         counts = [(e, users) for e, users in self.reactions.get(message["id"], {}).items() if users]
         if counts:
             shown["reactions"] = [
-                {"emoji": {"id": None, "name": e}, "count": len(users), "me": BOT_ID in users, "me_burst": False,
-                 "count_details": {"burst": 0, "normal": len(users)}, "burst_colors": []}
+                {
+                    "emoji": {"id": None, "name": e},
+                    "count": len(users),
+                    "me": BOT_ID in users,
+                    "me_burst": False,
+                    "count_details": {"burst": 0, "normal": len(users)},
+                    "burst_colors": [],
+                }
                 for e, users in counts
-            ]  # fmt: skip
+            ]
         return shown
 
 

@@ -49,9 +49,15 @@ REALISTIC_POST_RATE = (3, 1.0)
 """chat.postMessage per channel: (burst, messages per second refilled). Slack: "1 per second, short bursts allowed"
 (docs.slack.dev rate limits); tests opt in to the realistic one."""
 _HTTP_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-_NEEDED = {"chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.delete": "chat:write",
-           "conversations.history": "channels:history", "conversations.join": "channels:join",
-           "conversations.info": "channels:read", "users.info": "users:read"}  # fmt: skip
+_NEEDED = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "conversations.history": "channels:history",
+    "conversations.join": "channels:join",
+    "conversations.info": "channels:read",
+    "users.info": "users:read",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,21 +179,48 @@ class FakeSlack:
         return workspace
 
     def add_channel(
-        self, channel_id: str, name: str = "papers", *, member: bool = True, private: bool = False,
-        archived: bool = False, creator: str = "UCREATOR", team: str = "T111",
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        channel_id: str,
+        name: str = "papers",
+        *,
+        member: bool = True,
+        private: bool = False,
+        archived: bool = False,
+        creator: str = "UCREATOR",
+        team: str = "T111",
+    ) -> dict[str, Any]:
         """A conversation in the shape conversations.info answers; the bot is in it unless `member=False`. Channels
         nobody added are treated as public channels the bot is in (the lenient default older tests rely on)."""
         channel = {
-            "id": channel_id, "name": name, "name_normalized": name, "is_channel": not private, "is_group": private,
-            "is_im": False, "is_mpim": False, "is_private": private, "is_archived": archived, "is_general": False,
-            "is_shared": False, "is_ext_shared": False, "is_org_shared": False, "is_pending_ext_shared": False,
-            "is_member": member, "created": 1700000000, "creator": creator, "unlinked": 0, "is_frozen": False,
+            "id": channel_id,
+            "name": name,
+            "name_normalized": name,
+            "is_channel": not private,
+            "is_group": private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": private,
+            "is_archived": archived,
+            "is_general": False,
+            "is_shared": False,
+            "is_ext_shared": False,
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+            "is_member": member,
+            "created": 1700000000,
+            "creator": creator,
+            "unlinked": 0,
+            "is_frozen": False,
             "topic": {"value": "", "creator": "", "last_set": 0},
-            "purpose": {"value": "", "creator": "", "last_set": 0}, "previous_names": [], "context_team_id": team,
-            "updated": 1700000000000, "parent_conversation": None,
-            "pending_shared": [], "pending_connected_team_ids": [], "shared_team_ids": [team],
-        }  # fmt: skip
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+            "previous_names": [],
+            "context_team_id": team,
+            "updated": 1700000000000,
+            "parent_conversation": None,
+            "pending_shared": [],
+            "pending_connected_team_ids": [],
+            "shared_team_ids": [team],
+        }
         self.conversations[channel_id] = channel
         return channel
 
@@ -197,8 +230,14 @@ class FakeSlack:
 
     def add_message(self, channel: str, text: str, *, user: str = "UHUMAN", **fields: Any) -> dict[str, Any]:
         """A message someone else posted (the bot may not update or delete it)."""
-        message = {"type": "message", "user": user, "text": text, "ts": self._next_ts(), "team": "T111",
-                   "blocks": _rich_text(text)} | fields  # fmt: skip
+        message = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": self._next_ts(),
+            "team": "T111",
+            "blocks": _rich_text(text),
+        } | fields
         self.history.setdefault(channel, []).append(message)
         return message
 
@@ -420,10 +459,17 @@ class FakeSlack:
     def _auth_test(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         # An org-wide token answers for the enterprise: its team_id is the enterprise's id.
         team_id = workspace.enterprise_id if workspace.is_enterprise_install else workspace.team_id
-        return {"ok": True, "url": "https://test.slack.com/", "team": workspace.team_name, "user": "hotpapers",
-                "team_id": team_id, "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
-                "enterprise_id": workspace.enterprise_id,
-                "is_enterprise_install": workspace.is_enterprise_install}  # fmt: skip
+        return {
+            "ok": True,
+            "url": "https://test.slack.com/",
+            "team": workspace.team_name,
+            "user": "hotpapers",
+            "team_id": team_id,
+            "user_id": workspace.bot_user_id,
+            "bot_id": workspace.bot_id,
+            "enterprise_id": workspace.enterprise_id,
+            "is_enterprise_install": workspace.is_enterprise_install,
+        }
 
     def _post_message(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(args.get("channel", ""))
@@ -432,9 +478,16 @@ class FakeSlack:
         if refused:
             return {"ok": False, "error": refused} if isinstance(refused, str) else refused
         text, blocks = str(args.get("text", "")), _decoded(args.get("blocks"))
-        message = {"type": "message", "user": workspace.bot_user_id, "bot_id": workspace.bot_id,
-                   "app_id": workspace.app_id, "text": text, "ts": self._next_ts(), "team": workspace.team_id,
-                   "bot_profile": _bot_profile(workspace)}  # fmt: skip
+        message = {
+            "type": "message",
+            "user": workspace.bot_user_id,
+            "bot_id": workspace.bot_id,
+            "app_id": workspace.app_id,
+            "text": text,
+            "ts": self._next_ts(),
+            "team": workspace.team_id,
+            "bot_profile": _bot_profile(workspace),
+        }
         message["blocks"] = _with_block_ids(blocks) if blocks else _rich_text(text)
         metadata = _decoded(args.get("metadata"))
         if metadata:
@@ -539,8 +592,14 @@ class FakeSlack:
         messages = [
             copy.deepcopy(m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}) for m in page
         ]
-        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": bool(rest), "pin_count": 0,
-                                  "channel_actions_ts": None, "channel_actions_count": 0}  # fmt: skip
+        answer: dict[str, Any] = {
+            "ok": True,
+            "messages": messages,
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
         if rest:
             answer["response_metadata"] = {"next_cursor": _cursor(rest[0]["ts"])}
         return answer
@@ -653,8 +712,9 @@ def _with_block_ids(blocks: Any) -> Any:
     """Slack gives every block without a block_id one of its own."""
     if not isinstance(blocks, list):
         return blocks
-    return [b if not isinstance(b, dict) or "block_id" in b else b | {"block_id": _block_id(json.dumps(b))}
-            for b in blocks]  # fmt: skip
+    return [
+        b if not isinstance(b, dict) or "block_id" in b else b | {"block_id": _block_id(json.dumps(b))} for b in blocks
+    ]
 
 
 def _block_id(seed: str) -> str:
@@ -663,9 +723,15 @@ def _block_id(seed: str) -> str:
 
 def _bot_profile(workspace: Workspace) -> dict[str, Any]:
     icon = "https://a.slack-edge.com/80588/img/plugins/app/bot_{}.png"
-    return {"id": workspace.bot_id, "app_id": workspace.app_id, "name": "hotpapers", "deleted": False,
-            "updated": 1700000000, "team_id": workspace.team_id,
-            "icons": {f"image_{n}": icon.format(n) for n in (36, 48, 72)}}  # fmt: skip
+    return {
+        "id": workspace.bot_id,
+        "app_id": workspace.app_id,
+        "name": "hotpapers",
+        "deleted": False,
+        "updated": 1700000000,
+        "team_id": workspace.team_id,
+        "icons": {f"image_{n}": icon.format(n) for n in (36, 48, 72)},
+    }
 
 
 def _truthy(value: Any) -> bool:

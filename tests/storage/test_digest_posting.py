@@ -237,8 +237,11 @@ async def test_subscribing_again_lifts_a_pause_at_once(app: App) -> None:
 
 
 async def test_a_revoked_token_pauses_every_channel_of_that_workspace_only(app: App) -> None:
-    here, there, elsewhere = (ChannelRef("slack", "T1", "C1"), ChannelRef("slack", "T1", "C2"),
-                              ChannelRef("slack", "T2", "C3"))  # fmt: skip
+    here, there, elsewhere = (
+        ChannelRef("slack", "T1", "C1"),
+        ChannelRef("slack", "T1", "C2"),
+        ChannelRef("slack", "T2", "C3"),
+    )
     for channel in (here, there, elsewhere):
         await app.service.subscribe(channel, {})
     revoked = RecordingPublisher("slack", script=[refused("workspace", "Slack refuses the app's token")])
@@ -277,8 +280,9 @@ async def _recorded_ids_are_the_visible_ones(app: App, publisher: RecordingPubli
         assert channel_id is not None
         digest = (await uow.digests.last_for_channels([channel_id]))[channel_id]
         assert digest.state == "done"
-        claim = await uow.digests.claim(channel_id, digest.day, holder="probe", now=app.clock.now(),
-                                        lease=timedelta(seconds=1))  # fmt: skip
+        claim = await uow.digests.claim(
+            channel_id, digest.day, holder="probe", now=app.clock.now(), lease=timedelta(seconds=1)
+        )
         planned = await uow.posts.planned(claim.digest_id)
         header, _ = await uow.digests.header_of(claim.digest_id)
     recorded = {p.message_id for p in planned} | {header}

@@ -91,7 +91,7 @@ async def test_processed_events_older_than_the_retention_are_pruned(app: App, cl
         assert await uow.events.first_delivery("slack", "Ev-old", now=clock.now() - timedelta(days=40))
         assert await uow.events.first_delivery("slack", "Ev-new", now=clock.now() - timedelta(days=1))
         await uow.commit()
-    assert await app.service.prune_events(timedelta(days=30)) == 1
+    assert await app.operations.prune_events(timedelta(days=30)) == 1
     async with app.uow() as uow:
         assert await uow.events.first_delivery("slack", "Ev-old", now=clock.now())  # forgotten: new again
         assert not await uow.events.first_delivery("slack", "Ev-new", now=clock.now())

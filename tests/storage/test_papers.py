@@ -27,10 +27,15 @@ async def fake_arxiv() -> AsyncIterator[FakeArxiv]:
 @pytest.fixture
 async def online(make_app: MakeApp, fake_arxiv: FakeArxiv) -> App:
     config = {
-        "arxiv": {"api_url": fake_arxiv.api_url, "rss_url": fake_arxiv.rss_url, "delay_seconds": 0, "num_retries": 0,
-                  "timeout": 2},
+        "arxiv": {
+            "api_url": fake_arxiv.api_url,
+            "rss_url": fake_arxiv.rss_url,
+            "delay_seconds": 0,
+            "num_retries": 0,
+            "timeout": 2,
+        },
         "signals": NO_SIGNALS,
-    }  # fmt: skip
+    }
     return await make_app(offline=False, config=config)
 
 
@@ -74,17 +79,17 @@ async def test_arxiv_trouble_is_upstream_unavailable(online: App, fake_arxiv: Fa
 
 async def test_ingest_stores_the_announcement_and_its_digest_follows(online: App, fake_arxiv: FakeArxiv) -> None:
     ids = fake_arxiv.load_sample(announce_day="2020-10-02")
-    report = await online.service.ingest(None, progress=NullProgress())
+    report = await online.operations.ingest(None, progress=NullProgress())
     assert report.day == date(2020, 10, 2) and report.announced == 11 and report.new_papers == 11
     assert report.requests == 2  # one feed, one batched metadata request
     digest = await online.service.digest(CHANNEL, date(2020, 10, 2))
     assert len(digest.entries) == 5 and {e.card.paper.id for e in digest.entries} <= set(ids)
-    again = await online.service.ingest(None, progress=NullProgress())
+    again = await online.operations.ingest(None, progress=NullProgress())
     assert (again.new_papers, again.updated_papers) == (0, 0)
 
 
 async def test_ingest_on_a_weekend_stores_nothing(online: App, fake_arxiv: FakeArxiv) -> None:
-    report = await online.service.ingest(None, progress=NullProgress())
+    report = await online.operations.ingest(None, progress=NullProgress())
     assert report.announced == 0 and report.requests == 1
 
 

@@ -18,7 +18,7 @@ TOKYO = ChannelRef("slack", "T1", "C-tokyo", "#ml")
 def scheduler_for(app: App, *publishers: RecordingPublisher, **section: Any) -> DigestScheduler:
     by_platform = {p.platform: p for p in publishers}
     config = app.config.model_copy(update={"scheduler": section})
-    return DigestScheduler(app.service, config=config, clock=app.clock, publisher_for=by_platform.get)
+    return DigestScheduler(app.operations, app.service, config=config, clock=app.clock, publisher_for=by_platform.get)
 
 
 def channel_jobs(scheduler: DigestScheduler) -> dict[str, tuple[str, dict[str, str]]]:
@@ -72,8 +72,11 @@ async def test_a_subscription_made_on_another_replica_is_picked_up_by_the_resync
 
     await elsewhere.service.subscribe(BERLIN, {"post_time": "06:00"})
     assert await scheduler.resync() == 1
-    assert channel_jobs(scheduler)["digest discord:guild:berlin"][1] == {"day_of_week": "mon,tue,wed,thu,fri",
-                                                                         "hour": "6", "minute": "0"}  # fmt: skip
+    assert channel_jobs(scheduler)["digest discord:guild:berlin"][1] == {
+        "day_of_week": "mon,tue,wed,thu,fri",
+        "hour": "6",
+        "minute": "0",
+    }
 
 
 async def test_a_settings_change_in_this_process_takes_effect_before_any_resync(app: App) -> None:

@@ -34,7 +34,7 @@ async def online(make_app: MakeApp) -> AsyncIterator[tuple[App, FakeHackerNews]]
             },
         }
         app = await make_app(offline=False, config=config)
-        await app.service.ingest(None, progress=NullProgress())
+        await app.operations.ingest(None, progress=NullProgress())
         yield app, hn
 
 
@@ -51,21 +51,21 @@ async def test_why_lines_combine_several_sources(online: tuple[App, FakeHackerNe
 async def test_a_source_that_is_down_is_named_and_ranking_goes_on(online: tuple[App, FakeHackerNews]) -> None:
     app, hn = online
     hn.fail("5xx")
-    await app.service.refresh_signals(FEATURED_DAY)
+    await app.operations.refresh_signals(FEATURED_DAY)
     digest = await app.service.digest(CHANNEL, FEATURED_DAY)
     assert digest.entries[0].card.paper.id == FEATURED
     assert all("HN unavailable" in e.card.why for e in digest.entries)
     assert digest.entries[0].card.unavailable == ("HN unavailable",)
-    health = {h.name: h for h in await app.service.probe_signals()}
+    health = {h.name: h for h in await app.operations.probe_signals()}
     assert health["hn"].failing and not health["hf"].failing and health["hf"].last_latency_ms is not None
     hn.heal()
-    await app.service.refresh_signals(FEATURED_DAY)
+    await app.operations.refresh_signals(FEATURED_DAY)
     assert "HN unavailable" not in (await app.service.digest(CHANNEL, FEATURED_DAY)).entries[0].card.why
 
 
 async def test_refresh_keeps_timestamped_snapshots(online: tuple[App, FakeHackerNews]) -> None:
     app, _ = online
-    stored = await app.service.refresh_signals(date(2026, 3, 6))
+    stored = await app.operations.refresh_signals(date(2026, 3, 6))
     assert stored >= 3
     card = await app.service.paper(FEATURED, CHANNEL)
     assert {s.source for s in card.signals} == {"hf", "hn"}

@@ -14,10 +14,17 @@ from bot.text import whole_number
 def test_options_typed_in_chat_are_normalised() -> None:
     settings = apply_options(
         ChannelSettings(),
-        {"categories": "cs.LG, cs.CL,cs.LG", "time": "9:05", "tz": "Europe/Berlin", "top": "7",
-         "weekdays": "mon-wed,fri",
-         "authors": "Titov", "exclude": "survey", "announce_empty": "yes"},
-    )  # fmt: skip
+        {
+            "categories": "cs.LG, cs.CL,cs.LG",
+            "time": "9:05",
+            "tz": "Europe/Berlin",
+            "top": "7",
+            "weekdays": "mon-wed,fri",
+            "authors": "Titov",
+            "exclude": "survey",
+            "announce_empty": "yes",
+        },
+    )
     assert settings.categories == ("cs.LG", "cs.CL")
     assert (settings.post_time, settings.timezone, settings.top_n) == ("09:05", "Europe/Berlin", 7)
     assert settings.weekdays == (0, 1, 2, 4)

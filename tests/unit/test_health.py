@@ -42,8 +42,9 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[HealthServer]]]:
     servers: list[HealthServer] = []
 
     async def start(check: Callable[[], Awaitable[None]] = fine, *, metrics: Metrics | None = None) -> HealthServer:
-        server = await start_health_server(LOOPBACK, metrics=metrics or Metrics(), check_database=check,
-                                           signal_health=signal_report)  # fmt: skip
+        server = await start_health_server(
+            LOOPBACK, metrics=metrics or Metrics(), check_database=check, signal_health=signal_report
+        )
         servers.append(server)
         return server
 

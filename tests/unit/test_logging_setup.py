@@ -89,9 +89,13 @@ def test_configuring_twice_replaces_our_handler_and_quiets_apscheduler(output: i
 
 @pytest.mark.parametrize(
     ("section", "named"),
-    [({"level": "LOUD"}, "logging.level"), ({"json": "maybe"}, "logging.json"), ({"format": "x"}, "logging.format"),
-     ({"loggers": {"discord": "chatty"}}, "logging.loggers.discord")],
-)  # fmt: skip
+    [
+        ({"level": "LOUD"}, "logging.level"),
+        ({"json": "maybe"}, "logging.json"),
+        ({"format": "x"}, "logging.format"),
+        ({"loggers": {"discord": "chatty"}}, "logging.loggers.discord"),
+    ],
+)
 def test_bad_logging_config_names_the_key(section: dict[str, object], named: str) -> None:
     with pytest.raises(ConfigError) as raised:
         configure_logging(section, stream=io.StringIO())

@@ -53,7 +53,13 @@ def test_paper_latency_lands_in_the_right_buckets_and_up_reflects_the_state() ->
 def test_two_instances_do_not_share_or_clash_over_collectors() -> None:
     first, second = Metrics(), Metrics()
     first.vote("discord", "recorded")
-    assert first.registry.get_sample_value("hotpapers_votes_recorded_total",
-                                           {"platform": "discord", "result": "recorded"}) == 1  # fmt: skip
-    assert second.registry.get_sample_value("hotpapers_votes_recorded_total",
-                                            {"platform": "discord", "result": "recorded"}) is None  # fmt: skip
+    assert (
+        first.registry.get_sample_value("hotpapers_votes_recorded_total", {"platform": "discord", "result": "recorded"})
+        == 1
+    )
+    assert (
+        second.registry.get_sample_value(
+            "hotpapers_votes_recorded_total", {"platform": "discord", "result": "recorded"}
+        )
+        is None
+    )

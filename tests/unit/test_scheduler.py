@@ -40,9 +40,14 @@ def test_default_ingest_runs_half_an_hour_after_the_announcement_sunday_to_thurs
 
 @pytest.mark.parametrize(
     ("field", "days"),
-    [("0", {"Sun"}), ("7", {"Sun"}), ("1-5", {"Mon", "Tue", "Wed", "Thu", "Fri"}),
-     ("fri-mon", {"Fri", "Sat", "Sun", "Mon"}), ("*/3", {"Sun", "Wed", "Sat"})],
-)  # fmt: skip
+    [
+        ("0", {"Sun"}),
+        ("7", {"Sun"}),
+        ("1-5", {"Mon", "Tue", "Wed", "Thu", "Fri"}),
+        ("fri-mon", {"Fri", "Sat", "Sun", "Mon"}),
+        ("*/3", {"Sun", "Wed", "Sat"}),
+    ],
+)
 def test_crontab_day_of_week_counts_sunday_as_zero_and_allows_wrapping_ranges(field: str, days: set[str]) -> None:
     trigger = cron_trigger(f"0 12 * * {field}", "UTC")
     assert {t.strftime("%a") for t in fires(trigger, NOW, 14)} == days
@@ -98,7 +103,9 @@ def test_missed_run_uses_the_channel_local_date_for_the_weekday() -> None:
 def test_bad_scheduler_config_names_the_key(section: dict[str, Any], named: str) -> None:
     config = parse_config({"scheduler": section})
     with pytest.raises(ConfigError) as raised:
-        DigestScheduler(StubService(), config=config, clock=FrozenClock(NOW), publisher_for=lambda _: None)
+        DigestScheduler(
+            StubService(), StubService(), config=config, clock=FrozenClock(NOW), publisher_for=lambda _: None
+        )
     assert str(raised.value).startswith(named + ":")
 
 
@@ -125,8 +132,14 @@ class StubService:
 
 
 def scheduler_for(service: StubService, **kwargs: Any) -> DigestScheduler:
-    return DigestScheduler(service, config=parse_config({}), clock=FrozenClock(NOW),  # type: ignore[arg-type]
-                           publisher_for=lambda _: RecordingPublisher(), **kwargs)  # fmt: skip
+    return DigestScheduler(
+        service,
+        service,
+        config=parse_config({}),
+        clock=FrozenClock(NOW),  # type: ignore[arg-type]
+        publisher_for=lambda _: RecordingPublisher(),
+        **kwargs,
+    )
 
 
 async def test_ingest_and_refresh_jobs_are_one_service_call_each() -> None:
@@ -155,8 +168,13 @@ def test_fixed_jobs_are_listed_with_their_next_run_before_start() -> None:
 
 
 def test_a_disabled_scheduler_has_no_jobs_and_does_not_start() -> None:
-    scheduler = DigestScheduler(StubService(), config=parse_config({"scheduler": {"enabled": False}}),  # type: ignore[arg-type]
-                                clock=FrozenClock(NOW), publisher_for=lambda _: None)  # fmt: skip
+    scheduler = DigestScheduler(
+        StubService(),
+        StubService(),
+        config=parse_config({"scheduler": {"enabled": False}}),  # type: ignore[arg-type]
+        clock=FrozenClock(NOW),
+        publisher_for=lambda _: None,
+    )
     scheduler.start()
     assert scheduler.next_runs() == []
 
@@ -165,8 +183,12 @@ async def test_a_channel_with_a_broken_stored_setting_is_skipped_and_the_others_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     good, broken = ChannelRef("slack", "T", "good"), ChannelRef("slack", "T", "broken")
-    service = StubService(subscribed=[(broken, ChannelSettings(timezone="Gone/Zone", post_time="08:30")),
-                                      (good, ChannelSettings(post_time="08:30"))])  # fmt: skip
+    service = StubService(
+        subscribed=[
+            (broken, ChannelSettings(timezone="Gone/Zone", post_time="08:30")),
+            (good, ChannelSettings(post_time="08:30")),
+        ]
+    )
     scheduler = scheduler_for(service)
 
     assert await scheduler.resync() == 1
@@ -182,7 +204,12 @@ async def test_the_prune_job_forgets_event_ids_older_than_the_configured_retenti
             return 3
 
     service = Pruned()
-    scheduler = DigestScheduler(service, config=parse_config({"scheduler": {"events_retention_days": 9}}),  # type: ignore[arg-type]
-                                clock=FrozenClock(NOW), publisher_for=lambda _: None)  # fmt: skip
+    scheduler = DigestScheduler(
+        service,
+        service,
+        config=parse_config({"scheduler": {"events_retention_days": 9}}),  # type: ignore[arg-type]
+        clock=FrozenClock(NOW),
+        publisher_for=lambda _: None,
+    )
     assert await scheduler.prune() == 3
     assert service.calls == ["prune 9"]

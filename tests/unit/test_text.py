@@ -15,8 +15,27 @@ BANNED = (
     + "".join(map(chr, range(0x202A, 0x202F)))
     + "".join(map(chr, range(0x2066, 0x206A)))
 )
-PIECES = [*BANNED, ZWJ, ZWNJ, "👩", "🔬", "\ufe0f", "🏽", "م", "ی", "क", "्", "a", " ", "\n", "🏴", "\U000e0067",
-          "\U000e007f", "\u0600", "1"]  # fmt: skip
+PIECES = [
+    *BANNED,
+    ZWJ,
+    ZWNJ,
+    "👩",
+    "🔬",
+    "\ufe0f",
+    "🏽",
+    "م",
+    "ی",
+    "क",
+    "्",
+    "a",
+    " ",
+    "\n",
+    "🏴",
+    "\U000e0067",
+    "\U000e007f",
+    "\u0600",
+    "1",
+]
 mixed = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=5)), max_size=40).map("".join)
 
 

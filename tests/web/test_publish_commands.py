@@ -16,8 +16,9 @@ from adapters.discord.errors import MANAGE_CHANNELS
 from bot.model import ChannelRef
 from bot.service import HotPapers
 from bot.web.archive import ChannelArchive
-from tests.adapters.conftest_discord import StartBot, command, fake_fixture, start_bot_fixture
-from tests.adapters.slack_support import CHANNEL, TEAM, USER, Harness, serving
+from tests.adapters.discord.conftest import fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, command
+from tests.adapters.slack.support import CHANNEL, TEAM, USER, Harness, serving
 from tests.fakes.discord_server import APP_ID, EPHEMERAL, GUILD_ID, PAPERS_CHANNEL, FakeDiscord, Recorded
 from tests.fakes.slack_server import FakeSlack
 
@@ -35,8 +36,9 @@ def _archive(service: HotPapers) -> ChannelArchive:
 
 async def test_console_publish_asks_first_then_prints_the_url_and_rotate_replaces_it(hotpapers: HotPapers) -> None:
     out = io.StringIO()
-    session = ConsoleSession(hotpapers, Console(file=out, width=400), channel=ChannelRef("console", "local", "lab"),
-                             user="me")  # fmt: skip
+    session = ConsoleSession(
+        hotpapers, Console(file=out, width=400), channel=ChannelRef("console", "local", "lab"), user="me"
+    )
     await session.handle("/subscribe publish=yes")
     asked = out.getvalue()
     assert "titles, authors, abstracts" in asked and "Never shown: people's names or ids" in asked
@@ -75,8 +77,12 @@ async def slack_bot(hotpapers: HotPapers, slack: FakeSlack) -> AsyncIterator[Har
 
 
 async def test_slack_publish_is_for_admins_confirmed_then_private(slack_bot: Harness, hotpapers: HotPapers) -> None:
-    steps = [("a", "subscribe publish=confirm", USER), ("b", "subscribe publish=yes", "UADMIN"),
-             ("c", "subscribe publish=confirm", "UADMIN"), ("d", "settings publish=rotate", "UADMIN")]  # fmt: skip
+    steps = [
+        ("a", "subscribe publish=confirm", USER),
+        ("b", "subscribe publish=yes", "UADMIN"),
+        ("c", "subscribe publish=confirm", "UADMIN"),
+        ("d", "settings publish=rotate", "UADMIN"),
+    ]
     for count, (hook, text, user) in enumerate(steps, 1):  # one after the other: each changes what the next sees
         await slack_bot.slack.command("/hotpapers", text, response_url=slack_bot.fake.response_url(hook), user_id=user)
         await slack_bot.fake.wait_for_responses(count)

@@ -26,11 +26,31 @@ DISCORD_ROOTS = {
 }
 # Optional properties no fake answer carries: accepted as anything, so their (large) schemas need not be vendored.
 PRUNED = {
-    "MessageResponse": ["call", "activity", "application", "interaction", "thread", "mention_channels",
-                        "role_subscription_data", "purchase_notification", "resolved", "poll", "shared_client_theme",
-                        "stickers", "sticker_items", "referenced_message", "message_snapshots", "interaction_metadata",
-                        "message_reference", "attachments", "mentions", "position", "webhook_id", "application_id",
-                        "reactions"],
+    "MessageResponse": [
+        "call",
+        "activity",
+        "application",
+        "interaction",
+        "thread",
+        "mention_channels",
+        "role_subscription_data",
+        "purchase_notification",
+        "resolved",
+        "poll",
+        "shared_client_theme",
+        "stickers",
+        "sticker_items",
+        "referenced_message",
+        "message_snapshots",
+        "interaction_metadata",
+        "message_reference",
+        "attachments",
+        "mentions",
+        "position",
+        "webhook_id",
+        "application_id",
+        "reactions",
+    ],
     "MessageEmbedResponse": ["components", "video", "provider"],
     "UserResponse": ["avatar_decoration_data", "collectibles", "primary_guild"],
     "UserPIIResponse": ["avatar_decoration_data", "collectibles", "primary_guild"],
@@ -38,7 +58,7 @@ PRUNED = {
     "ApplicationCommandResponse": ["options"],
     "ActionRowComponentResponse": ["components"],
     "GuildChannelResponse": ["permission_overwrites", "available_tags", "default_reaction_emoji"],
-}  # fmt: skip
+}
 
 
 def _closure(schemas: dict[str, Any], roots: list[str], prefix: str) -> dict[str, Any]:
@@ -75,8 +95,11 @@ def discord(spec_path: str, commit: str = "") -> None:
     schemas = spec["components"]["schemas"]
     for name, roots in DISCORD_ROOTS.items():
         closure = _closure(schemas, roots, "#/components/schemas/")
-        subset = {"$comment": f"discord/discord-api-spec@{commit} specs/openapi.json, pruned: see extract.py",
-                  "roots": roots, "components": {"schemas": closure}}  # fmt: skip
+        subset = {
+            "$comment": f"discord/discord-api-spec@{commit} specs/openapi.json, pruned: see extract.py",
+            "roots": roots,
+            "components": {"schemas": closure},
+        }
         (HERE / f"discord_{name}.json").write_text(json.dumps(subset, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -96,9 +119,12 @@ def slack(spec_path: str, commit: str = "") -> None:
         responses = spec["paths"][path][verb]["responses"]
         methods[method] = {"ok": responses["200"]["schema"], "error": responses["default"]["schema"]}
     definitions = _closure(spec["definitions"], _refs(methods), "#/definitions/")
-    subset = {"$comment": f"slackapi/slack-api-specs@{commit} web-api/slack_web_openapi_v2_without_examples.json "
-                          "(2021), amended from the Web API reference: see slack_amend in extract.py",
-              "methods": methods, "definitions": definitions}  # fmt: skip
+    subset = {
+        "$comment": f"slackapi/slack-api-specs@{commit} web-api/slack_web_openapi_v2_without_examples.json "
+        "(2021), amended from the Web API reference: see slack_amend in extract.py",
+        "methods": methods,
+        "definitions": definitions,
+    }
     slack_amend(subset)
     (HERE / "slack_web.json").write_text(json.dumps(subset, indent=1, ensure_ascii=False) + "\n")
 
@@ -126,19 +152,29 @@ def slack_amend(subset: dict[str, Any]) -> None:
     message = definitions["objs_message"]["properties"]
     message["app_id"] = {"$ref": "#/definitions/defs_app_id"}
     message["metadata"] = {
-        "type": "object", "additionalProperties": False, "required": ["event_type", "event_payload"],
-        "properties": {"event_type": {"type": "string"}, "event_payload": {"type": "object"}}}  # fmt: skip
-    message["edited"] = {"type": "object", "required": ["user", "ts"],
-                         "properties": {"user": {"$ref": "#/definitions/defs_user_id"},
-                                        "ts": {"$ref": "#/definitions/defs_ts"}}}  # fmt: skip
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["event_type", "event_payload"],
+        "properties": {"event_type": {"type": "string"}, "event_payload": {"type": "object"}},
+    }
+    message["edited"] = {
+        "type": "object",
+        "required": ["user", "ts"],
+        "properties": {"user": {"$ref": "#/definitions/defs_user_id"}, "ts": {"$ref": "#/definitions/defs_ts"}},
+    }
     history = methods["conversations.history"]["ok"]
     history["properties"]["response_metadata"] = {
-        "type": "object", "required": ["next_cursor"], "properties": {"next_cursor": {"type": "string"}}}  # fmt: skip
+        "type": "object",
+        "required": ["next_cursor"],
+        "properties": {"next_cursor": {"type": "string"}},
+    }
     history["properties"]["messages"].pop("minItems", None)
     history["properties"]["channel_actions_ts"] = {"type": ["integer", "null"]}
     update = methods["chat.update"]["ok"]["properties"]["message"]
-    update["properties"] |= {key: {"$ref": f"#/definitions/objs_message/properties/{key}"}
-                             for key in ("blocks", "type", "user", "bot_id", "app_id", "bot_profile")}  # fmt: skip
+    update["properties"] |= {
+        key: {"$ref": f"#/definitions/objs_message/properties/{key}"}
+        for key in ("blocks", "type", "user", "bot_id", "app_id", "bot_profile")
+    }
     update["additionalProperties"] = False
     for answers in methods.values():
         error = answers["error"]["properties"]

@@ -13,15 +13,54 @@ from hypothesis import strategies as st
 from adapters.discord import render
 from bot.model import ChannelRef, ChannelSettings, DigestEntry, PostRecord, VoteTally
 from bot.text import clean_text
-from tests.adapters.conftest_discord import card
+from tests.adapters.discord.support import card
 from tests.fakes.discord_server import message_errors
 
-HOSTILE = ["@everyone", "@here", "<@123456789012345678>", "<@!123456789012345678>", "<@&123456789012345678>",
-           "[click](https://evil.example)", "[", "]", "(", ")", "**", "__", "~~", "||", "`", "```", "> ", ">>> ",
-           "# ", "-# ", "- ", "\\", "\n", "\r\n", "\t", "\x00", "\x1b[31m", "\u202e", "\u200b", "\ue000",
-           "\ue001", "https://arxiv.org/abs/2010.00577", "<https://evil.example>", "<t:0:R>",
-           "<#123456789012345678>", "</paper:123456789012345678>", "</hotpapers subscribe:123456789012345678>",
-           "\u2066", "\u2069", "\ufeff", "\u2060", "\u061c", "👩\u200d🔬"]  # fmt: skip
+HOSTILE = [
+    "@everyone",
+    "@here",
+    "<@123456789012345678>",
+    "<@!123456789012345678>",
+    "<@&123456789012345678>",
+    "[click](https://evil.example)",
+    "[",
+    "]",
+    "(",
+    ")",
+    "**",
+    "__",
+    "~~",
+    "||",
+    "`",
+    "```",
+    "> ",
+    ">>> ",
+    "# ",
+    "-# ",
+    "- ",
+    "\\",
+    "\n",
+    "\r\n",
+    "\t",
+    "\x00",
+    "\x1b[31m",
+    "\u202e",
+    "\u200b",
+    "\ue000",
+    "\ue001",
+    "https://arxiv.org/abs/2010.00577",
+    "<https://evil.example>",
+    "<t:0:R>",
+    "<#123456789012345678>",
+    "</paper:123456789012345678>",
+    "</hotpapers subscribe:123456789012345678>",
+    "\u2066",
+    "\u2069",
+    "\ufeff",
+    "\u2060",
+    "\u061c",
+    "👩\u200d🔬",
+]
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30)), max_size=30).map("".join)
 long_text = st.builds(lambda piece, n: (piece * n)[:12_000], hostile_text.filter(bool), st.integers(1, 600))
 UNESCAPED_BRACKET = re.compile(r"(?<!\\)(?:\\\\)*[\[\]]")
@@ -52,15 +91,30 @@ def unescape(text: str) -> str:
 
 
 @settings(max_examples=40, deadline=None)
-@given(title=st.one_of(hostile_text, long_text), abstract=st.one_of(hostile_text, long_text),
-       summary=st.one_of(hostile_text, long_text), author=hostile_text, names=st.lists(hostile_text, max_size=40),
-       why=st.lists(hostile_text, max_size=12), categories=st.lists(hostile_text, max_size=8))  # fmt: skip
+@given(
+    title=st.one_of(hostile_text, long_text),
+    abstract=st.one_of(hostile_text, long_text),
+    summary=st.one_of(hostile_text, long_text),
+    author=hostile_text,
+    names=st.lists(hostile_text, max_size=40),
+    why=st.lists(hostile_text, max_size=12),
+    categories=st.lists(hostile_text, max_size=8),
+)
 def test_a_card_of_hostile_text_pings_nobody_links_nowhere_and_fits_the_embed_limits(
     title: str, abstract: str, summary: str, author: str, names: list[str], why: list[str], categories: list[str]
 ) -> None:
     posted = (PostRecord(ChannelRef("discord", "1", "3000000000000000001", "#papers"), date(2020, 10, 2)),)
-    hostile = card(title=title, abstract=abstract, summary=summary, author=author or None, authors=tuple(names),
-                   why=tuple(why), categories=tuple(categories), posted=posted, unavailable=(title[:50],))  # fmt: skip
+    hostile = card(
+        title=title,
+        abstract=abstract,
+        summary=summary,
+        author=author or None,
+        authors=tuple(names),
+        why=tuple(why),
+        categories=tuple(categories),
+        posted=posted,
+        unavailable=(title[:50],),
+    )
     assert_inert_and_within_limits(render.paper_embed(hostile))
     assert_inert_and_within_limits(render.entry_embed(DigestEntry(rank=25, card=hostile, updated=True)))
 
@@ -148,8 +202,11 @@ def test_message_content_is_escaped_and_cut_to_2000_characters() -> None:
 
 
 def test_settings_are_listed_with_the_channel_name() -> None:
-    text = render.settings_text(ChannelSettings(categories=("cs.LG",), keywords=("self_supervised",)),
-                                channel=ChannelRef("discord", "1", "2", "#papers"), lead="Subscribed.")  # fmt: skip
+    text = render.settings_text(
+        ChannelSettings(categories=("cs.LG",), keywords=("self_supervised",)),
+        channel=ChannelRef("discord", "1", "2", "#papers"),
+        lead="Subscribed.",
+    )
     assert text.startswith("Subscribed. Digest settings for #papers:")
     assert "categories: cs.LG" in text and r"keywords: self\_supervised" in text
 

@@ -11,11 +11,9 @@ from discord.http import Route
 
 from bot.model import ChannelRef, DigestEntry
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, button_press, card, command, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, button_press, card, command
 from tests.fakes.discord_server import APP_ID, GUILD_ID, PAPERS_CHANNEL, FakeDiscord
 from tests.fakes.spec import discord_errors, discord_unknown_fields
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 # (method, route regex) -> (schema, is a list); 204s have no body.

@@ -12,10 +12,8 @@ from adapters.discord.client import HotPapersBot
 from bot.errors import Undeliverable
 from bot.model import ChannelRef, DigestEntry, VoteTally
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, WatchedService, card, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, WatchedService, card
 from tests.fakes.discord_server import ALICE, BOB, BOT_ID, GUILD_ID, OTHER_BOT, PAPERS_CHANNEL, FakeDiscord, Recorded
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 CAROL = "4000000000000000003"
@@ -95,8 +93,11 @@ async def test_removing_a_reaction_removes_the_vote_and_a_thumbs_down_with_a_ski
     await fake.react(message_id(fake, first), "👍", user_id=ALICE, add=False)
     await fake.react(message_id(fake, first), "👎🏽", user_id=BOB)
     votes = await watched.wait_votes(3)
-    assert sorted((e.user_id, e.value, e.removed) for e, _ in votes) == [(ALICE, 1, False), (ALICE, 1, True),
-                                                                         (BOB, -1, False)]  # fmt: skip
+    assert sorted((e.user_id, e.value, e.removed) for e, _ in votes) == [
+        (ALICE, 1, False),
+        (ALICE, 1, True),
+        (BOB, -1, False),
+    ]
     assert (await hotpapers.paper(paper_id, HERE)).votes == VoteTally(up=0, down=1)
 
 

@@ -7,19 +7,15 @@ from typing import Any
 from adapters.discord.errors import REGENERATE_DENIED
 from bot.model import ChannelRef, PaperCard
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import (
+from tests.adapters.discord.support import (
     StartBot,
     WatchedService,
     button_press,
     command,
-    fake_fixture,
-    start_bot_fixture,
 )
-from tests.adapters.test_discord_commands import ask, fields
+from tests.adapters.discord.test_discord_commands import ask, fields
 from tests.fakes.discord_server import ALICE, BOB, EPHEMERAL, FakeDiscord
 from tests.fakes.llm_server import FakeLLM
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 COMMUNITY, PLAIN = "1611.03530", "2010.00577"  # a sample paper with a ShortScience summary, and one without
 CAROL, DAVE = "4000000000000000003", "4000000000000000004"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,10 @@ from bot.errors import ConfigError
 from bot.model import ChannelRef
 from bot.ports import Publisher
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, SECRET, TEAM, Harness, serving
+from tests.adapters.slack.support import CHANNEL, SECRET, TEAM, Harness, serving
 from tests.fakes.slack_server import WAIT, FakeSlack
 
 MANIFEST = Path(adapters.slack.__file__).parent / "manifest.yaml"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
 
 
 @pytest.fixture

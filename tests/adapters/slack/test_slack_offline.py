@@ -18,7 +18,7 @@ from bot.health import HealthSettings, start_health_server
 from bot.logging_setup import configure_logging
 from bot.metrics import Metrics
 from bot.service import HotPapers
-from tests.adapters.slack_support import SECRET, SlackSide
+from tests.adapters.slack.support import SECRET, SlackSide
 
 CLOSED = "http://127.0.0.1:9/api/"
 
@@ -93,8 +93,9 @@ async def test_a_20_kb_request_line_on_the_health_port_is_a_400_and_one_warning(
     async def healthy() -> None:
         return None
 
-    server = await start_health_server(HealthSettings(enabled=True, port=0), metrics=Metrics(),
-                                       check_database=healthy, signal_health=list)  # fmt: skip
+    server = await start_health_server(
+        HealthSettings(enabled=True, port=0), metrics=Metrics(), check_database=healthy, signal_health=list
+    )
     try:
         answer = await raw_request(server.port, b"GET /healthz?" + b"x" * 20_000 + b" HTTP/1.1")
     finally:

@@ -15,10 +15,8 @@ from adapters.discord.publisher import DiscordPublisher
 from bot.config import Config
 from bot.errors import ConfigError, UpstreamUnavailable
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, command, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, command
 from tests.fakes.discord_server import APP_ID, GUILD_ID, FakeDiscord, _error
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 GUILDS_AND_GUILD_REACTIONS = (1 << 0) | (1 << 10)
 COMMANDS = rf"/applications/{APP_ID}/commands"
@@ -50,16 +48,27 @@ async def test_the_commands_are_synced_globally_with_hotpapers_for_channel_manag
     synced = {c["name"]: c for c in sync.json}
     assert set(synced) == {"paper", "top", "summarize", "hotpapers"}
     assert synced["paper"]["options"] == [
-        {"type": 3, "name": "ref", "description": synced["paper"]["options"][0]["description"], "required": True,
-         "min_length": 1, "max_length": 300}
-    ]  # fmt: skip
+        {
+            "type": 3,
+            "name": "ref",
+            "description": synced["paper"]["options"][0]["description"],
+            "required": True,
+            "min_length": 1,
+            "max_length": 300,
+        }
+    ]
     admin = synced["hotpapers"]
     assert admin["default_member_permissions"] == discord.Permissions(manage_channels=True).value
     assert admin["contexts"] == [0]  # guild only
     assert {o["name"] for o in admin["options"]} == {"subscribe", "unsubscribe", "settings", "regenerate"}
     assert synced["top"]["options"][0] | {"description": ""} == {
-        "type": 4, "name": "days", "description": "", "required": False, "min_value": 1, "max_value": 365
-    }  # fmt: skip
+        "type": 4,
+        "name": "days",
+        "description": "",
+        "required": False,
+        "min_value": 1,
+        "max_value": 365,
+    }
 
 
 async def test_configured_guilds_get_the_commands_directly_and_the_stale_global_set_is_emptied(
@@ -85,9 +94,12 @@ async def test_a_global_sync_empties_the_guild_sets_an_earlier_guild_sync_left(
 
 
 async def test_a_guild_that_refuses_the_sync_does_not_stop_the_others(
-    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, monkeypatch: pytest.MonkeyPatch,
+    fake: FakeDiscord,
+    start_bot: StartBot,
+    hotpapers: HotPapers,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     broken = "2000000000000000666"  # the bot was removed from this server, or lacks applications.commands
     accept = fake._put_commands
 

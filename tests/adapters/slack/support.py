@@ -28,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
 from bot.model import Paper, PaperCard, Summary, VoteTally
+from bot.ports import ChatService
 from bot.service import HotPapers
 from tests.fakes.slack_server import WAIT, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-PAYLOADS = Path(__file__).parent.parent / "fakes" / "payloads" / "slack"
+PAYLOADS = Path(__file__).parents[2] / "fakes" / "payloads" / "slack"
 TEAM, CHANNEL, USER, BOT_USER = "T111", "C111", "U222", "UBOT"
 
 
@@ -153,7 +154,7 @@ class Harness:
 
 @asynccontextmanager
 async def serving(
-    service: HotPapers,
+    service: ChatService,
     fake: FakeSlack,
     *,
     engine: AsyncEngine | None = None,
@@ -175,13 +176,27 @@ async def serving(
         await server.stop()
 
 
-def card(*, title: str = "A paper", abstract: str = "An abstract.", authors: tuple[str, ...] = ("Ada Lovelace",),
-         summary: str = "A summary.", author: str | None = None, why: tuple[str, ...] = ()) -> PaperCard:  # fmt: skip
+def card(
+    *,
+    title: str = "A paper",
+    abstract: str = "An abstract.",
+    authors: tuple[str, ...] = ("Ada Lovelace",),
+    summary: str = "A summary.",
+    author: str | None = None,
+    why: tuple[str, ...] = (),
+) -> PaperCard:
     """A PaperCard built from (possibly hostile) strings, for renderer tests."""
     when = datetime(2020, 10, 1, tzinfo=UTC)
     paper = Paper(
-        id="2010.00577", version=2, title=title, authors=authors, abstract=abstract, categories=("cs.LG",),
-        primary_category="cs.LG", published=when, updated=when,
-    )  # fmt: skip
+        id="2010.00577",
+        version=2,
+        title=title,
+        authors=authors,
+        abstract=abstract,
+        categories=("cs.LG",),
+        primary_category="cs.LG",
+        published=when,
+        updated=when,
+    )
     source = "community" if author else "extractive"
     return PaperCard(paper, Summary(summary, source, when, author=author), votes=VoteTally(3, 1), why=why)

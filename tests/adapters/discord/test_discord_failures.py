@@ -15,10 +15,8 @@ import pytest
 
 from bot.model import ChannelRef, PostKey
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot
 from tests.fakes.discord_server import GUILD_ID, PAPERS_CHANNEL, FakeDiscord
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 POSTS = rf"POST /channels/{PAPERS_CHANNEL}/messages"

@@ -12,7 +12,7 @@ import pytest
 from adapters.slack import render
 from bot.model import ChannelRef, PaperCard
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, USER, Harness, Watched, card, serving
+from tests.adapters.slack.support import CHANNEL, USER, Harness, Watched, card, serving
 from tests.fakes.slack_server import RESPONSE_URL_LIFETIME, RESPONSE_URL_USES, FakeSlack, block_errors
 
 HOSTILE_TITLE = "<!channel> \u202eevil\u202c *bold* </paper:1> " + "&<>" * 200
@@ -37,7 +37,7 @@ class Hostile(Watched):
 
 @pytest.fixture
 async def bot(hotpapers: HotPapers, fake: FakeSlack) -> AsyncIterator[Harness]:
-    async with serving(Hostile(hotpapers), fake, hot_limit=20) as harness:  # type: ignore[arg-type]
+    async with serving(Hostile(hotpapers), fake, hot_limit=20) as harness:
         yield harness
 
 

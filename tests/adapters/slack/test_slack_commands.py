@@ -5,33 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, TEAM, Harness, Watched, serving, submission
+from tests.adapters.slack.support import CHANNEL, TEAM, Harness, Watched, serving, submission
 from tests.fakes.slack_server import FakeSlack
 
 HERE = ChannelRef("slack", TEAM, CHANNEL)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
-async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
-    async with serving(watched, fake) as harness:  # type: ignore[arg-type]
-        yield harness
 
 
 async def test_paper_is_acknowledged_while_the_lookup_is_still_running_then_answered_with_a_card(
@@ -143,7 +125,7 @@ async def test_a_slow_summary_save_is_acknowledged_in_time_and_confirmed_when_do
     watched: Watched, fake: FakeSlack
 ) -> None:
     watched.gates["add_summary"] = asyncio.Event()
-    async with serving(watched, fake, summary_wait_seconds=0.05) as bot:  # type: ignore[arg-type]
+    async with serving(watched, fake, summary_wait_seconds=0.05) as bot:
         await bot.slack.command("/summarize", "2010.00577", response_url=fake.response_url("slow"))
         (opened,) = await fake.wait_for_calls("views.open")
         ack = await bot.slack.interaction(submission(opened.args["view"]["private_metadata"], "Worth reading."))

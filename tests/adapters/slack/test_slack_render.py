@@ -12,12 +12,34 @@ from slack_sdk.models.blocks import Block
 from adapters.slack import render
 from adapters.slack.text import escape, fit, unescape
 from bot.model import DigestEntry
-from tests.adapters.slack_support import card
+from tests.adapters.slack.support import card
 from tests.fakes.slack_server import block_errors
 
-HOSTILE = ["<!channel>", "<!here>", "<!everyone>", "<@U123ABC>", "<#C999|general>", "<https://evil.example|click>",
-           "&amp;", "&lt;!channel&gt;", "*bold*", "`code`", "@everyone", "\x00", "\x1b[31m", "\u202e", "\r\n",
-           "|", ">", "\u2066", "\ufeff", "\u2060", "\u200b", "https://evil.example", "#general"]  # fmt: skip
+HOSTILE = [
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U123ABC>",
+    "<#C999|general>",
+    "<https://evil.example|click>",
+    "&amp;",
+    "&lt;!channel&gt;",
+    "*bold*",
+    "`code`",
+    "@everyone",
+    "\x00",
+    "\x1b[31m",
+    "\u202e",
+    "\r\n",
+    "|",
+    ">",
+    "\u2066",
+    "\ufeff",
+    "\u2060",
+    "\u200b",
+    "https://evil.example",
+    "#general",
+]
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40)), max_size=30).map("".join)
 long_text = st.builds(lambda piece, n: piece * n, hostile_text.filter(bool), st.integers(1, 400))
 OUR_LINK = re.compile(r"<https://arxiv\.org/(?:abs|pdf)/[0-9.v]+\|[^<>]*>")
@@ -45,14 +67,20 @@ def assert_inert_and_within_limits(blocks: list[dict[str, Any]]) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(title=hostile_text, abstract=st.one_of(hostile_text, long_text), summary=st.one_of(hostile_text, long_text),
-       author=hostile_text, names=st.lists(hostile_text, max_size=40),
-       why=st.lists(hostile_text, max_size=12))  # fmt: skip
+@given(
+    title=hostile_text,
+    abstract=st.one_of(hostile_text, long_text),
+    summary=st.one_of(hostile_text, long_text),
+    author=hostile_text,
+    names=st.lists(hostile_text, max_size=40),
+    why=st.lists(hostile_text, max_size=12),
+)
 def test_a_card_of_hostile_text_mentions_nobody_and_fits_block_kit(
     title: str, abstract: str, summary: str, author: str, names: list[str], why: list[str]
 ) -> None:
-    hostile = card(title=title, abstract=abstract, summary=summary, author=author or None, authors=tuple(names),
-                   why=tuple(why))  # fmt: skip
+    hostile = card(
+        title=title, abstract=abstract, summary=summary, author=author or None, authors=tuple(names), why=tuple(why)
+    )
     assert_inert_and_within_limits(render.paper_blocks(hostile, rank=3, updated=True))
     fallback = render.fallback_text(hostile, rank=3)
     assert "<" not in fallback and ">" not in fallback and len(fallback) < 400

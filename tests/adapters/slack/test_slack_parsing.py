@@ -8,7 +8,7 @@ from adapters.slack.events import reaction_value, reaction_vote
 from adapters.slack.options import parse_options, split_subcommand
 from adapters.slack.settings import Secrets, Settings
 from bot.errors import BadInput, ConfigError
-from tests.adapters.slack_support import payload
+from tests.adapters.slack.support import payload
 
 UP, DOWN = ("+1", "thumbsup", "fire"), ("-1", "thumbsdown")
 
@@ -48,9 +48,17 @@ def test_the_first_word_is_the_subcommand_and_an_empty_text_asks_for_help() -> N
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("+1", 1), ("thumbsup", 1), ("+1::skin-tone-3", 1), ("fire", 1), ("-1", -1), ("thumbsdown::skin-tone-6", -1),
-     ("eyes", None), ("+10", None)],
-)  # fmt: skip
+    [
+        ("+1", 1),
+        ("thumbsup", 1),
+        ("+1::skin-tone-3", 1),
+        ("fire", 1),
+        ("-1", -1),
+        ("thumbsdown::skin-tone-6", -1),
+        ("eyes", None),
+        ("+10", None),
+    ],
+)
 def test_reaction_names_map_to_votes_whatever_the_skin_tone(name: str, value: int | None) -> None:
     assert reaction_value(name, up=UP, down=DOWN) == value
 
@@ -59,8 +67,13 @@ def test_a_reaction_event_becomes_a_vote_on_that_message_with_its_event_id() -> 
     vote = reaction_vote(payload("reaction_added"), removed=False, bot_user_id="UBOT", up=UP, down=DOWN)
     assert vote is not None
     assert (vote.channel.key, vote.user_id, vote.message_id, vote.value, vote.event_id, vote.by_bot) == (
-        "slack:T111:C111", "U222", "1700000001.000001", 1, "Ev0001", False,
-    )  # fmt: skip
+        "slack:T111:C111",
+        "U222",
+        "1700000001.000001",
+        1,
+        "Ev0001",
+        False,
+    )
 
 
 def test_reactions_on_files_and_the_bots_own_reactions_are_not_votes() -> None:

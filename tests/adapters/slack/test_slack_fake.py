@@ -68,8 +68,9 @@ async def test_the_fake_reads_form_bodies_with_json_encoded_blocks_and_refuses_o
     async with aiohttp.ClientSession(headers=headers) as http:
         async with http.post(fake.api_url + "chat.postMessage", data=form) as response:
             assert (await response.json())["error"] == "invalid_blocks"
-        async with http.post(fake.api_url + "chat.postMessage", data=b"<xml/>",
-                             headers={"Content-Type": "application/xml"}) as response:  # fmt: skip
+        async with http.post(
+            fake.api_url + "chat.postMessage", data=b"<xml/>", headers={"Content-Type": "application/xml"}
+        ) as response:
             assert (await response.json())["error"] == "invalid_form_data"
 
 
@@ -108,9 +109,17 @@ async def error_of(call: Any) -> SlackApiError:
 
 @pytest.mark.parametrize(
     "mode",
-    ["not_in_channel", "is_archived", "channel_not_found", "msg_blocks_too_long", "invalid_auth", "account_inactive",
-     "token_revoked", "no_permission"],
-)  # fmt: skip
+    [
+        "not_in_channel",
+        "is_archived",
+        "channel_not_found",
+        "msg_blocks_too_long",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "no_permission",
+    ],
+)
 async def test_any_slack_error_code_is_a_mode_answered_with_http_200_and_ok_false(slack: FakeSlack, mode: str) -> None:
     fault = slack.faults.inject("chat.postMessage", mode)
     error = await error_of(client(slack).chat_postMessage(channel=CHANNEL, text="hi"))

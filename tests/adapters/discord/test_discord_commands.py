@@ -14,18 +14,14 @@ from bot.errors import UpstreamUnavailable
 from bot.messages import UNREACHABLE
 from bot.model import ChannelRef, PaperCard
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import (
+from tests.adapters.discord.support import (
     StartBot,
     WatchedService,
     button_press,
     command,
-    fake_fixture,
     modal_submit,
-    start_bot_fixture,
 )
 from tests.fakes.discord_server import APP_ID, BOB, EPHEMERAL, GUILD_ID, PAPERS_CHANNEL, FakeDiscord, Recorded
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 NO_MENTIONS = {"parse": []}
@@ -186,8 +182,12 @@ async def test_vote_buttons_count_for_the_paper_on_the_card_and_top_ranks_by_the
         payload = command(fake, "paper", {"ref": ref})
         await ask(fake, payload)
         (cards[ref],) = fake.replies(payload["token"])
-    presses = [("2010.00577", "+1", "4000000000000000001"), ("2010.00402", "+1", "4000000000000000001"),
-               ("2010.00402", "+1", BOB), ("2010.00577", "-1", BOB)]  # fmt: skip
+    presses = [
+        ("2010.00577", "+1", "4000000000000000001"),
+        ("2010.00402", "+1", "4000000000000000001"),
+        ("2010.00402", "+1", BOB),
+        ("2010.00577", "-1", BOB),
+    ]
     for ref, value, user in presses:
         press = button_press(fake, cards[ref], f"hp:vote:{value}:{ref}", user_id=user)
         callback, _ = await ask(fake, press)
@@ -202,11 +202,15 @@ async def test_vote_buttons_count_for_the_paper_on_the_card_and_top_ranks_by_the
     (embed,) = followup.json["embeds"]
     assert embed["title"] == "Most-voted papers in #papers, last 7 days"
     assert [(f["name"], f["value"]) for f in embed["fields"]] == [
-        ("1. From Trees to Continuous Embeddings and Back: Hyperbolic Hierarchical Clustering",
-         "👍 2 · 👎 0 · https://arxiv.org/abs/2010.00402"),
-        ("2. Interpreting Graph Neural Networks for NLP With Differentiable Edge Masking",
-         "👍 1 · 👎 1 · https://arxiv.org/abs/2010.00577"),
-    ]  # fmt: skip
+        (
+            "1. From Trees to Continuous Embeddings and Back: Hyperbolic Hierarchical Clustering",
+            "👍 2 · 👎 0 · https://arxiv.org/abs/2010.00402",
+        ),
+        (
+            "2. Interpreting Graph Neural Networks for NLP With Differentiable Edge Masking",
+            "👍 1 · 👎 1 · https://arxiv.org/abs/2010.00577",
+        ),
+    ]
 
 
 async def test_top_without_votes_says_how_to_vote(fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers) -> None:
@@ -254,8 +258,15 @@ async def test_subscribe_stores_the_channels_options_and_answers_the_admin_priva
     fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
 ) -> None:
     await start_bot(hotpapers)
-    options = {"categories": "cs.LG, cs.CL", "keywords": "graph_neural", "top_n": 3, "post_time": "8:30",
-               "timezone": "Europe/Berlin", "weekdays": "mon-fri", "announce_empty": True}  # fmt: skip
+    options = {
+        "categories": "cs.LG, cs.CL",
+        "keywords": "graph_neural",
+        "top_n": 3,
+        "post_time": "8:30",
+        "timezone": "Europe/Berlin",
+        "weekdays": "mon-fri",
+        "announce_empty": True,
+    }
     payload = command(fake, "subscribe", options, group="hotpapers", admin=True)
     callback, (followup,) = await ask(fake, payload)
     assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
@@ -266,8 +277,11 @@ async def test_subscribe_stores_the_channels_options_and_answers_the_admin_priva
     assert r"keywords: graph\_neural" in data["content"]
     stored = await hotpapers.settings(HERE)
     assert (stored.categories, stored.top_n, stored.post_time, stored.timezone) == (
-        ("cs.LG", "cs.CL"), 3, "08:30", "Europe/Berlin"
-    )  # fmt: skip
+        ("cs.LG", "cs.CL"),
+        3,
+        "08:30",
+        "Europe/Berlin",
+    )
     assert (stored.weekdays, stored.announce_empty, stored.subscribed) == ((0, 1, 2, 3, 4), True, True)
 
 
@@ -278,8 +292,12 @@ async def test_hotpapers_without_manage_channels_is_refused_privately_and_change
     await start_bot(hotpapers)
     payload = command(fake, subcommand, {"top_n": 3} if subcommand == "subscribe" else {}, group="hotpapers")
     callback, _ = await ask(fake, payload, followups=0)
-    assert callback.json["data"] == {"content": MANAGE_CHANNELS, "flags": EPHEMERAL, "tts": False,
-                                     "allowed_mentions": NO_MENTIONS}  # fmt: skip
+    assert callback.json["data"] == {
+        "content": MANAGE_CHANNELS,
+        "flags": EPHEMERAL,
+        "tts": False,
+        "allowed_mentions": NO_MENTIONS,
+    }
     assert (await hotpapers.settings(HERE)).subscribed is False
 
 

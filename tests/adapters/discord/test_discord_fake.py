@@ -14,7 +14,6 @@ import discord
 import pytest
 from discord.http import Route
 
-from tests.adapters.conftest_discord import fake_fixture
 from tests.fakes.discord_server import (
     GENERAL_CHANNEL,
     GUILD_ID,
@@ -24,8 +23,6 @@ from tests.fakes.discord_server import (
     FakeDiscord,
 )
 from tests.fakes.faults import ManualClock
-
-__all__ = ["fake_fixture"]
 
 POSTS = r"POST /channels/\d+/messages"
 
@@ -176,8 +173,13 @@ async def test_every_answer_carries_its_routes_bucket_headers(fake: FakeDiscord)
     ]
     assert [status for status, _, _ in answers] == [200, 404, 200, 404]
     for _, headers, _ in answers:
-        assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Reset-After",
-                "X-RateLimit-Bucket"} <= set(headers)  # fmt: skip
+        assert {
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "X-RateLimit-Reset-After",
+            "X-RateLimit-Bucket",
+        } <= set(headers)
     assert answers[0][1]["X-RateLimit-Bucket"] != answers[2][1]["X-RateLimit-Bucket"]  # one bucket per route
     message_id = answers[2][2]["id"]
     status, headers, _ = await raw(fake, "DELETE", f"/channels/{PAPERS_CHANNEL}/messages/{message_id}")
@@ -194,8 +196,11 @@ async def test_the_realistic_message_bucket_allows_five_per_channel_then_answers
     assert [a[1]["X-RateLimit-Remaining"] for a in answers[:5]] == ["4", "3", "2", "1", "0"]
     assert {a[1]["X-RateLimit-Limit"] for a in answers} == {"5"} and answers[0][1]["X-RateLimit-Reset-After"] == "5.000"
     _, headers, body = answers[5]
-    assert headers["X-RateLimit-Scope"] == "user" and headers["Via"] and body == {
-        "message": "You are being rate limited.", "retry_after": 5.0, "global": False, "code": 0}  # fmt: skip
+    assert (
+        headers["X-RateLimit-Scope"] == "user"
+        and headers["Via"]
+        and body == {"message": "You are being rate limited.", "retry_after": 5.0, "global": False, "code": 0}
+    )
     assert (await raw(fake, "POST", f"/channels/{GENERAL_CHANNEL}/messages", {"content": "x"}))[0] == 200
     clock.now += 5.0
     assert (await raw(fake, "POST", f"/channels/{PAPERS_CHANNEL}/messages", {"content": "x"}))[0] == 200
@@ -350,12 +355,18 @@ async def test_resume_replays_what_was_dispatched_while_the_bot_was_away_in_orde
         await fake.dispatch_reaction_remove_emoji(PAPERS_CHANNEL, "1300000000000000001", "👍")
         second = await connect(session, fake)
         await second.send(6, {"token": TOKEN, "session_id": ready["d"]["session_id"], "seq": 3})
-        assert await second.dispatches(3) == [("MESSAGE_REACTION_ADD", 4), ("MESSAGE_REACTION_REMOVE_EMOJI", 5),
-                                              ("RESUMED", 6)]  # fmt: skip
+        assert await second.dispatches(3) == [
+            ("MESSAGE_REACTION_ADD", 4),
+            ("MESSAGE_REACTION_REMOVE_EMOJI", 5),
+            ("RESUMED", 6),
+        ]
         await fake.dispatch_reaction_remove_all(PAPERS_CHANNEL, "1300000000000000001")
         cleared = await second.frame()
-        assert (cleared["t"], cleared["s"], cleared["d"]) == ("MESSAGE_REACTION_REMOVE_ALL", 7, {
-            "channel_id": PAPERS_CHANNEL, "message_id": "1300000000000000001", "guild_id": GUILD_ID})  # fmt: skip
+        assert (cleared["t"], cleared["s"], cleared["d"]) == (
+            "MESSAGE_REACTION_REMOVE_ALL",
+            7,
+            {"channel_id": PAPERS_CHANNEL, "message_id": "1300000000000000001", "guild_id": GUILD_ID},
+        )
         third = await connect(session, fake)  # resuming from an older sequence replays from there
         await third.send(6, {"token": TOKEN, "session_id": ready["d"]["session_id"], "seq": 5})
         assert await third.dispatches(3) == [("RESUMED", 6), ("MESSAGE_REACTION_REMOVE_ALL", 7), ("RESUMED", 8)]
@@ -412,5 +423,7 @@ async def test_message_create_and_delete_reach_sessions_with_the_guild_messages_
         await http.delete_message(PAPERS_CHANNEL, message["id"])
         created, deleted = await bot.frame(), await bot.frame()
         assert (created["t"], created["d"]["id"], created["d"]["nonce"]) == ("MESSAGE_CREATE", message["id"], "hp-1")
-        assert (deleted["t"], deleted["d"]) == ("MESSAGE_DELETE", {
-            "id": message["id"], "channel_id": PAPERS_CHANNEL, "guild_id": GUILD_ID})  # fmt: skip
+        assert (deleted["t"], deleted["d"]) == (
+            "MESSAGE_DELETE",
+            {"id": message["id"], "channel_id": PAPERS_CHANNEL, "guild_id": GUILD_ID},
+        )

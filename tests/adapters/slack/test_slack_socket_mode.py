@@ -13,7 +13,7 @@ from adapters.slack.settings import Secrets, Settings
 from bot.errors import ConfigError
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, TEAM, Harness, Watched, payload, reaction, serving
+from tests.adapters.slack.support import CHANNEL, TEAM, Harness, Watched, payload, reaction, serving
 from tests.fakes.slack_server import WAIT, FakeSlack
 
 APP_TOKEN = "xapp-1-A111-1111-socket"
@@ -28,15 +28,10 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
 async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
     token = fake.add_workspace(TEAM).bot_token
     secrets = Secrets(bot_token=token, app_token=APP_TOKEN)  # no signing secret: Socket Mode needs none
-    async with serving(watched, fake, mode="socket", secrets=secrets) as harness:  # type: ignore[arg-type]
+    async with serving(watched, fake, mode="socket", secrets=secrets) as harness:
         yield harness
 
 
@@ -75,8 +70,9 @@ async def test_a_refused_app_token_fails_start_up_with_a_config_error_and_leaves
     hotpapers: HotPapers, fake: FakeSlack
 ) -> None:
     secrets = Secrets(bot_token=fake.add_workspace(TEAM).bot_token, app_token="xapp-revoked")
-    settings = Settings.parse({"enabled": True, "mode": "socket", "host": "127.0.0.1", "port": 0,
-                               "api_url": fake.api_url})  # fmt: skip
+    settings = Settings.parse(
+        {"enabled": True, "mode": "socket", "host": "127.0.0.1", "port": 0, "api_url": fake.api_url}
+    )
     server = SlackServer(hotpapers, settings, secrets)
     with pytest.raises(ConfigError, match=r"SLACK_APP_TOKEN.*invalid_auth") as caught:
         await server.start()

@@ -85,9 +85,14 @@ async def test_one_message_slack_refuses_is_skipped_and_the_rest_goes_on(
     ],
 )
 async def test_a_channel_slack_refuses_is_paused_and_the_admin_told_by_dm(
-    slack: FakeSlack, publisher: SlackPublisher, hotpapers: HotPapers, sample_day: date, mode: str, reason: str,
+    slack: FakeSlack,
+    publisher: SlackPublisher,
+    hotpapers: HotPapers,
+    sample_day: date,
+    mode: str,
+    reason: str,
     fix: str,
-) -> None:  # fmt: skip
+) -> None:
     await hotpapers.subscribe(HERE, {}, by=ADMIN)
     slack.faults.inject("chat.postMessage", mode, times=2)  # the header, then the notice in the channel
     result = await hotpapers.post_digest(HERE, sample_day, publisher)

@@ -15,12 +15,18 @@ from bot.bootstrap import App
 from bot.errors import Undeliverable
 from bot.model import ChannelRef, ChannelSettings
 from bot.service import HotPapers
-from tests.adapters.slack_support import SECRET, TEAM, Harness, Watched, payload, serving
+from tests.adapters.slack.support import SECRET, TEAM, Harness, Watched, payload, serving
 from tests.fakes.slack_server import FakeSlack, Workspace
 
 GRID = Workspace(team_id="T777", bot_token="xoxb-T777-grid", bot_user_id="UBOT7", bot_id="BT777", enterprise_id="E1")
-ORG = Workspace(team_id="T888", bot_token="xoxb-E2-org", bot_user_id="UBOT8", bot_id="BE2", enterprise_id="E2",
-                is_enterprise_install=True)  # fmt: skip
+ORG = Workspace(
+    team_id="T888",
+    bot_token="xoxb-E2-org",
+    bot_user_id="UBOT8",
+    bot_id="BE2",
+    enterprise_id="E2",
+    is_enterprise_install=True,
+)
 PLAIN = Workspace(team_id="T999", bot_token="xoxb-T999-installed", bot_user_id="UBOT9", bot_id="BT999")
 NOW = [1000.0]
 
@@ -58,26 +64,47 @@ async def install(bot: Harness, code: str) -> None:
     async with bot.http.get(bot.server.url + "/slack/install") as page:
         state = page.cookies["slack-app-oauth-state"].value
     headers = {"Cookie": f"slack-app-oauth-state={state}"}
-    async with bot.http.get(bot.server.url + "/slack/oauth_redirect", params={"code": code, "state": state},
-                            headers=headers) as done:  # fmt: skip
+    async with bot.http.get(
+        bot.server.url + "/slack/oauth_redirect", params={"code": code, "state": state}, headers=headers
+    ) as done:
         assert done.status == 200, await done.text()
 
 
 async def subscribe(bot: Harness, workspace: Workspace, channel: str, hook: str) -> dict[str, Any]:
-    grid = {"enterprise_id": workspace.enterprise_id or "",
-            "is_enterprise_install": "true" if workspace.is_enterprise_install else "false"}  # fmt: skip
-    await bot.slack.command("/hotpapers", "subscribe top=2", response_url=bot.fake.response_url(hook),
-                            team_id=workspace.team_id, channel_id=channel, user_id="UADMIN", **grid)  # fmt: skip
+    grid = {
+        "enterprise_id": workspace.enterprise_id or "",
+        "is_enterprise_install": "true" if workspace.is_enterprise_install else "false",
+    }
+    await bot.slack.command(
+        "/hotpapers",
+        "subscribe top=2",
+        response_url=bot.fake.response_url(hook),
+        team_id=workspace.team_id,
+        channel_id=channel,
+        user_id="UADMIN",
+        **grid,
+    )
     (answer,) = [r for r in await bot.fake.wait_for_responses(len(bot.fake.hooks)) if r.hook == hook]
     return answer.body
 
 
 def event(kind: str, team: str, *, enterprise: str | None = None, org_wide: bool = False, **fields: Any) -> dict:
     body = payload("reaction_added")
-    body |= {"team_id": team, "enterprise_id": enterprise, "event_id": f"Ev-{kind}-{team}",
-             "event": {"type": kind, **fields}}  # fmt: skip
-    body["authorizations"] = [{"enterprise_id": enterprise, "team_id": None if org_wide else team,
-                               "user_id": "UBOT", "is_bot": True, "is_enterprise_install": org_wide}]  # fmt: skip
+    body |= {
+        "team_id": team,
+        "enterprise_id": enterprise,
+        "event_id": f"Ev-{kind}-{team}",
+        "event": {"type": kind, **fields},
+    }
+    body["authorizations"] = [
+        {
+            "enterprise_id": enterprise,
+            "team_id": None if org_wide else team,
+            "user_id": "UBOT",
+            "is_bot": True,
+            "is_enterprise_install": org_wide,
+        }
+    ]
     body["is_enterprise_install"] = org_wide
     return body
 
@@ -187,7 +214,7 @@ async def test_a_single_workspace_app_pauses_its_digests_too(hotpapers: HotPaper
     here = ChannelRef("slack", TEAM, "C111")
     await hotpapers.subscribe(here)
     watched = Watched(hotpapers)
-    async with serving(watched, fake) as single:  # type: ignore[arg-type]
+    async with serving(watched, fake) as single:
         await single.slack.event(event(kind, TEAM, tokens={"oauth": [], "bot": ["UBOT"]}))
         await watched.wait_finished("pause_workspace", 1)
         assert paused(await hotpapers.settings(here), UNINSTALLED if kind == "app_uninstalled" else REVOKED)

@@ -10,10 +10,8 @@ import discord
 
 from bot.model import ChannelRef, VoteTally
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, WatchedService, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, WatchedService
 from tests.fakes.discord_server import ALICE, BOB, GUILD_ID, PAPERS_CHANNEL, FakeDiscord
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 POSTS = rf"/channels/{PAPERS_CHANNEL}/messages"
@@ -96,5 +94,8 @@ async def test_discord_py_reads_the_fakes_reaction_clear_events(
     await fake.dispatch_reaction_remove_emoji(PAPERS_CHANNEL, "1300000000000000002", "🔥")
     everything, fire = await cleared, await one_emoji
     assert (everything.message_id, everything.channel_id, everything.guild_id) == (
-        1300000000000000001, int(PAPERS_CHANNEL), int(GUILD_ID))  # fmt: skip
+        1300000000000000001,
+        int(PAPERS_CHANNEL),
+        int(GUILD_ID),
+    )
     assert (fire.message_id, str(fire.emoji)) == (1300000000000000002, "🔥")

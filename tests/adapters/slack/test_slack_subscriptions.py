@@ -8,7 +8,7 @@ import pytest
 
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, TEAM, USER, Harness, serving
+from tests.adapters.slack.support import CHANNEL, TEAM, USER, Harness, serving
 from tests.fakes.slack_server import FakeSlack
 
 HERE = ChannelRef("slack", TEAM, CHANNEL)
@@ -36,8 +36,9 @@ async def bot(hotpapers: HotPapers, fake: FakeSlack) -> AsyncIterator[Harness]:
 async def test_a_workspace_admin_subscribes_with_options_and_the_bot_joins_the_channel(
     bot: Harness, hotpapers: HotPapers
 ) -> None:
-    reply = await bot.slack.command("/hotpapers", f"subscribe {OPTIONS}", response_url=bot.fake.response_url(1),
-                                    user_id="UADMIN", user_name="root")  # fmt: skip
+    reply = await bot.slack.command(
+        "/hotpapers", f"subscribe {OPTIONS}", response_url=bot.fake.response_url(1), user_id="UADMIN", user_name="root"
+    )
     assert reply.status == 200
     (answer,) = await bot.fake.wait_for_responses(1)
     assert answer.body["response_type"] == "in_channel" and "root subscribed" in answer.body["text"]
@@ -45,8 +46,11 @@ async def test_a_workspace_admin_subscribes_with_options_and_the_bot_joins_the_c
     assert settings.subscribed and settings.categories == ("cs.LG", "cs.CL")
     assert settings.keywords == ("diffusion", "rl")
     assert (settings.post_time, settings.timezone, settings.top_n, settings.weekdays) == (
-        "07:30", "Europe/Berlin", 3, (0, 1, 2, 3, 4),
-    )  # fmt: skip
+        "07:30",
+        "Europe/Berlin",
+        3,
+        (0, 1, 2, 3, 4),
+    )
     assert [call.args["channel"] for call in bot.fake.calls_to("conversations.join")] == [CHANNEL]
 
 
@@ -54,8 +58,9 @@ async def test_the_channels_creator_may_change_settings_but_an_ordinary_member_m
     bot: Harness, hotpapers: HotPapers
 ) -> None:
     await hotpapers.subscribe(HERE)
-    await bot.slack.command("/hotpapers", "settings top=2", response_url=bot.fake.response_url("maker"),
-                            user_id="UMAKER")  # fmt: skip
+    await bot.slack.command(
+        "/hotpapers", "settings top=2", response_url=bot.fake.response_url("maker"), user_id="UMAKER"
+    )
     await bot.slack.command("/hotpapers", "settings top=9", response_url=bot.fake.response_url("alice"), user_id=USER)
     answers = {a.hook: a.body for a in await bot.fake.wait_for_responses(2)}
     assert answers["alice"]["response_type"] == "ephemeral" and "can't change" in answers["alice"]["text"]
@@ -64,8 +69,9 @@ async def test_the_channels_creator_may_change_settings_but_an_ordinary_member_m
 
 
 async def test_a_bad_option_is_named_back_to_the_admin_and_nothing_changes(bot: Harness, hotpapers: HotPapers) -> None:
-    await bot.slack.command("/hotpapers", "subscribe tz=Mars/Olympus", response_url=bot.fake.response_url(1),
-                            user_id="UADMIN")  # fmt: skip
+    await bot.slack.command(
+        "/hotpapers", "subscribe tz=Mars/Olympus", response_url=bot.fake.response_url(1), user_id="UADMIN"
+    )
     (answer,) = await bot.fake.wait_for_responses(1)
     assert answer.body["response_type"] == "ephemeral" and "timezone" in answer.body["text"]
     assert not (await hotpapers.settings(HERE)).subscribed
@@ -109,8 +115,9 @@ async def test_the_admin_who_subscribed_hears_by_dm_when_slack_refuses_the_chann
     assert result.state == "paused"
     (dm,) = [call for call in bot.fake.calls_to("chat.postMessage") if call.args.get("channel") == "UADMIN"]
     assert "not a member of" in dm.args["text"] and "/invite @hotpapers" in dm.args["text"]
-    settings_reply = await bot.slack.command("/hotpapers", "settings", response_url=bot.fake.response_url(2),
-                                             user_id="UADMIN")  # fmt: skip
+    settings_reply = await bot.slack.command(
+        "/hotpapers", "settings", response_url=bot.fake.response_url(2), user_id="UADMIN"
+    )
     assert settings_reply.status == 200
     (shown,) = [a.body for a in await bot.fake.wait_for_responses(2) if a.hook == "2"]
     shown_text = " ".join(block["text"]["text"] for block in shown["blocks"])

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 
 from bot.model import ChannelRef, DigestEntry
 from bot.service import HotPapers
-from tests.adapters.slack_support import BOT_USER, CHANNEL, TEAM, Harness, Watched, button, reaction, serving
-from tests.fakes.slack_server import FakeSlack
+from tests.adapters.slack.support import BOT_USER, CHANNEL, TEAM, Harness, Watched, button, reaction
 
 HERE = ChannelRef("slack", TEAM, CHANNEL)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
-async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
-    async with serving(watched, fake) as harness:  # type: ignore[arg-type]
-        yield harness
 
 
 async def post_digest(bot: Harness, hotpapers: HotPapers, day: date) -> list[str]:

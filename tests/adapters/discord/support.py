@@ -1,62 +1,22 @@
-"""Fixtures and payload builders for the Discord adapter tests: the real discord.py against tests/fakes/discord_server.
-
-Test modules import the fixtures they use (`from tests.adapters.conftest_discord import fake_fixture, ...`); they are
-registered under short names (`fake`, `start_bot`) so the parameters do not shadow the imports.
-"""
+"""Payload builders and helpers for the Discord adapter tests (the fixtures are in this package's conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import discord
-import pytest
-import yarl
 
-from adapters.discord import Settings
-from adapters.discord.client import HotPapersBot, build_bot
+from adapters.discord.client import HotPapersBot
 from bot.model import Paper, PaperCard, PostRecord, Summary, VoteEvent, VoteTally
-from tests.fakes.discord_server import ALICE, GUILD_ID, MANAGE_CHANNELS, TOKEN, FakeDiscord, payload
+from tests.fakes.discord_server import ALICE, GUILD_ID, MANAGE_CHANNELS, FakeDiscord, payload
 
 StartBot = Callable[..., Awaitable[HotPapersBot]]
 
 
-@pytest.fixture(name="fake")
-async def fake_fixture(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
-    """A running fake Discord with discord.py's REST base and gateway pointed at it (restored after the test)."""
-    server = FakeDiscord()
-    await server.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", server.api_base)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
-    yield server
-    await server.close()
-
-
-@pytest.fixture(name="start_bot")
-async def start_bot_fixture(fake: FakeDiscord) -> AsyncIterator[StartBot]:
-    """Start the adapter's bot on a service; returns once discord.py fired on_ready. Closed after the test."""
-    running: list[tuple[HotPapersBot, asyncio.Task[None]]] = []
-
-    async def start(service: Any, **settings: Any) -> HotPapersBot:
-        bot = build_bot(service, Settings(enabled=True, **settings), guild_ready_timeout=0.05)
-        task = asyncio.create_task(bot.start(TOKEN))
-        running.append((bot, task))
-        await asyncio.wait_for(_ready_or_failed(bot, task), 5)
-        if bot.command_cleanup is not None:  # global sync: stale guild sets emptied once ready, before the test
-            await asyncio.wait_for(bot.command_cleanup, 5)
-        return bot
-
-    yield start
-    for bot, task in running:
-        await bot.close()
-        with contextlib.suppress(Exception):
-            await task
-
-
-async def _ready_or_failed(bot: discord.Client, task: asyncio.Task[None]) -> None:
+async def ready_or_failed(bot: discord.Client, task: asyncio.Task[None]) -> None:
     ready = asyncio.ensure_future(bot.wait_until_ready())
     await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
@@ -92,8 +52,15 @@ class WatchedService:
 # -- interaction payloads, shaped like Discord's (payloads/discord/interaction.json) ------------------------------
 
 
-def interaction(fake: FakeDiscord, itype: int, data: dict[str, Any], *, user_id: str = ALICE,
-                permissions: int = 0, message: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def interaction(
+    fake: FakeDiscord,
+    itype: int,
+    data: dict[str, Any],
+    *,
+    user_id: str = ALICE,
+    permissions: int = 0,
+    message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     body = payload("interaction")
     iid = fake.snowflake()
     body.update(id=iid, type=itype, token=f"itok-{iid}", data=data)
@@ -104,8 +71,15 @@ def interaction(fake: FakeDiscord, itype: int, data: dict[str, Any], *, user_id:
     return body
 
 
-def command(fake: FakeDiscord, name: str, options: dict[str, Any] | None = None, *, group: str | None = None,
-            admin: bool = False, **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+def command(
+    fake: FakeDiscord,
+    name: str,
+    options: dict[str, Any] | None = None,
+    *,
+    group: str | None = None,
+    admin: bool = False,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """An APPLICATION_COMMAND for a command the bot synced (global, or to the test guild if that is where it is)."""
     top = group or name
     scope = "global" if any(c["name"] == top for c in fake.commands.get("global", [])) else GUILD_ID
@@ -126,8 +100,10 @@ def button_press(fake: FakeDiscord, message: dict[str, Any], custom_id: str, **k
 def modal_submit(fake: FakeDiscord, modal: dict[str, Any], values: list[str], **kwargs: Any) -> dict[str, Any]:
     """Fill the text inputs of a modal the bot opened (its callback `data`), in order."""
     inputs = [c for row in modal["components"] for c in _children(row) if c.get("type") == 4]
-    rows = [{"type": 1, "components": [{"type": 4, "custom_id": c["custom_id"], "value": v}]}
-            for c, v in zip(inputs, values, strict=True)]  # fmt: skip
+    rows = [
+        {"type": 1, "components": [{"type": 4, "custom_id": c["custom_id"], "value": v}]}
+        for c, v in zip(inputs, values, strict=True)
+    ]
     return interaction(fake, 5, {"custom_id": modal["custom_id"], "components": rows}, **kwargs)
 
 
@@ -141,15 +117,38 @@ def _children(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [row["component"]] if "component" in row else [row]
 
 
-def card(*, title: str = "Interpreting Graph Neural Networks for NLP", abstract: str = "We study GNNs.",
-         summary: str = "They drop edges.", author: str | None = None, authors: tuple[str, ...] = ("Ivan Titov",),
-         why: tuple[str, ...] = ("HF 41",), categories: tuple[str, ...] = ("cs.CL", "cs.LG"),
-         posted: tuple[PostRecord, ...] = (), unavailable: tuple[str, ...] = (),
-         votes: VoteTally | None = None) -> PaperCard:  # fmt: skip
+def card(
+    *,
+    title: str = "Interpreting Graph Neural Networks for NLP",
+    abstract: str = "We study GNNs.",
+    summary: str = "They drop edges.",
+    author: str | None = None,
+    authors: tuple[str, ...] = ("Ivan Titov",),
+    why: tuple[str, ...] = ("HF 41",),
+    categories: tuple[str, ...] = ("cs.CL", "cs.LG"),
+    posted: tuple[PostRecord, ...] = (),
+    unavailable: tuple[str, ...] = (),
+    votes: VoteTally | None = None,
+) -> PaperCard:
     """A card with every user-facing field settable, for the renderer's tests."""
     when = datetime(2020, 10, 1, tzinfo=UTC)
-    paper = Paper(id="2010.00577", version=2, title=title, authors=authors, abstract=abstract, categories=categories,
-                  primary_category=categories[0] if categories else "cs.CL", published=when, updated=when)  # fmt: skip
+    paper = Paper(
+        id="2010.00577",
+        version=2,
+        title=title,
+        authors=authors,
+        abstract=abstract,
+        categories=categories,
+        primary_category=categories[0] if categories else "cs.CL",
+        published=when,
+        updated=when,
+    )
     source = "community" if author else "extractive"
-    return PaperCard(paper=paper, summary=Summary(text=summary, source=source, created=when, author=author),
-                     votes=votes or VoteTally(3, 1), why=why, posted=posted, unavailable=unavailable)  # fmt: skip
+    return PaperCard(
+        paper=paper,
+        summary=Summary(text=summary, source=source, created=when, author=author),
+        votes=votes or VoteTally(3, 1),
+        why=why,
+        posted=posted,
+        unavailable=unavailable,
+    )

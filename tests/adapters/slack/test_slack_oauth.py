@@ -12,7 +12,7 @@ from bot.bootstrap import App
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack_support import SECRET, Harness, Watched, serving
+from tests.adapters.slack.support import SECRET, Harness, Watched, serving
 from tests.fakes.slack_server import FakeSlack, Workspace
 
 NEW_TEAM = Workspace(team_id="T999", bot_token="xoxb-T999-installed", bot_user_id="UBOT9", bot_id="BT999")
@@ -71,8 +71,14 @@ async def test_the_installed_workspaces_commands_and_digest_use_its_own_token(
     bot: Harness, hotpapers: HotPapers
 ) -> None:
     await install(bot)
-    await bot.slack.command("/hotpapers", "subscribe top=2", response_url=bot.fake.response_url(1),
-                            team_id="T999", channel_id="C999", user_id="UADMIN")  # fmt: skip
+    await bot.slack.command(
+        "/hotpapers",
+        "subscribe top=2",
+        response_url=bot.fake.response_url(1),
+        team_id="T999",
+        channel_id="C999",
+        user_id="UADMIN",
+    )
     (answer,) = await bot.fake.wait_for_responses(1)
     assert answer.body["response_type"] == "in_channel"
     assert {call.token for call in bot.fake.calls_to("users.info")} == {NEW_TEAM.bot_token}

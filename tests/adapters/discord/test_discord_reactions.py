@@ -9,10 +9,8 @@ from typing import Any
 from adapters.discord.client import HotPapersBot
 from bot.model import ChannelRef, VoteTally
 from bot.service import HotPapers
-from tests.adapters.conftest_discord import StartBot, WatchedService, fake_fixture, start_bot_fixture
+from tests.adapters.discord.support import StartBot, WatchedService
 from tests.fakes.discord_server import ALICE, BOB, GUILD_ID, PAPERS_CHANNEL, FakeDiscord, payload
-
-__all__ = ["fake_fixture", "start_bot_fixture"]
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 PARTY = {"id": "5000000000000000001", "name": "partyparrot"}
@@ -106,8 +104,12 @@ async def test_a_moderator_removing_one_emoji_removes_only_the_votes_it_held(
     await fake.react(message_id, "🔥", user_id=BOB)
     await watched.wait_votes(3)
     assert await tally(hotpapers, paper_id) == VoteTally(2, 0)
-    data = {"channel_id": PAPERS_CHANNEL, "guild_id": GUILD_ID, "message_id": message_id,
-            "emoji": {"id": None, "name": "🔥"}}  # fmt: skip
+    data = {
+        "channel_id": PAPERS_CHANNEL,
+        "guild_id": GUILD_ID,
+        "message_id": message_id,
+        "emoji": {"id": None, "name": "🔥"},
+    }
     await fake.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", data)
     ((_, reaction, after),) = await watched.wait_cleared(1)
     assert reaction == "🔥" and after == VoteTally(1, 0)  # Bob's 🔥 is gone; Alice keeps her 👍
@@ -123,11 +125,14 @@ async def test_a_moderator_removing_all_reactions_removes_the_reaction_votes_but
     await fake.react(message_id, "👍", user_id=ALICE)
     await fake.react(message_id, "👎", user_id=BOB)
     await watched.wait_votes(2)
-    await fake.dispatch("MESSAGE_REACTION_REMOVE_ALL", {"channel_id": PAPERS_CHANNEL, "guild_id": GUILD_ID,
-                                                        "message_id": message_id})  # fmt: skip
+    await fake.dispatch(
+        "MESSAGE_REACTION_REMOVE_ALL", {"channel_id": PAPERS_CHANNEL, "guild_id": GUILD_ID, "message_id": message_id}
+    )
     ((_, reaction, after),) = await watched.wait_cleared(1)
     assert reaction is None and after == VoteTally(0, 0)
     assert await tally(hotpapers, paper_id) == VoteTally(0, 0)
-    await fake.dispatch("MESSAGE_REACTION_REMOVE_ALL", {"channel_id": PAPERS_CHANNEL, "guild_id": GUILD_ID,
-                                                        "message_id": "1399999999999999999"})  # fmt: skip
+    await fake.dispatch(
+        "MESSAGE_REACTION_REMOVE_ALL",
+        {"channel_id": PAPERS_CHANNEL, "guild_id": GUILD_ID, "message_id": "1399999999999999999"},
+    )
     assert (await watched.wait_cleared(2))[-1] == ("1399999999999999999", None, None)  # not our post: ignored

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.service import HotPapers
-from tests.adapters.slack_support import CHANNEL, USER, Harness, Watched, button, serving
+from tests.adapters.slack.support import CHANNEL, USER, Harness, Watched, button, serving
 from tests.fakes.llm_server import FakeLLM
 from tests.fakes.slack_server import FakeSlack, ResponseUrlPost
 
@@ -28,17 +28,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
         }
         fake.conversations = {CHANNEL: {"id": CHANNEL, "name": "ml-papers", "creator": "UMAKER", "is_private": False}}
         yield fake
-
-
-@pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
-async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
-    async with serving(watched, fake) as harness:  # type: ignore[arg-type]
-        yield harness
 
 
 async def answer(bot: Harness, hook: str) -> ResponseUrlPost:
