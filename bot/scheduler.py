@@ -160,6 +160,9 @@ class DigestScheduler:
         )
         self._channels: dict[str, tuple[ChannelRef, ChannelSettings]] = {}
         self._running: set[asyncio.Task[Any]] = set()
+        self._digests = asyncio.Semaphore(2 * config.database.pool_size)
+        """Digests running at once in this process: a catch-up of hundreds of channels, or many channels sharing a
+        post time, would otherwise wait on the connection pool past its timeout and fail."""
         self._caught_up = False
         self.ready = asyncio.Event()
         """Set once the first resync (and the start-up catch-up) has run."""
@@ -228,7 +231,8 @@ class DigestScheduler:
         if publisher is None:
             log.info("skipping the digest for %s: %s is not connected", channel.key, channel.platform)
             return None
-        result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
+        async with self._digests:
+            result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
         if result is not None:
             log.info(
                 "digest for %s on %s: %s (%d posted, %d already there)",

@@ -135,7 +135,11 @@ async def make_app(database: Database, clock: FrozenClock) -> AsyncIterator[Make
         config: dict[str, Any] | None = None,
         clock_: FrozenClock | None = None,
     ) -> App:
-        data = {"database": {"url": database.url, "schema": database.schema or ""}, **(config or {})}
+        extra = dict(config or {})
+        data = {
+            "database": {"url": database.url, "schema": database.schema or "", **extra.pop("database", {})},
+            **extra,
+        }
         app = await build(parse_config(data), clock=clock_ or clock, offline=offline)
         apps.append(app)
         if sample:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot.bootstrap import App
 from bot.clock import FrozenClock
 from bot.model import ChannelRef
+from tests.conftest import MakeApp
 from tests.fakes.recording_publisher import RecordingPublisher
 from tests.storage.test_scheduler_jobs import scheduler_for
 
@@ -125,3 +126,28 @@ async def test_shutdown_lets_a_digest_in_progress_finish(app: App) -> None:
     assert digest.done() and digest.result() is not None
     assert len(console.published_ids()) == 2
     assert not scheduler._scheduler.running
+
+
+async def test_a_catch_up_of_many_channels_runs_at_most_twice_the_pool_size_of_digests_at_once(
+    make_app: MakeApp, clock: FrozenClock
+) -> None:
+    app = await make_app(sample=True, config={"database": {"pool_size": 1}})
+    clock.set(MONDAY_9_UTC)
+    channels = [ChannelRef("console", "local", f"lab-{n}") for n in range(12)]
+    for channel in channels:
+        await app.service.subscribe(channel, {"post_time": "08:30", "weekdays": "daily"})
+
+    class Counting(RecordingPublisher):
+        running = most = 0
+
+        async def say(self, channel, text, *, key=None):  # type: ignore[no-untyped-def]
+            Counting.running += 1
+            Counting.most = max(Counting.most, Counting.running)
+            await asyncio.sleep(0.01)  # let the others start, if they may
+            Counting.running -= 1
+            return await super().say(channel, text, key=key)
+
+    console = Counting("console")
+    ran = await scheduler_for(app, console).catch_up()
+    assert set(ran) == set(channels) and len(console.said) == 12
+    assert Counting.most == 2
