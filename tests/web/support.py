@@ -49,7 +49,7 @@ async def published_channel(app: App) -> Published:
     October and November digests, vote and summarise, then publish the page (confirmation, then URL)."""
     service = app.service
     await service.subscribe(CHANNEL, {"top": "25"}, by="U0ADMIN")
-    await service.store_papers([hostile_paper()])
+    await app.operations.store_papers([hostile_paper()])
     async with app.uow() as uow:
         await uow.papers.mark_announced([HOSTILE_ID], SAMPLE_DAY)
         await uow.commit()
