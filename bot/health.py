@@ -48,7 +48,9 @@ class HealthSettings(BaseModel):
 
 
 @dataclasses.dataclass
-class HealthServer:
+class RunningServer:
+    """An aiohttp site `hotpapers run` started (health and metrics, the channel pages): where it listens."""
+
     runner: web.AppRunner
     host: str
     port: int
@@ -75,7 +77,7 @@ async def start_health_server(
     metrics: Metrics,
     check_database: CheckDatabase,
     signal_health: SignalHealth,
-) -> HealthServer:
+) -> RunningServer:
     """Serve /healthz and /metrics on settings.host:settings.port (port 0 picks a free one; see `.port`)."""
     from aiohttp import web
 
@@ -92,7 +94,7 @@ async def start_health_server(
         raise ConfigError(f"health: cannot listen on {settings.host}:{settings.port}: {error.strerror}") from None
     port = runner.addresses[0][1]
     log.info("health server on http://%s:%d/healthz", settings.host, port)
-    return HealthServer(runner, settings.host, port)
+    return RunningServer(runner, settings.host, port)
 
 
 def _healthz(settings: HealthSettings, check_database: CheckDatabase, signal_health: SignalHealth) -> Any:

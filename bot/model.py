@@ -107,11 +107,20 @@ class Paper:
 
     @property
     def abs_url(self) -> str:
-        return f"https://arxiv.org/abs/{self.id}"
+        return abs_url(self.id)
 
     @property
     def pdf_url(self) -> str:
-        return f"https://arxiv.org/pdf/{self.id}v{self.version}"
+        return pdf_url(self.id, self.version)
+
+
+def abs_url(paper_id: str) -> str:
+    """A paper's abstract page on arXiv (always its latest version)."""
+    return f"https://arxiv.org/abs/{paper_id}"
+
+
+def pdf_url(paper_id: str, version: int) -> str:
+    return f"https://arxiv.org/pdf/{paper_id}v{version}"
 
 
 @dataclass(frozen=True, slots=True)

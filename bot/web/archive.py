@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.model import ChannelRef, Paper, Summary, VoteTally
+from bot.model import ChannelRef, Paper, Summary, VoteTally, abs_url, pdf_url
 from bot.storage.pages import DayRecord, PageState
 from bot.storage.uow import UnitOfWork
 from bot.summaries import best_summary, extractive_summary
@@ -37,11 +37,11 @@ class PaperText:
 
     @property
     def abs_url(self) -> str:
-        return f"https://arxiv.org/abs/{self.id}"
+        return abs_url(self.id)
 
     @property
     def pdf_url(self) -> str:
-        return f"https://arxiv.org/pdf/{self.id}v{self.version}"
+        return pdf_url(self.id, self.version)
 
 
 @dataclass(frozen=True, slots=True)

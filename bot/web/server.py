@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import ConfigError
+from bot.health import RunningServer
 from bot.web.tokens import redact
 
 if TYPE_CHECKING:
@@ -81,14 +82,8 @@ async def render_path(archive: ChannelArchive, state: PageState, name: str, *, b
     return None
 
 
-@dataclasses.dataclass
-class WebServer:
-    runner: web.AppRunner
-    host: str
-    port: int
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
+WebServer = RunningServer
+"""The channel pages' site (the same handle as the health server's)."""
 
 
 def make_app(archive: ChannelArchive, settings: WebSettings, *, public_url: Callable[[], str]) -> web.Application:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config import parse_config
 from bot.errors import ConfigError
-from bot.health import HealthServer, HealthSettings, database_probe, start_health_server
+from bot.health import HealthSettings, RunningServer, database_probe, start_health_server
 from bot.metrics import Metrics
 from bot.signals import SourceHealth
 
@@ -38,10 +38,10 @@ def signal_report() -> list[SourceHealth]:
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[HealthServer]]]:
-    servers: list[HealthServer] = []
+async def serve() -> AsyncIterator[Callable[..., Awaitable[RunningServer]]]:
+    servers: list[RunningServer] = []
 
-    async def start(check: Callable[[], Awaitable[None]] = fine, *, metrics: Metrics | None = None) -> HealthServer:
+    async def start(check: Callable[[], Awaitable[None]] = fine, *, metrics: Metrics | None = None) -> RunningServer:
         server = await start_health_server(
             LOOPBACK, metrics=metrics or Metrics(), check_database=check, signal_health=signal_report
         )
@@ -53,13 +53,13 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[HealthServer]]]:
         await server.stop()
 
 
-async def fetch(server: HealthServer, path: str) -> tuple[int, str, str]:
+async def fetch(server: RunningServer, path: str) -> tuple[int, str, str]:
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{server.port}{path}") as response:
         return response.status, response.headers["Content-Type"], await response.text()
 
 
 async def test_healthz_reports_the_database_and_each_signal_source(
-    serve: Callable[..., Awaitable[HealthServer]],
+    serve: Callable[..., Awaitable[RunningServer]],
 ) -> None:
     server = await serve()
     assert server.port > 0
@@ -74,7 +74,7 @@ async def test_healthz_reports_the_database_and_each_signal_source(
 
 
 async def test_healthz_answers_503_without_the_drivers_message_when_the_database_fails(
-    serve: Callable[..., Awaitable[HealthServer]],
+    serve: Callable[..., Awaitable[RunningServer]],
 ) -> None:
     server = await serve(broken)
     status, _, text = await fetch(server, "/healthz")
@@ -83,7 +83,9 @@ async def test_healthz_answers_503_without_the_drivers_message_when_the_database
     assert "hunter2" not in text
 
 
-async def test_healthz_answers_503_when_the_database_check_hangs(serve: Callable[..., Awaitable[HealthServer]]) -> None:
+async def test_healthz_answers_503_when_the_database_check_hangs(
+    serve: Callable[..., Awaitable[RunningServer]],
+) -> None:
     async def hangs() -> None:
         await asyncio.Event().wait()
 
@@ -92,7 +94,7 @@ async def test_healthz_answers_503_when_the_database_check_hangs(serve: Callable
 
 
 async def test_metrics_serves_the_registry_in_prometheus_text_format(
-    serve: Callable[..., Awaitable[HealthServer]],
+    serve: Callable[..., Awaitable[RunningServer]],
 ) -> None:
     metrics = Metrics()
     metrics.digest_posted("slack", 4)
@@ -122,7 +124,7 @@ def test_bad_health_config_names_the_key() -> None:
     assert HealthSettings.from_config(parse_config({})) == HealthSettings(enabled=False, host="127.0.0.1", port=9108)
 
 
-async def test_a_busy_port_is_a_config_error_naming_the_address(serve: Callable[..., Awaitable[HealthServer]]) -> None:
+async def test_a_busy_port_is_a_config_error_naming_the_address(serve: Callable[..., Awaitable[RunningServer]]) -> None:
     first = await serve()
     taken = HealthSettings(enabled=True, host="127.0.0.1", port=first.port)
     with pytest.raises(ConfigError, match=rf"health: cannot listen on 127\.0\.0\.1:{first.port}"):
