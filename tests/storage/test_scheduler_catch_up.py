@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 from bot.bootstrap import App
@@ -138,16 +139,23 @@ async def test_a_catch_up_of_many_channels_runs_at_most_twice_the_pool_size_of_d
         await app.service.subscribe(channel, {"post_time": "08:30", "weekdays": "daily"})
 
     class Counting(RecordingPublisher):
+        """Each header lingers until a third digest is posting at once — which the bound must never let happen —
+        or half a second has passed: a missing bound shows as three at once, a machine's speed never as a failure."""
+
         running = most = 0
+        three = asyncio.Event()
 
         async def say(self, channel, text, *, key=None):  # type: ignore[no-untyped-def]
             Counting.running += 1
             Counting.most = max(Counting.most, Counting.running)
-            await asyncio.sleep(0.01)  # let the others start, if they may
+            if Counting.running >= 3:
+                Counting.three.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(Counting.three.wait(), 0.5)
             Counting.running -= 1
             return await super().say(channel, text, key=key)
 
     console = Counting("console")
     ran = await scheduler_for(app, console).catch_up()
     assert set(ran) == set(channels) and len(console.said) == 12
-    assert Counting.most == 2
+    assert 1 <= Counting.most <= 2
