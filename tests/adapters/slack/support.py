@@ -200,3 +200,13 @@ def card(
     )
     source = "community" if author else "extractive"
     return PaperCard(paper, Summary(summary, source, when, author=author), votes=VoteTally(3, 1), why=why)
+
+
+def with_roles(fake: FakeSlack) -> None:
+    """Who is who in #ml-papers: `USER` (alice) an ordinary member, UADMIN a workspace admin, UMAKER its creator."""
+    fake.users = {
+        USER: {"id": USER, "name": "alice", "is_admin": False, "is_owner": False},
+        "UADMIN": {"id": "UADMIN", "name": "root", "is_admin": True, "is_owner": False},
+        "UMAKER": {"id": "UMAKER", "name": "maker", "is_admin": False, "is_owner": False},
+    }
+    fake.conversations = {CHANNEL: {"id": CHANNEL, "name": "ml-papers", "creator": "UMAKER", "is_private": False}}

@@ -8,7 +8,7 @@ import pytest
 
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack.support import CHANNEL, TEAM, USER, Harness, serving
+from tests.adapters.slack.support import CHANNEL, TEAM, USER, Harness, serving, with_roles
 from tests.fakes.slack_server import FakeSlack
 
 HERE = ChannelRef("slack", TEAM, CHANNEL)
@@ -18,12 +18,7 @@ OPTIONS = 'categories=cs.LG,cs.CL keywords="diffusion, rl" time=07:30 tz=Europe/
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:
-        fake.users = {
-            USER: {"id": USER, "name": "alice", "is_admin": False, "is_owner": False},
-            "UADMIN": {"id": "UADMIN", "name": "root", "is_admin": True, "is_owner": False},
-            "UMAKER": {"id": "UMAKER", "name": "maker", "is_admin": False, "is_owner": False},
-        }
-        fake.conversations = {CHANNEL: {"id": CHANNEL, "name": "ml-papers", "creator": "UMAKER", "is_private": False}}
+        with_roles(fake)
         yield fake
 
 

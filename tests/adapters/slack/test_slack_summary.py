@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.service import HotPapers
-from tests.adapters.slack.support import CHANNEL, USER, Harness, Watched, button, serving
+from tests.adapters.slack.support import USER, Harness, Watched, button, serving, with_roles
 from tests.fakes.llm_server import FakeLLM
 from tests.fakes.slack_server import FakeSlack, ResponseUrlPost
 
@@ -21,12 +21,7 @@ NO_LLM = "no LLM is configured ([llm] enabled = true); there is nothing to regen
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:
-        fake.users = {
-            USER: {"id": USER, "name": "alice", "is_admin": False, "is_owner": False},
-            "UADMIN": {"id": "UADMIN", "name": "root", "is_admin": True, "is_owner": False},
-            "UMAKER": {"id": "UMAKER", "name": "maker", "is_admin": False, "is_owner": False},
-        }
-        fake.conversations = {CHANNEL: {"id": CHANNEL, "name": "ml-papers", "creator": "UMAKER", "is_private": False}}
+        with_roles(fake)
         yield fake
 
 
