@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from adapters.slack.settings import Secrets
+from bot.bootstrap import App
 from bot.service import HotPapers
-from tests.adapters.slack.support import Harness, Watched, serving
+from tests.adapters.slack.support import SECRET, Harness, Watched, serving
 from tests.fakes.slack_server import FakeSlack
 
 
@@ -29,4 +31,12 @@ def watched(hotpapers: HotPapers) -> Watched:
 async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
     """The adapter served over HTTP against the fake, on the watched engine."""
     async with serving(watched, fake) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def oauth_bot(watched: Watched, fake: FakeSlack, adapter_app: App) -> AsyncIterator[Harness]:
+    """The adapter in multi-workspace OAuth mode, its installations stored on the app's own engine."""
+    secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
+    async with serving(watched, fake, oauth=True, secrets=secrets, engine=adapter_app.engine) as harness:  # type: ignore[arg-type]
         yield harness

@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 
-from adapters.slack.settings import Secrets
 from adapters.slack.uninstalls import FIX, REVOKED, UNINSTALLED
-from bot.bootstrap import App
 from bot.errors import Undeliverable
 from bot.model import ChannelRef, ChannelSettings
 from bot.service import HotPapers
-from tests.adapters.slack.support import SECRET, TEAM, Harness, Watched, payload, serving
+from tests.adapters.slack.support import TEAM, Harness, Watched, payload, serving
 from tests.fakes.slack_server import FakeSlack, Workspace
 
 GRID = Workspace(team_id="T777", bot_token="xoxb-T777-grid", bot_user_id="UBOT7", bot_id="BT777", enterprise_id="E1")
@@ -49,15 +47,8 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
-async def bot(watched: Watched, fake: FakeSlack, adapter_app: App) -> AsyncIterator[Harness]:
-    secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
-    async with serving(watched, fake, oauth=True, secrets=secrets, engine=adapter_app.engine) as harness:  # type: ignore[arg-type]
-        yield harness
+async def bot(oauth_bot: Harness) -> Harness:
+    return oauth_bot
 
 
 async def install(bot: Harness, code: str) -> None:

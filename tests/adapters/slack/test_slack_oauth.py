@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import inspect
 
-from adapters.slack.settings import Secrets
 from bot.bootstrap import App
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from bot.service import HotPapers
-from tests.adapters.slack.support import SECRET, Harness, Watched, serving
+from tests.adapters.slack.support import Harness, Watched
 from tests.fakes.slack_server import FakeSlack, Workspace
 
 NEW_TEAM = Workspace(team_id="T999", bot_token="xoxb-T999-installed", bot_user_id="UBOT9", bot_id="BT999")
@@ -28,15 +27,8 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def watched(hotpapers: HotPapers) -> Watched:
-    return Watched(hotpapers)
-
-
-@pytest.fixture
-async def bot(watched: Watched, fake: FakeSlack, adapter_app: App) -> AsyncIterator[Harness]:
-    secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
-    async with serving(watched, fake, oauth=True, secrets=secrets, engine=adapter_app.engine) as harness:  # type: ignore[arg-type]
-        yield harness
+async def bot(oauth_bot: Harness) -> Harness:
+    return oauth_bot
 
 
 async def install(bot: Harness, *, code: str = "code-1", tamper: bool = False) -> tuple[int, str]:
