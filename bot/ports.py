@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -14,6 +14,12 @@ from bot.model import (
     DigestResult,
     Paper,
     PaperCard,
+    PastWinner,
+    PollClose,
+    PollDraft,
+    PollOutcome,
+    PollStart,
+    PollTally,
     PostedMessage,
     PostKey,
     Signal,
@@ -73,6 +79,30 @@ class ChatService(Protocol):
 
     async def publish(self, channel: ChannelRef, action: str, *, command: str = ...) -> PublishAnswer: ...
 
+    # journal club (issue 19): `bot/journal_club.py`; the adapter checks that the person is a channel admin
+
+    async def journal_club_start(
+        self,
+        channel: ChannelRef,
+        publisher: Publisher,
+        *,
+        candidates: int | str | None = None,
+        closes: str | None = None,
+        by: str | None = None,
+    ) -> PollStart: ...
+
+    async def journal_club_close(self, channel: ChannelRef, publisher: Publisher) -> PollClose: ...
+
+    async def journal_club_history(self, channel: ChannelRef, *, limit: int = 10) -> list[PastWinner]: ...
+
+    async def journal_club_poll(self, channel: ChannelRef) -> PollDraft | None: ...
+
+    async def poll_vote(
+        self, channel: ChannelRef, message_id: str, user_id: str, choice: int
+    ) -> tuple[PollDraft, int | None]: ...
+
+    async def close_due_polls(self, publisher_for: Callable[[str], Publisher | None]) -> list[PollClose]: ...
+
 
 @runtime_checkable
 class Publisher(Protocol):
@@ -112,6 +142,26 @@ class Publisher(Protocol):
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         """Tell the person who subscribed `channel` something privately (a DM), where the platform allows it.
         Returns whether it was delivered; never raises."""
+        ...
+
+
+@runtime_checkable
+class PollPublisher(Publisher, Protocol):
+    """A Publisher that can run journal-club polls (issue 19). Like digest messages, both messages carry their key
+    (`bot.model.poll_key`) so `find` adopts one whose answer was lost."""
+
+    async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
+        """Post the poll: the full titles and links, then the answers (Discord: a native poll lasting
+        `draft.hours`; Slack: a button per paper, with `draft.counts`)."""
+        ...
+
+    async def end_poll(self, channel: ChannelRef, message_id: str) -> PollTally | None:
+        """End the poll on the platform. Returns its final counts where the platform counted (Discord: expire it,
+        read the answers' counts); None where the core recorded the votes (Slack: the message shows it closed)."""
+        ...
+
+    async def announce_winner(self, channel: ChannelRef, outcome: PollOutcome, *, key: PostKey) -> PostedMessage:
+        """Post the winner: `bot.messages.winner_announcement(outcome)` above the paper's card."""
         ...
 
 

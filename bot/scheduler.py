@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.config import Config, check_timezone, parse_section
-from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport
+from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport, PollClose
 from bot.ports import ChatService, Clock, Publisher
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ class SchedulerSettings(BaseModel):
     prune_hours: int = Field(default=24, ge=1, le=24 * 30)
     """How often remembered event ids (retried Slack deliveries, summary reports) older than the retention go."""
     events_retention_days: float = Field(default=30.0, ge=1, le=3650)
+    # journal club
+    polls_minutes: int = Field(default=1, ge=1, le=60)
+    """How often each replica looks for journal-club polls to close (past their close, or whose replica died)."""
 
     @field_validator("ingest_timezone")
     @classmethod
@@ -246,6 +249,15 @@ class DigestScheduler:
             self._retry_at(channel, result.held_until)
         return result
 
+    async def close_polls(self) -> list[PollClose] | None:
+        """Close the journal-club polls that are due, on every replica: the database claim closes each once, and a
+        poll whose replica was down at its close is closed by whichever replica looks next (issue 19)."""
+        closed = await self._guarded("polls", lambda: self._service.close_due_polls(self._publisher_for))
+        for result in closed or []:
+            if result.outcome is not None:
+                log.info("journal-club poll %d in %s closed", result.outcome.poll_id, result.outcome.channel.key)
+        return closed
+
     def _retry_at(self, channel: ChannelRef, when: datetime) -> None:
         """Another holder has the digest: look again when its lease ends, so the digest is finished today even
         if that holder died (its lease then runs out and this replica takes over)."""
@@ -298,6 +310,7 @@ class DigestScheduler:
         add(self.refresh, IntervalTrigger(minutes=s.refresh_minutes), id="refresh", name="refresh signals")
         add(self._resync_job, IntervalTrigger(minutes=s.resync_minutes), id="resync", name="resync subscriptions")
         add(self.prune, IntervalTrigger(hours=s.prune_hours), id="prune", name="prune processed events")
+        add(self.close_polls, IntervalTrigger(minutes=s.polls_minutes), id="polls", name="close journal-club polls")
 
     async def _resync_job(self) -> None:
         if await self._guarded("resync", self.resync) is None:
