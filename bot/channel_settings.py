@@ -23,6 +23,7 @@ OPTION_NAMES = (
     "timezone",
     "weekdays",
     "announce_empty",
+    "journal_club",  # journal club
 )
 ALIASES = {
     "time": "post_time",
@@ -32,6 +33,7 @@ ALIASES = {
     "exclude": "negative_keywords",
     "follow": "authors",
     "cats": "categories",
+    "journalclub": "journal_club",
 }
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_ITEMS = 50
@@ -165,6 +167,18 @@ def _flag(value: str) -> bool:
     raise ValueError(f"must be yes or no (got {value[:20]!r})")
 
 
+def _weekly(value: str) -> str:
+    """A weekly journal-club poll: `fri 15:00` (or `friday@15:00`), normalised to `fri 15:00`; `off` = none."""
+    text = value.strip().lower()
+    if text in ("", "off", "no", "none", "-", "clear"):
+        return ""
+    day, _, at = text.replace("@", " ").partition(" ")
+    index = _day_index(day)
+    if index is None or not at.strip():
+        raise ValueError(f"{value[:40]!r}: write a day and a time, e.g. fri 15:00 (or off)")
+    return f"{DAY_NAMES[index]} {check_post_time(at.strip())}"
+
+
 _PARSERS = {
     "categories": _categories,
     "keywords": _items,
@@ -175,4 +189,5 @@ _PARSERS = {
     "timezone": check_timezone,
     "weekdays": _weekdays,
     "announce_empty": _flag,
+    "journal_club": _weekly,
 }

@@ -148,6 +148,11 @@ def settings_rows(settings: ChannelSettings) -> tuple[tuple[str, str], ...]:
         ("followed authors", ", ".join(settings.authors) or "(none)"),
         ("top", f"{settings.top_n} papers at {settings.post_time} {settings.timezone} on {days}"),
         ("say so on days without announcements", "yes" if settings.announce_empty else "no"),
+        *(
+            (("weekly journal-club poll", f"{settings.journal_club} {settings.timezone}"),)
+            if settings.journal_club
+            else ()
+        ),
     )
 
 

@@ -349,6 +349,9 @@ class ChannelSettings:
     subscribed: bool = True
     paused: Pause | None = field(default=None, compare=False)
     """Set while the platform refuses the channel (kept apart from the settings a channel chooses)."""
+    # journal club
+    journal_club: str = ""
+    """A weekly journal-club poll (issue 19): `fri 15:00`, a day and a time in the channel's time zone; "" = none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.config import Config, check_timezone, parse_section
-from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport, PollClose
+from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport, PollClose, PollStart
 from bot.ports import ChatService, Clock, Publisher
 
 if TYPE_CHECKING:
@@ -162,6 +162,8 @@ class DigestScheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": self.settings.grace_minutes * 60, "max_instances": 1},
         )
         self._channels: dict[str, tuple[ChannelRef, ChannelSettings]] = {}
+        self._polls: dict[str, tuple[str, str]] = {}
+        """Channels with a weekly journal-club job: key → (`fri 15:00`, time zone)."""
         self._running: set[asyncio.Task[Any]] = set()
         self._digests = asyncio.Semaphore(2 * config.database.pool_size)
         """Digests running at once in this process: a catch-up of hundreds of channels, or many channels sharing a
@@ -279,6 +281,8 @@ class DigestScheduler:
         wanted = {channel.key: (channel, settings) for channel, settings in subscriptions}
         for key in [key for key in self._channels if key not in wanted]:
             self._remove(key)
+        for key in [key for key in self._polls if key not in wanted]:  # journal club
+            self._remove_journal_club(key)
         for channel, settings in wanted.values():
             try:
                 self._apply(channel, settings)
@@ -321,6 +325,7 @@ class DigestScheduler:
         self.ready.set()
 
     def _apply(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        self._apply_journal_club(channel, settings)
         if not settings.subscribed or not settings.weekdays:
             self._remove(channel.key)
             return
@@ -350,6 +355,43 @@ class DigestScheduler:
         except (ValueError, KeyError) as error:
             log.error("cannot tell whether %s missed its digest: %s", channel.key, error)
             return False
+
+    # ── journal club (issue 19) ────────────────────────────────────────────────────────────────────────────────
+
+    async def start_poll(self, channel: ChannelRef) -> PollStart | None:
+        """The channel's weekly journal-club job: one poll a week however many replicas run it (the week is part of
+        the database claim)."""
+        publisher = self._publisher_for(channel.platform)
+        if publisher is None:
+            log.info("skipping the journal-club poll for %s: %s is not connected", channel.key, channel.platform)
+            return None
+        start = await self._guarded("journal club", lambda: self._service.journal_club_weekly(channel, publisher))
+        if start is not None:
+            log.info("weekly journal-club poll for %s: %s", channel.key, start.state)
+        return start
+
+    def _apply_journal_club(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        job_id = f"journalclub:{channel.key}"
+        wanted = settings.journal_club if settings.subscribed else ""
+        known = self._polls.get(channel.key)
+        if known == (wanted, settings.timezone):
+            return
+        if not wanted:
+            self._remove_journal_club(channel.key)
+            return
+        day, _, at = wanted.partition(" ")
+        hour, minute = (int(part) for part in at.split(":"))
+        trigger = CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=ZoneInfo(settings.timezone))
+        self._scheduler.add_job(
+            self.start_poll, trigger, args=[channel], id=job_id, name=f"journal club {channel.key}",
+            replace_existing=True,
+        )  # fmt: skip
+        self._polls[channel.key] = (wanted, settings.timezone)
+        log.info("weekly journal-club poll for %s scheduled on %s %s", channel.key, wanted, settings.timezone)
+
+    def _remove_journal_club(self, key: str) -> None:
+        if self._polls.pop(key, None) is not None:
+            self._scheduler.remove_job(f"journalclub:{key}")
 
     def _remove(self, key: str) -> None:
         if self._channels.pop(key, None) is not None:

@@ -26,7 +26,7 @@ from bot.config import Config
 from bot.digest import CardsFor, DigestPoster, PostingPolicy
 from bot.errors import BadInput, HotPapersError, NotFound
 from bot.ingest import Ingestor
-from bot.journal_club import JournalClub, PublisherFor
+from bot.journal_club import JournalClub, PublisherFor, week_of
 from bot.messages import summary_author
 from bot.model import (
     ChannelRef,
@@ -534,6 +534,17 @@ class HotPapers:
         return await self._journal_club.start(
             channel, publisher, candidates=candidates, closes=closes, by=by, timezone=settings.timezone
         )
+
+    async def journal_club_weekly(self, channel: ChannelRef, publisher: Publisher) -> PollStart | None:
+        """The channel's weekly poll (its `journal_club` setting): one per ISO week in the channel's time zone,
+        however many replicas run the job. None when the week had too few papers for a poll (nothing is posted)."""
+        settings = await self.settings(channel)
+        week = week_of(self._clock.now().astimezone(ZoneInfo(settings.timezone)))
+        try:
+            return await self._journal_club.start(channel, publisher, week=week, timezone=settings.timezone)
+        except BadInput as error:
+            log.info("no weekly journal-club poll in %s: %s", channel.key, error)
+            return None
 
     async def journal_club_close(self, channel: ChannelRef, publisher: Publisher) -> PollClose:
         """`/journalclub close`: end the channel's open poll now and announce its winner (once)."""

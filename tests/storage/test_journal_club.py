@@ -11,7 +11,7 @@ import asyncio
 import itertools
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -387,3 +387,41 @@ async def test_the_schedulers_sweep_closes_a_poll_at_its_time(app: App, clock: F
     clock.advance(minutes=1)
     (closed,) = await scheduler.close_polls() or []
     assert closed.state == "closed" and len(shared.visible("win")) == 1
+
+
+async def test_a_weekly_poll_is_started_once_a_week_however_many_replicas_run_the_job(
+    make_app: MakeApp, clock: FrozenClock
+) -> None:
+    first = await make_app(sample=True, config=FAST)
+    second = await make_app(config=FAST)
+    await first.service.subscribe(CHANNEL, {"journalclub": "sat 09:00", "tz": "Europe/Berlin"})
+    shared = PollPlatform()
+    starts = await asyncio.gather(
+        first.service.journal_club_weekly(CHANNEL, Polls(shared)),
+        second.service.journal_club_weekly(CHANNEL, Polls(shared)),
+    )
+    assert len(shared.visible("poll")) == 1 and "started" in [s.state for s in starts if s is not None]
+    await first.service.journal_club_close(CHANNEL, Polls(shared))
+    again = await second.service.journal_club_weekly(CHANNEL, Polls(shared))  # the same week, after the close
+    assert again is not None and again.state == "done-before" and len(shared.visible("poll")) == 1
+    clock.advance(days=7)
+    following = await second.service.journal_club_weekly(CHANNEL, Polls(shared))
+    assert following is not None and following.state == "started" and len(shared.visible("poll")) == 2
+
+
+async def test_the_weekly_poll_is_a_job_at_the_channels_day_time_and_zone(app: App) -> None:
+    from bot.scheduler import DigestScheduler
+
+    scheduler = DigestScheduler(
+        app.operations, app.service, config=app.config, clock=app.clock, publisher_for=lambda _: None
+    )
+    app.service.on_settings_changed(scheduler.on_settings_changed)
+    await app.service.subscribe(CHANNEL, {"journalclub": "Friday@15:30", "tz": "Europe/Berlin"})
+    assert (await app.service.settings(CHANNEL)).journal_club == "fri 15:30"
+    runs = dict(scheduler.next_runs())  # Saturday 2020-11-07 09:00 UTC: next Friday 15:30 Berlin (CET)
+    assert runs["journal club console:lab:jc"].astimezone(UTC) == datetime(2020, 11, 13, 14, 30, tzinfo=UTC)
+    await app.service.subscribe(CHANNEL, {"journalclub": "off"})
+    assert "journal club console:lab:jc" not in dict(scheduler.next_runs())
+    await app.service.subscribe(CHANNEL, {"journalclub": "mon 08:00"})
+    await app.service.unsubscribe(CHANNEL)
+    assert "journal club console:lab:jc" not in dict(scheduler.next_runs())

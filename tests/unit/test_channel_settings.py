@@ -124,3 +124,14 @@ def test_an_option_typed_in_chat_names_its_setting_by_alias_or_spelling(typed: s
 def test_a_post_time_is_ascii_hh_mm(value: str) -> None:
     with pytest.raises(BadInput, match=r"post_time: post time .* must be HH:MM"):
         apply_options(ChannelSettings(), {"time": value})
+
+
+def test_a_weekly_journal_club_poll_is_a_day_and_a_time_or_off() -> None:
+    settings = apply_options(ChannelSettings(), {"journalclub": "Friday 15:30"})
+    assert settings.journal_club == "fri 15:30"
+    assert apply_options(settings, {"journal-club": "off"}).journal_club == ""
+    assert "weekly journal-club poll: fri 15:30 UTC" in describe(settings)
+    assert "journal-club" not in describe(ChannelSettings())
+    for bad in ("someday 15:00", "fri", "fri 25:00"):
+        with pytest.raises(BadInput, match="journal_club"):
+            apply_options(ChannelSettings(), {"journalclub": bad})
