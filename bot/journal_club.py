@@ -11,6 +11,8 @@ announced with its card, and the channel's past winners.
   fence records nothing and deletes its copy only once the new holder has recorded another.
 - A poll is closed when due by whichever replica's sweep finds it first (`close_due`), so a poll whose replica was
   down at its close is closed by another one, or by the same one when it is back.
+- The winner's announcement gets a discussion thread (`Publisher.open_thread`, issue 18), opened before the close
+  is recorded so a takeover opens the same one.
 - The winner has the most votes; a tie is broken by the channel's net votes, then hotness, then the poll's order,
   and the announcement says which decided.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,10 +30,11 @@ from bot.cards import CardContext, cards_for, ranked_for_channel
 from bot.config import JournalClubConfig
 from bot.digest import ClaimLost, PostingPolicy
 from bot.errors import BadInput, HotPapersError, NotFound, Undeliverable, UpstreamUnavailable
-from bot.messages import NO_POLL, POLL_NOT_OPEN, poll_label, tie_note
+from bot.messages import NO_POLL, POLL_NOT_OPEN, poll_label, poll_thread_name, poll_thread_opener, tie_note
 from bot.model import (
     POLL_MAX_HOURS,
     POLL_MAX_OPTIONS,
+    Channel,
     ChannelRef,
     ChannelSettings,
     Digest,
@@ -45,15 +49,13 @@ from bot.model import (
     PostKey,
     poll_key,
 )
-from bot.ports import Clock, PollPublisher, Publisher
-from bot.storage.polls import PollRecord
-from bot.storage.tables import ChannelRow
-from bot.storage.uow import UnitOfWork
+from bot.ports import Clock, PollPublisher, Publisher, UnitOfWork
+from bot.records import PollRecord
 from bot.text import whole_number
 
 log = logging.getLogger(__name__)
 
-EnsureChannel = Callable[[UnitOfWork, ChannelRef], Awaitable[ChannelRow]]
+EnsureChannel = Callable[[UnitOfWork, ChannelRef], Awaitable[Channel]]
 Preview = Callable[[ChannelRef], Awaitable[Digest]]
 PublisherFor = Callable[[str], Publisher | None]
 
@@ -267,19 +269,41 @@ class JournalClub:
         try:
             result = await self._count(channel, publisher, record)
             message_id = await self._announce(channel, publisher, record, result)
+            thread_id = await self._thread(channel, publisher, record, message_id, result)
         except BaseException as error:
             await self._release(record, error)
             raise
         async with self._uow() as uow:
             recorded = await uow.polls.record_announce(record.id, record.fence, message_id, now=self._clock.now())
+            if recorded == "recorded" and thread_id is not None:
+                await uow.polls.record_thread(record.id, thread_id)
             current = await uow.polls.get(record.id)
             await uow.commit()
         if recorded != "recorded":
             await self._extra_copy(channel, publisher, message_id, current.announce_message_id if current else None)
             return PollClose("held-elsewhere")
-        # TODO(issue 18): once the Publisher port has `open_thread`, open the winner's discussion thread on the
-        # announcement here and keep its id (`uow.polls.record_thread`).
-        return PollClose("closed", result)
+        return PollClose("closed", replace(result, thread_id=thread_id))
+
+    async def _thread(
+        self, channel: ChannelRef, publisher: PollPublisher, record: PollRecord, message_id: str, outcome: PollOutcome
+    ) -> str | None:
+        """The winner's discussion thread on the announcement, opened while the close is still held (checked with
+        the fence just before): `open_thread` is idempotent, so a close taken over opens it once, and a holder that
+        lost its fence opens none on its late copy. A platform that refuses threads for good (a missing permission)
+        gets no thread and the poll still closes; one that is down fails the close, retried by the next sweep."""
+        async with self._uow() as uow:
+            until = self._clock.now() + self._policy.lease
+            held = await uow.polls.intend_announce(record.id, record.fence, now=self._clock.now(), until=until)
+            await uow.commit()
+        if not held:
+            return None
+        try:
+            return await publisher.open_thread(
+                channel, message_id, name=poll_thread_name(outcome), opener=poll_thread_opener(outcome)
+            )
+        except Undeliverable as error:
+            log.warning("no discussion thread for journal-club poll %d in %s: %s", outcome.poll_id, channel.key, error)
+            return None
 
     async def _count(self, channel: ChannelRef, publisher: PollPublisher, record: PollRecord) -> PollOutcome:
         """The poll's result: stored by an earlier holder of the close, or counted now and stored (fenced)."""

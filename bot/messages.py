@@ -227,6 +227,16 @@ def winner_announcement(outcome: PollOutcome) -> str:
     return f"{lead} {outcome.tie}" if outcome.tie else lead
 
 
+def poll_thread_name(outcome: PollOutcome) -> str:
+    """The winner's discussion thread's title (Discord shows at most 100 characters)."""
+    return shorten(f"Journal club: {clean_text(outcome.winner.paper.title)}", 100)
+
+
+def poll_thread_opener(outcome: PollOutcome) -> str:
+    """The bot's first reply in the winner's thread (Slack starts a thread with a reply)."""
+    return f"Discuss “{clean_text(outcome.winner.paper.title)}” (arXiv:{outcome.winner.paper.id}) here."
+
+
 def poll_started(start: PollStart) -> str:
     """What the admin who asked for a poll is told beyond the poll itself."""
     draft = start.draft

@@ -16,9 +16,8 @@ Rows never leave this module: the reads return `PollRecord` and plain tuples.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -38,11 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.records import CloseOutcome, PollRecord, Recorded, StartOutcome
 from bot.storage.dialect import affected, dialect_of, insert_for, insert_ignore
 from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
-
-PollState = Literal["starting", "open", "closing", "closed"]
-Recorded = Literal["recorded", "fence-lost", "taken"]
 
 
 class PollRow(Base):
@@ -89,33 +86,6 @@ class PollVoteRow(Base):
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     choice: Mapped[int] = mapped_column(SmallInteger)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
-
-
-@dataclass(frozen=True, slots=True)
-class PollRecord:
-    id: int
-    channel_id: int
-    state: str
-    holder: str
-    fence: int
-    lease_until: datetime
-    created_at: datetime
-    closes_at: datetime
-    hours: int
-    candidates: tuple[str, ...]
-    start_intent: bool
-    message_id: str | None
-    counts: tuple[int, ...] | None
-    winner: str | None
-    tie: str
-    announce_intent: bool
-    announce_message_id: str | None
-    closed_at: datetime | None
-    thread_id: str | None = None
-
-
-StartOutcome = Literal["new", "resumed", "open", "held-elsewhere", "done-before"]
-CloseOutcome = Literal["new", "resumed", "closed-before", "held-elsewhere", "not-due"]
 
 
 def _record(row: PollRow) -> PollRecord:

@@ -17,7 +17,7 @@ import pytest
 
 from bot.bootstrap import App
 from bot.clock import FrozenClock
-from bot.errors import BadInput, NotFound, UpstreamUnavailable
+from bot.errors import BadInput, NotFound, Undeliverable, UpstreamUnavailable
 from bot.journal_club import parse_closes
 from bot.messages import history_lines, poll_label, winner_announcement
 from bot.model import (
@@ -52,6 +52,7 @@ class Message:
 class PollPlatform:
     messages: list[Message] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    threads: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def visible(self, kind: str) -> list[Message]:
         return [m for m in self.messages if not m.deleted and m.key is not None and m.key.paper.endswith(kind)]
@@ -71,6 +72,7 @@ class Polls:
         self.ended: list[str] = []
         self.outcomes: list[PollOutcome] = []
         self.gate: asyncio.Event | None = None
+        self.refuse_threads = False
         self.waiting = asyncio.Event()
 
     def _post(self, key: PostKey | None, text: str, poll: PollDraft | None = None) -> PostedMessage:
@@ -101,6 +103,12 @@ class Polls:
 
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         return False
+
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        if self.refuse_threads:
+            raise Undeliverable("missing permission: Create Public Threads", scope="channel", fix="grant it")
+        self.shared.threads.setdefault(message_id, (name, opener))
+        return f"t-{message_id}"
 
     async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
         return self._post(key, "poll", draft)
@@ -173,6 +181,14 @@ async def test_start_votes_winner_with_a_changed_vote_and_history(app: App, cloc
     assert closed.outcome.tie == ""
     (announcement,) = shared.visible("win")
     assert "chosen with 2 of 3 votes" in announcement.text and "tie" not in announcement.text
+    winner = start.draft.options[2]
+    assert shared.threads == {  # the winner's discussion thread, on the announcement
+        announcement.id: (
+            f"Journal club: {winner.title}",
+            f"Discuss “{winner.title}” (arXiv:{winner.paper_id}) here.",
+        )
+    }
+    assert closed.outcome.thread_id == f"t-{announcement.id}"
     with pytest.raises(BadInput, match="closed"):
         await app.service.poll_vote(CHANNEL, message, "ada", 0)
     with pytest.raises(NotFound):
@@ -330,6 +346,7 @@ async def test_a_close_stalled_past_its_lease_is_taken_over_and_its_late_copy_re
     slow.gate.set()
     (result,) = await late
     assert result.state == "held-elsewhere"
+    assert list(shared.threads) == [m.id for m in shared.visible("win")]  # on the recorded announcement only
     (announcement,) = shared.visible("win")  # the stalled replica's copy was posted, then deleted
     assert closed.outcome is not None and announcement.text == winner_announcement(closed.outcome)
     assert len([m for m in shared.messages if m.key is not None and m.key.paper.endswith("win")]) == 2
@@ -343,6 +360,16 @@ async def test_a_start_whose_answer_was_lost_adopts_the_poll_instead_of_posting_
     assert start.state == "started" and start.message is not None
     (poll,) = shared.visible("poll")
     assert start.message.message_id == poll.id
+
+
+async def test_a_platform_refusing_threads_still_closes_the_poll_without_one(app: App) -> None:
+    shared = PollPlatform()
+    publisher = Polls(shared)
+    await app.service.journal_club_start(CHANNEL, publisher, candidates=2)
+    publisher.refuse_threads = True
+    closed = await app.service.journal_club_close(CHANNEL, publisher)
+    assert closed.state == "closed" and closed.outcome is not None and closed.outcome.thread_id is None
+    assert shared.threads == {} and len(shared.visible("win")) == 1
 
 
 async def test_an_announcement_whose_answer_was_lost_is_adopted_once(app: App) -> None:

@@ -42,6 +42,9 @@ async def test_a_poll_from_start_to_winner_with_a_changed_vote_and_history(hotpa
         f"📚 Journal club (poll #1): we read “{winner.title}” (arXiv:{winner.paper_id}), chosen with 1 of 1 vote."
     )
     assert announced in out.getvalue()
+    assert (
+        f"🧵 Journal club: {winner.title} — Discuss “{winner.title}” (arXiv:{winner.paper_id}) here." in out.getvalue()
+    )
     await session.handle("/journalclub history")
     assert f"2020-11-07 · arXiv:{winner.paper_id} · {winner.title} · 1 of 1 vote" in out.getvalue()
 
@@ -74,3 +77,4 @@ async def test_the_demo_ends_with_a_poll_and_its_winner() -> None:
     assert "(changed from 1)" in shown
     assert "3 papers tied at 1 vote: the tie was broken by this channel's votes" in shown
     assert "/journalclub history:" in shown and "after a tie" in shown
+    assert "🧵 Journal club: " in shown
