@@ -114,6 +114,14 @@ class Publisher(Protocol):
         Returns whether it was delivered; never raises."""
         ...
 
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        """Open the discussion thread on `message_id`, a message this bot posted, or find the one already open
+        (idempotent: a second call opens nothing and returns the same id). Returns the thread's id, which replies
+        carry: Discord: the thread channel's id (equal to the message id); Slack: the parent message's `ts`, after
+        the bot's short reply `opener` in the thread; console: the message id. `name` is the thread's title where
+        the platform shows one. Fails like `publish` (UpstreamUnavailable / Undeliverable)."""
+        ...
+
 
 class SignalSource(Protocol):
     """A popularity signal (Hugging Face, Hacker News, …). Each may fail alone without breaking the others."""

@@ -37,6 +37,7 @@ class ConsolePublisher:
         self._prefix = f"console-{uuid.uuid4().hex[:8]}"
         self._ids = itertools.count(1)
         self.posted: list[tuple[PostedMessage, DigestEntry | None]] = []
+        self._opened: set[tuple[str, str]] = set()
 
     async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey | None = None) -> PostedMessage:
         message = self._record(channel, entry, key, entry.card.paper.title)
@@ -67,6 +68,24 @@ class ConsolePublisher:
 
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         return False  # a terminal has no private messages; the pause shows in `hotpapers status`
+
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        """A thread on one of the log's messages: its id is the message id. Opened once: a second call (from this
+        process or another sharing the log) finds the log's `thread` line and prints nothing."""
+        if message_id in self.threads(channel):
+            return message_id
+        self._append({"thread": message_id, "channel": channel.key, "name": name[:100], "at": _now()})
+        self._opened.add((channel.key, message_id))
+        self._console.print(Text(f"🧵 {name} — {opener}", style="cyan"))
+        return message_id
+
+    def threads(self, channel: ChannelRef) -> set[str]:
+        """The ids of the threads open in `channel` (from the log; without one, this process's own)."""
+        opened = {message_id for key, message_id in self._opened if key == channel.key}
+        if self._log is not None:
+            lines = read_log(self._log)
+            opened |= {line["thread"] for line in lines if "thread" in line and line.get("channel") == channel.key}
+        return opened
 
     def visible(self, channel: ChannelRef | None = None) -> list[dict[str, Any]]:
         """The log's messages that were not deleted (this process's own when there is no log)."""

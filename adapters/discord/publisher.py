@@ -112,6 +112,30 @@ class DiscordPublisher:
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         return False  # the bot does not DM people on Discord: the pause shows in /settings and `hotpapers status`
 
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        """A public thread on the message (`Message.create_thread`); its id is the message's id. Discord refuses a
+        second thread on one message (160004), which is how a repeat finds the thread already open. The opener is
+        the thread's first line, best effort."""
+        target = await self._target(channel)
+        if not isinstance(target, discord.TextChannel) or not message_id.isdigit():
+            where = channel.name or channel.channel
+            raise Undeliverable(f"{where} cannot hold threads", scope="channel", fix="subscribe a text channel")
+        message = target.get_partial_message(int(message_id))
+        try:
+            thread = await self._sent(
+                channel, lambda: message.create_thread(name=name[:100] or "discussion", auto_archive_duration=10080)
+            )
+        except Undeliverable as error:
+            if "160004" in error.reason:  # "A thread has already been created for this message"
+                return message_id
+            raise
+        try:
+            async with self._budget.request():
+                await thread.send(opener[:2000], allowed_mentions=NO_MENTIONS)
+        except Exception as error:  # the thread exists: its first line is a courtesy
+            log.warning("could not post the opener in thread %s: %s", thread.id, type(error).__name__)
+        return str(thread.id)
+
     async def _target(self, channel: ChannelRef) -> discord.abc.Messageable:
         if channel.platform != self.platform or not channel.channel.isdigit():
             raise Undeliverable(f"{channel.key} is not a Discord channel", scope="channel", fix="subscribe a channel")

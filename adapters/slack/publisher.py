@@ -30,6 +30,8 @@ TokenLookup = Callable[[str], Awaitable[str | None]]
 """Bot token for a workspace (team id), or None when the app is not installed there."""
 
 EVENT_TYPE = "hotpapers_post"
+THREAD_EVENT_TYPE = "hotpapers_thread"
+"""The metadata of the bot's opening reply in a discussion thread (a repeat finds it and posts nothing)."""
 HISTORY_PAGES = 10
 """How many pages of 200 messages `find` reads at most (a digest's messages are recent)."""
 
@@ -132,6 +134,44 @@ class SlackPublisher:
         except Undeliverable as error:
             if "message_not_found" not in error.reason:
                 raise
+
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        """The bot's short reply `opener` under the message (`thread_ts`), once: the reply carries metadata
+        (`hotpapers_thread`) that `conversations.replies` returns, so a repeat finds it and posts nothing. The
+        thread's id is the parent's `ts`, which replies carry as their `thread_ts`."""
+        token = await self._token(channel)
+        try:
+            response = await _translated(
+                channel,
+                self._client.conversations_replies(
+                    token=token, channel=channel.channel, ts=message_id, limit=200, include_all_metadata=True
+                ),
+            )
+        except Undeliverable as error:
+            if "message_not_found" in error.reason or "thread_not_found" in error.reason:
+                response = {}
+            elif "missing_scope" in error.reason:
+                log.warning("cannot read the thread under %s in %s (reinstall for channels:history)", message_id,
+                            channel.key)  # fmt: skip
+                response = {}
+            else:
+                raise
+        for message in response.get("messages") or []:
+            if (message.get("metadata") or {}).get("event_type") == THREAD_EVENT_TYPE:
+                return message_id
+        await _translated(
+            channel,
+            self._client.chat_postMessage(
+                token=token,
+                channel=channel.channel,
+                thread_ts=message_id,
+                text=fit(clean(opener), 3000),
+                metadata={"event_type": THREAD_EVENT_TYPE, "event_payload": {"parent": message_id}},
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+        )
+        return message_id
 
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         """A direct message from the app to `user_id` (chat.postMessage to a user id opens the app's DM)."""

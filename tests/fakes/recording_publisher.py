@@ -25,7 +25,7 @@ class SimulatedCrash(HotPapersError):
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    kind: Literal["say", "publish"]
+    kind: Literal["say", "publish", "thread"]
     channel: ChannelRef
     message: PostedMessage
     text: str | None = None
@@ -49,6 +49,8 @@ class MemoryPlatform:
     messages: dict[str, Shown] = field(default_factory=dict)
     finds: int = 0
     deletes: int = 0
+    threads: dict[str, str] = field(default_factory=dict)
+    """Open threads: the message they hang on → the thread's id (the message id, as on Discord)."""
 
     def visible(self, channel: ChannelRef | None = None) -> list[Shown]:
         return [m for m in self.messages.values() if not m.deleted and (channel is None or m.channel == channel)]
@@ -89,6 +91,7 @@ class RecordingPublisher:
         self.pause_after = pause_after
         self.world = world if world is not None else MemoryPlatform()
         self.script: list[Outcome] = list(script or [])
+        self.thread_script: list[Outcome] = []
         self.calls: list[Call] = []
         self.attempts = 0
         self.admin_notes: list[tuple[str, str]] = []
@@ -101,7 +104,7 @@ class RecordingPublisher:
 
     @property
     def said(self) -> list[str]:
-        return [call.text for call in self.calls if call.text is not None]
+        return [call.text for call in self.calls if call.kind == "say" and call.text is not None]
 
     def published_ids(self, channel: ChannelRef | None = None) -> list[str]:
         """Paper ids published, in order (optionally only in `channel`)."""
@@ -152,6 +155,24 @@ class RecordingPublisher:
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         self.admin_notes.append((user_id, text))
         return True
+
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        """Opens a thread once per message (a repeat returns the same id); `thread_script` outcomes as `script`."""
+        outcome = self.thread_script.pop(0) if self.thread_script else "ok"
+        if isinstance(outcome, BaseException):
+            raise outcome
+        shown = self.world.messages.get(message_id)
+        if shown is None or shown.deleted or shown.channel != channel:
+            raise Undeliverable("the message is gone", scope="message", fix="nothing to do")
+        if message_id not in self.world.threads:
+            self.world.threads[message_id] = message_id
+            self.calls.append(Call("thread", channel, PostedMessage(channel, message_id), text=opener))
+        return self.world.threads[message_id]
+
+    @property
+    def opened(self) -> list[str]:
+        """The message ids this publisher opened a thread on, in order."""
+        return [call.message.message_id for call in self.calls if call.kind == "thread"]
 
     def _message(self, channel: ChannelRef, key: PostKey | None, text: str) -> PostedMessage:
         message = PostedMessage(channel, f"{self.platform}-{next(self._ids)}")
