@@ -13,6 +13,10 @@ tests/fakes/faults.FaultPlan keyed "METHOD /route") switches any route into one 
 is echoed in the create answer and MESSAGE_CREATE only, never stored. The gateway keeps sessions (issue 14): RESUME is
 checked against session and sequence (op 9 or close 4007 otherwise), events dispatched while the bot was away are
 replayed in order on RESUME; `drop_connection()` and `invalidate_session()` make it happen.
+
+Threads and polls (issues 18, 19; tests/fakes/spec/README.md): a public thread started from a message, people posting
+(`say`) and deleting (`delete_message`) with MESSAGE_CONTENT privileged, polls with votes (`vote`, `unvote`), voters,
+and their end (the expire route, `end_poll`, or the expiry passing on `wall_clock`) with the POLL_RESULT message.
 """
 
 from __future__ import annotations

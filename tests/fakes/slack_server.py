@@ -12,6 +12,10 @@ and `provided`). Channels added with `add_channel` can be archived or not joined
 tokens lack scopes with `set_scopes` (`missing_scope`), and `post_rate` limits chat.postMessage per channel.
 Idempotency as Slack offers it (issue 13): chat.postMessage keeps `metadata`, conversations.history shows it only
 with `include_all_metadata`; chat.update and chat.delete act on the stored messages.
+Threads, events and buttons (issues 18, 19; tests/fakes/spec/README.md): replies stored per thread and
+conversations.replies; `subscribe_app` sets the app's bot events and request URL, and people's messages (`say`),
+deletions (`delete`), the app's own posts, updates and deletions, and button clicks (`click`) are delivered to the
+app, signed over HTTP or as Socket Mode envelopes, when its subscriptions and scopes allow.
 """
 
 from __future__ import annotations
