@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,7 +21,7 @@ from adapters.slack.publisher import SlackPublisher, static_tokens
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from tests.fakes.faults import ManualClock
-from tests.fakes.slack_server import DEFAULT_SCOPES, REALISTIC_POST_RATE, WAIT, FakeSlack
+from tests.fakes.slack_server import DEFAULT_SCOPES, REALISTIC_POST_RATE, WAIT, FakeSlack, manifest_events
 from tests.fakes.spec import slack_errors
 
 SLACK_SCHEMA_METHODS = {
@@ -457,6 +458,24 @@ async def test_people_replying_deleting_and_other_bots_reach_a_bolt_app_as_messa
     delivered = slack.deliveries[-1].body
     assert delivered["type"] == "event_callback" and delivered["event_id"].startswith("Ev")
     assert delivered["authorizations"][0]["user_id"] == "U0HOTPAPER"
+
+
+async def test_the_apps_manifest_decides_which_events_are_delivered(slack: FakeSlack, bolt: Bolt) -> None:
+    manifest = Path(__file__).parents[3] / "adapters" / "slack" / "manifest.yaml"
+    events = manifest_events(manifest)
+    assert {"reaction_added", "reaction_removed"} <= events
+    slack.bot_events = events
+
+    @bolt.app.event("reaction_added")
+    async def on_reaction(event: dict[str, Any]) -> None:
+        await bolt.saw(event)
+
+    reaction = {"type": "reaction_added", "user": "U0ALICE001", "reaction": "+1", "event_ts": "1700000100.000200"}
+    reaction["item"] = {"type": "message", "channel": CHANNEL, "ts": "1700000001.000001"}
+    delivered = await slack.deliver_event(reaction)
+    assert delivered is not None and delivered.status == 200 and (await bolt.wait_seen(1))[0] == reaction
+    said = await slack.say(CHANNEL, "a reply")
+    assert (slack.deliveries[-1].event.get("ts") == said["ts"]) is ("message.channels" in events)
 
 
 async def test_message_events_need_the_subscription_and_the_history_scope_of_the_channels_kind(
