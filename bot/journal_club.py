@@ -312,13 +312,12 @@ class JournalClub:
             cards = await self._cards(channel, [record.winner])
             closed = record.closed_at or self._clock.now()
             return PollOutcome(record.id, channel, cards[record.winner], options, record.counts, record.tie, closed)
-        final = await publisher.end_poll(channel, record.message_id) if record.message_id else None
-        if final is not None and len(final.counts) == len(options):
-            counts = final.counts
-        else:
-            async with self._uow() as uow:
-                await uow.read_only()
-                counts = await uow.polls.tally(record.id, len(options))
+        async with self._uow() as uow:
+            await uow.read_only()
+            recorded = await uow.polls.tally(record.id, len(options))
+        ended = PollDraft(record.id, channel, options, record.closes_at, record.hours, recorded, closed=True)
+        final = await publisher.end_poll(channel, record.message_id, final=ended) if record.message_id else None
+        counts = final.counts if final is not None and len(final.counts) == len(options) else recorded
         winner, tie = await self._winner(channel, options, counts)
         async with self._uow() as uow:
             until = self._clock.now() + self._policy.lease

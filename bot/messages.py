@@ -275,5 +275,9 @@ def history_lines(winners: Sequence[PastWinner]) -> list[str]:
     return lines
 
 
-def _votes(count: int) -> str:
+def poll_votes(count: int) -> str:
+    """`1 vote`, `3 votes`."""
     return f"{count} vote" + ("" if count == 1 else "s")
+
+
+_votes = poll_votes

@@ -183,9 +183,10 @@ class PollPublisher(Publisher, Protocol):
         `draft.hours`; Slack: a button per paper, with `draft.counts`)."""
         ...
 
-    async def end_poll(self, channel: ChannelRef, message_id: str) -> PollTally | None:
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
         """End the poll on the platform. Returns its final counts where the platform counted (Discord: expire it,
-        read the answers' counts); None where the core recorded the votes (Slack: the message shows it closed)."""
+        read the answers' counts); None where the core recorded the votes (Slack: the message is updated to
+        `final`, closed with the counts the core recorded)."""
         ...
 
     async def announce_winner(self, channel: ChannelRef, outcome: PollOutcome, *, key: PostKey) -> PostedMessage:

@@ -77,7 +77,7 @@ class ConsolePublisher:
         self._console.print(poll_panel(draft))
         return message
 
-    async def end_poll(self, channel: ChannelRef, message_id: str) -> PollTally | None:
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
         return None  # the votes are the core's: it counts them
 
     async def announce_winner(self, channel: ChannelRef, outcome: PollOutcome, *, key: PostKey) -> PostedMessage:

@@ -161,7 +161,7 @@ class DiscordPublisher:
         )
         return PostedMessage(channel, str(message.id))
 
-    async def end_poll(self, channel: ChannelRef, message_id: str) -> PollTally | None:
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
         """Expire the poll (unless it expired by itself) and read each answer's count from the message."""
         target = await self._target(channel)
         if not isinstance(target, discord.abc.Messageable) or not message_id.isdigit():

@@ -26,6 +26,7 @@ from adapters.slack.commands import SlashCommands
 from adapters.slack.errors import bolt_error
 from adapters.slack.events import ReactionVotes
 from adapters.slack.installs import InstalledTokens, StaticTokens, Tokens
+from adapters.slack.journal_club import JournalClub
 from adapters.slack.publisher import SlackPublisher
 from adapters.slack.settings import Secrets, Settings
 from adapters.slack.uninstalls import Uninstalls
@@ -100,4 +101,5 @@ async def build_app(
     CardActions(service, summary_wait_seconds=settings.summary_wait_seconds).register(bolt)
     ReactionVotes(service, settings).register(bolt)
     publisher = SlackPublisher(client, tokens.token)
+    JournalClub(service, publisher).register(bolt)  # journal club (issue 19)
     return SlackApp(bolt=bolt, client=client, publisher=publisher, installation_store=store)

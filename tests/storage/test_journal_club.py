@@ -113,7 +113,7 @@ class Polls:
     async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
         return self._post(key, "poll", draft)
 
-    async def end_poll(self, channel: ChannelRef, message_id: str) -> PollTally | None:
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
         message = self._message(message_id)
         message.ended = True
         self.ended.append(message_id)
