@@ -316,7 +316,12 @@ class JournalClub:
             await uow.read_only()
             recorded = await uow.polls.tally(record.id, len(options))
         ended = PollDraft(record.id, channel, options, record.closes_at, record.hours, recorded, closed=True)
-        final = await publisher.end_poll(channel, record.message_id, final=ended) if record.message_id else None
+        final = None
+        if record.message_id:
+            try:
+                final = await publisher.end_poll(channel, record.message_id, final=ended)
+            except Undeliverable as error:  # the poll is gone (deleted by a moderator): the recorded votes decide
+                log.warning("ending journal-club poll %d in %s: %s", record.id, channel.key, error)
         counts = final.counts if final is not None and len(final.counts) == len(options) else recorded
         winner, tie = await self._winner(channel, options, counts)
         async with self._uow() as uow:

@@ -115,6 +115,8 @@ class Polls:
 
     async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
         message = self._message(message_id)
+        if message.deleted:
+            raise Undeliverable("the message is gone (Unknown Message)", scope="message")
         message.ended = True
         self.ended.append(message_id)
         if not self.counts:
@@ -370,6 +372,18 @@ async def test_a_platform_refusing_threads_still_closes_the_poll_without_one(app
     closed = await app.service.journal_club_close(CHANNEL, publisher)
     assert closed.state == "closed" and closed.outcome is not None and closed.outcome.thread_id is None
     assert shared.threads == {} and len(shared.visible("win")) == 1
+
+
+async def test_a_poll_deleted_on_the_platform_still_closes_on_the_votes_recorded(app: App) -> None:
+    shared = PollPlatform()
+    publisher = Polls(shared)
+    start = await app.service.journal_club_start(CHANNEL, publisher, candidates=2)
+    assert start.message is not None and start.draft is not None
+    await app.service.poll_vote(CHANNEL, start.message.message_id, "ada", 1)
+    await publisher.delete(CHANNEL, start.message.message_id)  # a moderator removed the poll
+    closed = await app.service.journal_club_close(CHANNEL, publisher)
+    assert closed.state == "closed" and closed.outcome is not None and closed.outcome.counts == (0, 1)
+    assert len(shared.visible("win")) == 1
 
 
 async def test_an_announcement_whose_answer_was_lost_is_adopted_once(app: App) -> None:
