@@ -375,23 +375,36 @@ class JournalClub:
     async def vote(
         self, channel: ChannelRef, message_id: str, user_id: str, choice: int
     ) -> tuple[PollDraft, int | None]:
-        """One person's vote in a poll whose votes the core records (Slack's buttons, the console): one per
-        person, changeable until the poll closes. Returns the poll with its live counts (the adapter updates its
-        message) and the person's previous choice."""
+        """One person's vote as the core records it (Slack's buttons, the console; Discord's live vote events, where
+        the poll's own counts still decide): one per person, changeable until the poll closes. Returns the poll
+        with its live counts (the adapter updates its message) and the person's previous choice."""
         now = self._clock.now()
         async with self._uow() as uow:
-            channel_id = await uow.channels.id_of(channel)
-            record = await uow.polls.by_message(channel_id, message_id) if channel_id is not None else None
-            if record is None:
-                raise NotFound("that is not a journal-club poll of this bot here")
-            if record.state != "open" or record.closes_at <= now:
-                raise BadInput(POLL_NOT_OPEN)
+            record = await self._open_poll(uow, channel, message_id)
             if not 0 <= choice < len(record.candidates):
                 raise BadInput(f"this poll has answers 1 to {len(record.candidates)}")
             previous = await uow.polls.choice_of(record.id, user_id)
             await uow.polls.vote(record.id, user_id, choice, now=now)
             await uow.commit()
         return await self._draft(channel, record), previous
+
+    async def unvote(self, channel: ChannelRef, message_id: str, user_id: str, choice: int) -> PollDraft:
+        """A person takes their vote for `choice` back (Discord's MESSAGE_POLL_VOTE_REMOVE): a vote since cast for
+        another answer stays. Returns the poll with its counts."""
+        async with self._uow() as uow:
+            record = await self._open_poll(uow, channel, message_id)
+            await uow.polls.unvote(record.id, user_id, choice)
+            await uow.commit()
+        return await self._draft(channel, record)
+
+    async def _open_poll(self, uow: UnitOfWork, channel: ChannelRef, message_id: str) -> PollRecord:
+        channel_id = await uow.channels.id_of(channel)
+        record = await uow.polls.by_message(channel_id, message_id) if channel_id is not None else None
+        if record is None:
+            raise NotFound("that is not a journal-club poll of this bot here")
+        if record.state != "open" or record.closes_at <= self._clock.now():
+            raise BadInput(POLL_NOT_OPEN)
+        return record
 
     async def current(self, channel: ChannelRef) -> PollDraft | None:
         """The channel's open poll with its live counts, if any."""
