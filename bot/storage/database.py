@@ -197,6 +197,3 @@ def _redact(url: str) -> str:
         user = rest.split("@", 1)[0].split(":", 1)[0]
         rest = f"{user}:***@{rest.split('@', 1)[1]}"
     return f"{scheme}{sep}{rest}"
-
-
-redact_url = _redact
