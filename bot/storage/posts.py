@@ -6,13 +6,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, true, tuple_, update
+from sqlalchemy import Select, bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, PostRecord
 from bot.records import PlanEntry, PlannedPost, Recorded
 from bot.storage.changes import Changes
-from bot.storage.dialect import affected, id_lists, one_of, per_dialect
+from bot.storage.dialect import affected, id_lists, join_one, one_of, per_dialect
 from bot.storage.digests import DigestRepository
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, DigestRow, PostRow, table_of
@@ -59,12 +59,8 @@ def postings_select(dialect: str) -> Select[Any]:
     planner looks rows up by key anyway.)"""
     posts, channels = _POSTS.c, _CHANNELS.c
     day = select(_DIGESTS.c.day).where(_DIGESTS.c.id == posts.digest_id).scalar_subquery().label("day")
-    if dialect == "postgresql":
-        wanted = select(channels.platform, channels.workspace, channels.channel, channels.name)
-        channel = wanted.where(channels.id == posts.channel_id).limit(1).lateral("channel")  # LIMIT: not flattened
-        source, columns = _POSTS.join(channel, true()), channel.c
-    else:
-        source, columns = _POSTS.join(_CHANNELS, channels.id == posts.channel_id), channels
+    wanted = (channels.platform, channels.workspace, channels.channel, channels.name)
+    source, columns = join_one(dialect, _POSTS, _CHANNELS, channels.id == posts.channel_id, wanted, name="channel")
     return (
         select(
             posts.paper_id, day, columns.platform, columns.workspace, columns.channel, columns.name, posts.channel_id
