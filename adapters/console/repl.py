@@ -16,7 +16,7 @@ from adapters.console.render import digest_table, paper_panel
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
 from bot.messages import describe, reported_note, summary_author, summary_saved, vote_receipt
-from bot.model import ChannelRef, DigestResult, VoteEvent
+from bot.model import ChannelRef, DigestResult, VoteEvent, VoteValue
 from bot.ports import ChatService
 from bot.text import announcement_day, whole_number
 
@@ -52,12 +52,21 @@ class ConsoleSession:
         self._user = user
         self._publisher = ConsolePublisher(console)
         self._commands: dict[str, Callable[[list[str]], object]] = {
-            "paper": self._paper, "digest": self._digest, "post": self._post, "top": self._top,
-            "vote": self._vote, "summarize": self._summarize, "subscribe": self._subscribe,
-            "unsubscribe": self._unsubscribe, "settings": self._settings, "help": self._help,
-            "summary": self._summary_vote, "report": self._report, "regenerate": self._regenerate,
+            "paper": self._paper,
+            "digest": self._digest,
+            "post": self._post,
+            "top": self._top,
+            "vote": self._vote,
+            "summarize": self._summarize,
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "settings": self._settings,
+            "help": self._help,
+            "summary": self._summary_vote,
+            "report": self._report,
+            "regenerate": self._regenerate,
             "forget-me": self._forget_me,
-        }  # fmt: skip
+        }
 
     async def handle(self, line: str) -> bool:
         """Run one command line; False means quit."""
@@ -112,7 +121,7 @@ class ConsoleSession:
     async def _vote(self, args: list[str]) -> None:
         if len(args) not in (2, 3) or args[1] not in ("up", "down") or (len(args) == 3 and args[2] != "remove"):
             raise BadInput("usage: /vote N|REF up|down [remove]")
-        value = 1 if args[1] == "up" else -1
+        value: VoteValue = 1 if args[1] == "up" else -1
         removed = len(args) == 3
         if args[0].isdigit():  # any digits, '²' included: the helper accepts ASCII digits in range only
             message = self._message_for_rank(whole_number(args[0], what="N (a digest entry)", low=1, high=MAX_RANK))
@@ -128,8 +137,13 @@ class ConsoleSession:
     async def _summarize(self, args: list[str]) -> None:
         if len(args) < 2:
             raise BadInput("usage: /summarize REF TEXT…")
-        summary = await self._service.add_summary(args[0], self._channel, author=self._user, text=" ".join(args[1:]),
-                                                  author_id=summary_author("console", self._user))  # fmt: skip
+        summary = await self._service.add_summary(
+            args[0],
+            self._channel,
+            author=self._user,
+            text=" ".join(args[1:]),
+            author_id=summary_author("console", self._user),
+        )
         self._console.print(Text(summary_saved(parse_arxiv_id(args[0]).id, number=summary.id)))
 
     async def _summary_vote(self, args: list[str]) -> None:
