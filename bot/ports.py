@@ -12,12 +12,17 @@ from bot.model import (
     Digest,
     DigestEntry,
     DigestResult,
+    Discussion,
     Paper,
     PaperCard,
     PostedMessage,
     PostKey,
+    ReplyEvent,
+    Roundup,
+    RoundupResult,
     Signal,
     Summary,
+    ThreadOpened,
     VoteEvent,
     VoteTally,
 )
@@ -72,6 +77,18 @@ class ChatService(Protocol):
     async def settings(self, channel: ChannelRef) -> ChannelSettings: ...
 
     async def publish(self, channel: ChannelRef, action: str, *, command: str = ...) -> PublishAnswer: ...
+
+    async def discuss(self, channel: ChannelRef, target: str, publisher: Publisher) -> ThreadOpened: ...
+
+    async def record_reply(self, event: ReplyEvent) -> Discussion | None: ...
+
+    async def remove_reply(self, channel: ChannelRef, message_id: str) -> Discussion | None: ...
+
+    async def roundup(self, channel: ChannelRef, day: date | None = None) -> Roundup: ...
+
+    async def post_roundup(
+        self, channel: ChannelRef, publisher: Publisher, day: date | None = None
+    ) -> RoundupResult: ...
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ from bot.storage.channels import ChannelRepository, EventRepository, VoteReposit
 from bot.storage.digests import DigestRepository, PostRepository
 from bot.storage.pages import ChannelPageRepository
 from bot.storage.papers import Changes, PaperRepository, SignalRepository, SummaryRepository
+from bot.storage.threads import ThreadRepository
 from bot.storage.vote_batch import VoteBatchRepository
 
 
@@ -31,6 +32,8 @@ class UnitOfWork:
     card_parts: CardPartsRepository
     pages: ChannelPageRepository
     """The channel's public page (issue 20, `bot/web`)."""
+    threads: ThreadRepository
+    """Discussion threads and who replied in them (issue 18)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -49,6 +52,7 @@ class UnitOfWork:
         self.vote_batch = VoteBatchRepository(session)
         self.card_parts = CardPartsRepository(session)
         self.pages = ChannelPageRepository(session)
+        self.threads = ThreadRepository(session)
         return self
 
     async def __aexit__(
