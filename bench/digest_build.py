@@ -24,7 +24,6 @@ from bot.config import parse_config
 from bot.model import ChannelRef, Digest
 from bot.ranking import learn_taste, rank
 from bot.service import HotPapers
-from bot.storage.channels import settings_from_json
 
 PER_CHANNEL = 200
 """Channels whose digest is built one at a time (after the timed pass) for the per-channel p99."""
@@ -156,7 +155,7 @@ async def _same_as_reference(
     weights = service._context.weights  # the engine's own weights (a benchmark may look inside)
     async with uow_factory() as uow:  # type: ignore[operator]
         row = await uow.channels.find(channel)
-        settings = settings_from_json(row.settings, subscribed=row.subscribed)
+        settings = row.settings
         papers = await uow.papers.announced_between(digest.day, digest.day)
         candidates = await candidates_for(uow, row, papers)
         taste = learn_taste(await uow.votes.history(row.id), rate=weights.taste_rate, cap=weights.taste_cap)

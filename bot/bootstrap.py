@@ -167,6 +167,22 @@ class App:
         await self.aclose()
 
 
+def ranking_weights(config: Config) -> RankingWeights:
+    """`[ranking]` and each signal's weight, as the ranking takes them."""
+    rc = config.ranking
+    return RankingWeights(
+        half_life_hours=rc.half_life_hours,
+        vote_weight=rc.vote_weight,
+        follow_bonus=rc.follow_bonus,
+        keyword_bonus=rc.keyword_bonus,
+        taste_cap=rc.taste_cap,
+        taste_rate=rc.taste_rate,
+        discussion_weight=rc.discussion_weight,
+        discussion_cap=rc.discussion_cap,
+        signal_weights={name: cfg.weight for name, cfg in config.signals.items()},
+    )
+
+
 async def build(
     config: Config,
     *,
@@ -217,19 +233,7 @@ async def build(
             network.parts()
             assert network.http is not None
             llm = LLMSummarizer(config.llm, session=network.http, clock=clock)
-    rc = config.ranking
-    weights = RankingWeights(
-        half_life_hours=rc.half_life_hours,
-        vote_weight=rc.vote_weight,
-        follow_bonus=rc.follow_bonus,
-        keyword_bonus=rc.keyword_bonus,
-        taste_cap=rc.taste_cap,
-        taste_rate=rc.taste_rate,
-        discussion_weight=rc.discussion_weight,
-        discussion_cap=rc.discussion_cap,
-        signal_weights={name: cfg.weight for name, cfg in config.signals.items()},
-    )
-    context = CardContext(weights, config.summaries, llm)
+    context = CardContext(ranking_weights(config), config.summaries, llm)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     policy = PostingPolicy(
         lease=timedelta(seconds=config.digest.lease_seconds),

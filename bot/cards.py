@@ -19,11 +19,10 @@ from typing import Protocol
 from bot.config import SummariesConfig
 from bot.digest_rank import top_ranked
 from bot.errors import UpstreamUnavailable
-from bot.model import ChannelRef, ChannelSettings, Paper, PaperCard, PostRecord, Signal, Summary, VoteTally
+from bot.model import Channel, ChannelRef, ChannelSettings, Paper, PaperCard, PostRecord, Signal, Summary, VoteTally
+from bot.ports import UnitOfWork
 from bot.ranking import Candidate, Ranked, RankingWeights, learn_taste, rank
-from bot.storage.channels import ChannelActivity
-from bot.storage.tables import ChannelRow
-from bot.storage.uow import UnitOfWork
+from bot.records import ChannelActivity
 from bot.storage.window import Window, WindowCache
 from bot.summaries import best_summary, extractive_summary
 
@@ -47,7 +46,7 @@ class CardContext:
     windows: WindowCache = field(default_factory=WindowCache, compare=False, repr=False)
 
 
-async def candidates_for(uow: UnitOfWork, channel: ChannelRow | None, papers: Sequence[Paper]) -> list[Candidate]:
+async def candidates_for(uow: UnitOfWork, channel: Channel | None, papers: Sequence[Paper]) -> list[Candidate]:
     """Signals, this channel's votes and what the channel already saw, for each paper, in three queries.
     A channel we have never seen has no votes."""
     ids = [p.id for p in papers]
@@ -63,7 +62,7 @@ async def candidates_for(uow: UnitOfWork, channel: ChannelRow | None, papers: Se
 
 async def ranked_for_channel(
     uow: UnitOfWork,
-    channel: ChannelRow | None,
+    channel: Channel | None,
     settings: ChannelSettings,
     papers: Sequence[Paper],
     context: CardContext,
@@ -105,7 +104,7 @@ async def digest_window(uow: UnitOfWork, first: date, last: date, context: CardC
 
 async def ranked_digest(
     uow: UnitOfWork,
-    channel: ChannelRow | None,
+    channel: Channel | None,
     settings: ChannelSettings,
     window: Window,
     context: CardContext,

@@ -23,9 +23,8 @@ from typing import Literal, TypeVar
 
 from bot.errors import HotPapersError, Undeliverable, UpstreamUnavailable
 from bot.model import ChannelRef, Digest, DigestEntry, DigestResult, PaperCard, Pause, PostedMessage, PostKey
-from bot.ports import Clock, Publisher
-from bot.storage.digests import Claim, PlanEntry, PlannedPost, Recorded
-from bot.storage.uow import UnitOfWork
+from bot.ports import Clock, Publisher, UnitOfWork
+from bot.records import Claim, PlanEntry, PlannedPost, Recorded
 
 log = logging.getLogger(__name__)
 

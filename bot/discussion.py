@@ -36,10 +36,8 @@ from bot.model import (
     RoundupResult,
     ThreadOpened,
 )
-from bot.ports import Clock, Publisher
+from bot.ports import Clock, Publisher, UnitOfWork
 from bot.ranking import RankingWeights, discussion_term
-from bot.storage.channels import settings_of_row
-from bot.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +95,7 @@ class Discussions:
             row = await uow.channels.find(channel)
             if row is None:
                 raise NotFound("nothing was posted in this channel yet")
-            if settings_of_row(row).threads == "off":
+            if row.settings.threads == "off":
                 raise BadInput("discussion threads are off in this channel (an admin can set threads=button)")
             message_id, paper_id = await self._card(uow, row.id, target.strip())
             thread = await uow.threads.on_message(row.id, message_id)
@@ -206,7 +204,7 @@ class Discussions:
         now = self._clock.now()
         async with self._uow() as uow:
             row = await uow.channels.find(channel)
-            settings = settings_of_row(row) if row is not None else ChannelSettings()
+            settings = row.settings if row is not None else ChannelSettings()
             first, last = self.week_of(settings, day)
             if row is None:
                 return Roundup(channel, first, last, ())
@@ -246,7 +244,7 @@ class Discussions:
         roundup = await self.roundup(channel, day)
         async with self._uow() as uow:
             row = await uow.channels.find(channel)
-        settings = settings_of_row(row) if row is not None else ChannelSettings()
+        settings = row.settings if row is not None else ChannelSettings()
         if row is None or (not roundup.entries and not settings.roundup_empty):
             return RoundupResult(roundup, "quiet")
         links = [original_post_link(channel, entry.message_id) for entry in roundup.entries]

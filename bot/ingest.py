@@ -10,8 +10,7 @@ from typing import Any, Protocol
 from bot.errors import NotFound, UpstreamUnavailable
 from bot.lookups import LookupGuard
 from bot.model import Announcement, ArxivId, IngestReport, Paper
-from bot.ports import Clock, Progress
-from bot.storage.uow import UnitOfWork
+from bot.ports import Clock, Progress, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +137,20 @@ class Ingestor:
     async def refresh_if_stale(self, papers: Sequence[Paper]) -> tuple[str, ...]:
         """Refresh signals for papers with no recent snapshot (a `/paper` for an older paper); returns the
         labels of sources that are unavailable."""
+        await self.refresh_stale(papers)
+        return self.unavailable()
+
+    async def refresh_stale(self, papers: Sequence[Paper]) -> bool:
+        """`refresh_if_stale`, saying whether any paper's signals were refreshed (its card is then read again)."""
         if self._signals is None:
-            return ()
+            return False
         cutoff = self._clock.now() - self._refresh_after
         async with self._uow() as uow:
             latest = await uow.signals.latest([p.id for p in papers])
         stale = [p for p in papers if not any(s.fetched_at >= cutoff for s in latest.get(p.id, ()))]
         if stale:
             await self._refresh(stale, self._clock.now().date())
-        return self.unavailable()
+        return bool(stale)
 
     def unavailable(self) -> tuple[str, ...]:
         return self._signals.unavailable() if self._signals else ()

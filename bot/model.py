@@ -376,6 +376,21 @@ class IngestReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel as the bot stores it: its id, where it is, what it chose (with its pause, if any) and who
+    subscribed it last (told about a pause). Storage maps its row to this; the core never sees the row."""
+
+    id: int
+    ref: ChannelRef
+    settings: ChannelSettings
+    subscribed_by: str | None = None
+
+    @property
+    def subscribed(self) -> bool:
+        return self.settings.subscribed
+
+
+@dataclass(frozen=True, slots=True)
 class Discussion:
     """A paper's discussion thread in one channel: how many distinct people replied there."""
 

@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.ingest import Ingestor
 from bot.model import ChannelRef, ChannelSettings, IngestReport, Paper
 from bot.ports import Clock, NullProgress, Progress
-from bot.storage.digests import DigestStatus
+from bot.records import DigestStatus
 from bot.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:

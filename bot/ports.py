@@ -1,12 +1,15 @@
-"""The protocols at the edges of the core: the chat use cases in, chat platforms out, data sources in, the clock."""
+"""The protocols at the edges of the core: the chat use cases in, chat platforms out, data sources in, the clock,
+and storage (the unit of work and its repositories)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from bot.model import (
+    Channel,
     ChannelRef,
     ChannelSettings,
     Digest,
@@ -15,6 +18,7 @@ from bot.model import (
     Discussion,
     Paper,
     PaperCard,
+    Pause,
     PostedMessage,
     PostKey,
     ReplyEvent,
@@ -26,9 +30,21 @@ from bot.model import (
     VoteEvent,
     VoteTally,
 )
+from bot.records import (
+    CardParts,
+    ChannelActivity,
+    Claim,
+    PageState,
+    PaperView,
+    PlanEntry,
+    PlannedPost,
+    Recorded,
+    ThreadRecord,
+)
 
 if TYPE_CHECKING:
     from bot.channel_settings import SettingsChange
+    from bot.votes import Reaction
     from bot.web.publishing import PublishAnswer
 
 
@@ -200,3 +216,276 @@ class NullMetrics:
 
     def vote(self, platform: str, result: str) -> None:
         return None
+
+
+# ── storage: the unit of work and its repositories ─────────────────────────────────────────────────────────────
+# What the core (HotPapers, cards, the digest poster, votes, the ingestor) asks of storage, and all it may ask.
+# `bot.storage.uow.UnitOfWork` implements them on SQLAlchemy; `tests/engine/fake_uow.py` in memory. Results are
+# the model's dataclasses and `bot.records`: no row crosses this line.
+
+
+class Channels(Protocol):
+    async def find(self, ref: ChannelRef) -> Channel | None: ...
+
+    async def find_with_activity(self, ref: ChannelRef) -> tuple[Channel | None, ChannelActivity | None]:
+        """`find` and `Votes.channel_activity` together (one round trip where the database can)."""
+        ...
+
+    async def id_of(self, ref: ChannelRef) -> int | None:
+        """The channel's id (None if we have never seen it)."""
+        ...
+
+    async def ensure(self, ref: ChannelRef, *, defaults: ChannelSettings, now: datetime) -> Channel:
+        """The channel, created (unsubscribed, with `defaults`) on first contact; safe under races."""
+        ...
+
+    async def save(self, channel: Channel, settings: ChannelSettings, *, by: str | None = None) -> None:
+        """Store the settings a channel chose; `settings.paused` None lifts a pause, and `by` is who subscribed."""
+        ...
+
+    async def subscribed(self) -> list[tuple[ChannelRef, ChannelSettings]]: ...
+
+    async def pause(self, refs: Sequence[ChannelRef], pause: Pause) -> None: ...
+
+    async def unpause(self, ref: ChannelRef) -> None: ...
+
+    async def subscriber(self, ref: ChannelRef) -> str | None: ...
+
+
+class Votes(Protocol):
+    async def clear_reactions(self, channel_id: int, paper_id: str, reaction: str | None) -> int: ...
+
+    async def tallies(self, channel_id: int | None, paper_ids: Sequence[str]) -> dict[str, VoteTally]:
+        """Up/down counts per paper; `channel_id=None` sums every channel."""
+        ...
+
+    async def channel_votes(self, channel_id: int) -> dict[str, tuple[int, int, int]]:
+        """(up, down, net) per paper voted on in the channel."""
+        ...
+
+    async def channel_activity(self, channel_id: int) -> ChannelActivity: ...
+
+    async def most_voted(self, channel_id: int, since: datetime, *, limit: int) -> list[tuple[str, VoteTally]]: ...
+
+    async def forget(self, platform: str, user_id: str) -> int: ...
+
+
+class VoteBatches(Protocol):
+    """The set-wise reads and writes behind `bot.votes.record_votes`."""
+
+    async def first_deliveries(self, keys: Sequence[tuple[str, str]], *, now: datetime) -> set[tuple[str, str]]: ...
+
+    async def existing_papers(self, ids: Sequence[str]) -> set[str]: ...
+
+    async def apply_many(self, reactions: Sequence[Reaction], *, now: datetime) -> list[bool]: ...
+
+    async def tallies_of(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], VoteTally]: ...
+
+
+class Events(Protocol):
+    async def first_delivery(self, platform: str, event_id: str, *, now: datetime) -> bool:
+        """Record the event id; False when it was seen before (a retried delivery)."""
+        ...
+
+
+class Papers(Protocol):
+    async def get(self, paper_id: str) -> Paper | None: ...
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Paper]: ...
+
+    async def categories(self, ids: Sequence[str]) -> dict[str, tuple[str, ...]]: ...
+
+    async def save(self, papers: Sequence[Paper], *, now: datetime) -> tuple[int, int]:
+        """Insert new papers, move known ones to a newer version; returns (new, updated)."""
+        ...
+
+    async def mark_announced(self, ids: Sequence[str], day: date) -> None: ...
+
+    async def announced_between(self, first: date, last: date) -> list[Paper]: ...
+
+    async def window_fingerprint(self, first: date, last: date) -> tuple[object, ...]:
+        """What changes when the papers announced in [first, last] or their signals change."""
+        ...
+
+    async def latest_announcement(self, on_or_before: date) -> date | None: ...
+
+
+class Signals(Protocol):
+    async def add(self, readings: Iterable[tuple[str, Signal]]) -> int: ...
+
+    async def latest(self, ids: Sequence[str]) -> dict[str, tuple[Signal, ...]]:
+        """The newest reading of each source for each paper."""
+        ...
+
+
+class Summaries(Protocol):
+    async def add(
+        self,
+        paper_id: str,
+        summary: Summary,
+        *,
+        version: int | None = None,
+        author_id: str | None = None,
+        channel_id: int | None = None,
+    ) -> Summary: ...
+
+    async def replace_source(self, paper_id: str, summary: Summary) -> None: ...
+
+    async def vote(self, summary_id: int, user_id: str, value: int) -> None: ...
+
+    async def get(self, summary_id: int) -> tuple[str, Summary] | None:
+        """(paper id, summary) for a summary id."""
+        ...
+
+    async def forget_llm(self, paper_id: str, *, model: str) -> int: ...
+
+    async def report(self, summary_id: int) -> bool: ...
+
+    async def delete_by_author(self, author_id: str) -> int: ...
+
+
+class Digests(Protocol):
+    """The exactly-once claim on a (channel, day) digest, fenced (see `bot.digest`)."""
+
+    async def claim(
+        self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta, kind: str = "daily"
+    ) -> Claim:
+        """`kind` "roundup": the weekly roundup's claim, keyed by the week's last day, apart from that day's digest."""
+        ...
+
+    async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool: ...
+
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+
+    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded: ...
+
+    async def header_of(self, digest_id: int) -> tuple[str | None, str]: ...
+
+    async def finish(self, digest_id: int, fence: int, *, now: datetime) -> bool: ...
+
+    async def release(self, digest_id: int, fence: int, *, now: datetime, error: str | None = None) -> None: ...
+
+    async def abandon(self, digest_id: int, fence: int) -> bool: ...
+
+    async def progress(self, digest_id: int) -> tuple[int, int]: ...
+
+
+class Posts(Protocol):
+    """A digest's planned entries and the messages that show them."""
+
+    async def plan(self, digest_id: int, channel_id: int, entries: Sequence[PlanEntry]) -> None: ...
+
+    async def planned(self, digest_id: int) -> list[PlannedPost]: ...
+
+    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+
+    async def record(
+        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
+    ) -> Recorded: ...
+
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool: ...
+
+    async def slot(self, post_id: int) -> str | None: ...
+
+    async def posted_versions(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]: ...
+
+    async def papers_of_messages(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]: ...
+
+    async def posted_versions_everywhere(self, paper_ids: Iterable[str]) -> dict[int, dict[str, int]]: ...
+
+
+class CardPartsReader(Protocol):
+    async def read(self, papers: Sequence[Paper]) -> CardParts:
+        """The visible summaries and the postings of `papers`."""
+        ...
+
+    async def paper_view(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
+        """Everything a `/paper` card shows about a stored paper (None if it is not stored)."""
+        ...
+
+
+class Pages(Protocol):
+    """Channels' public pages (`bot.web.publishing`)."""
+
+    async def state(self, channel_id: int) -> PageState | None: ...
+
+    async def publish(self, channel_id: int, token_hash: str, *, now: datetime, rotated: bool = False) -> PageState: ...
+
+    async def unpublish(self, channel_id: int) -> bool: ...
+
+
+class Threads(Protocol):
+    """Discussion threads on posted messages and who replied in them (never the text)."""
+
+    async def on_message(self, channel_id: int, message_id: str) -> ThreadRecord | None: ...
+
+    async def by_thread(self, channel_id: int, thread_id: str) -> ThreadRecord | None: ...
+
+    async def open(self, channel_id: int, message_id: str, paper_id: str, thread_id: str, *, now: datetime) -> bool:
+        """Record a thread; False when one was recorded already for that message."""
+        ...
+
+    async def add_reply(self, thread: ThreadRecord, message_id: str, user_id: str, *, now: datetime) -> bool:
+        """Count one reply, once per reply message."""
+        ...
+
+    async def remove_reply(self, channel_id: int, message_id: str) -> str | None:
+        """Forget a deleted reply; the paper it counted for, or None."""
+        ...
+
+    async def people(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
+        """Distinct people who replied per paper in the channel (papers without replies absent)."""
+        ...
+
+    async def posted_message(self, channel_id: int, paper_id: str) -> str | None:
+        """The latest message the paper was posted with in the channel's digests."""
+        ...
+
+    async def week_posts(self, channel_id: int, first: date, last: date) -> dict[str, str]:
+        """paper → its latest message among the channel's daily digests of days [first, last]."""
+        ...
+
+    async def forget(self, platform: str, user_id: str) -> int: ...
+
+    async def prune(self, before: datetime) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    """`async with uow: … await uow.commit()`: one transaction per use case, rolled back unless it commits."""
+
+    @property
+    def papers(self) -> Papers: ...
+    @property
+    def signals(self) -> Signals: ...
+    @property
+    def summaries(self) -> Summaries: ...
+    @property
+    def channels(self) -> Channels: ...
+    @property
+    def votes(self) -> Votes: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def digests(self) -> Digests: ...
+    @property
+    def posts(self) -> Posts: ...
+    @property
+    def vote_batch(self) -> VoteBatches: ...
+    @property
+    def card_parts(self) -> CardPartsReader: ...
+    @property
+    def pages(self) -> Pages: ...
+    @property
+    def threads(self) -> Threads: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def read_only(self) -> None:
+        """Declared before the first query by a unit of work that only reads."""
+        ...
+
+    async def commit(self) -> None: ...

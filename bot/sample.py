@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from bot.model import Paper, Signal, Summary
-from bot.storage.uow import UnitOfWork
+from bot.ports import UnitOfWork
 
 TWEETS = "tweets"
 SIGNAL_NOTE = (

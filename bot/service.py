@@ -29,6 +29,7 @@ from bot.errors import BadInput, HotPapersError, NotFound
 from bot.ingest import Ingestor
 from bot.messages import summary_author
 from bot.model import (
+    Channel,
     ChannelRef,
     ChannelSettings,
     Digest,
@@ -45,12 +46,9 @@ from bot.model import (
     VoteEvent,
     VoteTally,
 )
-from bot.ports import Clock, MetricsSink, NullMetrics, Publisher
+from bot.ports import Clock, MetricsSink, NullMetrics, Publisher, UnitOfWork
 from bot.ranking import Candidate, score_card
-from bot.storage.channels import ChannelActivity, settings_of_row
-from bot.storage.papers import Changes
-from bot.storage.tables import ChannelRow
-from bot.storage.uow import UnitOfWork
+from bot.records import ChannelActivity
 from bot.text import clean_multiline, clean_text
 from bot.votes import VoteQueue, record_votes
 
@@ -125,7 +123,6 @@ class HotPapers:
         budget, and each person may spend only so many an hour (`[arxiv] lookups_per_user_per_hour`)."""
         started = time.perf_counter()
         arxiv_id = parse_arxiv_id(ref)
-        generation = Changes.generation
         async with self._uow() as uow:
             # A stored paper that will do (the rule `Ingestor.lookup` applies) is read with everything on its card in
             # this one unit of work (one statement on PostgreSQL); any other goes through the ingestor (arXiv) first.
@@ -135,9 +132,10 @@ class HotPapers:
             inputs = None
         who = None if user is None else f"{channel.platform if channel else 'cli'}:{user}"
         paper = inputs.paper if inputs else await self._ingestor.lookup(arxiv_id, user=who)
-        unavailable = await self._ingestor.refresh_if_stale([paper])
+        refreshed = await self._ingestor.refresh_stale([paper])
+        unavailable = self._ingestor.unavailable()
         async with self._uow() as uow:
-            if inputs is None or Changes.generation != generation:  # new here, or its signals were just refreshed
+            if inputs is None or refreshed:  # new here, or its signals were just refreshed
                 inputs = await paper_inputs(uow, paper.id, channel)
                 assert inputs is not None, "the ingestor stored the paper"
             now = self._clock.now()
@@ -402,7 +400,7 @@ class HotPapers:
     async def _build_digest(
         self,
         uow: UnitOfWork,
-        row: ChannelRow | None,
+        row: Channel | None,
         channel: ChannelRef,
         settings: ChannelSettings,
         day: date,
@@ -488,12 +486,10 @@ class HotPapers:
             subscribed=False,
         )
 
-    def _settings_of(self, row: ChannelRow | None) -> ChannelSettings:
-        if row is None:
-            return self.default_settings()
-        return settings_of_row(row)
+    def _settings_of(self, row: Channel | None) -> ChannelSettings:
+        return self.default_settings() if row is None else row.settings
 
-    async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> ChannelRow:
+    async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> Channel:
         channel.checked()  # adapters build refs from platform ids; none may outgrow its column
         return await uow.channels.ensure(channel, defaults=self.default_settings(), now=self._clock.now())
 

@@ -16,12 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from bot.model import ChannelRef, VoteEvent, VoteTally
+from bot.model import Channel, ChannelRef, VoteEvent, VoteTally
 
 if TYPE_CHECKING:
-    from bot.storage.uow import UnitOfWork
+    from bot.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,8 @@ class Reaction(NamedTuple):
         return (self.channel_id, self.paper_id)
 
 
-EnsureChannel = Callable[["UnitOfWork", ChannelRef], Awaitable[Any]]
-"""Returns the channel's row (with `.id`), creating it on first contact (button votes name the paper directly)."""
+EnsureChannel = Callable[["UnitOfWork", ChannelRef], Awaitable[Channel]]
+"""Returns the channel, creating it on first contact (button votes name the paper directly)."""
 
 
 async def record_votes(

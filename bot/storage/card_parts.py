@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +16,8 @@ from sqlalchemy import BindParameter, Select, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import ChannelRef, Paper, PostRecord, Signal, Summary, VoteTally
+from bot.model import ChannelRef, Paper, Signal, Summary, VoteTally
+from bot.records import CardParts, PaperView
 from bot.storage.channels import DOWN, UP, ChannelRepository, VoteRepository
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
 from bot.storage.digests import PostRepository, posting_records, postings_select
@@ -36,8 +36,6 @@ _PAPERS = table_of(PaperRow)
 _SIGNALS = table_of(SignalSnapshotRow)
 _VOTES = table_of(VoteRow)
 _CHANNELS = table_of(ChannelRow)
-
-CardParts = tuple[dict[str, list[Summary]], dict[str, list[PostRecord]]]
 
 
 def _summary_and_posting_arrays(dialect: str) -> tuple[Any, Any]:
@@ -86,15 +84,6 @@ def _paper_view(dialect: str, *, in_channel: bool) -> Select[Any]:
 
 _paper_view_everywhere = per_dialect(lambda dialect: _paper_view(dialect, in_channel=False))
 _paper_view_in_channel = per_dialect(lambda dialect: _paper_view(dialect, in_channel=True))
-
-
-@dataclass(frozen=True, slots=True)
-class PaperView:
-    paper: Paper
-    signals: tuple[Signal, ...]
-    votes: VoteTally
-    summaries: list[Summary]
-    postings: list[PostRecord]
 
 
 class CardPartsRepository:

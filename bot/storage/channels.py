@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from sqlalchemy import Select, bindparam, case, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import ChannelRef, ChannelSettings, Pause, VoteTally
+from bot.model import Channel, ChannelRef, ChannelSettings, Pause, VoteTally
+from bot.records import ChannelActivity
 from bot.storage.dialect import affected, id_lists, insert_ignore, one_of, per_dialect, returns_arrays
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, PaperRow, ProcessedEventRow, VoteRow, table_of
@@ -106,15 +108,6 @@ def _channel_and_activity(dialect: str) -> Select[Any]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelActivity:
-    """A channel's net vote on every paper it voted on, as parallel lists (paper, net): its taste's raw material.
-    The up and down counts are read only for the papers a digest shows (`VoteRepository.tallies`)."""
-
-    voted: list[str]
-    net: list[int]
-
-
 def settings_to_json(settings: ChannelSettings) -> dict[str, Any]:
     """What a channel chose; the pause is the platform's doing and lives in columns of its own."""
     chosen = asdict(settings)
@@ -157,34 +150,43 @@ def pause_of(row: Any) -> Pause | None:
     return Pause(row.paused_reason or "", row.paused_fix or "", scope, row.paused_at)
 
 
-def settings_of_row(row: ChannelRow) -> ChannelSettings:
+def settings_of_row(row: Any) -> ChannelSettings:
     """A channel's settings as its row stores them, with its pause (if any)."""
     return settings_from_json(row.settings, subscribed=row.subscribed, paused=pause_of(row))
+
+
+def channel_of(row: Any) -> Channel:
+    """The domain's `Channel` from a channels row (an ORM row or a row of its columns)."""
+    return Channel(row.id, ref_of(row), settings_of_row(row), row.subscribed_by)
 
 
 class ChannelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def find(self, ref: ChannelRef) -> ChannelRow | None:
+    async def find(self, ref: ChannelRef) -> Channel | None:
+        row = await self._row(ref)
+        return None if row is None else channel_of(row)
+
+    async def _row(self, ref: ChannelRef) -> ChannelRow | None:
         values = {"platform": ref.platform, "workspace": ref.workspace, "channel": ref.channel}
         return await self._session.scalar(_channel_by_ref(self._session), values)
 
-    async def find_with_activity(self, ref: ChannelRef) -> tuple[ChannelRow | None, ChannelActivity | None]:
+    async def find_with_activity(self, ref: ChannelRef) -> tuple[Channel | None, ChannelActivity | None]:
         """`find` and `VoteRepository.channel_activity` in one round trip where the database can (PostgreSQL):
-        a digest needs both. The row is for reading (on PostgreSQL it is not attached to the session)."""
+        a digest needs both."""
         values = {"platform": ref.platform, "workspace": ref.workspace, "channel": ref.channel}
         if not returns_arrays(self._session):
-            row = await self.find(ref)
-            return row, (await VoteRepository(self._session).channel_activity(row.id) if row else None)
+            channel = await self.find(ref)
+            return channel, (await VoteRepository(self._session).channel_activity(channel.id) if channel else None)
         found = (await self._session.execute(_channel_and_activity(self._session), values)).first()
         if found is None:
             return None, None
         width = len(_CHANNELS.c)
-        # A detached row built from the columns: this unit of work only reads it (and loading an ORM entity costs
-        # a digest more than the arrays of thousands of votes do).
-        row = ChannelRow(**dict(zip(_CHANNELS.c.keys(), found[:width], strict=True)))
-        return row, ChannelActivity(*(list(column or ()) for column in found[width:]))
+        # Mapped from the columns, not loaded as an ORM entity: that costs a digest more than the arrays of
+        # thousands of votes do.
+        columns = SimpleNamespace(**dict(zip(_CHANNELS.c.keys(), found[:width], strict=True)))
+        return channel_of(columns), ChannelActivity(*(list(column or ()) for column in found[width:]))
 
     async def id_of(self, ref: ChannelRef) -> int | None:
         """The channel's row id (None if we have never seen it), remembered: a channel row is never deleted."""
@@ -198,9 +200,9 @@ class ChannelRepository:
                 remember(ids, key, found)
         return found
 
-    async def ensure(self, ref: ChannelRef, *, defaults: ChannelSettings, now: datetime) -> ChannelRow:
-        """The channel's row, created (unsubscribed, with defaults) on first contact; safe under races."""
-        row = await self.find(ref)
+    async def ensure(self, ref: ChannelRef, *, defaults: ChannelSettings, now: datetime) -> Channel:
+        """The channel, created (unsubscribed, with defaults) on first contact; safe under races."""
+        row = await self._row(ref)
         if row is None:
             values = {
                 "platform": ref.platform,
@@ -214,14 +216,16 @@ class ChannelRepository:
             await self._session.execute(
                 insert_ignore(self._session, table_of(ChannelRow), values, keys=["platform", "workspace", "channel"])
             )
-            row = await self.find(ref)
+            row = await self._row(ref)
             assert row is not None
         elif ref.name and row.name != ref.name[:200]:
             row.name = ref.name[:200]
-        return row
+        return channel_of(row)
 
-    async def save(self, row: ChannelRow, settings: ChannelSettings, *, by: str | None = None) -> None:
+    async def save(self, channel: Channel, settings: ChannelSettings, *, by: str | None = None) -> None:
         """Store the settings a channel chose; `settings.paused` None lifts a pause, and `by` is who subscribed."""
+        row = await self._session.get(ChannelRow, channel.id)
+        assert row is not None, "a channel row is never deleted"
         row.settings = settings_to_json(settings)
         row.subscribed = settings.subscribed
         if settings.paused is None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, PostRecord
+from bot.records import Claim, DigestStatus, PlanEntry, PlannedPost, Recorded
 from bot.storage.dialect import affected, id_lists, insert_ignore, one_of, per_dialect
 from bot.storage.memo import memo, remember
 from bot.storage.papers import Changes
@@ -82,53 +82,6 @@ def posting_records(rows: Iterable[Sequence[Any]]) -> dict[str, list[PostRecord]
     for paper_id, day, platform, workspace, channel, name, _ in rows:
         found.setdefault(paper_id, []).append(PostRecord(ChannelRef(platform, workspace, channel, name), day))
     return found
-
-
-Recorded = Literal["recorded", "fence-lost", "taken"]
-"""What a fenced record did: stored the message; refused because another holder has the claim now; or refused
-because the slot already holds another message (someone else recorded that entry first)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A holder's claim on one (channel, day) digest. `fence` is its token: every record about the digest must
-    present it, and a takeover bumps it, so a holder that lost the claim can no longer record anything."""
-
-    digest_id: int
-    outcome: Literal["new", "resumed", "done-before", "held-elsewhere"]
-    fence: int = 0
-    header_message_id: str | None = None
-    header_intent: bool = False
-    claimed_at: datetime | None = None
-    lease_until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DigestStatus:
-    day: date
-    state: str
-    finished_at: datetime | None
-    attempts: int
-    last_error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedPost:
-    post_id: int
-    rank: int
-    paper_id: str
-    version: int
-    updated: bool
-    message_id: str | None
-    intent: bool = False
-    skipped: str | None = None
-    score: float | None = None
-    why: tuple[str, ...] | None = None
-
-    @property
-    def open(self) -> bool:
-        """Still to be posted: no message recorded and not skipped for good."""
-        return self.message_id is None and self.skipped is None
 
 
 def _fence_holds(digest_id: int, fence: int) -> Any:
@@ -271,16 +224,6 @@ class DigestRepository:
         )
         assert row is not None, "digest row vanished between insert and select"
         return row
-
-
-@dataclass(frozen=True, slots=True)
-class PlanEntry:
-    rank: int
-    paper_id: str
-    version: int
-    updated: bool
-    score: float
-    why: tuple[str, ...]
 
 
 class PostRepository:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.model import Summary
+from bot.records import PageState
 from bot.storage.papers import REPORTS_TO_HIDE, summary_of
 from bot.storage.tables import Base, DigestRow, PostRow, SummaryRow, Timestamp
 
@@ -34,14 +35,6 @@ class ChannelPageRow(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     published_at: Mapped[datetime | None] = mapped_column(Timestamp)
     rotated_at: Mapped[datetime | None] = mapped_column(Timestamp)
-
-
-@dataclass(frozen=True, slots=True)
-class PageState:
-    channel_id: int
-    feed_id: str
-    published: bool
-    published_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

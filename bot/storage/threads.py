@@ -9,13 +9,13 @@ never leave this module: the reads return plain tuples, dicts and the dataclasse
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.records import ThreadRecord
 from bot.storage.dialect import affected, id_lists, insert_ignore
 from bot.storage.tables import Base, BigId, ChannelRow, DigestRow, PostRow, Timestamp, table_of
 
@@ -48,15 +48,6 @@ class ThreadReplyRow(Base):
     user_id: Mapped[str] = mapped_column(String(64))
     paper_id: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(Timestamp)
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadRecord:
-    id: int
-    channel_id: int
-    message_id: str
-    paper_id: str
-    thread_id: str
 
 
 def _record(row: DiscussionThreadRow) -> ThreadRecord:

@@ -20,9 +20,9 @@ from typing import Any
 from cachetools import FIFOCache
 
 from bot.model import Paper, PostRecord, Signal, Summary
-from bot.storage.card_parts import CardParts
+from bot.ports import UnitOfWork
+from bot.records import CardParts
 from bot.storage.papers import Changes
-from bot.storage.uow import UnitOfWork
 
 RECHECK_SECONDS = 1.0
 """How stale another process's writes may be seen (this process's own writes are seen at once)."""

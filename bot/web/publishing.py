@@ -10,9 +10,8 @@ from typing import Literal
 
 from bot.config import Config
 from bot.errors import BadInput
-from bot.model import ChannelRef
-from bot.storage.tables import ChannelRow
-from bot.storage.uow import UnitOfWork
+from bot.model import Channel, ChannelRef
+from bot.ports import UnitOfWork
 from bot.web.settings import WebSettings
 from bot.web.tokens import new_token, token_hash
 
@@ -49,7 +48,7 @@ async def change_publishing(
     *,
     config: Config,
     now: datetime,
-    ensure: Callable[[UnitOfWork, ChannelRef], Awaitable[ChannelRow]],
+    ensure: Callable[[UnitOfWork, ChannelRef], Awaitable[Channel]],
     command: str,
 ) -> PublishAnswer:
     """Apply `publish=<action>` to the channel. `command` is how the adapter's users type the subscribe command,

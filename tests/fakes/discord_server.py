@@ -52,7 +52,11 @@ GENEROUS_BUCKET = (100, 1.0)
 REALISTIC_MESSAGE_BUCKET, REALISTIC_REACTION_BUCKET = (5, 5.0), (1, 0.25)
 """What bots observe on Discord (not published: rustplusplus#475, discord-api-docs#20); tests opt in."""
 ROUTE_BUCKET = (50, 1.0)  # every other route, per route and major parameter
-GUILD_MESSAGES, GUILD_MESSAGE_REACTIONS = 1 << 9, 1 << 10
+GUILDS, GUILD_MESSAGES, GUILD_MESSAGE_REACTIONS = 1 << 0, 1 << 9, 1 << 10
+MESSAGE_CONTENT = 1 << 15  # privileged: without it a session gets other people's messages with their content empty
+PUBLIC_THREAD, HAS_THREAD = 11, 1 << 5
+ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+USERNAMES = {ALICE: "alice", BOB: "bob", OTHER_BOT: "otherbot"}
 DISCORD_EPOCH_MS = 1_420_070_400_000
 _ERRORS: dict[str, tuple[int, int, str]] = {
     "missing_access": (403, 50001, "Missing Access"),
@@ -178,6 +182,9 @@ class FakeDiscord:
     """Epoch seconds for snowflake ids, message timestamps and X-RateLimit-Reset (set it to a test's frozen clock)."""
     nonce_window: float = 300.0
     """Seconds within which `enforce_nonce` finds the earlier message with the same nonce ("the past few minutes")."""
+    message_content_intent: bool = False
+    """The privileged MESSAGE_CONTENT intent is enabled for the app in the developer portal. Off (the default): an
+    IDENTIFY asking for it is closed with 4014, and REST answers other people's messages with their content empty."""
 
     def __post_init__(self) -> None:
         self.faults = FaultPlan(MODES)
@@ -186,6 +193,8 @@ class FakeDiscord:
         self.deleted: dict[str, dict[str, Any]] = {}
         self.created: Counter[str] = Counter()  # channel id -> messages ever created there (deleted ones included)
         self.reactions: dict[str, dict[str, list[str]]] = {}  # message id -> emoji -> user ids, in order
+        self.threads: dict[str, dict[str, Any]] = {}  # thread id (== its starter message's id) -> channel object
+        self._members: dict[str, list[str]] = {}  # thread id -> user ids in the thread, in joining order
         self._nonces: dict[tuple[str, str, str], tuple[str, float]] = {}  # (author, channel, nonce) -> (id, when)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._interactions: dict[str, _Interaction] = {}
@@ -325,6 +334,32 @@ class FakeDiscord:
         }
         await self.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", data)
 
+    # -- people in the guild (test drivers) -------------------------------------------------------------------------
+
+    async def say(self, channel_id: str, content: str = "", *, user_id: str = ALICE, bot: bool = False) -> dict:
+        """Someone posts in a channel or thread (`bot=True`: another bot, `author.bot` true): MESSAGE_CREATE with
+        `guild_id`, `author` and `member`, to sessions with GUILD_MESSAGES. A session without MESSAGE_CONTENT gets it
+        with empty content (unless it mentions the bot), as Discord sends it. Returns the stored message."""
+        if channel_id not in self._channel_ids():
+            raise ValueError(f"no channel or thread {channel_id} in the fake guild")
+        message = self._store({"content": content}, channel_id=channel_id, flags=0)
+        message["author"] = _user(user_id, bot=bot)
+        if f"<@{BOT_ID}>" in content:
+            message["mentions"] = [payload("message")["author"]]
+        self._joined(channel_id, user_id)
+        created = copy.deepcopy(message) | {"guild_id": GUILD_ID, "member": _member()}
+        await self._dispatch_message("MESSAGE_CREATE", created)
+        return message
+
+    async def delete_message(self, message_id: str) -> None:
+        """Someone (its author or a moderator) deletes a message: MESSAGE_DELETE carrying only `id`, `channel_id` and
+        `guild_id` (no author, as on Discord), to sessions with GUILD_MESSAGES."""
+        await self._delete(self.messages[message_id])
+
+    def thread_members(self, thread_id: str) -> set[str]:
+        """Who is in a thread: its creator and everyone who posted in it."""
+        return set(self._members.get(thread_id, ()))
+
     # -- gateway ----------------------------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -341,6 +376,11 @@ class FakeDiscord:
                 await ws.send_str(json.dumps({"op": 11, "d": None}))
             elif frame["op"] in (2, 6) and frame["d"].get("token") != self.token:
                 await ws.close(code=4004, message=b"Authentication failed.")
+            elif frame["op"] == 2 and int(frame["d"].get("intents") or 0) & MESSAGE_CONTENT:
+                if not self.message_content_intent:  # a privileged intent the app was not granted
+                    await ws.close(code=4014, message=b"Disallowed intent(s).")
+                else:
+                    await self._identify(sock, frame["d"])
             elif frame["op"] == 2:
                 await self._identify(sock, frame["d"])
             elif frame["op"] == 6:
@@ -370,7 +410,9 @@ class FakeDiscord:
         self._attach(sock, session)
         await self._emit(session, "READY", ready)
         if _owns(session, GUILD_ID):
-            await self._emit(session, "GUILD_CREATE", payload("guild_create") | {"channels": self._guild_channels()})
+            active = [copy.deepcopy(t) for t in self.threads.values() if not t["thread_metadata"]["archived"]]
+            guild = payload("guild_create") | {"channels": self._guild_channels(), "threads": active}
+            await self._emit(session, "GUILD_CREATE", guild)
 
     async def _resume(self, sock: _Socket, data: dict[str, Any]) -> None:
         session = self.sessions.get(str(data.get("session_id")))
@@ -402,6 +444,13 @@ class FakeDiscord:
         session.events.append(frame)
         if session.socket is not None:
             await _send_frame(session.socket.ws, frame)
+
+    async def _dispatch_message(self, event: str, data: dict[str, Any]) -> None:
+        """MESSAGE_CREATE/UPDATE to the sessions with GUILD_MESSAGES, each seeing the content only if it may."""
+        for session in list(self.sessions.values()):
+            if session.valid and _owns(session, GUILD_ID) and session.intents & GUILD_MESSAGES:
+                content = bool(session.intents & MESSAGE_CONTENT)
+                await self._emit(session, event, data if content or _content_exempt(data) else _without_content(data))
 
     async def _record(self, into: list[Any], item: Any) -> None:
         async with self._changed:
@@ -524,6 +573,7 @@ class FakeDiscord:
             ("GET", r"/channels/(\d+)/messages", self._list_messages),
             ("GET", r"/channels/(\d+)/messages/(\d+)", self._get_message),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._delete_message),
+            ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._start_thread),
             ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._add_own_reaction),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._remove_own_reaction),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
@@ -581,7 +631,8 @@ class FakeDiscord:
         return {c["id"]: c for c in found}
 
     def _channel_ids(self) -> set[str]:
-        return {PAPERS_CHANNEL, GENERAL_CHANNEL, *self.extra_channels}
+        """Every channel messages can be posted in: the guild's text channels and its threads."""
+        return {PAPERS_CHANNEL, GENERAL_CHANNEL, *self.extra_channels, *self.threads}
 
     def _guild_channels(self) -> list[dict[str, Any]]:
         channels = payload("guild_create")["channels"]
@@ -589,6 +640,8 @@ class FakeDiscord:
         return channels + [channels[0] | {"id": cid, "name": f"papers-{n}", "position": n + 2} for n, cid in more]
 
     async def _get_channel(self, body: None, channel_id: str, **_: Any) -> web.Response:
+        if channel_id in self.threads:
+            return _json(200, copy.deepcopy(self.threads[channel_id]))
         channel = self.channels().get(channel_id)
         return _json(200, channel) if channel else _error(404, 10003, "Unknown Channel")
 
@@ -610,7 +663,7 @@ class FakeDiscord:
             self._nonces[key] = (message["id"], self.clock())
         # The nonce is echoed in the answer and in MESSAGE_CREATE, and kept nowhere: fetched messages never show it.
         created = self._shown(message) | ({"nonce": nonce} if nonce is not None else {})
-        await self.dispatch("MESSAGE_CREATE", created | {"guild_id": GUILD_ID}, intent=GUILD_MESSAGES)
+        await self._dispatch_message("MESSAGE_CREATE", created | {"guild_id": GUILD_ID})
         return _json(200, created)
 
     async def _list_messages(self, body: None, channel_id: str, *, query: dict[str, str]) -> web.Response:
@@ -650,10 +703,70 @@ class FakeDiscord:
         message = self.messages.get(message_id)
         if message is None or message["channel_id"] != channel_id:
             return _error(404, 10008, "Unknown Message")
-        self.deleted[message_id] = self.messages.pop(message_id)
-        gone = {"id": message_id, "channel_id": channel_id, "guild_id": GUILD_ID}
-        await self.dispatch("MESSAGE_DELETE", gone, intent=GUILD_MESSAGES)
+        await self._delete(message)
         return web.Response(status=204)
+
+    async def _delete(self, message: dict[str, Any]) -> None:
+        self.deleted[message["id"]] = self.messages.pop(message["id"])
+        thread = self.threads.get(message["channel_id"])
+        if thread is not None:
+            thread["message_count"] = max(0, thread["message_count"] - 1)
+        gone = {"id": message["id"], "channel_id": message["channel_id"], "guild_id": GUILD_ID}
+        await self.dispatch("MESSAGE_DELETE", gone, intent=GUILD_MESSAGES)
+
+    async def _start_thread(self, body: Any, channel_id: str, message_id: str, **_: Any) -> web.Response:
+        """Start a public thread from a message (threads.mdx "Start Thread from Message"): 201 with the thread, whose
+        id is the message's; THREAD_CREATE (newly_created) and the starter's MESSAGE_UPDATE follow."""
+        body = body if isinstance(body, dict) else {}
+        problems = _thread_errors(body)
+        if problems:
+            return _error(400, 50035, "Invalid Form Body", problems)
+        if channel_id not in self._channel_ids():
+            return _error(404, 10003, "Unknown Channel")
+        if channel_id in self.threads:
+            return _error(400, 50024, "Cannot execute action on this channel type")
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id or message["flags"] & EPHEMERAL:
+            return _error(404, 10008, "Unknown Message")
+        if message_id in self.threads:
+            return _error(400, 160004, "A thread has already been created for this message")
+        now = datetime.fromtimestamp(self.wall_clock(), UTC).isoformat()
+        metadata = {
+            "archived": False,
+            "archive_timestamp": now,
+            "auto_archive_duration": body.get("auto_archive_duration") or 1440,  # discord.py's default too
+            "locked": False,
+            "create_timestamp": now,
+        }
+        thread = {
+            "id": message_id,
+            "type": PUBLIC_THREAD,
+            "guild_id": GUILD_ID,
+            "parent_id": channel_id,
+            "owner_id": BOT_ID,
+            "name": body["name"],
+            "last_message_id": None,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0,
+            "flags": 0,
+            "message_count": 0,
+            "member_count": 0,
+            "total_message_sent": 0,
+            "thread_metadata": metadata,
+        }
+        self.threads[message_id] = message["thread"] = thread  # the starter shows the thread's current state
+        message["flags"] |= HAS_THREAD
+        self._joined(message_id, BOT_ID)
+        await self.dispatch("THREAD_CREATE", copy.deepcopy(thread) | {"newly_created": True}, intent=GUILDS)
+        await self._dispatch_message("MESSAGE_UPDATE", self._shown(message) | {"guild_id": GUILD_ID})
+        return _json(201, copy.deepcopy(thread))
+
+    def _joined(self, channel_id: str, user_id: str) -> None:
+        """Posting in a thread joins it (member_count counts up to 50, as Discord's approximation does)."""
+        thread = self.threads.get(channel_id)
+        members = self._members.setdefault(channel_id, []) if thread is not None else None
+        if thread is not None and members is not None and user_id not in members:
+            members.append(user_id)
+            thread["member_count"] = min(50, len(members))
 
     async def _add_own_reaction(self, body: None, channel_id: str, message_id: str, emoji: str, **_: Any) -> Any:
         if channel_id not in self._channel_ids():
@@ -747,12 +860,20 @@ class FakeDiscord:
         _number_components(message["components"])
         if message_id is None:
             self.created[channel_id] += 1
+            thread = self.threads.get(channel_id)
+            if thread is not None:
+                thread["message_count"] += 1
+                thread["total_message_sent"] += 1
+                thread["last_message_id"] = message["id"]
         self.messages[message["id"]] = message
         return message
 
     def _shown(self, message: dict[str, Any]) -> dict[str, Any]:
-        """A message as Discord answers it: a copy, with its `reactions` when it has any."""
+        """A message as Discord answers it: a copy, with its `reactions` when it has any, and someone else's content
+        only if the app has the MESSAGE_CONTENT intent."""
         shown = copy.deepcopy(message)
+        if not self.message_content_intent and not _content_exempt(shown):
+            shown = _without_content(shown)
         counts = [(e, users) for e, users in self.reactions.get(message["id"], {}).items() if users]
         if counts:
             shown["reactions"] = [
@@ -767,6 +888,48 @@ class FakeDiscord:
                 for e, users in counts
             ]
         return shown
+
+
+def _user(user_id: str, *, bot: bool = False) -> dict[str, Any]:
+    """A person's (or another bot's) user object, as in a message's `author`."""
+    user = payload("message")["author"]
+    user.update(id=user_id, username=USERNAMES.get(user_id, f"user{user_id[-4:]}"), bot=bot)
+    return user
+
+
+def _member() -> dict[str, Any]:
+    """The partial guild member a guild MESSAGE_CREATE carries (its user is the `author`)."""
+    return {"roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": False, "mute": False, "flags": 0}
+
+
+def _content_exempt(message: dict[str, Any]) -> bool:
+    """Discord shows content without MESSAGE_CONTENT for the app's own messages and those that mention it."""
+    return message["author"]["id"] == BOT_ID or any(m.get("id") == BOT_ID for m in message.get("mentions") or [])
+
+
+def _without_content(message: dict[str, Any]) -> dict[str, Any]:
+    """What a session without MESSAGE_CONTENT sees: content, embeds, attachments and components empty, no poll."""
+    blank = {"content": "", "embeds": [], "attachments": [], "components": []}
+    return {k: v for k, v in message.items() if k != "poll"} | blank
+
+
+def _thread_errors(body: dict[str, Any]) -> dict[str, Any] | None:
+    """CreateTextThreadWithMessageRequest: name 1-100, auto_archive_duration one of 60/1440/4320/10080 (or null),
+    rate_limit_per_user 0-21600."""
+    problems: dict[str, Any] = {}
+    name = body.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+        code = "BASE_TYPE_REQUIRED" if name is None else "BASE_TYPE_BAD_LENGTH"
+        problems["name"] = {"_errors": [{"code": code, "message": "Must be between 1 and 100 in length."}]}
+    duration = body.get("auto_archive_duration")
+    if duration is not None and duration not in ARCHIVE_DURATIONS:
+        choices = "Value must be one of {60, 1440, 4320, 10080}."
+        problems["auto_archive_duration"] = {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": choices}]}
+    slowmode = body.get("rate_limit_per_user")
+    if slowmode is not None and not (isinstance(slowmode, int) and 0 <= slowmode <= 21600):
+        bound = "int value should be between 0 and 21600."
+        problems["rate_limit_per_user"] = {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": bound}]}
+    return problems or None
 
 
 def _owns(session: Session | _Socket, guild_id: str) -> bool:

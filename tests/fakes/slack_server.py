@@ -20,22 +20,27 @@ import asyncio
 import base64
 import binascii
 import copy
+import hashlib
+import hmac
 import itertools
 import json
 import math
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
+import aiohttp
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDictProxy
 
 from tests.fakes.faults import Fault, FaultPlan, reset_connection
 
 WAIT = 5.0  # seconds a test waits for something the app does in the background
+PERSON = "U222"  # who says, deletes and clicks unless a test names someone else
 # Block Kit limits (docs.slack.dev reference/block-kit; slack_sdk/models/blocks/blocks.py validators).
 MAX_BLOCKS, MAX_VIEW_BLOCKS, SECTION_TEXT, HEADER_TEXT, FIELD_TEXT = 50, 100, 3000, 150, 2000
 CONTEXT_ELEMENTS, ACTION_ELEMENTS, BUTTON_TEXT, BUTTON_VALUE, BLOCK_ID = 10, 25, 75, 2000, 255
@@ -54,6 +59,7 @@ _NEEDED = {
     "chat.update": "chat:write",
     "chat.delete": "chat:write",
     "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
     "conversations.join": "channels:join",
     "conversations.info": "channels:read",
     "users.info": "users:read",
@@ -95,6 +101,21 @@ class ResponseUrlPost:
     hook: str
     body: dict[str, Any]
     status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event or interaction the fake delivered to the app: how (`events_api` / `interactive`), the body, and the
+    app's answer (the HTTP status, or 200 for a Socket Mode ack, with its body or ack frame)."""
+
+    kind: str
+    body: dict[str, Any]
+    status: int
+    answer: Any
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return dict(self.body.get("event") or {})
 
 
 @dataclass(slots=True)
@@ -143,6 +164,17 @@ class FakeSlack:
         self.calls: list[ApiCall] = []
         self.responses: list[ResponseUrlPost] = []
         self.socket = _Socket()
+        self.replies: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, thread ts) -> replies, oldest first
+        self.bot_events: set[str] = set()
+        """The app's bot event subscriptions (its manifest's settings.event_subscriptions.bot_events): only these are
+        delivered, e.g. "message.channels", "message.groups", "reaction_added"."""
+        self.request_url: str | None = None
+        self.interactivity_url: str | None = None
+        self.signing_secret = ""
+        self.deliveries: list[Delivery] = []
+        self._delivering = asyncio.Lock()  # one delivery at a time, in the order they happened
+        self._background: set[asyncio.Task[Any]] = set()
+        self._event_ids = itertools.count(1)
         self._throttled: dict[str, list[int]] = {}
         self._ts = itertools.count(1)
         self._envelopes = itertools.count(1)
@@ -164,6 +196,10 @@ class FakeSlack:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self.socket.ws is not None:
             await self.socket.ws.close()
         if self._runner is not None:
@@ -289,6 +325,250 @@ class FakeSlack:
             frame |= {"retry_attempt": retry_attempt, "retry_reason": "timeout" if retry_attempt else ""}
         await self.socket.ws.send_str(json.dumps(frame))
         return await asyncio.wait_for(ack, WAIT)
+
+    # -- the app's subscriptions and the people in the channels (test drivers) -----------------------------------
+
+    def subscribe_app(
+        self,
+        bot_events: Any,
+        *,
+        request_url: str | None = None,
+        signing_secret: str = "",
+        interactivity_url: str | None = None,
+    ) -> None:
+        """Configure the app as its manifest would: the bot events it subscribes to, and where Slack POSTs them (signed
+        with `signing_secret`) and interactions (`interactivity_url`, default the same URL). In Socket Mode (a socket
+        is connected) both arrive as envelopes instead."""
+        self.bot_events = set(bot_events)
+        self.request_url, self.signing_secret = request_url, signing_secret
+        self.interactivity_url = interactivity_url or request_url
+
+    async def say(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str = PERSON,
+        thread_ts: str | None = None,
+        bot_id: str | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """Someone posts (in a thread when `thread_ts` is given): stored as Slack stores it, and a `message` event is
+        delivered if the app subscribes to message.channels (message.groups for a private channel) and the token has
+        channels:history (groups:history). `bot_id`: another bot posts (subtype bot_message, no user)."""
+        workspace = self._workspace(token)
+        ts = self._next_ts()
+        if bot_id is not None:
+            message = {"type": "message", "subtype": "bot_message", "text": text, "ts": ts, "bot_id": bot_id}
+            message["username"] = "otherbot"
+        else:
+            message = {"type": "message", "user": user, "text": text, "ts": ts, "team": workspace.team_id}
+            message["client_msg_id"] = str(uuid.UUID(int=int(ts.replace(".", ""))))
+        message["blocks"] = _rich_text(text)
+        if thread_ts is None:
+            self.history.setdefault(channel, []).append(message)
+        else:
+            self._add_reply(channel, thread_ts, message)
+        await self.deliver_event(self._message_event(channel, message), token=token)
+        return message
+
+    async def delete(self, channel: str, ts: str, *, token: str | None = None) -> Delivery | None:
+        """Someone (the author or an admin) deletes a message: it leaves the store and a `message` event with subtype
+        message_deleted (deleted_ts, previous_message with user and thread_ts) is delivered if subscribed."""
+        message = self._remove(channel, ts)
+        return await self.deliver_event(self._deleted_event(channel, message), token=token)
+
+    async def click(
+        self,
+        channel: str,
+        ts: str,
+        action_id: str,
+        *,
+        user: str = PERSON,
+        value: str | None = None,
+        token: str | None = None,
+    ) -> Delivery:
+        """A person clicks a button of a message (in its blocks, with this action_id and, when given, this value): a
+        block_actions payload as Slack sends it, delivered to the interactivity URL (or the socket)."""
+        workspace = self._workspace(token)
+        message = self._find(channel, ts)
+        if message is None:
+            raise LookupError(f"no message {ts} in {channel}")
+        block_id, button = _button_in(message.get("blocks") or [], action_id, value)
+        name = str(self.users.get(user, {}).get("name") or user.lower())
+        container = {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False}
+        if message.get("thread_ts") and message["thread_ts"] != ts:
+            container["thread_ts"] = message["thread_ts"]
+        action = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": button["text"],
+            "value": button.get("value", ""),
+            "type": "button",
+            "action_ts": f"{int(time.time())}.{next(self._ts):06d}",
+        } | ({"style": button["style"]} if "style" in button else {})
+        body = {
+            "type": "block_actions",
+            "user": {"id": user, "username": name, "name": name, "team_id": workspace.team_id},
+            "api_app_id": workspace.app_id,
+            "token": "verification-token-unused",
+            "container": container,
+            "trigger_id": self.trigger_id(),
+            "team": {"id": workspace.team_id, "domain": "testteam"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": self.conversations.get(channel, {}).get("name", "papers")},
+            "message": _public(message),
+            "state": {"values": {}},
+            "response_url": self.response_url(f"click-{len(self.deliveries) + 1}"),
+            "actions": [action],
+        }
+        return await self._deliver("interactive", body)
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """A thread's replies as stored now (deleted ones gone), oldest first."""
+        return list(self.replies.get((channel, ts), []))
+
+    async def deliver_event(self, event: dict[str, Any], *, token: str | None = None) -> Delivery | None:
+        """Deliver an Events API event in Slack's event_callback envelope, if the app subscribes to it and its token
+        has the scope the subscription needs; None when Slack would not send it."""
+        workspace = self._workspace(token)
+        subscription, scope = self._subscription(event)
+        if subscription not in self.bot_events or (scope and scope not in self._scopes(workspace.bot_token)):
+            return None
+        body = {
+            "token": "verification-token-unused",
+            "team_id": workspace.team_id,
+            "context_team_id": workspace.team_id,
+            "api_app_id": workspace.app_id,
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._event_ids):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": workspace.enterprise_id,
+                    "team_id": workspace.team_id,
+                    "user_id": workspace.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": workspace.is_enterprise_install,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event": event,
+        }
+        return await self._deliver("events_api", body)
+
+    async def wait_for_deliveries(self, count: int = 1) -> list[Delivery]:
+        await self.wait_for(lambda: len(self.deliveries) >= count)
+        return self.deliveries
+
+    def _subscription(self, event: dict[str, Any]) -> tuple[str, str | None]:
+        """The bot event subscription an event falls under and the scope it needs (Events API reference)."""
+        kind = str(event.get("type"))
+        if kind == "message":
+            channel_type = event.get("channel_type", "channel")
+            name = {"channel": "channels", "group": "groups", "im": "im", "mpim": "mpim"}[channel_type]
+            return f"message.{name}", f"{name}:history"
+        return kind, "reactions:read" if kind.startswith("reaction_") else None
+
+    def _channel_type(self, channel: str) -> str:
+        return "group" if self.conversations.get(channel, {}).get("is_private") else "channel"
+
+    def _message_event(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+        event = _public(message) | {"channel": channel, "event_ts": message["ts"]}
+        return event | {"channel_type": self._channel_type(channel)}
+
+    def _deleted_event(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        previous = {k: v for k, v in _public(message).items() if k not in ("blocks", "client_msg_id", "team")}
+        event = {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": channel, "ts": ts}
+        event |= {"deleted_ts": message["ts"], "event_ts": ts, "previous_message": previous}
+        return event | {"channel_type": self._channel_type(channel)}
+
+    def _announce(self, event: dict[str, Any], token: str) -> None:
+        """What the app did itself is delivered back to it too (Slack sends an app its own messages), in the
+        background, after the answer: the app must recognise its own messages."""
+        if self.bot_events:
+            task = asyncio.get_running_loop().create_task(self.deliver_event(event, token=token))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _deliver(self, kind: str, body: dict[str, Any]) -> Delivery:
+        async with self._delivering:
+            if self.socket.ws is not None and self.socket.connected.is_set():
+                delivery = Delivery(kind, body, 200, await self.send_envelope(kind, body))
+            else:
+                delivery = await self._post_to_app(kind, body)
+        async with self._changed:
+            self.deliveries.append(delivery)
+            self._changed.notify_all()
+        return delivery
+
+    async def _post_to_app(self, kind: str, body: dict[str, Any]) -> Delivery:
+        """POST to the app's request URL, signed as Slack signs (v0 HMAC-SHA256 of `v0:<timestamp>:<body>`)."""
+        url = self.request_url if kind == "events_api" else self.interactivity_url
+        if not url:
+            raise RuntimeError("the app has no request URL: call subscribe_app(..., request_url=...) first")
+        if kind == "events_api":
+            raw, content_type = json.dumps(body), "application/json"
+        else:
+            raw, content_type = urlencode({"payload": json.dumps(body)}), "application/x-www-form-urlencoded"
+        stamp = str(int(time.time()))
+        digest = hmac.new(self.signing_secret.encode(), f"v0:{stamp}:{raw}".encode(), hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": f"v0={digest}",
+        }
+        async with aiohttp.ClientSession() as http, http.post(url, data=raw.encode(), headers=headers) as answer:
+            return Delivery(kind, body, answer.status, await answer.text())
+
+    def _workspace(self, token: str | None) -> Workspace:
+        if token is not None:
+            return self.workspaces[token]
+        if not self.workspaces:
+            self.add_workspace()
+        return next(iter(self.workspaces.values()))
+
+    def _add_reply(self, channel: str, thread_ts: str, message: dict[str, Any]) -> str:
+        """Store a reply in its thread (a reply's ts stands for its thread's); the parent shows the thread's counts."""
+        parent = self._find(channel, thread_ts)
+        if parent is not None and parent.get("thread_ts") and parent["thread_ts"] != parent["ts"]:
+            thread_ts, parent = parent["thread_ts"], self._find(channel, parent["thread_ts"])
+        message["thread_ts"] = thread_ts
+        if parent is not None:
+            message["parent_user_id"] = parent.get("user") or parent.get("bot_id", "")
+        self.replies.setdefault((channel, thread_ts), []).append(message)
+        self._recount(channel, thread_ts)
+        return thread_ts
+
+    def _recount(self, channel: str, thread_ts: str) -> None:
+        parent = next((m for m in self.history.get(channel, []) if m["ts"] == thread_ts), None)
+        if parent is None:
+            return
+        replies = self.replies.get((channel, thread_ts), [])
+        for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply", "subscribed"):
+            parent.pop(key, None)
+        if replies:
+            users = list(dict.fromkeys(r["user"] for r in replies if r.get("user")))  # a bot_message has none
+            parent |= {"thread_ts": thread_ts, "reply_count": len(replies), "reply_users_count": len(users)}
+            parent |= {"latest_reply": replies[-1]["ts"], "subscribed": False} | (
+                {"reply_users": users[:5]} if users else {}
+            )
+
+    def _remove(self, channel: str, ts: str) -> dict[str, Any]:
+        """Take a message out of the store (history and, for a reply, its thread); recorded in `deleted`."""
+        message = self._find(channel, ts)
+        if message is None:
+            raise LookupError(f"no message {ts} in {channel}")
+        if message in self.history.get(channel, []):
+            self.history[channel].remove(message)
+        thread_ts = message.get("thread_ts")
+        if thread_ts and thread_ts != ts:
+            self.replies[(channel, thread_ts)].remove(message)
+            self._recount(channel, thread_ts)
+        self.deleted.append(message | {"channel": channel})
+        return message
 
     async def _link(self, request: web.Request) -> web.WebSocketResponse:
         if request.query.get("ticket") != "t-1":
@@ -496,9 +776,16 @@ class FakeSlack:
                 "event_payload": metadata.get("event_payload", {}),
             }
         if args.get("thread_ts"):
-            message["thread_ts"] = str(args["thread_ts"])
-        self.history.setdefault(channel_id, []).append(message)
+            thread_ts = self._add_reply(channel_id, str(args["thread_ts"]), message)
+            if _truthy(args.get("reply_broadcast")):  # also shown in the channel, with its thread's root
+                root = self._find(channel_id, thread_ts)
+                message["subtype"] = "thread_broadcast"
+                message["root"] = _public({k: v for k, v in (root or {}).items() if k != "root"})
+                self.history.setdefault(channel_id, []).append(message)
+        else:
+            self.history.setdefault(channel_id, []).append(message)
         self.posted[channel_id] += 1
+        self._announce(self._message_event(channel_id, message), workspace.bot_token)
         return {"ok": True, "channel": channel_id, "ts": message["ts"], "message": copy.deepcopy(message)}
 
     def _channel_refusal(self, channel_id: str, *, posting: bool = False) -> str | None:
@@ -513,7 +800,10 @@ class FakeSlack:
         return None
 
     def _find(self, channel_id: str, ts: str) -> dict[str, Any] | None:
-        return next((m for m in self.history.get(channel_id, []) if m["ts"] == ts), None)
+        """A message in a channel or in one of its threads."""
+        found = next((m for m in self.history.get(channel_id, []) if m["ts"] == ts), None)
+        threads = (replies for (channel, _), replies in self.replies.items() if channel == channel_id)
+        return found or next((m for replies in threads for m in replies if m["ts"] == ts), None)
 
     def _own_message(
         self, workspace: Workspace, args: dict[str, Any], *, refusal: str
@@ -538,6 +828,7 @@ class FakeSlack:
         problem = _message_errors(args) or _metadata_errors(args)
         if problem:
             return {"ok": False, "error": problem}
+        previous = _public(message)
         text, blocks = str(args.get("text", "")), _decoded(args.get("blocks"))
         message.update(text=text, blocks=_with_block_ids(blocks) if blocks else _rich_text(text))
         message["edited"] = {"user": workspace.bot_user_id, "ts": self._next_ts()}
@@ -547,7 +838,11 @@ class FakeSlack:
                 "event_type": metadata["event_type"],
                 "event_payload": metadata.get("event_payload", {}),
             }
-        shown = {k: v for k, v in message.items() if k not in ("ts", "metadata", "edited", "team")}
+        shown = {k: v for k, v in message.items() if k in _UPDATED_FIELDS}
+        changed = {"type": "message", "subtype": "message_changed", "hidden": True, "channel": channel_id}
+        stamp = self._next_ts()
+        changed |= {"ts": stamp, "event_ts": stamp, "message": _public(message), "previous_message": previous}
+        self._announce(changed | {"channel_type": self._channel_type(channel_id)}, workspace.bot_token)
         return {"ok": True, "channel": channel_id, "ts": ts, "text": text, "message": copy.deepcopy(shown)}
 
     def _chat_delete(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -555,9 +850,51 @@ class FakeSlack:
         if isinstance(found, dict):
             return found
         channel_id, ts, message = found
-        self.history[channel_id].remove(message)
-        self.deleted.append(message | {"channel": channel_id})
+        self._remove(channel_id, ts)
+        self._announce(self._deleted_event(channel_id, message), workspace.bot_token)
         return {"ok": True, "channel": channel_id, "ts": ts}
+
+    def _conversations_replies(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies oldest first (cursor pagination, oldest/latest bounds on the
+        replies). A ts that is no message of the channel is thread_not_found; a reply's ts stands for its thread."""
+        channel_id, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        if not channel_id:
+            return {"ok": False, "error": "channel_not_found"}
+        private = bool(self.conversations.get(channel_id, {}).get("is_private"))
+        refused = self._missing_scope(workspace.bot_token, "groups:history" if private else "channels:history")
+        refusal = self._channel_refusal(channel_id)
+        if refused or refusal:
+            return refused or {"ok": False, "error": refusal}
+        message = self._find(channel_id, ts) if ts else None
+        if message is None:
+            return {"ok": False, "error": "thread_not_found"}
+        root_ts = str(message.get("thread_ts") or ts)
+        parent = self._find(channel_id, root_ts)
+        try:
+            limit = max(1, min(1000, int(args.get("limit") or 1000)))
+        except ValueError:
+            return {"ok": False, "error": "invalid_limit"}
+        bounds = {}
+        for name in ("oldest", "latest"):
+            try:
+                bounds[name] = float(args[name]) if args.get(name) not in (None, "") else None
+            except ValueError:
+                return {"ok": False, "error": f"invalid_ts_{name}"}
+        inclusive = _truthy(args.get("inclusive"))
+        replies = [m for m in self.replies.get((channel_id, root_ts), []) if _within(m["ts"], bounds, inclusive)]
+        thread = ([parent] if parent is not None else []) + replies
+        start = 0
+        if args.get("cursor"):
+            start = _cursor_start(str(args["cursor"]), thread)
+            if start is None:
+                return {"ok": False, "error": "invalid_cursor"}
+        page, rest = thread[start : start + limit], thread[start + limit :]
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        messages = [copy.deepcopy(m) if with_metadata else _public(m) for m in page]
+        answer: dict[str, Any] = {"ok": True, "messages": messages, "has_more": bool(rest)}
+        if rest:
+            answer["response_metadata"] = {"next_cursor": _cursor(rest[0]["ts"])}
+        return answer
 
     def _conversations_history(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(args.get("channel", ""))
@@ -671,7 +1008,28 @@ _METHODS: dict[str, Callable[[FakeSlack, Workspace, dict[str, Any]], dict[str, A
     "conversations.history": FakeSlack._conversations_history,
     "chat.update": FakeSlack._chat_update,
     "chat.delete": FakeSlack._chat_delete,
+    "conversations.replies": FakeSlack._conversations_replies,
 }
+_UPDATED_FIELDS = ("type", "user", "bot_id", "app_id", "text", "blocks", "bot_profile")
+"""What chat.update answers of the updated message (Web API reference; no ts, team, edited or thread fields)."""
+
+
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as Slack shows it in events and answers: a copy, without its metadata (shown only on
+    request, `include_all_metadata`)."""
+    return copy.deepcopy({k: v for k, v in message.items() if k != "metadata"})
+
+
+def _button_in(blocks: list[Any], action_id: str, value: str | None) -> tuple[str, dict[str, Any]]:
+    """(block_id, button) of the button with this action_id (and value) in actions blocks or section accessories."""
+    for block in blocks:
+        candidates = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        candidates += [block["accessory"]] if block.get("type") == "section" and "accessory" in block else []
+        for element in candidates:
+            same = element.get("type") == "button" and element.get("action_id") == action_id
+            if same and (value is None or element.get("value") == value):
+                return str(block.get("block_id", "")), element
+    raise LookupError(f"no button {action_id!r} (value {value!r}) in the message: a person cannot click it")
 
 
 def _found(kind: str, item: dict[str, Any] | None) -> dict[str, Any]:

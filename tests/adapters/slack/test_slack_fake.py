@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,10 +19,17 @@ from adapters.slack.publisher import SlackPublisher, static_tokens
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from tests.fakes.faults import ManualClock
-from tests.fakes.slack_server import REALISTIC_POST_RATE, FakeSlack
+from tests.fakes.slack_server import DEFAULT_SCOPES, REALISTIC_POST_RATE, WAIT, FakeSlack
 from tests.fakes.spec import slack_errors
 
-SLACK_SCHEMA_METHODS = {"chat.postMessage", "chat.update", "chat.delete", "conversations.history", "conversations.info"}
+SLACK_SCHEMA_METHODS = {
+    "chat.postMessage",
+    "chat.update",
+    "chat.delete",
+    "conversations.history",
+    "conversations.info",
+    "conversations.replies",
+}
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}
 
@@ -277,6 +287,12 @@ async def test_every_answer_fits_slacks_published_schema_as_amended_by_the_refer
     metadata = {"event_type": "hotpapers_entry", "event_payload": {"key": "k"}}
     posted = await web.chat_postMessage(channel=CHANNEL, text="t", blocks=[SECTION], metadata=metadata)
     await web.chat_postMessage(channel=CHANNEL, text="plain")
+    await web.chat_postMessage(channel=CHANNEL, text="in the thread", thread_ts=posted["ts"])
+    await web.chat_postMessage(channel=CHANNEL, text="and the channel", thread_ts=posted["ts"], reply_broadcast=True)
+    await slack.say(CHANNEL, "a person", thread_ts=posted["ts"], user="U0ALICE001")
+    await slack.say(CHANNEL, "a bot", thread_ts=posted["ts"], bot_id="B0OTHERBOT")
+    await web.conversations_replies(channel=CHANNEL, ts=posted["ts"], limit=2)
+    await web.conversations_replies(channel=CHANNEL, ts=posted["ts"], include_all_metadata=True)
     await web.chat_update(channel=CHANNEL, ts=posted["ts"], text="edited", blocks=[SECTION])
     await web.conversations_history(channel=CHANNEL, include_all_metadata=True, limit=1)
     await web.conversations_history(channel=CHANNEL)
@@ -288,6 +304,7 @@ async def test_every_answer_fits_slacks_published_schema_as_amended_by_the_refer
         web.chat_update(channel=CHANNEL, ts="1700000000.999999", text="x"),
         web.conversations_history(channel=OTHER),
         web.conversations_info(channel="C0NOWHERE1"),
+        web.conversations_replies(channel=CHANNEL, ts="1700000000.999999"),
     ):
         await error_of(failing)
     slack.set_scopes(BOT_TOKEN, "chat:write")
@@ -298,3 +315,195 @@ async def test_every_answer_fits_slacks_published_schema_as_amended_by_the_refer
         f"{c.method} {c.response.get('error', 'ok')}: {p}" for c in checked for p in slack_errors(c.method, c.response)
     ]
     assert not problems, "\n".join(problems)
+
+
+# -- threads, message events and buttons (issues 18 and 19) ---------------------------------------------------------
+
+SECRET = "fake-signing-secret"
+ACTIONS = {
+    "type": "actions",
+    "block_id": "poll",
+    "elements": [
+        {"type": "button", "action_id": "jc_vote", "value": paper, "text": {"type": "plain_text", "text": paper}}
+        for paper in ("2010.00577", "2101.00001", "2102.00002")
+    ],
+}
+
+
+class Bolt:
+    """A real slack-bolt AsyncApp served over HTTP on 127.0.0.1, subscribed at the fake; what its listeners saw."""
+
+    def __init__(self, app: AsyncApp) -> None:
+        self.app = app
+        self.seen: list[dict[str, Any]] = []
+        self._changed = asyncio.Condition()
+
+    async def saw(self, item: dict[str, Any]) -> None:
+        async with self._changed:
+            self.seen.append(item)
+            self._changed.notify_all()
+
+    async def wait_seen(self, count: int) -> list[dict[str, Any]]:
+        async with asyncio.timeout(WAIT), self._changed:
+            await self._changed.wait_for(lambda: len(self.seen) >= count)
+        return self.seen
+
+
+@pytest.fixture
+async def bolt(slack: FakeSlack) -> AsyncIterator[Bolt]:
+    app = AsyncApp(client=client(slack), signing_secret=SECRET)
+    runner = web.AppRunner(app.web_app(path="/slack/events"))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/slack/events"
+    slack.subscribe_app({"message.channels", "message.groups"}, request_url=url, signing_secret=SECRET)
+    yield Bolt(app)
+    await runner.cleanup()
+
+
+async def test_replies_posted_with_thread_ts_live_in_their_thread_and_conversations_replies_pages_them(
+    slack: FakeSlack,
+) -> None:
+    web_client = client(slack)
+    root = await web_client.chat_postMessage(channel=CHANNEL, text="A paper")
+    first = await web_client.chat_postMessage(channel=CHANNEL, text="Discuss here", thread_ts=root["ts"])
+    assert first["message"]["thread_ts"] == root["ts"] and first["message"]["parent_user_id"] == "U0HOTPAPER"
+    await slack.say(CHANNEL, "great paper", thread_ts=root["ts"], user="U0ALICE001")
+    broadcast = await web_client.chat_postMessage(
+        channel=CHANNEL, text="also in the channel", thread_ts=root["ts"], reply_broadcast=True
+    )
+    assert broadcast["message"]["subtype"] == "thread_broadcast" and broadcast["message"]["root"]["ts"] == root["ts"]
+    history = await web_client.conversations_history(channel=CHANNEL)
+    assert [m["text"] for m in history["messages"]] == ["also in the channel", "A paper"]  # replies stay in the thread
+    parent = history["messages"][1]
+    assert (parent["thread_ts"], parent["reply_count"], parent["reply_users_count"]) == (root["ts"], 3, 2)
+    assert parent["reply_users"] == ["U0HOTPAPER", "U0ALICE001"] and parent["latest_reply"] == broadcast["ts"]
+    thread = await web_client.conversations_replies(channel=CHANNEL, ts=root["ts"])
+    texts = ["A paper", "Discuss here", "great paper", "also in the channel"]
+    assert [m["text"] for m in thread["messages"]] == texts and not thread["has_more"]
+    assert [m["text"] for m in slack.thread(CHANNEL, root["ts"])] == texts[1:]
+    paged: list[str] = []
+    async for page in await web_client.conversations_replies(channel=CHANNEL, ts=root["ts"], limit=3):
+        paged += [m["text"] for m in page["messages"]]
+    assert paged == texts
+    by_reply = await web_client.conversations_replies(channel=CHANNEL, ts=first["ts"])  # a reply names its thread
+    assert [m["text"] for m in by_reply["messages"]] == texts
+    alone = await web_client.chat_postMessage(channel=CHANNEL, text="no replies")
+    assert [
+        m["text"] for m in (await web_client.conversations_replies(channel=CHANNEL, ts=alone["ts"]))["messages"]
+    ] == ["no replies"]
+    missing = await error_of(web_client.conversations_replies(channel=CHANNEL, ts="1700000000.999999"))
+    assert missing.response["error"] == "thread_not_found"
+    slack.set_scopes(BOT_TOKEN, "chat:write")
+    refused = await error_of(web_client.conversations_replies(channel=CHANNEL, ts=root["ts"]))
+    assert (refused.response["error"], refused.response["needed"]) == ("missing_scope", "channels:history")
+
+
+async def test_update_and_delete_work_on_the_bots_replies_and_keep_the_parents_counts(slack: FakeSlack) -> None:
+    web_client = client(slack)
+    root = await web_client.chat_postMessage(channel=CHANNEL, text="A paper")
+    reply = await web_client.chat_postMessage(channel=CHANNEL, text="Discuss", thread_ts=root["ts"])
+    person = await slack.say(CHANNEL, "mine", thread_ts=root["ts"])
+    updated = await web_client.chat_update(channel=CHANNEL, ts=reply["ts"], text="Discuss (2 people)")
+    assert updated["message"]["text"] == "Discuss (2 people)" and slack.thread(CHANNEL, root["ts"])[0]["edited"]
+    error = await error_of(web_client.chat_update(channel=CHANNEL, ts=person["ts"], text="x"))
+    assert error.response["error"] == "cant_update_message"
+    await web_client.chat_delete(channel=CHANNEL, ts=reply["ts"])
+    assert [m["text"] for m in slack.thread(CHANNEL, root["ts"])] == ["mine"]
+    assert slack.channel_messages(CHANNEL)[0]["reply_count"] == 1
+    await slack.delete(CHANNEL, person["ts"])  # nobody subscribed: stored only
+    assert "reply_count" not in slack.channel_messages(CHANNEL)[0] and not slack.thread(CHANNEL, root["ts"])
+
+
+async def test_people_replying_deleting_and_other_bots_reach_a_bolt_app_as_message_events(
+    slack: FakeSlack, bolt: Bolt
+) -> None:
+    @bolt.app.event("message")
+    async def on_message(event: dict[str, Any]) -> None:
+        await bolt.saw(event)
+
+    root = await client(slack).chat_postMessage(channel=CHANNEL, text="A paper")
+    await slack.wait_for_deliveries(1)  # the app's own message is delivered to it too ...
+    assert slack.deliveries[0].event["bot_id"] == f"B{TEAM}" and slack.deliveries[0].status == 200
+    reply = await slack.say(CHANNEL, "I loved section 3", thread_ts=root["ts"], user="U0ALICE001")
+    (said,) = await bolt.wait_seen(1)  # ... and bolt drops it (ignoring_self_events): the person's reply is first
+    assert (said["type"], said["channel"], said["user"], said["text"]) == (
+        "message",
+        CHANNEL,
+        "U0ALICE001",
+        reply["text"],
+    )
+    assert (said["thread_ts"], said["ts"], said["channel_type"], said["parent_user_id"]) == (
+        root["ts"],
+        reply["ts"],
+        "channel",
+        "U0HOTPAPER",
+    )
+    assert "subtype" not in said
+    await slack.say(CHANNEL, "beep", thread_ts=root["ts"], bot_id="B0OTHERBOT")
+    robot = (await bolt.wait_seen(2))[1]
+    assert (robot["subtype"], robot["bot_id"], robot.get("user")) == ("bot_message", "B0OTHERBOT", None)
+    await slack.delete(CHANNEL, reply["ts"])
+    deleted = (await bolt.wait_seen(3))[2]
+    assert (deleted["subtype"], deleted["deleted_ts"], deleted["hidden"]) == ("message_deleted", reply["ts"], True)
+    previous = deleted["previous_message"]
+    assert (previous["user"], previous["thread_ts"], previous["ts"]) == ("U0ALICE001", root["ts"], reply["ts"])
+    delivered = slack.deliveries[-1].body
+    assert delivered["type"] == "event_callback" and delivered["event_id"].startswith("Ev")
+    assert delivered["authorizations"][0]["user_id"] == "U0HOTPAPER"
+
+
+async def test_message_events_need_the_subscription_and_the_history_scope_of_the_channels_kind(
+    slack: FakeSlack, bolt: Bolt
+) -> None:
+    slack.add_channel("G0PRIVATE1", "lab", private=True, team=TEAM)
+    private = await slack.say("G0PRIVATE1", "secret lab chatter")
+    assert slack.deliveries[-1].event["channel_type"] == "group" and slack.deliveries[-1].event["ts"] == private["ts"]
+    slack.bot_events = {"message.channels"}
+    assert await slack.deliver_event({"type": "message", "channel": "G0PRIVATE1", "channel_type": "group"}) is None
+    slack.set_scopes(BOT_TOKEN, "chat:write", "groups:history")  # channels:history lacking: no public events
+    count = len(slack.deliveries)
+    await slack.say(CHANNEL, "unheard")
+    assert len(slack.deliveries) == count and slack.channel_messages(CHANNEL)[-1]["text"] == "unheard"
+    slack.bot_events = set()
+    slack.set_scopes(BOT_TOKEN, *sorted(DEFAULT_SCOPES))
+    await client(slack).chat_postMessage(channel=CHANNEL, text="nobody subscribed: no echo")
+    assert len(slack.deliveries) == count
+
+
+async def test_a_button_per_paper_is_clicked_by_several_people_and_chat_update_shows_the_counts(
+    slack: FakeSlack, bolt: Bolt
+) -> None:
+    votes: dict[str, str] = {}
+
+    @bolt.app.action("jc_vote")
+    async def on_vote(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        votes[body["user"]["id"]] = action["value"]  # one vote per person, changeable
+        counted = {p: sum(v == p for v in votes.values()) for p in {e["value"] for e in ACTIONS["elements"]}}
+        text = ", ".join(f"{p}: {n}" for p, n in sorted(counted.items()))
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, ACTIONS]
+        await client.chat_update(channel=body["channel"]["id"], ts=body["message"]["ts"], text=text, blocks=blocks)
+        await bolt.saw(body)
+
+    poll = await client(slack).chat_postMessage(channel=CHANNEL, text="Journal club", blocks=[ACTIONS])
+    for n, (user, paper) in enumerate([("U0ALICE001", "2010.00577"), ("U0BOB00001", "2101.00001")], start=1):
+        delivery = await slack.click(CHANNEL, poll["ts"], "jc_vote", user=user, value=paper)
+        assert delivery.kind == "interactive" and delivery.status == 200
+        await bolt.wait_seen(n)
+    await slack.click(CHANNEL, poll["ts"], "jc_vote", user="U0ALICE001", value="2101.00001")  # a changed vote
+    body = (await bolt.wait_seen(3))[2]
+    assert (body["type"], body["user"]["id"], body["container"]["message_ts"]) == (
+        "block_actions",
+        "U0ALICE001",
+        poll["ts"],
+    )
+    assert (body["actions"][0]["action_id"], body["actions"][0]["block_id"]) == ("jc_vote", "poll")
+    assert body["message"]["ts"] == poll["ts"] and body["response_url"].startswith(slack.url)
+    assert "2010.00577: 1" in body["message"]["text"]  # the message as it was when clicked: after the first update
+    (stored,) = slack.channel_messages(CHANNEL)
+    assert stored["text"] == "2010.00577: 0, 2101.00001: 2, 2102.00002: 0" and stored["edited"]["user"] == "U0HOTPAPER"
+    with pytest.raises(LookupError):
+        await slack.click(CHANNEL, poll["ts"], "jc_vote", value="9999.99999")  # no such button: nobody can click it

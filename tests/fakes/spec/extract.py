@@ -20,8 +20,8 @@ HERE = Path(__file__).parent
 DISCORD_ROOTS = {
     "user": ["UserPIIResponse", "UserResponse"],
     "application": ["PrivateApplicationResponse", "GatewayBotResponse", "ApplicationCommandResponse"],
-    "channel": ["GuildChannelResponse"],
-    "message": ["MessageResponse", "InteractionCallbackResponse"],
+    "channel": ["GuildChannelResponse", "ThreadResponse"],
+    "message": ["MessageResponse", "InteractionCallbackResponse", "PollAnswerDetailsResponse"],
     "error": ["ErrorResponse", "RatelimitedResponse"],
 }
 # Optional properties no fake answer carries: accepted as anything, so their (large) schemas need not be vendored.
@@ -31,19 +31,16 @@ PRUNED = {
         "activity",
         "application",
         "interaction",
-        "thread",
         "mention_channels",
         "role_subscription_data",
         "purchase_notification",
         "resolved",
-        "poll",
         "shared_client_theme",
         "stickers",
         "sticker_items",
         "referenced_message",
         "message_snapshots",
         "interaction_metadata",
-        "message_reference",
         "attachments",
         "mentions",
         "position",
@@ -58,6 +55,7 @@ PRUNED = {
     "ApplicationCommandResponse": ["options"],
     "ActionRowComponentResponse": ["components"],
     "GuildChannelResponse": ["permission_overwrites", "available_tags", "default_reaction_emoji"],
+    "ThreadResponse": ["member", "applied_tags", "video_quality_mode"],
 }
 
 
@@ -109,6 +107,7 @@ SLACK_ROOTS = {
     "chat.delete": ("/chat.delete", "post"),
     "conversations.history": ("/conversations.history", "get"),
     "conversations.info": ("/conversations.info", "get"),
+    "conversations.replies": ("/conversations.replies", "get"),
 }
 
 
@@ -147,7 +146,10 @@ def slack_amend(subset: dict[str, Any]) -> None:
     - error answers: `error` is any of the method's documented codes (the spec's enums predate missing_scope on
       chat.postMessage, msg_blocks_too_long, token_revoked, ...); missing_scope adds `needed` / `provided`;
     - a public channel from conversations.info is the first variant of the spec's objs_conversation, which today also
-      carries `context_team_id` and `updated`."""
+      carries `context_team_id` and `updated`;
+    - conversations.replies answers message objects (the parent first, then the replies; the spec's two-item tuple
+      of closed objects predates blocks and bot replies), with cursor pagination as conversations.history;
+    - a reply posted with `reply_broadcast` is a message with subtype `thread_broadcast` and its thread's `root`."""
     definitions, methods = subset["definitions"], subset["methods"]
     message = definitions["objs_message"]["properties"]
     message["app_id"] = {"$ref": "#/definitions/defs_app_id"}
@@ -170,6 +172,10 @@ def slack_amend(subset: dict[str, Any]) -> None:
     }
     history["properties"]["messages"].pop("minItems", None)
     history["properties"]["channel_actions_ts"] = {"type": ["integer", "null"]}
+    replies = methods["conversations.replies"]["ok"]["properties"]
+    replies["messages"] = {"type": "array", "items": {"$ref": "#/definitions/objs_message"}}
+    replies["response_metadata"] = history["properties"]["response_metadata"]
+    message["root"] = {"type": "object", "required": ["ts", "text"]}
     update = methods["chat.update"]["ok"]["properties"]["message"]
     update["properties"] |= {
         key: {"$ref": f"#/definitions/objs_message/properties/{key}"}

@@ -1,0 +1,110 @@
+"""What storage hands the core besides the model's dataclasses: a channel's vote activity, the state of a digest's
+claim and plan, a channel page's state, what a card reads. Plain frozen dataclasses; no row leaves bot/storage/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from bot.model import Paper, PostRecord, Signal, Summary, VoteTally
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelActivity:
+    """A channel's net vote on every paper it voted on, as parallel lists (paper, net): its taste's raw material.
+    The up and down counts are read only for the papers a digest shows (`Votes.tallies`)."""
+
+    voted: list[str]
+    net: list[int]
+
+
+Recorded = Literal["recorded", "fence-lost", "taken"]
+"""What a fenced record did: stored the message; refused because another holder has the claim now; or refused
+because the slot already holds another message (someone else recorded that entry first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A holder's claim on one (channel, day) digest. `fence` is its token: every record about the digest must
+    present it, and a takeover bumps it, so a holder that lost the claim can no longer record anything."""
+
+    digest_id: int
+    outcome: Literal["new", "resumed", "done-before", "held-elsewhere"]
+    fence: int = 0
+    header_message_id: str | None = None
+    header_intent: bool = False
+    claimed_at: datetime | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestStatus:
+    day: date
+    state: str
+    finished_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPost:
+    post_id: int
+    rank: int
+    paper_id: str
+    version: int
+    updated: bool
+    message_id: str | None
+    intent: bool = False
+    skipped: str | None = None
+    score: float | None = None
+    why: tuple[str, ...] | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still to be posted: no message recorded and not skipped for good."""
+        return self.message_id is None and self.skipped is None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    rank: int
+    paper_id: str
+    version: int
+    updated: bool
+    score: float
+    why: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    channel_id: int
+    feed_id: str
+    published: bool
+    published_at: datetime | None
+
+
+CardParts = tuple[dict[str, list[Summary]], dict[str, list[PostRecord]]]
+"""The visible summaries and the postings of each paper, by paper id."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaperView:
+    """Everything a `/paper` card reads about one stored paper."""
+
+    paper: Paper
+    signals: tuple[Signal, ...]
+    votes: VoteTally
+    summaries: list[Summary]
+    postings: list[PostRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    """A discussion thread opened on a posted message: which paper it is about, and the platform's thread id."""
+
+    id: int
+    channel_id: int
+    message_id: str
+    paper_id: str
+    thread_id: str

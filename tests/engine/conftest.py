@@ -1,0 +1,47 @@
+"""`HotPapers` on the in-memory unit of work (`fake_uow.py`): the engine's use cases without a database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.bootstrap import ranking_weights
+from bot.cards import CardContext
+from bot.clock import FrozenClock
+from bot.config import parse_config
+from bot.ingest import Ingestor
+from bot.sample import load_sample
+from bot.service import HotPapers
+from tests.engine.fake_uow import FakeDatabase
+
+
+@dataclass
+class Engine:
+    service: HotPapers
+    db: FakeDatabase
+    clock: FrozenClock
+
+
+def make_engine(clock: FrozenClock, config: dict[str, Any] | None = None) -> Engine:
+    """Wired as `bot.bootstrap.build(offline=True)` does, on a `FakeDatabase` instead of an engine."""
+    settings = parse_config(config or {})
+    db = FakeDatabase()
+    service = HotPapers(
+        db.uow,
+        config=settings,
+        clock=clock,
+        context=CardContext(ranking_weights(settings), settings.summaries),
+        ingestor=Ingestor(db.uow, clock),
+        holder="engine-test",
+    )
+    return Engine(service, db, clock)
+
+
+@pytest.fixture
+async def engine(clock: FrozenClock) -> Engine:
+    """The engine on a fake database holding the bundled sample (papers, tweet counts, ShortScience summaries)."""
+    built = make_engine(clock)
+    await load_sample(built.db.uow, now=clock.now())
+    return built
