@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Collection
@@ -278,17 +279,22 @@ class Discussions:
 
 
 class ThreadingPublisher:
-    """`threads=always`: the channel's publisher, opening each entry's thread right after its message exists.
-    Everything else passes through; nothing about the thread can make `publish` fail."""
+    """The channel's publisher as its `threads` setting wants it: `off` posts cards without the Discuss button;
+    `always` opens each entry's thread right after its message exists (nothing about the thread can make `publish`
+    fail). Everything else passes through."""
 
-    def __init__(self, inner: Publisher, discussions: Discussions) -> None:
+    def __init__(self, inner: Publisher, discussions: Discussions, mode: str) -> None:
         self._inner = inner
         self._discussions = discussions
+        self._mode = mode
         self.platform = inner.platform
 
     async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey) -> PostedMessage:
+        if self._mode == "off":
+            return await self._inner.publish(channel, dataclasses.replace(entry, discuss=False), key=key)
         message = await self._inner.publish(channel, entry, key=key)
-        await self._discussions.opened_with(channel, message, entry, self._inner)
+        if self._mode == "always":
+            await self._discussions.opened_with(channel, message, entry, self._inner)
         return message
 
     async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:

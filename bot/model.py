@@ -227,6 +227,8 @@ class DigestEntry:
     rank: int
     card: PaperCard
     updated: bool = False
+    discuss: bool = True
+    """Show the Discuss button (the channel's `threads` is not `off`)."""
 
 
 @dataclass(frozen=True, slots=True)

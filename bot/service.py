@@ -323,8 +323,8 @@ class HotPapers:
             current = await uow.channels.find(channel)
             return await self._build_digest(uow, current, channel, settings, target)
 
-        if settings.threads == "always":
-            publisher = ThreadingPublisher(publisher, self.discussions)
+        if settings.threads != "button":
+            publisher = ThreadingPublisher(publisher, self.discussions, settings.threads)
         result = await self._poster.post(
             channel,
             target,
