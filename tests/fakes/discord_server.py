@@ -13,6 +13,10 @@ tests/fakes/faults.FaultPlan keyed "METHOD /route") switches any route into one 
 is echoed in the create answer and MESSAGE_CREATE only, never stored. The gateway keeps sessions (issue 14): RESUME is
 checked against session and sequence (op 9 or close 4007 otherwise), events dispatched while the bot was away are
 replayed in order on RESUME; `drop_connection()` and `invalidate_session()` make it happen.
+
+Threads and polls (issues 18, 19; tests/fakes/spec/README.md): a public thread started from a message, people posting
+(`say`) and deleting (`delete_message`) with MESSAGE_CONTENT privileged, polls with votes (`vote`, `unvote`), voters,
+and their end (the expire route, `end_poll`, or the expiry passing on `wall_clock`) with the POLL_RESULT message.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ ROUTE_BUCKET = (50, 1.0)  # every other route, per route and major parameter
 GUILDS, GUILD_MESSAGES, GUILD_MESSAGE_REACTIONS = 1 << 0, 1 << 9, 1 << 10
 MESSAGE_CONTENT = 1 << 15  # privileged: without it a session gets other people's messages with their content empty
 PUBLIC_THREAD, HAS_THREAD = 11, 1 << 5
+GUILD_MESSAGE_POLLS = 1 << 24  # MESSAGE_POLL_VOTE_ADD / MESSAGE_POLL_VOTE_REMOVE in guilds
+POLL_RESULT = 46  # the message type Discord posts when a poll ends
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 USERNAMES = {ALICE: "alice", BOB: "bob", OTHER_BOT: "otherbot"}
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -195,6 +201,8 @@ class FakeDiscord:
         self.reactions: dict[str, dict[str, list[str]]] = {}  # message id -> emoji -> user ids, in order
         self.threads: dict[str, dict[str, Any]] = {}  # thread id (== its starter message's id) -> channel object
         self._members: dict[str, list[str]] = {}  # thread id -> user ids in the thread, in joining order
+        self.poll_votes: dict[str, dict[int, list[str]]] = {}  # poll message id -> answer id -> voters, in order
+        self._open_polls: dict[str, float] = {}  # poll message id -> its expiry (wall_clock), until it ends
         self._nonces: dict[tuple[str, str, str], tuple[str, float]] = {}  # (author, channel, nonce) -> (id, when)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._interactions: dict[str, _Interaction] = {}
@@ -336,14 +344,25 @@ class FakeDiscord:
 
     # -- people in the guild (test drivers) -------------------------------------------------------------------------
 
-    async def say(self, channel_id: str, content: str = "", *, user_id: str = ALICE, bot: bool = False) -> dict:
-        """Someone posts in a channel or thread (`bot=True`: another bot, `author.bot` true): MESSAGE_CREATE with
-        `guild_id`, `author` and `member`, to sessions with GUILD_MESSAGES. A session without MESSAGE_CONTENT gets it
-        with empty content (unless it mentions the bot), as Discord sends it. Returns the stored message."""
+    async def say(
+        self,
+        channel_id: str,
+        content: str = "",
+        *,
+        user_id: str = ALICE,
+        bot: bool = False,
+        poll: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Someone posts in a channel or thread (`bot=True`: another bot, `author.bot` true; `poll`: a
+        PollCreateRequest, their own poll): MESSAGE_CREATE with `guild_id`, `author` and `member`, to sessions with
+        GUILD_MESSAGES. A session without MESSAGE_CONTENT gets it with empty content and no poll (unless it mentions
+        the bot), as Discord sends it. Returns the stored message."""
         if channel_id not in self._channel_ids():
             raise ValueError(f"no channel or thread {channel_id} in the fake guild")
         message = self._store({"content": content}, channel_id=channel_id, flags=0)
         message["author"] = _user(user_id, bot=bot)
+        if poll is not None:
+            self._attach_poll(message, poll)
         if f"<@{BOT_ID}>" in content:
             message["mentions"] = [payload("message")["author"]]
         self._joined(channel_id, user_id)
@@ -355,6 +374,46 @@ class FakeDiscord:
         """Someone (its author or a moderator) deletes a message: MESSAGE_DELETE carrying only `id`, `channel_id` and
         `guild_id` (no author, as on Discord), to sessions with GUILD_MESSAGES."""
         await self._delete(self.messages[message_id])
+
+    async def vote(self, message_id: str, answer_id: int, *, user_id: str = ALICE) -> None:
+        """Someone votes for an answer of an open poll: MESSAGE_POLL_VOTE_ADD to sessions with GUILD_MESSAGE_POLLS.
+        In a single-choice poll a vote for another answer is a changed vote: its VOTE_REMOVE comes first, as when a
+        person removes their vote and votes again. Voting twice for the same answer changes nothing."""
+        message, votes = self._open_poll(message_id, answer_id)
+        if user_id in votes[answer_id]:
+            return
+        if not message["poll"]["allow_multiselect"]:
+            for other, voters in votes.items():
+                if user_id in voters:
+                    voters.remove(user_id)
+                    await self._poll_vote("REMOVE", message, other, user_id)
+        votes[answer_id].append(user_id)
+        await self._poll_vote("ADD", message, answer_id, user_id)
+
+    async def unvote(self, message_id: str, answer_id: int, *, user_id: str = ALICE) -> None:
+        """Someone removes their vote: MESSAGE_POLL_VOTE_REMOVE (nothing if they had not voted for that answer)."""
+        message, votes = self._open_poll(message_id, answer_id)
+        if user_id in votes[answer_id]:
+            votes[answer_id].remove(user_id)
+            await self._poll_vote("REMOVE", message, answer_id, user_id)
+
+    async def end_poll(self, message_id: str) -> dict[str, Any]:
+        """The poll's time is up now (whatever its duration): results finalized, MESSAGE_UPDATE, then the POLL_RESULT
+        message (type 46) in its channel. Returns that result message."""
+        message = self.messages[message_id]
+        if message.get("poll") is None or message["poll"]["results"]["is_finalized"]:
+            raise ValueError(f"message {message_id} has no open poll")
+        return await self._end(message, expiry=self.wall_clock())
+
+    async def expire_polls(self) -> list[str]:
+        """End every open poll whose expiry has passed on `wall_clock` (a test moves its frozen clock, then calls this;
+        every REST request checks it too). Returns the ids of the polls it ended."""
+        ended = []
+        for message_id, expiry in sorted(self._open_polls.items(), key=lambda item: int(item[0])):
+            if expiry <= self.wall_clock():
+                await self._end(self.messages[message_id], expiry=None)
+                ended.append(message_id)
+        return ended
 
     def thread_members(self, thread_id: str) -> set[str]:
         """Who is in a thread: its creator and everyone who posted in it."""
@@ -478,6 +537,7 @@ class FakeDiscord:
         return response
 
     async def _answer(self, seen: Recorded, raw: bytes) -> web.StreamResponse | None:
+        await self.expire_polls()  # polls whose duration passed (on `wall_clock`) end before Discord answers
         if raw and seen.headers.get("Content-Type") != "application/json":
             return _error(400, 50109, "The request body contains invalid JSON.")
         limited = next((r for r in self._ratelimits if r[0] == seen.method and seen.route.startswith(r[1])), None)
@@ -574,6 +634,8 @@ class FakeDiscord:
             ("GET", r"/channels/(\d+)/messages/(\d+)", self._get_message),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)", self._delete_message),
             ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._start_thread),
+            ("GET", r"/channels/(\d+)/polls/(\d+)/answers/(\d+)", self._poll_voters),
+            ("POST", r"/channels/(\d+)/polls/(\d+)/expire", self._expire_poll),
             ("PUT", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._add_own_reaction),
             ("DELETE", r"/channels/(\d+)/messages/(\d+)/reactions/([^/]+)/@me", self._remove_own_reaction),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
@@ -649,7 +711,7 @@ class FakeDiscord:
         if channel_id not in self._channel_ids():
             return _error(404, 10003, "Unknown Channel")
         body = body or {}
-        errors = message_errors(body) or _nonce_errors(body)
+        errors = message_errors(body) or _nonce_errors(body) or _poll_errors(body)
         if errors:
             return _error(400, *errors)
         nonce = body.get("nonce")
@@ -659,6 +721,8 @@ class FakeDiscord:
             if earlier and self.clock() - earlier[1] <= self.nonce_window and earlier[0] in self.messages:
                 return _json(200, self._shown(self.messages[earlier[0]]) | {"nonce": nonce})  # no second message
         message = self._store(body, channel_id=channel_id, flags=0)
+        if body.get("poll"):
+            self._attach_poll(message, body["poll"])
         if nonce is not None:
             self._nonces[key] = (message["id"], self.clock())
         # The nonce is echoed in the answer and in MESSAGE_CREATE, and kept nowhere: fetched messages never show it.
@@ -708,6 +772,7 @@ class FakeDiscord:
 
     async def _delete(self, message: dict[str, Any]) -> None:
         self.deleted[message["id"]] = self.messages.pop(message["id"])
+        self._open_polls.pop(message["id"], None)  # a deleted poll ends with no result message
         thread = self.threads.get(message["channel_id"])
         if thread is not None:
             thread["message_count"] = max(0, thread["message_count"] - 1)
@@ -759,6 +824,109 @@ class FakeDiscord:
         await self.dispatch("THREAD_CREATE", copy.deepcopy(thread) | {"newly_created": True}, intent=GUILDS)
         await self._dispatch_message("MESSAGE_UPDATE", self._shown(message) | {"guild_id": GUILD_ID})
         return _json(201, copy.deepcopy(thread))
+
+    def _attach_poll(self, message: dict[str, Any], request: dict[str, Any]) -> None:
+        """A PollCreateRequest as the message's PollResponse: answer ids from 1, expiry = now + duration hours."""
+        expiry = self.wall_clock() + int(request.get("duration") or 24) * 3600
+        answers = [
+            {"answer_id": n, "poll_media": {k: v for k, v in a["poll_media"].items() if v is not None}}
+            for n, a in enumerate(request["answers"], start=1)
+        ]
+        message["poll"] = {
+            "question": {"text": request["question"]["text"]},
+            "answers": answers,
+            "expiry": datetime.fromtimestamp(expiry, UTC).isoformat(),
+            "allow_multiselect": bool(request.get("allow_multiselect")),
+            "layout_type": request.get("layout_type") or 1,
+            "results": {"answer_counts": [], "is_finalized": False},
+        }
+        self.poll_votes[message["id"]] = {a["answer_id"]: [] for a in answers}
+        self._open_polls[message["id"]] = expiry
+
+    def _open_poll(self, message_id: str, answer_id: int) -> tuple[dict[str, Any], dict[int, list[str]]]:
+        message = self.messages.get(message_id)
+        if message is None or message.get("poll") is None:
+            raise ValueError(f"message {message_id} has no poll")
+        if message["poll"]["results"]["is_finalized"]:
+            raise ValueError(f"the poll of {message_id} has ended: nobody can vote on it")
+        votes = self.poll_votes[message_id]
+        if answer_id not in votes:
+            raise ValueError(f"the poll of {message_id} has no answer {answer_id}")
+        return message, votes
+
+    async def _poll_vote(self, kind: str, message: dict[str, Any], answer_id: int, user_id: str) -> None:
+        data = {"user_id": user_id, "channel_id": message["channel_id"], "message_id": message["id"]}
+        data |= {"guild_id": GUILD_ID, "answer_id": answer_id}
+        await self.dispatch(f"MESSAGE_POLL_VOTE_{kind}", data, intent=GUILD_MESSAGE_POLLS)
+
+    async def _end(self, message: dict[str, Any], *, expiry: float | None) -> dict[str, Any]:
+        """End a poll: expiry (when ended early), finalized results, MESSAGE_UPDATE, and the POLL_RESULT message."""
+        poll = message["poll"]
+        if expiry is not None:
+            poll["expiry"] = datetime.fromtimestamp(expiry, UTC).isoformat()
+        poll["results"]["is_finalized"] = True  # Discord tallies in the background; the fake is done at once
+        self._open_polls.pop(message["id"], None)
+        await self._dispatch_message("MESSAGE_UPDATE", self._shown(message) | {"guild_id": GUILD_ID})
+        votes = self.poll_votes[message["id"]]
+        total, most = sum(len(v) for v in votes.values()), max((len(v) for v in votes.values()), default=0)
+        winners = [a for a, v in votes.items() if most and len(v) == most]
+        fields = [("poll_question_text", poll["question"]["text"]), ("victor_answer_votes", str(most))]
+        fields += [("total_votes", str(total))]
+        if len(winners) == 1:  # a tie, or no votes, names no victor
+            victor = next(a for a in poll["answers"] if a["answer_id"] == winners[0])
+            fields += [("victor_answer_id", str(winners[0])), ("victor_answer_text", victor["poll_media"]["text"])]
+            emoji = victor["poll_media"].get("emoji") or {}
+            fields += [(f"victor_answer_emoji_{k}", str(emoji[k])) for k in ("id", "name") if emoji.get(k)]
+        embed = {"type": "poll_result", "fields": [{"name": k, "value": v, "inline": False} for k, v in fields]}
+        result = self._store({"embeds": [embed]}, channel_id=message["channel_id"], flags=0)
+        result.update(type=POLL_RESULT, author=copy.deepcopy(message["author"]))
+        result["mentions"] = [copy.deepcopy(message["author"])]
+        result["message_reference"] = {
+            "type": 0,
+            "channel_id": message["channel_id"],
+            "message_id": message["id"],
+            "guild_id": GUILD_ID,
+        }
+        await self._dispatch_message("MESSAGE_CREATE", self._shown(result) | {"guild_id": GUILD_ID})
+        return result
+
+    async def _poll_voters(
+        self, body: None, channel_id: str, message_id: str, answer_id: str, *, query: dict[str, str]
+    ) -> web.Response:
+        """Get Answer Voters (poll.mdx): users by id, `after` a user id, `limit` 1-100 (default 25)."""
+        if channel_id not in self._channel_ids():
+            return _error(404, 10003, "Unknown Channel")
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id or message.get("poll") is None:
+            return _error(404, 10008, "Unknown Message")
+        limit, after = query.get("limit", "25"), query.get("after", "0")
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            problem = {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": "int value should be between 1 and 100."}]}
+            return _error(400, 50035, "Invalid Form Body", {"limit": problem})
+        if not after.isdigit():
+            return _error(400, 50035, "Invalid Form Body", {"after": {"_errors": [{"code": "NUMBER_TYPE_COERCE"}]}})
+        voters = self.poll_votes[message_id].get(int(answer_id))
+        if voters is None:
+            problem = {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": "Unknown answer."}]}
+            return _error(400, 50035, "Invalid Form Body", {"answer_id": problem})
+        chosen = sorted((u for u in voters if int(u) > int(after)), key=int)[: int(limit)]
+        return _json(200, {"users": [_user(u) for u in chosen]})
+
+    async def _expire_poll(self, body: None, channel_id: str, message_id: str, **_: Any) -> web.Response:
+        """End Poll (poll.mdx): only the poll's author may; 200 with the message, MESSAGE_UPDATE follows."""
+        if channel_id not in self._channel_ids():
+            return _error(404, 10003, "Unknown Channel")
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id:
+            return _error(404, 10008, "Unknown Message")
+        if message.get("poll") is None:
+            return _error(400, 520006, "Cannot expire a non-poll message")
+        if message["author"]["id"] != BOT_ID:
+            return _error(403, 50005, "Cannot edit a message authored by another user")
+        if message["poll"]["results"]["is_finalized"]:
+            return _error(400, 520001, "Poll expired")
+        await self._end(message, expiry=self.wall_clock())
+        return _json(200, self._shown(message))
 
     def _joined(self, channel_id: str, user_id: str) -> None:
         """Posting in a thread joins it (member_count counts up to 50, as Discord's approximation does)."""
@@ -872,6 +1040,10 @@ class FakeDiscord:
         """A message as Discord answers it: a copy, with its `reactions` when it has any, and someone else's content
         only if the app has the MESSAGE_CONTENT intent."""
         shown = copy.deepcopy(message)
+        if "poll" in shown:  # answers without votes have no entry (poll.mdx); apps cannot vote: me_voted is false
+            votes = self.poll_votes.get(message["id"], {})
+            counts = [{"id": a, "count": len(users), "me_voted": False} for a, users in votes.items() if users]
+            shown["poll"]["results"]["answer_counts"] = counts
         if not self.message_content_intent and not _content_exempt(shown):
             shown = _without_content(shown)
         counts = [(e, users) for e, users in self.reactions.get(message["id"], {}).items() if users]
@@ -911,6 +1083,47 @@ def _without_content(message: dict[str, Any]) -> dict[str, Any]:
     """What a session without MESSAGE_CONTENT sees: content, embeds, attachments and components empty, no poll."""
     blank = {"content": "", "embeds": [], "attachments": [], "components": []}
     return {k: v for k, v in message.items() if k != "poll"} | blank
+
+
+def _poll_errors(body: dict[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
+    """PollCreateRequest (poll.mdx): question text 1-300, 1-10 answers of text 1-55, duration 1-768 whole hours
+    (default 24), allow_multiselect a boolean, layout_type 1."""
+    poll = body.get("poll")
+    if poll is None:
+        return None
+    problems: dict[str, Any] = {}
+    if not isinstance(poll, dict):
+        return 50035, "Invalid Form Body", {"poll": {"_errors": [{"code": "DICT_TYPE_CONVERT"}]}}
+    question = (poll.get("question") or {}).get("text") if isinstance(poll.get("question"), dict) else None
+    if not isinstance(question, str) or not 1 <= len(question) <= 300:
+        problems["poll.question.text"] = _length(1, 300)
+    answers = poll.get("answers")
+    if not isinstance(answers, list) or not 1 <= len(answers) <= 10:
+        problems["poll.answers"] = {
+            "_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 10 in length."}]
+        }
+    for n, answer in enumerate(answers if isinstance(answers, list) else []):
+        media = answer.get("poll_media") if isinstance(answer, dict) else None
+        text = media.get("text") if isinstance(media, dict) else None
+        if not isinstance(text, str) or not 1 <= len(text) <= 55:
+            problems[f"poll.answers.{n}.poll_media.text"] = _length(1, 55)
+    hours = poll.get("duration")
+    whole = isinstance(hours, int | float) and not isinstance(hours, bool) and float(hours).is_integer()
+    if hours is not None and not (whole and 1 <= hours <= 768):
+        problems["poll.duration"] = {
+            "_errors": [{"code": "NUMBER_TYPE_MAX", "message": "int value should be between 1 and 768."}]
+        }
+    if poll.get("allow_multiselect") not in (None, True, False):
+        problems["poll.allow_multiselect"] = {"_errors": [{"code": "BASE_TYPE_BAD"}]}
+    if poll.get("layout_type") not in (None, 1):
+        problems["poll.layout_type"] = {
+            "_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Value must be one of {1}."}]
+        }
+    return (50035, "Invalid Form Body", problems) if problems else None
+
+
+def _length(low: int, high: int) -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": f"Must be between {low} and {high} in length."}]}
 
 
 def _thread_errors(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -1019,7 +1232,8 @@ def message_errors(body: dict[str, Any]) -> tuple[int, str, dict[str, Any] | Non
         problems["components"] = {"_errors": [{"code": "COMPONENT_INVALID"}]}
     if problems:
         return 50035, "Invalid Form Body", problems
-    return None if body.get("content") or embeds or rows else (50006, "Cannot send an empty message", None)
+    filled = body.get("content") or embeds or rows or body.get("poll")
+    return None if filled else (50006, "Cannot send an empty message", None)
 
 
 def _row_ok(row: dict[str, Any]) -> bool:

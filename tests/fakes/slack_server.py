@@ -12,6 +12,10 @@ and `provided`). Channels added with `add_channel` can be archived or not joined
 tokens lack scopes with `set_scopes` (`missing_scope`), and `post_rate` limits chat.postMessage per channel.
 Idempotency as Slack offers it (issue 13): chat.postMessage keeps `metadata`, conversations.history shows it only
 with `include_all_metadata`; chat.update and chat.delete act on the stored messages.
+Threads, events and buttons (issues 18, 19; tests/fakes/spec/README.md): replies stored per thread and
+conversations.replies; `subscribe_app` sets the app's bot events and request URL, and people's messages (`say`),
+deletions (`delete`), the app's own posts, updates and deletions, and button clicks (`click`) are delivered to the
+app, signed over HTTP or as Socket Mode envelopes, when its subscriptions and scopes allow.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode
 
@@ -488,7 +493,7 @@ class FakeSlack:
     def _announce(self, event: dict[str, Any], token: str) -> None:
         """What the app did itself is delivered back to it too (Slack sends an app its own messages), in the
         background, after the answer: the app must recognise its own messages."""
-        if self.bot_events:
+        if self.bot_events and (self.request_url or self.socket.connected.is_set()):
             task = asyncio.get_running_loop().create_task(self.deliver_event(event, token=token))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -1012,6 +1017,14 @@ _METHODS: dict[str, Callable[[FakeSlack, Workspace, dict[str, Any]], dict[str, A
 }
 _UPDATED_FIELDS = ("type", "user", "bot_id", "app_id", "text", "blocks", "bot_profile")
 """What chat.update answers of the updated message (Web API reference; no ts, team, edited or thread fields)."""
+
+
+def manifest_events(manifest: Path) -> set[str]:
+    """The bot events an app manifest subscribes to (settings.event_subscriptions.bot_events), for `subscribe_app`."""
+    import yaml
+
+    loaded = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    return set(loaded["settings"]["event_subscriptions"]["bot_events"])
 
 
 def _public(message: dict[str, Any]) -> dict[str, Any]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
@@ -19,7 +21,7 @@ from adapters.slack.publisher import SlackPublisher, static_tokens
 from bot.errors import Undeliverable
 from bot.model import ChannelRef
 from tests.fakes.faults import ManualClock
-from tests.fakes.slack_server import DEFAULT_SCOPES, REALISTIC_POST_RATE, WAIT, FakeSlack
+from tests.fakes.slack_server import DEFAULT_SCOPES, REALISTIC_POST_RATE, WAIT, FakeSlack, manifest_events
 from tests.fakes.spec import slack_errors
 
 SLACK_SCHEMA_METHODS = {
@@ -396,6 +398,9 @@ async def test_replies_posted_with_thread_ts_live_in_their_thread_and_conversati
     ] == ["no replies"]
     missing = await error_of(web_client.conversations_replies(channel=CHANNEL, ts="1700000000.999999"))
     assert missing.response["error"] == "thread_not_found"
+    slack.faults.inject("conversations.replies", "ratelimited", retry_after=30)  # every fault mode applies here too
+    limited = await error_of(web_client.conversations_replies(channel=CHANNEL, ts=root["ts"]))
+    assert (limited.response.status_code, limited.response.headers["Retry-After"]) == (429, "30")
     slack.set_scopes(BOT_TOKEN, "chat:write")
     refused = await error_of(web_client.conversations_replies(channel=CHANNEL, ts=root["ts"]))
     assert (refused.response["error"], refused.response["needed"]) == ("missing_scope", "channels:history")
@@ -455,6 +460,24 @@ async def test_people_replying_deleting_and_other_bots_reach_a_bolt_app_as_messa
     assert delivered["authorizations"][0]["user_id"] == "U0HOTPAPER"
 
 
+async def test_the_apps_manifest_decides_which_events_are_delivered(slack: FakeSlack, bolt: Bolt) -> None:
+    manifest = Path(__file__).parents[3] / "adapters" / "slack" / "manifest.yaml"
+    events = manifest_events(manifest)
+    assert {"reaction_added", "reaction_removed"} <= events
+    slack.bot_events = events
+
+    @bolt.app.event("reaction_added")
+    async def on_reaction(event: dict[str, Any]) -> None:
+        await bolt.saw(event)
+
+    reaction = {"type": "reaction_added", "user": "U0ALICE001", "reaction": "+1", "event_ts": "1700000100.000200"}
+    reaction["item"] = {"type": "message", "channel": CHANNEL, "ts": "1700000001.000001"}
+    delivered = await slack.deliver_event(reaction)
+    assert delivered is not None and delivered.status == 200 and (await bolt.wait_seen(1))[0] == reaction
+    said = await slack.say(CHANNEL, "a reply")
+    assert (slack.deliveries[-1].event.get("ts") == said["ts"]) is ("message.channels" in events)
+
+
 async def test_message_events_need_the_subscription_and_the_history_scope_of_the_channels_kind(
     slack: FakeSlack, bolt: Bolt
 ) -> None:
@@ -507,3 +530,33 @@ async def test_a_button_per_paper_is_clicked_by_several_people_and_chat_update_s
     assert stored["text"] == "2010.00577: 0, 2101.00001: 2, 2102.00002: 0" and stored["edited"]["user"] == "U0HOTPAPER"
     with pytest.raises(LookupError):
         await slack.click(CHANNEL, poll["ts"], "jc_vote", value="9999.99999")  # no such button: nobody can click it
+
+
+async def test_in_socket_mode_events_and_clicks_arrive_as_envelopes_the_app_acks(slack: FakeSlack) -> None:
+    app_token = "xapp-1-A111-1-fake"
+    slack.app_tokens.add(app_token)
+    bolt = Bolt(AsyncApp(client=client(slack), signing_secret="unused-in-socket-mode"))
+
+    @bolt.app.event("message")
+    async def on_message(event: dict[str, Any]) -> None:
+        await bolt.saw(event)
+
+    @bolt.app.action("jc_vote")
+    async def on_vote(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await bolt.saw(body)
+
+    handler = AsyncSocketModeHandler(bolt.app, app_token, web_client=AsyncWebClient(base_url=slack.api_url))
+    await handler.connect_async()
+    try:
+        await asyncio.wait_for(slack.socket.connected.wait(), WAIT)
+        slack.subscribe_app({"message.channels"})  # no request URL: the socket carries everything
+        poll = await client(slack).chat_postMessage(channel=CHANNEL, text="Journal club", blocks=[ACTIONS])
+        said = await slack.say(CHANNEL, "count me in", thread_ts=poll["ts"], user="U0ALICE001")
+        assert (await bolt.wait_seen(1))[0]["ts"] == said["ts"]
+        clicked = await slack.click(CHANNEL, poll["ts"], "jc_vote", user="U0ALICE001", value="2102.00002")
+        assert (clicked.kind, clicked.status) == ("interactive", 200) and clicked.answer["envelope_id"]
+        assert (await bolt.wait_seen(2))[1]["actions"][0]["value"] == "2102.00002"
+        assert [d.kind for d in slack.deliveries] == ["events_api", "events_api", "interactive"]  # own post echoed
+    finally:
+        await handler.close_async()
