@@ -154,3 +154,19 @@ async def test_a_channel_with_the_roundup_on_gets_a_weekly_job_at_its_day_and_ti
     await app.service.subscribe(BERLIN, {"roundup": "off"})
     await scheduler.resync()
     assert not [job for job in scheduler._scheduler.get_jobs() if job.id.startswith("roundup:")]
+
+
+async def test_the_roundup_job_posts_the_weeks_roundup_once_through_the_channels_platform(app: App) -> None:
+    from bot.model import VoteEvent
+
+    discord = RecordingPublisher("discord")
+    await app.service.subscribe(BERLIN, {"roundup": "on"})
+    await app.service.post_digest(BERLIN, None, discord)
+    first = next(call.message.message_id for call in discord.calls if call.entry is not None)
+    await app.service.record_vote(VoteEvent(BERLIN, "ada", first, 1))
+    scheduler = scheduler_for(app, discord)
+    result = await scheduler.post_roundup(BERLIN)
+    assert result is not None and result.state == "posted" and discord.said[-1].startswith("📚 The week in #papers")
+    again = await scheduler.post_roundup(BERLIN)
+    assert again is not None and again.state == "done-before"
+    assert await scheduler_for(app).post_roundup(BERLIN) is None  # Discord not connected: skipped
