@@ -97,3 +97,14 @@ class PaperView:
     votes: VoteTally
     summaries: list[Summary]
     postings: list[PostRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    """A discussion thread opened on a posted message: which paper it is about, and the platform's thread id."""
+
+    id: int
+    channel_id: int
+    message_id: str
+    paper_id: str
+    thread_id: str

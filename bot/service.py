@@ -24,6 +24,7 @@ from bot.cards import (
 from bot.channel_settings import SettingsChange, apply_options
 from bot.config import Config
 from bot.digest import CardsFor, DigestPoster, PostingPolicy
+from bot.discussion import Discussions, ThreadingPublisher
 from bot.errors import BadInput, HotPapersError, NotFound
 from bot.ingest import Ingestor
 from bot.messages import summary_author
@@ -34,9 +35,14 @@ from bot.model import (
     Digest,
     DigestEntry,
     DigestResult,
+    Discussion,
     PaperCard,
     Pause,
+    ReplyEvent,
+    Roundup,
+    RoundupResult,
     Summary,
+    ThreadOpened,
     VoteEvent,
     VoteTally,
 )
@@ -78,8 +84,11 @@ class HotPapers:
         holder: str,
         policy: PostingPolicy | None = None,
         metrics: MetricsSink | None = None,
+        discussions: Discussions | None = None,
     ) -> None:
         self._uow = uow
+        self.discussions = discussions or Discussions(uow, clock=clock, context=context, holder=holder, policy=policy)
+        """Threads, replies and the weekly roundup (bot/discussion.py); the methods below are its thin front."""
         self._config = config
         self._clock = clock
         self._context = context
@@ -130,8 +139,12 @@ class HotPapers:
                 inputs = await paper_inputs(uow, paper.id, channel)
                 assert inputs is not None, "the ingestor stored the paper"
             now = self._clock.now()
-            ranked = score_card(Candidate(inputs.paper, inputs.signals, inputs.votes), self._context.weights, now)
+            discussed = await self.discussions.discussed(uow, channel, paper.id)
+            people = discussed[0].people if discussed else 0
+            candidate = Candidate(inputs.paper, inputs.signals, inputs.votes, discussion=people)
+            ranked = score_card(candidate, self._context.weights, now)
             (card,) = await build_cards(uow, [ranked], inputs.data, self._context, now=now, unavailable=unavailable)
+            card = dataclasses.replace(card, discussed=discussed)
             await uow.commit()  # an LLM summary written for the card is cached
         self._metrics.observe_paper(time.perf_counter() - started)
         return card
@@ -263,10 +276,12 @@ class HotPapers:
         return tally
 
     async def forget_user(self, platform: str, user_id: str) -> int:
-        """Delete a user's votes and summaries (a data-deletion request). Returns how many rows went."""
+        """Delete a user's votes, summaries and thread replies (a data-deletion request). Returns how many rows
+        went."""
         async with self._uow() as uow:
             removed = await uow.votes.forget(platform, user_id)
             removed += await uow.summaries.delete_by_author(summary_author(platform, user_id))
+            removed += await uow.threads.forget(platform, user_id)
             await uow.commit()
         return removed
 
@@ -308,6 +323,8 @@ class HotPapers:
             current = await uow.channels.find(channel)
             return await self._build_digest(uow, current, channel, settings, target)
 
+        if settings.threads != "button":
+            publisher = ThreadingPublisher(publisher, self.discussions, settings.threads)
         result = await self._poster.post(
             channel,
             target,
@@ -475,6 +492,29 @@ class HotPapers:
     async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> Channel:
         channel.checked()  # adapters build refs from platform ids; none may outgrow its column
         return await uow.channels.ensure(channel, defaults=self.default_settings(), now=self._clock.now())
+
+    # ── discussion threads and the weekly roundup (bot/discussion.py) ────────────────────────────────────────────
+
+    async def discuss(self, channel: ChannelRef, target: str, publisher: Publisher) -> ThreadOpened:
+        """The Discuss button (`target`: the card's message id) or `/thread REF` (a paper posted here): open the
+        card's thread, or find the one already open."""
+        return await self.discussions.discuss(channel, target, publisher)
+
+    async def record_reply(self, event: ReplyEvent) -> Discussion | None:
+        """A reply in a thread the bot opened (bots never count; a repeat counts once)."""
+        return await self.discussions.record_reply(event)
+
+    async def remove_reply(self, channel: ChannelRef, message_id: str) -> Discussion | None:
+        """A deleted message: if it was a counted reply, it counts no more."""
+        return await self.discussions.remove_reply(channel, message_id)
+
+    async def roundup(self, channel: ChannelRef, day: date | None = None) -> Roundup:
+        """A preview of the week's roundup (the week ending on `day`, default today). No side effects."""
+        return await self.discussions.roundup(channel, day)
+
+    async def post_roundup(self, channel: ChannelRef, publisher: Publisher, day: date | None = None) -> RoundupResult:
+        """Post the week's roundup exactly once per channel and week."""
+        return await self.discussions.post_roundup(channel, publisher, day)
 
     # ── the channel's public page (issue 20; bot/web) ──────────────────────────────────────────────────────────
 

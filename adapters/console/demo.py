@@ -18,8 +18,10 @@ from adapters.console.repl import run_repl
 from bot.bootstrap import App, build
 from bot.clock import FrozenClock
 from bot.config import Config, DatabaseConfig
-from bot.model import ChannelRef, VoteEvent
+from bot.messages import roundup_result
+from bot.model import ChannelRef, ReplyEvent, VoteEvent
 from bot.sample import SIGNAL_NOTE, load_sample, sample_days
+from bot.service import HotPapers
 
 DEMO_NOW = datetime(2020, 11, 7, 9, 0, tzinfo=UTC)
 """The morning after the last sample announcement, so the demo is the same on every machine."""
@@ -56,7 +58,7 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         console.print(
             Text("2) Posting it: a header, then one message per paper so each can be voted on:", style="bold")
         )
-        publisher = ConsolePublisher(console)
+        publisher = ConsolePublisher(console, prefix="console-demo")  # fixed ids: the demo prints them
         await service.post_digest(channel, None, publisher)
         console.print(
             Text(
@@ -79,5 +81,30 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         console.print(Rule())
         console.print(Text(f"4) /paper {DEMO_PAPER} (with a ShortScience community summary):", style="bold"))
         console.print(paper_panel(await service.paper(DEMO_PAPER, channel)))
+        console.print(Rule())
+        await _thread_and_roundup(console, service, channel, publisher, by_rank[2].message_id)
         hint = "Try it yourself, offline: .venv/bin/hotpapers console --sample   (type /help)"
         console.print(Text(hint, style="dim"))
+
+
+async def _thread_and_roundup(
+    console: Console, service: HotPapers, channel: ChannelRef, publisher: ConsolePublisher, message_id: str
+) -> None:
+    """5) A short discussion in message 2's thread, then 6) the week's roundup: votes and replies together."""
+    console.print(Text("5) Discuss on message 2 opens its thread; two people reply (only who replied is kept):",
+                       style="bold"))  # fmt: skip
+    opened = await service.discuss(channel, message_id, publisher)
+    people = 0
+    for number, (user, text) in enumerate((("grace", "The ablation in §4 is convincing."), ("alan", "Agreed.")), 1):
+        reply = publisher.reply(channel, opened.thread_id, user, text)
+        discussion = await service.record_reply(ReplyEvent(channel, opened.thread_id, reply, user, False))
+        people = discussion.people if discussion else people
+        assert number == people
+    console.print(f"   💬 {people} people in the thread: the paper's why-line here now says “💬 {people} here”.")
+    heading = (
+        "6) The week's roundup (roundup=on posts it Fridays at 16:00; /roundup now): the top papers by this "
+        "channel's votes and discussion, once, with each original post:"
+    )
+    console.print(Text(heading, style="bold"))
+    result = await service.post_roundup(channel, publisher)
+    console.print(Text(roundup_result(result.state, result.roundup), style="yellow"))

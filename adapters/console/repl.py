@@ -15,8 +15,16 @@ from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
-from bot.messages import describe, reported_note, summary_author, summary_saved, vote_receipt
-from bot.model import ChannelRef, DigestResult, VoteEvent, VoteValue
+from bot.messages import (
+    describe,
+    people_count,
+    reported_note,
+    roundup_result,
+    summary_author,
+    summary_saved,
+    vote_receipt,
+)
+from bot.model import ChannelRef, DigestResult, ReplyEvent, VoteEvent, VoteValue
 from bot.ports import ChatService
 from bot.text import announcement_day, whole_number
 
@@ -39,7 +47,10 @@ HELP = """Commands:
   /settings                  show this channel's settings
   /subscribe publish=yes     make this channel's digests a public web page and Atom feed (then publish=confirm);
                              publish=no turns it off, /settings publish=rotate gives it a new URL
-  /forget-me                 delete your votes and summaries (a data-deletion request)
+  /thread REF TEXT…          reply in the discussion thread of a paper posted here (opened if needed);
+                             the people who reply move it up in this channel's ranking
+  /roundup                   post this week's roundup here now: the top papers by votes and discussion
+  /forget-me                 delete your votes, summaries and thread replies (a data-deletion request)
   /help                      this text
   /quit                      leave"""
 
@@ -66,6 +77,8 @@ class ConsoleSession:
             "report": self._report,
             "regenerate": self._regenerate,
             "forget-me": self._forget_me,
+            "thread": self._thread,
+            "roundup": self._roundup,
         }
 
     async def handle(self, line: str) -> bool:
@@ -134,6 +147,23 @@ class ConsoleSession:
         tally = await self._service.record_vote(event)
         self._console.print(Text(vote_receipt(value, tally, removed=removed)))
 
+    async def _thread(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise BadInput("usage: /thread REF TEXT…")
+        opened = await self._service.discuss(self._channel, args[0], self._publisher)
+        reply = self._publisher.reply(self._channel, opened.thread_id, self._user, " ".join(args[1:]))
+        event = ReplyEvent(self._channel, opened.thread_id, reply, self._user)
+        discussion = await self._service.record_reply(event)
+        people = discussion.people if discussion else opened.people
+        self._console.print(Text(f"💬 {people_count(people)} in the thread on arXiv:{opened.paper_id} here."))
+
+    async def _roundup(self, args: list[str]) -> None:
+        if args:
+            raise BadInput("usage: /roundup (this week's, posted once)")
+        require_console_channel(self._channel, "/roundup")
+        result = await self._service.post_roundup(self._channel, self._publisher)
+        self._console.print(Text(roundup_result(result.state, result.roundup), style="yellow"))
+
     async def _summarize(self, args: list[str]) -> None:
         if len(args) < 2:
             raise BadInput("usage: /summarize REF TEXT…")
@@ -200,7 +230,7 @@ class ConsoleSession:
 
     async def _forget_me(self, args: list[str]) -> None:
         if args:
-            raise BadInput("usage: /forget-me (deletes your votes and summaries)")
+            raise BadInput("usage: /forget-me (deletes your votes, summaries and thread replies)")
         removed = await self._service.forget_user(self._channel.platform, self._user)
         self._console.print(Text(forgotten_text(self._user, removed)))
 
@@ -230,7 +260,7 @@ async def run_repl(service: ChatService, console: Console, *, channel: ChannelRe
 
 
 def forgotten_text(user: str, removed: int) -> str:
-    return f"Deleted {removed} votes and summaries by {user[:100]}; nothing else about them is stored."
+    return f"Deleted {removed} votes, summaries and thread replies by {user[:100]}; nothing else about them is stored."
 
 
 def require_console_channel(channel: ChannelRef, command: str) -> None:

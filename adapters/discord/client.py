@@ -18,7 +18,8 @@ from adapters.discord.errors import reply_error
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.publisher import DiscordPublisher
 from adapters.discord.reactions import EmojiVotes, ReactionVotes
-from adapters.discord.views import ReportButton, VoteButton
+from adapters.discord.threads import ThreadReplies
+from adapters.discord.views import DiscussButton, ReportButton, VoteButton
 from bot.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -31,10 +32,12 @@ MAX_RATELIMIT_WAIT = 60.0
 
 
 def intents() -> discord.Intents:
-    """Guilds (channel names, the command tree) and guild reactions (votes). No privileged intents."""
+    """Guilds (channel names, threads, the command tree), guild reactions (votes) and guild messages (replies in
+    discussion threads: who, never the text). No privileged intents."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_reactions = True
+    wanted.guild_messages = True
     return wanted
 
 
@@ -65,16 +68,21 @@ class HotPapersBot(commands.Bot):
         self.command_cleanup: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(VoteButton, ReportButton)
+        self.add_dynamic_items(VoteButton, ReportButton, DiscussButton)
         cog = PaperCommands(self.service, summary_max_chars=self.summary_max_chars, vote_hint=self.vote_hint)
         await self.add_cog(cog)
         emoji = EmojiVotes(self.settings.up_emoji, self.settings.down_emoji)
         await self.add_cog(ReactionVotes(self, self.service, emoji=emoji))
+        await self.add_cog(ThreadReplies(self, self.service))
         await sync_commands(self.tree, self.settings.guilds)
         if not self.settings.guilds:
             self.command_cleanup = asyncio.create_task(
                 remove_guild_sets(self, self.tree), name="remove guild command sets"
             )
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Messages are read for replies in discussion threads only (ThreadReplies): the bot has no text commands."""
+        return None
 
     async def close(self) -> None:
         if self.command_cleanup is not None:

@@ -71,7 +71,7 @@ class DiscordPublisher:
     async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey | None = None) -> PostedMessage:
         target = await self._target(channel)
         embed = render.entry_embed(entry, vote_hint=self._vote_hint, key=key)
-        view = links_view(entry.card)
+        view = links_view(entry.card, discuss=entry.discuss)
         nonce = _nonce(channel, key)
 
         def send() -> Awaitable[discord.Message]:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.slack.actions import CardActions
 from adapters.slack.commands import SlashCommands
 from adapters.slack.errors import bolt_error
-from adapters.slack.events import ReactionVotes
+from adapters.slack.events import ReactionVotes, ThreadReplies
 from adapters.slack.installs import InstalledTokens, StaticTokens, Tokens
 from adapters.slack.publisher import SlackPublisher
 from adapters.slack.settings import Secrets, Settings
@@ -107,7 +107,8 @@ async def build_app(
     bolt.error(bolt_error)
     Uninstalls(service, tokens).register(bolt)
     SlashCommands(service, settings, summary_max_chars=summary_max_chars).register(bolt)
-    CardActions(service, summary_wait_seconds=settings.summary_wait_seconds).register(bolt)
-    ReactionVotes(service, settings).register(bolt)
     publisher = SlackPublisher(client, tokens.token)
+    CardActions(service, summary_wait_seconds=settings.summary_wait_seconds, publisher=publisher).register(bolt)
+    ReactionVotes(service, settings).register(bolt)
+    ThreadReplies(service).register(bolt)
     return SlackApp(bolt=bolt, client=client, publisher=publisher, installation_store=store)

@@ -83,6 +83,10 @@ def settings_from_json(data: dict[str, Any], *, subscribed: bool, paused: Pause 
     defaults = ChannelSettings()
     chosen = {f.name for f in fields(ChannelSettings)} - {"subscribed", "paused"}
     known = {k: _stored(v, getattr(defaults, k)) for k, v in data.items() if k in chosen}
+    if known.get("threads") not in (None, "button", "always", "off"):
+        known.pop("threads")
+    if not 0 <= known.get("roundup_day", 0) <= 6:
+        known.pop("roundup_day")
     return replace(defaults, **known, subscribed=subscribed, paused=paused)
 
 

@@ -26,12 +26,16 @@ class DigestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def claim(self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta) -> Claim:
+    async def claim(
+        self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta, kind: str = "daily"
+    ) -> Claim:
         """Claim (channel, day) for `holder`. A new row wins outright; an unfinished claim whose lease has run
         out (its holder died or stalled) or that `holder` already holds is taken over, with a new fence;
-        otherwise someone else has it (`lease_until` says until when)."""
+        otherwise someone else has it (`lease_until` says until when). `kind` "roundup" claims the weekly
+        roundup keyed by the week's last day, apart from that day's digest."""
         values = {
             "channel_id": channel_id,
+            "kind": kind,
             "day": day,
             "state": "claimed",
             "holder": holder,
@@ -41,9 +45,9 @@ class DigestRepository:
             "fence": 1,
         }
         inserted = await self._session.execute(
-            insert_ignore(self._session, table_of(DigestRow), values, keys=["channel_id", "day"])
+            insert_ignore(self._session, table_of(DigestRow), values, keys=["channel_id", "kind", "day"])
         )
-        row = await self._row(channel_id, day)
+        row = await self._row(channel_id, day, kind)
         if affected(inserted):
             return Claim(row.id, "new", row.fence, claimed_at=row.claimed_at, lease_until=row.lease_until)
         if row.state == "done":
@@ -134,23 +138,23 @@ class DigestRepository:
     async def last_for_channels(self, channel_ids: Sequence[int]) -> dict[int, DigestStatus]:
         newest = (
             select(DigestRow.channel_id, func.max(DigestRow.day).label("day"))
-            .where(DigestRow.channel_id.in_(list(channel_ids)))
+            .where(DigestRow.channel_id.in_(list(channel_ids)), DigestRow.kind == "daily")
             .group_by(DigestRow.channel_id)
             .subquery()
         )
         rows = await self._session.scalars(
-            select(DigestRow).join(
-                newest, (DigestRow.channel_id == newest.c.channel_id) & (DigestRow.day == newest.c.day)
-            )
+            select(DigestRow)
+            .join(newest, (DigestRow.channel_id == newest.c.channel_id) & (DigestRow.day == newest.c.day))
+            .where(DigestRow.kind == "daily")
         )
         return {
             row.channel_id: DigestStatus(row.day, row.state, row.finished_at, row.attempts, row.last_error)
             for row in rows
         }
 
-    async def _row(self, channel_id: int, day: date) -> DigestRow:
+    async def _row(self, channel_id: int, day: date, kind: str = "daily") -> DigestRow:
         row = await self._session.scalar(
-            select(DigestRow).where(DigestRow.channel_id == channel_id, DigestRow.day == day)
+            select(DigestRow).where(DigestRow.channel_id == channel_id, DigestRow.kind == kind, DigestRow.day == day)
         )
         assert row is not None, "digest row vanished between insert and select"
         return row

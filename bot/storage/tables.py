@@ -102,7 +102,7 @@ class DigestRow(Base):
     `fence` (bumped by every claim) is the token without which nothing about this digest is recorded."""
 
     __tablename__ = "digests"
-    __table_args__ = (UniqueConstraint("channel_id", "day"),)
+    __table_args__ = (UniqueConstraint("channel_id", "kind", "day"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
@@ -118,6 +118,8 @@ class DigestRow(Base):
     fence: Mapped[int] = mapped_column(Integer, default=0)
     header_intent_at: Mapped[datetime | None] = mapped_column(Timestamp)
     """When a holder was about to post the header (its idempotency key is `PostKey.header(day)`)."""
+    kind: Mapped[str] = mapped_column(String(16), default="daily", server_default="daily")
+    """"daily", or "roundup": the weekly roundup, one message keyed by the week's last day (`day`)."""
 
 
 class PostRow(Base):

@@ -18,6 +18,7 @@ from bot.storage.papers import PaperRepository
 from bot.storage.posts import PostRepository
 from bot.storage.signals import SignalRepository
 from bot.storage.summaries import SummaryRepository
+from bot.storage.threads import ThreadRepository
 from bot.storage.vote_batch import VoteBatchRepository
 from bot.storage.votes import VoteRepository
 
@@ -37,6 +38,8 @@ class UnitOfWork:
     card_parts: CardPartsRepository
     pages: ChannelPageRepository
     """The channel's public page (issue 20, `bot/web`)."""
+    threads: ThreadRepository
+    """Discussion threads and who replied in them (issue 18)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -63,6 +66,7 @@ class UnitOfWork:
             votes=self.votes,
         )
         self.pages = ChannelPageRepository(session)
+        self.threads = ThreadRepository(session)
         return self
 
     async def __aexit__(

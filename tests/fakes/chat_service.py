@@ -7,7 +7,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.model import ChannelRef, ChannelSettings, Digest, DigestResult, PaperCard, Summary, VoteEvent, VoteTally
+from bot.model import (
+    ChannelRef,
+    ChannelSettings,
+    Digest,
+    DigestResult,
+    Discussion,
+    PaperCard,
+    ReplyEvent,
+    Roundup,
+    RoundupResult,
+    Summary,
+    ThreadOpened,
+    VoteEvent,
+    VoteTally,
+)
 from bot.ports import ChatService, Publisher
 
 if TYPE_CHECKING:
@@ -91,6 +105,21 @@ class ForwardingService:
         if command is None:  # the engine's own default
             return await self._forward("publish", lambda: self._service.publish(channel, action))
         return await self._forward("publish", lambda: self._service.publish(channel, action, command=command))
+
+    async def discuss(self, channel: ChannelRef, target: str, publisher: Publisher) -> ThreadOpened:
+        return await self._forward("discuss", lambda: self._service.discuss(channel, target, publisher))
+
+    async def record_reply(self, event: ReplyEvent) -> Discussion | None:
+        return await self._forward("record_reply", lambda: self._service.record_reply(event))
+
+    async def remove_reply(self, channel: ChannelRef, message_id: str) -> Discussion | None:
+        return await self._forward("remove_reply", lambda: self._service.remove_reply(channel, message_id))
+
+    async def roundup(self, channel: ChannelRef, day: date | None = None) -> Roundup:
+        return await self._forward("roundup", lambda: self._service.roundup(channel, day))
+
+    async def post_roundup(self, channel: ChannelRef, publisher: Publisher, day: date | None = None) -> RoundupResult:
+        return await self._forward("post_roundup", lambda: self._service.post_roundup(channel, publisher, day))
 
 
 def _implements(service: ForwardingService) -> ChatService:

@@ -124,3 +124,27 @@ def test_an_option_typed_in_chat_names_its_setting_by_alias_or_spelling(typed: s
 def test_a_post_time_is_ascii_hh_mm(value: str) -> None:
     with pytest.raises(BadInput, match=r"post_time: post time .* must be HH:MM"):
         apply_options(ChannelSettings(), {"time": value})
+
+
+def test_thread_and_roundup_settings_are_parsed_and_bad_ones_refused() -> None:
+    settings = apply_options(
+        ChannelSettings(),
+        {"threads": "Always", "roundup": "on", "roundup_day": "Monday", "roundup_time": "8:30", "roundup_empty": "yes"},
+    )
+    assert (settings.threads, settings.roundup, settings.roundup_day) == ("always", True, 0)
+    assert (settings.roundup_time, settings.roundup_empty) == ("08:30", True)
+    defaults = ChannelSettings()
+    assert (defaults.threads, defaults.roundup, defaults.roundup_day, defaults.roundup_time) == (
+        "button", False, 4, "16:00"
+    )  # fmt: skip
+    for options, name in (
+        ({"threads": "sometimes"}, "threads"),
+        ({"roundup_day": "someday"}, "roundup_day"),
+        ({"roundup_time": "16:61"}, "roundup_time"),
+        ({"roundup": "maybe"}, "roundup"),
+    ):
+        with pytest.raises(BadInput, match=name):
+            apply_options(ChannelSettings(), options)
+    shown = describe(settings)
+    assert "discussion threads: one opened for every paper as it is posted" in shown
+    assert "weekly roundup: Mondays at 08:30 UTC; one line for a quiet week" in shown
