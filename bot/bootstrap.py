@@ -18,6 +18,7 @@ from bot.cards import CardContext, Summarizer
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.digest import PostingPolicy
+from bot.discussion import Discussions
 from bot.ingest import Ingestor
 from bot.lookups import LookupGuard, LookupPolicy
 from bot.model import Announcement, Paper
@@ -176,6 +177,8 @@ def ranking_weights(config: Config) -> RankingWeights:
         keyword_bonus=rc.keyword_bonus,
         taste_cap=rc.taste_cap,
         taste_rate=rc.taste_rate,
+        discussion_weight=rc.discussion_weight,
+        discussion_cap=rc.discussion_cap,
         signal_weights={name: cfg.weight for name, cfg in config.signals.items()},
     )
 
@@ -230,19 +233,23 @@ async def build(
             network.parts()
             assert network.http is not None
             llm = LLMSummarizer(config.llm, session=network.http, clock=clock)
+    context = CardContext(ranking_weights(config), config.summaries, llm)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    policy = PostingPolicy(
+        lease=timedelta(seconds=config.digest.lease_seconds),
+        backoff_seconds=config.digest.backoff_seconds,
+        backoff_max_seconds=config.digest.backoff_max_seconds,
+    )
     service = HotPapers(
         new_uow,
         config=config,
         clock=clock,
-        context=CardContext(ranking_weights(config), config.summaries, llm),
+        context=context,
         ingestor=ingestor,
-        holder=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        holder=holder,
         metrics=metrics,
-        policy=PostingPolicy(
-            lease=timedelta(seconds=config.digest.lease_seconds),
-            backoff_seconds=config.digest.backoff_seconds,
-            backoff_max_seconds=config.digest.backoff_max_seconds,
-        ),
+        policy=policy,
+        discussions=Discussions(new_uow, clock=clock, context=context, holder=holder, policy=policy),
     )
     operations = Operations(new_uow, config=config, clock=clock, ingestor=ingestor)
     return App(config, engine, service, operations, clock, network, sessions)

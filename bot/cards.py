@@ -53,7 +53,11 @@ async def candidates_for(uow: UnitOfWork, channel: Channel | None, papers: Seque
     signals = await uow.signals.latest(ids)
     votes = await uow.votes.tallies(channel.id, ids) if channel else {}
     posted = await uow.posts.posted_versions(channel.id, ids) if channel else {}
-    return [Candidate(p, signals.get(p.id, ()), votes.get(p.id, VoteTally()), posted.get(p.id)) for p in papers]
+    people = await uow.threads.people(channel.id, sorted(posted)) if posted and channel else {}
+    return [
+        Candidate(p, signals.get(p.id, ()), votes.get(p.id, VoteTally()), posted.get(p.id), people.get(p.id, 0))
+        for p in papers
+    ]
 
 
 async def ranked_for_channel(
@@ -119,13 +123,19 @@ async def ranked_digest(
         posted = (await context.windows.posted(uow, window)).get(channel.id, {})
         voted = window.ids.intersection(activity.voted)  # today's papers it voted on: usually none, or a few
         tallies = await uow.votes.tallies(channel.id, sorted(voted)) if voted else {}
+    # A thread hangs on a posted message: only papers posted here can have been discussed here.
+    people = await uow.threads.people(channel.id, sorted(posted)) if channel is not None and posted else {}
     taste = await channel_taste(uow, activity.voted, activity.net, context)
     by_id, signals = window.by_id, window.signals
     special = set(tallies).union(posted)
 
     def candidate(paper_id: str) -> Candidate:
         return Candidate(
-            by_id[paper_id], signals.get(paper_id, ()), tallies.get(paper_id, VoteTally()), posted.get(paper_id)
+            by_id[paper_id],
+            signals.get(paper_id, ()),
+            tallies.get(paper_id, VoteTally()),
+            posted.get(paper_id),
+            people.get(paper_id, 0),
         )
 
     return top_ranked(

@@ -23,6 +23,11 @@ OPTION_NAMES = (
     "timezone",
     "weekdays",
     "announce_empty",
+    "threads",
+    "roundup",
+    "roundup_day",
+    "roundup_time",
+    "roundup_empty",
     "journal_club",  # journal club
 )
 ALIASES = {
@@ -33,6 +38,7 @@ ALIASES = {
     "exclude": "negative_keywords",
     "follow": "authors",
     "cats": "categories",
+    "roundup_at": "roundup_time",
     "journalclub": "journal_club",
 }
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -56,6 +62,11 @@ class SettingsChange:
     timezone: str | None = None
     weekdays: str | None = None
     announce_empty: bool | None = None
+    threads: str | None = None
+    roundup: bool | None = None
+    roundup_day: str | None = None
+    roundup_time: str | None = None
+    roundup_empty: bool | None = None
 
 
 def option_name(raw: str) -> str:
@@ -87,7 +98,7 @@ def apply_options(current: ChannelSettings, options: Mapping[str, str] | Setting
 
 def _typed(name: str, value: int | bool) -> int | bool:
     """A typed option's value, checked: `top_n` a whole number in range, `announce_empty` a flag."""
-    if name == "announce_empty" and isinstance(value, bool):
+    if name in ("announce_empty", "roundup", "roundup_empty") and isinstance(value, bool):
         return value
     if name == "top_n" and isinstance(value, int) and not isinstance(value, bool):
         return _top_n(str(value))
@@ -158,6 +169,20 @@ def _day_index(word: str) -> int | None:
     return None
 
 
+def _threads(value: str) -> str:
+    lowered = value.lower()
+    if lowered not in ("button", "always", "off"):
+        raise ValueError(f"must be button, always or off (got {value[:20]!r})")
+    return lowered
+
+
+def _one_day(value: str) -> int:
+    day = _day_index(value.lower().strip())
+    if day is None:
+        raise ValueError(f"{value[:40]!r} is not a day; use mon, tue, … or monday, …")
+    return day
+
+
 def _flag(value: str) -> bool:
     lowered = value.lower()
     if lowered in ("yes", "true", "on", "1"):
@@ -189,5 +214,10 @@ _PARSERS = {
     "timezone": check_timezone,
     "weekdays": _weekdays,
     "announce_empty": _flag,
+    "threads": _threads,
+    "roundup": _flag,
+    "roundup_day": _one_day,
+    "roundup_time": check_post_time,
+    "roundup_empty": _flag,
     "journal_club": _weekly,
 }

@@ -119,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     regenerate = summary_commands.add_parser("regenerate", help="ask the LLM again for a paper's summary")
     regenerate.add_argument("ref")
     regenerate.set_defaults(handler=_summary_regenerate)
-    forget = command("forget-user", _forget_user, "delete one person's votes and summaries (data-deletion request)")
+    forget = command(
+        "forget-user", _forget_user, "delete one person's votes, summaries and thread replies (data-deletion request)"
+    )
     forget.add_argument("platform", choices=("discord", "slack", "console"), help="where the person votes")
     forget.add_argument("user_id", help="their user id there (Discord snowflake, Slack U…, console name)")
     sample = command("sample", _db_help, "the bundled sample data (2020's Hot Papers posts), to try things offline")

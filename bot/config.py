@@ -54,6 +54,8 @@ class RankingConfig(_Section):
     keyword_bonus: float = Field(default=0.3, ge=0)
     taste_cap: float = Field(default=0.5, ge=0, le=5)
     taste_rate: float = Field(default=0.25, gt=0)
+    discussion_weight: float = Field(default=0.75, ge=0)
+    discussion_cap: float = Field(default=1.5, ge=0, le=5)
 
 
 class DigestConfig(_Section):

@@ -46,6 +46,16 @@ class PostingPolicy:
     """How long before a digest's first claim the platform is searched for its messages (replicas' clocks)."""
 
 
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """What `post_line` did: posted (or found posted after a crash), done before, held elsewhere, or paused."""
+
+    state: Literal["posted", "done-before", "held-elsewhere", "paused"]
+    message_id: str | None = None
+    held_until: datetime | None = None
+    pause: Pause | None = None
+
+
 class ClaimLost(HotPapersError):
     """Another holder took the digest over (our lease ran out), or we are shutting down: stop posting."""
 
@@ -62,6 +72,12 @@ class _Run:
     header_message_id: str | None = None
     posted: int = 0
     deleted: list[str] = field(default_factory=list)
+    prefix: str = "hp"
+    """The keys' prefix: `hp` for the daily digest, `hr` for the weekly roundup (`post_line`)."""
+
+    @property
+    def header_key(self) -> PostKey:
+        return PostKey(self.day, 0, "", self.prefix)
 
     @property
     def digest_id(self) -> int:
@@ -119,6 +135,47 @@ class DigestPoster:
             finally:
                 self._running.pop((channel.key, day), None)
 
+    async def post_line(
+        self,
+        channel: ChannelRef,
+        day: date,
+        publisher: Publisher,
+        text: str,
+        *,
+        kind: str,
+        prefix: str,
+        deadline: datetime,
+    ) -> LineResult:
+        """Post one keyed message exactly once per (channel, kind, day) — the weekly roundup — with the digest's
+        claim, fence, intent, look-up and retries: a digest of kind `kind` with only its "header"."""
+        lock = self._running.setdefault((f"{kind}:{channel.key}", day), asyncio.Lock())
+        if lock.locked():
+            return LineResult("held-elsewhere")
+        async with lock:
+            try:
+                claim = await self._claim(channel, day, kind)
+                if claim.outcome in ("done-before", "held-elsewhere"):
+                    return LineResult(claim.outcome, held_until=claim.lease_until)
+                run = _Run(claim, channel, day, publisher, deadline, claim.header_message_id, prefix=prefix)
+                try:
+                    if claim.outcome == "resumed":
+                        await self._reconcile(run, [])
+                    if run.header_message_id is None:
+                        await self._header(run, text)
+                    await self._fenced(
+                        lambda uow, until: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now())
+                    )
+                except Undeliverable as error:
+                    await self._release(run, str(error))
+                    scope: Literal["channel", "workspace"] = "workspace" if error.scope == "workspace" else "channel"
+                    return LineResult("paused", pause=Pause(error.reason, error.fix, scope, self._clock.now()))
+                except BaseException as error:
+                    await self._release(run, f"{type(error).__name__}: {str(error)[:300]}")
+                    raise
+                return LineResult("posted", run.header_message_id)
+            finally:
+                self._running.pop((f"{kind}:{channel.key}", day), None)
+
     # ── the run ─────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def _guarded(self, run: _Run, plan: PlanDigest, cards: CardsFor, *, announce_empty: bool) -> DigestResult:
@@ -146,12 +203,12 @@ class DigestPoster:
         state: Literal["posted", "resumed"] = "posted" if run.claim.outcome == "new" else "resumed"
         return DigestResult(digest, run.posted, before, state, planned=len(planned))
 
-    async def _claim(self, channel: ChannelRef, day: date) -> Claim:
+    async def _claim(self, channel: ChannelRef, day: date, kind: str = "daily") -> Claim:
         async with self._uow() as uow:
             channel_id = await uow.channels.id_of(channel)
             assert channel_id is not None, "post_digest ensures the channel row first"
             claim = await uow.digests.claim(
-                channel_id, day, holder=self._holder, now=self._clock.now(), lease=self._policy.lease
+                channel_id, day, holder=self._holder, now=self._clock.now(), lease=self._policy.lease, kind=kind
             )
             await uow.commit()
         return claim
@@ -187,7 +244,7 @@ class DigestPoster:
         return Digest(run.channel, run.day, entries), planned
 
     async def _header(self, run: _Run, text: str) -> None:
-        key = PostKey.header(run.day)
+        key = run.header_key
         now = self._clock.now()
         await self._fenced(lambda uow, until: uow.digests.intend_header(run.digest_id, run.fence, now=now, until=until))
         message = await self._deliver(run, key, lambda: run.publisher.say(run.channel, text, key=key))
@@ -264,7 +321,7 @@ class DigestPoster:
     async def _reconcile(self, run: _Run, planned: Sequence[PlannedPost]) -> list[PlannedPost]:
         """Look every message an earlier holder may have sent up on the platform by its key: adopt one copy of
         each unrecorded one, delete copies that nobody recorded. Returns the plan as it is now."""
-        header = PostKey.header(run.day)
+        header = run.header_key
         keys = {_key(run.day, p): p for p in planned if p.intent or p.message_id}
         wanted = [*keys, *([header] if run.claim.header_intent or run.header_message_id else [])]
         if not wanted:

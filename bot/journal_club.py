@@ -3,7 +3,7 @@ announced with its card, and the channel's past winners.
 
 - Candidates: the papers the channel's digests posted, or its people voted on, in the last `[journal_club]
   week_days` days (a channel that has neither gets its current digest's papers), best first by the channel's net
-  votes, then hotness (signals and votes). Discussion joins the order once threads count replies (issue 18).
+  votes, then its discussion (how many people replied in the paper's thread, issue 18), then hotness.
 - Exactly once, like a digest (`bot/digest.py`): the start and the close are each claimed in the database with a
   lease and a fence token (`bot/storage/polls.py`); before the poll or the announcement is posted its intent is
   committed, and the message carries its key (`bot.model.poll_key`), so a start or close whose answer was lost, or
@@ -178,7 +178,13 @@ class JournalClub:
         if not ids:
             ids = [entry.card.paper.id for entry in (await self._preview(channel)).entries]
         cards = await self._cards(channel, ids)
-        ranked = sorted(cards.values(), key=lambda card: (-card.votes.net, -card.score, card.paper.id))
+        async with self._uow() as uow:
+            await uow.read_only()
+            people = await uow.threads.people(row.id, list(cards)) if row is not None else {}
+        ranked = sorted(
+            cards.values(),
+            key=lambda card: (-card.votes.net, -people.get(card.paper.id, 0), -card.score, card.paper.id),
+        )
         return ranked[:limit]
 
     async def _post_poll(

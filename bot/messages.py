@@ -10,17 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.channel_settings import DAY_NAMES
+from bot.channel_settings import DAY_NAMES, FULL_DAY_NAMES
 from bot.errors import HotPapersError, NotFound, UpstreamUnavailable
 from bot.model import (
     POLL_LABEL_CHARS,
+    ChannelRef,
     ChannelSettings,
+    Discussion,
     PaperCard,
     PastWinner,
     PollClose,
     PollDraft,
     PollOutcome,
     PollStart,
+    Roundup,
+    ThreadOpened,
     VoteTally,
 )
 from bot.text import clean_text, shorten
@@ -148,6 +152,8 @@ def settings_rows(settings: ChannelSettings) -> tuple[tuple[str, str], ...]:
         ("followed authors", ", ".join(settings.authors) or "(none)"),
         ("top", f"{settings.top_n} papers at {settings.post_time} {settings.timezone} on {days}"),
         ("say so on days without announcements", "yes" if settings.announce_empty else "no"),
+        ("discussion threads", THREAD_MODES.get(settings.threads, settings.threads)),
+        ("weekly roundup", roundup_setting(settings)),
         *(
             (("weekly journal-club poll", f"{settings.journal_club} {settings.timezone}"),)
             if settings.journal_club
@@ -159,6 +165,91 @@ def settings_rows(settings: ChannelSettings) -> tuple[tuple[str, str], ...]:
 def describe(settings: ChannelSettings) -> str:
     """One `label: value` line per setting, as Discord and the console show them."""
     return "\n".join(f"{label}: {value}" for label, value in settings_rows(settings))
+
+
+# ── discussion threads and the weekly roundup ───────────────────────────────────────────────────────────────────────
+
+THREAD_MODES = {
+    "button": "a Discuss button on each card",
+    "always": "one opened for every paper as it is posted",
+    "off": "off",
+}
+DISCUSS = "Discuss"
+"""The label of the button that opens a card's thread."""
+
+
+def roundup_setting(settings: ChannelSettings) -> str:
+    if not settings.roundup:
+        return "off"
+    day = FULL_DAY_NAMES[settings.roundup_day].capitalize() if 0 <= settings.roundup_day < 7 else "?"
+    empty = "; one line for a quiet week" if settings.roundup_empty else ""
+    return f"{day}s at {settings.roundup_time} {settings.timezone}{empty}"
+
+
+def where(channel: ChannelRef) -> str:
+    """A channel as people name it: `#ml-papers`, else its id."""
+    name = clean_text(channel.name)
+    return (name if name.startswith("#") else f"#{name}") if name else channel.channel
+
+
+def thread_opener(title: str) -> str:
+    """The bot's first line in a paper's thread (Slack: its reply that starts the thread)."""
+    return (
+        f"Discuss “{clean_text(title)[:150]}” here. Replies count as 💬 for this channel's ranking; "
+        "the text is not kept."
+    )
+
+
+def thread_name(title: str) -> str:
+    """A thread's title where the platform shows one (Discord: at most 100 characters)."""
+    name = clean_text(title) or "discussion"
+    return name if len(name) <= 100 else name[:99] + "…"
+
+
+def thread_answer(opened: ThreadOpened) -> str:
+    """The answer to the Discuss button (or `/thread`): where the thread is."""
+    if opened.created:
+        return f"Opened a thread on arXiv:{opened.paper_id} — reply there."
+    people = f" ({people_count(opened.people)} so far)" if opened.people else ""
+    return f"The thread on arXiv:{opened.paper_id} is already open — reply there{people}."
+
+
+def people_count(people: int) -> str:
+    return f"{people} person" if people == 1 else f"{people} people"
+
+
+def discussed_line(discussed: Sequence[Discussion]) -> str:
+    """`discussed in #ml-papers (4 people)` on a card; empty when nobody replied."""
+    return "; ".join(f"discussed in {where(d.channel)} ({people_count(d.people)})" for d in discussed if d.people)
+
+
+def roundup_text(roundup: Roundup, links: Sequence[str]) -> str:
+    """The weekly roundup as one message: a title line, then each paper with its why-line and its original post."""
+    span = f"{roundup.first_day:%a %d %b} – {roundup.last_day:%a %d %b %Y}"
+    if not roundup.entries:
+        return f"📚 The week in {where(roundup.channel)} ({span}): no votes and no discussion this week."
+    lines = [
+        f"📚 The week in {where(roundup.channel)} ({span}): top {len(roundup.entries)} by your votes and discussion"
+    ]
+    for entry, link in zip(roundup.entries, links, strict=True):
+        title = clean_text(entry.card.paper.title) or entry.card.paper.id
+        title = title if len(title) <= 90 else title[:89] + "…"
+        lines.append(f"{entry.rank}. {title} (arXiv:{entry.card.paper.id}) — {entry.card.why_line}")
+        lines.append(f"    original post: {link}")
+    return "\n".join(lines)
+
+
+def roundup_result(state: str, roundup: Roundup) -> str:
+    """What `/roundup` (the console) and the CLI say after posting."""
+    span = f"the week ending {roundup.last_day:%a %Y-%m-%d}"
+    return {
+        "posted": f"Posted the roundup of {span} ({len(roundup.entries)} papers).",
+        "done-before": f"The roundup of {span} was already posted here.",
+        "held-elsewhere": f"Another process is posting the roundup of {span}.",
+        "quiet": f"No votes and no discussion in {span}: nothing posted (roundup_empty=yes posts one line).",
+        "paused": f"The platform refused the roundup of {span}; see the channel's settings.",
+        "empty": f"Posted one line: no votes and no discussion in {span}.",
+    }.get(state, state)
 
 
 # ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────

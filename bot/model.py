@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-Platform = Literal["discord", "slack", "console"]
 VoteValue = Literal[1, -1]
 
 
@@ -214,6 +213,8 @@ class PaperCard:
     rank_score: float = 0.0
     """What a digest sorts by: `score` plus the channel's keyword, author and taste terms, minus the age decay
     (comparable only within one digest). Equal to `score` outside a digest."""
+    discussed: tuple[Discussion, ...] = ()
+    """Where the paper's discussion thread has replies (`/paper` in a channel: that channel's)."""
 
     @property
     def why_line(self) -> str:
@@ -225,6 +226,8 @@ class DigestEntry:
     rank: int
     card: PaperCard
     updated: bool = False
+    discuss: bool = True
+    """Show the Discuss button (the channel's `threads` is not `off`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +249,9 @@ class Digest:
         return f"🔥 Hot papers for {self.day:%A %Y-%m-%d} — top {len(self.entries)}"
 
 
-_POST_KEY = re.compile(r"\bhp-(\d{4})(\d{2})(\d{2})-(\d{1,3})(?:-([A-Za-z0-9./-]{1,40}v\d+|jc\d{1,12}(?:poll|win)))?\b")
+_POST_KEY = re.compile(
+    r"\b(hp|hr)-(\d{4})(\d{2})(\d{2})-(\d{1,3})(?:-([A-Za-z0-9./-]{1,40}v\d+|jc\d{1,12}(?:poll|win)))?\b"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +267,11 @@ class PostKey:
     rank: int
     paper: str = ""
     """`2010.00577v1` for an entry; empty for the header; `jc7poll` / `jc7win` for a journal-club poll (`poll_key`)."""
+    prefix: str = "hp"
+    """`hp` for the daily digest; `hr` for the weekly roundup (one message, keyed by the week's last day)."""
 
     def __str__(self) -> str:
-        return f"hp-{self.day:%Y%m%d}-{self.rank}" + (f"-{self.paper}" if self.paper else "")
+        return f"{self.prefix}-{self.day:%Y%m%d}-{self.rank}" + (f"-{self.paper}" if self.paper else "")
 
     @classmethod
     def header(cls, day: date) -> PostKey:
@@ -276,9 +283,9 @@ class PostKey:
         found = _POST_KEY.search(text or "")
         if found is None:
             return None
-        year, month, day, rank, paper = found.groups()
+        prefix, year, month, day, rank, paper = found.groups()
         try:
-            return cls(date(int(year), int(month), int(day)), int(rank), paper or "")
+            return cls(date(int(year), int(month), int(day)), int(rank), paper or "", prefix)
         except ValueError:
             return None
 
@@ -349,6 +356,17 @@ class ChannelSettings:
     subscribed: bool = True
     paused: Pause | None = field(default=None, compare=False)
     """Set while the platform refuses the channel (kept apart from the settings a channel chooses)."""
+    threads: Literal["button", "always", "off"] = "button"
+    """Discussion threads: a Discuss button on each card (`button`), one opened for every entry as it is posted
+    (`always`), or neither (`off`)."""
+    roundup: bool = False
+    """The weekly roundup: the week's top papers by this channel's net votes and discussion."""
+    roundup_day: int = 4
+    """Monday = 0; Friday by default."""
+    roundup_time: str = "16:00"
+    """In the channel's time zone."""
+    roundup_empty: bool = False
+    """Post one line for a week without votes or replies (else nothing)."""
     # journal club
     journal_club: str = ""
     """A weekly journal-club poll (issue 19): `fri 15:00`, a day and a time in the channel's time zone; "" = none."""
@@ -376,6 +394,69 @@ class Channel:
     @property
     def subscribed(self) -> bool:
         return self.settings.subscribed
+
+
+@dataclass(frozen=True, slots=True)
+class Discussion:
+    """A paper's discussion thread in one channel: how many distinct people replied there."""
+
+    channel: ChannelRef
+    people: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadOpened:
+    """A discussion thread on a posted paper's message (the Discuss button, `/thread`, `threads=always`)."""
+
+    channel: ChannelRef
+    message_id: str
+    thread_id: str
+    paper_id: str
+    title: str
+    created: bool
+    """False when the thread was already open (a second click)."""
+    people: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    """Someone wrote in a thread the bot opened. Only who and where are kept, never the text.
+
+    `thread_id` is what the platform's reply carries: the thread channel's id (Discord) or `thread_ts` (Slack)."""
+
+    channel: ChannelRef
+    thread_id: str
+    message_id: str
+    user_id: str
+    by_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoundupEntry:
+    rank: int
+    card: PaperCard
+    net: int
+    people: int
+    message_id: str
+    """The paper's original post in this channel (its link is the platform's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Roundup:
+    """The week's top papers in one channel by its net votes and discussion, for the week ending on `last_day`."""
+
+    channel: ChannelRef
+    first_day: date
+    last_day: date
+    entries: tuple[RoundupEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundupResult:
+    roundup: Roundup
+    state: Literal["posted", "done-before", "held-elsewhere", "empty", "quiet", "paused"]
+    """`quiet`: no votes and no replies this week, and no line asked for: nothing posted, nothing claimed."""
+    message_id: str | None = None
 
 
 # ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────

@@ -73,3 +73,11 @@ class Operations:
             removed = await uow.events.prune(self._clock.now() - older_than)
             await uow.commit()
         return removed
+
+    async def prune_replies(self, older_than: timedelta) -> int:
+        """Forget thread replies (who replied where) older than `older_than`: they stop counting. Returns how
+        many went."""
+        async with self._uow() as uow:
+            removed = await uow.threads.prune(self._clock.now() - older_than)
+            await uow.commit()
+        return removed

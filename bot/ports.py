@@ -15,6 +15,7 @@ from bot.model import (
     Digest,
     DigestEntry,
     DigestResult,
+    Discussion,
     Paper,
     PaperCard,
     PastWinner,
@@ -26,12 +27,16 @@ from bot.model import (
     PollTally,
     PostedMessage,
     PostKey,
+    ReplyEvent,
+    Roundup,
+    RoundupResult,
     Signal,
     Summary,
+    ThreadOpened,
     VoteEvent,
     VoteTally,
 )
-from bot.records import (  # journal club
+from bot.records import (  # journal club: CloseOutcome, PollRecord, StartOutcome
     CardParts,
     ChannelActivity,
     Claim,
@@ -43,6 +48,7 @@ from bot.records import (  # journal club
     PollRecord,
     Recorded,
     StartOutcome,
+    ThreadRecord,
 )
 
 if TYPE_CHECKING:
@@ -96,6 +102,18 @@ class ChatService(Protocol):
     async def settings(self, channel: ChannelRef) -> ChannelSettings: ...
 
     async def publish(self, channel: ChannelRef, action: str, *, command: str = ...) -> PublishAnswer: ...
+
+    async def discuss(self, channel: ChannelRef, target: str, publisher: Publisher) -> ThreadOpened: ...
+
+    async def record_reply(self, event: ReplyEvent) -> Discussion | None: ...
+
+    async def remove_reply(self, channel: ChannelRef, message_id: str) -> Discussion | None: ...
+
+    async def roundup(self, channel: ChannelRef, day: date | None = None) -> Roundup: ...
+
+    async def post_roundup(
+        self, channel: ChannelRef, publisher: Publisher, day: date | None = None
+    ) -> RoundupResult: ...
 
     # journal club (issue 19): `bot/journal_club.py`; the adapter checks that the person is a channel admin
 
@@ -387,7 +405,11 @@ class Summaries(Protocol):
 class Digests(Protocol):
     """The exactly-once claim on a (channel, day) digest, fenced (see `bot.digest`)."""
 
-    async def claim(self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta) -> Claim: ...
+    async def claim(
+        self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta, kind: str = "daily"
+    ) -> Claim:
+        """`kind` "roundup": the weekly roundup's claim, keyed by the week's last day, apart from that day's digest."""
+        ...
 
     async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool: ...
 
@@ -448,6 +470,42 @@ class Pages(Protocol):
     async def publish(self, channel_id: int, token_hash: str, *, now: datetime, rotated: bool = False) -> PageState: ...
 
     async def unpublish(self, channel_id: int) -> bool: ...
+
+
+class Threads(Protocol):
+    """Discussion threads on posted messages and who replied in them (never the text)."""
+
+    async def on_message(self, channel_id: int, message_id: str) -> ThreadRecord | None: ...
+
+    async def by_thread(self, channel_id: int, thread_id: str) -> ThreadRecord | None: ...
+
+    async def open(self, channel_id: int, message_id: str, paper_id: str, thread_id: str, *, now: datetime) -> bool:
+        """Record a thread; False when one was recorded already for that message."""
+        ...
+
+    async def add_reply(self, thread: ThreadRecord, message_id: str, user_id: str, *, now: datetime) -> bool:
+        """Count one reply, once per reply message."""
+        ...
+
+    async def remove_reply(self, channel_id: int, message_id: str) -> str | None:
+        """Forget a deleted reply; the paper it counted for, or None."""
+        ...
+
+    async def people(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
+        """Distinct people who replied per paper in the channel (papers without replies absent)."""
+        ...
+
+    async def posted_message(self, channel_id: int, paper_id: str) -> str | None:
+        """The latest message the paper was posted with in the channel's digests."""
+        ...
+
+    async def week_posts(self, channel_id: int, first: date, last: date) -> dict[str, str]:
+        """paper → its latest message among the channel's daily digests of days [first, last]."""
+        ...
+
+    async def forget(self, platform: str, user_id: str) -> int: ...
+
+    async def prune(self, before: datetime) -> int: ...
 
 
 class Polls(Protocol):
@@ -542,6 +600,8 @@ class UnitOfWork(Protocol):
     def card_parts(self) -> CardPartsReader: ...
     @property
     def pages(self) -> Pages: ...
+    @property
+    def threads(self) -> Threads: ...
     @property
     def polls(self) -> Polls:
         """Journal-club polls (issue 19)."""

@@ -1,7 +1,8 @@
 """Ranking: a pure, deterministic function from candidates, signals, votes, settings and time to an order.
 
 Every term that moves a paper is named in its `why`, so a reader can see why it is hot here. The score lives in
-log space: signals are `weight · ln(1 + value)`, net votes are `vote_weight · sign · ln(1 + |net|)`, and age is an
+log space: signals are `weight · ln(1 + value)`, net votes are `vote_weight · sign · ln(1 + |net|)`, the people who
+replied in the paper's discussion thread `min(discussion_cap, discussion_weight · ln(1 + people))`, and age is an
 additive `ln 2` per half-life, i.e. a multiplicative decay of the raw popularity.
 """
 
@@ -25,6 +26,8 @@ class RankingWeights:
     keyword_bonus: float = 0.3
     taste_cap: float = 0.5
     taste_rate: float = 0.25
+    discussion_weight: float = 0.75
+    discussion_cap: float = 1.5
     signal_weights: Mapping[str, float] = field(default_factory=dict)
 
     def weight_of(self, source: str) -> float:
@@ -38,6 +41,8 @@ class Candidate:
     votes: VoteTally = field(default_factory=VoteTally)
     posted_version: int | None = None
     """The version last posted in this channel, or None if it never was."""
+    discussion: int = 0
+    """Distinct people who replied in the paper's discussion threads in this channel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,9 @@ def _score(
         net = votes.net
         score += weights.vote_weight * math.copysign(math.log1p(abs(net)), net)
         why.append(f"👍{votes.up} 👎{votes.down} here")
+    if candidate.discussion > 0:
+        score += discussion_term(candidate.discussion, weights)
+        why.append(f"💬 {candidate.discussion} here")
     hotness = score
     followed = followed_authors(paper, settings.authors)
     if followed:
@@ -120,6 +128,11 @@ def _score(
     if updated:
         why.append(f"updated to v{paper.version}")
     return Ranked(paper, round(score, 6), tuple(why), candidate.signals, votes, updated, round(hotness, 6))
+
+
+def discussion_term(people: int, weights: RankingWeights) -> float:
+    """What a channel's discussion adds: `discussion_weight · ln(1 + people)`, never more than `discussion_cap`."""
+    return min(weights.discussion_cap, weights.discussion_weight * math.log1p(max(0, people)))
 
 
 def _fresh_since(paper: Paper) -> datetime:

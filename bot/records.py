@@ -99,6 +99,17 @@ class PaperView:
     postings: list[PostRecord]
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    """A discussion thread opened on a posted message: which paper it is about, and the platform's thread id."""
+
+    id: int
+    channel_id: int
+    message_id: str
+    paper_id: str
+    thread_id: str
+
+
 # ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────
 
 

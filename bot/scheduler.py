@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.config import Config, check_timezone, parse_section
-from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport, PollClose, PollStart
+from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport, PollClose, PollStart, RoundupResult
 from bot.ports import ChatService, Clock, Publisher
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class SchedulerSettings(BaseModel):
     prune_hours: int = Field(default=24, ge=1, le=24 * 30)
     """How often remembered event ids (retried Slack deliveries, summary reports) older than the retention go."""
     events_retention_days: float = Field(default=30.0, ge=1, le=3650)
+    replies_retention_days: float = Field(default=90.0, ge=1, le=3650)
+    """How long who replied in a discussion thread is kept (and counts); pruned with the processed events."""
     # journal club
     polls_minutes: int = Field(default=1, ge=1, le=60)
     """How often each replica looks for journal-club polls to close (past their close, or whose replica died)."""
@@ -132,8 +134,23 @@ def missed_run(settings: ChannelSettings, now: datetime, *, grace: timedelta) ->
     return due if timedelta(0) <= now - due <= grace else None
 
 
-def _schedule_of(settings: ChannelSettings) -> tuple[str, str, tuple[int, ...]]:
-    return settings.post_time, settings.timezone, tuple(sorted(settings.weekdays))
+def roundup_trigger(settings: ChannelSettings) -> CronTrigger:
+    """The weekly roundup's time: `roundup_day` at `roundup_time` in the channel's time zone."""
+    hour, minute = (int(part) for part in settings.roundup_time.split(":"))
+    return CronTrigger(
+        hour=hour, minute=minute, day_of_week=WEEKDAYS[settings.roundup_day], timezone=ZoneInfo(settings.timezone)
+    )
+
+
+def _schedule_of(settings: ChannelSettings) -> tuple[object, ...]:
+    return (
+        settings.post_time,
+        settings.timezone,
+        tuple(sorted(settings.weekdays)),
+        settings.roundup,
+        settings.roundup_day,
+        settings.roundup_time,
+    )
 
 
 class DigestScheduler:
@@ -226,6 +243,10 @@ class DigestScheduler:
         removed = await self._guarded("prune", lambda: self._operations.prune_events(retention))
         if removed:
             log.info("pruned %d processed event ids older than %g days", removed, self.settings.events_retention_days)
+        replies = timedelta(days=self.settings.replies_retention_days)
+        gone = await self._guarded("prune", lambda: self._operations.prune_replies(replies))
+        if gone:
+            log.info("pruned %d thread replies older than %g days", gone, self.settings.replies_retention_days)
         return removed
 
     async def post_digest(self, channel: ChannelRef) -> DigestResult | None:
@@ -249,6 +270,18 @@ class DigestScheduler:
             )
         if result is not None and result.state == "held-elsewhere" and result.held_until is not None:
             self._retry_at(channel, result.held_until)
+        return result
+
+    async def post_roundup(self, channel: ChannelRef) -> RoundupResult | None:
+        """The channel's weekly roundup job (posted once per week across replicas: the database claim)."""
+        publisher = self._publisher_for(channel.platform)
+        if publisher is None:
+            log.info("skipping the roundup for %s: %s is not connected", channel.key, channel.platform)
+            return None
+        async with self._digests:
+            result = await self._guarded("roundup", lambda: self._service.post_roundup(channel, publisher))
+        if result is not None:
+            log.info("roundup for %s, week ending %s: %s", channel.key, result.roundup.last_day, result.state)
         return result
 
     async def close_polls(self) -> list[PollClose] | None:
@@ -335,11 +368,25 @@ class DigestScheduler:
             self._channels[channel.key] = (channel, settings)
             if known[0].name != channel.name:
                 self._scheduler.modify_job(job_id, args=[channel])
+                if self._scheduler.get_job(f"roundup:{channel.key}") is not None:
+                    self._scheduler.modify_job(f"roundup:{channel.key}", args=[channel])
             return
         trigger = channel_trigger(settings)  # raises on a bad stored value before anything changes
+        weekly = roundup_trigger(settings) if settings.roundup else None
         self._scheduler.add_job(
             self.post_digest, trigger, args=[channel], id=job_id, name=f"digest {channel.key}", replace_existing=True
         )
+        if weekly is not None:
+            self._scheduler.add_job(
+                self.post_roundup,
+                weekly,
+                args=[channel],
+                id=f"roundup:{channel.key}",
+                name=f"roundup {channel.key}",
+                replace_existing=True,
+            )
+        elif self._scheduler.get_job(f"roundup:{channel.key}") is not None:
+            self._scheduler.remove_job(f"roundup:{channel.key}")
         self._channels[channel.key] = (channel, settings)
         log.info(
             "digest for %s scheduled at %s %s on %s",
@@ -396,6 +443,8 @@ class DigestScheduler:
     def _remove(self, key: str) -> None:
         if self._channels.pop(key, None) is not None:
             self._scheduler.remove_job(f"digest:{key}")
+            if self._scheduler.get_job(f"roundup:{key}") is not None:
+                self._scheduler.remove_job(f"roundup:{key}")
             log.info("digest for %s unscheduled", key)
 
     async def _guarded(self, job: str, call: Callable[[], Awaitable[T]]) -> T | None:

@@ -24,6 +24,7 @@ from bot.cards import (
 from bot.channel_settings import SettingsChange, apply_options
 from bot.config import Config
 from bot.digest import CardsFor, DigestPoster, PostingPolicy
+from bot.discussion import Discussions, ThreadingPublisher
 from bot.errors import BadInput, HotPapersError, NotFound
 from bot.ingest import Ingestor
 from bot.journal_club import JournalClub, PublisherFor, week_of
@@ -35,13 +36,18 @@ from bot.model import (
     Digest,
     DigestEntry,
     DigestResult,
+    Discussion,
     PaperCard,
     PastWinner,
     Pause,
     PollClose,
     PollDraft,
     PollStart,
+    ReplyEvent,
+    Roundup,
+    RoundupResult,
     Summary,
+    ThreadOpened,
     VoteEvent,
     VoteTally,
 )
@@ -83,8 +89,11 @@ class HotPapers:
         holder: str,
         policy: PostingPolicy | None = None,
         metrics: MetricsSink | None = None,
+        discussions: Discussions | None = None,
     ) -> None:
         self._uow = uow
+        self.discussions = discussions or Discussions(uow, clock=clock, context=context, holder=holder, policy=policy)
+        """Threads, replies and the weekly roundup (bot/discussion.py); the methods below are its thin front."""
         self._config = config
         self._clock = clock
         self._context = context
@@ -100,7 +109,7 @@ class HotPapers:
         # Concurrent reactions are written together, one transaction per group; a lone one at once.
         self._votes = VoteQueue(self._write_votes)
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
-        self.metrics: MetricsSink = metrics or NullMetrics()
+        self._metrics: MetricsSink = metrics or NullMetrics()
         # journal club (issue 19)
         self._journal_club = JournalClub(
             self._uow,
@@ -146,10 +155,14 @@ class HotPapers:
                 inputs = await paper_inputs(uow, paper.id, channel)
                 assert inputs is not None, "the ingestor stored the paper"
             now = self._clock.now()
-            ranked = score_card(Candidate(inputs.paper, inputs.signals, inputs.votes), self._context.weights, now)
+            discussed = await self.discussions.discussed(uow, channel, paper.id)
+            people = discussed[0].people if discussed else 0
+            candidate = Candidate(inputs.paper, inputs.signals, inputs.votes, discussion=people)
+            ranked = score_card(candidate, self._context.weights, now)
             (card,) = await build_cards(uow, [ranked], inputs.data, self._context, now=now, unavailable=unavailable)
+            card = dataclasses.replace(card, discussed=discussed)
             await uow.commit()  # an LLM summary written for the card is cached
-        self.metrics.observe_paper(time.perf_counter() - started)
+        self._metrics.observe_paper(time.perf_counter() - started)
         return card
 
     async def top(self, channel: ChannelRef, days: int = 7, *, limit: int = 10) -> list[PaperCard]:
@@ -238,7 +251,7 @@ class HotPapers:
         is ignored: a bot's reaction, a retried delivery, or a message the bot did not post."""
         tally = await self._record_vote(event)
         result = "ignored" if tally is None else ("removed" if event.removed else "recorded")
-        self.metrics.vote(event.channel.platform, result)
+        self._metrics.vote(event.channel.platform, result)
         return tally
 
     async def _record_vote(self, event: VoteEvent) -> VoteTally | None:
@@ -275,15 +288,16 @@ class HotPapers:
             await uow.votes.clear_reactions(channel_id, paper_id, reaction)
             tally = (await uow.votes.tallies(channel_id, [paper_id])).get(paper_id, VoteTally())
             await uow.commit()
-        self.metrics.vote(channel.platform, "removed")
+        self._metrics.vote(channel.platform, "removed")
         return tally
 
     async def forget_user(self, platform: str, user_id: str) -> int:
-        """Delete a user's votes, summaries and journal-club votes (a data-deletion request). Returns how many rows
-        went."""
+        """Delete a user's votes, summaries, thread replies and journal-club votes (a data-deletion request).
+        Returns how many rows went."""
         async with self._uow() as uow:
             removed = await uow.votes.forget(platform, user_id)
             removed += await uow.summaries.delete_by_author(summary_author(platform, user_id))
+            removed += await uow.threads.forget(platform, user_id)
             removed += await uow.polls.forget(platform, user_id)  # journal-club votes (issue 19)
             await uow.commit()
         return removed
@@ -326,6 +340,8 @@ class HotPapers:
             current = await uow.channels.find(channel)
             return await self._build_digest(uow, current, channel, settings, target)
 
+        if settings.threads != "button":
+            publisher = ThreadingPublisher(publisher, self.discussions, settings.threads)
         result = await self._poster.post(
             channel,
             target,
@@ -341,7 +357,7 @@ class HotPapers:
             await self._unpause(channel)
             log.info("%s resumed by itself: the platform takes its digest again", channel.key)
         if result.state in ("posted", "resumed", "empty"):
-            self.metrics.digest_posted(channel.platform, result.posted)
+            self._metrics.digest_posted(channel.platform, result.posted)
         return result
 
     def _give_up_at(self, settings: ChannelSettings, now: datetime) -> datetime:
@@ -493,6 +509,29 @@ class HotPapers:
     async def _ensure_channel(self, uow: UnitOfWork, channel: ChannelRef) -> Channel:
         channel.checked()  # adapters build refs from platform ids; none may outgrow its column
         return await uow.channels.ensure(channel, defaults=self.default_settings(), now=self._clock.now())
+
+    # ── discussion threads and the weekly roundup (bot/discussion.py) ────────────────────────────────────────────
+
+    async def discuss(self, channel: ChannelRef, target: str, publisher: Publisher) -> ThreadOpened:
+        """The Discuss button (`target`: the card's message id) or `/thread REF` (a paper posted here): open the
+        card's thread, or find the one already open."""
+        return await self.discussions.discuss(channel, target, publisher)
+
+    async def record_reply(self, event: ReplyEvent) -> Discussion | None:
+        """A reply in a thread the bot opened (bots never count; a repeat counts once)."""
+        return await self.discussions.record_reply(event)
+
+    async def remove_reply(self, channel: ChannelRef, message_id: str) -> Discussion | None:
+        """A deleted message: if it was a counted reply, it counts no more."""
+        return await self.discussions.remove_reply(channel, message_id)
+
+    async def roundup(self, channel: ChannelRef, day: date | None = None) -> Roundup:
+        """A preview of the week's roundup (the week ending on `day`, default today). No side effects."""
+        return await self.discussions.roundup(channel, day)
+
+    async def post_roundup(self, channel: ChannelRef, publisher: Publisher, day: date | None = None) -> RoundupResult:
+        """Post the week's roundup exactly once per channel and week."""
+        return await self.discussions.post_roundup(channel, publisher, day)
 
     # ── the channel's public page (issue 20; bot/web) ──────────────────────────────────────────────────────────
 

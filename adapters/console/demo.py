@@ -18,9 +18,10 @@ from adapters.console.repl import run_repl
 from bot.bootstrap import App, build
 from bot.clock import FrozenClock
 from bot.config import Config, DatabaseConfig
-from bot.messages import history_lines, poll_vote_receipt
-from bot.model import ChannelRef, VoteEvent
+from bot.messages import history_lines, poll_vote_receipt, roundup_result
+from bot.model import ChannelRef, ReplyEvent, VoteEvent
 from bot.sample import SIGNAL_NOTE, load_sample, sample_days
+from bot.service import HotPapers
 
 DEMO_NOW = datetime(2020, 11, 7, 9, 0, tzinfo=UTC)
 """The morning after the last sample announcement, so the demo is the same on every machine."""
@@ -54,12 +55,18 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         console.print(Text(SIGNAL_NOTE, style="dim"))
         console.print(Text("1) Preview of today's digest for #ml-papers, with why each paper is hot:", style="bold"))
         console.print(digest_table(await service.digest(channel)))
-        console.print(Text("2) Posting it: a header, then one message per paper so each can be voted on:",
-                           style="bold"))  # fmt: skip
-        publisher = ConsolePublisher(console)
+        console.print(
+            Text("2) Posting it: a header, then one message per paper so each can be voted on:", style="bold")
+        )
+        publisher = ConsolePublisher(console, prefix="console-demo")  # fixed ids: the demo prints them
         await service.post_digest(channel, None, publisher)
-        console.print(Text("3) Three people react 👍 to message 3 and one 👎 to message 1 (the votes feed the "
-                           "channel's ranking and /top):", style="bold"))  # fmt: skip
+        console.print(
+            Text(
+                "3) Three people react 👍 to message 3 and one 👎 to message 1 (the votes feed the "
+                "channel's ranking and /top):",
+                style="bold",
+            )
+        )
         by_rank = {e.rank: m for m, e in publisher.posted if e is not None}
         for user in ("ada", "grace", "alan"):
             third = await service.record_vote(VoteEvent(channel, user, by_rank[3].message_id, 1))
@@ -67,22 +74,49 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         assert first is not None and third is not None
         console.print(f"   message 3: 👍{third.up} 👎{third.down}   message 1: 👍{first.up} 👎{first.down}")
         for rank, card in enumerate(await service.top(channel, 30), 1):
-            console.print(Text(f"   /top {rank}. {card.paper.id}  👍{card.votes.up} 👎{card.votes.down}  ")
-                          + Text(card.paper.title[:70], style="italic"))  # fmt: skip
+            console.print(
+                Text(f"   /top {rank}. {card.paper.id}  👍{card.votes.up} 👎{card.votes.down}  ")
+                + Text(card.paper.title[:70], style="italic")
+            )
         console.print(Rule())
         console.print(Text(f"4) /paper {DEMO_PAPER} (with a ShortScience community summary):", style="bold"))
         console.print(paper_panel(await service.paper(DEMO_PAPER, channel)))
+        console.print(Rule())
+        await _thread_and_roundup(console, service, channel, publisher, by_rank[2].message_id)
         await journal_club_section(console, app, channel)
         hint = "Try it yourself, offline: .venv/bin/hotpapers console --sample   (type /help)"
         console.print(Text(hint, style="dim"))
+
+
+async def _thread_and_roundup(
+    console: Console, service: HotPapers, channel: ChannelRef, publisher: ConsolePublisher, message_id: str
+) -> None:
+    """5) A short discussion in message 2's thread, then 6) the week's roundup: votes and replies together."""
+    console.print(Text("5) Discuss on message 2 opens its thread; two people reply (only who replied is kept):",
+                       style="bold"))  # fmt: skip
+    opened = await service.discuss(channel, message_id, publisher)
+    people = 0
+    for number, (user, text) in enumerate((("grace", "The ablation in §4 is convincing."), ("alan", "Agreed.")), 1):
+        reply = publisher.reply(channel, opened.thread_id, user, text)
+        discussion = await service.record_reply(ReplyEvent(channel, opened.thread_id, reply, user, False))
+        people = discussion.people if discussion else people
+        assert number == people
+    console.print(f"   💬 {people} people in the thread: the paper's why-line here now says “💬 {people} here”.")
+    heading = (
+        "6) The week's roundup (roundup=on posts it Fridays at 16:00; /roundup now): the top papers by this "
+        "channel's votes and discussion, once, with each original post:"
+    )
+    console.print(Text(heading, style="bold"))
+    result = await service.post_roundup(channel, publisher)
+    console.print(Text(roundup_result(result.state, result.roundup), style="yellow"))
 
 
 async def journal_club_section(console: Console, app: App, channel: ChannelRef) -> None:
     """The journal club (issue 19): a poll over the week's top papers, a changed vote, a tie, its winner."""
     service = app.service
     console.print(Rule())
-    console.print(Text("5) /journalclub start candidates=3 closes=24h — a poll over the week's top papers here "
-                       "(this channel's votes first, then hotness):", style="bold"))  # fmt: skip
+    console.print(Text("7) /journalclub start candidates=3 closes=24h — a poll over the week's top papers here "
+                       "(this channel's votes, then its discussion, then hotness):", style="bold"))  # fmt: skip
     publisher = ConsolePublisher(console)
     start = await service.journal_club_start(channel, publisher, candidates=3, closes="24h", by="ada")
     assert start.message is not None
@@ -90,7 +124,7 @@ async def journal_club_section(console: Console, app: App, channel: ChannelRef) 
     for user, choice in (("ada", 0), ("ada", 1), ("grace", 2), ("alan", 0)):
         draft, before = await service.poll_vote(channel, start.message.message_id, user, choice)
         console.print(Text(f"   {user}: {poll_vote_receipt(draft, choice, changed_from=before)}"))
-    console.print(Text("6) A day later the poll closes by itself (any replica's sweep): a three-way tie, broken by "
+    console.print(Text("8) A day later the poll closes by itself (any replica's sweep): a three-way tie, broken by "
                        "this channel's votes:", style="bold"))  # fmt: skip
     if isinstance(app.clock, FrozenClock):
         app.clock.advance(hours=24)

@@ -26,16 +26,20 @@ from rich.text import Text
 from adapters.console.render import paper_panel, poll_panel
 from bot.messages import winner_announcement
 from bot.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
+from bot.text import clean_text
 
 
 class ConsolePublisher:
     platform = "console"
 
-    def __init__(self, console: Console, *, abstracts: bool = False, log: Path | None = None) -> None:
+    def __init__(
+        self, console: Console, *, abstracts: bool = False, log: Path | None = None, prefix: str | None = None
+    ) -> None:
         self._console = console
         self._abstracts = abstracts
         self._log = log
-        self._prefix = f"console-{uuid.uuid4().hex[:8]}"
+        self._prefix = prefix or f"console-{uuid.uuid4().hex[:8]}"
+        """`prefix`: fixed ids for a run that must print the same every time (the demo); random by default."""
         self._ids = itertools.count(1)
         self.posted: list[tuple[PostedMessage, DigestEntry | None]] = []
         self.polls: dict[int, PostedMessage] = {}
@@ -97,6 +101,16 @@ class ConsolePublisher:
         self._append({"thread": message_id, "channel": channel.key, "name": name[:100], "at": _now()})
         self._opened.add((channel.key, message_id))
         self._console.print(Text(f"🧵 {name} — {opener}", style="cyan"))
+        return message_id
+
+    def reply(self, channel: ChannelRef, thread_id: str, user: str, text: str) -> str:
+        """The console user's reply in a thread: shown, never logged (only who replied is counted, by the
+        engine). Returns the reply's message id."""
+        message_id = f"{self._prefix}-{next(self._ids)}"
+        line = Text("  ↳ ", style="cyan")
+        line.append(f"{user[:40]}: ", style="bold")
+        line.append(clean_text(text)[:500])
+        self._console.print(line)
         return message_id
 
     def threads(self, channel: ChannelRef) -> set[str]:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.messages import authors_line as authors_words
-from bot.messages import poll_closed_line, poll_count_lines, poll_intro, votes_line
+from bot.messages import discussed_line, poll_closed_line, poll_count_lines, poll_intro, sentence, votes_line
 from bot.model import Digest, DigestEntry, PaperCard, PollDraft
 from bot.text import clean_text, shorten
 
@@ -48,6 +48,8 @@ def paper_panel(card: PaperCard, *, rank: int | None = None, abstract: bool = Tr
     if card.posted:
         where = ", ".join(f"{p.channel.name or p.channel.channel} on {p.day}" for p in card.posted[:3])
         body.append(Text(f"Posted in {where}", style="dim"))
+    if discussed_line(card.discussed):
+        body.append(Text(sentence(discussed_line(card.discussed)), style="dim"))
     return Panel(Group(*body), title=title, title_align="left", expand=True)
 
 

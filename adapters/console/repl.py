@@ -15,18 +15,20 @@ from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel, poll_panel
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
-from bot.messages import (  # journal club
+from bot.messages import (  # journal club: history_lines … poll_vote_receipt
     describe,
     history_lines,
+    people_count,
     poll_close_answer,
     poll_started,
     poll_vote_receipt,
     reported_note,
+    roundup_result,
     summary_author,
     summary_saved,
     vote_receipt,
 )
-from bot.model import ChannelRef, DigestResult, VoteEvent
+from bot.model import ChannelRef, DigestResult, ReplyEvent, VoteEvent, VoteValue
 from bot.ports import ChatService
 from bot.text import announcement_day, whole_number
 
@@ -49,6 +51,10 @@ HELP = """Commands:
   /settings                  show this channel's settings
   /subscribe publish=yes     make this channel's digests a public web page and Atom feed (then publish=confirm);
                              publish=no turns it off, /settings publish=rotate gives it a new URL
+  /thread REF TEXT…          reply in the discussion thread of a paper posted here (opened if needed);
+                             the people who reply move it up in this channel's ranking
+  /roundup                   post this week's roundup here now: the top papers by votes and discussion
+  /forget-me                 delete your votes, summaries and thread replies (a data-deletion request)
   /journalclub start [candidates=5] [closes=48h]   a poll over the week's top papers here (closes: 36h, 2d,
                              2020-11-09T17:00); /journalclub vote N · close (announce the winner) · history
   /forget-me                 delete your votes, summaries and poll votes (a data-deletion request)
@@ -64,12 +70,24 @@ class ConsoleSession:
         self._user = user
         self._publisher = ConsolePublisher(console)
         self._commands: dict[str, Callable[[list[str]], object]] = {
-            "paper": self._paper, "digest": self._digest, "post": self._post, "top": self._top,
-            "vote": self._vote, "summarize": self._summarize, "subscribe": self._subscribe,
-            "unsubscribe": self._unsubscribe, "settings": self._settings, "help": self._help,
-            "summary": self._summary_vote, "report": self._report, "regenerate": self._regenerate,
-            "forget-me": self._forget_me, "journalclub": self._journal_club,
-        }  # fmt: skip
+            "paper": self._paper,
+            "digest": self._digest,
+            "post": self._post,
+            "top": self._top,
+            "vote": self._vote,
+            "summarize": self._summarize,
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "settings": self._settings,
+            "help": self._help,
+            "summary": self._summary_vote,
+            "report": self._report,
+            "regenerate": self._regenerate,
+            "forget-me": self._forget_me,
+            "thread": self._thread,
+            "roundup": self._roundup,
+            "journalclub": self._journal_club,
+        }
 
     async def handle(self, line: str) -> bool:
         """Run one command line; False means quit."""
@@ -124,7 +142,7 @@ class ConsoleSession:
     async def _vote(self, args: list[str]) -> None:
         if len(args) not in (2, 3) or args[1] not in ("up", "down") or (len(args) == 3 and args[2] != "remove"):
             raise BadInput("usage: /vote N|REF up|down [remove]")
-        value = 1 if args[1] == "up" else -1
+        value: VoteValue = 1 if args[1] == "up" else -1
         removed = len(args) == 3
         if args[0].isdigit():  # any digits, '²' included: the helper accepts ASCII digits in range only
             message = self._message_for_rank(whole_number(args[0], what="N (a digest entry)", low=1, high=MAX_RANK))
@@ -137,11 +155,33 @@ class ConsoleSession:
         tally = await self._service.record_vote(event)
         self._console.print(Text(vote_receipt(value, tally, removed=removed)))
 
+    async def _thread(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise BadInput("usage: /thread REF TEXT…")
+        opened = await self._service.discuss(self._channel, args[0], self._publisher)
+        reply = self._publisher.reply(self._channel, opened.thread_id, self._user, " ".join(args[1:]))
+        event = ReplyEvent(self._channel, opened.thread_id, reply, self._user)
+        discussion = await self._service.record_reply(event)
+        people = discussion.people if discussion else opened.people
+        self._console.print(Text(f"💬 {people_count(people)} in the thread on arXiv:{opened.paper_id} here."))
+
+    async def _roundup(self, args: list[str]) -> None:
+        if args:
+            raise BadInput("usage: /roundup (this week's, posted once)")
+        require_console_channel(self._channel, "/roundup")
+        result = await self._service.post_roundup(self._channel, self._publisher)
+        self._console.print(Text(roundup_result(result.state, result.roundup), style="yellow"))
+
     async def _summarize(self, args: list[str]) -> None:
         if len(args) < 2:
             raise BadInput("usage: /summarize REF TEXT…")
-        summary = await self._service.add_summary(args[0], self._channel, author=self._user, text=" ".join(args[1:]),
-                                                  author_id=summary_author("console", self._user))  # fmt: skip
+        summary = await self._service.add_summary(
+            args[0],
+            self._channel,
+            author=self._user,
+            text=" ".join(args[1:]),
+            author_id=summary_author("console", self._user),
+        )
         self._console.print(Text(summary_saved(parse_arxiv_id(args[0]).id, number=summary.id)))
 
     async def _summary_vote(self, args: list[str]) -> None:
@@ -198,7 +238,7 @@ class ConsoleSession:
 
     async def _forget_me(self, args: list[str]) -> None:
         if args:
-            raise BadInput("usage: /forget-me (deletes your votes and summaries)")
+            raise BadInput("usage: /forget-me (deletes your votes, summaries and thread replies)")
         removed = await self._service.forget_user(self._channel.platform, self._user)
         self._console.print(Text(forgotten_text(self._user, removed)))
 
@@ -264,7 +304,7 @@ async def run_repl(service: ChatService, console: Console, *, channel: ChannelRe
 
 
 def forgotten_text(user: str, removed: int) -> str:
-    return f"Deleted {removed} votes and summaries by {user[:100]}; nothing else about them is stored."
+    return f"Deleted {removed} votes, summaries and thread replies by {user[:100]}; nothing else about them is stored."
 
 
 def require_console_channel(channel: ChannelRef, command: str) -> None:

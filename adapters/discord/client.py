@@ -19,7 +19,8 @@ from adapters.discord.journal_club import JournalClubCommands, PollVotes
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.publisher import DiscordPublisher
 from adapters.discord.reactions import EmojiVotes, ReactionVotes
-from adapters.discord.views import ReportButton, VoteButton
+from adapters.discord.threads import ThreadReplies
+from adapters.discord.views import DiscussButton, ReportButton, VoteButton
 from bot.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -32,11 +33,13 @@ MAX_RATELIMIT_WAIT = 60.0
 
 
 def intents() -> discord.Intents:
-    """Guilds (channel names, the command tree), guild reactions (votes) and guild polls (the journal club's live
-    counts). No privileged intents."""
+    """Guilds (channel names, threads, the command tree), guild reactions (votes), guild messages (replies in
+    discussion threads: who, never the text) and guild polls (the journal club's live votes). No privileged
+    intents."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_reactions = True
+    wanted.guild_messages = True
     wanted.guild_polls = True  # journal club: live poll votes (MESSAGE_POLL_VOTE_ADD / REMOVE), not privileged
     return wanted
 
@@ -68,11 +71,12 @@ class HotPapersBot(commands.Bot):
         self.command_cleanup: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(VoteButton, ReportButton)
+        self.add_dynamic_items(VoteButton, ReportButton, DiscussButton)
         cog = PaperCommands(self.service, summary_max_chars=self.summary_max_chars, vote_hint=self.vote_hint)
         await self.add_cog(cog)
         emoji = EmojiVotes(self.settings.up_emoji, self.settings.down_emoji)
         await self.add_cog(ReactionVotes(self, self.service, emoji=emoji))
+        await self.add_cog(ThreadReplies(self, self.service))
         await self.add_cog(JournalClubCommands(self.service, self.publisher))  # journal club (issue 19)
         await self.add_cog(PollVotes(self, self.service))
         await sync_commands(self.tree, self.settings.guilds)
@@ -80,6 +84,10 @@ class HotPapersBot(commands.Bot):
             self.command_cleanup = asyncio.create_task(
                 remove_guild_sets(self, self.tree), name="remove guild command sets"
             )
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Messages are read for replies in discussion threads only (ThreadReplies): the bot has no text commands."""
+        return None
 
     async def close(self) -> None:
         if self.command_cleanup is not None:
@@ -130,11 +138,13 @@ async def _sync(
         synced = await tree.sync(guild=guild)
     except discord.RateLimited as error:
         # Longer than the bot waits for (MAX_RATELIMIT_WAIT): the commands there stay as they were until a restart.
-        log.warning("slash-command sync (%s) rate-limited for %.0f s; keeping the commands already there",
-                    where, error.retry_after)  # fmt: skip
+        log.warning(
+            "slash-command sync (%s) rate-limited for %.0f s; keeping the commands already there",
+            where,
+            error.retry_after,
+        )
     except discord.HTTPException as error:
-        log.error("could not sync slash commands (%s; is the bot there, with applications.commands?): %s",
-                  where, error)  # fmt: skip
+        log.error("could not sync slash commands (%s; is the bot there, with applications.commands?): %s", where, error)
     else:
         (log.debug if quiet else log.info)("synced %d slash commands (%s)", len(synced), where)
 

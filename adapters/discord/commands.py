@@ -78,6 +78,11 @@ class PaperCommands(commands.Cog):
         weekdays="Days to post, e.g. mon-fri or mon,wed,fri",
         announce_empty="Say so on days without new papers",
         publish="A public web page and feed of the digests: yes (see what becomes public), confirm, or no",
+        threads="Discussion threads: a Discuss button on each card, one for every card, or off",
+        roundup="Post a weekly roundup of the channel's top papers by votes and discussion",
+        roundup_day="The roundup's day, e.g. fri",
+        roundup_time="The roundup's time, HH:MM (24-hour clock, the channel's time zone)",
+        roundup_empty="Post one line for a week without votes or replies",
     )
     async def subscribe(
         self,
@@ -92,6 +97,11 @@ class PaperCommands(commands.Cog):
         weekdays: str | None = None,
         announce_empty: bool | None = None,
         publish: Literal["yes", "confirm", "no"] | None = None,
+        threads: Literal["button", "always", "off"] | None = None,
+        roundup: bool | None = None,
+        roundup_day: str | None = None,
+        roundup_time: str | None = None,
+        roundup_empty: bool | None = None,
     ) -> None:
         _require_manage_channels(interaction)
         _require_bot_permissions(interaction)
@@ -106,6 +116,11 @@ class PaperCommands(commands.Cog):
             timezone=timezone,
             weekdays=weekdays,
             announce_empty=announce_empty,
+            threads=threads,
+            roundup=roundup,
+            roundup_day=roundup_day,
+            roundup_time=roundup_time,
+            roundup_empty=roundup_empty,
         )
         channel = interaction_channel(interaction)
         if publish is not None:  # the channel's public page (issue 20); the answer (with its URL) is private
@@ -160,6 +175,8 @@ BOT_PERMISSIONS = {
     "embed_links": "Embed Links",
     "add_reactions": "Add Reactions",
     "read_message_history": "Read Message History",
+    "create_public_threads": "Create Public Threads",
+    "send_messages_in_threads": "Send Messages in Threads",
 }
 """What the bot needs in a channel it posts digests to (Discord's names, as the channel settings show them)."""
 

@@ -68,19 +68,28 @@ class DiscordPublisher:
     async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         target = await self._target(channel)
         body = render.keyed_line(text, key)
-        message = await self._sent(
-            channel, lambda: target.send(body, allowed_mentions=NO_MENTIONS, **_nonce(channel, key))
-        )
+        nonce = _nonce(channel, key)
+
+        def send() -> Awaitable[discord.Message]:
+            if nonce is None:
+                return target.send(body, allowed_mentions=NO_MENTIONS)
+            return target.send(body, allowed_mentions=NO_MENTIONS, nonce=nonce)
+
+        message = await self._sent(channel, send)
         return PostedMessage(channel, str(message.id))
 
     async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey | None = None) -> PostedMessage:
         target = await self._target(channel)
         embed = render.entry_embed(entry, vote_hint=self._vote_hint, key=key)
-        view = links_view(entry.card)
-        message = await self._sent(
-            channel,
-            lambda: target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS, **_nonce(channel, key)),
-        )
+        view = links_view(entry.card, discuss=entry.discuss)
+        nonce = _nonce(channel, key)
+
+        def send() -> Awaitable[discord.Message]:
+            if nonce is None:
+                return target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+            return target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS, nonce=nonce)
+
+        message = await self._sent(channel, send)
         for emoji in self._seed_emoji:
             # Best effort, whatever goes wrong (a long 429, a reset, a timeout): the post exists and is returned,
             # and a failure here must never make the engine post it again.
@@ -106,7 +115,7 @@ class DiscordPublisher:
             async for message in target.history(limit=HISTORY_LIMIT, after=since, oldest_first=True):
                 key = render.key_of(message) if message.author.id == me else None
                 if key in wanted:
-                    found.setdefault(key, []).append(str(message.id))  # type: ignore[arg-type]
+                    found.setdefault(key, []).append(str(message.id))
 
         async with self._budget.request():  # history pages count as requests too (one budget slot per scan)
             await _translated(channel, scan())
@@ -156,8 +165,9 @@ class DiscordPublisher:
         for option in draft.options:
             poll.add_answer(text=render.plain(option.label)[:POLL_LABEL_CHARS] or option.paper_id)
         body = render.keyed_line("\n".join(poll_intro(draft)), key)
+        nonce = _nonce(channel, key) or ""
         message = await self._sent(
-            channel, lambda: target.send(body, poll=poll, allowed_mentions=NO_MENTIONS, **_nonce(channel, key))
+            channel, lambda: target.send(body, poll=poll, allowed_mentions=NO_MENTIONS, nonce=nonce)
         )
         return PostedMessage(channel, str(message.id))
 
@@ -182,9 +192,9 @@ class DiscordPublisher:
         target = await self._target(channel)
         body = render.keyed_line(winner_announcement(outcome), key)
         embed = render.paper_embed(outcome.winner)
+        nonce = _nonce(channel, key) or ""
         message = await self._sent(
-            channel,
-            lambda: target.send(body, embed=embed, allowed_mentions=NO_MENTIONS, **_nonce(channel, key)),
+            channel, lambda: target.send(body, embed=embed, allowed_mentions=NO_MENTIONS, nonce=nonce)
         )
         return PostedMessage(channel, str(message.id))
 
@@ -208,11 +218,12 @@ class DiscordPublisher:
             return await _translated(channel, request())
 
 
-def _nonce(channel: ChannelRef, key: PostKey | None) -> dict[str, str]:
-    """The same 25-character nonce for the same message from any replica (discord.py sets `enforce_nonce`)."""
+def _nonce(channel: ChannelRef, key: PostKey | None) -> str | None:
+    """The same 25-character nonce for the same message from any replica (discord.py sets `enforce_nonce`); none
+    for a message without a key."""
     if key is None:
-        return {}
-    return {"nonce": hashlib.sha256(f"{channel.key}|{key}".encode()).hexdigest()[:25]}
+        return None
+    return hashlib.sha256(f"{channel.key}|{key}".encode()).hexdigest()[:25]
 
 
 _CODES: dict[int, tuple[str, str]] = {

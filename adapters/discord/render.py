@@ -85,6 +85,9 @@ def paper_embed(card: PaperCard) -> discord.Embed:
         embed.add_field(name="Why it's hot", value=_value(card.why_line, limit=512), inline=False)
     if card.posted:
         embed.add_field(name="Posted", value=posted_line(card.posted), inline=False)
+    discussed = messages.discussed_line(card.discussed)
+    if discussed:
+        embed.add_field(name="Discussed", value=_value(messages.sentence(discussed)), inline=False)
     return _describe(embed, escape(card.paper.abstract, multiline=True))
 
 

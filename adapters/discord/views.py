@@ -12,13 +12,14 @@ from adapters.discord import render
 from adapters.discord.channels import interaction_channel
 from adapters.discord.errors import reply_error
 from bot.arxiv_id import parse_arxiv_id
-from bot.messages import summary_author, summary_saved
+from bot.errors import BadInput
+from bot.messages import DISCUSS, summary_author, summary_saved, thread_answer
 from bot.model import PaperCard, VoteEvent
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.ports import ChatService, Publisher
 
-VOTE_PREFIX, REPORT_PREFIX = "hp:vote:", "hp:report:"
+VOTE_PREFIX, REPORT_PREFIX, DISCUSS_ID = "hp:vote:", "hp:report:", "hp:discuss"
 SUMMARY_MIN_CHARS = 20
 MODAL_TIMEOUT = 15 * 60.0  # the interaction token's lifetime: a later submit could not be answered anyway
 
@@ -27,10 +28,18 @@ class HasService(Protocol):
     service: ChatService
 
 
-def links_view(card: PaperCard) -> discord.ui.View:
-    """Under a digest post: the PDF link only (votes there are reactions)."""
+class HasPublisher(Protocol):
+    service: ChatService
+    publisher: Publisher
+
+
+def links_view(card: PaperCard, *, discuss: bool = False) -> discord.ui.View:
+    """Under a digest post: the PDF link (votes there are reactions) and, unless the channel turned threads off,
+    Discuss, which opens the card's thread."""
     view = discord.ui.View(timeout=None)
     view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label="PDF", url=card.paper.pdf_url))
+    if discuss:
+        view.add_item(DiscussButton())
     return view
 
 
@@ -93,7 +102,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp
 
     def __init__(self, paper_id: str) -> None:
         self.paper_id = paper_id
-        button = discord.ui.Button(
+        button: discord.ui.Button[Any] = discord.ui.Button(
             style=discord.ButtonStyle.secondary, label="Report summary", custom_id=f"{REPORT_PREFIX}{paper_id}"
         )
         super().__init__(button)
@@ -115,6 +124,36 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp
             await reply_error(interaction, error, ref=self.paper_id)
 
 
+class DiscussButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp:discuss"):
+    """ "Discuss" under a digest card: opens the card's public thread (or finds the one open) and says where it is,
+    privately. Stateless: the card is the message the button is on."""
+
+    def __init__(self) -> None:
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            style=discord.ButtonStyle.secondary, label=DISCUSS, emoji="💬", custom_id=DISCUSS_ID
+        )
+        super().__init__(button)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DiscussButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: HasPublisher = interaction.client
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if interaction.message is None:
+                raise BadInput("this button works on a digest card")
+            channel = interaction_channel(interaction)
+            opened = await client.service.discuss(channel, str(interaction.message.id), client.publisher)
+            where = f" <#{opened.thread_id}>" if opened.thread_id.isdigit() else ""
+            await interaction.followup.send(render.content(thread_answer(opened)) + where, ephemeral=True)
+        except Exception as error:
+            await reply_error(interaction, error)
+
+
 class SummaryModal(discord.ui.Modal):
     """`/summarize ref`: the text typed here becomes a community summary of the paper (service.add_summary)."""
 
@@ -134,11 +173,17 @@ class SummaryModal(discord.ui.Modal):
         await interaction.response.defer(ephemeral=True, thinking=True)  # the paper may need an arXiv lookup
         user = interaction.user
         await self.service.add_summary(
-            self.ref, interaction_channel(interaction), author=user.display_name, text=self.text.value,
+            self.ref,
+            interaction_channel(interaction),
+            author=user.display_name,
+            text=self.text.value,
             author_id=summary_author("discord", str(user.id)),  # what forget_user("discord", id) deletes
-        )  # fmt: skip
+        )
         note = summary_saved(parse_arxiv_id(self.ref).id)  # saved: the reference is a good one
         await interaction.followup.send(render.content(note), ephemeral=True)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any] | None = None, /
+    ) -> None:
+        """A Modal's errors (discord.py calls it with two arguments; its type stub has a View's three)."""
         await reply_error(interaction, error, ref=self.ref)

@@ -26,7 +26,7 @@ from bot.messages import summary_author
 from bot.model import ChannelRef, VoteEvent, VoteValue
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.ports import ChatService, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,15 @@ def button_vote(body: dict[str, Any], *, value: VoteValue) -> VoteEvent:
 
 
 class CardActions:
-    def __init__(self, service: ChatService, *, summary_wait_seconds: float) -> None:
+    def __init__(
+        self, service: ChatService, *, summary_wait_seconds: float, publisher: Publisher | None = None
+    ) -> None:
         self._service = service
         self._wait = summary_wait_seconds
+        self._publisher = publisher
 
     def register(self, app: AsyncApp) -> None:
+        app.action(render.DISCUSS)(self.discuss)
         app.action(render.VOTE_UP)(self.vote_up)
         app.action(render.VOTE_DOWN)(self.vote_down)
         app.action(render.REPORT)(self.report)
@@ -92,6 +96,22 @@ class CardActions:
         if tally is None:
             return
         text = render.note(messages.vote_receipt(value, tally, paper_id=vote.paper_id))
+        await _answer(respond, client, body, text=text, response_type="ephemeral", replace_original=False)
+
+    async def discuss(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        """Discuss on a digest card: the bot starts the card's thread with its short reply (or finds it) and tells
+        the person privately. The card is the message the button is on."""
+        await ack()
+        container = body.get("container") or {}
+        message_ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts") or "")
+        try:
+            if self._publisher is None or not message_ts:
+                raise BadInput("this button works on a digest card")
+            opened = await self._service.discuss(button_channel(body), message_ts, self._publisher)
+        except Exception as error:
+            text = error_text(error)
+        else:
+            text = render.note(messages.thread_answer(opened))
         await _answer(respond, client, body, text=text, response_type="ephemeral", replace_original=False)
 
     async def report(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
@@ -144,5 +164,11 @@ class CardActions:
             message = render.note(messages.summary_saved(ref))
         if meta.get("response_url"):
             hook = AsyncWebhookClient(str(meta["response_url"]))
-            await deliver(hook.send, client=client, channel_id=channel.channel, user_id=str(user.get("id", "")),
-                          text=message, response_type="ephemeral")  # fmt: skip
+            await deliver(
+                hook.send,
+                client=client,
+                channel_id=channel.channel,
+                user_id=str(user.get("id", "")),
+                text=message,
+                response_type="ephemeral",
+            )

@@ -1,8 +1,13 @@
-"""Reactions on digest messages → votes.
+"""Reactions on digest messages → votes; replies in discussion threads → the discussion count.
 
 `reaction_added` / `reaction_removed` arrive (auto-acknowledged by bolt) for every message in channels the bot is in;
 the engine maps `item.ts` back to a paper and ignores everything else. Retried deliveries carry the same
 `event_id`, which the engine uses to count them once.
+
+`message` events (`message.channels`, `message.groups`) carry every message of the channel; only replies
+(`thread_ts` other than their own `ts`) by people reach the engine, which counts them in the threads it opened,
+once per reply `ts` — the text is read by nobody. `message_deleted` (with `deleted_ts`) takes a reply back. Bots
+(`bot_id`, subtype `bot_message`) and the bot itself never count.
 """
 
 from __future__ import annotations
@@ -15,15 +20,21 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from adapters.slack.settings import Settings
-from bot.model import ChannelRef, VoteEvent, VoteValue
+from bot.model import ChannelRef, ReplyEvent, VoteEvent, VoteValue
 
 if TYPE_CHECKING:
     from bot.ports import ChatService
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("reaction_added", "reaction_removed")
-"""Events the votes need; every mode also handles app_uninstalled and tokens_revoked (`uninstalls.py`)."""
+EVENTS = ("reaction_added", "reaction_removed", "message")
+"""Events the votes and thread replies are listened for; every mode also handles app_uninstalled and tokens_revoked
+(`uninstalls.py`)."""
+BOT_EVENTS = ("reaction_added", "reaction_removed", "message.channels", "message.groups")
+"""What the manifest subscribes to for them (`message` in public and private channels)."""
+COUNTED_SUBTYPES = (None, "thread_broadcast", "file_share")
+"""Replies people write (a plain reply, one also sent to the channel, one with a file); edits, joins and bots'
+messages are not replies."""
 
 
 def reaction_value(name: str, *, up: Collection[str], down: Collection[str]) -> VoteValue | None:
@@ -89,3 +100,55 @@ class ReactionVotes:
             return
         tally = await self._service.record_vote(vote)
         log.debug("reaction vote %s on %s → %s", vote.value, vote.message_id, tally)
+
+
+def thread_reply(body: Mapping[str, Any], *, bot_user_id: str | None) -> ReplyEvent | None:
+    """The reply a `message` event stands for (a person writing in a thread), or None."""
+    event = body.get("event") or {}
+    ts, thread_ts, user, channel = event.get("ts"), event.get("thread_ts"), event.get("user"), event.get("channel")
+    team = body.get("team_id") or (body.get("authorizations") or [{}])[0].get("team_id")
+    if event.get("subtype") not in COUNTED_SUBTYPES or not (ts and thread_ts and user and channel and team):
+        return None
+    if ts == thread_ts:  # the thread's parent itself
+        return None
+    return ReplyEvent(
+        channel=ChannelRef("slack", str(team), str(channel)),
+        thread_id=str(thread_ts),
+        message_id=str(ts),
+        user_id=str(user),
+        by_bot=bool(event.get("bot_id")) or (bool(bot_user_id) and user == bot_user_id),
+    )
+
+
+def deleted_reply(body: Mapping[str, Any]) -> tuple[ChannelRef, str] | None:
+    """(channel, deleted ts) of a `message_deleted` event for a message in a thread, or None."""
+    event = body.get("event") or {}
+    previous = event.get("previous_message") or {}
+    deleted, channel = event.get("deleted_ts") or previous.get("ts"), event.get("channel")
+    team = body.get("team_id") or (body.get("authorizations") or [{}])[0].get("team_id")
+    if event.get("subtype") != "message_deleted" or not (deleted and channel and team):
+        return None
+    if previous and (not previous.get("thread_ts") or previous.get("thread_ts") == deleted):
+        return None  # not a reply (a parent, or a message outside threads)
+    return ChannelRef("slack", str(team), str(channel)), str(deleted)
+
+
+class ThreadReplies:
+    """The `message` listener: replies in threads count their people, deletions take them back."""
+
+    def __init__(self, service: ChatService) -> None:
+        self._service = service
+
+    def register(self, app: AsyncApp) -> None:
+        app.event(EVENTS[2])(self.message)
+
+    async def message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        gone = deleted_reply(body)
+        if gone is not None:
+            await self._service.remove_reply(*gone)
+            return
+        reply = thread_reply(body, bot_user_id=context.bot_user_id)
+        if reply is None or reply.by_bot:
+            return
+        discussion = await self._service.record_reply(reply)
+        log.debug("reply in thread %s → %s", reply.thread_id, discussion)

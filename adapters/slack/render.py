@@ -27,14 +27,17 @@ MESSAGE_LIMIT = 12_000
 (slackapi/bolt-js#2509), well before its 50-block cap."""
 HOT_OVERHEAD = 110  # per /hot entry: number, link URL and brackets, votes, line breaks, the 🔥 mark
 MAX_AUTHORS = 8
-VOTE_UP, VOTE_DOWN, REPORT = "hp_vote_up", "hp_vote_down", "hp_report"
+VOTE_UP, VOTE_DOWN, REPORT, DISCUSS = "hp_vote_up", "hp_vote_down", "hp_report", "hp_discuss"
 SUMMARY_CALLBACK, SUMMARY_BLOCK, SUMMARY_ACTION = "hp_summarize", "hp_summary", "text"
 POLL_VOTE = "hp_poll_vote"
 """A journal-club poll's buttons (issue 19): the value is `<poll id>:<answer index>`."""
 
 
-def paper_blocks(card: PaperCard, *, rank: int | None = None, updated: bool = False) -> list[Block]:
-    """One paper as a card: title, authors, links, abstract, summary with provenance, why-hot, and the buttons."""
+def paper_blocks(
+    card: PaperCard, *, rank: int | None = None, updated: bool = False, discuss: bool = False
+) -> list[Block]:
+    """One paper as a card: title, authors, links, abstract, summary with provenance, why-hot, where it was
+    discussed, and the buttons (Discuss on a digest card, unless the channel turned threads off)."""
     paper = card.paper
     title = display_title(paper.title, paper.id)
     title = f"#{rank} · {title}" if rank else title
@@ -54,14 +57,16 @@ def paper_blocks(card: PaperCard, *, rank: int | None = None, updated: bool = Fa
         blocks.append(_context(f"Summary: {card.summary.provenance}"))
     hot = [f"🔥 {card.why_line}"] if card.why else []
     hot += [f"{name} unavailable" for name in card.unavailable]
+    discussed = messages.discussed_line(card.discussed)
+    hot += [f"💬 {messages.sentence(discussed)}"] if discussed else []
     if hot:
         blocks.append(_context(*hot))
-    blocks.append(_buttons(card))
+    blocks.append(_buttons(card, discuss=discuss))
     return blocks[:MAX_BLOCKS]
 
 
 def entry_blocks(entry: DigestEntry) -> list[Block]:
-    return paper_blocks(entry.card, rank=entry.rank, updated=entry.updated)
+    return paper_blocks(entry.card, rank=entry.rank, updated=entry.updated, discuss=entry.discuss)
 
 
 def fallback_text(card: PaperCard, *, rank: int | None = None) -> str:
@@ -158,7 +163,7 @@ def _context(*raw: str, limit: int = CONTEXT_LIMIT) -> Block:
     return {"type": "context", "elements": [_mrkdwn(text) for text in texts if text]}
 
 
-def _buttons(card: PaperCard) -> Block:
+def _buttons(card: PaperCard, *, discuss: bool = False) -> Block:
     """👍 / 👎, and "Report summary" when the summary shown is a stored one (the extractive one has no id: there is
     nothing to report). Each button carries the paper id, so it works on any card, digest post or not."""
 
@@ -169,6 +174,8 @@ def _buttons(card: PaperCard) -> Block:
     elements = [button(VOTE_UP, f"👍 {card.votes.up}"), button(VOTE_DOWN, f"👎 {card.votes.down}")]
     if card.summary.id is not None:
         elements.append(button(REPORT, "🚩 Report summary"))
+    if discuss:
+        elements.append(button(DISCUSS, f"💬 {messages.DISCUSS}"))
     return {"type": "actions", "elements": elements}
 
 

@@ -17,6 +17,9 @@ async def test_demo_shows_a_ranked_digest_with_why_lines_and_a_paper_answer(tmp_
     assert "🐦 2,014 RT+♥" in run.out and "Physics-Informed Neural Network" in run.out
     assert "message 3: 👍3 👎0" in run.out
     assert "Community summary by ShortScience" in run.out and "Neural Message Passing" in run.out
+    assert "↳ grace: The ablation in §4 is convincing." in run.out and "💬 2 people in the thread" in run.out
+    assert "original post: message console-demo-4" in run.out and "💬 2 here" in run.out
+    assert "Posted the roundup of the week ending Sat 2020-11-07 (2 papers)." in run.out
     assert not any(tmp_path.iterdir())  # the demo leaves nothing behind  # noqa: ASYNC240
 
 

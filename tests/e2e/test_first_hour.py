@@ -275,13 +275,13 @@ async def test_people_can_have_their_votes_and_summaries_deleted(tmp_path: Path,
     assert (await hotpapers("--config", str(config), "sample", "load", cwd=tmp_path)).code == 0
     commands = ['/summarize 2011.02519 "Physics-informed super resolution."', "/vote 2011.02519 up", "/forget-me"]
     run = await hotpapers("--config", str(config), "console", "--user", "ada", cwd=tmp_path, stdin="\n".join(commands))
-    assert "Deleted 2 votes and summaries by ada" in run.out
+    assert "Deleted 2 votes, summaries and thread replies by ada" in run.out
     again = await hotpapers(
         "--config", str(config), "console", "--user", "bob", cwd=tmp_path, stdin="/vote 2011.02519 down\n"
     )
     assert "Now 👍 0 · 👎 1 in this channel." in again.out  # ada's vote went
     cli = await hotpapers("--config", str(config), "forget-user", "console", "bob", cwd=tmp_path)
-    assert cli.code == 0 and "Deleted 1 votes and summaries by console:bob" in cli.out
+    assert cli.code == 0 and "Deleted 1 votes, summaries and thread replies by console:bob" in cli.out
     bad = await hotpapers("--config", str(config), "forget-user", "irc", "bob", cwd=tmp_path)
     assert bad.code == 2 and "invalid choice: 'irc'" in bad.err
 

@@ -33,11 +33,12 @@ from bot.records import (
     PollRecord,
     Recorded,
     StartOutcome,
+    ThreadRecord,
 )
 from bot.votes import BUTTON, Reaction, Vote, VoteKey, joined, names, reaction_name, transition
 
 REPORTS_TO_HIDE = 3
-"""As `bot.storage.papers.REPORTS_TO_HIDE` (a test checks they agree)."""
+"""As `bot.storage.summaries.REPORTS_TO_HIDE` (a test checks they agree)."""
 
 
 @dataclass
@@ -64,6 +65,7 @@ class StoredDigest:
     header_intent: bool = False
     finished_at: datetime | None = None
     last_error: str | None = None
+    kind: str = "daily"
 
 
 @dataclass
@@ -75,6 +77,14 @@ class StoredPost:
     posted_at: datetime | None = None
     intent: bool = False
     skipped: str | None = None
+
+
+@dataclass
+class StoredReply:
+    thread_id: int
+    user_id: str
+    paper_id: str
+    at: datetime
 
 
 @dataclass
@@ -100,6 +110,9 @@ class Tables:
     posts: dict[int, StoredPost] = field(default_factory=dict)
     pages: dict[int, PageState] = field(default_factory=dict)
     page_tokens: dict[int, str] = field(default_factory=dict)
+    threads: dict[int, ThreadRecord] = field(default_factory=dict)
+    replies: dict[tuple[int, str], StoredReply] = field(default_factory=dict)
+    """(channel id, reply message id) → who replied, in which thread, when."""
     polls: dict[int, StoredPoll] = field(default_factory=dict)  # journal club
     poll_votes: dict[tuple[int, str], int] = field(default_factory=dict)
     last_id: int = 0
@@ -403,11 +416,14 @@ class FakeSummaries(_Repository):
 
 
 class FakeDigests(_Repository):
-    async def claim(self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta) -> Claim:
-        found = next(((i, d) for i, d in self._t.digests.items() if (d.channel_id, d.day) == (channel_id, day)), None)
+    async def claim(
+        self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta, kind: str = "daily"
+    ) -> Claim:
+        key = (channel_id, kind, day)
+        found = next(((i, d) for i, d in self._t.digests.items() if (d.channel_id, d.kind, d.day) == key), None)
         if found is None:
             digest_id = self._t.new_id()
-            self._t.digests[digest_id] = StoredDigest(channel_id, day, holder, now + lease, now)
+            self._t.digests[digest_id] = StoredDigest(channel_id, day, holder, now + lease, now, kind=kind)
             return Claim(digest_id, "new", 1, claimed_at=now, lease_until=now + lease)
         digest_id, digest = found
         if digest.state == "done":
@@ -590,6 +606,78 @@ class FakePages(_Repository):
         self._t.pages[channel_id] = dataclasses.replace(known, published=False)
         self._t.page_tokens.pop(channel_id, None)
         return True
+
+
+class FakeThreads(_Repository):
+    async def on_message(self, channel_id: int, message_id: str) -> ThreadRecord | None:
+        return next(
+            (t for t in self._t.threads.values() if (t.channel_id, t.message_id) == (channel_id, message_id)), None
+        )
+
+    async def by_thread(self, channel_id: int, thread_id: str) -> ThreadRecord | None:
+        return next(
+            (t for t in self._t.threads.values() if (t.channel_id, t.thread_id) == (channel_id, thread_id)), None
+        )
+
+    async def open(self, channel_id: int, message_id: str, paper_id: str, thread_id: str, *, now: datetime) -> bool:
+        if await self.on_message(channel_id, message_id) is not None:
+            return False
+        thread_pk = self._t.new_id()
+        self._t.threads[thread_pk] = ThreadRecord(thread_pk, channel_id, message_id, paper_id, thread_id)
+        return True
+
+    async def add_reply(self, thread: ThreadRecord, message_id: str, user_id: str, *, now: datetime) -> bool:
+        key = (thread.channel_id, message_id)
+        if key in self._t.replies:
+            return False
+        self._t.replies[key] = StoredReply(thread.id, user_id, thread.paper_id, now)
+        return True
+
+    async def remove_reply(self, channel_id: int, message_id: str) -> str | None:
+        gone = self._t.replies.pop((channel_id, message_id), None)
+        return None if gone is None else gone.paper_id
+
+    async def people(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
+        who: dict[str, set[str]] = defaultdict(set)
+        for (channel, _), reply in self._t.replies.items():
+            if channel == channel_id and reply.paper_id in paper_ids:
+                who[reply.paper_id].add(reply.user_id)
+        return {paper_id: len(people) for paper_id, people in who.items()}
+
+    async def posted_message(self, channel_id: int, paper_id: str) -> str | None:
+        posted = [
+            (p.posted_at, i, p.message_id)
+            for i, p in self._t.posts.items()
+            if p.channel_id == channel_id and p.entry.paper_id == paper_id and p.message_id is not None
+        ]
+        return (
+            max(posted, key=lambda item: (item[0] is not None, item[0] or datetime.min, item[1]))[2] if posted else None
+        )
+
+    async def week_posts(self, channel_id: int, first: date, last: date) -> dict[str, str]:
+        found = sorted(
+            (digest.day, p.entry.rank, p.entry.paper_id, p.message_id)
+            for p in self._t.posts.values()
+            if p.channel_id == channel_id
+            and p.message_id is not None
+            and (digest := self._t.digests.get(p.digest_id)) is not None
+            and digest.kind == "daily"
+            and first <= digest.day <= last
+        )
+        return {paper_id: message_id for _, _, paper_id, message_id in found if message_id is not None}
+
+    async def forget(self, platform: str, user_id: str) -> int:
+        channels = {i for i, c in self._t.channels.items() if c.ref.platform == platform}
+        gone = [key for key, reply in self._t.replies.items() if key[0] in channels and reply.user_id == user_id]
+        for key in gone:
+            del self._t.replies[key]
+        return len(gone)
+
+    async def prune(self, before: datetime) -> int:
+        gone = [key for key, reply in self._t.replies.items() if reply.at < before]
+        for key in gone:
+            del self._t.replies[key]
+        return len(gone)
 
 
 class FakePolls(_Repository):
@@ -798,6 +886,7 @@ class FakeUnitOfWork:
         self.vote_batch = FakeVoteBatches(self)
         self.card_parts = FakeCardParts(self)
         self.pages = FakePages(self)
+        self.threads = FakeThreads(self)
         self.polls = FakePolls(self)
 
     async def __aenter__(self) -> Self:

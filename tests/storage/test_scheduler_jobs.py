@@ -137,3 +137,36 @@ async def test_a_digest_held_by_another_replica_is_looked_at_again_when_its_leas
     clock.advance(seconds=61)
     assert (await scheduler.post_digest(BERLIN)).state == "resumed"  # type: ignore[union-attr]
     assert len(discord.published) == 5
+
+
+async def test_a_channel_with_the_roundup_on_gets_a_weekly_job_at_its_day_and_time(app: App) -> None:
+    await app.service.subscribe(BERLIN, {"timezone": "Europe/Berlin", "roundup": "on", "roundup_day": "thu"})
+    await app.service.subscribe(TOKYO)
+    scheduler = scheduler_for(app)
+    await scheduler.resync()
+    roundups = {job.name: job for job in scheduler._scheduler.get_jobs() if job.id.startswith("roundup:")}
+    assert list(roundups) == ["roundup discord:guild:berlin"]
+    fields = {f.name: str(f) for f in roundups["roundup discord:guild:berlin"].trigger.fields if not f.is_default}
+    assert fields == {"day_of_week": "thu", "hour": "16", "minute": "0"}
+    runs = dict(scheduler.next_runs())  # Saturday 2020-11-07 09:00 UTC: the next Thursday, 16:00 in Berlin
+    assert runs["roundup discord:guild:berlin"].astimezone(UTC) == datetime(2020, 11, 12, 15, 0, tzinfo=UTC)
+
+    await app.service.subscribe(BERLIN, {"roundup": "off"})
+    await scheduler.resync()
+    assert not [job for job in scheduler._scheduler.get_jobs() if job.id.startswith("roundup:")]
+
+
+async def test_the_roundup_job_posts_the_weeks_roundup_once_through_the_channels_platform(app: App) -> None:
+    from bot.model import VoteEvent
+
+    discord = RecordingPublisher("discord")
+    await app.service.subscribe(BERLIN, {"roundup": "on"})
+    await app.service.post_digest(BERLIN, None, discord)
+    first = next(call.message.message_id for call in discord.calls if call.entry is not None)
+    await app.service.record_vote(VoteEvent(BERLIN, "ada", first, 1))
+    scheduler = scheduler_for(app, discord)
+    result = await scheduler.post_roundup(BERLIN)
+    assert result is not None and result.state == "posted" and discord.said[-1].startswith("📚 The week in #papers")
+    again = await scheduler.post_roundup(BERLIN)
+    assert again is not None and again.state == "done-before"
+    assert await scheduler_for(app).post_roundup(BERLIN) is None  # Discord not connected: skipped

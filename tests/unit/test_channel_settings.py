@@ -126,6 +126,30 @@ def test_a_post_time_is_ascii_hh_mm(value: str) -> None:
         apply_options(ChannelSettings(), {"time": value})
 
 
+def test_thread_and_roundup_settings_are_parsed_and_bad_ones_refused() -> None:
+    settings = apply_options(
+        ChannelSettings(),
+        {"threads": "Always", "roundup": "on", "roundup_day": "Monday", "roundup_time": "8:30", "roundup_empty": "yes"},
+    )
+    assert (settings.threads, settings.roundup, settings.roundup_day) == ("always", True, 0)
+    assert (settings.roundup_time, settings.roundup_empty) == ("08:30", True)
+    defaults = ChannelSettings()
+    assert (defaults.threads, defaults.roundup, defaults.roundup_day, defaults.roundup_time) == (
+        "button", False, 4, "16:00"
+    )  # fmt: skip
+    for options, name in (
+        ({"threads": "sometimes"}, "threads"),
+        ({"roundup_day": "someday"}, "roundup_day"),
+        ({"roundup_time": "16:61"}, "roundup_time"),
+        ({"roundup": "maybe"}, "roundup"),
+    ):
+        with pytest.raises(BadInput, match=name):
+            apply_options(ChannelSettings(), options)
+    shown = describe(settings)
+    assert "discussion threads: one opened for every paper as it is posted" in shown
+    assert "weekly roundup: Mondays at 08:30 UTC; one line for a quiet week" in shown
+
+
 def test_a_weekly_journal_club_poll_is_a_day_and_a_time_or_off() -> None:
     settings = apply_options(ChannelSettings(), {"journalclub": "Friday 15:30"})
     assert settings.journal_club == "fri 15:30"

@@ -73,7 +73,7 @@ async def test_the_demo_ends_with_a_poll_and_its_winner() -> None:
     out = io.StringIO()
     await run_demo(Console(file=out, width=400))
     shown = out.getvalue()
-    assert "5) /journalclub start candidates=3 closes=24h" in shown
+    assert "7) /journalclub start candidates=3 closes=24h" in shown
     assert "(changed from 1)" in shown
     assert "3 papers tied at 1 vote: the tie was broken by this channel's votes" in shown
     assert "/journalclub history:" in shown and "after a tie" in shown

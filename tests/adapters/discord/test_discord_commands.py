@@ -266,6 +266,10 @@ async def test_subscribe_stores_the_channels_options_and_answers_the_admin_priva
         "timezone": "Europe/Berlin",
         "weekdays": "mon-fri",
         "announce_empty": True,
+        "threads": "always",
+        "roundup": True,
+        "roundup_day": "thu",
+        "roundup_time": "17:15",
     }
     payload = command(fake, "subscribe", options, group="hotpapers", admin=True)
     callback, (followup,) = await ask(fake, payload)
@@ -283,6 +287,8 @@ async def test_subscribe_stores_the_channels_options_and_answers_the_admin_priva
         "Europe/Berlin",
     )
     assert (stored.weekdays, stored.announce_empty, stored.subscribed) == ((0, 1, 2, 3, 4), True, True)
+    assert (stored.threads, stored.roundup, stored.roundup_day, stored.roundup_time) == ("always", True, 3, "17:15")
+    assert "weekly roundup: Thursdays at 17:15 Europe/Berlin" in data["content"]
 
 
 @pytest.mark.parametrize("subcommand", ["subscribe", "unsubscribe", "settings"])
@@ -338,14 +344,21 @@ async def test_subscribe_is_refused_naming_the_permissions_the_bot_lacks_in_the_
     await start_bot(hotpapers)
     payload = command(fake, "subscribe", {"top_n": 3}, group="hotpapers", admin=True)
     view, send, history = 1 << 10, 1 << 11, 1 << 16
-    payload["app_permissions"] = str(view | send | history)  # no Embed Links, no Add Reactions
+    payload["app_permissions"] = str(view | send | history)  # no Embed Links, no Add Reactions, no threads
     callback, _ = await ask(fake, payload, followups=0)
     data = callback.json["data"]
     assert callback.json["type"] == 4 and data["flags"] == EPHEMERAL
-    assert "it lacks Embed Links, Add Reactions in this channel" in data["content"]
+    assert (
+        "it lacks Embed Links, Add Reactions, Create Public Threads, Send Messages in Threads in this channel"
+        in data["content"]
+    )
     assert (await hotpapers.settings(HERE)).subscribed is False
     payload = command(fake, "subscribe", {"top_n": 3}, group="hotpapers", admin=True)
     payload["app_permissions"] = str(view | send | history | (1 << 14) | (1 << 6))  # + Embed Links, Add Reactions
+    callback, _ = await ask(fake, payload, followups=0)
+    assert "it lacks Create Public Threads, Send Messages in Threads" in callback.json["data"]["content"]
+    payload = command(fake, "subscribe", {"top_n": 3}, group="hotpapers", admin=True)
+    payload["app_permissions"] = str(view | send | history | (1 << 14) | (1 << 6) | (1 << 35) | (1 << 38))
     await ask(fake, payload)
     assert (await hotpapers.settings(HERE)).subscribed is True
 

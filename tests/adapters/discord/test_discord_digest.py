@@ -47,7 +47,7 @@ async def test_the_digest_is_a_header_then_one_embed_per_paper_with_the_vote_rea
     assert titles[0] == "1. Physics-Informed Neural Network Super Resolution for Advection-Diffusion Models"
     for post in [header, *papers]:
         assert post.json["allowed_mentions"] == {"parse": []} and post.headers["Authorization"] == f"Bot {fake.token}"
-    assert [b["label"] for p in papers for b in p.json["components"][0]["components"]] == ["PDF"] * 5
+    assert [b["label"] for p in papers for b in p.json["components"][0]["components"]] == ["PDF", "Discuss"] * 5
     footer = papers[0].json["embeds"][0]["footer"]["text"]
     assert footer.endswith("· arXiv:2011.02519v1 · vote with 👍 🔥 or 👎 · hp-20201106-1-2011.02519v1")
     nonces = [p.json["nonce"] for p in [header, *papers]]  # the same for a repeat from any replica

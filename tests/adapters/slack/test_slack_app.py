@@ -11,7 +11,7 @@ import yaml
 
 import adapters.slack
 from adapters.slack.commands import COMMANDS
-from adapters.slack.events import EVENTS
+from adapters.slack.events import BOT_EVENTS
 from adapters.slack.journal_club import COMMAND as JOURNAL_CLUB
 from adapters.slack.settings import BOT_SCOPES, Settings
 from bot.config import Config
@@ -76,7 +76,7 @@ def test_the_manifest_declares_exactly_the_commands_events_and_scopes_the_app_us
     commands = [entry["command"] for entry in manifest["features"]["slash_commands"]]
     assert sorted(commands) == sorted([*COMMANDS, JOURNAL_CLUB])
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert events == {*EVENTS, "app_uninstalled", "tokens_revoked"}
+    assert events == {*BOT_EVENTS, "app_uninstalled", "tokens_revoked"}
     assert manifest["oauth_config"]["scopes"]["bot"] == sorted(BOT_SCOPES)
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
 

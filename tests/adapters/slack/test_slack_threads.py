@@ -1,0 +1,101 @@
+"""Discussion threads on Slack with the real slack-bolt against the fake (issue 18): Discuss starts the card's thread
+with the bot's short reply (`thread_ts`), people's replies (`message` events with `thread_ts`) count once each, bots
+never, and a deleted reply (`message_deleted`) counts no more."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import pytest
+
+from adapters.slack.publisher import THREAD_EVENT_TYPE
+from bot.bootstrap import App
+from bot.model import ChannelRef
+from bot.service import HotPapers
+from tests.adapters.slack.support import CHANNEL, SECRET, TEAM, Harness, Watched, serving
+from tests.conftest import SAMPLE_NOW
+from tests.fakes.slack_server import FakeSlack
+
+HERE = ChannelRef("slack", TEAM, CHANNEL)
+OTHER = ChannelRef("slack", TEAM, "C999")
+EVENTS = {"message.channels", "message.groups", "reaction_added", "reaction_removed"}
+
+
+@pytest.fixture
+async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
+    """The adapter served over HTTP, subscribed (as its manifest says) to message events in channels."""
+    async with serving(watched, fake) as harness:
+        fake.subscribe_app(EVENTS, request_url=harness.slack.url, signing_secret=SECRET)
+        yield harness
+
+
+async def cards(bot: Harness, hotpapers: HotPapers, day: date, channel: ChannelRef = HERE) -> list[str]:
+    """Post the digest; the ts of each card, in rank order."""
+    await hotpapers.post_digest(channel, day, bot.server.publisher)
+    posts = [
+        c
+        for c in bot.fake.calls_to("chat.postMessage")
+        if c.args.get("blocks") and c.args["channel"] == channel.channel
+    ]
+    return [str(call.response["ts"]) for call in posts]
+
+
+async def discuss(bot: Harness, watched: Watched, ts: str, count: int) -> str:
+    await bot.fake.click(CHANNEL, ts, "hp_discuss")
+    await watched.wait_finished("discuss", count)
+    (answer,) = (await bot.fake.wait_for_responses(count))[count - 1 : count]
+    return str(answer.body["text"])
+
+
+async def test_discuss_starts_the_thread_once_and_replies_count_their_people(
+    bot: Harness, hotpapers: HotPapers, watched: Watched, sample_day: date
+) -> None:
+    card = (await cards(bot, hotpapers, sample_day))[4]
+    answer = await discuss(bot, watched, card, 1)
+    assert answer.startswith("Opened a thread on arXiv:")
+    (opener,) = bot.fake.thread(CHANNEL, card)
+    assert "Replies count as 💬" in opener["text"] and opener["metadata"]["event_type"] == THREAD_EVENT_TYPE
+    again = await discuss(bot, watched, card, 2)
+    assert again.startswith("The thread on arXiv:") and len(bot.fake.thread(CHANNEL, card)) == 1
+
+    first = await bot.fake.say(CHANNEL, "I liked §3", thread_ts=card, user="U1")
+    await bot.fake.say(CHANNEL, "and §4", thread_ts=card, user="U1")
+    await bot.fake.say(CHANNEL, "beep", thread_ts=card, bot_id="B999")  # another bot: never counted
+    await bot.fake.say(CHANNEL, "not in a thread", user="U2")
+    second = await bot.fake.say(CHANNEL, "Same", thread_ts=card, user="U2")
+    await watched.wait_finished("record_reply", 3)  # the two U1 replies and U2's: the others never reach it
+    paper_id = bot.fake.calls_to("chat.postMessage")[5].args["blocks"][-1]["elements"][0]["value"]
+    assert (await hotpapers.paper(paper_id, HERE)).discussed[0].people == 2
+
+    await bot.fake.delete(CHANNEL, second["ts"])
+    await bot.fake.delete(CHANNEL, first["ts"])  # U1's other reply still counts them
+    await watched.wait_finished("remove_reply", 2)
+    shown = await hotpapers.paper(paper_id, HERE)
+    assert shown.discussed[0].people == 1 and "💬 1 here" in shown.why
+
+
+async def test_replies_move_the_paper_up_in_that_channels_next_digest_and_not_in_another(
+    bot: Harness, adapter_app: App, watched: Watched, sample_day: date
+) -> None:
+    hotpapers = adapter_app.service
+    here = await cards(bot, hotpapers, sample_day)
+    await hotpapers.post_digest(OTHER, sample_day, bot.server.publisher)
+    await discuss(bot, watched, here[4], 1)
+    await bot.fake.say(CHANNEL, "a", thread_ts=here[4], user="U1")
+    await bot.fake.say(CHANNEL, "b", thread_ts=here[4], user="U2")
+    await watched.wait_finished("record_reply", 2)
+    ids = (await _posted_ids(hotpapers, sample_day))[3:5]  # ranked 4th and 5th; the 5th was discussed here
+    papers = [(await hotpapers.paper(paper_id)).paper for paper_id in ids]
+    later = SAMPLE_NOW - timedelta(hours=1)  # arXiv announces v2 of both: they come back as updates
+    await adapter_app.operations.store_papers([dataclasses.replace(p, version=2, updated=later) for p in papers])
+    ranked_here = [e.card.paper.id for e in (await hotpapers.digest(HERE, sample_day)).entries]
+    ranked_there = [e.card.paper.id for e in (await hotpapers.digest(OTHER, sample_day)).entries]
+    assert ranked_here.index(ids[1]) < ranked_here.index(ids[0])
+    assert ranked_there.index(ids[0]) < ranked_there.index(ids[1])
+
+
+async def _posted_ids(hotpapers: HotPapers, day: date) -> list[str]:
+    """The papers of the day's digest in a fresh channel: the ranks they were posted with everywhere."""
+    return [e.card.paper.id for e in (await hotpapers.digest(ChannelRef("slack", TEAM, "CFRESH"), day)).entries]
