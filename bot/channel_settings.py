@@ -28,6 +28,7 @@ OPTION_NAMES = (
     "roundup_day",
     "roundup_time",
     "roundup_empty",
+    "journal_club",  # journal club
 )
 ALIASES = {
     "time": "post_time",
@@ -38,6 +39,7 @@ ALIASES = {
     "follow": "authors",
     "cats": "categories",
     "roundup_at": "roundup_time",
+    "journalclub": "journal_club",
 }
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_ITEMS = 50
@@ -190,6 +192,18 @@ def _flag(value: str) -> bool:
     raise ValueError(f"must be yes or no (got {value[:20]!r})")
 
 
+def _weekly(value: str) -> str:
+    """A weekly journal-club poll: `fri 15:00` (or `friday@15:00`), normalised to `fri 15:00`; `off` = none."""
+    text = value.strip().lower()
+    if text in ("", "off", "no", "none", "-", "clear"):
+        return ""
+    day, _, at = text.replace("@", " ").partition(" ")
+    index = _day_index(day)
+    if index is None or not at.strip():
+        raise ValueError(f"{value[:40]!r}: write a day and a time, e.g. fri 15:00 (or off)")
+    return f"{DAY_NAMES[index]} {check_post_time(at.strip())}"
+
+
 _PARSERS = {
     "categories": _categories,
     "keywords": _items,
@@ -205,4 +219,5 @@ _PARSERS = {
     "roundup_day": _one_day,
     "roundup_time": check_post_time,
     "roundup_empty": _flag,
+    "journal_club": _weekly,
 }

@@ -103,6 +103,16 @@ class LLMConfig(_Section):
     max_chars: int = Field(default=600, ge=80, le=4000)
 
 
+class JournalClubConfig(_Section):
+    """`[journal_club]` (issue 19): the defaults of `/journalclub start` and of the weekly scheduled poll."""
+
+    candidates: int = Field(default=5, ge=2, le=10)
+    hours: int = Field(default=48, ge=1, le=768)
+    """How long a poll runs: whole hours, as Discord polls last (1 to 768)."""
+    week_days: int = Field(default=7, ge=1, le=31)
+    """How many days back "the week's papers" reach: posted in the channel's digests or voted on there."""
+
+
 DEFAULT_SIGNALS: dict[str, SignalConfig] = {
     "hf": SignalConfig(base_url="https://huggingface.co/api", weight=1.0),
     "hn": SignalConfig(base_url="https://hn.algolia.com/api/v1", weight=0.7),
@@ -128,6 +138,7 @@ class Config(_Section):
     console: dict[str, Any] = {}
     web: dict[str, Any] = {}
     """The channel pages (issue 20); validated by `bot.web.settings.WebSettings`."""
+    journal_club: JournalClubConfig = JournalClubConfig()
 
     @field_validator("signals", mode="before")
     @classmethod

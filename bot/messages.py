@@ -12,8 +12,22 @@ from dataclasses import dataclass
 
 from bot.channel_settings import DAY_NAMES, FULL_DAY_NAMES
 from bot.errors import HotPapersError, NotFound, UpstreamUnavailable
-from bot.model import ChannelRef, ChannelSettings, Discussion, PaperCard, Roundup, ThreadOpened, VoteTally
-from bot.text import clean_text
+from bot.model import (
+    POLL_LABEL_CHARS,
+    ChannelRef,
+    ChannelSettings,
+    Discussion,
+    PaperCard,
+    PastWinner,
+    PollClose,
+    PollDraft,
+    PollOutcome,
+    PollStart,
+    Roundup,
+    ThreadOpened,
+    VoteTally,
+)
+from bot.text import clean_text, shorten
 
 UNREACHABLE = "arXiv is unreachable right now, try again in a minute."
 UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
@@ -140,6 +154,11 @@ def settings_rows(settings: ChannelSettings) -> tuple[tuple[str, str], ...]:
         ("say so on days without announcements", "yes" if settings.announce_empty else "no"),
         ("discussion threads", THREAD_MODES.get(settings.threads, settings.threads)),
         ("weekly roundup", roundup_setting(settings)),
+        *(
+            (("weekly journal-club poll", f"{settings.journal_club} {settings.timezone}"),)
+            if settings.journal_club
+            else ()
+        ),
     )
 
 
@@ -231,3 +250,125 @@ def roundup_result(state: str, roundup: Roundup) -> str:
         "paused": f"The platform refused the roundup of {span}; see the channel's settings.",
         "empty": f"Posted one line: no votes and no discussion in {span}.",
     }.get(state, state)
+
+
+# ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────
+
+JOURNAL_CLUB = "📚"
+NO_POLL = "There is no open journal-club poll here; /journalclub start begins one."
+POLL_NOT_OPEN = "That journal-club poll is closed; your vote was not counted."
+NO_WINNERS = "No journal-club poll has closed here yet; /journalclub start begins one."
+
+
+def poll_label(title: str) -> str:
+    """A paper's title as a poll answer: at most 55 characters (Discord's limit), shortened with an ellipsis."""
+    return shorten(clean_text(title), POLL_LABEL_CHARS)
+
+
+def poll_question() -> str:
+    return f"{JOURNAL_CLUB} Journal club: which paper do we read together?"
+
+
+def poll_intro(draft: PollDraft) -> list[str]:
+    """The message above the poll: when it closes, then every paper's full title and link (an answer is short)."""
+    lines = [f"{poll_question()} Vote until {draft.closes:%a %Y-%m-%d %H:%M} UTC (poll #{draft.poll_id})."]
+    lines += [f"{n}. {clean_text(option.title)} — {option.url}" for n, option in enumerate(draft.options, 1)]
+    return lines
+
+
+def poll_count_lines(draft: PollDraft) -> list[str]:
+    """One line per answer with its live count (Slack's message, the console)."""
+    counts = draft.counts or (0,) * len(draft.options)
+    return [
+        f"{n}. {option.label} — {_votes(count)}"
+        for n, (option, count) in enumerate(zip(draft.options, counts, strict=False), 1)
+    ]
+
+
+def poll_closed_line(draft: PollDraft) -> str:
+    return f"Poll #{draft.poll_id} is closed ({_votes(draft.total)} in all)."
+
+
+def poll_vote_receipt(draft: PollDraft, choice: int, *, changed_from: int | None = None) -> str:
+    """The private answer to a vote in a poll whose votes the core records (one per person, changeable)."""
+    option = draft.options[choice]
+    change = f" (changed from {changed_from + 1})" if changed_from is not None and changed_from != choice else ""
+    return f"Your vote for {choice + 1}. {option.label} is counted{change}; you can change it until the poll closes."
+
+
+def tie_note(tied: int, votes: int, *, by: str, winner: str, values: str = "") -> str:
+    """How a tie at the top was broken: `by` is "votes" (the channel's net votes), "hotness" or "order"."""
+    reason = {
+        "votes": "this channel's votes",
+        "hotness": "hotness (signals and votes)",
+        "order": "the order of the poll (still equal on this channel's votes and hotness)",
+    }[by]
+    shown = f" ({values})" if values else ""
+    return f"{tied} papers tied at {_votes(votes)}: the tie was broken by {reason}{shown} in favour of {winner}."
+
+
+def winner_announcement(outcome: PollOutcome) -> str:
+    """The line above the winner's card."""
+    title = clean_text(outcome.winner.paper.title)
+    total = sum(outcome.counts)
+    lead = (
+        f"{JOURNAL_CLUB} Journal club (poll #{outcome.poll_id}): we read “{title}” "
+        f"(arXiv:{outcome.winner.paper.id}), chosen with {outcome.votes} of {_votes(total)}."
+    )
+    return f"{lead} {outcome.tie}" if outcome.tie else lead
+
+
+def poll_thread_name(outcome: PollOutcome) -> str:
+    """The winner's discussion thread's title (Discord shows at most 100 characters)."""
+    return shorten(f"Journal club: {clean_text(outcome.winner.paper.title)}", 100)
+
+
+def poll_thread_opener(outcome: PollOutcome) -> str:
+    """The bot's first reply in the winner's thread (Slack starts a thread with a reply)."""
+    return f"Discuss “{clean_text(outcome.winner.paper.title)}” (arXiv:{outcome.winner.paper.id}) here."
+
+
+def poll_started(start: PollStart) -> str:
+    """What the admin who asked for a poll is told beyond the poll itself."""
+    draft = start.draft
+    closes = f" (it closes {draft.closes:%a %Y-%m-%d %H:%M} UTC)" if draft else ""
+    if start.state in ("started", "resumed"):
+        return f"Started journal-club poll #{draft.poll_id if draft else '?'}{closes}."
+    if start.state == "open":
+        return f"A journal-club poll is already open here{closes}; /journalclub close ends it."
+    if start.state == "done-before":
+        return "This week's scheduled journal-club poll already ran here."
+    return "Another process is starting a journal-club poll here right now."
+
+
+def poll_close_answer(close: PollClose) -> str | None:
+    """What the admin who closed a poll is told (None: the announcement says it all)."""
+    if close.state == "closed":
+        return None
+    if close.state == "held-elsewhere":
+        return "Another process is closing this poll right now; its winner is announced in a moment."
+    if close.state == "closed-before":
+        return "That poll is already closed."
+    return "That poll is still running."
+
+
+def history_lines(winners: Sequence[PastWinner]) -> list[str]:
+    """`/journalclub history`: one line per past winner, newest first."""
+    if not winners:
+        return [NO_WINNERS]
+    lines = []
+    for won in winners:
+        tie = " · after a tie" if won.tie else ""
+        lines.append(
+            f"{won.day:%Y-%m-%d} · arXiv:{won.paper_id} · {clean_text(won.title)} · "
+            f"{won.votes} of {_votes(won.voters)}{tie}"
+        )
+    return lines
+
+
+def poll_votes(count: int) -> str:
+    """`1 vote`, `3 votes`."""
+    return f"{count} vote" + ("" if count == 1 else "s")
+
+
+_votes = poll_votes

@@ -249,7 +249,9 @@ class Digest:
         return f"🔥 Hot papers for {self.day:%A %Y-%m-%d} — top {len(self.entries)}"
 
 
-_POST_KEY = re.compile(r"\b(hp|hr)-(\d{4})(\d{2})(\d{2})-(\d{1,3})(?:-([A-Za-z0-9./-]{1,40}v\d+))?\b")
+_POST_KEY = re.compile(
+    r"\b(hp|hr)-(\d{4})(\d{2})(\d{2})-(\d{1,3})(?:-([A-Za-z0-9./-]{1,40}v\d+|jc\d{1,12}(?:poll|win)))?\b"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,9 +266,10 @@ class PostKey:
     day: date
     rank: int
     paper: str = ""
-    """`2010.00577v1` for an entry; empty for the header."""
+    """`2010.00577v1` for an entry; empty for the header; `jc7poll` / `jc7win` for a journal-club poll (`poll_key`)."""
     prefix: str = "hp"
-    """`hp` for the daily digest; `hr` for the weekly roundup (one message, keyed by the week's last day)."""
+    """`hp` for the daily digest and the journal club; `hr` for the weekly roundup (one message, keyed by the week's
+    last day)."""
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.day:%Y%m%d}-{self.rank}" + (f"-{self.paper}" if self.paper else "")
@@ -365,6 +368,9 @@ class ChannelSettings:
     """In the channel's time zone."""
     roundup_empty: bool = False
     """Post one line for a week without votes or replies (else nothing)."""
+    # journal club
+    journal_club: str = ""
+    """A weekly journal-club poll (issue 19): `fri 15:00`, a day and a time in the channel's time zone; "" = none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,3 +458,107 @@ class RoundupResult:
     state: Literal["posted", "done-before", "held-elsewhere", "empty", "quiet", "paused"]
     """`quiet`: no votes and no replies this week, and no line asked for: nothing posted, nothing claimed."""
     message_id: str | None = None
+
+
+# ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────
+
+POLL_MAX_OPTIONS = 10
+"""Discord allows at most 10 answers in a poll."""
+POLL_LABEL_CHARS = 55
+"""Discord's limit for one answer's text: longer titles are shortened with an ellipsis (the full title and its link
+are in the message above the poll)."""
+POLL_MAX_HOURS = 768
+"""Discord polls last a whole number of hours, 1 to 768 (32 days)."""
+
+
+def poll_key(day: date, poll_id: int, part: Literal["poll", "win"]) -> PostKey:
+    """The idempotency key of a journal-club message: the poll itself, or the winner's announcement
+    (`hp-20201107-0-jc7poll`). Like a digest message's key, it is carried inside the message so `find` can adopt it."""
+    return PostKey(day, 0, f"jc{poll_id}{part}")
+
+
+@dataclass(frozen=True, slots=True)
+class PollOption:
+    """One paper a journal-club poll offers: the full title, the answer's label (≤ 55 characters) and its link."""
+
+    paper_id: str
+    title: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollDraft:
+    """A journal-club poll as the adapters render it. `counts` (option order) are the live counts the core recorded
+    (Slack buttons, the console); Discord keeps its own, read when the poll ends."""
+
+    poll_id: int
+    channel: ChannelRef
+    options: tuple[PollOption, ...]
+    closes: datetime
+    hours: int
+    counts: tuple[int, ...] = ()
+    closed: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class PollTally:
+    """The final answer counts a platform read from its own poll (Discord), in option order."""
+
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """A closed poll: the winner's card, every option's votes and, when the top was tied, how the tie was broken."""
+
+    poll_id: int
+    channel: ChannelRef
+    winner: PaperCard
+    options: tuple[PollOption, ...]
+    counts: tuple[int, ...]
+    tie: str
+    """Empty unless several papers had the most votes: then the sentence saying how the winner was chosen."""
+    closed_at: datetime
+    thread_id: str | None = None
+
+    @property
+    def votes(self) -> int:
+        index = next(i for i, option in enumerate(self.options) if option.paper_id == self.winner.paper.id)
+        return self.counts[index] if index < len(self.counts) else 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollStart:
+    """What `/journalclub start` did: "started" (or "resumed" an interrupted start), or found a poll "open" already,
+    "held-elsewhere" (another replica is starting one), "done-before" (this week's scheduled poll ran)."""
+
+    state: Literal["started", "resumed", "open", "held-elsewhere", "done-before"]
+    draft: PollDraft | None = None
+    message: PostedMessage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollClose:
+    """What closing did: "closed" (the outcome was announced now), "held-elsewhere" (another replica is closing
+    it), "closed-before", or "not-due" (a scheduled close found the poll still running)."""
+
+    state: Literal["closed", "held-elsewhere", "closed-before", "not-due"]
+    outcome: PollOutcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PastWinner:
+    """One line of `/journalclub history`."""
+
+    poll_id: int
+    day: date
+    paper_id: str
+    title: str
+    votes: int
+    voters: int
+    tie: str = ""

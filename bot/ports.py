@@ -3,7 +3,7 @@ and storage (the unit of work and its repositories)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
@@ -18,7 +18,13 @@ from bot.model import (
     Discussion,
     Paper,
     PaperCard,
+    PastWinner,
     Pause,
+    PollClose,
+    PollDraft,
+    PollOutcome,
+    PollStart,
+    PollTally,
     PostedMessage,
     PostKey,
     ReplyEvent,
@@ -34,11 +40,14 @@ from bot.records import (
     CardParts,
     ChannelActivity,
     Claim,
+    CloseOutcome,
     PageState,
     PaperView,
     PlanEntry,
     PlannedPost,
+    PollRecord,
     Recorded,
+    StartOutcome,
     ThreadRecord,
 )
 
@@ -106,6 +115,32 @@ class ChatService(Protocol):
         self, channel: ChannelRef, publisher: Publisher, day: date | None = None
     ) -> RoundupResult: ...
 
+    # journal club (issue 19): `bot/journal_club.py`; the adapter checks that the person is a channel admin
+
+    async def journal_club_start(
+        self,
+        channel: ChannelRef,
+        publisher: Publisher,
+        *,
+        candidates: int | str | None = None,
+        closes: str | None = None,
+        by: str | None = None,
+    ) -> PollStart: ...
+
+    async def journal_club_weekly(self, channel: ChannelRef, publisher: Publisher) -> PollStart | None: ...
+
+    async def journal_club_close(self, channel: ChannelRef, publisher: Publisher) -> PollClose: ...
+
+    async def journal_club_history(self, channel: ChannelRef, *, limit: int = 10) -> list[PastWinner]: ...
+
+    async def journal_club_poll(self, channel: ChannelRef) -> PollDraft | None: ...
+
+    async def poll_vote(
+        self, channel: ChannelRef, message_id: str, user_id: str, choice: int
+    ) -> tuple[PollDraft, int | None]: ...
+
+    async def close_due_polls(self, publisher_for: Callable[[str], Publisher | None]) -> list[PollClose]: ...
+
 
 @runtime_checkable
 class Publisher(Protocol):
@@ -153,6 +188,27 @@ class Publisher(Protocol):
         carry: Discord: the thread channel's id (equal to the message id); Slack: the parent message's `ts`, after
         the bot's short reply `opener` in the thread; console: the message id. `name` is the thread's title where
         the platform shows one. Fails like `publish` (UpstreamUnavailable / Undeliverable)."""
+        ...
+
+
+@runtime_checkable
+class PollPublisher(Publisher, Protocol):
+    """A Publisher that can run journal-club polls (issue 19). Like digest messages, both messages carry their key
+    (`bot.model.poll_key`) so `find` adopts one whose answer was lost."""
+
+    async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
+        """Post the poll: the full titles and links, then the answers (Discord: a native poll lasting
+        `draft.hours`; Slack: a button per paper, with `draft.counts`)."""
+        ...
+
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
+        """End the poll on the platform. Returns its final counts where the platform counted (Discord: expire it,
+        read the answers' counts); None where the core recorded the votes (Slack: the message is updated to
+        `final`, closed with the counts the core recorded)."""
+        ...
+
+    async def announce_winner(self, channel: ChannelRef, outcome: PollOutcome, *, key: PostKey) -> PostedMessage:
+        """Post the winner: `bot.messages.winner_announcement(outcome)` above the paper's card."""
         ...
 
 
@@ -450,6 +506,71 @@ class Threads(Protocol):
     async def prune(self, before: datetime) -> int: ...
 
 
+class Polls(Protocol):
+    """Journal-club polls (issue 19, `bot.journal_club`): the fenced claims that start and close a poll once, the
+    votes the core records, the channel's history."""
+
+    async def claim_start(
+        self,
+        channel_id: int,
+        *,
+        holder: str,
+        now: datetime,
+        lease: timedelta,
+        candidates: Sequence[str],
+        closes_at: datetime,
+        hours: int,
+        week: str | None = None,
+        by: str | None = None,
+    ) -> tuple[StartOutcome, PollRecord | None]: ...
+
+    async def resume_start(
+        self, poll_id: int, *, holder: str, now: datetime, lease: timedelta
+    ) -> PollRecord | None: ...
+
+    async def intend_start(self, poll_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+
+    async def record_start(self, poll_id: int, fence: int, message_id: str) -> Recorded: ...
+
+    async def abandon(self, poll_id: int, fence: int) -> bool: ...
+
+    async def release(self, poll_id: int, fence: int, *, now: datetime, error: str | None = None) -> None: ...
+
+    async def claim_close(
+        self, poll_id: int, *, holder: str, now: datetime, lease: timedelta, force: bool
+    ) -> tuple[CloseOutcome, PollRecord | None]: ...
+
+    async def store_result(
+        self, poll_id: int, fence: int, counts: Sequence[int], winner: str, tie: str, *, until: datetime
+    ) -> bool: ...
+
+    async def intend_announce(self, poll_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+
+    async def record_announce(self, poll_id: int, fence: int, message_id: str, *, now: datetime) -> Recorded: ...
+
+    async def record_thread(self, poll_id: int, thread_id: str) -> None: ...
+
+    async def get(self, poll_id: int) -> PollRecord | None: ...
+
+    async def current(self, channel_id: int) -> PollRecord | None: ...
+
+    async def by_message(self, channel_id: int, message_id: str) -> PollRecord | None: ...
+
+    async def due(self, now: datetime, *, limit: int = 100) -> list[tuple[int, str, str, str, str]]: ...
+
+    async def history(self, channel_id: int, *, limit: int) -> list[PollRecord]: ...
+
+    async def posted_since(self, channel_id: int, since: date) -> list[str]: ...
+
+    async def vote(self, poll_id: int, user_id: str, choice: int, *, now: datetime) -> None: ...
+
+    async def choice_of(self, poll_id: int, user_id: str) -> int | None: ...
+
+    async def tally(self, poll_id: int, options: int) -> tuple[int, ...]: ...
+
+    async def forget(self, platform: str, user_id: str) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """`async with uow: … await uow.commit()`: one transaction per use case, rolled back unless it commits."""
 
@@ -477,6 +598,10 @@ class UnitOfWork(Protocol):
     def pages(self) -> Pages: ...
     @property
     def threads(self) -> Threads: ...
+    @property
+    def polls(self) -> Polls:
+        """Journal-club polls (issue 19)."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 

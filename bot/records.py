@@ -108,3 +108,38 @@ class ThreadRecord:
     message_id: str
     paper_id: str
     thread_id: str
+
+
+# ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """A journal-club poll as stored: its claim (state, holder, fence, lease), its papers, its messages, its result.
+    `state` is "starting", "open", "closing" or "closed"."""
+
+    id: int
+    channel_id: int
+    state: str
+    holder: str
+    fence: int
+    lease_until: datetime
+    created_at: datetime
+    closes_at: datetime
+    hours: int
+    candidates: tuple[str, ...]
+    start_intent: bool
+    message_id: str | None
+    counts: tuple[int, ...] | None
+    winner: str | None
+    tie: str
+    announce_intent: bool
+    announce_message_id: str | None
+    closed_at: datetime | None
+    thread_id: str | None = None
+
+
+StartOutcome = Literal["new", "resumed", "open", "held-elsewhere", "done-before"]
+"""What claiming a poll's start found (`Polls.claim_start`)."""
+CloseOutcome = Literal["new", "resumed", "closed-before", "held-elsewhere", "not-due"]
+"""What claiming a poll's close found (`Polls.claim_close`)."""

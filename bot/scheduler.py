@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.config import Config, check_timezone, parse_section
-from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport, RoundupResult
+from bot.model import ChannelRef, ChannelSettings, DigestResult, IngestReport, PollClose, PollStart, RoundupResult
 from bot.ports import ChatService, Clock, Publisher
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ class SchedulerSettings(BaseModel):
     events_retention_days: float = Field(default=30.0, ge=1, le=3650)
     replies_retention_days: float = Field(default=90.0, ge=1, le=3650)
     """How long who replied in a discussion thread is kept (and counts); pruned with the processed events."""
+    # journal club
+    polls_minutes: int = Field(default=1, ge=1, le=60)
+    """How often each replica looks for journal-club polls to close (past their close, or whose replica died)."""
 
     @field_validator("ingest_timezone")
     @classmethod
@@ -176,6 +179,8 @@ class DigestScheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": self.settings.grace_minutes * 60, "max_instances": 1},
         )
         self._channels: dict[str, tuple[ChannelRef, ChannelSettings]] = {}
+        self._polls: dict[str, tuple[str, str]] = {}
+        """Channels with a weekly journal-club job: key → (`fri 15:00`, time zone)."""
         self._running: set[asyncio.Task[Any]] = set()
         self._digests = asyncio.Semaphore(2 * config.database.pool_size)
         """Digests running at once in this process: a catch-up of hundreds of channels, or many channels sharing a
@@ -279,6 +284,15 @@ class DigestScheduler:
             log.info("roundup for %s, week ending %s: %s", channel.key, result.roundup.last_day, result.state)
         return result
 
+    async def close_polls(self) -> list[PollClose] | None:
+        """Close the journal-club polls that are due, on every replica: the database claim closes each once, and a
+        poll whose replica was down at its close is closed by whichever replica looks next (issue 19)."""
+        closed = await self._guarded("polls", lambda: self._service.close_due_polls(self._publisher_for))
+        for result in closed or []:
+            if result.outcome is not None:
+                log.info("journal-club poll %d in %s closed", result.outcome.poll_id, result.outcome.channel.key)
+        return closed
+
     def _retry_at(self, channel: ChannelRef, when: datetime) -> None:
         """Another holder has the digest: look again when its lease ends, so the digest is finished today even
         if that holder died (its lease then runs out and this replica takes over)."""
@@ -300,6 +314,8 @@ class DigestScheduler:
         wanted = {channel.key: (channel, settings) for channel, settings in subscriptions}
         for key in [key for key in self._channels if key not in wanted]:
             self._remove(key)
+        for key in [key for key in self._polls if key not in wanted]:  # journal club
+            self._remove_journal_club(key)
         for channel, settings in wanted.values():
             try:
                 self._apply(channel, settings)
@@ -331,6 +347,7 @@ class DigestScheduler:
         add(self.refresh, IntervalTrigger(minutes=s.refresh_minutes), id="refresh", name="refresh signals")
         add(self._resync_job, IntervalTrigger(minutes=s.resync_minutes), id="resync", name="resync subscriptions")
         add(self.prune, IntervalTrigger(hours=s.prune_hours), id="prune", name="prune processed events")
+        add(self.close_polls, IntervalTrigger(minutes=s.polls_minutes), id="polls", name="close journal-club polls")
 
     async def _resync_job(self) -> None:
         if await self._guarded("resync", self.resync) is None:
@@ -341,6 +358,7 @@ class DigestScheduler:
         self.ready.set()
 
     def _apply(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        self._apply_journal_club(channel, settings)
         if not settings.subscribed or not settings.weekdays:
             self._remove(channel.key)
             return
@@ -384,6 +402,43 @@ class DigestScheduler:
         except (ValueError, KeyError) as error:
             log.error("cannot tell whether %s missed its digest: %s", channel.key, error)
             return False
+
+    # ── journal club (issue 19) ────────────────────────────────────────────────────────────────────────────────
+
+    async def start_poll(self, channel: ChannelRef) -> PollStart | None:
+        """The channel's weekly journal-club job: one poll a week however many replicas run it (the week is part of
+        the database claim)."""
+        publisher = self._publisher_for(channel.platform)
+        if publisher is None:
+            log.info("skipping the journal-club poll for %s: %s is not connected", channel.key, channel.platform)
+            return None
+        start = await self._guarded("journal club", lambda: self._service.journal_club_weekly(channel, publisher))
+        if start is not None:
+            log.info("weekly journal-club poll for %s: %s", channel.key, start.state)
+        return start
+
+    def _apply_journal_club(self, channel: ChannelRef, settings: ChannelSettings) -> None:
+        job_id = f"journalclub:{channel.key}"
+        wanted = settings.journal_club if settings.subscribed else ""
+        known = self._polls.get(channel.key)
+        if known == (wanted, settings.timezone):
+            return
+        if not wanted:
+            self._remove_journal_club(channel.key)
+            return
+        day, _, at = wanted.partition(" ")
+        hour, minute = (int(part) for part in at.split(":"))
+        trigger = CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=ZoneInfo(settings.timezone))
+        self._scheduler.add_job(
+            self.start_poll, trigger, args=[channel], id=job_id, name=f"journal club {channel.key}",
+            replace_existing=True,
+        )  # fmt: skip
+        self._polls[channel.key] = (wanted, settings.timezone)
+        log.info("weekly journal-club poll for %s scheduled on %s %s", channel.key, wanted, settings.timezone)
+
+    def _remove_journal_club(self, key: str) -> None:
+        if self._polls.pop(key, None) is not None:
+            self._scheduler.remove_job(f"journalclub:{key}")
 
     def _remove(self, key: str) -> None:
         if self._channels.pop(key, None) is not None:

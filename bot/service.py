@@ -27,6 +27,7 @@ from bot.digest import CardsFor, DigestPoster, PostingPolicy
 from bot.discussion import Discussions, ThreadingPublisher
 from bot.errors import BadInput, HotPapersError, NotFound
 from bot.ingest import Ingestor
+from bot.journal_club import JournalClub, PublisherFor, week_of
 from bot.messages import summary_author
 from bot.model import (
     Channel,
@@ -37,7 +38,11 @@ from bot.model import (
     DigestResult,
     Discussion,
     PaperCard,
+    PastWinner,
     Pause,
+    PollClose,
+    PollDraft,
+    PollStart,
     ReplyEvent,
     Roundup,
     RoundupResult,
@@ -105,6 +110,17 @@ class HotPapers:
         self._votes = VoteQueue(self._write_votes)
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
         self._metrics: MetricsSink = metrics or NullMetrics()
+        # journal club (issue 19)
+        self._journal_club = JournalClub(
+            self._uow,
+            clock,
+            config=config.journal_club,
+            context=context,
+            holder=holder,
+            policy=policy or PostingPolicy(),
+            ensure_channel=self._ensure_channel,
+            preview=self.digest,
+        )
 
     def on_settings_changed(self, listener: Callable[[ChannelRef, ChannelSettings], None]) -> None:
         """Call `listener` after a channel's settings change (the scheduler moves its job at once)."""
@@ -276,12 +292,13 @@ class HotPapers:
         return tally
 
     async def forget_user(self, platform: str, user_id: str) -> int:
-        """Delete a user's votes, summaries and thread replies (a data-deletion request). Returns how many rows
-        went."""
+        """Delete a user's votes, summaries, thread replies and journal-club votes (a data-deletion request).
+        Returns how many rows went."""
         async with self._uow() as uow:
             removed = await uow.votes.forget(platform, user_id)
             removed += await uow.summaries.delete_by_author(summary_author(platform, user_id))
             removed += await uow.threads.forget(platform, user_id)
+            removed += await uow.polls.forget(platform, user_id)  # journal-club votes (issue 19)
             await uow.commit()
         return removed
 
@@ -534,3 +551,54 @@ class HotPapers:
             ensure=self._ensure_channel,
             command=command,
         )
+
+    # ── journal club (issue 19; bot/journal_club.py) ────────────────────────────────────────────────────────────
+
+    async def journal_club_start(
+        self,
+        channel: ChannelRef,
+        publisher: Publisher,
+        *,
+        candidates: int | str | None = None,
+        closes: str | None = None,
+        by: str | None = None,
+    ) -> PollStart:
+        """`/journalclub start [candidates=5] [closes=48h]` (channel admins: the adapter checks): a poll over the
+        week's top papers here, started once however many replicas are asked."""
+        settings = await self.settings(channel)
+        return await self._journal_club.start(
+            channel, publisher, candidates=candidates, closes=closes, by=by, timezone=settings.timezone
+        )
+
+    async def journal_club_weekly(self, channel: ChannelRef, publisher: Publisher) -> PollStart | None:
+        """The channel's weekly poll (its `journal_club` setting): one per ISO week in the channel's time zone,
+        however many replicas run the job. None when the week had too few papers for a poll (nothing is posted)."""
+        settings = await self.settings(channel)
+        week = week_of(self._clock.now().astimezone(ZoneInfo(settings.timezone)))
+        try:
+            return await self._journal_club.start(channel, publisher, week=week, timezone=settings.timezone)
+        except BadInput as error:
+            log.info("no weekly journal-club poll in %s: %s", channel.key, error)
+            return None
+
+    async def journal_club_close(self, channel: ChannelRef, publisher: Publisher) -> PollClose:
+        """`/journalclub close`: end the channel's open poll now and announce its winner (once)."""
+        return await self._journal_club.close(channel, publisher)
+
+    async def journal_club_history(self, channel: ChannelRef, *, limit: int = 10) -> list[PastWinner]:
+        return await self._journal_club.history(channel, limit=limit)
+
+    async def journal_club_poll(self, channel: ChannelRef) -> PollDraft | None:
+        """The channel's open poll with its live counts, if any."""
+        return await self._journal_club.current(channel)
+
+    async def poll_vote(
+        self, channel: ChannelRef, message_id: str, user_id: str, choice: int
+    ) -> tuple[PollDraft, int | None]:
+        """A vote in a poll whose votes the core records (Slack buttons, the console): one per person, changeable.
+        Returns the poll with its live counts and the person's previous choice (None: a first vote)."""
+        return await self._journal_club.vote(channel, message_id, user_id, choice)
+
+    async def close_due_polls(self, publisher_for: PublisherFor) -> list[PollClose]:
+        """The scheduler's sweep: close polls past their close, finish starts and closes whose replica died."""
+        return await self._journal_club.close_due(publisher_for)

@@ -18,7 +18,7 @@ from adapters.console.repl import run_repl
 from bot.bootstrap import App, build
 from bot.clock import FrozenClock
 from bot.config import Config, DatabaseConfig
-from bot.messages import roundup_result
+from bot.messages import history_lines, poll_vote_receipt, roundup_result
 from bot.model import ChannelRef, ReplyEvent, VoteEvent
 from bot.sample import SIGNAL_NOTE, load_sample, sample_days
 from bot.service import HotPapers
@@ -83,6 +83,7 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         console.print(paper_panel(await service.paper(DEMO_PAPER, channel)))
         console.print(Rule())
         await _thread_and_roundup(console, service, channel, publisher, by_rank[2].message_id)
+        await journal_club_section(console, app, channel)
         hint = "Try it yourself, offline: .venv/bin/hotpapers console --sample   (type /help)"
         console.print(Text(hint, style="dim"))
 
@@ -108,3 +109,26 @@ async def _thread_and_roundup(
     console.print(Text(heading, style="bold"))
     result = await service.post_roundup(channel, publisher)
     console.print(Text(roundup_result(result.state, result.roundup), style="yellow"))
+
+
+async def journal_club_section(console: Console, app: App, channel: ChannelRef) -> None:
+    """The journal club (issue 19): a poll over the week's top papers, a changed vote, a tie, its winner."""
+    service = app.service
+    console.print(Rule())
+    console.print(Text("7) /journalclub start candidates=3 closes=24h — a poll over the week's top papers here "
+                       "(this channel's votes first, then hotness):", style="bold"))  # fmt: skip
+    publisher = ConsolePublisher(console)
+    start = await service.journal_club_start(channel, publisher, candidates=3, closes="24h", by="ada")
+    assert start.message is not None
+    console.print(Text("   ada votes 1, then changes her mind to 2; grace votes 3; alan votes 1:", style="bold"))
+    for user, choice in (("ada", 0), ("ada", 1), ("grace", 2), ("alan", 0)):
+        draft, before = await service.poll_vote(channel, start.message.message_id, user, choice)
+        console.print(Text(f"   {user}: {poll_vote_receipt(draft, choice, changed_from=before)}"))
+    console.print(Text("8) A day later the poll closes by itself (any replica's sweep): a three-way tie, broken by "
+                       "this channel's votes:", style="bold"))  # fmt: skip
+    if isinstance(app.clock, FrozenClock):
+        app.clock.advance(hours=24)
+    await service.close_due_polls(lambda _: publisher)
+    console.print(Text("   /journalclub history:", style="bold"))
+    for line in history_lines(await service.journal_club_history(channel)):
+        console.print(Text(f"   {line}"))

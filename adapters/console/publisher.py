@@ -23,8 +23,9 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from adapters.console.render import paper_panel
-from bot.model import ChannelRef, DigestEntry, PostedMessage, PostKey
+from adapters.console.render import paper_panel, poll_panel
+from bot.messages import winner_announcement
+from bot.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
 from bot.text import clean_text
 
 
@@ -41,6 +42,8 @@ class ConsolePublisher:
         """`prefix`: fixed ids for a run that must print the same every time (the demo); random by default."""
         self._ids = itertools.count(1)
         self.posted: list[tuple[PostedMessage, DigestEntry | None]] = []
+        self.polls: dict[int, PostedMessage] = {}
+        """Journal-club polls this publisher posted, by poll number (`/journalclub vote N` votes in the last)."""
         self._opened: set[tuple[str, str]] = set()
 
     async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey | None = None) -> PostedMessage:
@@ -69,6 +72,23 @@ class ConsolePublisher:
         self._append({"deleted": message_id, "channel": channel.key, "at": _now()})
         self.posted = [(m, e) for m, e in self.posted if m.message_id != message_id]
         self._console.print(Text(f"(removed an extra copy of a digest message: {message_id})", style="dim"))
+
+    # ── journal club (issue 19): the console records votes in the core, like Slack ──────────────────────────────
+
+    async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
+        message = self._record(channel, None, key, f"journal-club poll #{draft.poll_id}")
+        self.polls[draft.poll_id] = message
+        self._console.print(poll_panel(draft))
+        return message
+
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
+        return None  # the votes are the core's: it counts them
+
+    async def announce_winner(self, channel: ChannelRef, outcome: PollOutcome, *, key: PostKey) -> PostedMessage:
+        message = self._record(channel, None, key, winner_announcement(outcome))
+        self._console.print(Text(winner_announcement(outcome), style="bold magenta"))
+        self._console.print(paper_panel(outcome.winner, abstract=False))
+        return message
 
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         return False  # a terminal has no private messages; the pause shows in `hotpapers status`

@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.messages import authors_line as authors_words
-from bot.messages import discussed_line, sentence, votes_line
-from bot.model import Digest, DigestEntry, PaperCard
+from bot.messages import discussed_line, poll_closed_line, poll_count_lines, poll_intro, sentence, votes_line
+from bot.model import Digest, DigestEntry, PaperCard, PollDraft
 from bot.text import clean_text, shorten
 
 MAX_AUTHORS = 6
@@ -99,3 +99,18 @@ def _summary_ref(card: PaperCard) -> str:
     """Community summaries show their id and score so people can vote on them."""
     summary = card.summary
     return f"  (#{summary.id}, {summary.votes:+d})" if summary.source == "community" and summary.id else ""
+
+
+# ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def poll_panel(draft: PollDraft) -> Panel:
+    """A journal-club poll: the full titles and links, then each answer with its live count."""
+    intro = poll_intro(draft)
+    body: list[RenderableType] = [Text(line) for line in intro[1:]]
+    body += [Text(""), *(Text(line, style="bold") for line in poll_count_lines(draft))]
+    if draft.closed:
+        body.append(Text(poll_closed_line(draft), style="dim"))
+    else:
+        body.append(Text("Vote with /journalclub vote N (one vote each; voting again changes it).", style="dim"))
+    return Panel(Group(*body), title=Text(intro[0], style="bold cyan"), title_align="left", expand=True)

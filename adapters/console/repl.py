@@ -12,12 +12,16 @@ from rich.console import Console
 from rich.text import Text
 
 from adapters.console.publisher import ConsolePublisher
-from adapters.console.render import digest_table, paper_panel
+from adapters.console.render import digest_table, paper_panel, poll_panel
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
 from bot.messages import (
     describe,
+    history_lines,
     people_count,
+    poll_close_answer,
+    poll_started,
+    poll_vote_receipt,
     reported_note,
     roundup_result,
     summary_author,
@@ -50,7 +54,9 @@ HELP = """Commands:
   /thread REF TEXT…          reply in the discussion thread of a paper posted here (opened if needed);
                              the people who reply move it up in this channel's ranking
   /roundup                   post this week's roundup here now: the top papers by votes and discussion
-  /forget-me                 delete your votes, summaries and thread replies (a data-deletion request)
+  /journalclub start [candidates=5] [closes=48h]   a poll over the week's top papers here (closes: 36h, 2d,
+                             2020-11-09T17:00); /journalclub vote N · close (announce the winner) · history
+  /forget-me                 delete your votes, summaries, thread replies and poll votes (a data-deletion request)
   /help                      this text
   /quit                      leave"""
 
@@ -79,6 +85,7 @@ class ConsoleSession:
             "forget-me": self._forget_me,
             "thread": self._thread,
             "roundup": self._roundup,
+            "journalclub": self._journal_club,
         }
 
     async def handle(self, line: str) -> bool:
@@ -233,6 +240,42 @@ class ConsoleSession:
             raise BadInput("usage: /forget-me (deletes your votes, summaries and thread replies)")
         removed = await self._service.forget_user(self._channel.platform, self._user)
         self._console.print(Text(forgotten_text(self._user, removed)))
+
+    async def _journal_club(self, args: list[str]) -> None:
+        """`/journalclub start [candidates=N] [closes=…] | vote N | close | history` (issue 19). The person at the
+        terminal is the channel's admin."""
+        action = args[0].lower() if args else ""
+        if action == "start":
+            options = dict(arg.partition("=")[::2] for arg in args[1:])
+            if any("=" not in arg for arg in args[1:]) or set(options) - {"candidates", "closes"}:
+                raise BadInput("usage: /journalclub start [candidates=5] [closes=48h]")
+            require_console_channel(self._channel, "/journalclub start")
+            start = await self._service.journal_club_start(
+                self._channel, self._publisher, candidates=options.get("candidates"), closes=options.get("closes"),
+                by=self._user,
+            )  # fmt: skip
+            self._console.print(Text(poll_started(start), style="yellow"))
+        elif action == "vote" and len(args) == 2:
+            choice = whole_number(args[1], what="N (an answer of the poll)", low=1, high=10)
+            message = self._poll_message()
+            draft, before = await self._service.poll_vote(self._channel, message, self._user, choice - 1)
+            self._console.print(Text(poll_vote_receipt(draft, choice - 1, changed_from=before)))
+            self._console.print(poll_panel(draft))
+        elif action == "close" and len(args) == 1:
+            require_console_channel(self._channel, "/journalclub close")
+            said = poll_close_answer(await self._service.journal_club_close(self._channel, self._publisher))
+            if said:
+                self._console.print(Text(said, style="yellow"))
+        elif action == "history" and len(args) == 1:
+            self._console.print(Text("\n".join(history_lines(await self._service.journal_club_history(self._channel)))))
+        else:
+            raise BadInput("usage: /journalclub start [candidates=5] [closes=48h] | vote N | close | history")
+
+    def _poll_message(self) -> str:
+        """The message of the open poll this session posted (the console's votes name it, like a button would)."""
+        if not self._publisher.polls:
+            raise BadInput("no journal-club poll was started in this session; /journalclub start first")
+        return self._publisher.polls[max(self._publisher.polls)].message_id
 
     async def _help(self, _args: list[str]) -> None:
         self._console.print(Text(HELP))

@@ -15,6 +15,7 @@ from discord.ext import commands
 from adapters.discord import Settings
 from adapters.discord.commands import PaperCommands
 from adapters.discord.errors import reply_error
+from adapters.discord.journal_club import JournalClubCommands
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.publisher import DiscordPublisher
 from adapters.discord.reactions import EmojiVotes, ReactionVotes
@@ -74,6 +75,7 @@ class HotPapersBot(commands.Bot):
         emoji = EmojiVotes(self.settings.up_emoji, self.settings.down_emoji)
         await self.add_cog(ReactionVotes(self, self.service, emoji=emoji))
         await self.add_cog(ThreadReplies(self, self.service))
+        await self.add_cog(JournalClubCommands(self.service, self.publisher))  # journal club (issue 19)
         await sync_commands(self.tree, self.settings.guilds)
         if not self.settings.guilds:
             self.command_cleanup = asyncio.create_task(

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import datetime
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import TypeVar, overload
 
 import aiohttp
 import discord
@@ -21,7 +21,17 @@ from adapters.discord import render
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.views import links_view
 from bot.errors import Undeliverable, UpstreamUnavailable
-from bot.model import ChannelRef, DigestEntry, PostedMessage, PostKey
+from bot.messages import poll_intro, poll_question, winner_announcement
+from bot.model import (
+    POLL_LABEL_CHARS,
+    ChannelRef,
+    DigestEntry,
+    PollDraft,
+    PollOutcome,
+    PollTally,
+    PostedMessage,
+    PostKey,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +155,48 @@ class DiscordPublisher:
             log.warning("could not post the opener in thread %s: %s", thread.id, type(error).__name__)
         return str(thread.id)
 
+    # ── journal club (issue 19): a native poll; Discord counts the votes, read when the poll ends ─────────────────
+
+    async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
+        """The full titles and links with the key under them, and a native poll of the short labels lasting
+        `draft.hours` (Discord's unit). Sent with the key's nonce, like a digest message."""
+        target = await self._target(channel)
+        poll = discord.Poll(question=render.plain(poll_question())[:300], duration=timedelta(hours=draft.hours))
+        for option in draft.options:
+            poll.add_answer(text=render.plain(option.label)[:POLL_LABEL_CHARS] or option.paper_id)
+        body = render.keyed_line("\n".join(poll_intro(draft)), key)
+        message = await self._sent(
+            channel, lambda: target.send(body, poll=poll, allowed_mentions=NO_MENTIONS, nonce=_nonce(channel, key))
+        )
+        return PostedMessage(channel, str(message.id))
+
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
+        """Expire the poll (unless it expired by itself) and read each answer's count from the message."""
+        target = await self._target(channel)
+        if not isinstance(target, discord.abc.Messageable) or not message_id.isdigit():
+            return None
+        message = await self._sent(channel, lambda: target.fetch_message(int(message_id)))
+        if message.poll is None:
+            return None
+        if not message.poll.is_finalised():
+            try:
+                message = await self._sent(channel, message.end_poll)
+            except Undeliverable as error:  # it expired meanwhile (520001): read it as it is now
+                log.info("ending poll %s: %s", message_id, error)
+                message = await self._sent(channel, lambda: target.fetch_message(int(message_id)))
+        answers = message.poll.answers if message.poll is not None else []
+        return PollTally(tuple(answer.vote_count for answer in answers))
+
+    async def announce_winner(self, channel: ChannelRef, outcome: PollOutcome, *, key: PostKey) -> PostedMessage:
+        target = await self._target(channel)
+        body = render.keyed_line(winner_announcement(outcome), key)
+        embed = render.paper_embed(outcome.winner)
+        message = await self._sent(
+            channel,
+            lambda: target.send(body, embed=embed, allowed_mentions=NO_MENTIONS, nonce=_nonce(channel, key)),
+        )
+        return PostedMessage(channel, str(message.id))
+
     async def _target(self, channel: ChannelRef) -> discord.abc.Messageable:
         if channel.platform != self.platform or not channel.channel.isdigit():
             raise Undeliverable(f"{channel.key} is not a Discord channel", scope="channel", fix="subscribe a channel")
@@ -165,6 +217,10 @@ class DiscordPublisher:
             return await _translated(channel, request())
 
 
+@overload
+def _nonce(channel: ChannelRef, key: PostKey) -> str: ...
+@overload
+def _nonce(channel: ChannelRef, key: PostKey | None) -> str | None: ...
 def _nonce(channel: ChannelRef, key: PostKey | None) -> str | None:
     """The same 25-character nonce for the same message from any replica (discord.py sets `enforce_nonce`); none
     for a message without a key."""

@@ -28,6 +28,7 @@ from adapters.slack.commands import SlashCommands
 from adapters.slack.errors import bolt_error
 from adapters.slack.events import ReactionVotes, ThreadReplies
 from adapters.slack.installs import InstalledTokens, StaticTokens, Tokens
+from adapters.slack.journal_club import JournalClub
 from adapters.slack.publisher import SlackPublisher
 from adapters.slack.settings import Secrets, Settings
 from adapters.slack.uninstalls import Uninstalls
@@ -111,4 +112,5 @@ async def build_app(
     CardActions(service, summary_wait_seconds=settings.summary_wait_seconds, publisher=publisher).register(bolt)
     ReactionVotes(service, settings).register(bolt)
     ThreadReplies(service).register(bolt)
+    JournalClub(service, publisher).register(bolt)  # journal club (issue 19)
     return SlackApp(bolt=bolt, client=client, publisher=publisher, installation_store=store)

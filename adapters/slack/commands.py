@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMANDS = ("/paper", "/hot", "/summarize", "/hotpapers")
-"""Every command the app answers; the manifest must declare exactly these (a test checks)."""
+"""The commands this module answers; with `adapters.slack.journal_club.COMMAND`, the manifest must declare exactly
+these (a test checks)."""
 HELP = (
     "*hotpapers* — `/paper 2010.00577` shows a paper · `/hot [days]` this channel's most-voted papers · "
     "`/summarize 2010.00577` writes a community summary · `/hotpapers subscribe [options]`, "

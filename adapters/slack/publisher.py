@@ -21,8 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from adapters.slack.text import clean, fit
+from bot import messages
 from bot.errors import Undeliverable, UpstreamUnavailable
-from bot.model import ChannelRef, DigestEntry, PostedMessage, PostKey
+from bot.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,35 @@ class SlackPublisher:
             ),
         )
         return message_id
+
+    # ── journal club (issue 19): a button per paper; the core records the votes ─────────────────────────────────
+
+    async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
+        return await self._post(channel, key, text=render.poll_text(draft), blocks=render.poll_blocks(draft))
+
+    async def end_poll(self, channel: ChannelRef, message_id: str, *, final: PollDraft) -> PollTally | None:
+        """The message shows the poll closed with the counts the core recorded (no buttons left); None: those
+        counts are the result."""
+        await self.update_poll(channel, message_id, final)
+        return None
+
+    async def update_poll(self, channel: ChannelRef, message_id: str, draft: PollDraft) -> None:
+        """The poll message with `draft`'s counts (after a vote, or closed)."""
+        token = await self._token(channel)
+        await _translated(
+            channel,
+            self._client.chat_update(
+                token=token,
+                channel=channel.channel,
+                ts=message_id,
+                text=render.poll_text(draft),
+                blocks=render.poll_blocks(draft),
+            ),
+        )
+
+    async def announce_winner(self, channel: ChannelRef, outcome: PollOutcome, *, key: PostKey) -> PostedMessage:
+        text = render.note(messages.winner_announcement(outcome))
+        return await self._post(channel, key, text=text, blocks=render.winner_blocks(outcome))
 
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         """A direct message from the app to `user_id` (chat.postMessage to a user id opens the app's DM)."""

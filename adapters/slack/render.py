@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.slack.text import clean, fit, link, plain
 from bot import messages
-from bot.model import ChannelSettings, DigestEntry, PaperCard
+from bot.model import ChannelSettings, DigestEntry, PaperCard, PollDraft, PollOutcome
 from bot.text import display_title
 
 Block = dict[str, Any]
@@ -29,6 +29,8 @@ HOT_OVERHEAD = 110  # per /hot entry: number, link URL and brackets, votes, line
 MAX_AUTHORS = 8
 VOTE_UP, VOTE_DOWN, REPORT, DISCUSS = "hp_vote_up", "hp_vote_down", "hp_report", "hp_discuss"
 SUMMARY_CALLBACK, SUMMARY_BLOCK, SUMMARY_ACTION = "hp_summarize", "hp_summary", "text"
+POLL_VOTE = "hp_poll_vote"
+"""A journal-club poll's buttons (issue 19): the value is `<poll id>:<answer index>`."""
 
 
 def paper_blocks(
@@ -175,3 +177,42 @@ def _buttons(card: PaperCard, *, discuss: bool = False) -> Block:
     if discuss:
         elements.append(button(DISCUSS, f"💬 {messages.DISCUSS}"))
     return {"type": "actions", "elements": elements}
+
+
+# ── journal club (issue 19) ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def poll_blocks(draft: PollDraft) -> list[Block]:
+    """The poll: the question and when it closes, each paper's full title as a link with its live count, then a
+    button per paper (one vote each, changeable); a closed poll keeps the counts and loses the buttons."""
+    intro = messages.poll_intro(draft)
+    counts = draft.counts or (0,) * len(draft.options)
+    lines = [
+        f"*{n}.* {link(option.url, option.title, limit=400)} — {messages.poll_votes(count)}"
+        for n, (option, count) in enumerate(zip(draft.options, counts, strict=False), 1)
+    ]
+    blocks: list[Block] = [_section(fit(clean(intro[0], single_line=True), 600)), _section("\n".join(lines))]
+    if draft.closed:
+        blocks.append(_context(messages.poll_closed_line(draft)))
+        return blocks
+    buttons = [
+        {
+            "type": "button",
+            "action_id": f"{POLL_VOTE}_{n}",
+            "value": f"{draft.poll_id}:{n}",
+            "text": {"type": "plain_text", "text": plain(f"{n + 1}. {option.label}", BUTTON_LIMIT), "emoji": True},
+        }
+        for n, option in enumerate(draft.options)
+    ]
+    blocks += [{"type": "actions", "elements": buttons[i : i + 5]} for i in range(0, len(buttons), 5)]
+    return blocks[:MAX_BLOCKS]
+
+
+def poll_text(draft: PollDraft) -> str:
+    """The poll message's fallback text."""
+    return fit(clean(messages.poll_intro(draft)[0], single_line=True), FALLBACK_LIMIT)
+
+
+def winner_blocks(outcome: PollOutcome) -> list[Block]:
+    """The winner's announcement: the sentence (with how a tie was broken), then the paper's card."""
+    return [_section(note(messages.winner_announcement(outcome))), *paper_blocks(outcome.winner)][:MAX_BLOCKS]

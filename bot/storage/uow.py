@@ -15,6 +15,7 @@ from bot.storage.digests import DigestRepository
 from bot.storage.events import EventRepository
 from bot.storage.pages import ChannelPageRepository
 from bot.storage.papers import PaperRepository
+from bot.storage.polls import PollRepository
 from bot.storage.posts import PostRepository
 from bot.storage.signals import SignalRepository
 from bot.storage.summaries import SummaryRepository
@@ -40,6 +41,8 @@ class UnitOfWork:
     """The channel's public page (issue 20, `bot/web`)."""
     threads: ThreadRepository
     """Discussion threads and who replied in them (issue 18)."""
+    polls: PollRepository
+    """Journal-club polls (issue 19, `bot/journal_club.py`)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -67,6 +70,7 @@ class UnitOfWork:
         )
         self.pages = ChannelPageRepository(session)
         self.threads = ThreadRepository(session)
+        self.polls = PollRepository(session)
         return self
 
     async def __aexit__(

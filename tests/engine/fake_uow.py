@@ -25,11 +25,14 @@ from bot.records import (
     CardParts,
     ChannelActivity,
     Claim,
+    CloseOutcome,
     PageState,
     PaperView,
     PlanEntry,
     PlannedPost,
+    PollRecord,
     Recorded,
+    StartOutcome,
     ThreadRecord,
 )
 from bot.votes import BUTTON, Reaction, Vote, VoteKey, joined, names, reaction_name, transition
@@ -85,6 +88,14 @@ class StoredReply:
 
 
 @dataclass
+class StoredPoll:
+    """A journal-club poll (issue 19): its record, and the channel and week it holds while not closed."""
+
+    record: PollRecord
+    week: str | None
+
+
+@dataclass
 class Tables:
     """What the database holds. Every id comes from one counter, as unique as the real ones."""
 
@@ -102,6 +113,8 @@ class Tables:
     threads: dict[int, ThreadRecord] = field(default_factory=dict)
     replies: dict[tuple[int, str], StoredReply] = field(default_factory=dict)
     """(channel id, reply message id) → who replied, in which thread, when."""
+    polls: dict[int, StoredPoll] = field(default_factory=dict)  # journal club
+    poll_votes: dict[tuple[int, str], int] = field(default_factory=dict)
     last_id: int = 0
 
     def new_id(self) -> int:
@@ -667,6 +680,189 @@ class FakeThreads(_Repository):
         return len(gone)
 
 
+class FakePolls(_Repository):
+    """`bot.storage.polls.PollRepository` in memory: one poll not closed per channel, one scheduled poll per week."""
+
+    async def claim_start(
+        self,
+        channel_id: int,
+        *,
+        holder: str,
+        now: datetime,
+        lease: timedelta,
+        candidates: Sequence[str],
+        closes_at: datetime,
+        hours: int,
+        week: str | None = None,
+        by: str | None = None,
+    ) -> tuple[StartOutcome, PollRecord | None]:
+        current = await self.current(channel_id)
+        taken_week = week is not None and any(
+            p.week == week and p.record.channel_id == channel_id for p in self._t.polls.values()
+        )
+        if current is None and not taken_week:
+            poll_id = self._t.new_id()
+            record = PollRecord(
+                poll_id, channel_id, "starting", holder, 1, now + lease, now, closes_at, hours, tuple(candidates),
+                False, None, None, None, "", False, None, None,
+            )  # fmt: skip
+            self._t.polls[poll_id] = StoredPoll(record, week)
+            return "new", record
+        if current is None:
+            return "done-before", None
+        if current.state != "starting":
+            return ("open" if current.state == "open" else "held-elsewhere"), current
+        resumed = await self.resume_start(current.id, holder=holder, now=now, lease=lease)
+        return ("resumed", resumed) if resumed is not None else ("held-elsewhere", current)
+
+    async def resume_start(self, poll_id: int, *, holder: str, now: datetime, lease: timedelta) -> PollRecord | None:
+        poll = self._t.polls.get(poll_id)
+        if poll is None or poll.record.state != "starting":
+            return None
+        if poll.record.lease_until > now and poll.record.holder != holder:
+            return None
+        return self._set(poll_id, holder=holder, lease_until=now + lease, fence=poll.record.fence + 1)
+
+    async def intend_start(self, poll_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+        return self._held(poll_id, fence, "starting", start_intent=True, lease_until=until)
+
+    async def record_start(self, poll_id: int, fence: int, message_id: str) -> Recorded:
+        poll = self._t.polls[poll_id].record
+        if (poll.fence, poll.state) != (fence, "starting"):
+            return "taken" if poll.fence == fence else "fence-lost"
+        if poll.message_id is not None:
+            return "taken"
+        self._set(poll_id, message_id=message_id[:64], state="open")
+        return "recorded"
+
+    async def abandon(self, poll_id: int, fence: int) -> bool:
+        poll = self._t.polls.get(poll_id)
+        if poll is None or (poll.record.fence, poll.record.state) != (fence, "starting"):
+            return False
+        del self._t.polls[poll_id]
+        return True
+
+    async def release(self, poll_id: int, fence: int, *, now: datetime, error: str | None = None) -> None:
+        poll = self._t.polls.get(poll_id)
+        if poll is not None and poll.record.fence == fence and poll.record.state in ("starting", "closing"):
+            self._set(poll_id, lease_until=now)
+
+    async def claim_close(
+        self, poll_id: int, *, holder: str, now: datetime, lease: timedelta, force: bool
+    ) -> tuple[CloseOutcome, PollRecord | None]:
+        poll = self._t.polls.get(poll_id)
+        if poll is None:
+            return "closed-before", None
+        record = poll.record
+        due = record.state == "open" and (force or record.closes_at <= now)
+        stalled = record.state == "closing" and (record.lease_until <= now or record.holder == holder)
+        if due or stalled:
+            claimed = self._set(
+                poll_id, state="closing", holder=holder, lease_until=now + lease, fence=record.fence + 1
+            )
+            return ("resumed" if stalled else "new"), claimed
+        if record.state == "closed":
+            return "closed-before", record
+        return ("held-elsewhere" if record.state == "closing" else "not-due"), record
+
+    async def store_result(
+        self, poll_id: int, fence: int, counts: Sequence[int], winner: str, tie: str, *, until: datetime
+    ) -> bool:
+        return self._held(poll_id, fence, "closing", counts=tuple(counts), winner=winner, tie=tie, lease_until=until)
+
+    async def intend_announce(self, poll_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+        return self._held(poll_id, fence, "closing", announce_intent=True, lease_until=until)
+
+    async def record_announce(self, poll_id: int, fence: int, message_id: str, *, now: datetime) -> Recorded:
+        poll = self._t.polls[poll_id].record
+        if (poll.fence, poll.state) != (fence, "closing") or poll.announce_message_id is not None:
+            return "taken" if poll.fence == fence else "fence-lost"
+        self._set(poll_id, announce_message_id=message_id[:64], state="closed", closed_at=now)
+        return "recorded"
+
+    async def record_thread(self, poll_id: int, thread_id: str) -> None:
+        self._set(poll_id, thread_id=thread_id[:64])
+
+    async def get(self, poll_id: int) -> PollRecord | None:
+        poll = self._t.polls.get(poll_id)
+        return None if poll is None else poll.record
+
+    async def current(self, channel_id: int) -> PollRecord | None:
+        return next(
+            (
+                p.record
+                for p in self._t.polls.values()
+                if p.record.channel_id == channel_id and p.record.state != "closed"
+            ),
+            None,
+        )
+
+    async def by_message(self, channel_id: int, message_id: str) -> PollRecord | None:
+        return next(
+            (
+                p.record
+                for p in self._t.polls.values()
+                if (p.record.channel_id, p.record.message_id) == (channel_id, message_id)
+            ),
+            None,
+        )
+
+    async def due(self, now: datetime, *, limit: int = 100) -> list[tuple[int, str, str, str, str]]:
+        found = [
+            p.record
+            for p in self._t.polls.values()
+            if (p.record.state == "open" and p.record.closes_at <= now)
+            or (p.record.state in ("starting", "closing") and p.record.lease_until <= now)
+        ]
+        found.sort(key=lambda r: (r.closes_at, r.id))
+        refs = [(r.id, self._t.channels[r.channel_id].ref) for r in found[:limit]]
+        return [(i, ref.platform, ref.workspace, ref.channel, ref.name) for i, ref in refs]
+
+    async def history(self, channel_id: int, *, limit: int) -> list[PollRecord]:
+        closed = [
+            p.record for p in self._t.polls.values() if p.record.channel_id == channel_id and p.record.state == "closed"
+        ]
+        return sorted(closed, key=lambda r: (r.closed_at, r.id), reverse=True)[:limit]
+
+    async def posted_since(self, channel_id: int, since: date) -> list[str]:
+        posted = [
+            (self._t.digests[p.digest_id].day, p.entry.rank, p.entry.paper_id)
+            for p in self._t.posts.values()
+            if p.channel_id == channel_id and p.message_id is not None and self._t.digests[p.digest_id].day >= since
+        ]
+        posted.sort(key=lambda item: (-item[0].toordinal(), item[1]))
+        return list(dict.fromkeys(paper for _, _, paper in posted))
+
+    async def vote(self, poll_id: int, user_id: str, choice: int, *, now: datetime) -> None:
+        self._t.poll_votes[(poll_id, user_id[:64])] = choice
+
+    async def choice_of(self, poll_id: int, user_id: str) -> int | None:
+        return self._t.poll_votes.get((poll_id, user_id[:64]))
+
+    async def tally(self, poll_id: int, options: int) -> tuple[int, ...]:
+        choices = [c for (p, _), c in self._t.poll_votes.items() if p == poll_id]
+        return tuple(choices.count(i) for i in range(options))
+
+    async def forget(self, platform: str, user_id: str) -> int:
+        polls = {i for i, p in self._t.polls.items() if self._t.channels[p.record.channel_id].ref.platform == platform}
+        gone = [key for key in self._t.poll_votes if key[0] in polls and key[1] == user_id[:64]]
+        for key in gone:
+            del self._t.poll_votes[key]
+        return len(gone)
+
+    def _set(self, poll_id: int, **changes: object) -> PollRecord:
+        poll = self._t.polls[poll_id]
+        poll.record = dataclasses.replace(poll.record, **changes)  # type: ignore[arg-type]
+        return poll.record
+
+    def _held(self, poll_id: int, fence: int, state: str, **changes: object) -> bool:
+        poll = self._t.polls.get(poll_id)
+        if poll is None or (poll.record.fence, poll.record.state) != (fence, state):
+            return False
+        self._set(poll_id, **changes)
+        return True
+
+
 class FakeUnitOfWork:
     """`bot.ports.UnitOfWork` in memory: works on a copy of the database's tables, which `commit` makes current."""
 
@@ -685,6 +881,7 @@ class FakeUnitOfWork:
         self.card_parts = FakeCardParts(self)
         self.pages = FakePages(self)
         self.threads = FakeThreads(self)
+        self.polls = FakePolls(self)
 
     async def __aenter__(self) -> Self:
         self._database.units += 1

@@ -14,6 +14,10 @@ from bot.model import (
     DigestResult,
     Discussion,
     PaperCard,
+    PastWinner,
+    PollClose,
+    PollDraft,
+    PollStart,
     ReplyEvent,
     Roundup,
     RoundupResult,
@@ -120,6 +124,42 @@ class ForwardingService:
 
     async def post_roundup(self, channel: ChannelRef, publisher: Publisher, day: date | None = None) -> RoundupResult:
         return await self._forward("post_roundup", lambda: self._service.post_roundup(channel, publisher, day))
+
+    async def journal_club_start(
+        self,
+        channel: ChannelRef,
+        publisher: Publisher,
+        *,
+        candidates: int | str | None = None,
+        closes: str | None = None,
+        by: str | None = None,
+    ) -> PollStart:
+        return await self._forward(
+            "journal_club_start",
+            lambda: self._service.journal_club_start(channel, publisher, candidates=candidates, closes=closes, by=by),
+        )
+
+    async def journal_club_weekly(self, channel: ChannelRef, publisher: Publisher) -> PollStart | None:
+        return await self._forward("journal_club_weekly", lambda: self._service.journal_club_weekly(channel, publisher))
+
+    async def journal_club_close(self, channel: ChannelRef, publisher: Publisher) -> PollClose:
+        return await self._forward("journal_club_close", lambda: self._service.journal_club_close(channel, publisher))
+
+    async def journal_club_history(self, channel: ChannelRef, *, limit: int = 10) -> list[PastWinner]:
+        return await self._forward(
+            "journal_club_history", lambda: self._service.journal_club_history(channel, limit=limit)
+        )
+
+    async def journal_club_poll(self, channel: ChannelRef) -> PollDraft | None:
+        return await self._forward("journal_club_poll", lambda: self._service.journal_club_poll(channel))
+
+    async def poll_vote(
+        self, channel: ChannelRef, message_id: str, user_id: str, choice: int
+    ) -> tuple[PollDraft, int | None]:
+        return await self._forward("poll_vote", lambda: self._service.poll_vote(channel, message_id, user_id, choice))
+
+    async def close_due_polls(self, publisher_for: Callable[[str], Publisher | None]) -> list[PollClose]:
+        return await self._forward("close_due_polls", lambda: self._service.close_due_polls(publisher_for))
 
 
 def _implements(service: ForwardingService) -> ChatService:

@@ -148,3 +148,14 @@ def test_thread_and_roundup_settings_are_parsed_and_bad_ones_refused() -> None:
     shown = describe(settings)
     assert "discussion threads: one opened for every paper as it is posted" in shown
     assert "weekly roundup: Mondays at 08:30 UTC; one line for a quiet week" in shown
+
+
+def test_a_weekly_journal_club_poll_is_a_day_and_a_time_or_off() -> None:
+    settings = apply_options(ChannelSettings(), {"journalclub": "Friday 15:30"})
+    assert settings.journal_club == "fri 15:30"
+    assert apply_options(settings, {"journal-club": "off"}).journal_club == ""
+    assert "weekly journal-club poll: fri 15:30 UTC" in describe(settings)
+    assert "journal-club" not in describe(ChannelSettings())
+    for bad in ("someday 15:00", "fri", "fri 25:00"):
+        with pytest.raises(BadInput, match="journal_club"):
+            apply_options(ChannelSettings(), {"journalclub": bad})

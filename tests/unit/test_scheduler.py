@@ -163,7 +163,13 @@ def test_fixed_jobs_are_listed_with_their_next_run_before_start() -> None:
     runs = dict(scheduler_for(StubService()).next_runs())
     assert runs["ingest"] == datetime(2024, 3, 4, 20, 30, tzinfo=runs["ingest"].tzinfo)  # Monday 20:30 New York
     assert runs["ingest"].astimezone(UTC) == datetime(2024, 3, 5, 1, 30, tzinfo=UTC)
-    assert set(runs) == {"ingest", "refresh signals", "resync subscriptions", "prune processed events"}
+    assert set(runs) == {
+        "ingest",
+        "refresh signals",
+        "resync subscriptions",
+        "prune processed events",
+        "close journal-club polls",
+    }
     assert all(when is not None and when > NOW for when in runs.values())
 
 

@@ -47,7 +47,7 @@ async def test_the_commands_are_synced_globally_with_hotpapers_for_channel_manag
     await start_bot(hotpapers)
     (sync,) = await fake.wait_for("PUT", COMMANDS)
     synced = {c["name"]: c for c in sync.json}
-    assert set(synced) == {"paper", "top", "summarize", "hotpapers"}
+    assert set(synced) == {"paper", "top", "summarize", "hotpapers", "journalclub"}
     assert synced["paper"]["options"] == [
         {
             "type": 3,
@@ -78,7 +78,7 @@ async def test_configured_guilds_get_the_commands_directly_and_the_stale_global_
     fake.commands["global"] = [{"id": "1", "name": "paper", "type": 1}]  # left by an earlier global sync
     await start_bot(hotpapers, guilds=[int(GUILD_ID)])
     (sync,) = await fake.wait_for("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
-    assert {c["name"] for c in sync.json} == {"paper", "top", "summarize", "hotpapers"}
+    assert {c["name"] for c in sync.json} == {"paper", "top", "summarize", "hotpapers", "journalclub"}
     assert [r.json for r in fake.sent("PUT", COMMANDS)] == [[]] and fake.commands["global"] == []
     await fake.interact(command(fake, "top"))  # a guild command carries data.guild_id and still resolves
     await fake.wait_for("POST", r"/webhooks/.+")
@@ -91,7 +91,7 @@ async def test_a_global_sync_empties_the_guild_sets_an_earlier_guild_sync_left(
     await start_bot(hotpapers)
     (cleared,) = await fake.wait_for("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
     assert cleared.json == [] and cleared.status == 200 and fake.commands[GUILD_ID] == []
-    assert {c["name"] for c in fake.commands["global"]} == {"paper", "top", "summarize", "hotpapers"}
+    assert {c["name"] for c in fake.commands["global"]} == {"paper", "top", "summarize", "hotpapers", "journalclub"}
 
 
 async def test_a_guild_that_refuses_the_sync_does_not_stop_the_others(

@@ -12,6 +12,7 @@ import yaml
 import adapters.slack
 from adapters.slack.commands import COMMANDS
 from adapters.slack.events import BOT_EVENTS
+from adapters.slack.journal_club import COMMAND as JOURNAL_CLUB
 from adapters.slack.settings import BOT_SCOPES, Settings
 from bot.config import Config
 from bot.errors import ConfigError
@@ -73,7 +74,7 @@ async def test_run_does_nothing_when_disabled_and_names_a_missing_secret(hotpape
 
 def test_the_manifest_declares_exactly_the_commands_events_and_scopes_the_app_uses(manifest: dict[str, Any]) -> None:
     commands = [entry["command"] for entry in manifest["features"]["slash_commands"]]
-    assert sorted(commands) == sorted(COMMANDS)
+    assert sorted(commands) == sorted([*COMMANDS, JOURNAL_CLUB])
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert events == {*BOT_EVENTS, "app_uninstalled", "tokens_revoked"}
     assert manifest["oauth_config"]["scopes"]["bot"] == sorted(BOT_SCOPES)
@@ -93,7 +94,7 @@ async def test_every_command_in_the_manifest_is_answered_by_the_app(
 ) -> None:
     async with serving(hotpapers, fake) as bot:
         commands = [entry["command"] for entry in manifest["features"]["slash_commands"]]
-        assert [await _send(bot, command, n) for n, command in enumerate(commands)] == [200, 200, 200, 200]
+        assert [await _send(bot, command, n) for n, command in enumerate(commands)] == [200] * 5
         assert await _send(bot, "/not-in-the-manifest", 9) == 404  # what bolt answers a command nobody handles
         await fake.wait_for_responses(3)  # /summarize without a reference answers in its ack instead
 

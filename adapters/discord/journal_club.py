@@ -1,0 +1,69 @@
+"""`/journalclub start | close | history` on Discord (issue 19): translate, call the engine, answer privately.
+
+The poll itself is Discord's native poll (`DiscordPublisher.start_poll`): Discord counts the votes, one per person
+and changeable, and the engine reads the final counts when the poll ends (`end_poll`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from adapters.discord import render
+from adapters.discord.channels import interaction_channel
+from adapters.discord.commands import _require_manage_channels
+from bot.messages import history_lines, poll_close_answer, poll_started
+
+if TYPE_CHECKING:
+    from bot.ports import ChatService, Publisher
+
+
+class JournalClubCommands(commands.Cog):
+    """Starting and closing a poll is for channel admins (Manage Channels, checked again here); anyone may read the
+    history."""
+
+    journalclub = app_commands.Group(
+        name="journalclub",
+        description="A paper to read together: a poll over the week's top papers here",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+    )
+
+    def __init__(self, service: ChatService, publisher: Publisher) -> None:
+        self.service, self.publisher = service, publisher
+
+    @journalclub.command(name="start", description="Start a poll over the week's top papers here (admins)")
+    @app_commands.describe(
+        candidates="Papers in the poll (2-10, default 5)",
+        closes="When it closes: 36h, 2d or 2020-11-09T17:00 in the channel's time zone (default 48h)",
+    )
+    async def start(
+        self,
+        interaction: discord.Interaction[Any],
+        candidates: app_commands.Range[int, 2, 10] | None = None,
+        closes: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        _require_manage_channels(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = interaction_channel(interaction)
+        by = str(interaction.user.id)
+        start = await self.service.journal_club_start(
+            channel, self.publisher, candidates=candidates, closes=closes, by=by
+        )
+        await interaction.followup.send(render.content(poll_started(start)), ephemeral=True)
+
+    @journalclub.command(name="close", description="Close this channel's poll now and announce the winner (admins)")
+    async def close(self, interaction: discord.Interaction[Any]) -> None:
+        _require_manage_channels(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        closed = await self.service.journal_club_close(interaction_channel(interaction), self.publisher)
+        said = poll_close_answer(closed) or "Closed: the winner is announced in the channel."
+        await interaction.followup.send(render.content(said), ephemeral=True)
+
+    @journalclub.command(name="history", description="The papers this channel's journal club chose, newest first")
+    async def history(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        winners = await self.service.journal_club_history(interaction_channel(interaction))
+        await interaction.followup.send(render.content("\n".join(history_lines(winners))), ephemeral=True)

@@ -1,0 +1,33 @@
+"""The journal club (issue 19) on the in-memory unit of work: the same use cases as tests/storage/test_journal_club.py
+runs on SQLite and PostgreSQL, here without a database (the fake's poll repository keeps the same rules)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import BadInput
+from tests.engine.conftest import Engine
+from tests.storage.test_journal_club import CHANNEL, PollPlatform, Polls
+
+
+async def test_start_a_changed_vote_a_tie_broken_by_hotness_and_history(engine: Engine) -> None:
+    shared = PollPlatform()
+    service = engine.service
+    start = await service.journal_club_start(CHANNEL, Polls(shared), candidates=3, closes="1h")
+    assert start.state == "started" and start.message is not None and start.draft is not None
+    message = start.message.message_id
+    await service.poll_vote(CHANNEL, message, "ada", 0)
+    _, before = await service.poll_vote(CHANNEL, message, "ada", 1)
+    draft, _ = await service.poll_vote(CHANNEL, message, "grace", 0)
+    assert before == 0 and draft.counts == (1, 1, 0)
+    assert (await service.journal_club_start(CHANNEL, Polls(shared))).state == "open"
+    engine.clock.advance(hours=1)
+    (closed,) = await service.close_due_polls(lambda _: Polls(shared))
+    assert closed.outcome is not None and closed.outcome.winner.paper.id == start.draft.options[0].paper_id
+    assert "the tie was broken by hotness" in closed.outcome.tie
+    assert len(shared.visible("win")) == 1 and await service.close_due_polls(lambda _: Polls(shared)) == []
+    (past,) = await service.journal_club_history(CHANNEL)
+    assert (past.paper_id, past.votes, past.voters) == (start.draft.options[0].paper_id, 1, 2)
+    assert await service.forget_user("console", "ada") == 1
+    with pytest.raises(BadInput, match="closed"):
+        await service.poll_vote(CHANNEL, message, "ada", 0)
