@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -32,7 +33,8 @@ from adapters.slack.settings import Settings as SlackSettings
 from bench.common import Result, quick, say
 from bench.context import BenchContext
 from bench.data import drop_schema, recreate_schema
-from bot.model import ChannelRef, Paper
+from bot.model import ChannelRef, DigestEntry, Paper, PostedMessage, PostKey
+from bot.ports import Publisher
 from tests.fakes.discord_server import (
     GUILD_ID,
     REALISTIC_MESSAGE_BUCKET,
@@ -200,7 +202,7 @@ class PacedPublisher:
     chat.postMessage, instead of being answered `ratelimited` and sleeping Retry-After plus slack_sdk's random
     jitter of up to a second."""
 
-    def __init__(self, inner: Any, burst: int, rate: float) -> None:
+    def __init__(self, inner: Publisher, burst: int, rate: float) -> None:
         self._inner, self._burst, self._rate = inner, burst, rate
         self.platform = inner.platform
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -216,16 +218,24 @@ class PacedPublisher:
             self._buckets[channel.channel] = (tokens, now)
             await asyncio.sleep((1.0 - tokens) / self._rate + 0.002)
 
-    async def publish(self, channel: ChannelRef, entry: Any, *, key: Any) -> Any:
+    async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey) -> PostedMessage:
         await self._wait(channel)
         return await self._inner.publish(channel, entry, key=key)
 
-    async def say(self, channel: ChannelRef, text: str, *, key: Any = None) -> Any:
+    async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         await self._wait(channel)
         return await self._inner.say(channel, text, key=key)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    async def find(
+        self, channel: ChannelRef, keys: Collection[PostKey], *, since: datetime
+    ) -> dict[PostKey, list[str]]:
+        return await self._inner.find(channel, keys, since=since)
+
+    async def delete(self, channel: ChannelRef, message_id: str) -> None:
+        await self._inner.delete(channel, message_id)
+
+    async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
+        return await self._inner.tell_admin(channel, user_id, text)
 
 
 async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
@@ -240,7 +250,7 @@ async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
         await recreate_schema(context.url, SCHEMA)
         app = await context.app(schema=SCHEMA, now=NOW)
         settings = SlackSettings(api_url=fake.api_url)
-        publisher: Any = SlackPublisher(web_client(settings), static_tokens(token))
+        publisher: Publisher = SlackPublisher(web_client(settings), static_tokens(token))
         if paced:
             publisher = PacedPublisher(publisher, burst, rate)
         try:

@@ -134,14 +134,9 @@ class Ingestor:
             progress.start(f"Refreshing signals for {len(papers)} papers", None)
         return await self._refresh(papers, day)
 
-    async def refresh_if_stale(self, papers: Sequence[Paper]) -> tuple[str, ...]:
-        """Refresh signals for papers with no recent snapshot (a `/paper` for an older paper); returns the
-        labels of sources that are unavailable."""
-        await self.refresh_stale(papers)
-        return self.unavailable()
-
     async def refresh_stale(self, papers: Sequence[Paper]) -> bool:
-        """`refresh_if_stale`, saying whether any paper's signals were refreshed (its card is then read again)."""
+        """Refresh signals for papers with no recent snapshot (a `/paper` for an older paper); returns whether any
+        was refreshed (its card is then read again)."""
         if self._signals is None:
             return False
         cutoff = self._clock.now() - self._refresh_after

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-Platform = Literal["discord", "slack", "console"]
 VoteValue = Literal[1, -1]
 
 

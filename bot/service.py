@@ -104,7 +104,7 @@ class HotPapers:
         # Concurrent reactions are written together, one transaction per group; a lone one at once.
         self._votes = VoteQueue(self._write_votes)
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
-        self.metrics: MetricsSink = metrics or NullMetrics()
+        self._metrics: MetricsSink = metrics or NullMetrics()
 
     def on_settings_changed(self, listener: Callable[[ChannelRef, ChannelSettings], None]) -> None:
         """Call `listener` after a channel's settings change (the scheduler moves its job at once)."""
@@ -146,7 +146,7 @@ class HotPapers:
             (card,) = await build_cards(uow, [ranked], inputs.data, self._context, now=now, unavailable=unavailable)
             card = dataclasses.replace(card, discussed=discussed)
             await uow.commit()  # an LLM summary written for the card is cached
-        self.metrics.observe_paper(time.perf_counter() - started)
+        self._metrics.observe_paper(time.perf_counter() - started)
         return card
 
     async def top(self, channel: ChannelRef, days: int = 7, *, limit: int = 10) -> list[PaperCard]:
@@ -240,7 +240,7 @@ class HotPapers:
         is ignored: a bot's reaction, a retried delivery, or a message the bot did not post."""
         tally = await self._record_vote(event)
         result = "ignored" if tally is None else ("removed" if event.removed else "recorded")
-        self.metrics.vote(event.channel.platform, result)
+        self._metrics.vote(event.channel.platform, result)
         return tally
 
     async def _record_vote(self, event: VoteEvent) -> VoteTally | None:
@@ -277,7 +277,7 @@ class HotPapers:
             await uow.votes.clear_reactions(channel_id, paper_id, reaction)
             tally = (await uow.votes.tallies(channel_id, [paper_id])).get(paper_id, VoteTally())
             await uow.commit()
-        self.metrics.vote(channel.platform, "removed")
+        self._metrics.vote(channel.platform, "removed")
         return tally
 
     async def forget_user(self, platform: str, user_id: str) -> int:
@@ -345,7 +345,7 @@ class HotPapers:
             await self._unpause(channel)
             log.info("%s resumed by itself: the platform takes its digest again", channel.key)
         if result.state in ("posted", "resumed", "empty"):
-            self.metrics.digest_posted(channel.platform, result.posted)
+            self._metrics.digest_posted(channel.platform, result.posted)
         return result
 
     def _give_up_at(self, settings: ChannelSettings, now: datetime) -> datetime:

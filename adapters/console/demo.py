@@ -55,12 +55,18 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         console.print(Text(SIGNAL_NOTE, style="dim"))
         console.print(Text("1) Preview of today's digest for #ml-papers, with why each paper is hot:", style="bold"))
         console.print(digest_table(await service.digest(channel)))
-        console.print(Text("2) Posting it: a header, then one message per paper so each can be voted on:",
-                           style="bold"))  # fmt: skip
+        console.print(
+            Text("2) Posting it: a header, then one message per paper so each can be voted on:", style="bold")
+        )
         publisher = ConsolePublisher(console, prefix="console-demo")  # fixed ids: the demo prints them
         await service.post_digest(channel, None, publisher)
-        console.print(Text("3) Three people react 👍 to message 3 and one 👎 to message 1 (the votes feed the "
-                           "channel's ranking and /top):", style="bold"))  # fmt: skip
+        console.print(
+            Text(
+                "3) Three people react 👍 to message 3 and one 👎 to message 1 (the votes feed the "
+                "channel's ranking and /top):",
+                style="bold",
+            )
+        )
         by_rank = {e.rank: m for m, e in publisher.posted if e is not None}
         for user in ("ada", "grace", "alan"):
             third = await service.record_vote(VoteEvent(channel, user, by_rank[3].message_id, 1))
@@ -68,8 +74,10 @@ async def run_demo(console: Console, config: Config | None = None) -> None:
         assert first is not None and third is not None
         console.print(f"   message 3: 👍{third.up} 👎{third.down}   message 1: 👍{first.up} 👎{first.down}")
         for rank, card in enumerate(await service.top(channel, 30), 1):
-            console.print(Text(f"   /top {rank}. {card.paper.id}  👍{card.votes.up} 👎{card.votes.down}  ")
-                          + Text(card.paper.title[:70], style="italic"))  # fmt: skip
+            console.print(
+                Text(f"   /top {rank}. {card.paper.id}  👍{card.votes.up} 👎{card.votes.down}  ")
+                + Text(card.paper.title[:70], style="italic")
+            )
         console.print(Rule())
         console.print(Text(f"4) /paper {DEMO_PAPER} (with a ShortScience community summary):", style="bold"))
         console.print(paper_panel(await service.paper(DEMO_PAPER, channel)))

@@ -24,7 +24,7 @@ from bot.messages import (
     summary_saved,
     vote_receipt,
 )
-from bot.model import ChannelRef, DigestResult, ReplyEvent, VoteEvent
+from bot.model import ChannelRef, DigestResult, ReplyEvent, VoteEvent, VoteValue
 from bot.ports import ChatService
 from bot.text import announcement_day, whole_number
 
@@ -63,12 +63,23 @@ class ConsoleSession:
         self._user = user
         self._publisher = ConsolePublisher(console)
         self._commands: dict[str, Callable[[list[str]], object]] = {
-            "paper": self._paper, "digest": self._digest, "post": self._post, "top": self._top,
-            "vote": self._vote, "summarize": self._summarize, "subscribe": self._subscribe,
-            "unsubscribe": self._unsubscribe, "settings": self._settings, "help": self._help,
-            "summary": self._summary_vote, "report": self._report, "regenerate": self._regenerate,
-            "forget-me": self._forget_me, "thread": self._thread, "roundup": self._roundup,
-        }  # fmt: skip
+            "paper": self._paper,
+            "digest": self._digest,
+            "post": self._post,
+            "top": self._top,
+            "vote": self._vote,
+            "summarize": self._summarize,
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "settings": self._settings,
+            "help": self._help,
+            "summary": self._summary_vote,
+            "report": self._report,
+            "regenerate": self._regenerate,
+            "forget-me": self._forget_me,
+            "thread": self._thread,
+            "roundup": self._roundup,
+        }
 
     async def handle(self, line: str) -> bool:
         """Run one command line; False means quit."""
@@ -123,7 +134,7 @@ class ConsoleSession:
     async def _vote(self, args: list[str]) -> None:
         if len(args) not in (2, 3) or args[1] not in ("up", "down") or (len(args) == 3 and args[2] != "remove"):
             raise BadInput("usage: /vote N|REF up|down [remove]")
-        value = 1 if args[1] == "up" else -1
+        value: VoteValue = 1 if args[1] == "up" else -1
         removed = len(args) == 3
         if args[0].isdigit():  # any digits, '²' included: the helper accepts ASCII digits in range only
             message = self._message_for_rank(whole_number(args[0], what="N (a digest entry)", low=1, high=MAX_RANK))
@@ -156,8 +167,13 @@ class ConsoleSession:
     async def _summarize(self, args: list[str]) -> None:
         if len(args) < 2:
             raise BadInput("usage: /summarize REF TEXT…")
-        summary = await self._service.add_summary(args[0], self._channel, author=self._user, text=" ".join(args[1:]),
-                                                  author_id=summary_author("console", self._user))  # fmt: skip
+        summary = await self._service.add_summary(
+            args[0],
+            self._channel,
+            author=self._user,
+            text=" ".join(args[1:]),
+            author_id=summary_author("console", self._user),
+        )
         self._console.print(Text(summary_saved(parse_arxiv_id(args[0]).id, number=summary.id)))
 
     async def _summary_vote(self, args: list[str]) -> None:

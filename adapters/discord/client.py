@@ -133,11 +133,13 @@ async def _sync(
         synced = await tree.sync(guild=guild)
     except discord.RateLimited as error:
         # Longer than the bot waits for (MAX_RATELIMIT_WAIT): the commands there stay as they were until a restart.
-        log.warning("slash-command sync (%s) rate-limited for %.0f s; keeping the commands already there",
-                    where, error.retry_after)  # fmt: skip
+        log.warning(
+            "slash-command sync (%s) rate-limited for %.0f s; keeping the commands already there",
+            where,
+            error.retry_after,
+        )
     except discord.HTTPException as error:
-        log.error("could not sync slash commands (%s; is the bot there, with applications.commands?): %s",
-                  where, error)  # fmt: skip
+        log.error("could not sync slash commands (%s; is the bot there, with applications.commands?): %s", where, error)
     else:
         (log.debug if quiet else log.info)("synced %d slash commands (%s)", len(synced), where)
 

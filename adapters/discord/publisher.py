@@ -58,19 +58,28 @@ class DiscordPublisher:
     async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         target = await self._target(channel)
         body = render.keyed_line(text, key)
-        message = await self._sent(
-            channel, lambda: target.send(body, allowed_mentions=NO_MENTIONS, **_nonce(channel, key))
-        )
+        nonce = _nonce(channel, key)
+
+        def send() -> Awaitable[discord.Message]:
+            if nonce is None:
+                return target.send(body, allowed_mentions=NO_MENTIONS)
+            return target.send(body, allowed_mentions=NO_MENTIONS, nonce=nonce)
+
+        message = await self._sent(channel, send)
         return PostedMessage(channel, str(message.id))
 
     async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey | None = None) -> PostedMessage:
         target = await self._target(channel)
         embed = render.entry_embed(entry, vote_hint=self._vote_hint, key=key)
         view = links_view(entry.card, discuss=entry.discuss)
-        message = await self._sent(
-            channel,
-            lambda: target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS, **_nonce(channel, key)),
-        )
+        nonce = _nonce(channel, key)
+
+        def send() -> Awaitable[discord.Message]:
+            if nonce is None:
+                return target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+            return target.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS, nonce=nonce)
+
+        message = await self._sent(channel, send)
         for emoji in self._seed_emoji:
             # Best effort, whatever goes wrong (a long 429, a reset, a timeout): the post exists and is returned,
             # and a failure here must never make the engine post it again.
@@ -96,7 +105,7 @@ class DiscordPublisher:
             async for message in target.history(limit=HISTORY_LIMIT, after=since, oldest_first=True):
                 key = render.key_of(message) if message.author.id == me else None
                 if key in wanted:
-                    found.setdefault(key, []).append(str(message.id))  # type: ignore[arg-type]
+                    found.setdefault(key, []).append(str(message.id))
 
         async with self._budget.request():  # history pages count as requests too (one budget slot per scan)
             await _translated(channel, scan())
@@ -156,11 +165,12 @@ class DiscordPublisher:
             return await _translated(channel, request())
 
 
-def _nonce(channel: ChannelRef, key: PostKey | None) -> dict[str, str]:
-    """The same 25-character nonce for the same message from any replica (discord.py sets `enforce_nonce`)."""
+def _nonce(channel: ChannelRef, key: PostKey | None) -> str | None:
+    """The same 25-character nonce for the same message from any replica (discord.py sets `enforce_nonce`); none
+    for a message without a key."""
     if key is None:
-        return {}
-    return {"nonce": hashlib.sha256(f"{channel.key}|{key}".encode()).hexdigest()[:25]}
+        return None
+    return hashlib.sha256(f"{channel.key}|{key}".encode()).hexdigest()[:25]
 
 
 _CODES: dict[int, tuple[str, str]] = {

@@ -50,8 +50,9 @@ def reaction_name(emoji: discord.PartialEmoji) -> str:
     return (emoji.name or "").replace("\ufe0f", "")
 
 
-def vote_event(payload: discord.RawReactionActionEvent, *, own_id: int, emoji: EmojiVotes,
-               channel: object = None) -> VoteEvent | None:  # fmt: skip
+def vote_event(
+    payload: discord.RawReactionActionEvent, *, own_id: int, emoji: EmojiVotes, channel: object = None
+) -> VoteEvent | None:
     """The VoteEvent for a raw reaction, or None for our own reactions and for emoji that are not votes."""
     value = emoji.value(payload.emoji)
     if value is None or payload.user_id == own_id:

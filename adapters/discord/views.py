@@ -102,7 +102,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hp
 
     def __init__(self, paper_id: str) -> None:
         self.paper_id = paper_id
-        button = discord.ui.Button(
+        button: discord.ui.Button[Any] = discord.ui.Button(
             style=discord.ButtonStyle.secondary, label="Report summary", custom_id=f"{REPORT_PREFIX}{paper_id}"
         )
         super().__init__(button)
@@ -129,7 +129,9 @@ class DiscussButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"h
     privately. Stateless: the card is the message the button is on."""
 
     def __init__(self) -> None:
-        button = discord.ui.Button(style=discord.ButtonStyle.secondary, label=DISCUSS, emoji="💬", custom_id=DISCUSS_ID)
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            style=discord.ButtonStyle.secondary, label=DISCUSS, emoji="💬", custom_id=DISCUSS_ID
+        )
         super().__init__(button)
 
     @classmethod
@@ -171,11 +173,17 @@ class SummaryModal(discord.ui.Modal):
         await interaction.response.defer(ephemeral=True, thinking=True)  # the paper may need an arXiv lookup
         user = interaction.user
         await self.service.add_summary(
-            self.ref, interaction_channel(interaction), author=user.display_name, text=self.text.value,
+            self.ref,
+            interaction_channel(interaction),
+            author=user.display_name,
+            text=self.text.value,
             author_id=summary_author("discord", str(user.id)),  # what forget_user("discord", id) deletes
-        )  # fmt: skip
+        )
         note = summary_saved(parse_arxiv_id(self.ref).id)  # saved: the reference is a good one
         await interaction.followup.send(render.content(note), ephemeral=True)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any] | None = None, /
+    ) -> None:
+        """A Modal's errors (discord.py calls it with two arguments; its type stub has a View's three)."""
         await reply_error(interaction, error, ref=self.ref)

@@ -164,5 +164,11 @@ class CardActions:
             message = render.note(messages.summary_saved(ref))
         if meta.get("response_url"):
             hook = AsyncWebhookClient(str(meta["response_url"]))
-            await deliver(hook.send, client=client, channel_id=channel.channel, user_id=str(user.get("id", "")),
-                          text=message, response_type="ephemeral")  # fmt: skip
+            await deliver(
+                hook.send,
+                client=client,
+                channel_id=channel.channel,
+                user_id=str(user.get("id", "")),
+                text=message,
+                response_type="ephemeral",
+            )

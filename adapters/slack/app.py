@@ -7,10 +7,12 @@ use the app's own engine; their tables come from the migrations (`bot/storage/mi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -71,9 +73,14 @@ async def build_app(
             raise ValueError("[slack] oauth = true needs the app's database engine")
         store = AsyncSQLAlchemyInstallationStore(client_id=str(secrets.client_id), engine=engine)
         states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=settings.state_expiration_seconds, engine=engine)
-        installed = InstalledTokens(store, engine, client_id=str(secrets.client_id),
-                                    client_secret=str(secrets.client_secret), client=client,
-                                    refresh_minutes=settings.token_refresh_minutes)  # fmt: skip
+        installed = InstalledTokens(
+            store,
+            engine,
+            client_id=str(secrets.client_id),
+            client_secret=str(secrets.client_secret),
+            client=client,
+            refresh_minutes=settings.token_refresh_minutes,
+        )
         oauth = AsyncOAuthSettings(
             client_id=secrets.client_id,
             client_secret=secrets.client_secret,
@@ -88,8 +95,11 @@ async def build_app(
             state_expiration_seconds=settings.state_expiration_seconds,
             token_rotation_expiration_minutes=settings.token_refresh_minutes,
         )
-        bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client, oauth_settings=oauth,
-                        authorize=installed.authorize())  # fmt: skip
+        # bolt takes an `AsyncAuthorize` (it checks with isinstance) though its annotation names only functions.
+        authorize = cast("Callable[..., Awaitable[AuthorizeResult]]", installed.authorize())
+        bolt = AsyncApp(
+            signing_secret=secrets.signing_secret or "", client=client, oauth_settings=oauth, authorize=authorize
+        )
         tokens = installed
     else:
         bolt = AsyncApp(signing_secret=secrets.signing_secret or "", client=client)

@@ -135,8 +135,9 @@ class SlashCommands:
         except SlackApiError as error:  # expired_trigger_id: Slack gave us 3 s and they were gone
             code = str(error.response.get("error", "unknown_error"))
             log.warning("could not open the summary form: %s", code)
-            await _answer(respond, client, command, text=escape(FORM_FAILED.format(reason=code)),
-                          response_type="ephemeral")  # fmt: skip
+            await _answer(
+                respond, client, command, text=escape(FORM_FAILED.format(reason=code)), response_type="ephemeral"
+            )
 
     async def hotpapers(
         self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond

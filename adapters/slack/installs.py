@@ -126,8 +126,12 @@ class InstalledTokens:
         if not team_id or org.enterprise_id is None or self._orgs.get(team_id) == org:
             return
         key = and_(WORKSPACES.c.client_id == self._client_id, WORKSPACES.c.team_id == team_id)
-        row = {"client_id": self._client_id, "team_id": team_id, "enterprise_id": org.enterprise_id,
-               "is_enterprise_install": org.is_enterprise_install}  # fmt: skip
+        row = {
+            "client_id": self._client_id,
+            "team_id": team_id,
+            "enterprise_id": org.enterprise_id,
+            "is_enterprise_install": org.is_enterprise_install,
+        }
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(delete(WORKSPACES).where(key))

@@ -41,8 +41,10 @@ async def deliver(
         return True
     log.warning("Slack refused an answer through response_url: %s", reason)
     note = escape(UNDELIVERED.format(reason=reason))
-    if "blocks" in message and await _send(respond, {"text": note, "response_type": "ephemeral",
-                                                     "replace_original": False}) is None:  # fmt: skip
+    if (
+        "blocks" in message
+        and await _send(respond, {"text": note, "response_type": "ephemeral", "replace_original": False}) is None
+    ):
         return False
     if client is not None and channel_id and user_id:
         try:

@@ -18,18 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, Paper, Signal, Summary, VoteTally
 from bot.records import CardParts, PaperView
-from bot.storage.channels import DOWN, UP, ChannelRepository, VoteRepository
+from bot.storage.channels import ChannelRepository
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
-from bot.storage.digests import PostRepository, posting_records, postings_select
-from bot.storage.papers import (
-    PaperRepository,
-    SignalRepository,
-    SummaryRepository,
-    paper_of,
-    shown_summaries,
-    summary_of,
-)
+from bot.storage.papers import PaperRepository, paper_of
+from bot.storage.posts import PostRepository, posting_records, postings_select
+from bot.storage.signals import SignalRepository
+from bot.storage.summaries import SummaryRepository, shown_summaries, summary_of
 from bot.storage.tables import ChannelRow, PaperRow, SignalSnapshotRow, SummaryRow, VoteRow, table_of
+from bot.storage.votes import DOWN, UP, VoteRepository
 
 _SUMMARIES = table_of(SummaryRow)
 _PAPERS = table_of(PaperRow)
@@ -87,16 +83,31 @@ _paper_view_in_channel = per_dialect(lambda dialect: _paper_view(dialect, in_cha
 
 
 class CardPartsRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """Reads across the other repositories' tables; where a database reads them step by step (SQLite), it asks
+    those repositories."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        papers: PaperRepository,
+        signals: SignalRepository,
+        summaries: SummaryRepository,
+        posts: PostRepository,
+        channels: ChannelRepository,
+        votes: VoteRepository,
+    ) -> None:
         self._session = session
+        self._papers, self._signals, self._summaries = papers, signals, summaries
+        self._posts, self._channels, self._votes = posts, channels, votes
 
     async def read(self, papers: Sequence[Paper]) -> CardParts:
         """`SummaryRepository.for_papers` and `PostRepository.postings` of the same papers, in one round trip
         on PostgreSQL."""
         ids = list(dict.fromkeys(p.id for p in papers))
         if not returns_arrays(self._session) or len(ids) > list_chunk(self._session):
-            summaries = await SummaryRepository(self._session).for_papers(papers)
-            return summaries, await PostRepository(self._session).postings(ids)
+            summaries = await self._summaries.for_papers(papers)
+            return summaries, await self._posts.postings(ids)
         if not ids:
             return {}, {}
         row = (await self._session.execute(_summaries_and_postings(self._session), {"ids": ids})).one()
@@ -132,14 +143,14 @@ class CardPartsRepository:
         )
 
     async def _paper_view_in_steps(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
-        paper = await PaperRepository(self._session).get(paper_id)
+        paper = await self._papers.get(paper_id)
         if paper is None:
             return None
-        channel_id = await ChannelRepository(self._session).id_of(channel) if channel else None
-        signals = (await SignalRepository(self._session).latest([paper_id])).get(paper_id, ())
+        channel_id = await self._channels.id_of(channel) if channel else None
+        signals = (await self._signals.latest([paper_id])).get(paper_id, ())
         votes = VoteTally()
         if channel_id is not None or channel is None:
-            votes = (await VoteRepository(self._session).tallies(channel_id, [paper_id])).get(paper_id, votes)
+            votes = (await self._votes.tallies(channel_id, [paper_id])).get(paper_id, votes)
         summaries, postings = await self.read([paper])
         return PaperView(paper, signals, votes, summaries.get(paper_id, []), postings.get(paper_id, []))
 

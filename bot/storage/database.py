@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuch
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import ConfigError, UpstreamUnavailable
+from bot.storage.dialect import engine_options, prepare_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 IDLE_PING_SECONDS = 10.0
@@ -26,21 +27,13 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5, schema: s
     """An async engine for `url`; `schema` pins PostgreSQL's search_path (tests give each run its own)."""
     check_url(url)
     _check_sqlite_folder(url)
-    kwargs: dict[str, Any] = {"echo": echo}
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
-    else:
-        kwargs["pool_size"] = pool_size
-        if schema:
-            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     try:
-        engine = create_async_engine(url, **kwargs)
+        engine = create_async_engine(url, echo=echo, **engine_options(url, pool_size=pool_size, schema=schema))
     except (ArgumentError, NoSuchModuleError) as error:
         raise ConfigError(f"database.url {_redact(url)!r} is not usable: {error}") from None
     except ModuleNotFoundError as error:
         raise ConfigError(f"database.url needs the {error.name} driver: pip install 'hotpapers[postgres]'") from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    prepare_engine(engine)
     _ping_when_idle(engine, IDLE_PING_SECONDS)
     return engine
 
@@ -130,15 +123,6 @@ def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
     event.listen(engine.sync_engine.pool, "checkout", checked_out)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision` with Alembic, on the engine's own connection (and schema).
 
@@ -197,6 +181,3 @@ def _redact(url: str) -> str:
         user = rest.split("@", 1)[0].split(":", 1)[0]
         rest = f"{user}:***@{rest.split('@', 1)[1]}"
     return f"{scheme}{sep}{rest}"
-
-
-redact_url = _redact

@@ -1,15 +1,80 @@
-"""The one place where SQLite and PostgreSQL differ: upserts, insert-if-absent and list parameters."""
+"""The one place where SQLite and PostgreSQL differ: upserts, insert-if-absent, list parameters, one-row look-ups,
+column types, and how an engine connects. (`database.py` tells the two apart in URLs, to refuse unusable ones in
+words; the migrations keep the branches they were written with.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    FromClause,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    event,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Result
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import CursorResult, Dialect, Result
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.expression import ColumnCollection
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both databases (SQLite stores naive values and would hand them back naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def engine_options(url: str, *, pool_size: int, schema: str | None) -> dict[str, Any]:
+    """`create_async_engine` keywords: SQLite waits for a lock instead of failing at once; PostgreSQL gets a pool of
+    `pool_size` and, with `schema`, its search_path pinned (tests give each run its own)."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    options: dict[str, Any] = {"pool_size": pool_size}
+    if schema:
+        options["connect_args"] = {"server_settings": {"search_path": schema}}
+    return options
+
+
+def prepare_engine(engine: AsyncEngine) -> None:
+    """SQLite connections get their pragmas (foreign keys, WAL, a busy timeout) as they open."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -75,6 +140,24 @@ def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def join_one(
+    dialect: str,
+    left: FromClause,
+    right: Table,
+    on: ColumnElement[bool],
+    columns: Sequence[ColumnElement[Any]],
+    *,
+    name: str,
+) -> tuple[FromClause, ColumnCollection[str, Any]]:
+    """`left` joined to the one row of `right` that `on` finds, and the columns to read it by: a correlated LATERAL
+    look-up of `columns` on PostgreSQL (a prepared statement's generic plan would otherwise hash-join the whole of
+    `right`), a plain join on SQLite (no LATERAL; its planner looks rows up by key anyway)."""
+    if dialect == "postgresql":
+        found = select(*columns).where(on).limit(1).lateral(name)  # LIMIT: not flattened
+        return left.join(found, true()), found.c
+    return left.join(right, on), right.c
 
 
 def list_chunk(session: AsyncSession) -> int:

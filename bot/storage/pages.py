@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.model import Summary
 from bot.records import PageState
-from bot.storage.papers import REPORTS_TO_HIDE, summary_of
+from bot.storage.summaries import REPORTS_TO_HIDE, summary_of
 from bot.storage.tables import Base, DigestRow, PostRow, SummaryRow, Timestamp
 
 _POSTS = PostRow.__table__

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.records import ThreadRecord
-from bot.storage.dialect import affected, id_lists, insert_ignore
-from bot.storage.tables import Base, BigId, ChannelRow, DigestRow, PostRow, Timestamp, table_of
+from bot.storage.dialect import BigId, affected, id_lists, insert_ignore
+from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
 
 
 class DiscussionThreadRow(Base):

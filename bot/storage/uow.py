@@ -9,12 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import UpstreamUnavailable
 from bot.storage.card_parts import CardPartsRepository
-from bot.storage.channels import ChannelRepository, EventRepository, VoteRepository
-from bot.storage.digests import DigestRepository, PostRepository
+from bot.storage.changes import Changes
+from bot.storage.channels import ChannelRepository
+from bot.storage.digests import DigestRepository
+from bot.storage.events import EventRepository
 from bot.storage.pages import ChannelPageRepository
-from bot.storage.papers import Changes, PaperRepository, SignalRepository, SummaryRepository
+from bot.storage.papers import PaperRepository
+from bot.storage.posts import PostRepository
+from bot.storage.signals import SignalRepository
+from bot.storage.summaries import SummaryRepository
 from bot.storage.threads import ThreadRepository
 from bot.storage.vote_batch import VoteBatchRepository
+from bot.storage.votes import VoteRepository
 
 
 class UnitOfWork:
@@ -44,13 +50,21 @@ class UnitOfWork:
         self.papers = PaperRepository(session)
         self.signals = SignalRepository(session)
         self.summaries = SummaryRepository(session)
-        self.channels = ChannelRepository(session)
         self.votes = VoteRepository(session)
+        self.channels = ChannelRepository(session, votes=self.votes)
         self.events = EventRepository(session)
         self.digests = DigestRepository(session)
-        self.posts = PostRepository(session)
+        self.posts = PostRepository(session, digests=self.digests)
         self.vote_batch = VoteBatchRepository(session)
-        self.card_parts = CardPartsRepository(session)
+        self.card_parts = CardPartsRepository(
+            session,
+            papers=self.papers,
+            signals=self.signals,
+            summaries=self.summaries,
+            posts=self.posts,
+            channels=self.channels,
+            votes=self.votes,
+        )
         self.pages = ChannelPageRepository(session)
         self.threads = ThreadRepository(session)
         return self

@@ -22,7 +22,7 @@ from cachetools import FIFOCache
 from bot.model import Paper, PostRecord, Signal, Summary
 from bot.ports import UnitOfWork
 from bot.records import CardParts
-from bot.storage.papers import Changes
+from bot.storage.changes import Changes
 
 RECHECK_SECONDS = 1.0
 """How stale another process's writes may be seen (this process's own writes are seen at once)."""

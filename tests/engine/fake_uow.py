@@ -35,7 +35,7 @@ from bot.records import (
 from bot.votes import BUTTON, Reaction, Vote, VoteKey, joined, names, reaction_name, transition
 
 REPORTS_TO_HIDE = 3
-"""As `bot.storage.papers.REPORTS_TO_HIDE` (a test checks they agree)."""
+"""As `bot.storage.summaries.REPORTS_TO_HIDE` (a test checks they agree)."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from bot.clock import FrozenClock
 from bot.errors import BadInput, NotFound
 from bot.messages import summary_author
 from bot.model import ChannelRef, ChannelSettings, VoteEvent
-from bot.storage.papers import REPORTS_TO_HIDE
+from bot.storage.summaries import REPORTS_TO_HIDE
 from tests.conftest import SAMPLE_DAY
 from tests.engine import fake_uow
 from tests.engine.conftest import Engine, make_engine

@@ -53,3 +53,20 @@ def test_use_cases_reach_storage_only_through_the_ports() -> None:
         if module.split(".")[0] == "sqlalchemy" or (module.startswith("bot.storage") and module != WINDOW_CACHE)
     ]
     assert offenders == []
+
+
+DIALECTS = {"sqlite", "postgresql", "postgres"}
+KNOWS_DIALECTS = {"bot/storage/dialect.py", "bot/storage/database.py"}
+"""Where SQLite and PostgreSQL are told apart by name: the dialect module, and the URL checks of `database.py`
+(the migrations keep the branches they were written with)."""
+
+
+def test_only_the_dialect_module_branches_on_the_database() -> None:
+    offenders = [
+        f"{path.relative_to(CORE.parent)}:{node.lineno} names {node.value!r}"
+        for path in sorted(CORE.rglob("*.py"))
+        if str(path.relative_to(CORE.parent)) not in KNOWS_DIALECTS and "migrations" not in path.parts
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in DIALECTS
+    ]
+    assert offenders == []

@@ -11,6 +11,8 @@ import discord
 
 from adapters.discord.client import HotPapersBot
 from bot.model import Paper, PaperCard, PostRecord, Summary, VoteEvent, VoteTally
+from bot.ports import ChatService
+from tests.fakes.chat_service import ForwardingService
 from tests.fakes.discord_server import ALICE, GUILD_ID, MANAGE_CHANNELS, FakeDiscord, payload
 
 StartBot = Callable[..., Awaitable[HotPapersBot]]
@@ -25,16 +27,13 @@ async def ready_or_failed(bot: discord.Client, task: asyncio.Task[None]) -> None
         raise AssertionError("the bot stopped before it was ready")
 
 
-class WatchedService:
+class WatchedService(ForwardingService):
     """The real engine with its record_vote calls observable, so tests wait for a vote instead of sleeping."""
 
-    def __init__(self, service: Any) -> None:
-        self._service = service
+    def __init__(self, service: ChatService) -> None:
+        super().__init__(service)
         self.votes: list[tuple[VoteEvent, VoteTally | None]] = []
         self._changed = asyncio.Condition()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._service, name)
 
     async def record_vote(self, event: VoteEvent) -> VoteTally | None:
         result = await self._service.record_vote(event)

@@ -8,6 +8,7 @@ from datetime import date
 
 import discord
 
+from adapters.discord.client import HotPapersBot
 from bot.model import ChannelRef, VoteTally
 from bot.service import HotPapers
 from tests.adapters.discord.support import StartBot, WatchedService
@@ -17,9 +18,9 @@ HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 POSTS = rf"/channels/{PAPERS_CHANNEL}/messages"
 
 
-async def first_card(fake: FakeDiscord, bot_service: WatchedService, bot: object, day: date) -> tuple[str, str]:
+async def first_card(fake: FakeDiscord, bot_service: WatchedService, bot: HotPapersBot, day: date) -> tuple[str, str]:
     """Post the day's digest; return the first paper card's message id and paper id."""
-    result = await bot_service.post_digest(HERE, day, bot.publisher)  # type: ignore[attr-defined]
+    result = await bot_service.post_digest(HERE, day, bot.publisher)
     assert result.state == "posted"
     card = fake.sent("POST", POSTS)[1]
     message_id = next(m["id"] for m in fake.channel_messages(PAPERS_CHANNEL) if m["embeds"] == card.json["embeds"])

@@ -38,5 +38,5 @@ async def bot(watched: Watched, fake: FakeSlack) -> AsyncIterator[Harness]:
 async def oauth_bot(watched: Watched, fake: FakeSlack, adapter_app: App) -> AsyncIterator[Harness]:
     """The adapter in multi-workspace OAuth mode, its installations stored on the app's own engine."""
     secrets = Secrets(signing_secret=SECRET, client_id=fake.client_id, client_secret=fake.client_secret)
-    async with serving(watched, fake, oauth=True, secrets=secrets, engine=adapter_app.engine) as harness:  # type: ignore[arg-type]
+    async with serving(watched, fake, oauth=True, secrets=secrets, engine=adapter_app.engine) as harness:
         yield harness

@@ -10,16 +10,15 @@ import asyncio
 import copy
 import hashlib
 import hmac
-import inspect
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -29,8 +28,10 @@ from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
 from bot.model import Paper, PaperCard, Summary, VoteTally
 from bot.ports import ChatService
-from bot.service import HotPapers
+from tests.fakes.chat_service import ForwardingService
 from tests.fakes.slack_server import WAIT, FakeSlack
+
+T = TypeVar("T")
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PAYLOADS = Path(__file__).parents[2] / "fakes" / "payloads" / "slack"
@@ -107,14 +108,14 @@ def submission(metadata: str, text: str) -> dict[str, Any]:
     return body
 
 
-class Watched:
+class Watched(ForwardingService):
     """A HotPapers seen through a window: records which use-cases were called, and can hold one until released.
 
     Holding `paper` proves the adapter answers Slack before the engine has finished (the 3-second ack).
     """
 
-    def __init__(self, service: HotPapers) -> None:
-        self._service = service
+    def __init__(self, service: ChatService) -> None:
+        super().__init__(service)
         self.called: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}
         self.finished: Counter[str] = Counter()
@@ -125,23 +126,16 @@ class Watched:
         async with asyncio.timeout(WAIT), self._changed:
             await self._changed.wait_for(lambda: self.finished[name] >= count)
 
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self._service, name)
-        if not inspect.iscoroutinefunction(target):
-            return target
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            self.called.append(name)
-            try:
-                if name in self.gates:
-                    await self.gates[name].wait()
-                return await target(*args, **kwargs)
-            finally:
-                async with self._changed:
-                    self.finished[name] += 1
-                    self._changed.notify_all()
-
-        return call
+    async def _forward(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
+        self.called.append(name)
+        try:
+            if name in self.gates:
+                await self.gates[name].wait()
+            return await call()
+        finally:
+            async with self._changed:
+                self.finished[name] += 1
+                self._changed.notify_all()
 
 
 @dataclass

@@ -1,0 +1,27 @@
+"""This process's write counters, which the caches of derived data check (`bot.storage.window`)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Changes:
+    """Counts this process's writes to papers and signals, so caches of derived data (`cards.WindowCache`) know
+    when to rebuild. Bumped when a write is sent and again when it commits; other processes' writes are caught by
+    `PaperRepository.window_fingerprint`."""
+
+    generation = 0
+    cards = 0
+    """Writes to what cards show besides the paper: summaries (and their votes and reports) and posts."""
+
+    @classmethod
+    def bump(cls, session: AsyncSession | None = None) -> None:
+        cls.generation += 1
+        if session is not None:
+            session.info["papers_changed"] = True
+
+    @classmethod
+    def bump_cards(cls, session: AsyncSession | None = None) -> None:
+        cls.cards += 1
+        if session is not None:
+            session.info["cards_changed"] = True
