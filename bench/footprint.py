@@ -6,7 +6,8 @@ Discord): SQLite database created and migrated at start, Discord adapter enabled
 scheduler and the health server on, every other upstream pointed at a closed local port. "Ready" is the last of: the
 runner's "hotpapers running" line (scheduler started), the gateway's IDENTIFY reaching the fake, and `/healthz`
 answering 200. The baseline, measured in the same run, is a process that only imports the libraries this
-configuration enables. Then the process idles; its resident memory is sampled from /proc.
+configuration enables. Then the process idles; its resident memory is sampled from /proc. The project's modules are
+compiled to bytecode first, as an installed hotpapers is (`bench.cli_startup.compile_project`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import aiohttp
 
 from bench import baselines
+from bench.cli_startup import compile_project
 from bench.common import Result, say
 from bench.context import BenchContext
 from tests.fakes.discord_server import GUILD_ID, TOKEN, FakeDiscord
@@ -78,6 +80,7 @@ def _rss_kb(pid: int) -> tuple[int, int]:
 
 
 async def run(context: BenchContext) -> list[Result]:
+    compile_project()  # as installed: the baseline's libraries have their bytecode too
     fake = FakeDiscord()
     await fake.start()
     with tempfile.TemporaryDirectory(prefix="hotpapers-footprint-") as folder:
