@@ -36,6 +36,7 @@ CONFIG_ENV = "HOTPAPERS_CONFIG"  # bot.config.CONFIG_ENV, without importing pyda
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _terminal.cache_clear()  # one terminal per command, made when it first prints (as before, per `main` call)
     import asyncio
     import logging
 
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @functools.cache
 def _terminal() -> Console:
-    """The terminal, through rich: made when a command first prints to it (`paper --json` and `run` never do)."""
+    """The terminal, through rich: made when the command first prints to it (`paper --json` and `run` never do)."""
     from rich.console import Console
 
     return Console(highlight=False)
