@@ -36,46 +36,72 @@ if TYPE_CHECKING:  # loaded when first needed: prometheus with `run`, the networ
     from bot.signals import SignalHub
     from bot.sources.arxiv_api import ArxivApiSource
     from bot.sources.arxiv_rss import ArxivRssSource
+    from bot.sources.pacing import PacingGate
 
 USER_AGENT = "hotpapers/0.1 (+https://github.com/hotpapers/hotpapers)"
 
 
 class Network:
-    """The HTTP session and every network source, made on first use.
+    """The HTTP session and every network source, each made on first use.
 
-    Importing aiohttp, the `arxiv` package and feedparser costs more than a whole `hotpapers paper` answer for a
-    stored paper whose signals are fresh, which needs none of them; so they load when something first talks to
-    the network (or when `run` and `status` ask for the signal hub)."""
+    Importing aiohttp, the `arxiv` package (with requests) and feedparser costs more than a whole `hotpapers paper`
+    answer for a stored paper whose signals are fresh, which needs none of them; and an idle `hotpapers run` would
+    carry them (13 MB) before its first ingest. So the session and the signal hub load when something first talks
+    to the network (or when `run` and `status` ask for the signal hub's health), the arXiv API client with the first
+    metadata fetch, the feed reader with the first ingest."""
 
     def __init__(self, config: Config, clock: Clock, metrics: Metrics | None) -> None:
         self._config = config
         self._clock = clock
         self._metrics = metrics
         self.http: aiohttp.ClientSession | None = None
-        self._parts: tuple[SignalHub, ArxivApiSource, ArxivRssSource] | None = None
+        self._gate: PacingGate | None = None
+        self._hub: SignalHub | None = None
+        self._metadata: ArxivApiSource | None = None
+        self._feed: ArxivRssSource | None = None
 
-    @property
-    def built(self) -> bool:
-        return self._parts is not None
-
-    def parts(self) -> tuple[SignalHub, ArxivApiSource, ArxivRssSource]:
-        if self._parts is None:
+    def session(self) -> aiohttp.ClientSession:
+        if self.http is None:
             import aiohttp
 
-            from bot.signals import SignalHub
-            from bot.sources.arxiv_api import ArxivApiSource
-            from bot.sources.arxiv_rss import ArxivRssSource
+            self.http = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        return self.http
+
+    def _arxiv_gate(self) -> PacingGate:
+        """One gate for the API and the feed: arXiv's 1 request per 3 s is shared by both."""
+        if self._gate is None:
             from bot.sources.pacing import PacingGate
 
-            self.http = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
-            gate = PacingGate(self._config.arxiv.delay_seconds)
-            hub = SignalHub.from_config(self._config.signals, session=self.http, clock=self._clock)
+            self._gate = PacingGate(self._config.arxiv.delay_seconds)
+        return self._gate
+
+    def hub(self) -> SignalHub:
+        if self._hub is None:
+            from bot.signals import SignalHub
+
+            hub = SignalHub.from_config(self._config.signals, session=self.session(), clock=self._clock)
             if self._metrics is not None:
                 hub.on_error = self._metrics.source_error
-            metadata = ArxivApiSource.from_config(self._config.arxiv, gate=gate)
-            feed = ArxivRssSource.from_config(self.http, self._config.arxiv, gate=gate)
-            self._parts = (hub, metadata, feed)
-        return self._parts
+            self._hub = hub
+        return self._hub
+
+    def metadata(self) -> ArxivApiSource:
+        if self._metadata is None:
+            from bot.sources.arxiv_api import ArxivApiSource
+
+            self._metadata = ArxivApiSource.from_config(self._config.arxiv, gate=self._arxiv_gate())
+        return self._metadata
+
+    def feed(self) -> ArxivRssSource:
+        if self._feed is None:
+            from bot.sources.arxiv_rss import ArxivRssSource
+
+            self._feed = ArxivRssSource.from_config(self.session(), self._config.arxiv, gate=self._arxiv_gate())
+        return self._feed
+
+    def made(self) -> tuple[SignalHub | None, ArxivApiSource | None, ArxivRssSource | None]:
+        """The hub, the API client and the feed reader that exist so far (None: not needed yet)."""
+        return self._hub, self._metadata, self._feed
 
     def any_signal_enabled(self) -> bool:
         return any(section.enabled for section in self._config.signals.values())
@@ -91,10 +117,11 @@ class _LazyMetadata:
 
     @property
     def requests(self) -> int:
-        return self._network.parts()[1].requests if self._network.built else 0
+        made = self._network.made()[1]
+        return made.requests if made is not None else 0
 
     async def fetch(self, ids: Sequence[str]) -> list[Paper]:
-        return await self._network.parts()[1].fetch(ids)
+        return await self._network.metadata().fetch(ids)
 
 
 class _LazyFeed:
@@ -103,10 +130,11 @@ class _LazyFeed:
 
     @property
     def requests(self) -> int:
-        return self._network.parts()[2].requests if self._network.built else 0
+        made = self._network.made()[2]
+        return made.requests if made is not None else 0
 
     async def announcements(self, categories: Sequence[str], day: date | None = None) -> list[Announcement]:
-        return await self._network.parts()[2].announcements(categories, day)
+        return await self._network.feed().announcements(categories, day)
 
 
 class _LazySignals:
@@ -117,15 +145,16 @@ class _LazySignals:
         self._network = network
 
     async def refresh(self, papers: Sequence[Paper], day: date) -> object:
-        if not self._network.built and not self._network.any_signal_enabled():
+        if self._network.made()[0] is None and not self._network.any_signal_enabled():
             return SimpleNamespace(readings={}, summaries={}, unavailable=())
-        return await self._network.parts()[0].refresh(papers, day)
+        return await self._network.hub().refresh(papers, day)
 
     def unavailable(self) -> tuple[str, ...]:
-        return self._network.parts()[0].unavailable() if self._network.built else ()
+        hub = self._network.made()[0]
+        return hub.unavailable() if hub is not None else ()
 
     def health(self) -> list[Any]:
-        return self._network.parts()[0].health()
+        return self._network.hub().health()
 
 
 @dataclass
@@ -143,7 +172,7 @@ class App:
     @property
     def signals(self) -> SignalHub | None:
         """The signal hub (made now if nothing needed it yet); None offline."""
-        return self.network.parts()[0] if self.network is not None else None
+        return self.network.hub() if self.network is not None else None
 
     @property
     def http(self) -> aiohttp.ClientSession | None:
@@ -230,9 +259,7 @@ async def build(
         if config.llm.enabled:
             from bot.sources.llm import LLMSummarizer
 
-            network.parts()
-            assert network.http is not None
-            llm = LLMSummarizer(config.llm, session=network.http, clock=clock)
+            llm = LLMSummarizer(config.llm, session=network.session(), clock=clock)
     context = CardContext(ranking_weights(config), config.summaries, llm)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     policy = PostingPolicy(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -35,6 +36,7 @@ CONFIG_ENV = "HOTPAPERS_CONFIG"  # bot.config.CONFIG_ENV, without importing pyda
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _terminal.cache_clear()  # one terminal per command, made when it first prints (as before, per `main` call)
     import asyncio
     import logging
 
@@ -47,15 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("bot.signals").setLevel(logging.ERROR)
     source = args.config or os.environ.get(CONFIG_ENV)
     try:
-        from rich.console import Console
-
         from bot.config import load_config
         from bot.sections import check_sections
 
-        console = Console(highlight=False)
         config = load_config(args.config)
         check_sections(config, ADAPTERS)
-        return asyncio.run(args.handler(args, config, console)) or 0
+        return asyncio.run(args.handler(args, config)) or 0
     except ConfigError as error:
         message = str(error)
         _fail(message if not source or message.startswith(str(source)) else f"{source}: {message}")
@@ -74,6 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("hotpapers").debug("unexpected error", exc_info=True)
         _fail(f"unexpected {type(error).__name__}: {str(error)[:300]}")
         return 1
+
+
+@functools.cache
+def _terminal() -> Console:
+    """The terminal, through rich: made when the command first prints to it (`paper --json` and `run` never do)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
 
 
 def _fail(message: str) -> None:
@@ -163,11 +170,13 @@ def _adapter(name: str, module: str = "") -> Any:
     return importlib.import_module(ADAPTERS[name] + (f".{module}" if module else ""))
 
 
-async def _demo(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _demo(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     await _adapter("console", "demo").run_demo(console, config)
 
 
-async def _console(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _console(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     repl = _adapter("console", "repl")
     channel = ChannelRef.parse(args.channel)
     if args.sample:
@@ -178,7 +187,7 @@ async def _console(args: argparse.Namespace, config: Config, console: Console) -
         await repl.run_repl(app.service, console, channel=channel, user=args.user)
 
 
-async def _paper(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _paper(args: argparse.Namespace, config: Config) -> None:
     parse_arxiv_id(args.ref)  # refuse bad input before touching the database or the network
     channel = ChannelRef.parse(args.channel) if args.channel else None
     async with await _build(config) as app:
@@ -186,23 +195,23 @@ async def _paper(args: argparse.Namespace, config: Config, console: Console) -> 
     if args.json:
         print(json.dumps(card_json(card), ensure_ascii=False, indent=2))
     else:
-        console.print(_adapter("console", "render").paper_panel(card))
+        _terminal().print(_adapter("console", "render").paper_panel(card))
 
 
-async def _digest(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _digest(args: argparse.Namespace, config: Config) -> None:
     channel = ChannelRef.parse(args.channel)
     repl = _adapter("console", "repl")
     if args.post:
         repl.require_console_channel(channel, "digest --post")
     async with await _build(config) as app:
         if args.post:
-            await _post_digest(app, channel, args.date, console, config, wait=args.wait)
+            await _post_digest(app, channel, args.date, _terminal(), config, wait=args.wait)
             return
         digest = await app.service.digest(channel, args.date)
     if args.json:
         print(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
     else:
-        console.print(_adapter("console", "render").digest_table(digest))
+        _terminal().print(_adapter("console", "render").digest_table(digest))
 
 
 async def _post_digest(
@@ -239,7 +248,8 @@ async def _post_digest(
         console.print(said, markup=False)
 
 
-async def _ingest(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _ingest(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     progress = _adapter("console", "progress").RichProgress(console)
     async with await _build(config) as app:
         with progress:
@@ -250,9 +260,10 @@ async def _ingest(args: argparse.Namespace, config: Config, console: Console) ->
     )
 
 
-async def _signals(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _signals(args: argparse.Namespace, config: Config) -> None:
     from bot.errors import UpstreamUnavailable
 
+    console = _terminal()
     async with await _build(config) as app:
         health = await app.operations.probe_signals()
     console.print(_adapter("console", "render").health_table(health))
@@ -264,25 +275,28 @@ async def _signals(args: argparse.Namespace, config: Config, console: Console) -
         )
 
 
-async def _db_help(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _db_help(args: argparse.Namespace, config: Config) -> None:
     raise BadInput(f"usage: hotpapers {args.command} ACTION (see hotpapers {args.command} --help)")
 
 
-async def _summary_report(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _summary_report(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     parse_arxiv_id(args.ref)
     async with await _build(config) as app:
         card = await app.service.report_summary(args.ref, ChannelRef.parse(args.channel), user_id=args.user)
     console.print(f"Reported. {card.paper.id} now shows: {card.summary.provenance}.", markup=False)
 
 
-async def _summary_regenerate(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _summary_regenerate(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     parse_arxiv_id(args.ref)
     async with await _build(config) as app:
         card = await app.service.regenerate_summary(args.ref)
     console.print(_adapter("console", "render").paper_panel(card))
 
 
-async def _forget_user(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _forget_user(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     if not args.user_id.strip() or len(args.user_id) > 100:
         raise BadInput("USER_ID must be 1 to 100 characters")
     async with await _build(config, offline=True) as app:
@@ -291,7 +305,8 @@ async def _forget_user(args: argparse.Namespace, config: Config, console: Consol
     console.print(text, markup=False)
 
 
-async def _sample_load(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _sample_load(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     from bot.sample import SIGNAL_NOTE, load_sample_once
 
     async with await _build(config, offline=True) as app:
@@ -306,13 +321,15 @@ async def _sample_load(args: argparse.Namespace, config: Config, console: Consol
     console.print(SIGNAL_NOTE, markup=False)
 
 
-async def _db_upgrade(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _db_upgrade(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     async with await _build(config, offline=True):
         pass
     console.print("Database is up to date.")
 
 
-async def _web_export(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _web_export(args: argparse.Namespace, config: Config) -> None:
+    console = _terminal()
     from pathlib import Path
 
     from bot.web.archive import ChannelArchive
@@ -326,14 +343,14 @@ async def _web_export(args: argparse.Namespace, config: Config, console: Console
     console.print(f"Wrote {len(written)} files to {args.dir} (open index.html).", markup=False)
 
 
-async def _run(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _run(args: argparse.Namespace, config: Config) -> None:
     runner = importlib.import_module("bot.runner")
     await runner.run(config, adapters=ADAPTERS)
 
 
-async def _status(args: argparse.Namespace, config: Config, console: Console) -> None:
+async def _status(args: argparse.Namespace, config: Config) -> None:
     runner = importlib.import_module("bot.runner")
-    await runner.print_status(config, console)
+    await runner.print_status(config, _terminal())
 
 
 if __name__ == "__main__":

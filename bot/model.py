@@ -268,7 +268,8 @@ class PostKey:
     paper: str = ""
     """`2010.00577v1` for an entry; empty for the header; `jc7poll` / `jc7win` for a journal-club poll (`poll_key`)."""
     prefix: str = "hp"
-    """`hp` for the daily digest; `hr` for the weekly roundup (one message, keyed by the week's last day)."""
+    """`hp` for the daily digest and the journal club; `hr` for the weekly roundup (one message, keyed by the week's
+    last day)."""
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.day:%Y%m%d}-{self.rank}" + (f"-{self.paper}" if self.paper else "")

@@ -36,7 +36,7 @@ from bot.model import (
     VoteEvent,
     VoteTally,
 )
-from bot.records import (  # journal club: CloseOutcome, PollRecord, StartOutcome
+from bot.records import (
     CardParts,
     ChannelActivity,
     Claim,

@@ -15,10 +15,6 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from bot.bootstrap import App, build
 from bot.channel_settings import DAY_NAMES
 from bot.config import Config
@@ -30,7 +26,9 @@ from bot.ports import Publisher
 from bot.scheduler import DigestScheduler, SchedulerSettings
 from bot.sections import console_log
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich only for `status` and a console publisher: an idle `run` does not carry it
+    from rich.console import Console
+
     from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -61,6 +59,8 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
     async with await build(config, metrics=metrics) as app:
         publishers: dict[str, Publisher] = {}
         if config.console.get("enabled", False):
+            from rich.console import Console
+
             console_adapter = importlib.import_module(adapters["console"] + ".publisher")
             publishers["console"] = console_adapter.ConsolePublisher(Console(), log=console_log(config))
         scheduler = DigestScheduler(
@@ -160,6 +160,9 @@ async def _adapters_started(
 
 async def print_status(config: Config, console: Console) -> None:
     """Subscriptions with their next run and last digest, then each signal source's configuration and state."""
+    from rich.table import Table
+    from rich.text import Text
+
     async with await build(config) as app:
         scheduler = DigestScheduler(
             app.operations, app.service, config=config, clock=app.clock, publisher_for=lambda _: None

@@ -177,8 +177,13 @@ class HotPapers:
             voted = await uow.votes.most_voted(row.id, now - timedelta(days=days), limit=limit)
             papers = await uow.papers.get_many([paper_id for paper_id, _ in voted])
             signals = await uow.signals.latest(list(papers))
+            people = await uow.threads.people(row.id, list(papers)) if papers else {}
             ranked = [
-                score_card(Candidate(papers[pid], signals.get(pid, ()), tally), self._context.weights, now)
+                score_card(
+                    Candidate(papers[pid], signals.get(pid, ()), tally, discussion=people.get(pid, 0)),
+                    self._context.weights,
+                    now,
+                )
                 for pid, tally in voted
                 if pid in papers
             ]

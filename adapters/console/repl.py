@@ -15,7 +15,7 @@ from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel, poll_panel
 from bot.arxiv_id import parse_arxiv_id
 from bot.errors import BadInput, HotPapersError
-from bot.messages import (  # journal club: history_lines … poll_vote_receipt
+from bot.messages import (
     describe,
     history_lines,
     people_count,
@@ -54,10 +54,9 @@ HELP = """Commands:
   /thread REF TEXT…          reply in the discussion thread of a paper posted here (opened if needed);
                              the people who reply move it up in this channel's ranking
   /roundup                   post this week's roundup here now: the top papers by votes and discussion
-  /forget-me                 delete your votes, summaries and thread replies (a data-deletion request)
   /journalclub start [candidates=5] [closes=48h]   a poll over the week's top papers here (closes: 36h, 2d,
                              2020-11-09T17:00); /journalclub vote N · close (announce the winner) · history
-  /forget-me                 delete your votes, summaries and poll votes (a data-deletion request)
+  /forget-me                 delete your votes, summaries, thread replies and poll votes (a data-deletion request)
   /help                      this text
   /quit                      leave"""
 

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import aiohttp
 import discord
@@ -165,9 +165,8 @@ class DiscordPublisher:
         for option in draft.options:
             poll.add_answer(text=render.plain(option.label)[:POLL_LABEL_CHARS] or option.paper_id)
         body = render.keyed_line("\n".join(poll_intro(draft)), key)
-        nonce = _nonce(channel, key) or ""
         message = await self._sent(
-            channel, lambda: target.send(body, poll=poll, allowed_mentions=NO_MENTIONS, nonce=nonce)
+            channel, lambda: target.send(body, poll=poll, allowed_mentions=NO_MENTIONS, nonce=_nonce(channel, key))
         )
         return PostedMessage(channel, str(message.id))
 
@@ -192,9 +191,9 @@ class DiscordPublisher:
         target = await self._target(channel)
         body = render.keyed_line(winner_announcement(outcome), key)
         embed = render.paper_embed(outcome.winner)
-        nonce = _nonce(channel, key) or ""
         message = await self._sent(
-            channel, lambda: target.send(body, embed=embed, allowed_mentions=NO_MENTIONS, nonce=nonce)
+            channel,
+            lambda: target.send(body, embed=embed, allowed_mentions=NO_MENTIONS, nonce=_nonce(channel, key)),
         )
         return PostedMessage(channel, str(message.id))
 
@@ -218,6 +217,10 @@ class DiscordPublisher:
             return await _translated(channel, request())
 
 
+@overload
+def _nonce(channel: ChannelRef, key: PostKey) -> str: ...
+@overload
+def _nonce(channel: ChannelRef, key: PostKey | None) -> str | None: ...
 def _nonce(channel: ChannelRef, key: PostKey | None) -> str | None:
     """The same 25-character nonce for the same message from any replica (discord.py sets `enforce_nonce`); none
     for a message without a key."""

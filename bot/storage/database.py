@@ -126,12 +126,19 @@ def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision` with Alembic, on the engine's own connection (and schema).
 
-    A database already at the head revision is recognised with one query, without importing Alembic (which costs
-    more than a whole `hotpapers paper` answer)."""
+    A database already at the head revision is recognised with one query, and an empty one (no table at all) gets
+    the head schema made at once — the models' tables and Slack's, then the head revision stamped, as the migration
+    chain would leave them (tests/storage/test_schema_creation.py compares the two) — both without importing Alembic,
+    which costs more than a whole `hotpapers paper` answer and 10 MB that an idle `hotpapers run` would carry."""
     try:
         async with engine.begin() as connection:
-            if revision == "head" and await connection.run_sync(_at_head):
-                return
+            if revision == "head":
+                state = await connection.run_sync(_schema_state)
+                if state == "head":
+                    return
+                if state == "empty":
+                    await connection.run_sync(_create_head)
+                    return
             await connection.run_sync(_upgrade_sync, revision)
     except (OSError, ConnectionError) as error:
         raise UpstreamUnavailable(f"database unreachable at {_redact(str(engine.url))}: {error}") from None
@@ -157,11 +164,41 @@ def head_revision() -> str:
     return head
 
 
-def _at_head(connection: Connection) -> bool:
-    if not inspect(connection).has_table("alembic_version"):
-        return False
+def _schema_state(connection: Connection) -> str:
+    """ "head" (at the newest revision), "empty" (no table at all) or "behind" (anything else: Alembic decides)."""
+    tables = inspect(connection).get_table_names()
+    if not tables:
+        return "empty"
+    if "alembic_version" not in tables:
+        return "behind"
     current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    return current == [head_revision()]
+    return "head" if current == [head_revision()] else "behind"
+
+
+def _create_head(connection: Connection) -> None:
+    """The head schema on an empty database, in the connection's transaction, stamped with the head revision."""
+    from sqlalchemy import Column, Index, MetaData, PrimaryKeyConstraint, String, Table
+
+    from bot.storage.pages import ChannelPageRow
+    from bot.storage.slack_tables import slack_tables
+    from bot.storage.tables import NAMING, Base
+
+    assert ChannelPageRow.metadata is Base.metadata  # importing it put its table in the one metadata
+    Base.metadata.create_all(connection)
+    slack = MetaData(naming_convention=NAMING)  # as Alembic's op.create_table names constraints (target metadata)
+    for name, (columns, indexed) in slack_tables().items():
+        table = Table(name, slack, *columns)
+        if indexed:
+            Index(f"{name}_idx", *(table.c[column] for column in indexed))
+    slack.create_all(connection)
+    version = Table(  # Alembic's own version table, as `alembic upgrade` creates it
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=head_revision()))
 
 
 def _upgrade_sync(connection: Connection, revision: str) -> None:

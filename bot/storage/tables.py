@@ -115,7 +115,7 @@ class DigestRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     header_message_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
-    fence: Mapped[int] = mapped_column(Integer, default=0)
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # as migration 0003 added it
     header_intent_at: Mapped[datetime | None] = mapped_column(Timestamp)
     """When a holder was about to post the header (its idempotency key is `PostKey.header(day)`)."""
     kind: Mapped[str] = mapped_column(String(16), default="daily", server_default="daily")

@@ -1,13 +1,23 @@
-"""`hotpapers --help` loads no heavy library: each command imports what it needs when it runs (timing is bench/'s)."""
+"""`hotpapers --help` loads no heavy library: each command imports what it needs when it runs (timing is bench/'s).
+
+`paper` on a stored paper loads no network or chat library and no terminal renderer with --json; an idle `run` with
+only Discord enabled loads neither Slack, nor rich, nor Alembic (on a new database or one at the head revision), nor
+the arXiv and feed clients it has not needed yet."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fakes.discord_server import GUILD_ID, TOKEN, FakeDiscord
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HEAVY = ("alembic", "discord", "slack_bolt", "slack_sdk", "rich", "sqlalchemy", "aiohttp", "pydantic")
 
@@ -48,4 +58,88 @@ def test_paper_for_a_stored_paper_loads_no_network_library(tmp_path: Path) -> No
     modules, said = loaded_by("--config", str(config), "paper", "2010.00577", "--json")
     assert json.loads(said)["id"] == "2010.00577"
     assert not modules & {"aiohttp", "arxiv", "feedparser", "alembic", "prometheus_client", "apscheduler"}
+    assert not modules & {"rich", "discord", "slack_bolt", "slack_sdk", "requests"}
     assert "sqlalchemy" in modules  # the probe sees what a command needs
+
+
+def test_paper_as_a_panel_loads_rich_the_json_answer_does_not(tmp_path: Path) -> None:
+    config = tmp_path / "offline.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "p.db"}"\n'
+        "[signals.hf]\nenabled = false\n[signals.hn]\nenabled = false\n"
+    )
+    loaded_by("--config", str(config), "sample", "load")
+    modules, said = loaded_by("--config", str(config), "paper", "2010.00577")
+    assert "2010.00577" in said and "rich" in modules
+    assert not modules & {"aiohttp", "arxiv", "alembic", "discord", "slack_bolt"}
+
+
+RUN_PROBE = """
+import json, logging, os, signal, sys
+
+
+class StopWhenRunning(logging.Handler):
+    def emit(self, record):
+        if record.getMessage().startswith("hotpapers running"):
+            os.kill(os.getpid(), signal.SIGTERM)  # the runner's own stop: it ends the run cleanly
+
+
+logging.getLogger("bot.runner").addHandler(StopWhenRunning())
+from bench.run_bot import main
+code = main()  # hotpapers ARGS, from sys.argv[1:]
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+async def run_until_running(config: Path, fake: FakeDiscord) -> tuple[int, set[str]]:
+    """`hotpapers run` (discord.py pointed at the fake) in its own process, stopped once it logged "running"; its
+    exit code and the modules it had loaded by then (and while stopping)."""
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": TOKEN,
+        "HOTPAPERS_BENCH_DISCORD_API": fake.api_base,
+        "HOTPAPERS_BENCH_DISCORD_GATEWAY": fake.gateway_url,
+        "PYTHONPATH": str(ROOT),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        RUN_PROBE,
+        "--config",
+        str(config),
+        "run",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=config.parent,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
+    found = json.loads(out.decode().strip().splitlines()[-1])
+    return found["code"], set(found["modules"])
+
+
+@pytest.mark.parametrize("at_head", [False, True], ids=["fresh-database", "database-at-head"])
+async def test_run_with_only_discord_loads_no_slack_no_rich_and_no_unused_source(tmp_path: Path, at_head: bool) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "run.db"}"\n'
+        '[arxiv]\napi_url = "http://127.0.0.1:9/api/query"\nrss_url = "http://127.0.0.1:9/rss/"\n'
+        f"[discord]\nenabled = true\nguilds = [{GUILD_ID}]\n"
+        '[health]\nenabled = true\nport = 0\n[logging]\nlevel = "INFO"\n'
+    )
+    if at_head:
+        loaded_by("--config", str(config), "db", "upgrade")
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        code, modules = await run_until_running(config, fake)
+    finally:
+        await fake.close()
+    assert code == 0
+    assert {"discord", "adapters.discord", "bot.scheduler", "bot.health"} <= modules  # it really ran
+    top = {name.split(".")[0] for name in modules}
+    assert not top & {"slack_bolt", "slack_sdk", "rich", "arxiv", "feedparser", "requests"}, sorted(
+        top & {"slack_bolt", "slack_sdk", "rich", "arxiv", "feedparser", "requests"}
+    )
+    assert "alembic" not in top  # a new database gets the head schema made; one at head is only recognised

@@ -234,3 +234,16 @@ async def test_a_day_without_papers_is_not_announced(engine: Engine) -> None:
     later = SAMPLE_DAY + timedelta(days=3)  # a Monday after the sample's last day
     digest = await engine.service.digest(CHANNEL, later)
     assert digest.entries == () and not digest.announced and not digest.ingested
+
+
+async def test_regenerating_needs_an_llm_and_top_checks_its_days(engine: Engine) -> None:
+    with pytest.raises(BadInput, match="no LLM is configured"):
+        await engine.service.regenerate_summary(SUMMARISED, CHANNEL)
+    with pytest.raises(BadInput, match="days must be between 1 and 365"):
+        await engine.service.top(CHANNEL, days=0)
+    assert await engine.service.top(CHANNEL) == []  # a channel never seen has no votes
+
+
+async def test_a_newer_version_than_the_stored_one_is_not_found_without_arxiv(engine: Engine) -> None:
+    with pytest.raises(NotFound, match="v1 is the only version"):
+        await engine.service.paper(f"{SUMMARISED}v9")

@@ -125,8 +125,6 @@ class ForwardingService:
     async def post_roundup(self, channel: ChannelRef, publisher: Publisher, day: date | None = None) -> RoundupResult:
         return await self._forward("post_roundup", lambda: self._service.post_roundup(channel, publisher, day))
 
-    # journal club (issue 19)
-
     async def journal_club_start(
         self,
         channel: ChannelRef,

@@ -4,7 +4,7 @@ from sqlalchemy import text
 
 from bot.bootstrap import App
 from bot.model import ChannelRef
-from bot.storage.database import MIGRATIONS, _at_head, head_revision, upgrade
+from bot.storage.database import MIGRATIONS, _schema_state, head_revision, upgrade
 
 
 async def test_sample_digest_ranks_by_tweets_on_both_databases(app: App) -> None:
@@ -23,8 +23,8 @@ def test_the_head_revision_read_from_the_files_is_alembics_head() -> None:
 
 async def test_a_database_at_head_is_recognised_and_an_older_one_is_not(app: App) -> None:
     async with app.engine.begin() as connection:
-        assert await connection.run_sync(_at_head)
+        assert await connection.run_sync(_schema_state) == "head"
         await connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-        assert not await connection.run_sync(_at_head)
+        assert await connection.run_sync(_schema_state) == "behind"
         await connection.execute(text(f"UPDATE alembic_version SET version_num = '{head_revision()}'"))
     await upgrade(app.engine)  # at head: nothing to do, and nothing fails

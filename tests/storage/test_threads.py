@@ -92,6 +92,9 @@ async def test_deleting_a_reply_lowers_the_count_and_each_person_counts_once(app
     card = await app.service.paper(paper, HERE)
     assert discussed_line(card.discussed) == "discussed in #ml-papers (1 person)"
     assert "💬 1 here" in card.why
+    await app.service.record_vote(VoteEvent(HERE, "ada", messages[paper], 1))
+    (top,) = await app.service.top(HERE)
+    assert "💬 1 here" in top.why and top.score == (await app.service.paper(paper, HERE)).score  # one score
 
 
 async def test_the_discuss_button_opens_one_thread_per_card(app: App) -> None:

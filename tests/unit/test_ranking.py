@@ -165,3 +165,15 @@ def test_hostile_titles_do_not_break_ranking() -> None:
         Candidate(paper(f"2011.0000{i}", title=t), (hf(random.Random(i).random()),)) for i, t in enumerate(hostile)
     ]
     assert len(order(candidates)) == len(hostile)
+
+
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=10_000))
+def test_discussion_raises_a_paper_monotonically_and_never_beyond_its_cap(fewer: int, more: int) -> None:
+    fewer, more = sorted((fewer, more))
+    scored = {
+        people: rank([Candidate(paper("a"), (hf(10),), discussion=people)], ChannelSettings(), WEIGHTS, NOW)[0]
+        for people in (0, fewer, more)
+    }
+    assert scored[0].score <= scored[fewer].score <= scored[more].score
+    assert scored[more].score - scored[0].score <= WEIGHTS.discussion_cap + 1e-6
+    assert (f"💬 {more} here" in scored[more].why) == (more > 0)

@@ -99,3 +99,13 @@ async def test_replies_move_the_paper_up_in_that_channels_next_digest_and_not_in
 async def _posted_ids(hotpapers: HotPapers, day: date) -> list[str]:
     """The papers of the day's digest in a fresh channel: the ranks they were posted with everywhere."""
     return [e.card.paper.id for e in (await hotpapers.digest(ChannelRef("slack", TEAM, "CFRESH"), day)).entries]
+
+
+async def test_opening_a_thread_twice_on_the_platform_posts_one_opener(
+    bot: Harness, hotpapers: HotPapers, sample_day: date
+) -> None:
+    card = (await cards(bot, hotpapers, sample_day))[0]
+    publisher = bot.server.publisher
+    first = await publisher.open_thread(HERE, card, name="A paper", opener="Discuss it here")
+    again = await publisher.open_thread(HERE, card, name="A paper", opener="Discuss it here")
+    assert first == again == card and len(bot.fake.thread(CHANNEL, card)) == 1  # found by its metadata
