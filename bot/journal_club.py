@@ -3,7 +3,7 @@ announced with its card, and the channel's past winners.
 
 - Candidates: the papers the channel's digests posted, or its people voted on, in the last `[journal_club]
   week_days` days (a channel that has neither gets its current digest's papers), best first by the channel's net
-  votes, then hotness (signals and votes). Discussion joins the order once threads count replies (issue 18).
+  votes, then its discussion (how many people replied in the paper's thread, issue 18), then hotness.
 - Exactly once, like a digest (`bot/digest.py`): the start and the close are each claimed in the database with a
   lease and a fence token (`bot/storage/polls.py`); before the poll or the announcement is posted its intent is
   committed, and the message carries its key (`bot.model.poll_key`), so a start or close whose answer was lost, or
@@ -178,7 +178,13 @@ class JournalClub:
         if not ids:
             ids = [entry.card.paper.id for entry in (await self._preview(channel)).entries]
         cards = await self._cards(channel, ids)
-        ranked = sorted(cards.values(), key=lambda card: (-card.votes.net, -card.score, card.paper.id))
+        async with self._uow() as uow:
+            await uow.read_only()
+            people = await uow.threads.people(row.id, list(cards)) if row is not None else {}
+        ranked = sorted(
+            cards.values(),
+            key=lambda card: (-card.votes.net, -people.get(card.paper.id, 0), -card.score, card.paper.id),
+        )
         return ranked[:limit]
 
     async def _post_poll(
@@ -375,23 +381,36 @@ class JournalClub:
     async def vote(
         self, channel: ChannelRef, message_id: str, user_id: str, choice: int
     ) -> tuple[PollDraft, int | None]:
-        """One person's vote in a poll whose votes the core records (Slack's buttons, the console): one per
-        person, changeable until the poll closes. Returns the poll with its live counts (the adapter updates its
-        message) and the person's previous choice."""
+        """One person's vote as the core records it (Slack's buttons, the console; Discord's live vote events, where
+        the poll's own counts still decide): one per person, changeable until the poll closes. Returns the poll
+        with its live counts (the adapter updates its message) and the person's previous choice."""
         now = self._clock.now()
         async with self._uow() as uow:
-            channel_id = await uow.channels.id_of(channel)
-            record = await uow.polls.by_message(channel_id, message_id) if channel_id is not None else None
-            if record is None:
-                raise NotFound("that is not a journal-club poll of this bot here")
-            if record.state != "open" or record.closes_at <= now:
-                raise BadInput(POLL_NOT_OPEN)
+            record = await self._open_poll(uow, channel, message_id)
             if not 0 <= choice < len(record.candidates):
                 raise BadInput(f"this poll has answers 1 to {len(record.candidates)}")
             previous = await uow.polls.choice_of(record.id, user_id)
             await uow.polls.vote(record.id, user_id, choice, now=now)
             await uow.commit()
         return await self._draft(channel, record), previous
+
+    async def unvote(self, channel: ChannelRef, message_id: str, user_id: str, choice: int) -> PollDraft:
+        """A person takes their vote for `choice` back (Discord's MESSAGE_POLL_VOTE_REMOVE): a vote since cast for
+        another answer stays. Returns the poll with its counts."""
+        async with self._uow() as uow:
+            record = await self._open_poll(uow, channel, message_id)
+            await uow.polls.unvote(record.id, user_id, choice)
+            await uow.commit()
+        return await self._draft(channel, record)
+
+    async def _open_poll(self, uow: UnitOfWork, channel: ChannelRef, message_id: str) -> PollRecord:
+        channel_id = await uow.channels.id_of(channel)
+        record = await uow.polls.by_message(channel_id, message_id) if channel_id is not None else None
+        if record is None:
+            raise NotFound("that is not a journal-club poll of this bot here")
+        if record.state != "open" or record.closes_at <= self._clock.now():
+            raise BadInput(POLL_NOT_OPEN)
+        return record
 
     async def current(self, channel: ChannelRef) -> PollDraft | None:
         """The channel's open poll with its live counts, if any."""

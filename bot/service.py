@@ -604,6 +604,10 @@ class HotPapers:
         Returns the poll with its live counts and the person's previous choice (None: a first vote)."""
         return await self._journal_club.vote(channel, message_id, user_id, choice)
 
+    async def poll_unvote(self, channel: ChannelRef, message_id: str, user_id: str, choice: int) -> PollDraft:
+        """A person took back their vote for `choice` (Discord's live vote events). Returns the poll's counts."""
+        return await self._journal_club.unvote(channel, message_id, user_id, choice)
+
     async def close_due_polls(self, publisher_for: PublisherFor) -> list[PollClose]:
         """The scheduler's sweep: close polls past their close, finish starts and closes whose replica died."""
         return await self._journal_club.close_due(publisher_for)

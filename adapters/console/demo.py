@@ -116,7 +116,7 @@ async def journal_club_section(console: Console, app: App, channel: ChannelRef) 
     service = app.service
     console.print(Rule())
     console.print(Text("7) /journalclub start candidates=3 closes=24h — a poll over the week's top papers here "
-                       "(this channel's votes first, then hotness):", style="bold"))  # fmt: skip
+                       "(this channel's votes, then its discussion, then hotness):", style="bold"))  # fmt: skip
     publisher = ConsolePublisher(console)
     start = await service.journal_club_start(channel, publisher, candidates=3, closes="24h", by="ada")
     assert start.message is not None

@@ -15,7 +15,7 @@ from discord.ext import commands
 from adapters.discord import Settings
 from adapters.discord.commands import PaperCommands
 from adapters.discord.errors import reply_error
-from adapters.discord.journal_club import JournalClubCommands
+from adapters.discord.journal_club import JournalClubCommands, PollVotes
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.publisher import DiscordPublisher
 from adapters.discord.reactions import EmojiVotes, ReactionVotes
@@ -33,12 +33,14 @@ MAX_RATELIMIT_WAIT = 60.0
 
 
 def intents() -> discord.Intents:
-    """Guilds (channel names, threads, the command tree), guild reactions (votes) and guild messages (replies in
-    discussion threads: who, never the text). No privileged intents."""
+    """Guilds (channel names, threads, the command tree), guild reactions (votes), guild messages (replies in
+    discussion threads: who, never the text) and guild polls (the journal club's live votes). No privileged
+    intents."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_reactions = True
     wanted.guild_messages = True
+    wanted.guild_polls = True  # journal club: live poll votes (MESSAGE_POLL_VOTE_ADD / REMOVE), not privileged
     return wanted
 
 
@@ -76,6 +78,7 @@ class HotPapersBot(commands.Bot):
         await self.add_cog(ReactionVotes(self, self.service, emoji=emoji))
         await self.add_cog(ThreadReplies(self, self.service))
         await self.add_cog(JournalClubCommands(self.service, self.publisher))  # journal club (issue 19)
+        await self.add_cog(PollVotes(self, self.service))
         await sync_commands(self.tree, self.settings.guilds)
         if not self.settings.guilds:
             self.command_cleanup = asyncio.create_task(

@@ -5,6 +5,8 @@ and changeable, and the engine reads the final counts when the poll ends (`end_p
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -12,12 +14,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from adapters.discord import render
-from adapters.discord.channels import interaction_channel
+from adapters.discord.channels import channel_ref, interaction_channel
 from adapters.discord.commands import _require_manage_channels
+from bot.errors import HotPapersError
 from bot.messages import history_lines, poll_close_answer, poll_started
 
 if TYPE_CHECKING:
+    from bot.model import ChannelRef
     from bot.ports import ChatService, Publisher
+
+log = logging.getLogger(__name__)
 
 
 class JournalClubCommands(commands.Cog):
@@ -67,3 +73,40 @@ class JournalClubCommands(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         winners = await self.service.journal_club_history(interaction_channel(interaction))
         await interaction.followup.send(render.content("\n".join(history_lines(winners))), ephemeral=True)
+
+
+class PollVotes(commands.Cog):
+    """Live votes in the journal club's polls (MESSAGE_POLL_VOTE_ADD / REMOVE, the guild polls intent), recorded by
+    the engine as they come so `journal_club_poll` shows them; the poll's own counts, read when it ends, decide.
+    Votes on other polls, or after the close, are not the engine's: they are dropped."""
+
+    def __init__(self, bot: discord.Client, service: ChatService) -> None:
+        self.bot, self.service = bot, service
+        self._in_order = asyncio.Lock()
+        """discord.py runs each event's listener as its own task: a changed vote's REMOVE and ADD (or an ADD and
+        its REMOVE) would race. The lock's waiters queue in arrival order, so the engine sees them as sent."""
+
+    @commands.Cog.listener()
+    async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self._apply(payload, added=True)
+
+    @commands.Cog.listener()
+    async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self._apply(payload, added=False)
+
+    async def _apply(self, payload: discord.RawPollVoteActionEvent, *, added: bool) -> None:
+        if self.bot.user is not None and payload.user_id == self.bot.user.id:
+            return
+        channel = channel_ref(payload.guild_id, payload.channel_id)
+        message, user, choice = str(payload.message_id), str(payload.user_id), payload.answer_id - 1
+        try:
+            async with self._in_order:
+                await self._record(channel, message, user, choice, added=added)
+        except HotPapersError as error:  # not our poll, or closed: Discord's own count is all there is
+            log.debug("poll vote on %s not recorded: %s", message, error)
+
+    async def _record(self, channel: ChannelRef, message: str, user: str, choice: int, *, added: bool) -> None:
+        if added:
+            await self.service.poll_vote(channel, message, user, choice)
+        else:
+            await self.service.poll_unvote(channel, message, user, choice)

@@ -355,6 +355,15 @@ class PollRepository:
                     .values(choice=choice, updated_at=now)
                 )
 
+    async def unvote(self, poll_id: int, user_id: str, choice: int) -> bool:
+        """Take a person's vote back, if it is for `choice` (a later vote for another answer stays)."""
+        result = await self._session.execute(
+            delete(PollVoteRow).where(
+                PollVoteRow.poll_id == poll_id, PollVoteRow.user_id == user_id[:64], PollVoteRow.choice == choice
+            )
+        )
+        return bool(affected(result))
+
     async def choice_of(self, poll_id: int, user_id: str) -> int | None:
         """The person's current vote in the poll (an answer's index), if any."""
         return await self._session.scalar(

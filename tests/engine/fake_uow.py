@@ -836,6 +836,12 @@ class FakePolls(_Repository):
     async def vote(self, poll_id: int, user_id: str, choice: int, *, now: datetime) -> None:
         self._t.poll_votes[(poll_id, user_id[:64])] = choice
 
+    async def unvote(self, poll_id: int, user_id: str, choice: int) -> bool:
+        if self._t.poll_votes.get((poll_id, user_id[:64])) != choice:
+            return False
+        del self._t.poll_votes[(poll_id, user_id[:64])]
+        return True
+
     async def choice_of(self, poll_id: int, user_id: str) -> int | None:
         return self._t.poll_votes.get((poll_id, user_id[:64]))
 

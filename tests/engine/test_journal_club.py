@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import BadInput
+from bot.model import VoteEvent
 from tests.engine.conftest import Engine
 from tests.storage.test_journal_club import CHANNEL, PollPlatform, Polls
 
@@ -31,3 +32,20 @@ async def test_start_a_changed_vote_a_tie_broken_by_hotness_and_history(engine: 
     assert await service.forget_user("console", "ada") == 1
     with pytest.raises(BadInput, match="closed"):
         await service.poll_vote(CHANNEL, message, "ada", 0)
+
+
+async def test_a_tie_equal_on_votes_and_hotness_goes_to_the_first_answer_and_says_so(engine: Engine) -> None:
+    service = engine.service
+    for paper in ("1704.01212", "1611.03530"):  # no signals: the same hotness once each has one 👍 here
+        await service.record_vote(VoteEvent(CHANNEL, "ada", "", 1, paper_id=paper))
+    shared = PollPlatform()
+    start = await service.journal_club_start(CHANNEL, Polls(shared), candidates=2)
+    assert start.draft is not None
+    first, second = (option.paper_id for option in start.draft.options)
+    assert {first, second} == {"1704.01212", "1611.03530"}
+    closed = await service.journal_club_close(CHANNEL, Polls(shared))
+    assert closed.outcome is not None and closed.outcome.winner.paper.id == first
+    assert closed.outcome.tie == (
+        f"2 papers tied at 0 votes: the tie was broken by the order of the poll (still equal on this channel's votes "
+        f"and hotness) in favour of arXiv:{first}."
+    )

@@ -158,6 +158,11 @@ class ForwardingService:
     ) -> tuple[PollDraft, int | None]:
         return await self._forward("poll_vote", lambda: self._service.poll_vote(channel, message_id, user_id, choice))
 
+    async def poll_unvote(self, channel: ChannelRef, message_id: str, user_id: str, choice: int) -> PollDraft:
+        return await self._forward(
+            "poll_unvote", lambda: self._service.poll_unvote(channel, message_id, user_id, choice)
+        )
+
     async def close_due_polls(self, publisher_for: Callable[[str], Publisher | None]) -> list[PollClose]:
         return await self._forward("close_due_polls", lambda: self._service.close_due_polls(publisher_for))
 

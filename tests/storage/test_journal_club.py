@@ -28,6 +28,7 @@ from bot.model import (
     PollTally,
     PostedMessage,
     PostKey,
+    ReplyEvent,
     VoteEvent,
 )
 from bot.ports import PollPublisher
@@ -154,6 +155,21 @@ async def test_a_poll_offers_the_weeks_top_papers_by_this_channels_votes_then_ho
     assert all(len(option.label) <= 55 for option in start.draft.options)
     assert start.draft.hours == 48 and start.draft.closes == SAMPLE_NOW + timedelta(hours=48)
     assert len(shared.visible("poll")) == 1
+
+
+async def test_discussion_ranks_a_paper_above_hotter_ones_with_the_same_votes(app: App) -> None:
+    shared = PollPlatform()
+    publisher = Polls(shared)
+    await app.service.post_digest(CHANNEL, None, publisher)
+    posted = [m for m in shared.messages if m.key is not None and m.key.rank > 0]
+    opened = await app.service.discuss(CHANNEL, posted[3].id, publisher)  # the 4th hottest paper's thread
+    for number, user in enumerate(("grace", "alan"), 1):
+        await app.service.record_reply(ReplyEvent(CHANNEL, opened.thread_id, f"reply-{number}", user))
+    start = await app.service.journal_club_start(CHANNEL, publisher, candidates=3)
+    assert start.draft is not None
+    preview = await app.service.digest(ChannelRef("console", "lab", "elsewhere"))
+    hottest = [e.card.paper.id for e in preview.entries]
+    assert [o.paper_id for o in start.draft.options] == [hottest[3], hottest[0], hottest[1]]
 
 
 async def test_a_channel_with_nothing_posted_or_voted_gets_its_current_digests_papers(app: App) -> None:

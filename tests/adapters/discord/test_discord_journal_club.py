@@ -4,6 +4,7 @@ bot was down, closed by another replica."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from bot.bootstrap import App
@@ -16,6 +17,39 @@ from tests.fakes.discord_server import ALICE, APP_ID, BOB, BOT_ID, EPHEMERAL, GU
 
 HERE = ChannelRef("discord", GUILD_ID, PAPERS_CHANNEL, "#papers")
 CAROL = "4000000000000000003"
+
+
+class Watched:
+    """The real engine with its poll-vote calls observable: tests wait for the live votes instead of sleeping."""
+
+    def __init__(self, service: HotPapers) -> None:
+        self._service = service
+        self.calls = 0
+        self._changed = asyncio.Condition()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+    async def poll_vote(self, *args: Any) -> Any:
+        try:
+            return await self._service.poll_vote(*args)
+        finally:
+            await self._called()
+
+    async def poll_unvote(self, *args: Any) -> Any:
+        try:
+            return await self._service.poll_unvote(*args)
+        finally:
+            await self._called()
+
+    async def _called(self) -> None:
+        async with self._changed:
+            self.calls += 1
+            self._changed.notify_all()
+
+    async def wait_calls(self, count: int) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: self.calls >= count), 5)
 
 
 async def run(fake: FakeDiscord, payload: dict[str, Any]) -> str:
@@ -37,7 +71,9 @@ def announcements(fake: FakeDiscord) -> list[dict[str, Any]]:
 async def test_a_poll_from_start_to_winner_with_a_changed_vote(
     fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
 ) -> None:
-    await start_bot(hotpapers)
+    watched = Watched(hotpapers)
+    bot = await start_bot(watched)
+    assert bot.intents.guild_polls and not (bot.intents.message_content or bot.intents.members or bot.intents.presences)
     said = await run(fake, command(fake, "start", {"candidates": 3, "closes": "24h"}, group="journalclub", admin=True))
     assert said.startswith("Started journal-club poll #1")
     (message,) = polls(fake)
@@ -52,6 +88,11 @@ async def test_a_poll_from_start_to_winner_with_a_changed_vote(
     await fake.vote(message["id"], 1, user_id=ALICE)
     await fake.vote(message["id"], 2, user_id=BOB)
     await fake.vote(message["id"], 2, user_id=ALICE)  # Alice changes her mind
+    await fake.vote(message["id"], 3, user_id=CAROL)
+    await fake.unvote(message["id"], 3, user_id=CAROL)  # and Carol takes hers back
+    await watched.wait_calls(6)  # live: add, add, remove + add (a changed vote), add, remove
+    live = await hotpapers.journal_club_poll(HERE)
+    assert live is not None and live.counts == (0, 2, 0)
     said = await run(fake, command(fake, "close", group="journalclub", admin=True))
     assert said == "Closed: the winner is announced in the channel."
     assert fake.messages[message["id"]]["poll"]["results"]["is_finalized"]

@@ -20,6 +20,8 @@ from tests.fakes.discord_server import APP_ID, GUILD_ID, FakeDiscord, _error
 
 GUILDS_MESSAGES_AND_REACTIONS = (1 << 0) | (1 << 9) | (1 << 10)
 """GUILDS, GUILD_MESSAGES (replies in discussion threads) and GUILD_MESSAGE_REACTIONS: nothing privileged."""
+GUILD_MESSAGE_POLLS = 1 << 24
+"""The journal club's live poll votes (not privileged either)."""
 COMMANDS = rf"/applications/{APP_ID}/commands"
 
 
@@ -27,12 +29,12 @@ def config(tmp_path: Path) -> Config:
     return Config.model_validate({"database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}"}})
 
 
-async def test_the_bot_identifies_with_only_the_guild_message_and_reaction_intents(
+async def test_the_bot_identifies_with_only_the_guild_message_reaction_and_poll_intents(
     fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
 ) -> None:
     bot = await start_bot(hotpapers)
     (identify,) = [frame for frame in fake.frames if frame["op"] == 2]
-    assert identify["d"]["intents"] == GUILDS_MESSAGES_AND_REACTIONS  # no message content (1 << 15), no members
+    assert identify["d"]["intents"] == GUILDS_MESSAGES_AND_REACTIONS | GUILD_MESSAGE_POLLS  # no content, no members
     assert identify["d"]["token"] == fake.token
     assert bot.get_channel(3000000000000000001) is not None  # GUILD_CREATE filled the cache
     assert [(r.method, r.route) for r in fake.requests[:2]] == [

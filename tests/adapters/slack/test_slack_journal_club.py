@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.slack.events import EVENTS
+from adapters.slack.events import BOT_EVENTS
 from bot.clock import FrozenClock
 from bot.model import ChannelRef
 from bot.service import HotPapers
@@ -39,7 +39,7 @@ async def bot(hotpapers: HotPapers, fake: FakeSlack) -> AsyncIterator[Harness]:
 async def served(service: HotPapers, fake: FakeSlack) -> AsyncIterator[Harness]:
     """The app, with the fake sending its button clicks to the app's request URL (as the manifest sets it)."""
     async with serving(service, fake) as harness:
-        fake.subscribe_app(EVENTS, request_url=harness.slack.url, signing_secret=SECRET)
+        fake.subscribe_app(BOT_EVENTS, request_url=harness.slack.url, signing_secret=SECRET)
         yield harness
 
 

@@ -7,7 +7,7 @@
 - poll_votes: one row per person and poll (a changed vote replaces it); removed by forget_user.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30 08:30:00
 """
 
