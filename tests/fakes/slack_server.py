@@ -78,6 +78,8 @@ class Workspace:
     bot_user_id: str
     bot_id: str
     team_name: str = "Test Team"
+    domain: str = "testteam"
+    """The workspace's subdomain: `https://<domain>.slack.com/` (auth.test's `url`, chat.getPermalink's links)."""
     app_id: str = "A111"
     enterprise_id: str | None = None
     """Set for an Enterprise Grid workspace (an install in one of its workspaces, or org-wide)."""
@@ -214,8 +216,12 @@ class FakeSlack:
     def api_url(self) -> str:
         return f"{self.url}/api/"
 
-    def add_workspace(self, team_id: str = "T111", *, token: str = "xoxb-T111", bot_user: str = "UBOT") -> Workspace:
-        workspace = Workspace(team_id=team_id, bot_token=token, bot_user_id=bot_user, bot_id=f"B{team_id}")
+    def add_workspace(
+        self, team_id: str = "T111", *, token: str = "xoxb-T111", bot_user: str = "UBOT", domain: str = "testteam"
+    ) -> Workspace:
+        workspace = Workspace(
+            team_id=team_id, bot_token=token, bot_user_id=bot_user, bot_id=f"B{team_id}", domain=domain
+        )
         self.workspaces[token] = workspace
         return workspace
 
@@ -419,7 +425,7 @@ class FakeSlack:
             "token": "verification-token-unused",
             "container": container,
             "trigger_id": self.trigger_id(),
-            "team": {"id": workspace.team_id, "domain": "testteam"},
+            "team": {"id": workspace.team_id, "domain": workspace.domain},
             "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": channel, "name": self.conversations.get(channel, {}).get("name", "papers")},
@@ -746,7 +752,7 @@ class FakeSlack:
         team_id = workspace.enterprise_id if workspace.is_enterprise_install else workspace.team_id
         return {
             "ok": True,
-            "url": "https://test.slack.com/",
+            "url": f"https://{workspace.domain}.slack.com/",
             "team": workspace.team_name,
             "user": "hotpapers",
             "team_id": team_id,
@@ -858,6 +864,22 @@ class FakeSlack:
         self._remove(channel_id, ts)
         self._announce(self._deleted_event(channel_id, message), workspace.bot_token)
         return {"ok": True, "channel": channel_id, "ts": ts}
+
+    def _get_permalink(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+        """chat.getPermalink (no scope needed): the workspace's own link to a message, `https://<domain>.slack.com/
+        archives/<channel>/p<ts without the dot>`; a reply's link adds `?thread_ts=<parent>&cid=<channel>` (as
+        Slack's do). A channel nobody posted in nor added is channel_not_found; a ts that is no message (or a deleted
+        one) is message_not_found."""
+        channel_id, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))
+        if not channel_id or (channel_id not in self.conversations and channel_id not in self.history):
+            return {"ok": False, "error": "channel_not_found"}
+        message = self._find(channel_id, ts) if ts else None
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://{workspace.domain}.slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+        if message.get("thread_ts") and message["thread_ts"] != ts:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel_id}"
+        return {"ok": True, "channel": channel_id, "permalink": link}
 
     def _conversations_replies(self, workspace: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         """A thread: its parent first, then the replies oldest first (cursor pagination, oldest/latest bounds on the
@@ -1013,6 +1035,7 @@ _METHODS: dict[str, Callable[[FakeSlack, Workspace, dict[str, Any]], dict[str, A
     "conversations.history": FakeSlack._conversations_history,
     "chat.update": FakeSlack._chat_update,
     "chat.delete": FakeSlack._chat_delete,
+    "chat.getPermalink": FakeSlack._get_permalink,
     "conversations.replies": FakeSlack._conversations_replies,
 }
 _UPDATED_FIELDS = ("type", "user", "bot_id", "app_id", "text", "blocks", "bot_profile")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +29,7 @@ SLACK_SCHEMA_METHODS = {
     "chat.postMessage",
     "chat.update",
     "chat.delete",
+    "chat.getPermalink",
     "conversations.history",
     "conversations.info",
     "conversations.replies",
@@ -299,6 +301,7 @@ async def test_every_answer_fits_slacks_published_schema_as_amended_by_the_refer
     await web.conversations_history(channel=CHANNEL, include_all_metadata=True, limit=1)
     await web.conversations_history(channel=CHANNEL)
     await web.conversations_info(channel=CHANNEL)
+    await web.chat_getPermalink(channel=CHANNEL, message_ts=posted["ts"])
     await web.chat_delete(channel=CHANNEL, ts=posted["ts"])
     for failing in (
         web.chat_postMessage(channel=OTHER, text="t"),
@@ -307,6 +310,8 @@ async def test_every_answer_fits_slacks_published_schema_as_amended_by_the_refer
         web.conversations_history(channel=OTHER),
         web.conversations_info(channel="C0NOWHERE1"),
         web.conversations_replies(channel=CHANNEL, ts="1700000000.999999"),
+        web.chat_getPermalink(channel=CHANNEL, message_ts="1700000000.999999"),
+        web.chat_getPermalink(channel="C0NOWHERE1", message_ts="1700000000.999999"),
     ):
         await error_of(failing)
     slack.set_scopes(BOT_TOKEN, "chat:write")
@@ -317,6 +322,32 @@ async def test_every_answer_fits_slacks_published_schema_as_amended_by_the_refer
         f"{c.method} {c.response.get('error', 'ok')}: {p}" for c in checked for p in slack_errors(c.method, c.response)
     ]
     assert not problems, "\n".join(problems)
+
+
+async def test_get_permalink_answers_the_workspaces_own_link_and_refuses_what_is_not_there(slack: FakeSlack) -> None:
+    web = client(slack)
+    token = BOT_TOKEN
+    slack.workspaces[token] = dataclasses.replace(slack.workspaces[token], domain="ml-lab")
+    parent = (await web.chat_postMessage(channel=CHANNEL, text="a card"))["ts"]
+    reply = (await web.chat_postMessage(channel=CHANNEL, text="in its thread", thread_ts=parent))["ts"]
+    answer = await web.chat_getPermalink(channel=CHANNEL, message_ts=parent)
+    assert answer.data == {
+        "ok": True,
+        "channel": CHANNEL,
+        "permalink": f"https://ml-lab.slack.com/archives/{CHANNEL}/p{parent.replace('.', '')}",
+    }
+    threaded = (await web.chat_getPermalink(channel=CHANNEL, message_ts=reply))["permalink"]
+    assert threaded == (
+        f"https://ml-lab.slack.com/archives/{CHANNEL}/p{reply.replace('.', '')}?thread_ts={parent}&cid={CHANNEL}"
+    )
+    slack.set_scopes(BOT_TOKEN, "chat:write")  # no scope is needed
+    assert (await web.chat_getPermalink(channel=CHANNEL, message_ts=parent))["ok"]
+    await web.chat_delete(channel=CHANNEL, ts=parent)
+    refused = [
+        (await error_of(web.chat_getPermalink(channel=channel, message_ts=ts))).response["error"]
+        for channel, ts in ((CHANNEL, parent), (CHANNEL, "1700000000.999999"), ("C0NOWHERE1", reply))
+    ]
+    assert refused == ["message_not_found", "message_not_found", "channel_not_found"]
 
 
 # -- threads, message events and buttons (issues 18 and 19) ---------------------------------------------------------

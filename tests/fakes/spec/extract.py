@@ -105,6 +105,7 @@ SLACK_ROOTS = {
     "chat.postMessage": ("/chat.postMessage", "post"),
     "chat.update": ("/chat.update", "post"),
     "chat.delete": ("/chat.delete", "post"),
+    "chat.getPermalink": ("/chat.getPermalink", "get"),
     "conversations.history": ("/conversations.history", "get"),
     "conversations.info": ("/conversations.info", "get"),
     "conversations.replies": ("/conversations.replies", "get"),
