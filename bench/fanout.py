@@ -237,6 +237,12 @@ class PacedPublisher:
     async def tell_admin(self, channel: ChannelRef, user_id: str, text: str) -> bool:
         return await self._inner.tell_admin(channel, user_id, text)
 
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        return await self._inner.open_thread(channel, message_id, name=name, opener=opener)
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        return await self._inner.permalink(channel, message_id)
+
 
 async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
     team, token = "T0BENCH", "xoxb-bench"

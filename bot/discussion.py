@@ -61,15 +61,6 @@ def week_score(net: int, people: int, weights: RankingWeights) -> float:
     return votes + discussion_term(people, weights)
 
 
-def original_post_link(channel: ChannelRef, message_id: str) -> str:
-    """Where a posted message can be opened: Discord's jump URL, Slack's archive link, the console's message id."""
-    if channel.platform == "discord":
-        return f"https://discord.com/channels/{channel.workspace}/{channel.channel}/{message_id}"
-    if channel.platform == "slack":
-        return f"https://slack.com/archives/{channel.channel}/p{message_id.replace('.', '')}"
-    return f"message {message_id}"
-
-
 class Discussions:
     """Threads, replies and the roundup. One instance per process, made by the composition root."""
 
@@ -248,7 +239,7 @@ class Discussions:
         settings = row.settings if row is not None else ChannelSettings()
         if row is None or (not roundup.entries and not settings.roundup_empty):
             return RoundupResult(roundup, "quiet")
-        links = [original_post_link(channel, entry.message_id) for entry in roundup.entries]
+        links = await asyncio.gather(*(publisher.permalink(channel, entry.message_id) for entry in roundup.entries))
         result = await self._poster.post_line(
             channel,
             roundup.last_day,
@@ -314,5 +305,8 @@ class ThreadingPublisher:
     async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
         return await self._inner.open_thread(channel, message_id, name=name, opener=opener)
 
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        return await self._inner.permalink(channel, message_id)
 
-__all__ = ["Discussions", "ThreadingPublisher", "original_post_link", "roundup_key", "week_score"]
+
+__all__ = ["Discussions", "ThreadingPublisher", "roundup_key", "week_score"]

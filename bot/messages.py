@@ -239,6 +239,12 @@ def roundup_text(roundup: Roundup, links: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def message_reference(message_id: str) -> str:
+    """A posted message named where there is no link to it: the console, or a platform that would not give one (the
+    fallback of `Publisher.permalink`)."""
+    return f"message {message_id}"
+
+
 def roundup_result(state: str, roundup: Roundup) -> str:
     """What `/roundup` (the console) and the CLI say after posting."""
     span = f"the week ending {roundup.last_day:%a %Y-%m-%d}"

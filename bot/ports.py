@@ -192,6 +192,12 @@ class Publisher(Protocol):
         the platform shows one. Fails like `publish` (UpstreamUnavailable / Undeliverable)."""
         ...
 
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        """A link people can open to `message_id`, a message this bot posted in `channel` (Discord: the jump URL;
+        Slack: the workspace's own link from the platform; console: the message id). Best effort: never raises,
+        falls back to a plain reference to the message."""
+        ...
+
 
 @runtime_checkable
 class PollPublisher(Publisher, Protocol):

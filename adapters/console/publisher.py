@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.text import Text
 
 from adapters.console.render import paper_panel, poll_panel
-from bot.messages import winner_announcement
+from bot.messages import message_reference, winner_announcement
 from bot.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
 from bot.text import clean_text
 
@@ -102,6 +102,10 @@ class ConsolePublisher:
         self._opened.add((channel.key, message_id))
         self._console.print(Text(f"🧵 {name} — {opener}", style="cyan"))
         return message_id
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        """A terminal has no links: the message id, as the log and `/thread` name it."""
+        return message_reference(message_id)
 
     def reply(self, channel: ChannelRef, thread_id: str, user: str, text: str) -> str:
         """The console user's reply in a thread: shown, never logged (only who replied is counted, by the

@@ -21,7 +21,7 @@ from adapters.discord import render
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.views import links_view
 from bot.errors import Undeliverable, UpstreamUnavailable
-from bot.messages import poll_intro, poll_question, winner_announcement
+from bot.messages import message_reference, poll_intro, poll_question, winner_announcement
 from bot.model import (
     POLL_LABEL_CHARS,
     ChannelRef,
@@ -154,6 +154,14 @@ class DiscordPublisher:
         except Exception as error:  # the thread exists: its first line is a courtesy
             log.warning("could not post the opener in thread %s: %s", thread.id, type(error).__name__)
         return str(thread.id)
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        """The message's jump URL, made from the guild, channel and message ids (no request; the same URL
+        `discord.Message.jump_url` gives)."""
+        ids = (channel.workspace, channel.channel, message_id)
+        if not all(part.isdigit() for part in ids):
+            return message_reference(message_id)
+        return "https://discord.com/channels/{}/{}/{}".format(*ids)
 
     # ── journal club (issue 19): a native poll; Discord counts the votes, read when the poll ends ─────────────────
 

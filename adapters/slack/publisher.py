@@ -34,6 +34,8 @@ EVENT_TYPE = "hotpapers_post"
 THREAD_EVENT_TYPE = "hotpapers_thread"
 """The metadata of the bot's opening reply in a discussion thread (a repeat finds it and posts nothing)."""
 HISTORY_PAGES = 10
+PERMALINKS = 4096
+"""How many (channel, ts) → permalink answers a publisher keeps (a message's permalink never changes)."""
 """How many pages of 200 messages `find` reads at most (a digest's messages are recent)."""
 
 _MESSAGE = {
@@ -76,6 +78,7 @@ class SlackPublisher:
             handler for handler in client.retry_handlers if not isinstance(handler, AsyncConnectionErrorRetryHandler)
         ]
         self._tokens = tokens
+        self._permalinks: dict[tuple[str, str], str] = {}
 
     async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         """A plain line (digest header, "no announcements today"), escaped so it cannot mention anyone."""
@@ -173,6 +176,27 @@ class SlackPublisher:
             ),
         )
         return message_id
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        """The workspace's own link to the message, from `chat.getPermalink` (no scope needed; the link carries the
+        workspace's domain, which only Slack knows), kept per (channel, ts). On any failure: the plain reference,
+        not cached, so a later roundup asks again."""
+        cached = self._permalinks.get((channel.channel, message_id))
+        if cached is not None:
+            return cached
+        try:
+            token = await self._token(channel)
+            response = await _translated(
+                channel, self._client.chat_getPermalink(token=token, channel=channel.channel, message_ts=message_id)
+            )
+            link = str(response["permalink"])
+        except Exception as error:  # best effort: the roundup names the message instead
+            log.warning("no permalink for %s in %s: %s", message_id, channel.key, error)
+            return messages.message_reference(message_id)
+        if len(self._permalinks) >= PERMALINKS:
+            self._permalinks.pop(next(iter(self._permalinks)))
+        self._permalinks[(channel.channel, message_id)] = link
+        return link
 
     # ── journal club (issue 19): a button per paper; the core records the votes ─────────────────────────────────
 

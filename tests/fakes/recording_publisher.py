@@ -169,6 +169,10 @@ class RecordingPublisher:
             self.calls.append(Call("thread", channel, PostedMessage(channel, message_id), text=opener))
         return self.world.threads[message_id]
 
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        """A link naming the channel and the message (what a platform's link would point at)."""
+        return f"https://chat.example/{self.platform}/{channel.channel}/{message_id}"
+
     @property
     def opened(self) -> list[str]:
         """The message ids this publisher opened a thread on, in order."""

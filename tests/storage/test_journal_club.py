@@ -111,6 +111,9 @@ class Polls:
         self.shared.threads.setdefault(message_id, (name, opener))
         return f"t-{message_id}"
 
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str:
+        return f"message {message_id}"
+
     async def start_poll(self, channel: ChannelRef, draft: PollDraft, *, key: PostKey) -> PostedMessage:
         return self._post(key, "poll", draft)
 

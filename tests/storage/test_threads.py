@@ -161,7 +161,8 @@ async def test_the_roundup_lists_the_weeks_top_papers_by_votes_and_discussion_on
     (text,) = publisher.said
     assert text.startswith("📚 The week in #ml-papers (Sun 01 Nov – Sat 07 Nov 2020): top 2")
     assert "👍2 👎0 here" in text and "💬 1 here" in text
-    assert f"https://discord.com/channels/G1/C1/{messages[order[2]]}" in text
+    links = [f"original post: https://chat.example/discord/C1/{messages[p]}" for p in (order[2], order[4])]
+    assert all(link in text for link in links)  # each entry's link is the publisher's permalink to its message
     assert [str(m.key) for m in PLATFORM.visible(HERE) if m.key and m.key.prefix == "hr"] == ["hr-20201107-0"]
     assert PostKey.search("hr-20201107-0") == PostKey(WEEK_END, 0, "", "hr")
 

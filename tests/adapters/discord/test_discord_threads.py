@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.bootstrap import App
-from bot.model import ChannelRef, Discussion, ReplyEvent
+from bot.model import ChannelRef, Discussion, ReplyEvent, VoteEvent
 from bot.service import HotPapers
 from tests.adapters.discord.support import StartBot, WatchedService, button_press
 from tests.conftest import SAMPLE_NOW
@@ -146,3 +146,22 @@ async def test_threads_always_opens_one_per_card_as_it_is_posted_and_off_shows_n
     await hotpapers.post_digest(ELSEWHERE, sample_day, bot.publisher)
     elsewhere = [m for m in fake.messages.values() if m["embeds"] and m["channel_id"] == GENERAL_CHANNEL]
     assert elsewhere and all("hp:discuss" not in str(row) for card in elsewhere for row in card.get("components", []))
+
+
+async def test_the_roundup_links_each_paper_to_its_card_by_the_jump_url_without_asking_discord(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, sample_day: date
+) -> None:
+    bot = await start_bot(hotpapers, seed_reactions=False)
+    await hotpapers.post_digest(HERE, sample_day, bot.publisher)
+    liked = [cards(fake)[i]["id"] for i in (1, 3)]
+    for user, message_id in zip((ALICE, BOB), liked, strict=True):
+        await hotpapers.record_vote(VoteEvent(HERE, user, message_id, 1))
+    asked = len(fake.requests)
+    links = [await bot.publisher.permalink(HERE, message_id) for message_id in liked]
+    assert links == [f"https://discord.com/channels/{GUILD_ID}/{PAPERS_CHANNEL}/{m}" for m in liked]
+    assert len(fake.requests) == asked  # made from the ids: no request
+
+    result = await hotpapers.post_roundup(HERE, bot.publisher, sample_day)
+    assert result.state == "posted" and len(result.roundup.entries) == 2
+    (roundup,) = [m for m in fake.messages.values() if m["content"].startswith("📚 The week in")]
+    assert all(f"original post: {link}" in roundup["content"] for link in links)

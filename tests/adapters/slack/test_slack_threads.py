@@ -12,7 +12,7 @@ import pytest
 
 from adapters.slack.publisher import THREAD_EVENT_TYPE
 from bot.bootstrap import App
-from bot.model import ChannelRef
+from bot.model import ChannelRef, VoteEvent
 from bot.service import HotPapers
 from tests.adapters.slack.support import CHANNEL, SECRET, TEAM, Harness, Watched, serving
 from tests.conftest import SAMPLE_NOW
@@ -109,3 +109,53 @@ async def test_opening_a_thread_twice_on_the_platform_posts_one_opener(
     first = await publisher.open_thread(HERE, card, name="A paper", opener="Discuss it here")
     again = await publisher.open_thread(HERE, card, name="A paper", opener="Discuss it here")
     assert first == again == card and len(bot.fake.thread(CHANNEL, card)) == 1  # found by its metadata
+
+
+async def _liked(bot: Harness, hotpapers: HotPapers, day: date) -> list[str]:
+    """Post the digest and have two people like the 2nd and 4th cards: the week's roundup has both."""
+    posted = await cards(bot, hotpapers, day)
+    liked = [posted[1], posted[3]]
+    for user, ts in zip(("U1", "U2"), liked, strict=True):
+        await hotpapers.record_vote(VoteEvent(HERE, user, ts, 1))
+    return liked
+
+
+def _roundup_text(bot: Harness) -> str:
+    (posted,) = [c for c in bot.fake.calls_to("chat.postMessage") if c.args["text"].startswith("📚 The week in")]
+    return str(posted.args["text"])
+
+
+async def test_the_roundup_links_each_paper_to_its_post_with_the_workspaces_own_permalink(
+    bot: Harness, hotpapers: HotPapers, sample_day: date
+) -> None:
+    token = next(iter(bot.fake.workspaces))
+    bot.fake.workspaces[token] = dataclasses.replace(bot.fake.workspaces[token], domain="ml-lab")
+    liked = await _liked(bot, hotpapers, sample_day)
+
+    result = await hotpapers.post_roundup(HERE, bot.server.publisher, sample_day)
+    assert result.state == "posted" and len(result.roundup.entries) == 2
+    text = _roundup_text(bot)
+    for ts in liked:
+        assert f"original post: https://ml-lab.slack.com/archives/{CHANNEL}/p{ts.replace('.', '')}\n" in text + "\n"
+    asked = bot.fake.calls_to("chat.getPermalink")
+    assert sorted(c.args["message_ts"] for c in asked) == sorted(liked) and all(c.ok for c in asked)
+    assert {c.response["permalink"] for c in asked} <= set(text.split())  # the very links Slack gave
+    again = await bot.server.publisher.permalink(HERE, liked[0])
+    assert again.startswith("https://ml-lab.slack.com/") and len(bot.fake.calls_to("chat.getPermalink")) == 2
+
+
+async def test_a_failing_permalink_still_posts_the_roundup_naming_the_message_and_is_asked_again_later(
+    bot: Harness, hotpapers: HotPapers, sample_day: date
+) -> None:
+    liked = await _liked(bot, hotpapers, sample_day)
+    bot.fake.faults.inject("chat.getPermalink", "message_not_found", times=None)
+
+    result = await hotpapers.post_roundup(HERE, bot.server.publisher, sample_day)
+    assert result.state == "posted"
+    text = _roundup_text(bot)
+    assert all(f"original post: message {ts}" in text for ts in liked) and "slack.com" not in text
+    assert len(bot.fake.calls_to("chat.getPermalink")) == 2
+
+    bot.fake.faults.clear()  # a failure is not remembered: the next ask gets the link
+    link = await bot.server.publisher.permalink(HERE, liked[0])
+    assert link == f"https://testteam.slack.com/archives/{CHANNEL}/p{liked[0].replace('.', '')}"
