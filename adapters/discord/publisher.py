@@ -158,10 +158,10 @@ class DiscordPublisher:
     async def permalink(self, channel: ChannelRef, message_id: str) -> str:
         """The message's jump URL, made from the guild, channel and message ids (no request; the same URL
         `discord.Message.jump_url` gives)."""
-        ids = (channel.workspace, channel.channel, message_id)
-        if not all(part.isdigit() for part in ids):
+        guild, channel_id = channel.workspace, channel.channel
+        if not (guild.isdigit() and channel_id.isdigit() and message_id.isdigit()):
             return message_reference(message_id)
-        return "https://discord.com/channels/{}/{}/{}".format(*ids)
+        return f"https://discord.com/channels/{guild}/{channel_id}/{message_id}"
 
     # ── journal club (issue 19): a native poll; Discord counts the votes, read when the poll ends ─────────────────
 

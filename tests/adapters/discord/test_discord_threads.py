@@ -159,6 +159,7 @@ async def test_the_roundup_links_each_paper_to_its_card_by_the_jump_url_without_
     asked = len(fake.requests)
     links = [await bot.publisher.permalink(HERE, message_id) for message_id in liked]
     assert links == [f"https://discord.com/channels/{GUILD_ID}/{PAPERS_CHANNEL}/{m}" for m in liked]
+    assert await bot.publisher.permalink(HERE, "lost") == "message lost"  # no snowflake: the plain reference
     assert len(fake.requests) == asked  # made from the ids: no request
 
     result = await hotpapers.post_roundup(HERE, bot.publisher, sample_day)
