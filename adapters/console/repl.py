@@ -51,8 +51,8 @@ HELP = """Commands:
   /settings                  show this channel's settings
   /subscribe publish=yes     make this channel's digests a public web page and Atom feed (then publish=confirm);
                              publish=no turns it off, /settings publish=rotate gives it a new URL
-  /thread REF TEXT…          reply in the discussion thread of a paper posted here (opened if needed);
-                             the people who reply move it up in this channel's ranking
+  /thread N|REF TEXT…        reply in the discussion thread of digest entry N (or a paper posted here),
+                             opened if needed; the people who reply move it up in this channel's ranking
   /roundup                   post this week's roundup here now: the top papers by votes and discussion
   /journalclub start [candidates=5] [closes=48h]   a poll over the week's top papers here (closes: 36h, 2d,
                              2020-11-09T17:00); /journalclub vote N · close (announce the winner) · history
@@ -156,8 +156,11 @@ class ConsoleSession:
 
     async def _thread(self, args: list[str]) -> None:
         if len(args) < 2:
-            raise BadInput("usage: /thread REF TEXT…")
-        opened = await self._service.discuss(self._channel, args[0], self._publisher)
+            raise BadInput("usage: /thread N|REF TEXT…")
+        target = args[0]
+        if target.isdigit():  # digest entry N, as /vote reads it
+            target = self._message_for_rank(whole_number(target, what="N (a digest entry)", low=1, high=MAX_RANK))
+        opened = await self._service.discuss(self._channel, target, self._publisher)
         reply = self._publisher.reply(self._channel, opened.thread_id, self._user, " ".join(args[1:]))
         event = ReplyEvent(self._channel, opened.thread_id, reply, self._user)
         discussion = await self._service.record_reply(event)

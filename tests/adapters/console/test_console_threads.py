@@ -55,3 +55,13 @@ async def test_roundup_posts_the_weeks_top_papers_once(hotpapers: HotPapers) -> 
     assert "The roundup of the week ending Sat 2020-11-07 was already posted here." in out.getvalue()
     await ada.handle("/roundup now")
     assert "✗ usage: /roundup" in out.getvalue()
+
+
+async def test_thread_takes_a_digest_entry_number_like_vote(hotpapers: HotPapers) -> None:
+    out = io.StringIO()
+    ada = _session(hotpapers, "ada", out)
+    await ada.handle("/post 2020-11-06")
+    await ada.handle("/thread 5 the singing one")  # entry 5 of that day is arXiv:2011.02809
+    assert "💬 1 person in the thread on arXiv:2011.02809 here." in out.getvalue()
+    await ada.handle("/thread ² nope")
+    assert "✗ N (a digest entry) must be a whole number from 1 to 25 (got '²')" in out.getvalue()
