@@ -28,6 +28,7 @@ from bot.ranking import RankingWeights
 from bot.service import HotPapers
 from bot.storage.database import create_engine, upgrade
 from bot.storage.uow import UnitOfWork
+from bot.storage.window import WindowCache
 
 if TYPE_CHECKING:  # loaded when first needed: prometheus with `run`, the network stack with the first request
     import aiohttp
@@ -260,7 +261,7 @@ async def build(
             from bot.sources.llm import LLMSummarizer
 
             llm = LLMSummarizer(config.llm, session=network.session(), clock=clock)
-    context = CardContext(ranking_weights(config), config.summaries, llm)
+    context = CardContext(ranking_weights(config), config.summaries, WindowCache(), llm)
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     policy = PostingPolicy(
         lease=timedelta(seconds=config.digest.lease_seconds),

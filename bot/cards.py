@@ -1,7 +1,7 @@
 """Building PaperCards: a constant number of queries for a set of papers, then pure ranking and summary choice.
 
 A digest ranks one announcement window (thousands of papers on a busy day) for each subscribed channel: the papers
-and their signals are read once per window (`bot.storage.window.WindowCache`, checked against the database on use),
+and their signals are read once per window (`bot.ports.ReadModel`, a cache checked against the database on use),
 and per channel only the papers that can still reach its top N are scored (`bot.digest_rank`).
 """
 
@@ -20,10 +20,9 @@ from bot.config import SummariesConfig
 from bot.digest_rank import top_ranked
 from bot.errors import UpstreamUnavailable
 from bot.model import Channel, ChannelRef, ChannelSettings, Paper, PaperCard, PostRecord, Signal, Summary, VoteTally
-from bot.ports import UnitOfWork
+from bot.ports import ReadModel, UnitOfWork
 from bot.ranking import Candidate, Ranked, RankingWeights, learn_taste, rank
-from bot.records import ChannelActivity
-from bot.storage.window import Window, WindowCache
+from bot.records import ChannelActivity, Window
 from bot.summaries import best_summary, extractive_summary
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,9 @@ class Summarizer(Protocol):
 class CardContext:
     weights: RankingWeights
     summaries: SummariesConfig
+    windows: ReadModel = field(compare=False, repr=False)
+    """The process's read model (`bot.storage.window.WindowCache`, built by the composition root)."""
     llm: Summarizer | None = None
-    windows: WindowCache = field(default_factory=WindowCache, compare=False, repr=False)
 
 
 async def candidates_for(uow: UnitOfWork, channel: Channel | None, papers: Sequence[Paper]) -> list[Candidate]:
@@ -151,7 +151,7 @@ class CardData:
     posted: dict[str, tuple[PostRecord, ...]]
 
 
-async def card_data(uow: UnitOfWork, papers: Sequence[Paper], *, windows: WindowCache | None = None) -> CardData:
+async def card_data(uow: UnitOfWork, papers: Sequence[Paper], *, windows: ReadModel | None = None) -> CardData:
     """Summaries and postings of `papers`: one round trip for the whole list (two on SQLite), or none when
     `windows` remembers them (digests)."""
     stored, posted = await (windows.card_parts(uow, papers) if windows else uow.card_parts.read(papers))

@@ -26,7 +26,7 @@ from bot.ranking import (
     passes_filters,
     rank,
 )
-from bot.storage.window import Window
+from bot.records import Window
 
 MARGIN = 1e-4
 """Score difference that rounding (scores are rounded to 6 places) and the time shift of ages can never reach."""
@@ -119,7 +119,7 @@ def _filter(window: Window, settings: ChannelSettings) -> Callable[[str], bool]:
 
 def _union(window: Window, kind: str, terms: Sequence[str]) -> frozenset[str]:
     """The papers any of `terms` matches; remembered per set of terms (channels share category choices)."""
-    unions: dict[tuple[str, frozenset[str]], frozenset[str]] = window.derived.setdefault("unions", {})
+    unions = window.derived.unions
     key = (kind, frozenset(terms))
     found = unions.get(key)
     if found is None:
@@ -136,7 +136,7 @@ _TESTS: dict[str, Callable[[Paper, str], bool]] = {
 
 def _matching(window: Window, kind: str, term: str) -> frozenset[str]:
     """The window's papers the ranking's own rule says `term` matches (a category, keyword or author filter)."""
-    terms: dict[tuple[str, str], frozenset[str]] = window.derived.setdefault("terms", {})
+    terms = window.derived.terms
     found = terms.get((kind, term))
     if found is None:
         test = _TESTS[kind]
@@ -149,18 +149,17 @@ def _may_match(window: Window, kind: str, term: str) -> list[Paper]:
     (a keyword in title and abstract, a name among the authors) or category names, so a paper whose text does not
     even contain the term cannot match. Only these are put to the rule itself."""
     if kind == "category":
-        index: dict[str, list[Paper]] = window.derived.get("categories", {})
+        index = window.derived.categories
         if not index:
             for paper in window.papers:
                 for key in {*paper.categories, *(c.split(".", 1)[0] for c in paper.categories)}:
                     index.setdefault(key, []).append(paper)
-            window.derived["categories"] = index
         return index.get(term, [])
-    joined = window.derived.get(f"text:{kind}")
+    joined = window.derived.texts.get(kind)
     if joined is None:
         texts = [_searched_text(paper, kind) for paper in window.papers]
         starts = list(itertools.accumulate((len(text) + 1 for text in texts), initial=0))
-        joined = window.derived[f"text:{kind}"] = ("\0".join(texts), starts)
+        joined = window.derived.texts[kind] = ("\0".join(texts), starts)
     text, starts = joined
     needle, found = term.lower(), []
     if not needle:
@@ -182,14 +181,14 @@ def _searched_text(paper: Paper, kind: str) -> str:
 def _channel_free(window: Window, weights: RankingWeights, now: datetime) -> tuple[list[str], dict[str, float]] | None:
     """Ids best first by the score no channel changes, and those scores; None while some paper's age is clamped
     at zero (not yet announced at `now`), when scores do not all move alike."""
-    steady = window.derived.get("steady")
+    steady = window.derived.steady
     if steady is None:
-        steady = window.derived["steady"] = max((_fresh_since(paper) for paper in window.papers), default=now)
+        steady = window.derived.steady = max((_fresh_since(paper) for paper in window.papers), default=now)
     if now < steady:
         return None
-    cached = window.derived.get("channel-free")
+    cached = window.derived.channel_free
     if cached is None:
         plain = [Candidate(paper, window.signals.get(paper.id, ())) for paper in window.papers]
         ranked = rank(plain, ChannelSettings(), weights, now)
-        cached = window.derived["channel-free"] = ([r.paper.id for r in ranked], {r.paper.id: r.score for r in ranked})
+        cached = window.derived.channel_free = ([r.paper.id for r in ranked], {r.paper.id: r.score for r in ranked})
     return cached

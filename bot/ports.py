@@ -49,6 +49,7 @@ from bot.records import (
     Recorded,
     StartOutcome,
     ThreadRecord,
+    Window,
 )
 
 if TYPE_CHECKING:
@@ -465,6 +466,34 @@ class CardPartsReader(Protocol):
 
     async def paper_view(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
         """Everything a `/paper` card shows about a stored paper (None if it is not stored)."""
+        ...
+
+
+class ReadModel(Protocol):
+    """What the use cases read through a cache instead of the unit of work alone: an announcement window's papers
+    and signals shared by every channel's digest, the categories a channel's taste needs, what cards show besides
+    the papers. `bot.storage.window.WindowCache` implements it; the composition root builds one per process and
+    hands it in (`bot.cards.CardContext.windows`). Each method reads through `uow` when what it remembers is
+    stale."""
+
+    async def window(self, uow: UnitOfWork, first: date, last: date) -> Window:
+        """The papers announced in [first, last] with their latest signals."""
+        ...
+
+    def category_lists(self) -> tuple[dict[str, int], list[tuple[str, ...]]]:
+        """paper id -> index into the list of distinct category lists, and that list, for remembered papers."""
+        ...
+
+    async def remember_categories(self, uow: UnitOfWork, ids: Collection[str]) -> None:
+        """Read and remember the categories of `ids`."""
+        ...
+
+    async def posted(self, uow: UnitOfWork, window: Window) -> dict[int, dict[str, int]]:
+        """channel id -> {paper: highest version posted there} for the window's papers."""
+        ...
+
+    async def card_parts(self, uow: UnitOfWork, papers: Sequence[Paper]) -> CardParts:
+        """`CardPartsReader.read`, remembered."""
         ...
 
 

@@ -3,7 +3,8 @@ claim and plan, a channel page's state, what a card reads. Plain frozen dataclas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
@@ -143,3 +144,47 @@ StartOutcome = Literal["new", "resumed", "open", "held-elsewhere", "done-before"
 """What claiming a poll's start found (`Polls.claim_start`)."""
 CloseOutcome = Literal["new", "resumed", "closed-before", "held-elsewhere", "not-due"]
 """What claiming a poll's close found (`Polls.claim_close`)."""
+
+
+@dataclass(eq=False)
+class WindowDerived:
+    """What the use cases derive from a window and keep with it (`bot.digest_rank`: filter matches, the score no
+    channel changes; the read model: what was posted where). Goes with the window: a rebuilt window starts empty."""
+
+    unions: dict[tuple[str, frozenset[str]], frozenset[str]] = field(default_factory=dict)
+    """(filter kind, set of terms) -> the papers any of the terms matches."""
+    terms: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    """(filter kind, term) -> the papers the term matches."""
+    categories: dict[str, list[Paper]] = field(default_factory=dict)
+    """Category or archive name -> the window's papers in it."""
+    texts: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+    """Filter kind -> the searched text of every paper joined by NUL, and where each paper's text starts."""
+    steady: datetime | None = None
+    """When the last of the window's papers is announced (ages all count from then on)."""
+    channel_free: tuple[list[str], dict[str, float]] | None = None
+    """Ids best first by the score no channel changes, and those scores."""
+    posted: tuple[tuple[int, float], dict[int, dict[str, int]]] | None = None
+    """(when read, channel id -> {paper: highest version posted there})."""
+    posted_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One read of `posted` for digests started together."""
+
+
+@dataclass(eq=False)
+class Window:
+    """An announcement window's papers and their latest signals, as the read model (`bot.ports.ReadModel`) hands
+    them out; `generation`, `fingerprint` and `checked` are the cache's bookkeeping."""
+
+    first: date
+    last: date
+    papers: list[Paper]
+    signals: dict[str, tuple[Signal, ...]]
+    generation: int
+    fingerprint: tuple[object, ...]
+    checked: float
+    by_id: dict[str, Paper] = field(init=False)
+    ids: frozenset[str] = field(init=False)
+    derived: WindowDerived = field(default_factory=WindowDerived)
+
+    def __post_init__(self) -> None:
+        self.by_id = {paper.id: paper for paper in self.papers}
+        self.ids = frozenset(self.by_id)

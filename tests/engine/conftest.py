@@ -14,6 +14,7 @@ from bot.config import parse_config
 from bot.ingest import Ingestor
 from bot.sample import load_sample
 from bot.service import HotPapers
+from bot.storage.window import WindowCache
 from tests.engine.fake_uow import FakeDatabase
 
 
@@ -32,7 +33,7 @@ def make_engine(clock: FrozenClock, config: dict[str, Any] | None = None) -> Eng
         db.uow,
         config=settings,
         clock=clock,
-        context=CardContext(ranking_weights(settings), settings.summaries),
+        context=CardContext(ranking_weights(settings), settings.summaries, WindowCache()),
         ingestor=Ingestor(db.uow, clock),
         holder="engine-test",
     )

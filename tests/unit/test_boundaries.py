@@ -37,12 +37,10 @@ def test_the_boundary_check_sees_imports(tmp_path: Path) -> None:
 
 USE_CASES = (
     "service.py", "cards.py", "digest.py", "votes.py", "ingest.py", "ports.py", "records.py", "model.py",
-    "discussion.py", "journal_club.py",
+    "discussion.py", "journal_club.py", "digest_rank.py",
 )  # fmt: skip
-"""The core's use cases and the types they trade: they reach storage only through `bot.ports.UnitOfWork`."""
-WINDOW_CACHE = "bot.storage.window"
-"""The one storage module the use cases still import: the shared window cache (issue 16 item 3 puts a read-model
-port in front of it)."""
+"""The core's use cases and the types they trade: they reach storage only through `bot.ports.UnitOfWork` and
+`bot.ports.ReadModel`."""
 
 
 def test_use_cases_reach_storage_only_through_the_ports() -> None:
@@ -50,7 +48,7 @@ def test_use_cases_reach_storage_only_through_the_ports() -> None:
         f"bot/{name} imports {module}"
         for name in USE_CASES
         for module in _imports(CORE / name)
-        if module.split(".")[0] == "sqlalchemy" or (module.startswith("bot.storage") and module != WINDOW_CACHE)
+        if module.split(".")[0] == "sqlalchemy" or module.startswith("bot.storage")
     ]
     assert offenders == []
 
