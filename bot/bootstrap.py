@@ -78,9 +78,9 @@ class Network:
 
     def hub(self) -> SignalHub:
         if self._hub is None:
-            from bot.signals import SignalHub
+            from bot.signal_sources import hub_from_config
 
-            hub = SignalHub.from_config(self._config.signals, session=self.session(), clock=self._clock)
+            hub = hub_from_config(self._config.signals, session=self.session(), clock=self._clock)
             if self._metrics is not None:
                 hub.on_error = self._metrics.source_error
             self._hub = hub

@@ -562,3 +562,15 @@ class PastWinner:
     votes: int
     voters: int
     tie: str = ""
+
+
+PublishState = Literal["confirm", "published", "already", "unpublished", "not-published", "rotated"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishAnswer:
+    """What the admin is told. `url` (with the token) only when a new one was issued: it is shown once."""
+
+    state: PublishState
+    text: str
+    url: str | None = None

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 from bot.config import Config
 from bot.ingest import Ingestor
 from bot.model import ChannelRef, ChannelSettings, IngestReport, Paper
-from bot.ports import Clock, NullProgress, Progress
+from bot.ports import Clock, NullProgress, Progress, UnitOfWork
 from bot.records import DigestStatus
-from bot.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.signals import SourceHealth

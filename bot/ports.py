@@ -27,6 +27,7 @@ from bot.model import (
     PollTally,
     PostedMessage,
     PostKey,
+    PublishAnswer,
     ReplyEvent,
     Roundup,
     RoundupResult,
@@ -41,6 +42,7 @@ from bot.records import (
     ChannelActivity,
     Claim,
     CloseOutcome,
+    DigestStatus,
     PageState,
     PaperView,
     PlanEntry,
@@ -54,8 +56,7 @@ from bot.records import (
 
 if TYPE_CHECKING:
     from bot.channel_settings import SettingsChange
-    from bot.votes import Reaction
-    from bot.web.publishing import PublishAnswer
+    from bot.vote_rules import Reaction
 
 
 class ChatService(Protocol):
@@ -352,6 +353,10 @@ class Events(Protocol):
         """Record the event id; False when it was seen before (a retried delivery)."""
         ...
 
+    async def prune(self, before: datetime) -> int:
+        """Forget event ids seen before `before`; returns how many went."""
+        ...
+
 
 class Papers(Protocol):
     async def get(self, paper_id: str) -> Paper | None: ...
@@ -411,6 +416,10 @@ class Summaries(Protocol):
 
 class Digests(Protocol):
     """The exactly-once claim on a (channel, day) digest, fenced (see `bot.digest`)."""
+
+    async def last_for_channels(self, channel_ids: Sequence[int]) -> dict[int, DigestStatus]:
+        """Each channel's latest daily digest (`hotpapers status`)."""
+        ...
 
     async def claim(
         self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta, kind: str = "daily"

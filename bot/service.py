@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.arxiv_id import parse_arxiv_id
@@ -43,6 +42,7 @@ from bot.model import (
     PollClose,
     PollDraft,
     PollStart,
+    PublishAnswer,
     ReplyEvent,
     Roundup,
     RoundupResult,
@@ -56,9 +56,6 @@ from bot.ranking import Candidate, score_card
 from bot.records import ChannelActivity
 from bot.text import clean_multiline, clean_text
 from bot.votes import VoteQueue, record_votes
-
-if TYPE_CHECKING:
-    from bot.web.publishing import PublishAnswer
 
 log = logging.getLogger(__name__)
 

@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-import aiohttp
-from pydantic import SecretStr
-
 from bot.clock import SystemClock
 from bot.config import SignalConfig
-from bot.errors import ConfigError, UpstreamUnavailable
+from bot.errors import UpstreamUnavailable
 from bot.model import Paper, Signal, Summary
 from bot.ports import Clock, SignalSource
-from bot.sources import bluesky, hf, hn, semantic_scholar
-from bot.sources._http import RetryPolicy
 
 log = logging.getLogger(__name__)
-
-BLUESKY_HANDLE_ENV = "BLUESKY_HANDLE"
-BLUESKY_PASSWORD_ENV = "BLUESKY_APP_PASSWORD"
-S2_KEY_ENV = "S2_API_KEY"
-BLUESKY_NEEDS = f"needs {BLUESKY_HANDLE_ENV}/{BLUESKY_PASSWORD_ENV}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +42,6 @@ class SignalRefresh:
     readings: dict[str, dict[str, Signal]] = field(default_factory=dict)
     summaries: dict[str, list[Summary]] = field(default_factory=dict)
     unavailable: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    session: aiohttp.ClientSession
-    config: SignalConfig
-    env: Mapping[str, str]
-    clock: Clock
-    retry: RetryPolicy | None
 
 
 class SignalHub:
@@ -89,35 +69,6 @@ class SignalHub:
                 self._health[name] = SourceHealth(name=name, enabled=True)
             elif name in notes:
                 self._health[name] = SourceHealth(name=name, enabled=False, note=notes[name])
-
-    @classmethod
-    def from_config(
-        cls,
-        signals: Mapping[str, SignalConfig],
-        *,
-        session: aiohttp.ClientSession,
-        env: Mapping[str, str] = os.environ,
-        clock: Clock | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> SignalHub:
-        """Build the sources named in `[signals.<name>]`; a section that is off, or lacks its secrets, is noted."""
-        hub_clock: Clock = clock or SystemClock()
-        sources: dict[str, SignalSource] = {}
-        disabled: dict[str, str] = {}
-        for name, config in signals.items():
-            builder = _BUILDERS.get(name)
-            if builder is None:
-                known = ", ".join(_BUILDERS)
-                raise ConfigError(f"signals.{name}: unknown signal source (known: {known})")
-            if not config.enabled:
-                disabled[name] = "disabled in config"
-                continue
-            built = builder(_Context(session, config, env, hub_clock, retry))
-            if isinstance(built, str):
-                disabled[name] = built
-            else:
-                sources[name] = built
-        return cls(sources, configs=signals, disabled=disabled, clock=hub_clock)
 
     def weights(self) -> dict[str, float]:
         return {name: self._configs[name].weight for name in self._sources}
@@ -206,43 +157,3 @@ class SignalHub:
             last_latency_ms=latency,
             failing=True,
         )
-
-
-def _hf(ctx: _Context) -> SignalSource:
-    base = ctx.config.base_url or hf.DEFAULT_BASE_URL
-    return hf.HuggingFaceSource(ctx.session, base, timeout=ctx.config.timeout, retry=ctx.retry, clock=ctx.clock)
-
-
-def _hn(ctx: _Context) -> SignalSource:
-    base = ctx.config.base_url or hn.DEFAULT_BASE_URL
-    return hn.HackerNewsSource(ctx.session, base, timeout=ctx.config.timeout, retry=ctx.retry, clock=ctx.clock)
-
-
-def _bluesky(ctx: _Context) -> SignalSource | str:
-    handle, password = ctx.env.get(BLUESKY_HANDLE_ENV), ctx.env.get(BLUESKY_PASSWORD_ENV)
-    if not handle or not password:
-        return BLUESKY_NEEDS
-    return bluesky.BlueskySource(
-        ctx.session,
-        ctx.config.base_url or bluesky.DEFAULT_BASE_URL,
-        handle=handle,
-        app_password=SecretStr(password),
-        timeout=ctx.config.timeout,
-        retry=ctx.retry,
-        clock=ctx.clock,
-    )
-
-
-def _s2(ctx: _Context) -> SignalSource:
-    key = ctx.env.get(S2_KEY_ENV)
-    return semantic_scholar.SemanticScholarSource(
-        ctx.session,
-        ctx.config.base_url or semantic_scholar.DEFAULT_BASE_URL,
-        api_key=SecretStr(key) if key else None,
-        timeout=ctx.config.timeout,
-        retry=ctx.retry,
-        clock=ctx.clock,
-    )
-
-
-_BUILDERS: dict[str, Callable[[_Context], SignalSource | str]] = {"hf": _hf, "hn": _hn, "bluesky": _bluesky, "s2": _s2}

@@ -14,7 +14,7 @@ from bot.model import VoteTally
 from bot.records import ChannelActivity
 from bot.storage.dialect import affected, id_lists, one_of, per_dialect, returns_arrays
 from bot.storage.tables import ChannelRow, PaperRow, VoteRow, table_of
-from bot.votes import BUTTON, joined, names, reaction_name
+from bot.vote_rules import BUTTON, joined, names, reaction_name
 
 _VOTES = table_of(VoteRow)
 UP = func.sum(case((_VOTES.c.value > 0, 1), else_=0))

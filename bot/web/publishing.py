@@ -4,19 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from bot.config import Config
 from bot.errors import BadInput
-from bot.model import Channel, ChannelRef
+from bot.model import Channel, ChannelRef, PublishAnswer
 from bot.ports import UnitOfWork
 from bot.web.settings import WebSettings
 from bot.web.tokens import new_token, token_hash
 
 ACTIONS = ("yes", "confirm", "no", "rotate")
-State = Literal["confirm", "published", "already", "unpublished", "not-published", "rotated"]
 
 DISCLOSURE = (
     "Publishing makes this channel's digests a public web page and an Atom feed, for anyone who has the link: "
@@ -26,15 +23,6 @@ DISCLOSURE = (
     "id, messages, or settings. The link carries a secret token; `publish=rotate` replaces it, `publish=no` "
     "turns the page off."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PublishAnswer:
-    """What the admin is told. `url` (with the token) only when a new one was issued: it is shown once."""
-
-    state: State
-    text: str
-    url: str | None = None
 
 
 def page_url(settings: WebSettings, token: str) -> str:

@@ -30,7 +30,7 @@ from bot.ports import ChatService, Publisher
 
 if TYPE_CHECKING:
     from bot.channel_settings import SettingsChange
-    from bot.web.publishing import PublishAnswer
+    from bot.model import PublishAnswer
 
 T = TypeVar("T")
 

@@ -14,7 +14,8 @@ import pytest
 from bot.config import SignalConfig
 from bot.errors import ConfigError, UpstreamUnavailable
 from bot.model import Paper, Signal, Summary
-from bot.signals import BLUESKY_NEEDS, SignalHub, SignalRefresh, SourceHealth
+from bot.signal_sources import BLUESKY_NEEDS, hub_from_config
+from bot.signals import SignalHub, SignalRefresh, SourceHealth
 from tests.fakes.bluesky_server import APP_PASSWORD, HANDLE, FakeBluesky
 from tests.fakes.hf_server import FEATURED_DAY, FakeHuggingFace
 from tests.fakes.hn_server import FakeHackerNews
@@ -72,7 +73,7 @@ def build(
     env: Mapping[str, str] = CREDENTIALS,
     timeout: float = 2.0,
 ) -> SignalHub:
-    return SignalHub.from_config(
+    return hub_from_config(
         fakes.config(timeout), session=session, env=env, clock=FrozenClock(), retry=quick_retry(sleep)
     )
 
@@ -216,7 +217,7 @@ def test_weights_and_switches_come_from_config(session: aiohttp.ClientSession) -
         "s2": SignalConfig(enabled=False, weight=9.0),
     }
 
-    hub = SignalHub.from_config(signals, session=session, env={})
+    hub = hub_from_config(signals, session=session, env={})
 
     assert hub.weights() == {"hf": 2.0, "hn": 0.5}
     assert health_of(hub, "s2") == SourceHealth(name="s2", enabled=False, note="disabled in config")
@@ -224,7 +225,7 @@ def test_weights_and_switches_come_from_config(session: aiohttp.ClientSession) -
 
 def test_an_unknown_source_name_is_a_config_error(session: aiohttp.ClientSession) -> None:
     with pytest.raises(ConfigError, match=r"signals\.reddit: unknown signal source \(known: hf, hn, bluesky, s2\)"):
-        SignalHub.from_config({"reddit": SignalConfig()}, session=session, env={})
+        hub_from_config({"reddit": SignalConfig()}, session=session, env={})
 
 
 class ScriptedSource:
