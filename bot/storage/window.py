@@ -5,7 +5,7 @@ times. The cache is exact for this process's writes (`Changes.generation`, bumpe
 and re-checks the database (`PaperRepository.window_fingerprint`: count, newest fetch, sum of versions, newest
 signal) when last checked more than `RECHECK_SECONDS` ago, so another replica's ingest shows within that time.
 Consumers keep what they derive from a window (scores, filter matches) in `Window.derived`; it goes with the window.
-This is the storage side of `bot.ports.ReadModel`: the composition root builds one and hands it to the use cases.
+This is the storage side of `bot.domain.ports.ReadModel`: the composition root builds one and hands it to the use cases.
 What cards show besides the papers (summaries, postings) is remembered for the same time, under its own counter.
 """
 
@@ -18,9 +18,9 @@ from datetime import date
 
 from cachetools import FIFOCache
 
-from bot.model import Paper, PostRecord, Summary
-from bot.ports import UnitOfWork
-from bot.records import CardParts, Window
+from bot.domain.model import Paper, PostRecord, Summary
+from bot.domain.ports import UnitOfWork
+from bot.domain.records import CardParts, Window
 from bot.storage.changes import Changes
 
 RECHECK_SECONDS = 1.0

@@ -1,10 +1,12 @@
-"""An in-memory unit of work implementing `bot.ports.UnitOfWork` and every repository protocol it names: the engine's
+"""An in-memory unit of work implementing `bot.domain.ports.UnitOfWork` and every repository protocol it names: the
+engine's
 use cases run on it without a database (fast unit tests of `HotPapers`).
 
 `FakeDatabase` holds the committed tables. A unit of work works on a copy taken when it starts; `commit` makes its
 copy the database's, and leaving without a commit drops it — the rollback the real one does. There is one writer at
 a time (the tests are single-task), so the copy needs no isolation beyond that. The rules the SQL encodes are
-written out here in Python: one vote per (channel, paper, user) through `bot.vote_rules.transition`, summaries hidden at
+written out here in Python: one vote per (channel, paper, user) through `bot.domain.vote_rules.transition`, summaries
+hidden at
 `REPORTS_TO_HIDE` reports, LLM summaries only for the paper's current version, fenced digest records.
 """
 
@@ -19,9 +21,9 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from bot.model import Channel, ChannelRef, ChannelSettings, Paper, Pause, PostRecord, Signal, Summary, VoteTally
-from bot.ports import UnitOfWork
-from bot.records import (
+from bot.domain.model import Channel, ChannelRef, ChannelSettings, Paper, Pause, PostRecord, Signal, Summary, VoteTally
+from bot.domain.ports import UnitOfWork
+from bot.domain.records import (
     CardParts,
     ChannelActivity,
     Claim,
@@ -36,7 +38,7 @@ from bot.records import (
     StartOutcome,
     ThreadRecord,
 )
-from bot.vote_rules import BUTTON, Reaction, Vote, VoteKey, joined, names, reaction_name, transition
+from bot.domain.vote_rules import BUTTON, Reaction, Vote, VoteKey, joined, names, reaction_name, transition
 
 REPORTS_TO_HIDE = 3
 """As `bot.storage.summaries.REPORTS_TO_HIDE` (a test checks they agree)."""
@@ -886,7 +888,8 @@ class FakePolls(_Repository):
 
 
 class FakeUnitOfWork:
-    """`bot.ports.UnitOfWork` in memory: works on a copy of the database's tables, which `commit` makes current."""
+    """`bot.domain.ports.UnitOfWork` in memory: works on a copy of the database's tables, which `commit` makes
+    current."""
 
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
