@@ -80,7 +80,7 @@ async def run(context: BenchContext) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="hotpapers-cli-") as folder:
         where = Path(folder)
         config = str(_config(where))
-        cli = [sys.executable, "-m", "bot.cli"]
+        cli = [sys.executable, "-m", "bot.runtime.cli"]
         compile_project()
         _medians({"sample load": [*cli, "--config", config, "sample", "load"]}, where)  # also makes the database
         commands = {

@@ -7,10 +7,10 @@ from typing import Any
 
 from bench.common import say
 from bench.data import Corpus, drop_schema, load_corpus
-from bot.bootstrap import App, build
-from bot.clock import FrozenClock
-from bot.config import parse_config
-from bot.ports import Clock
+from bot.domain.clock import FrozenClock
+from bot.domain.config import parse_config
+from bot.domain.ports import Clock
+from bot.runtime.bootstrap import App, build
 
 CORPUS_SCHEMA = "bench"
 

@@ -17,7 +17,7 @@ import asyncpg
 
 from bench.common import Stopwatch, say
 from bench.words import TOPICS, TextPool
-from bot.model import ChannelRef, ChannelSettings
+from bot.domain.model import ChannelRef, ChannelSettings
 from bot.storage.channels import settings_to_json
 
 DAY = date(2024, 3, 14)

@@ -21,7 +21,7 @@ import asyncpg
 
 from bench.common import Stopwatch, asyncpg_dsn, say
 from bench.corpus_rows import DAY, NOW, Loader, Scale, channel_ref, plan_ids
-from bot.model import ChannelRef
+from bot.domain.model import ChannelRef
 from bot.storage.database import create_engine, upgrade
 
 GENERATOR_VERSION = 3

@@ -5,7 +5,7 @@ on PostgreSQL, with no N+1 queries.
 scheduler's catch-up does (the engine's pool, 5 + 10 connections, bounds the concurrency); the clock runs on in real
 time, as in production, so no two digests rank at the same instant. Then, for a sample of channels, the statements
 one digest sends are counted, and the entries are checked against a plain reference (every candidate scored by
-`bot.ranking.rank`, taste from `VoteRepository.history`), so the speed-ups cannot change what a channel sees.
+`bot.domain.ranking.rank`, taste from `VoteRepository.history`), so the speed-ups cannot change what a channel sees.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from bench import baselines
 from bench.common import Result, StatementCounter, Stopwatch, percentile, say
 from bench.context import BenchContext
 from bench.data import Corpus
-from bot.cards import candidates_for
-from bot.config import parse_config
-from bot.model import ChannelRef, Digest
-from bot.ranking import learn_taste, rank
-from bot.service import HotPapers
+from bot.app.cards import candidates_for
+from bot.app.service import HotPapers
+from bot.domain.config import parse_config
+from bot.domain.model import ChannelRef, Digest
+from bot.domain.ranking import learn_taste, rank
 
 PER_CHANNEL = 200
 """Channels whose digest is built one at a time (after the timed pass) for the per-channel p99."""

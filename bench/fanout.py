@@ -33,8 +33,8 @@ from adapters.slack.settings import Settings as SlackSettings
 from bench.common import Result, quick, say
 from bench.context import BenchContext
 from bench.data import drop_schema, recreate_schema
-from bot.model import ChannelRef, DigestEntry, Paper, PostedMessage, PostKey
-from bot.ports import Publisher
+from bot.domain.model import ChannelRef, DigestEntry, Paper, PostedMessage, PostKey
+from bot.domain.ports import Publisher
 from tests.fakes.discord_server import (
     GUILD_ID,
     REALISTIC_MESSAGE_BUCKET,
@@ -96,7 +96,7 @@ def binding_limit() -> float:
 
 async def run(context: BenchContext) -> list[Result]:
     results = []
-    quiet = {name: logging.getLogger(name) for name in ("discord", "bot.digest", "slack_sdk")}  # a warning per 429
+    quiet = {name: logging.getLogger(name) for name in ("discord", "bot.app.digest", "slack_sdk")}  # a warning per 429
     levels = {name: logger.level for name, logger in quiet.items()}
     for logger in quiet.values():
         logger.setLevel(logging.ERROR)

@@ -22,9 +22,9 @@ from bench.common import Result, Stopwatch, say
 from bench.context import BenchContext
 from bench.data import drop_schema, recreate_schema
 from bench.words import TextPool
-from bot.config import ArxivConfig
-from bot.ingest import Ingestor
-from bot.operations import Operations
+from bot.app.ingest import Ingestor
+from bot.app.operations import Operations
+from bot.domain.config import ArxivConfig
 from bot.sources.arxiv_api import ArxivApiSource
 from bot.sources.arxiv_rss import ArxivRssSource
 from bot.sources.pacing import PacingGate

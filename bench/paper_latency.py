@@ -18,7 +18,7 @@ from bench import baselines
 from bench.common import Result, StatementCounter, percentile, say
 from bench.context import BenchContext
 from bench.data import Corpus, popular_ids
-from bot.model import ChannelRef
+from bot.domain.model import ChannelRef
 
 CALLS = 3_000
 WARM_UP = 300

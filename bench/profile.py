@@ -133,7 +133,7 @@ async def post(context: BenchContext, calls: int) -> str:
     engine's share of a fan-out, without the platform."""
     from bench import fanout
     from bench.data import drop_schema, recreate_schema
-    from bot.model import ChannelRef
+    from bot.domain.model import ChannelRef
     from tests.fakes.recording_publisher import RecordingPublisher
 
     schema = "bench_profile_post"

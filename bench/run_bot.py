@@ -18,7 +18,7 @@ def main() -> int:
 
         discord.http.Route.BASE = api  # type: ignore[misc]
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
-    from bot.cli import main as hotpapers
+    from bot.runtime.cli import main as hotpapers
 
     return hotpapers(sys.argv[1:])
 

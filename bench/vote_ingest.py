@@ -26,7 +26,7 @@ from bench import baselines
 from bench.common import Result, StatementCounter, Stopwatch, asyncpg_dsn, quick, say
 from bench.context import BenchContext
 from bench.data import drop_schema, recreate_schema
-from bot.model import ChannelRef, Paper, VoteEvent
+from bot.domain.model import ChannelRef, Paper, VoteEvent
 from bot.storage.tables import ChannelRow, DigestRow, PostRow, ProcessedEventRow, VoteRow
 
 NOW = datetime(2024, 3, 15, 9, 0, tzinfo=UTC)

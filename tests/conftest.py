@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from bot.bootstrap import App, build
-from bot.clock import FrozenClock
-from bot.config import LLM_KEY_ENV, Config, parse_config
-from bot.sample import load_sample
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.clock import FrozenClock
+from bot.domain.config import LLM_KEY_ENV, Config, parse_config
+from bot.runtime.bootstrap import App, build
+from bot.runtime.sample import load_sample
 from bot.storage.database import create_engine, upgrade
 from tests.fakes.llm_server import API_KEY, FakeLLM
 

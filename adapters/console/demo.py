@@ -15,13 +15,13 @@ from rich.text import Text
 from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel
 from adapters.console.repl import run_repl
-from bot.bootstrap import App, build
-from bot.clock import FrozenClock
-from bot.config import Config, DatabaseConfig
-from bot.messages import history_lines, poll_vote_receipt, roundup_result
-from bot.model import ChannelRef, ReplyEvent, VoteEvent
-from bot.sample import SIGNAL_NOTE, load_sample, sample_days
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.clock import FrozenClock
+from bot.domain.config import Config, DatabaseConfig
+from bot.domain.messages import history_lines, poll_vote_receipt, roundup_result
+from bot.domain.model import ChannelRef, ReplyEvent, VoteEvent
+from bot.runtime.bootstrap import App, build
+from bot.runtime.sample import SIGNAL_NOTE, load_sample, sample_days
 
 DEMO_NOW = datetime(2020, 11, 7, 9, 0, tzinfo=UTC)
 """The morning after the last sample announcement, so the demo is the same on every machine."""

@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.text import Text
 
 from adapters.console.render import paper_panel, poll_panel
-from bot.messages import message_reference, winner_announcement
-from bot.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
-from bot.text import clean_text
+from bot.domain.messages import message_reference, winner_announcement
+from bot.domain.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
+from bot.domain.text import clean_text
 
 
 class ConsolePublisher:

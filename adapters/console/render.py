@@ -10,10 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.messages import authors_line as authors_words
-from bot.messages import discussed_line, poll_closed_line, poll_count_lines, poll_intro, sentence, votes_line
-from bot.model import Digest, DigestEntry, PaperCard, PollDraft
-from bot.text import clean_text, shorten
+from bot.domain.messages import authors_line as authors_words
+from bot.domain.messages import discussed_line, poll_closed_line, poll_count_lines, poll_intro, sentence, votes_line
+from bot.domain.model import Digest, DigestEntry, PaperCard, PollDraft
+from bot.domain.text import clean_text, shorten
 
 MAX_AUTHORS = 6
 
@@ -77,7 +77,7 @@ def _paper_cell(entry: DigestEntry) -> Text:
 
 
 def health_table(health: Sequence[Any]) -> RenderableType:
-    """Each signal source's state (bot.signals.SourceHealth rows)."""
+    """Each signal source's state (bot.app.signals.SourceHealth rows)."""
     table = Table(title="Signal sources", expand=False)
     for column in ("source", "state", "last success", "last error", "latency"):
         table.add_column(column)

@@ -13,9 +13,9 @@ from rich.text import Text
 
 from adapters.console.publisher import ConsolePublisher
 from adapters.console.render import digest_table, paper_panel, poll_panel
-from bot.arxiv_id import parse_arxiv_id
-from bot.errors import BadInput, HotPapersError
-from bot.messages import (
+from bot.domain.arxiv_id import parse_arxiv_id
+from bot.domain.errors import BadInput, HotPapersError
+from bot.domain.messages import (
     describe,
     history_lines,
     people_count,
@@ -28,9 +28,9 @@ from bot.messages import (
     summary_saved,
     vote_receipt,
 )
-from bot.model import ChannelRef, DigestResult, ReplyEvent, VoteEvent, VoteValue
-from bot.ports import ChatService
-from bot.text import announcement_day, whole_number
+from bot.domain.model import ChannelRef, DigestResult, ReplyEvent, VoteEvent, VoteValue
+from bot.domain.ports import ChatService
+from bot.domain.text import announcement_day, whole_number
 
 log = logging.getLogger(__name__)
 MAX_RANK = 25

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.config import parse_section
-from bot.errors import ConfigError
+from bot.domain.config import parse_section
+from bot.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.config import Config
-    from bot.ports import ChatService, Publisher
+    from bot.domain.config import Config
+    from bot.domain.ports import ChatService, Publisher
 
 __all__ = ["Settings", "run"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.model import ChannelRef
+from bot.domain.model import ChannelRef
 
 
 def channel_ref(guild_id: int | None, channel_id: int | None, channel: object = None) -> ChannelRef:

@@ -21,10 +21,10 @@ from adapters.discord.publisher import DiscordPublisher
 from adapters.discord.reactions import EmojiVotes, ReactionVotes
 from adapters.discord.threads import ThreadReplies
 from adapters.discord.views import DiscussButton, ReportButton, VoteButton
-from bot.errors import ConfigError, UpstreamUnavailable
+from bot.domain.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService, Publisher
+    from bot.domain.ports import ChatService, Publisher
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from adapters.discord import render
 from adapters.discord.channels import interaction_channel
 from adapters.discord.errors import BOT_MISSING, MANAGE_CHANNELS, REGENERATE_DENIED
 from adapters.discord.views import SummaryModal, paper_view
-from bot.arxiv_id import parse_arxiv_id
-from bot.channel_settings import SettingsChange
-from bot.errors import PermissionDenied
+from bot.domain.arxiv_id import parse_arxiv_id
+from bot.domain.channel_settings import SettingsChange
+from bot.domain.errors import PermissionDenied
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 REF_HELP = "arXiv id or URL, e.g. 2010.00577 or https://arxiv.org/abs/2010.00577"
 

@@ -1,6 +1,7 @@
 """One table from errors to what a Discord user reads (mirrors the CLI's exit-code table); replies are ephemeral.
 
-The engine's errors are worded in `bot.messages` (the same sentences on every platform); this table adds what only
+The engine's errors are worded in `bot.domain.messages` (the same sentences on every platform); this table adds what
+only
 Discord raises (a command used in a DM, a member without Manage Channels)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.render import content
-from bot.messages import UNEXPECTED, error_text, sentence
+from bot.domain.messages import UNEXPECTED, error_text, sentence
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ TABLE: tuple[tuple[type[BaseException], str], ...] = (
     (app_commands.NoPrivateMessage, SERVER_ONLY),
     (app_commands.MissingPermissions, MANAGE_CHANNELS),
 )
-"""Discord's own errors; the engine's are worded by `bot.messages.error_text`."""
+"""Discord's own errors; the engine's are worded by `bot.domain.messages.error_text`."""
 
 
 def message_for(error: BaseException, *, ref: str | None = None) -> str:

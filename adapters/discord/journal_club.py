@@ -16,12 +16,12 @@ from discord.ext import commands
 from adapters.discord import render
 from adapters.discord.channels import channel_ref, interaction_channel
 from adapters.discord.commands import _require_manage_channels
-from bot.errors import HotPapersError
-from bot.messages import history_lines, poll_close_answer, poll_started
+from bot.domain.errors import HotPapersError
+from bot.domain.messages import history_lines, poll_close_answer, poll_started
 
 if TYPE_CHECKING:
-    from bot.model import ChannelRef
-    from bot.ports import ChatService, Publisher
+    from bot.domain.model import ChannelRef
+    from bot.domain.ports import ChatService, Publisher
 
 log = logging.getLogger(__name__)
 

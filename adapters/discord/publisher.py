@@ -20,9 +20,9 @@ import discord
 from adapters.discord import render
 from adapters.discord.pacing import RequestBudget
 from adapters.discord.views import links_view
-from bot.errors import Undeliverable, UpstreamUnavailable
-from bot.messages import message_reference, poll_intro, poll_question, winner_announcement
-from bot.model import (
+from bot.domain.errors import Undeliverable, UpstreamUnavailable
+from bot.domain.messages import message_reference, poll_intro, poll_question, winner_announcement
+from bot.domain.model import (
     POLL_LABEL_CHARS,
     ChannelRef,
     DigestEntry,

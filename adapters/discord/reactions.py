@@ -12,11 +12,11 @@ import discord
 from discord.ext import commands
 
 from adapters.discord.channels import channel_ref
-from bot.errors import HotPapersError
-from bot.model import VoteEvent
+from bot.domain.errors import HotPapersError
+from bot.domain.model import VoteEvent
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from bot import messages
-from bot.model import ChannelRef, ChannelSettings, DigestEntry, PaperCard, PostKey, PostRecord, VoteTally
-from bot.text import clean_multiline, clean_text, display_title
+from bot.domain import messages
+from bot.domain.model import ChannelRef, ChannelSettings, DigestEntry, PaperCard, PostKey, PostRecord, VoteTally
+from bot.domain.text import clean_multiline, clean_text, display_title
 
 TITLE, DESCRIPTION, FIELD_NAME, FIELD_VALUE, FOOTER, TOTAL, FIELDS = 256, 4096, 256, 1024, 2048, 6000, 25
 CONTENT = 2000

@@ -11,13 +11,13 @@ import discord
 from adapters.discord import render
 from adapters.discord.channels import interaction_channel
 from adapters.discord.errors import reply_error
-from bot.arxiv_id import parse_arxiv_id
-from bot.errors import BadInput
-from bot.messages import DISCUSS, summary_author, summary_saved, thread_answer
-from bot.model import PaperCard, VoteEvent
+from bot.domain.arxiv_id import parse_arxiv_id
+from bot.domain.errors import BadInput
+from bot.domain.messages import DISCUSS, summary_author, summary_saved, thread_answer
+from bot.domain.model import PaperCard, VoteEvent
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService, Publisher
+    from bot.domain.ports import ChatService, Publisher
 
 VOTE_PREFIX, REPORT_PREFIX, DISCUSS_ID = "hp:vote:", "hp:report:", "hp:discuss"
 SUMMARY_MIN_CHARS = 20

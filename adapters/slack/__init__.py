@@ -16,8 +16,8 @@ from adapters.slack.settings import Secrets, Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.config import Config
-    from bot.ports import ChatService, Publisher
+    from bot.domain.config import Config
+    from bot.domain.ports import ChatService, Publisher
 
 __all__ = ["Secrets", "Settings", "run"]
 
@@ -37,7 +37,7 @@ async def run(
 
     If `publishers` is given, the SlackPublisher is put there under "slack" once the app is serving (and removed
     when it stops), so the scheduler can post digests through it. `env` defaults to `os.environ`. `engine` is the
-    app's database engine (`bot.bootstrap.App.engine`): with `oauth` the installations are stored there.
+    app's database engine (`bot.runtime.bootstrap.App.engine`): with `oauth` the installations are stored there.
     Raises ConfigError naming the bad key or the missing environment variable (never a secret's value).
     """
     settings = Settings.parse(settings_table)

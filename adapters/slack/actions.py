@@ -20,13 +20,13 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack import render
 from adapters.slack.errors import error_text
 from adapters.slack.reply import deliver
-from bot import messages
-from bot.errors import BadInput
-from bot.messages import summary_author
-from bot.model import ChannelRef, VoteEvent, VoteValue
+from bot.domain import messages
+from bot.domain.errors import BadInput
+from bot.domain.messages import summary_author
+from bot.domain.model import ChannelRef, VoteEvent, VoteValue
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService, Publisher
+    from bot.domain.ports import ChatService, Publisher
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from adapters.slack.settings import Secrets, Settings
 from adapters.slack.uninstalls import Uninstalls
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 
 @dataclass(slots=True)

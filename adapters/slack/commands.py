@@ -24,14 +24,14 @@ from adapters.slack.permissions import require_manager
 from adapters.slack.reply import deliver
 from adapters.slack.settings import Settings
 from adapters.slack.text import escape
-from bot import messages
-from bot.arxiv_id import parse_arxiv_id
-from bot.errors import BadInput
-from bot.model import ChannelRef
-from bot.text import whole_number
+from bot.domain import messages
+from bot.domain.arxiv_id import parse_arxiv_id
+from bot.domain.errors import BadInput
+from bot.domain.model import ChannelRef
+from bot.domain.text import whole_number
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 log = logging.getLogger(__name__)
 

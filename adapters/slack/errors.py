@@ -1,4 +1,5 @@
-"""From errors to what a Slack user reads: the engine's in the words of `bot.messages` (the same on every platform),
+"""From errors to what a Slack user reads: the engine's in the words of `bot.domain.messages` (the same on every
+platform),
 escaped for mrkdwn, because BadInput messages quote what the user typed; and bolt's own failures."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import aiohttp
 from slack_bolt.response import BoltResponse
 
 from adapters.slack.text import escape
-from bot import messages
+from bot.domain import messages
 
 log = logging.getLogger(__name__)
 

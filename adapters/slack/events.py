@@ -20,10 +20,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from adapters.slack.settings import Settings
-from bot.model import ChannelRef, ReplyEvent, VoteEvent, VoteValue
+from bot.domain.model import ChannelRef, ReplyEvent, VoteEvent, VoteValue
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 log = logging.getLogger(__name__)
 

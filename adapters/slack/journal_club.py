@@ -25,11 +25,11 @@ from adapters.slack.permissions import require_manager
 from adapters.slack.publisher import SlackPublisher
 from adapters.slack.reply import deliver
 from adapters.slack.text import escape
-from bot import messages
-from bot.errors import BadInput
+from bot.domain import messages
+from bot.domain.errors import BadInput
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 log = logging.getLogger(__name__)
 

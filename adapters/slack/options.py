@@ -1,7 +1,8 @@
 """Parse `/hotpapers subscribe categories=cs.LG,cs.CL keywords="diffusion, rl" time=09:00` into raw options.
 
 Only the syntax lives here (key=value pairs, quotes); which keys exist, their aliases
-(`bot.channel_settings.option_name`) and what a value means are the engine's business (`HotPapers.subscribe` raises
+(`bot.domain.channel_settings.option_name`) and what a value means are the engine's business (`HotPapers.subscribe`
+raises
 BadInput naming the option).
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 import re
 
 from adapters.slack.text import unescape
-from bot.channel_settings import option_name
-from bot.errors import BadInput
+from bot.domain.channel_settings import option_name
+from bot.domain.errors import BadInput
 
 USAGE = (
     'Usage: `/hotpapers subscribe categories=cs.LG,cs.CL keywords="diffusion, rl" time=09:00 '

@@ -12,7 +12,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import PermissionDenied
+from bot.domain.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from adapters.slack.text import clean, fit
-from bot import messages
-from bot.errors import Undeliverable, UpstreamUnavailable
-from bot.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
+from bot.domain import messages
+from bot.domain.errors import Undeliverable, UpstreamUnavailable
+from bot.domain.model import ChannelRef, DigestEntry, PollDraft, PollOutcome, PollTally, PostedMessage, PostKey
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailab
 
 
 class SlackPublisher:
-    """Implements bot.ports.Publisher. The client carries base URL and retry handlers; tokens come per workspace."""
+    """Implements bot.domain.ports.Publisher. The client carries base URL and retry handlers; tokens come per
+    workspace."""
 
     platform = "slack"
 

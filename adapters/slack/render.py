@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.slack.text import clean, fit, link, plain
-from bot import messages
-from bot.model import ChannelSettings, DigestEntry, PaperCard, PollDraft, PollOutcome
-from bot.text import display_title
+from bot.domain import messages
+from bot.domain.model import ChannelSettings, DigestEntry, PaperCard, PollDraft, PollOutcome
+from bot.domain.text import display_title
 
 Block = dict[str, Any]
 
@@ -96,14 +96,15 @@ def hot_blocks(cards: Sequence[PaperCard], *, days: int) -> list[Block]:
 
 
 def settings_blocks(settings: ChannelSettings, *, heading: str) -> list[Block]:
-    """The heading, then one `*Label:* value` line per setting (`bot.messages.settings_rows`, labels capitalised)."""
+    """The heading, then one `*Label:* value` line per setting (`bot.domain.messages.settings_rows`, labels
+    capitalised)."""
     rows = messages.settings_rows(settings)
     body = "\n".join(f"*{fit(label.capitalize(), 100)}:* {fit(value, 600)}" for label, value in rows)
     return [_section(f"*{fit(heading, 200)}*"), _section(body)]
 
 
 def note(text: str) -> str:
-    """One escaped line of words from `bot.messages` (a receipt, which summary a card shows now)."""
+    """One escaped line of words from `bot.domain.messages` (a receipt, which summary a card shows now)."""
     return fit(clean(text, single_line=True), SECTION_LIMIT)
 
 

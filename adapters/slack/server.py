@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.slack.app import SlackApp, build_app
 from adapters.slack.publisher import SlackPublisher
 from adapters.slack.settings import Secrets, Settings
-from bot.errors import ConfigError, UpstreamUnavailable
+from bot.domain.errors import ConfigError, UpstreamUnavailable
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 log = logging.getLogger(__name__)
 

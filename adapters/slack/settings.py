@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.config import parse_section
-from bot.errors import ConfigError
+from bot.domain.config import parse_section
+from bot.domain.errors import ConfigError
 
 BOT_SCOPES: tuple[str, ...] = (
     "channels:history",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.text import strip_invisible
+from bot.domain.text import strip_invisible
 
 ELLIPSIS = "…"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -20,7 +20,7 @@ _URL_UNSAFE = re.compile(r"[\s<>|]")
 
 
 def clean(text: str, *, single_line: bool = False) -> str:
-    """Drop control characters and the core's invisible ones (`bot.text.strip_invisible`: bidi controls and
+    """Drop control characters and the core's invisible ones (`bot.domain.text.strip_invisible`: bidi controls and
     invisible format characters, joiners kept where they join), keep newlines unless `single_line`, and collapse
     runs of blanks."""
     kept = []

@@ -17,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from adapters.slack.installs import Org, Tokens
 
 if TYPE_CHECKING:
-    from bot.ports import ChatService
+    from bot.domain.ports import ChatService
 
 log = logging.getLogger(__name__)
 

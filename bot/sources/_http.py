@@ -23,8 +23,8 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential_jitter
 
-from bot.errors import UpstreamUnavailable
-from bot.text import strip_invisible
+from bot.domain.errors import UpstreamUnavailable
+from bot.domain.text import strip_invisible
 
 T = TypeVar("T")
 R = TypeVar("R")

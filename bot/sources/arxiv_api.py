@@ -19,10 +19,10 @@ import arxiv
 import requests
 from lxml import etree
 
-from bot.arxiv_id import parse_arxiv_id
-from bot.config import ArxivConfig
-from bot.errors import BadReference, UpstreamUnavailable
-from bot.model import Paper
+from bot.domain.arxiv_id import parse_arxiv_id
+from bot.domain.config import ArxivConfig
+from bot.domain.errors import BadReference, UpstreamUnavailable
+from bot.domain.model import Paper
 from bot.sources.pacing import PacingGate
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from typing import Any, Literal, cast
 import aiohttp
 import feedparser
 
-from bot.arxiv_id import parse_arxiv_id
-from bot.config import ArxivConfig
-from bot.errors import BadInput, BadReference, UpstreamUnavailable
-from bot.model import Announcement
+from bot.domain.arxiv_id import parse_arxiv_id
+from bot.domain.config import ArxivConfig
+from bot.domain.errors import BadInput, BadReference, UpstreamUnavailable
+from bot.domain.model import Announcement
 from bot.sources.pacing import PacingGate
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 
-from bot.clock import SystemClock
-from bot.errors import UpstreamUnavailable
-from bot.model import Paper, Signal, Summary
-from bot.ports import Clock
+from bot.domain.clock import SystemClock
+from bot.domain.errors import UpstreamUnavailable
+from bot.domain.model import Paper, Signal, Summary
+from bot.domain.ports import Clock
 from bot.sources._http import (
     JsonClient,
     RetryPolicy,

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 from aiolimiter import AsyncLimiter
 
-from bot.clock import SystemClock
-from bot.errors import UpstreamUnavailable
-from bot.model import Paper, Signal, Summary
-from bot.ports import Clock
+from bot.domain.clock import SystemClock
+from bot.domain.errors import UpstreamUnavailable
+from bot.domain.model import Paper, Signal, Summary
+from bot.domain.ports import Clock
 from bot.sources._http import JsonClient, RetryPolicy, as_int, bounded_map, clean_text, compact_count
 
 DEFAULT_BASE_URL = "https://huggingface.co/api"

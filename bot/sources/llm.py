@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 from aiolimiter import AsyncLimiter
 
-from bot.clock import SystemClock
-from bot.config import LLM_KEY_ENV, LLMConfig
-from bot.errors import UpstreamUnavailable
-from bot.model import Paper, Summary
-from bot.ports import Clock
+from bot.domain.clock import SystemClock
+from bot.domain.config import LLM_KEY_ENV, LLMConfig
+from bot.domain.errors import UpstreamUnavailable
+from bot.domain.model import Paper, Summary
+from bot.domain.ports import Clock
 from bot.sources._http import JsonClient, RetryPolicy, clean_text
 
 SYSTEM_PROMPT = (

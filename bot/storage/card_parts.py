@@ -16,8 +16,8 @@ from sqlalchemy import BindParameter, Select, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import ChannelRef, Paper, Signal, Summary, VoteTally
-from bot.records import CardParts, PaperView
+from bot.domain.model import ChannelRef, Paper, Signal, Summary, VoteTally
+from bot.domain.records import CardParts, PaperView
 from bot.storage.channels import ChannelRepository
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
 from bot.storage.papers import PaperRepository, paper_of

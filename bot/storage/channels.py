@@ -1,4 +1,4 @@
-"""The channel repository: channels, their settings and pauses (rows mapped to `bot.model.Channel`)."""
+"""The channel repository: channels, their settings and pauses (rows mapped to `bot.domain.model.Channel`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any, Literal
 from sqlalchemy import Select, bindparam, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import Channel, ChannelRef, ChannelSettings, Pause
-from bot.records import ChannelActivity
+from bot.domain.model import Channel, ChannelRef, ChannelSettings, Pause
+from bot.domain.records import ChannelActivity
 from bot.storage.dialect import insert_ignore, per_dialect, returns_arrays
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, table_of

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.errors import ConfigError, UpstreamUnavailable
+from bot.domain.errors import ConfigError, UpstreamUnavailable
 from bot.storage.dialect import engine_options, prepare_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")

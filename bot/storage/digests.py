@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.records import Claim, DigestStatus, Recorded
+from bot.domain.records import Claim, DigestStatus, Recorded
 from bot.storage.dialect import affected, insert_ignore
 from bot.storage.tables import ChannelRow, DigestRow, PostRow, table_of
 

@@ -15,8 +15,8 @@ from sqlalchemy import ForeignKey, String, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.model import Summary
-from bot.records import PageState
+from bot.domain.model import Summary
+from bot.domain.records import PageState
 from bot.storage.summaries import REPORTS_TO_HIDE, summary_of
 from bot.storage.tables import Base, DigestRow, PostRow, SummaryRow, Timestamp
 

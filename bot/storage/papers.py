@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import Paper
+from bot.domain.model import Paper
 from bot.storage.changes import Changes
 from bot.storage.dialect import id_lists, one_of, per_dialect, upsert
 from bot.storage.tables import PaperRow, SignalSnapshotRow, table_of

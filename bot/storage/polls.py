@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.records import CloseOutcome, PollRecord, Recorded, StartOutcome
+from bot.domain.records import CloseOutcome, PollRecord, Recorded, StartOutcome
 from bot.storage.dialect import affected, dialect_of, insert_for, insert_ignore
 from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
 

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import ChannelRef, PostRecord
-from bot.records import PlanEntry, PlannedPost, Recorded
+from bot.domain.model import ChannelRef, PostRecord
+from bot.domain.records import PlanEntry, PlannedPost, Recorded
 from bot.storage.changes import Changes
 from bot.storage.dialect import affected, id_lists, join_one, one_of, per_dialect
 from bot.storage.digests import DigestRepository

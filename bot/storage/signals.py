@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import Signal
+from bot.domain.model import Signal
 from bot.storage.changes import Changes
 from bot.storage.dialect import id_lists, one_of, per_dialect
 from bot.storage.tables import SignalSnapshotRow, table_of

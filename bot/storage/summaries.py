@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import Paper, Summary
+from bot.domain.model import Paper, Summary
 from bot.storage.changes import Changes
 from bot.storage.dialect import affected, id_lists, one_of, per_dialect
 from bot.storage.tables import SummaryRow, SummaryVoteRow, table_of

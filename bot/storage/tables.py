@@ -1,6 +1,6 @@
 """The relational schema. Sized for ~1,000,000 papers and ~5,000,000 votes: every hot query has an index.
 
-Rows never leave `bot/storage/`: repositories map them to the frozen dataclasses of `bot.model`.
+Rows never leave `bot/storage/`: repositories map them to the frozen dataclasses of `bot.domain.model`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.records import ThreadRecord
+from bot.domain.records import ThreadRecord
 from bot.storage.dialect import BigId, affected, id_lists, insert_ignore
 from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
 

@@ -7,7 +7,7 @@ from types import TracebackType
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.errors import UpstreamUnavailable
+from bot.domain.errors import UpstreamUnavailable
 from bot.storage.card_parts import CardPartsRepository
 from bot.storage.changes import Changes
 from bot.storage.channels import ChannelRepository
@@ -42,7 +42,7 @@ class UnitOfWork:
     threads: ThreadRepository
     """Discussion threads and who replied in them (issue 18)."""
     polls: PollRepository
-    """Journal-club polls (issue 19, `bot/journal_club.py`)."""
+    """Journal-club polls (issue 19, `bot/app/journal_club.py`)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions

@@ -1,5 +1,5 @@
-"""Reaction votes, many per transaction: the set-wise reads and writes behind `bot.votes.record_votes` (the rule it
-applies, `transition`, lives in `bot.votes`)."""
+"""Reaction votes, many per transaction: the set-wise reads and writes behind `bot.app.votes.record_votes` (the rule it
+applies, `transition`, lives in `bot.domain.vote_rules`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import VoteTally
+from bot.domain.model import VoteTally
+from bot.domain.vote_rules import Reaction, Vote, VoteKey, transition
 from bot.storage.dialect import insert_for, one_of, per_dialect
 from bot.storage.tables import PaperRow, ProcessedEventRow, VoteRow, table_of
-from bot.votes import Reaction, Vote, VoteKey, transition
 
 _VOTES = table_of(VoteRow)
 _KEY = (_VOTES.c.channel_id, _VOTES.c.paper_id, _VOTES.c.user_id)

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.model import VoteTally
-from bot.records import ChannelActivity
+from bot.domain.model import VoteTally
+from bot.domain.records import ChannelActivity
+from bot.domain.vote_rules import BUTTON, joined, names, reaction_name
 from bot.storage.dialect import affected, id_lists, one_of, per_dialect, returns_arrays
 from bot.storage.tables import ChannelRow, PaperRow, VoteRow, table_of
-from bot.votes import BUTTON, joined, names, reaction_name
 
 _VOTES = table_of(VoteRow)
 UP = func.sum(case((_VOTES.c.value > 0, 1), else_=0))

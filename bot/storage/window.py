@@ -5,6 +5,7 @@ times. The cache is exact for this process's writes (`Changes.generation`, bumpe
 and re-checks the database (`PaperRepository.window_fingerprint`: count, newest fetch, sum of versions, newest
 signal) when last checked more than `RECHECK_SECONDS` ago, so another replica's ingest shows within that time.
 Consumers keep what they derive from a window (scores, filter matches) in `Window.derived`; it goes with the window.
+This is the storage side of `bot.domain.ports.ReadModel`: the composition root builds one and hands it to the use cases.
 What cards show besides the papers (summaries, postings) is remembered for the same time, under its own counter.
 """
 
@@ -13,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from cachetools import FIFOCache
 
-from bot.model import Paper, PostRecord, Signal, Summary
-from bot.ports import UnitOfWork
-from bot.records import CardParts
+from bot.domain.model import Paper, PostRecord, Summary
+from bot.domain.ports import UnitOfWork
+from bot.domain.records import CardParts, Window
 from bot.storage.changes import Changes
 
 RECHECK_SECONDS = 1.0
@@ -29,24 +28,6 @@ RECHECK_SECONDS = 1.0
 WINDOWS = 4
 CATEGORIES_SECONDS = 600.0
 CATEGORIES_LIMIT = 200_000
-
-
-@dataclass(eq=False)
-class Window:
-    first: date
-    last: date
-    papers: list[Paper]
-    signals: dict[str, tuple[Signal, ...]]
-    generation: int
-    fingerprint: tuple[object, ...]
-    checked: float
-    by_id: dict[str, Paper] = field(init=False)
-    ids: frozenset[str] = field(init=False)
-    derived: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.by_id = {paper.id: paper for paper in self.papers}
-        self.ids = frozenset(self.by_id)
 
 
 class WindowCache:
@@ -113,11 +94,11 @@ class WindowCache:
     async def posted(self, uow: UnitOfWork, window: Window) -> dict[int, dict[str, int]]:
         """channel id -> {paper: highest version posted there} for the window's papers; remembered like
         `card_parts` (posts are what cards show besides the papers, under the same counter)."""
-        async with window.derived.setdefault("posted lock", asyncio.Lock()):  # one read for digests started together
-            cached = window.derived.get("posted")
+        async with window.derived.posted_lock:  # one read for digests started together
+            cached = window.derived.posted
             if cached is None or not _cards_fresh(cached[0]):
                 stamp = _cards_stamp()  # before reading: a write meanwhile makes the next use read again
-                cached = window.derived["posted"] = (stamp, await uow.posts.posted_versions_everywhere(window.by_id))
+                cached = window.derived.posted = (stamp, await uow.posts.posted_versions_everywhere(window.by_id))
             return cached[1]
 
     async def card_parts(self, uow: UnitOfWork, papers: Sequence[Paper]) -> CardParts:

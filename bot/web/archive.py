@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.model import ChannelRef, Paper, Summary, VoteTally, abs_url, pdf_url
+from bot.domain.model import ChannelRef, Paper, Summary, VoteTally, abs_url, pdf_url
+from bot.domain.summaries import best_summary, extractive_summary
+from bot.domain.text import clean_multiline, clean_text
+from bot.domain.tokens import looks_like_token, token_hash
 from bot.storage.pages import DayRecord, PageState
 from bot.storage.uow import UnitOfWork
-from bot.summaries import best_summary, extractive_summary
-from bot.text import clean_multiline, clean_text
-from bot.web.tokens import looks_like_token, token_hash
 
 FEED_DAYS = 30
 """How many digest days the Atom feed carries."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.errors import BadInput
-from bot.model import ChannelRef
+from bot.domain.errors import BadInput
+from bot.domain.model import ChannelRef
 from bot.web.archive import ChannelArchive
 from bot.web.server import render_path
 

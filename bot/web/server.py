@@ -16,16 +16,16 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import ConfigError
-from bot.health import RunningServer
-from bot.web.tokens import redact
+from bot.domain.errors import ConfigError
+from bot.domain.tokens import redact
+from bot.runtime.health import RunningServer
 
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from bot.domain.web_settings import WebSettings
     from bot.storage.pages import PageState
     from bot.web.archive import ChannelArchive
-    from bot.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("hotpapers.web.access")

@@ -1,4 +1,5 @@
-"""Discord, Slack and the console say the same things: the words come from bot.messages, each adapter only lays them
+"""Discord, Slack and the console say the same things: the words come from bot.domain.messages, each adapter only lays
+them
 out (and escapes them) for its platform."""
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from adapters.discord import render as discord_render
 from adapters.discord.errors import message_for
 from adapters.slack import render as slack_render
 from adapters.slack.errors import error_text
-from bot import messages
-from bot.errors import BadInput, HotPapersError, NotFound, UpstreamUnavailable
-from bot.model import ChannelRef, ChannelSettings, Pause
+from bot.domain import messages
+from bot.domain.errors import BadInput, HotPapersError, NotFound, UpstreamUnavailable
+from bot.domain.model import ChannelRef, ChannelSettings, Pause
 from tests.adapters.slack.support import card
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)

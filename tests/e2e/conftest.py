@@ -27,7 +27,7 @@ async def hotpapers(*args: str, cwd: Path, stdin: str | None = None, env: dict[s
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.runtime.cli",
         *args,
         cwd=cwd,
         stdin=asyncio.subprocess.PIPE,

@@ -19,17 +19,17 @@ import pytest
 from sqlalchemy import text
 
 from adapters.console.publisher import read_log
-from bot.bootstrap import App, build
-from bot.config import parse_config
-from bot.model import PostKey
-from bot.sample import load_sample, sample_days
+from bot.domain.config import parse_config
+from bot.domain.model import PostKey
+from bot.runtime.bootstrap import App, build
+from bot.runtime.sample import load_sample, sample_days
 from tests.conftest import PG_URL, pg_schema
 from tests.e2e.chaos import OFFLINE_SOURCES, Chaos
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
 CHANNELS = [f"console:lab:c{n}" for n in range(7)]
-DIGEST_POST = ["-m", "bot.cli"]
+DIGEST_POST = ["-m", "bot.runtime.cli"]
 LEASE_SECONDS = 2
 
 

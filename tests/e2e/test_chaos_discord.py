@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.bootstrap import build
-from bot.config import parse_config
-from bot.model import ChannelRef, PostKey
-from bot.sample import load_sample
+from bot.domain.config import parse_config
+from bot.domain.model import ChannelRef, PostKey
+from bot.runtime.bootstrap import build
+from bot.runtime.sample import load_sample
 from tests.conftest import PG_URL, pg_schema
 from tests.e2e.chaos import OFFLINE_SOURCES
 from tests.fakes.discord_server import GUILD_ID, TOKEN, FakeDiscord

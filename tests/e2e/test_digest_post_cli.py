@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import update
 
 from adapters.console.publisher import read_log
-from bot.bootstrap import build
-from bot.config import load_config
-from bot.model import ChannelRef, PostKey
-from bot.sample import load_sample
+from bot.domain.config import load_config
+from bot.domain.model import ChannelRef, PostKey
+from bot.runtime.bootstrap import build
+from bot.runtime.sample import load_sample
 from bot.storage.tables import DigestRow
 from tests.e2e.test_cli import hotpapers
 from tests.fakes.recording_publisher import RecordingPublisher, SimulatedCrash
@@ -49,8 +49,8 @@ async def test_a_digest_held_elsewhere_says_how_far_it_got_and_wait_takes_it_ove
         )
 
         waiting = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(config), "digest", "--post", "--wait", "--date", str(DAY),
-            cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "bot.runtime.cli", "--config", str(config), "digest", "--post", "--wait",
+            "--date", str(DAY), cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "COLUMNS": "300"},
         )  # fmt: skip
         assert waiting.stdout is not None

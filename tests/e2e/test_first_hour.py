@@ -145,7 +145,7 @@ async def test_digest_json_into_a_closed_pipe_ends_quietly(tmp_path: Path, confi
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
+            "bot.runtime.cli",
             "--config",
             str(config),
             "digest",
@@ -292,7 +292,7 @@ async def test_run_with_no_adapter_says_so_and_running_comes_after_start_up(tmp_
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.runtime.cli",
         "--config",
         str(path),
         "run",

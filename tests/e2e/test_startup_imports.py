@@ -23,7 +23,7 @@ HEAVY = ("alembic", "discord", "slack_bolt", "slack_sdk", "rich", "sqlalchemy", 
 
 PROBE = """
 import contextlib, io, json, sys
-from bot.cli import main
+from bot.runtime.cli import main
 with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
     main(sys.argv[1:])
 print(json.dumps({"modules": sorted(sys.modules), "said": out.getvalue()}))
@@ -84,7 +84,7 @@ class StopWhenRunning(logging.Handler):
             os.kill(os.getpid(), signal.SIGTERM)  # the runner's own stop: it ends the run cleanly
 
 
-logging.getLogger("bot.runner").addHandler(StopWhenRunning())
+logging.getLogger("bot.runtime.runner").addHandler(StopWhenRunning())
 from bench.run_bot import main
 code = main()  # hotpapers ARGS, from sys.argv[1:]
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
@@ -137,7 +137,7 @@ async def test_run_with_only_discord_loads_no_slack_no_rich_and_no_unused_source
     finally:
         await fake.close()
     assert code == 0
-    assert {"discord", "adapters.discord", "bot.scheduler", "bot.health"} <= modules  # it really ran
+    assert {"discord", "adapters.discord", "bot.runtime.scheduler", "bot.runtime.health"} <= modules  # it really ran
     top = {name.split(".")[0] for name in modules}
     assert not top & {"slack_bolt", "slack_sdk", "rich", "arxiv", "feedparser", "requests"}, sorted(
         top & {"slack_bolt", "slack_sdk", "rich", "arxiv", "feedparser", "requests"}

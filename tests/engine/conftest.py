@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from bot.bootstrap import ranking_weights
-from bot.cards import CardContext
-from bot.clock import FrozenClock
-from bot.config import parse_config
-from bot.ingest import Ingestor
-from bot.sample import load_sample
-from bot.service import HotPapers
+from bot.app.cards import CardContext
+from bot.app.ingest import Ingestor
+from bot.app.service import HotPapers
+from bot.domain.clock import FrozenClock
+from bot.domain.config import parse_config
+from bot.runtime.bootstrap import ranking_weights
+from bot.runtime.sample import load_sample
+from bot.storage.window import WindowCache
 from tests.engine.fake_uow import FakeDatabase
 
 
@@ -25,14 +26,14 @@ class Engine:
 
 
 def make_engine(clock: FrozenClock, config: dict[str, Any] | None = None) -> Engine:
-    """Wired as `bot.bootstrap.build(offline=True)` does, on a `FakeDatabase` instead of an engine."""
+    """Wired as `bot.runtime.bootstrap.build(offline=True)` does, on a `FakeDatabase` instead of an engine."""
     settings = parse_config(config or {})
     db = FakeDatabase()
     service = HotPapers(
         db.uow,
         config=settings,
         clock=clock,
-        context=CardContext(ranking_weights(settings), settings.summaries),
+        context=CardContext(ranking_weights(settings), settings.summaries, WindowCache()),
         ingestor=Ingestor(db.uow, clock),
         holder="engine-test",
     )

@@ -1,10 +1,12 @@
-"""An in-memory unit of work implementing `bot.ports.UnitOfWork` and every repository protocol it names: the engine's
+"""An in-memory unit of work implementing `bot.domain.ports.UnitOfWork` and every repository protocol it names: the
+engine's
 use cases run on it without a database (fast unit tests of `HotPapers`).
 
 `FakeDatabase` holds the committed tables. A unit of work works on a copy taken when it starts; `commit` makes its
 copy the database's, and leaving without a commit drops it — the rollback the real one does. There is one writer at
 a time (the tests are single-task), so the copy needs no isolation beyond that. The rules the SQL encodes are
-written out here in Python: one vote per (channel, paper, user) through `bot.votes.transition`, summaries hidden at
+written out here in Python: one vote per (channel, paper, user) through `bot.domain.vote_rules.transition`, summaries
+hidden at
 `REPORTS_TO_HIDE` reports, LLM summaries only for the paper's current version, fenced digest records.
 """
 
@@ -19,13 +21,14 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from bot.model import Channel, ChannelRef, ChannelSettings, Paper, Pause, PostRecord, Signal, Summary, VoteTally
-from bot.ports import UnitOfWork
-from bot.records import (
+from bot.domain.model import Channel, ChannelRef, ChannelSettings, Paper, Pause, PostRecord, Signal, Summary, VoteTally
+from bot.domain.ports import UnitOfWork
+from bot.domain.records import (
     CardParts,
     ChannelActivity,
     Claim,
     CloseOutcome,
+    DigestStatus,
     PageState,
     PaperView,
     PlanEntry,
@@ -35,7 +38,7 @@ from bot.records import (
     StartOutcome,
     ThreadRecord,
 )
-from bot.votes import BUTTON, Reaction, Vote, VoteKey, joined, names, reaction_name, transition
+from bot.domain.vote_rules import BUTTON, Reaction, Vote, VoteKey, joined, names, reaction_name, transition
 
 REPORTS_TO_HIDE = 3
 """As `bot.storage.summaries.REPORTS_TO_HIDE` (a test checks they agree)."""
@@ -298,6 +301,9 @@ class FakeEvents(_Repository):
         self._t.events.add(key)
         return True
 
+    async def prune(self, before: datetime) -> int:
+        raise NotImplementedError("the fake keeps no delivery times; pruning is tested on the database")
+
 
 class FakePapers(_Repository):
     async def get(self, paper_id: str) -> Paper | None:
@@ -416,6 +422,18 @@ class FakeSummaries(_Repository):
 
 
 class FakeDigests(_Repository):
+    async def last_for_channels(self, channel_ids: Sequence[int]) -> dict[int, DigestStatus]:
+        latest: dict[int, StoredDigest] = {}
+        for digest in self._t.digests.values():
+            known = latest.get(digest.channel_id)
+            if (
+                digest.kind == "daily"
+                and digest.channel_id in channel_ids
+                and (known is None or digest.day > known.day)
+            ):
+                latest[digest.channel_id] = digest
+        return {cid: DigestStatus(d.day, d.state, d.finished_at, d.attempts, d.last_error) for cid, d in latest.items()}
+
     async def claim(
         self, channel_id: int, day: date, *, holder: str, now: datetime, lease: timedelta, kind: str = "daily"
     ) -> Claim:
@@ -870,7 +888,8 @@ class FakePolls(_Repository):
 
 
 class FakeUnitOfWork:
-    """`bot.ports.UnitOfWork` in memory: works on a copy of the database's tables, which `commit` makes current."""
+    """`bot.domain.ports.UnitOfWork` in memory: works on a copy of the database's tables, which `commit` makes
+    current."""
 
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database

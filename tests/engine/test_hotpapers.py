@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.channel_settings import SettingsChange
-from bot.clock import FrozenClock
-from bot.errors import BadInput, NotFound
-from bot.messages import summary_author
-from bot.model import ChannelRef, ChannelSettings, VoteEvent
+from bot.domain.channel_settings import SettingsChange
+from bot.domain.clock import FrozenClock
+from bot.domain.errors import BadInput, NotFound
+from bot.domain.messages import summary_author
+from bot.domain.model import ChannelRef, ChannelSettings, VoteEvent
 from bot.storage.summaries import REPORTS_TO_HIDE
 from tests.conftest import SAMPLE_DAY
 from tests.engine import fake_uow

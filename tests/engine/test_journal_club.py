@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import BadInput
-from bot.model import VoteEvent
+from bot.domain.errors import BadInput
+from bot.domain.model import VoteEvent
 from tests.engine.conftest import Engine
 from tests.storage.test_journal_club import CHANNEL, PollPlatform, Polls
 

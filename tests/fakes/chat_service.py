@@ -1,4 +1,4 @@
-"""`ForwardingService`: a typed `bot.ports.ChatService` that hands every use case to another one, so a test can
+"""`ForwardingService`: a typed `bot.domain.ports.ChatService` that hands every use case to another one, so a test can
 watch, hold or replace one of them (override `_forward`, or the use case itself) without a `__getattr__` proxy."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.model import (
+from bot.domain.model import (
     ChannelRef,
     ChannelSettings,
     Digest,
@@ -26,11 +26,11 @@ from bot.model import (
     VoteEvent,
     VoteTally,
 )
-from bot.ports import ChatService, Publisher
+from bot.domain.ports import ChatService, Publisher
 
 if TYPE_CHECKING:
-    from bot.channel_settings import SettingsChange
-    from bot.web.publishing import PublishAnswer
+    from bot.domain.channel_settings import SettingsChange
+    from bot.domain.model import PublishAnswer
 
 T = TypeVar("T")
 

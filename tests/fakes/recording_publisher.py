@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from bot.errors import HotPapersError, Undeliverable, UpstreamUnavailable
-from bot.model import ChannelRef, DigestEntry, PostedMessage, PostKey
+from bot.domain.errors import HotPapersError, Undeliverable, UpstreamUnavailable
+from bot.domain.model import ChannelRef, DigestEntry, PostedMessage, PostKey
 
 
 class SimulatedCrash(HotPapersError):
@@ -66,7 +66,7 @@ answer is recorded (kill -9 between the request and the record); or raise this e
 
 
 class RecordingPublisher:
-    """Implements bot.ports.Publisher in memory.
+    """Implements bot.domain.ports.Publisher in memory.
 
     `fail_after=k`: the (k+1)-th publish and every later one raise SimulatedCrash (k messages made it out).
     `pause_after=k`: the (k+1)-th publish sets `paused` and waits for `resume` before posting, so a test can act

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.model import Paper
+from bot.domain.model import Paper
 
 FEATURED = "2602.23229"  # HF daily list (41 upvotes, 1234 stars, ai_summary), 2 HN stories, Bluesky posts, S2 TLDR
 DAILY_ONLY = "2603.01011"  # HF daily list (7 upvotes), S2 with 0 citations and no TLDR

@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.config import ArxivConfig
-from bot.errors import BadReference, UpstreamUnavailable
+from bot.domain.config import ArxivConfig
+from bot.domain.errors import BadReference, UpstreamUnavailable
 from bot.sources.arxiv_api import ArxivApiSource
 from bot.sources.arxiv_rss import ArxivRssSource
 from bot.sources.pacing import PacingGate

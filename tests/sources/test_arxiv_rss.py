@@ -10,8 +10,8 @@ import aiohttp
 import feedparser
 import pytest
 
-from bot.config import ArxivConfig
-from bot.errors import BadInput, UpstreamUnavailable
+from bot.domain.config import ArxivConfig
+from bot.domain.errors import BadInput, UpstreamUnavailable
 from bot.sources.arxiv_rss import ArxivRssSource
 from bot.sources.pacing import PacingGate
 from tests.fakes.arxiv_server import FakeArxiv

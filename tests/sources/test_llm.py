@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import LLM_KEY_ENV, LLMConfig
-from bot.errors import UpstreamUnavailable
+from bot.domain.config import LLM_KEY_ENV, LLMConfig
+from bot.domain.errors import UpstreamUnavailable
 from bot.sources.llm import SYSTEM_PROMPT, LLMSummarizer, shorten
 from tests.fakes.json_service import RecordingSleep, quick_retry
 from tests.fakes.llm_server import API_KEY, FakeLLM

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.arxiv_id import parse_arxiv_id
+from bot.domain.arxiv_id import parse_arxiv_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "bot" / "data" / "sample.json"

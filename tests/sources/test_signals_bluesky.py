@@ -9,7 +9,7 @@ import pytest
 from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 
-from bot.errors import UpstreamUnavailable
+from bot.domain.errors import UpstreamUnavailable
 from bot.sources.bluesky import BlueskySource, search_queries
 from tests.fakes.bluesky_server import APP_PASSWORD, HANDLE, FakeBluesky
 from tests.fakes.hf_server import FEATURED_DAY

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from bot.errors import UpstreamUnavailable
+from bot.domain.errors import UpstreamUnavailable
 from bot.sources.hf import HuggingFaceSource
 from tests.fakes.hf_server import FEATURED_DAY, FakeHuggingFace
 from tests.fakes.json_service import RecordingSleep, quick_retry

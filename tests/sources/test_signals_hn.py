@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.errors import UpstreamUnavailable
+from bot.domain.errors import UpstreamUnavailable
 from bot.sources._http import mentions_id
 from bot.sources.hn import HackerNewsSource
 from tests.fakes.hf_server import FEATURED_DAY

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiolimiter import AsyncLimiter
 
-from bot.errors import UpstreamUnavailable
+from bot.domain.errors import UpstreamUnavailable
 from bot.sources._http import JsonClient, UpstreamStatus, bounded_map, compact_count, parse_retry_after
 from bot.sources.llm import shorten
 from tests.fakes.bluesky_server import FakeBluesky

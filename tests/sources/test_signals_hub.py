@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime
 import aiohttp
 import pytest
 
-from bot.config import SignalConfig
-from bot.errors import ConfigError, UpstreamUnavailable
-from bot.model import Paper, Signal, Summary
-from bot.signals import BLUESKY_NEEDS, SignalHub, SignalRefresh, SourceHealth
+from bot.app.signals import SignalHub, SignalRefresh, SourceHealth
+from bot.domain.config import SignalConfig
+from bot.domain.errors import ConfigError, UpstreamUnavailable
+from bot.domain.model import Paper, Signal, Summary
+from bot.runtime.signal_sources import BLUESKY_NEEDS, hub_from_config
 from tests.fakes.bluesky_server import APP_PASSWORD, HANDLE, FakeBluesky
 from tests.fakes.hf_server import FEATURED_DAY, FakeHuggingFace
 from tests.fakes.hn_server import FakeHackerNews
@@ -72,7 +73,7 @@ def build(
     env: Mapping[str, str] = CREDENTIALS,
     timeout: float = 2.0,
 ) -> SignalHub:
-    return SignalHub.from_config(
+    return hub_from_config(
         fakes.config(timeout), session=session, env=env, clock=FrozenClock(), retry=quick_retry(sleep)
     )
 
@@ -112,7 +113,7 @@ async def test_an_hn_outage_is_a_label_while_the_other_sources_still_report(
     hub = build(fakes, session, sleep)
     fakes.hn.fail("5xx")
 
-    with caplog.at_level(logging.WARNING, logger="bot.signals"):
+    with caplog.at_level(logging.WARNING, logger="bot.app.signals"):
         refresh = await hub.refresh(papers(FEATURED), FEATURED_DAY)
 
     assert refresh.unavailable == ("HN unavailable",)
@@ -216,7 +217,7 @@ def test_weights_and_switches_come_from_config(session: aiohttp.ClientSession) -
         "s2": SignalConfig(enabled=False, weight=9.0),
     }
 
-    hub = SignalHub.from_config(signals, session=session, env={})
+    hub = hub_from_config(signals, session=session, env={})
 
     assert hub.weights() == {"hf": 2.0, "hn": 0.5}
     assert health_of(hub, "s2") == SourceHealth(name="s2", enabled=False, note="disabled in config")
@@ -224,7 +225,7 @@ def test_weights_and_switches_come_from_config(session: aiohttp.ClientSession) -
 
 def test_an_unknown_source_name_is_a_config_error(session: aiohttp.ClientSession) -> None:
     with pytest.raises(ConfigError, match=r"signals\.reddit: unknown signal source \(known: hf, hn, bluesky, s2\)"):
-        SignalHub.from_config({"reddit": SignalConfig()}, session=session, env={})
+        hub_from_config({"reddit": SignalConfig()}, session=session, env={})
 
 
 class ScriptedSource:
@@ -264,7 +265,7 @@ async def test_a_failing_summaries_call_keeps_the_readings_and_unasked_papers_ar
 async def test_a_bug_in_a_source_is_contained_and_named_by_type_only(caplog: pytest.LogCaptureFixture) -> None:
     hub = SignalHub({"scripted": ScriptedSource(fetch_error=RuntimeError("token=abc leaked in a bug"))})
 
-    with caplog.at_level(logging.INFO, logger="bot.signals"):
+    with caplog.at_level(logging.INFO, logger="bot.app.signals"):
         refresh = await hub.refresh(papers(FEATURED), FEATURED_DAY)
 
     assert refresh.unavailable == ("Scripted unavailable",)
@@ -296,13 +297,13 @@ async def test_no_papers_means_no_requests(fakes: Fakes, session: aiohttp.Client
 async def test_an_outage_is_logged_once_per_source_then_once_on_recovery(caplog: pytest.LogCaptureFixture) -> None:
     source = ScriptedSource(fetch_error=UpstreamUnavailable("Scripted: HTTP 503"))
     hub = SignalHub({"scripted": source})
-    with caplog.at_level(logging.INFO, logger="bot.signals"):
+    with caplog.at_level(logging.INFO, logger="bot.app.signals"):
         for _ in range(3):  # three cards, one outage
             await hub.refresh(papers(FEATURED), FEATURED_DAY)
         source.fetch_error = None
         await hub.refresh(papers(FEATURED), FEATURED_DAY)
         await hub.refresh(papers(FEATURED), FEATURED_DAY)
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.signals" and r.levelno >= logging.INFO]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.app.signals" and r.levelno >= logging.INFO]
     assert lines == [
         "signal source scripted: signals failed: Scripted: HTTP 503 (logged once until it recovers)",
         "signal source scripted: recovered",

@@ -10,7 +10,7 @@ import pytest
 from aiolimiter import AsyncLimiter
 from pydantic import SecretStr
 
-from bot.errors import UpstreamUnavailable
+from bot.domain.errors import UpstreamUnavailable
 from bot.sources.semantic_scholar import SemanticScholarSource
 from tests.fakes.hf_server import FEATURED_DAY
 from tests.fakes.json_service import RecordingSleep, quick_retry

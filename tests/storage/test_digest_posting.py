@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from rich.console import Console
 
-from bot.bootstrap import App
-from bot.clock import FrozenClock
-from bot.digest import ClaimLost
-from bot.errors import UpstreamUnavailable
-from bot.model import ChannelRef, PostedMessage
-from bot.runner import print_status
+from bot.app.digest import ClaimLost
+from bot.domain.clock import FrozenClock
+from bot.domain.errors import UpstreamUnavailable
+from bot.domain.model import ChannelRef, PostedMessage
+from bot.runtime.bootstrap import App
+from bot.runtime.runner import print_status
 from tests.conftest import SAMPLE_DAY, MakeApp
 from tests.fakes.recording_publisher import MemoryPlatform, RecordingPublisher, Shown, SimulatedCrash, refused
 
@@ -59,7 +59,7 @@ async def test_reactions_map_back_to_messages_posted_before_a_crash(make_app: Ma
     crashing = RecordingPublisher(fail_after=1)
     with pytest.raises(SimulatedCrash):
         await app.service.post_digest(CHANNEL, SAMPLE_DAY, crashing)
-    from bot.model import VoteEvent
+    from bot.domain.model import VoteEvent
 
     message = crashing.calls[-1].message.message_id
     tally = await app.service.record_vote(VoteEvent(CHANNEL, "u1", message, 1))

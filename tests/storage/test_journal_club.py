@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.bootstrap import App
-from bot.clock import FrozenClock
-from bot.errors import BadInput, NotFound, Undeliverable, UpstreamUnavailable
-from bot.journal_club import parse_closes
-from bot.messages import history_lines, poll_label, winner_announcement
-from bot.model import (
+from bot.app.journal_club import parse_closes
+from bot.domain.clock import FrozenClock
+from bot.domain.errors import BadInput, NotFound, Undeliverable, UpstreamUnavailable
+from bot.domain.messages import history_lines, poll_label, winner_announcement
+from bot.domain.model import (
     ChannelRef,
     DigestEntry,
     PollDraft,
@@ -31,7 +30,8 @@ from bot.model import (
     ReplyEvent,
     VoteEvent,
 )
-from bot.ports import PollPublisher
+from bot.domain.ports import PollPublisher
+from bot.runtime.bootstrap import App
 from tests.conftest import SAMPLE_NOW, MakeApp
 
 CHANNEL = ChannelRef("console", "lab", "jc", "#journal-club")
@@ -434,7 +434,7 @@ def test_a_poll_answer_is_at_most_55_characters_with_an_ellipsis() -> None:
 
 
 async def test_the_schedulers_sweep_closes_a_poll_at_its_time(app: App, clock: FrozenClock) -> None:
-    from bot.scheduler import DigestScheduler
+    from bot.runtime.scheduler import DigestScheduler
 
     shared = PollPlatform()
     scheduler = DigestScheduler(
@@ -470,7 +470,7 @@ async def test_a_weekly_poll_is_started_once_a_week_however_many_replicas_run_th
 
 
 async def test_the_weekly_poll_is_a_job_at_the_channels_day_time_and_zone(app: App) -> None:
-    from bot.scheduler import DigestScheduler
+    from bot.runtime.scheduler import DigestScheduler
 
     scheduler = DigestScheduler(
         app.operations, app.service, config=app.config, clock=app.clock, publisher_for=lambda _: None

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.bootstrap import App
-from bot.clock import FrozenClock
-from bot.errors import NotFound
-from bot.ingest import Ingestor
-from bot.lookups import LookupGuard, LookupLimit, LookupPolicy
-from bot.model import ArxivId, Paper
-from bot.sample import sample_days
+from bot.app.ingest import Ingestor
+from bot.app.lookups import LookupGuard, LookupLimit, LookupPolicy
+from bot.domain.clock import FrozenClock
+from bot.domain.errors import NotFound
+from bot.domain.model import ArxivId, Paper
+from bot.runtime.bootstrap import App
+from bot.runtime.sample import sample_days
 from tests.conftest import MakeApp
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.bootstrap import App
-from bot.errors import BadInput, BadReference, NotFound, UpstreamUnavailable
-from bot.model import ChannelRef, Summary
-from bot.ports import NullProgress
+from bot.domain.errors import BadInput, BadReference, NotFound, UpstreamUnavailable
+from bot.domain.model import ChannelRef, Summary
+from bot.domain.ports import NullProgress
+from bot.runtime.bootstrap import App
 from tests.conftest import MakeApp
 from tests.fakes.arxiv_server import FakeArxiv
 

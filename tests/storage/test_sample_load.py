@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.bootstrap import App
-from bot.clock import FrozenClock
-from bot.errors import BadInput
-from bot.model import ChannelRef
-from bot.sample import load_sample_once
+from bot.domain.clock import FrozenClock
+from bot.domain.errors import BadInput
+from bot.domain.model import ChannelRef
+from bot.runtime.bootstrap import App
+from bot.runtime.sample import load_sample_once
 from tests.conftest import MakeApp
 
 

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 
-from bot.bootstrap import App
-from bot.clock import FrozenClock
-from bot.model import ChannelRef
+from bot.domain.clock import FrozenClock
+from bot.domain.model import ChannelRef
+from bot.runtime.bootstrap import App
 from tests.conftest import MakeApp
 from tests.fakes.recording_publisher import RecordingPublisher
 from tests.storage.test_scheduler_jobs import scheduler_for

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.bootstrap import App
-from bot.model import ChannelRef, ChannelSettings
-from bot.scheduler import DigestScheduler
+from bot.domain.model import ChannelRef, ChannelSettings
+from bot.runtime.bootstrap import App
+from bot.runtime.scheduler import DigestScheduler
 from tests.conftest import MakeApp
 from tests.fakes.recording_publisher import RecordingPublisher
 
@@ -157,7 +157,7 @@ async def test_a_channel_with_the_roundup_on_gets_a_weekly_job_at_its_day_and_ti
 
 
 async def test_the_roundup_job_posts_the_weeks_roundup_once_through_the_channels_platform(app: App) -> None:
-    from bot.model import VoteEvent
+    from bot.domain.model import VoteEvent
 
     discord = RecordingPublisher("discord")
     await app.service.subscribe(BERLIN, {"roundup": "on"})

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from bot.bootstrap import App
-from bot.model import ChannelRef
-from bot.ports import NullProgress
+from bot.domain.model import ChannelRef
+from bot.domain.ports import NullProgress
+from bot.runtime.bootstrap import App
 from tests.conftest import MakeApp
 from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.hf_server import FEATURED_DAY, FakeHuggingFace

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from bot.bootstrap import App
-from bot.model import ChannelRef
+from bot.domain.model import ChannelRef
+from bot.runtime.bootstrap import App
 from bot.storage.database import MIGRATIONS, _schema_state, head_revision, upgrade
 
 

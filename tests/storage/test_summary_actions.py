@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.bootstrap import App
-from bot.config import LLM_KEY_ENV
-from bot.errors import BadInput, NotFound
-from bot.model import ChannelRef
+from bot.domain.config import LLM_KEY_ENV
+from bot.domain.errors import BadInput, NotFound
+from bot.domain.model import ChannelRef
+from bot.runtime.bootstrap import App
 from tests.conftest import MakeApp
 from tests.fakes.llm_server import API_KEY, FakeLLM
 

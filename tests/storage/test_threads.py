@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.bootstrap import App
-from bot.clock import FrozenClock
-from bot.errors import BadInput, NotFound, UpstreamUnavailable
-from bot.messages import discussed_line
-from bot.model import ChannelRef, PostKey, ReplyEvent, VoteEvent
+from bot.domain.clock import FrozenClock
+from bot.domain.errors import BadInput, NotFound, UpstreamUnavailable
+from bot.domain.messages import discussed_line
+from bot.domain.model import ChannelRef, PostKey, ReplyEvent, VoteEvent
+from bot.runtime.bootstrap import App
 from tests.conftest import SAMPLE_DAY, SAMPLE_NOW, MakeApp
 from tests.fakes.recording_publisher import MemoryPlatform, RecordingPublisher
 

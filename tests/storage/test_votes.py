@@ -8,8 +8,8 @@ import pytest
 from rich.console import Console
 
 from adapters.console.publisher import ConsolePublisher
-from bot.bootstrap import App
-from bot.model import ChannelRef, VoteEvent, VoteTally
+from bot.domain.model import ChannelRef, VoteEvent, VoteTally
+from bot.runtime.bootstrap import App
 
 HERE = ChannelRef("slack", "T1", "C1")
 THERE = ChannelRef("slack", "T1", "C2")

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.arxiv_id import ACCEPTED_FORMS, parse_arxiv_id
-from bot.errors import BadReference
-from bot.model import ArxivId
+from bot.domain.arxiv_id import ACCEPTED_FORMS, parse_arxiv_id
+from bot.domain.errors import BadReference
+from bot.domain.model import ArxivId
 
 new_ids = st.builds(
     lambda yy, mm, n: f"{yy:02d}{mm:02d}.{n:05d}" if (yy, mm) >= (15, 1) else f"{yy:02d}{mm:02d}.{n % 10000:04d}",

@@ -1,4 +1,5 @@
-"""The core never imports a chat platform or an adapter: they plug in from outside."""
+"""The core never imports a chat platform or an adapter (they plug in from outside), and inside it every import
+points inward: runtime and web -> app -> domain, storage and sources -> domain."""
 
 from __future__ import annotations
 
@@ -35,24 +36,68 @@ def test_the_boundary_check_sees_imports(tmp_path: Path) -> None:
     assert _imports(sample) == ["discord", "slack_bolt.app"]
 
 
-USE_CASES = (
-    "service.py", "cards.py", "digest.py", "votes.py", "ingest.py", "ports.py", "records.py", "model.py",
-    "discussion.py", "journal_club.py",
-)  # fmt: skip
-"""The core's use cases and the types they trade: they reach storage only through `bot.ports.UnitOfWork`."""
-WINDOW_CACHE = "bot.storage.window"
-"""The one storage module the use cases still import: the shared window cache (issue 16 item 3 puts a read-model
-port in front of it)."""
+LAYERS = ("domain", "app", "storage", "sources", "runtime", "web")
+MAY_IMPORT = {
+    "domain": {"domain"},
+    "app": {"domain", "app"},
+    "storage": {"domain", "storage"},
+    "sources": {"domain", "sources"},
+    "runtime": set(LAYERS),
+    "web": set(LAYERS),
+}
+"""Which layers each layer's modules may import (README §Architecture): the rules and the ports (`bot/domain/`)
+import none of the others; the use cases (`bot/app/`) import the domain only, reaching storage through
+`bot.domain.ports.UnitOfWork` and `ReadModel`; storage and sources implement the ports and import the domain only;
+the delivery side — the composition root, CLI and runner (`bot/runtime/`), and the channel pages served over HTTP
+(`bot/web/`) — may import them all."""
+NO_SQL = ("domain", "app")
 
 
-def test_use_cases_reach_storage_only_through_the_ports() -> None:
-    offenders = [
-        f"bot/{name} imports {module}"
-        for name in USE_CASES
-        for module in _imports(CORE / name)
-        if module.split(".")[0] == "sqlalchemy" or (module.startswith("bot.storage") and module != WINDOW_CACHE)
+def _layer_offenders(core: Path) -> list[str]:
+    offenders = []
+    for path in sorted(core.rglob("*.py")):
+        parts = path.relative_to(core).parts
+        if len(parts) == 1:
+            if parts[0] != "__init__.py":
+                offenders.append(f"bot/{parts[0]} is in no layer")
+            continue
+        layer = parts[0]
+        if layer not in MAY_IMPORT:
+            offenders.append(f"bot/{layer}/ is no layer")
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree)):
+            offenders.append(f"{path.relative_to(core.parent)} uses a relative import")
+        for name in _imports(path):
+            top, _, rest = name.partition(".")
+            target = rest.split(".")[0] if top == "bot" else None
+            if (target is not None and target not in MAY_IMPORT[layer]) or (layer in NO_SQL and top == "sqlalchemy"):
+                offenders.append(f"{path.relative_to(core.parent)} ({layer}) imports {name}")
+    return offenders
+
+
+def test_every_import_points_inward() -> None:
+    assert _layer_offenders(CORE) == []
+
+
+def test_the_direction_check_sees_an_upward_import(tmp_path: Path) -> None:
+    core = tmp_path / "bot"
+    for layer, text in {
+        "domain": "from bot.app.service import HotPapers\n",
+        "app": "import bot.storage.uow\nimport sqlalchemy\nfrom bot.domain.model import Paper\n",
+        "storage": "from .uow import UnitOfWork\n",
+        "runtime": "from bot.web.server import serve\nfrom bot.storage.uow import UnitOfWork\n",
+    }.items():
+        (core / layer).mkdir(parents=True)
+        (core / layer / "m.py").write_text(text)
+    (core / "flat.py").write_text("")
+    assert _layer_offenders(core) == [
+        "bot/app/m.py (app) imports bot.storage.uow",
+        "bot/app/m.py (app) imports sqlalchemy",
+        "bot/domain/m.py (domain) imports bot.app.service",
+        "bot/flat.py is in no layer",
+        "bot/storage/m.py uses a relative import",
     ]
-    assert offenders == []
 
 
 DIALECTS = {"sqlite", "postgresql", "postgres"}

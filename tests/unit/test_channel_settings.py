@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channel_settings import SettingsChange, apply_options, option_name
-from bot.errors import BadInput
-from bot.messages import describe
-from bot.model import ChannelSettings, Pause
-from bot.text import whole_number
+from bot.domain.channel_settings import SettingsChange, apply_options, option_name
+from bot.domain.errors import BadInput
+from bot.domain.messages import describe
+from bot.domain.model import ChannelSettings, Pause
+from bot.domain.text import whole_number
 
 
 def test_options_typed_in_chat_are_normalised() -> None:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, load_config
-from bot.errors import ConfigError
+from bot.domain.config import Config, load_config
+from bot.domain.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -60,9 +60,9 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_the_example_adapter_and_service_sections_validate_with_their_own_models() -> None:
     from adapters.discord import Settings as DiscordSettings
     from adapters.slack import Settings as SlackSettings
-    from bot.health import HealthSettings
-    from bot.logging_setup import parse_logging_settings
-    from bot.scheduler import SchedulerSettings
+    from bot.runtime.health import HealthSettings
+    from bot.runtime.logging_setup import parse_logging_settings
+    from bot.runtime.scheduler import SchedulerSettings
 
     config = load_config(EXAMPLE)
     assert DiscordSettings.from_table(config.discord) == DiscordSettings()

@@ -6,7 +6,7 @@ from pathlib import Path
 from rich.console import Console
 
 from adapters.console.publisher import ConsolePublisher, read_log
-from bot.model import ChannelRef
+from bot.domain.model import ChannelRef
 
 CHANNEL = ChannelRef("console", "local", "x")
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.config import parse_config
-from bot.errors import ConfigError
-from bot.health import HealthSettings, RunningServer, database_probe, start_health_server
-from bot.metrics import Metrics
-from bot.signals import SourceHealth
+from bot.app.signals import SourceHealth
+from bot.domain.config import parse_config
+from bot.domain.errors import ConfigError
+from bot.runtime.health import HealthSettings, RunningServer, database_probe, start_health_server
+from bot.runtime.metrics import Metrics
 
 WHEN = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 LOOPBACK = HealthSettings(enabled=True, host="127.0.0.1", port=0, timeout_seconds=0.5)

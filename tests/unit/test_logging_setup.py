@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.logging_setup import configure_logging
+from bot.domain.errors import ConfigError
+from bot.runtime.logging_setup import configure_logging
 
 DISCORD_TOKEN = "MTA5.discord-token-value.XyZ123"
 SLACK_SECRET = "8f14e45fceea167a5a36dedd4bea2543"

@@ -1,4 +1,5 @@
-"""bot.messages: the words every adapter shows, as plain text (the adapters' tests check how each renders them)."""
+"""bot.domain.messages: the words every adapter shows, as plain text (the adapters' tests check how each renders
+them)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import messages
-from bot.errors import BadInput, ConfigError, NotFound, PermissionDenied, UpstreamUnavailable
-from bot.model import ChannelSettings, Paper, PaperCard, Pause, Summary, VoteTally
+from bot.domain import messages
+from bot.domain.errors import BadInput, ConfigError, NotFound, PermissionDenied, UpstreamUnavailable
+from bot.domain.model import ChannelSettings, Paper, PaperCard, Pause, Summary, VoteTally
 
 WHEN = datetime(2020, 10, 1, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.model import ChannelSettings, Paper, Signal, VoteTally
-from bot.ranking import Candidate, RankingWeights, learn_taste, rank
-from bot.sample import TWEETS, sample_days, tweets_signal
+from bot.domain.model import ChannelSettings, Paper, Signal, VoteTally
+from bot.domain.ranking import Candidate, RankingWeights, learn_taste, rank
+from bot.runtime.sample import TWEETS, sample_days, tweets_signal
 
 NOW = datetime(2020, 11, 7, 9, tzinfo=UTC)
 DAY = date(2020, 11, 6)

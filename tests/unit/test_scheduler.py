@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from bot.clock import FrozenClock
-from bot.config import parse_config
-from bot.errors import ConfigError
-from bot.metrics import Metrics
-from bot.model import ChannelRef, ChannelSettings
-from bot.scheduler import DigestScheduler, SchedulerSettings, channel_trigger, cron_trigger, missed_run
+from bot.domain.clock import FrozenClock
+from bot.domain.config import parse_config
+from bot.domain.errors import ConfigError
+from bot.domain.model import ChannelRef, ChannelSettings
+from bot.runtime.metrics import Metrics
+from bot.runtime.scheduler import DigestScheduler, SchedulerSettings, channel_trigger, cron_trigger, missed_run
 from tests.fakes.recording_publisher import RecordingPublisher
 
 NOW = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)  # a Monday
@@ -153,7 +153,7 @@ async def test_ingest_and_refresh_jobs_are_one_service_call_each() -> None:
 async def test_a_failing_job_is_logged_and_counted_instead_of_raised(caplog: pytest.LogCaptureFixture) -> None:
     metrics = Metrics()
     scheduler = scheduler_for(StubService(fail=True), metrics=metrics)
-    with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="bot.runtime.scheduler"):
         assert await scheduler.ingest() is None
     assert "scheduled job ingest failed" in caplog.text
     assert metrics.registry.get_sample_value("hotpapers_job_errors_total", {"job": "ingest"}) == 1

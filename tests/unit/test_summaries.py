@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.model import Summary
-from bot.sample import sample_days
-from bot.summaries import best_summary, extractive_summary, split_sentences
-from bot.text import clean_text, shorten
+from bot.domain.model import Summary
+from bot.domain.summaries import best_summary, extractive_summary, split_sentences
+from bot.domain.text import clean_text, shorten
+from bot.runtime.sample import sample_days
 
 NOW = datetime(2020, 11, 7, tzinfo=UTC)
 

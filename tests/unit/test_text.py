@@ -1,4 +1,5 @@
-"""The one rule for user-visible text (bot.text.strip_invisible): bidi controls and invisible format characters go,
+"""The one rule for user-visible text (bot.domain.text.strip_invisible): bidi controls and invisible format characters
+go,
 joiners that join stay. Properties over any text, and the cases people meet."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import ZWJ, ZWNJ, clean_text, display_title, strip_invisible
+from bot.domain.text import ZWJ, ZWNJ, clean_text, display_title, strip_invisible
 
 BANNED = (
     "\u2060\ufeff\u061c\u200b\u200e\u200f"

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from bot.bootstrap import App
-from bot.model import ChannelRef, Paper, VoteEvent
+from bot.domain.model import ChannelRef, Paper, VoteEvent
+from bot.runtime.bootstrap import App
 from tests.conftest import SAMPLE_DAY
 from tests.fakes.recording_publisher import RecordingPublisher
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.web_settings import WebSettings
 from bot.web.archive import ChannelArchive
 from bot.web.server import start_web_server
-from bot.web.settings import WebSettings
 from tests.conftest import SAMPLE_DAY, MakeApp
 from tests.web.support import published_channel
 

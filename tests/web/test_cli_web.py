@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.bootstrap import build
-from bot.clock import FrozenClock
-from bot.config import parse_config
-from bot.sample import load_sample
+from bot.domain.clock import FrozenClock
+from bot.domain.config import parse_config
+from bot.runtime.bootstrap import build
+from bot.runtime.sample import load_sample
 from tests.conftest import SAMPLE_DAY
 from tests.e2e.conftest import hotpapers
 from tests.web.support import CHANNEL, Published, published_channel
@@ -32,7 +32,7 @@ async def _published(tmp_path: Path, clock: FrozenClock, extra: str = "") -> tup
 async def test_run_serves_the_pages_and_its_access_log_hides_the_token(tmp_path: Path, clock: FrozenClock) -> None:
     path, published = await _published(tmp_path, clock, "[web]\nenabled = true\nport = 0\n")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "--config", str(path), "run",
+        sys.executable, "-m", "bot.runtime.cli", "--config", str(path), "run",
         cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stderr is not None

@@ -13,12 +13,12 @@ import feedparser
 import pytest
 from multidict import CIMultiDict
 
-from bot.bootstrap import App
-from bot.model import ChannelRef
+from bot.domain.model import ChannelRef
+from bot.domain.web_settings import WebSettings
+from bot.runtime.bootstrap import App
 from bot.web.archive import ChannelArchive
 from bot.web.export import export_pages
 from bot.web.server import WebServer, start_web_server
-from bot.web.settings import WebSettings
 from tests.conftest import SAMPLE_DAY, MakeApp
 from tests.web.support import (
     CHANNEL,

@@ -13,8 +13,8 @@ from rich.console import Console
 
 from adapters.console.repl import ConsoleSession
 from adapters.discord.errors import MANAGE_CHANNELS
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef
 from bot.web.archive import ChannelArchive
 from tests.adapters.discord.conftest import fake_fixture, start_bot_fixture
 from tests.adapters.discord.support import StartBot, command

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import parse_config
-from bot.errors import ConfigError
-from bot.sections import check_sections
-from bot.web.settings import WebSettings
-from bot.web.tokens import looks_like_token, new_token, redact, token_hash
+from bot.domain.config import parse_config
+from bot.domain.errors import ConfigError
+from bot.domain.tokens import looks_like_token, new_token, redact, token_hash
+from bot.domain.web_settings import WebSettings
+from bot.runtime.sections import check_sections
 
 ADAPTERS = {"discord": "adapters.discord", "slack": "adapters.slack"}
 

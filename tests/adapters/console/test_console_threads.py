@@ -7,8 +7,8 @@ import io
 from rich.console import Console
 
 from adapters.console.repl import ConsoleSession
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef
 
 LAB = ChannelRef("console", "local", "lab", "#lab")
 

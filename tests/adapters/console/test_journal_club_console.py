@@ -8,8 +8,8 @@ from rich.console import Console
 
 from adapters.console.demo import run_demo
 from adapters.console.repl import ConsoleSession
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef
 
 LAB = ChannelRef("console", "local", "lab", "#lab")
 

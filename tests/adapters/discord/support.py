@@ -10,8 +10,8 @@ from typing import Any
 import discord
 
 from adapters.discord.client import HotPapersBot
-from bot.model import Paper, PaperCard, PostRecord, Summary, VoteEvent, VoteTally
-from bot.ports import ChatService
+from bot.domain.model import Paper, PaperCard, PostRecord, Summary, VoteEvent, VoteTally
+from bot.domain.ports import ChatService
 from tests.fakes.chat_service import ForwardingService
 from tests.fakes.discord_server import ALICE, GUILD_ID, MANAGE_CHANNELS, FakeDiscord, payload
 

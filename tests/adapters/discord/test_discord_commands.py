@@ -9,11 +9,11 @@ import aiohttp
 import pytest
 
 from adapters.discord.errors import MANAGE_CHANNELS
-from bot.arxiv_id import ACCEPTED_FORMS
-from bot.errors import UpstreamUnavailable
-from bot.messages import UNREACHABLE
-from bot.model import ChannelRef, PaperCard
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.arxiv_id import ACCEPTED_FORMS
+from bot.domain.errors import UpstreamUnavailable
+from bot.domain.messages import UNREACHABLE
+from bot.domain.model import ChannelRef, PaperCard
 from tests.adapters.discord.support import (
     StartBot,
     WatchedService,

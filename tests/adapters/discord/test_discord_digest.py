@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from adapters.discord.client import HotPapersBot
-from bot.errors import Undeliverable
-from bot.model import ChannelRef, DigestEntry, VoteTally
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.errors import Undeliverable
+from bot.domain.model import ChannelRef, DigestEntry, VoteTally
 from tests.adapters.discord.support import StartBot, WatchedService, card
 from tests.fakes.discord_server import ALICE, BOB, BOT_ID, GUILD_ID, OTHER_BOT, PAPERS_CHANNEL, FakeDiscord, Recorded
 

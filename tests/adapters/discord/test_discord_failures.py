@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.model import ChannelRef, PostKey
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, PostKey
 from tests.adapters.discord.support import StartBot
 from tests.fakes.discord_server import GUILD_ID, PAPERS_CHANNEL, FakeDiscord
 

@@ -9,8 +9,8 @@ import discord
 import pytest
 from discord.http import Route
 
-from bot.model import ChannelRef, DigestEntry
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, DigestEntry
 from tests.adapters.discord.support import StartBot, button_press, card, command
 from tests.fakes.discord_server import APP_ID, GUILD_ID, PAPERS_CHANNEL, FakeDiscord
 from tests.fakes.spec import discord_errors, discord_unknown_fields

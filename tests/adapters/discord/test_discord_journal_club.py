@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.bootstrap import App
-from bot.clock import FrozenClock
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.clock import FrozenClock
+from bot.domain.model import ChannelRef
+from bot.runtime.bootstrap import App
 from tests.adapters.discord.support import StartBot, command
 from tests.conftest import MakeApp
 from tests.fakes.discord_server import ALICE, APP_ID, BOB, BOT_ID, EPHEMERAL, GUILD_ID, PAPERS_CHANNEL, FakeDiscord

@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 
 from adapters.discord.client import HotPapersBot
-from bot.model import ChannelRef, VoteTally
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, VoteTally
 from tests.adapters.discord.support import StartBot, WatchedService
 from tests.fakes.discord_server import ALICE, BOB, GUILD_ID, PAPERS_CHANNEL, FakeDiscord, payload
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.discord import render
-from bot.model import ChannelRef, ChannelSettings, DigestEntry, PostRecord, VoteTally
-from bot.text import clean_text
+from bot.domain.model import ChannelRef, ChannelSettings, DigestEntry, PostRecord, VoteTally
+from bot.domain.text import clean_text
 from tests.adapters.discord.support import card
 from tests.fakes.discord_server import message_errors
 

@@ -12,9 +12,9 @@ import pytest
 
 import adapters.discord
 from adapters.discord.publisher import DiscordPublisher
-from bot.config import Config
-from bot.errors import ConfigError, UpstreamUnavailable
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.config import Config
+from bot.domain.errors import ConfigError, UpstreamUnavailable
 from tests.adapters.discord.support import StartBot, command
 from tests.fakes.discord_server import APP_ID, GUILD_ID, FakeDiscord, _error
 

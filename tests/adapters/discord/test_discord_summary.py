@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.discord.errors import REGENERATE_DENIED
-from bot.model import ChannelRef, PaperCard
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, PaperCard
 from tests.adapters.discord.support import (
     StartBot,
     WatchedService,

@@ -9,9 +9,9 @@ import dataclasses
 from datetime import date, timedelta
 from typing import Any
 
-from bot.bootstrap import App
-from bot.model import ChannelRef, Discussion, ReplyEvent, VoteEvent
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, Discussion, ReplyEvent, VoteEvent
+from bot.runtime.bootstrap import App
 from tests.adapters.discord.support import StartBot, WatchedService, button_press
 from tests.conftest import SAMPLE_NOW
 from tests.fakes.discord_server import (

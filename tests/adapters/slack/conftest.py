@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from adapters.slack.settings import Secrets
-from bot.bootstrap import App
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.runtime.bootstrap import App
 from tests.adapters.slack.support import SECRET, Harness, Watched, serving
 from tests.fakes.slack_server import FakeSlack
 

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
-from bot.model import Paper, PaperCard, Summary, VoteTally
-from bot.ports import ChatService
+from bot.domain.model import Paper, PaperCard, Summary, VoteTally
+from bot.domain.ports import ChatService
 from tests.fakes.chat_service import ForwardingService
 from tests.fakes.slack_server import WAIT, FakeSlack
 

@@ -14,11 +14,11 @@ from adapters.slack.commands import COMMANDS
 from adapters.slack.events import BOT_EVENTS
 from adapters.slack.journal_club import COMMAND as JOURNAL_CLUB
 from adapters.slack.settings import BOT_SCOPES, Settings
-from bot.config import Config
-from bot.errors import ConfigError
-from bot.model import ChannelRef
-from bot.ports import Publisher
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.config import Config
+from bot.domain.errors import ConfigError
+from bot.domain.model import ChannelRef
+from bot.domain.ports import Publisher
 from tests.adapters.slack.support import CHANNEL, SECRET, TEAM, Harness, serving
 from tests.fakes.slack_server import WAIT, FakeSlack
 

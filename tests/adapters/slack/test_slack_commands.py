@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef
 from tests.adapters.slack.support import CHANNEL, TEAM, Harness, Watched, serving, submission
 from tests.fakes.slack_server import FakeSlack
 

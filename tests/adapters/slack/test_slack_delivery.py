@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from adapters.slack import render
-from bot.model import ChannelRef, PaperCard
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, PaperCard
 from tests.adapters.slack.support import CHANNEL, USER, Harness, Watched, card, serving
 from tests.fakes.slack_server import RESPONSE_URL_LIFETIME, RESPONSE_URL_USES, FakeSlack, block_errors
 

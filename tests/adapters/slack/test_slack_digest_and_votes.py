@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from bot.model import ChannelRef, DigestEntry
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, DigestEntry
 from tests.adapters.slack.support import BOT_USER, CHANNEL, TEAM, Harness, Watched, button, reaction
 
 HERE = ChannelRef("slack", TEAM, CHANNEL)

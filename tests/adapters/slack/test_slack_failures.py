@@ -15,8 +15,8 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.publisher import SlackPublisher, static_tokens
-from bot.model import ChannelRef, PostKey
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, PostKey
 from tests.fakes.slack_server import FakeSlack
 
 TEAM, TOKEN, PAPERS, GENERAL, ADMIN = "T0HOTPAPER", "xoxb-hot", "C0PAPERS01", "C0GENERAL1", "U0ADMIN001"

@@ -19,8 +19,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.publisher import SlackPublisher, static_tokens
-from bot.errors import Undeliverable
-from bot.model import ChannelRef
+from bot.domain.errors import Undeliverable
+from bot.domain.model import ChannelRef
 from tests.fakes.faults import ManualClock
 from tests.fakes.slack_server import DEFAULT_SCOPES, REALISTIC_POST_RATE, WAIT, FakeSlack, manifest_events
 from tests.fakes.spec import slack_errors

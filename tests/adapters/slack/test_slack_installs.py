@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from adapters.slack.uninstalls import FIX, REVOKED, UNINSTALLED
-from bot.errors import Undeliverable
-from bot.model import ChannelRef, ChannelSettings
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.errors import Undeliverable
+from bot.domain.model import ChannelRef, ChannelSettings
 from tests.adapters.slack.support import TEAM, Harness, Watched, payload, serving
 from tests.fakes.slack_server import FakeSlack, Workspace
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from adapters.slack.events import BOT_EVENTS
-from bot.clock import FrozenClock
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.clock import FrozenClock
+from bot.domain.model import ChannelRef
 from tests.adapters.slack.support import CHANNEL, SECRET, TEAM, USER, Harness, serving, with_roles
 from tests.conftest import MakeApp
 from tests.fakes.slack_server import FakeSlack

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import inspect
 
-from bot.bootstrap import App
-from bot.errors import Undeliverable
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.errors import Undeliverable
+from bot.domain.model import ChannelRef
+from bot.runtime.bootstrap import App
 from tests.adapters.slack.support import Harness, Watched
 from tests.fakes.slack_server import FakeSlack, Workspace
 

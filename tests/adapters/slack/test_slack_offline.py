@@ -13,11 +13,11 @@ import pytest
 
 from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
-from bot.errors import UpstreamUnavailable
-from bot.health import HealthSettings, start_health_server
-from bot.logging_setup import configure_logging
-from bot.metrics import Metrics
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.errors import UpstreamUnavailable
+from bot.runtime.health import HealthSettings, start_health_server
+from bot.runtime.logging_setup import configure_logging
+from bot.runtime.metrics import Metrics
 from tests.adapters.slack.support import SECRET, SlackSide
 
 CLOSED = "http://127.0.0.1:9/api/"

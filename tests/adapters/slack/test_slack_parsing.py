@@ -7,7 +7,7 @@ import pytest
 from adapters.slack.events import reaction_value, reaction_vote
 from adapters.slack.options import parse_options, split_subcommand
 from adapters.slack.settings import Secrets, Settings
-from bot.errors import BadInput, ConfigError
+from bot.domain.errors import BadInput, ConfigError
 from tests.adapters.slack.support import payload
 
 UP, DOWN = ("+1", "thumbsup", "fire"), ("-1", "thumbsdown")

@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 
 from adapters.slack import render
 from adapters.slack.text import escape, fit, unescape
-from bot.model import DigestEntry
+from bot.domain.model import DigestEntry
 from tests.adapters.slack.support import card
 from tests.fakes.slack_server import block_errors
 

@@ -10,9 +10,9 @@ import pytest
 
 from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
-from bot.errors import ConfigError
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.errors import ConfigError
+from bot.domain.model import ChannelRef
 from tests.adapters.slack.support import CHANNEL, TEAM, Harness, Watched, payload, reaction, serving
 from tests.fakes.slack_server import WAIT, FakeSlack
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.model import ChannelRef
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef
 from tests.adapters.slack.support import CHANNEL, TEAM, USER, Harness, serving, with_roles
 from tests.fakes.slack_server import FakeSlack
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.service import HotPapers
+from bot.app.service import HotPapers
 from tests.adapters.slack.support import USER, Harness, Watched, button, serving, with_roles
 from tests.fakes.llm_server import FakeLLM
 from tests.fakes.slack_server import FakeSlack, ResponseUrlPost

@@ -11,9 +11,9 @@ from datetime import date, timedelta
 import pytest
 
 from adapters.slack.publisher import THREAD_EVENT_TYPE
-from bot.bootstrap import App
-from bot.model import ChannelRef, VoteEvent
-from bot.service import HotPapers
+from bot.app.service import HotPapers
+from bot.domain.model import ChannelRef, VoteEvent
+from bot.runtime.bootstrap import App
 from tests.adapters.slack.support import CHANNEL, SECRET, TEAM, Harness, Watched, serving
 from tests.conftest import SAMPLE_NOW
 from tests.fakes.slack_server import FakeSlack

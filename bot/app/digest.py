@@ -1,0 +1,550 @@
+"""Posting a digest exactly once on the platform: claim → plan → for each message: intent, send, fenced record.
+
+- The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
+  without the current token, and every record renews the lease in the same transaction.
+- Before each message its intent is committed; the message carries its idempotency key (`PostKey`) inside it.
+  A send whose outcome is unknown (a timeout, a 5xx, a reset) is looked up on the platform by that key before it
+  is sent again, and so is every intent a resumed or taken-over digest inherits (`_reconcile`): a message that
+  exists is adopted, extra copies that nobody recorded are deleted.
+- A holder that lost its fence records nothing. It deletes its own copy only once the new holder has recorded
+  another message for the same key — the one case where that copy is provably an extra nobody will adopt.
+- Transient platform errors are retried with backoff, the lease kept renewed, until the channel's day is over.
+  Permanent ones end one entry (skipped), or the run with the channel or workspace to pause (the service does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Literal, TypeVar
+
+from bot.domain.errors import HotPapersError, Undeliverable, UpstreamUnavailable
+from bot.domain.model import ChannelRef, Digest, DigestEntry, DigestResult, PaperCard, Pause, PostedMessage, PostKey
+from bot.domain.ports import Clock, Publisher, UnitOfWork
+from bot.domain.records import Claim, PlanEntry, PlannedPost, Recorded
+
+log = logging.getLogger(__name__)
+
+PlanDigest = Callable[[UnitOfWork], Awaitable[Digest]]
+CardsFor = Callable[[Sequence[str]], Awaitable[dict[str, PaperCard]]]
+T = TypeVar("T")
+
+_NOT_RETRIED = (HotPapersError, ValueError, TypeError)
+"""Our own refusals and programming errors (UpstreamUnavailable, a HotPapersError, is the exception: it is the
+transient kind). Cancellation, a BaseException, is never retried either."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostingPolicy:
+    lease: timedelta = timedelta(minutes=5)
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+    find_margin: timedelta = timedelta(minutes=10)
+    """How long before a digest's first claim the platform is searched for its messages (replicas' clocks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """What `post_line` did: posted (or found posted after a crash), done before, held elsewhere, or paused."""
+
+    state: Literal["posted", "done-before", "held-elsewhere", "paused"]
+    message_id: str | None = None
+    held_until: datetime | None = None
+    pause: Pause | None = None
+
+
+class ClaimLost(HotPapersError):
+    """Another holder took the digest over (our lease ran out), or we are shutting down: stop posting."""
+
+    exit_code = 4
+
+
+@dataclass(slots=True)
+class _Run:
+    claim: Claim
+    channel: ChannelRef
+    day: date
+    publisher: Publisher
+    deadline: datetime
+    header_message_id: str | None = None
+    posted: int = 0
+    deleted: list[str] = field(default_factory=list)
+    prefix: str = "hp"
+    """The keys' prefix: `hp` for the daily digest, `hr` for the weekly roundup (`post_line`)."""
+
+    @property
+    def header_key(self) -> PostKey:
+        return PostKey(self.day, 0, "", self.prefix)
+
+    @property
+    def digest_id(self) -> int:
+        return self.claim.digest_id
+
+    @property
+    def fence(self) -> int:
+        return self.claim.fence
+
+
+class DigestPoster:
+    """Runs one channel's digest for one day through a Publisher."""
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        *,
+        holder: str,
+        policy: PostingPolicy,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._holder = holder
+        self._policy = policy
+        self._stopping = stopping
+        self._running: dict[tuple[str, date], asyncio.Lock] = {}
+
+    async def post(
+        self,
+        channel: ChannelRef,
+        day: date,
+        publisher: Publisher,
+        *,
+        plan: PlanDigest,
+        cards: CardsFor,
+        announce_empty: bool,
+        deadline: datetime,
+    ) -> DigestResult:
+        """One run at a time per (channel, day) in this process: the database claim lets a holder resume its own
+        claim, so two concurrent runs here would otherwise both post."""
+        lock = self._running.setdefault((channel.key, day), asyncio.Lock())
+        if lock.locked():
+            return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
+        async with lock:
+            try:
+                claim = await self._claim(channel, day)
+                if claim.outcome == "done-before":
+                    return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
+                if claim.outcome == "held-elsewhere":
+                    return await self._held(channel, day, claim)
+                run = _Run(claim, channel, day, publisher, deadline, claim.header_message_id)
+                return await self._guarded(run, plan, cards, announce_empty=announce_empty)
+            finally:
+                self._running.pop((channel.key, day), None)
+
+    async def post_line(
+        self,
+        channel: ChannelRef,
+        day: date,
+        publisher: Publisher,
+        text: str,
+        *,
+        kind: str,
+        prefix: str,
+        deadline: datetime,
+    ) -> LineResult:
+        """Post one keyed message exactly once per (channel, kind, day) — the weekly roundup — with the digest's
+        claim, fence, intent, look-up and retries: a digest of kind `kind` with only its "header"."""
+        lock = self._running.setdefault((f"{kind}:{channel.key}", day), asyncio.Lock())
+        if lock.locked():
+            return LineResult("held-elsewhere")
+        async with lock:
+            try:
+                claim = await self._claim(channel, day, kind)
+                if claim.outcome in ("done-before", "held-elsewhere"):
+                    return LineResult(claim.outcome, held_until=claim.lease_until)
+                run = _Run(claim, channel, day, publisher, deadline, claim.header_message_id, prefix=prefix)
+                try:
+                    if claim.outcome == "resumed":
+                        await self._reconcile(run, [])
+                    if run.header_message_id is None:
+                        await self._header(run, text)
+                    await self._fenced(
+                        lambda uow, until: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now())
+                    )
+                except Undeliverable as error:
+                    await self._release(run, str(error))
+                    scope: Literal["channel", "workspace"] = "workspace" if error.scope == "workspace" else "channel"
+                    return LineResult("paused", pause=Pause(error.reason, error.fix, scope, self._clock.now()))
+                except BaseException as error:
+                    await self._release(run, f"{type(error).__name__}: {str(error)[:300]}")
+                    raise
+                return LineResult("posted", run.header_message_id)
+            finally:
+                self._running.pop((f"{kind}:{channel.key}", day), None)
+
+    # ── the run ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def _guarded(self, run: _Run, plan: PlanDigest, cards: CardsFor, *, announce_empty: bool) -> DigestResult:
+        digest = Digest(run.channel, run.day, ())
+        try:
+            digest, planned = await self._plan(run, plan, cards)
+            if not planned:
+                return await self._finish_empty(run, digest, announce_empty=announce_empty)
+            before = sum(1 for p in planned if p.message_id is not None)
+            if run.claim.outcome == "resumed":
+                planned = await self._reconcile(run, planned)
+            if run.header_message_id is None:
+                await self._header(run, digest.header)
+            await self._entries(run, planned, digest)
+            await self._fenced(lambda uow, until: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now()))
+        except Undeliverable as error:
+            if error.scope == "message":  # only a header refused for good gets here: nothing sensible remains
+                error = Undeliverable(error.reason, scope="channel", fix=error.fix)
+            await self._release(run, str(error))
+            pause = Pause(error.reason, error.fix, error.scope, self._clock.now())  # type: ignore[arg-type]
+            return DigestResult(digest, run.posted, 0, "paused", pause=pause)
+        except BaseException as error:
+            await self._release(run, f"{type(error).__name__}: {str(error)[:300]}")
+            raise
+        state: Literal["posted", "resumed"] = "posted" if run.claim.outcome == "new" else "resumed"
+        return DigestResult(digest, run.posted, before, state, planned=len(planned))
+
+    async def _claim(self, channel: ChannelRef, day: date, kind: str = "daily") -> Claim:
+        async with self._uow() as uow:
+            channel_id = await uow.channels.id_of(channel)
+            assert channel_id is not None, "post_digest ensures the channel row first"
+            claim = await uow.digests.claim(
+                channel_id, day, holder=self._holder, now=self._clock.now(), lease=self._policy.lease, kind=kind
+            )
+            await uow.commit()
+        return claim
+
+    async def _held(self, channel: ChannelRef, day: date, claim: Claim) -> DigestResult:
+        async with self._uow() as uow:
+            posted, planned = await uow.digests.progress(claim.digest_id)
+        return DigestResult(
+            Digest(channel, day, ()), 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
+        )
+
+    async def _plan(self, run: _Run, plan: PlanDigest, cards: CardsFor) -> tuple[Digest, list[PlannedPost]]:
+        """The stored plan, or a new one stored now. A new plan is posted with the cards it was ranked with;
+        a stored one gets fresh cards with the score and why-line it was planned with."""
+        async with self._uow() as uow:
+            planned = await uow.posts.planned(run.digest_id)
+            if not planned:
+                digest = await plan(uow)
+                if not await uow.digests.renew(run.digest_id, run.fence, until=self._until()):
+                    raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
+                plan_entries = [
+                    PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
+                    for e in digest.entries
+                ]
+                await uow.posts.plan(run.digest_id, await _channel_id(uow, run.channel), plan_entries)
+                planned = await uow.posts.planned(run.digest_id)
+                await uow.commit()
+                return digest, planned
+        by_id = await cards([p.paper_id for p in planned])
+        entries = tuple(
+            DigestEntry(p.rank, _as_planned(by_id[p.paper_id], p), p.updated) for p in planned if p.paper_id in by_id
+        )
+        return Digest(run.channel, run.day, entries), planned
+
+    async def _header(self, run: _Run, text: str) -> None:
+        key = run.header_key
+        now = self._clock.now()
+        await self._fenced(lambda uow, until: uow.digests.intend_header(run.digest_id, run.fence, now=now, until=until))
+        message = await self._deliver(run, key, lambda: run.publisher.say(run.channel, text, key=key))
+        await self._keep(
+            run,
+            key,
+            message.message_id,
+            record=lambda uow, until: uow.digests.record_header(
+                run.digest_id, run.fence, message.message_id, until=until
+            ),
+            slot=lambda uow: _header_slot(uow, run.digest_id),
+        )
+        run.header_message_id = message.message_id
+
+    async def _entries(self, run: _Run, planned: Sequence[PlannedPost], digest: Digest) -> None:
+        by_rank = {entry.rank: entry for entry in digest.entries}
+        for post in planned:
+            if not post.open or post.rank not in by_rank:
+                continue
+            if self._stopping():
+                raise ClaimLost("shutting down: the claim is released for the next run")
+            await self._entry(run, post, by_rank[post.rank])
+
+    async def _entry(self, run: _Run, post: PlannedPost, entry: DigestEntry) -> None:
+        """One planned entry: its intent, the message, its record (or its skip, for a message the platform
+        refuses for good)."""
+        key = _key(run.day, post)
+        now = self._clock.now()
+
+        async def intend(uow: UnitOfWork, until: datetime) -> bool:
+            return await uow.posts.intend(post.post_id, run.digest_id, run.fence, now=now, until=until)
+
+        await self._fenced(intend)
+        try:
+            message = await self._deliver(run, key, lambda: run.publisher.publish(run.channel, entry, key=key))
+        except Undeliverable as error:
+            if error.scope != "message":
+                raise
+            log.warning("skipping entry %s of the digest in %s: %s", key, run.channel.key, error)
+            reason = str(error)
+
+            async def skip(uow: UnitOfWork, until: datetime) -> bool:
+                return await uow.posts.skip(post.post_id, run.digest_id, run.fence, reason, until=until)
+
+            await self._fenced(skip)
+            return
+
+        async def record(uow: UnitOfWork, until: datetime) -> Recorded:
+            return await uow.posts.record(
+                post.post_id, run.digest_id, run.fence, message.message_id, now=self._clock.now(), until=until
+            )
+
+        await self._keep(run, key, message.message_id, record=record, slot=lambda uow: uow.posts.slot(post.post_id))
+        run.posted += 1
+
+    async def _finish_empty(self, run: _Run, digest: Digest, *, announce_empty: bool) -> DigestResult:
+        """Nothing to post. Without the empty-day line the claim is given back whole: the day stays open (papers
+        ingested later the same day still make a digest), and nothing says it was posted."""
+        quiet = replace(digest, entries=())
+        if not announce_empty:
+            await self._fenced(lambda uow, until: uow.digests.abandon(run.digest_id, run.fence))
+            return DigestResult(quiet, 0, 0, "empty")
+        if run.header_message_id is None:
+            text = quiet.header if not quiet.announced else f"Nothing new matched this channel's filters for {run.day}."
+            if run.claim.outcome == "resumed":
+                await self._reconcile(run, [])
+            if run.header_message_id is None:
+                await self._header(run, text)
+        await self._fenced(lambda uow, until: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now()))
+        return DigestResult(quiet, 0, 0, "empty")
+
+    # ── exactly once ────────────────────────────────────────────────────────────────────────────────────────────
+
+    async def _reconcile(self, run: _Run, planned: Sequence[PlannedPost]) -> list[PlannedPost]:
+        """Look every message an earlier holder may have sent up on the platform by its key: adopt one copy of
+        each unrecorded one, delete copies that nobody recorded. Returns the plan as it is now."""
+        header = run.header_key
+        keys = {_key(run.day, p): p for p in planned if p.intent or p.message_id}
+        wanted = [*keys, *([header] if run.claim.header_intent or run.header_message_id else [])]
+        if not wanted:
+            return list(planned)
+        since = (run.claim.claimed_at or self._clock.now()) - self._policy.find_margin
+        found = await self._retrying(run, lambda: run.publisher.find(run.channel, wanted, since=since))
+        if header in wanted:
+            run.header_message_id = await self._settle(
+                run,
+                header,
+                run.header_message_id,
+                found.get(header, []),
+                record=lambda uow, until, mid: uow.digests.record_header(run.digest_id, run.fence, mid, until=until),
+                slot=lambda uow: _header_slot(uow, run.digest_id),
+            )
+        now_planned = []
+        for key, post in keys.items():
+            message_id = await self._settle_post(run, key, post, found.get(key, []))
+            if message_id != post.message_id:
+                log.info("adopted message %s for %s in %s (posted by an earlier run)", message_id, key, run.channel.key)
+            now_planned.append(replace(post, message_id=message_id))
+        adopted = {p.post_id: p for p in now_planned}
+        return [adopted.get(p.post_id, p) for p in planned]
+
+    async def _settle_post(self, run: _Run, key: PostKey, post: PlannedPost, copies: list[str]) -> str | None:
+        """`_settle` for one planned entry."""
+
+        async def record(uow: UnitOfWork, until: datetime, message_id: str) -> Recorded:
+            return await uow.posts.record(
+                post.post_id, run.digest_id, run.fence, message_id, now=self._clock.now(), until=until
+            )
+
+        return await self._settle(
+            run, key, post.message_id, copies, record=record, slot=lambda uow: uow.posts.slot(post.post_id)
+        )
+
+    async def _settle(
+        self,
+        run: _Run,
+        key: PostKey,
+        recorded: str | None,
+        copies: Sequence[str],
+        *,
+        record: Callable[[UnitOfWork, datetime, str], Awaitable[Recorded]],
+        slot: Callable[[UnitOfWork], Awaitable[str | None]],
+    ) -> str | None:
+        """One key's copies on the platform against its record: adopt the first copy into an empty slot, delete
+        every copy that is not the recorded one. Returns the message recorded for the key now."""
+        if recorded is None and copies:
+            outcome = await self._in_uow(lambda uow, until: record(uow, until, copies[0]))
+            if outcome == "fence-lost":
+                raise ClaimLost(f"digest {run.digest_id} was taken over while it was being reconciled")
+            recorded = copies[0] if outcome == "recorded" else await self._read(slot)
+        for extra in copies:
+            if extra != recorded:
+                await self._delete(run, key, extra)
+        return recorded
+
+    async def _keep(
+        self,
+        run: _Run,
+        key: PostKey,
+        message_id: str,
+        *,
+        record: Callable[[UnitOfWork, datetime], Awaitable[Recorded]],
+        slot: Callable[[UnitOfWork], Awaitable[str | None]],
+    ) -> None:
+        """Record a message just sent. With the fence lost, record nothing and wait for the new holder to settle
+        the key: delete our copy only if it recorded another one."""
+        outcome = await self._in_uow(record)
+        if outcome == "recorded":
+            return
+        if outcome == "taken":
+            current = await self._read(slot)
+            if current != message_id:
+                await self._delete(run, key, message_id)
+            return
+        log.warning("lost the claim on the digest in %s while posting %s; recording nothing", run.channel.key, key)
+        settle_by = self._clock.now() + self._policy.lease
+        step = max(self._policy.lease.total_seconds() / 10, 0.05)
+        while True:
+            current = await self._read(slot)
+            if current == message_id:
+                break  # the new holder adopted our copy
+            if current is not None:
+                await self._delete(run, key, message_id)  # it recorded another copy: ours is an extra
+                break
+            if self._clock.now() >= settle_by:
+                log.warning(
+                    "left message %s (%s) in %s: nobody had recorded that entry yet", message_id, key, run.channel.key
+                )
+                break
+            await self._clock.sleep(step)
+        raise ClaimLost(f"digest {run.digest_id} was taken over by another holder")
+
+    async def _deliver(self, run: _Run, key: PostKey, call: Callable[[], Awaitable[PostedMessage]]) -> PostedMessage:
+        """Send one keyed message, retrying what may pass. A failed attempt whose outcome is unknown (anything but
+        a rate limit) may have posted the message: it is looked up by its key before the next attempt."""
+        uncertain = False
+
+        async def attempt() -> PostedMessage:
+            nonlocal uncertain
+            if uncertain:
+                copies = (await run.publisher.find(run.channel, [key], since=self._since(run))).get(key, [])
+                if copies:
+                    for extra in copies[1:]:
+                        await self._delete(run, key, extra)
+                    log.info("the platform had taken %s after all; not sending it again", key)
+                    return PostedMessage(run.channel, copies[0])
+            try:
+                # A call that outlives half the lease is abandoned (and looked up before it is sent again).
+                async with asyncio.timeout(self._policy.lease.total_seconds() / 2):
+                    return await call()
+            except Exception as error:
+                uncertain = not (isinstance(error, UpstreamUnavailable) and error.retry_after is not None)
+                raise
+
+        return await self._retrying(run, attempt)
+
+    async def _retrying(self, run: _Run, call: Callable[[], Awaitable[T]]) -> T:
+        """`call` until it succeeds, a permanent error, or the channel's day is over; waits renew the lease."""
+        policy = self._policy
+        backoff, attempt = policy.backoff_seconds, 1
+        while True:
+            try:
+                return await call()
+            except Exception as error:
+                if isinstance(error, _NOT_RETRIED) and not isinstance(error, UpstreamUnavailable):
+                    raise
+                hint = error.retry_after if isinstance(error, UpstreamUnavailable) else None
+                wait = max(backoff, hint or 0.0)
+                if self._clock.now() + timedelta(seconds=wait) > run.deadline:
+                    log.error(
+                        "giving up on the digest in %s for today after %d attempts: %s", run.channel.key, attempt, error
+                    )
+                    raise
+                log.warning(
+                    "posting in %s failed (attempt %d: %s); retrying in %.1fs",
+                    run.channel.key,
+                    attempt,
+                    _describe(error),
+                    wait,
+                )
+                await self._wait(run, wait)
+                backoff, attempt = min(backoff * 2 or 0.0, policy.backoff_max_seconds), attempt + 1
+
+    async def _wait(self, run: _Run, seconds: float) -> None:
+        """Sleep, renewing the lease at least three times a lease, so a long 429 keeps the claim."""
+        step = self._policy.lease.total_seconds() / 3
+        remaining = seconds
+        while True:
+            await self._renew(run)
+            if remaining <= 0:
+                return
+            chunk = min(remaining, step)
+            await self._clock.sleep(chunk)
+            remaining -= chunk
+
+    async def _delete(self, run: _Run, key: PostKey, message_id: str) -> None:
+        try:
+            await run.publisher.delete(run.channel, message_id)
+        except Exception as error:  # best effort: an extra left behind is logged, never fatal
+            log.warning(
+                "could not delete the extra copy %s of %s in %s: %s", message_id, key, run.channel.key, _describe(error)
+            )
+        else:
+            run.deleted.append(message_id)
+            log.info("deleted message %s, an extra copy of %s in %s", message_id, key, run.channel.key)
+
+    # ── the database side ───────────────────────────────────────────────────────────────────────────────────────
+
+    def _until(self) -> datetime:
+        return self._clock.now() + self._policy.lease
+
+    def _since(self, run: _Run) -> datetime:
+        return (run.claim.claimed_at or self._clock.now()) - self._policy.find_margin
+
+    async def _renew(self, run: _Run) -> None:
+        await self._fenced(lambda uow, until: uow.digests.renew(run.digest_id, run.fence, until=until))
+
+    async def _fenced(self, write: Callable[[UnitOfWork, datetime], Awaitable[bool]]) -> None:
+        """A write that needs the fence; ClaimLost when another holder has the digest now."""
+        if not await self._in_uow(write):
+            raise ClaimLost("the digest was taken over by another holder")
+
+    async def _in_uow(self, write: Callable[[UnitOfWork, datetime], Awaitable[T]]) -> T:
+        async with self._uow() as uow:
+            result = await write(uow, self._until())
+            await uow.commit()
+        return result
+
+    async def _read(self, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async with self._uow() as uow:
+            return await read(uow)
+
+    async def _release(self, run: _Run, error: str) -> None:
+        try:
+            await self._in_uow(
+                lambda uow, until: uow.digests.release(run.digest_id, run.fence, now=self._clock.now(), error=error)
+            )
+        except Exception as failure:  # the lease runs out by itself; the original error matters more
+            log.warning("could not release the claim on digest %s: %s", run.digest_id, _describe(failure))
+
+
+def _key(day: date, post: PlannedPost) -> PostKey:
+    return PostKey(day, post.rank, f"{post.paper_id}v{post.version}")
+
+
+def _as_planned(card: PaperCard, post: PlannedPost) -> PaperCard:
+    if post.score is None or post.why is None:
+        return card
+    return replace(card, score=post.score, why=post.why)
+
+
+async def _channel_id(uow: UnitOfWork, channel: ChannelRef) -> int:
+    found = await uow.channels.id_of(channel)
+    assert found is not None, "post_digest ensures the channel row first"
+    return found
+
+
+async def _header_slot(uow: UnitOfWork, digest_id: int) -> str | None:
+    return (await uow.digests.header_of(digest_id))[0]
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error)[:300]}"

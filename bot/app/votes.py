@@ -1,0 +1,135 @@
+"""The vote use case: a reaction (or its removal) becomes at most one vote per person, paper and channel (the
+rules: `bot.domain.vote_rules`), and concurrent reactions are written in groups.
+
+At a few thousand reactions a second a transaction per reaction is bound by round trips, not by the database. So
+`VoteQueue` hands whatever reactions arrived while the previous group was being written to `record_votes`, which
+applies them in arrival order with a constant number of statements per group (storage's `VoteBatchRepository`:
+remember the event ids, find the papers, read and lock the votes touched, write what changed, read the tallies
+back). A lone reaction is a group of one, written at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.domain.model import Channel, ChannelRef, VoteEvent, VoteTally
+from bot.domain.vote_rules import Reaction, reaction_name
+
+if TYPE_CHECKING:
+    from bot.domain.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+EnsureChannel = Callable[["UnitOfWork", ChannelRef], Awaitable[Channel]]
+"""Returns the channel, creating it on first contact (button votes name the paper directly)."""
+
+
+async def record_votes(
+    uow: UnitOfWork, events: Sequence[VoteEvent], *, now: datetime, ensure_channel: EnsureChannel
+) -> list[VoteTally | None]:
+    """`HotPapers.record_vote` for events in arrival order, in one transaction (the caller commits): each event's
+    tally once the group is applied, or None when it is ignored (a retried delivery, a message we did not post,
+    a channel or paper we do not know). Bots' reactions are filtered out before."""
+    batch = uow.vote_batch
+    keys = list(dict.fromkeys((e.channel.platform, e.event_id[:128]) for e in events if e.event_id))
+    fresh = await batch.first_deliveries(keys, now=now)
+    live: list[int] = []
+    for index, event in enumerate(events):
+        if event.event_id:
+            key = (event.channel.platform, event.event_id[:128])
+            if key not in fresh:
+                continue
+            fresh.discard(key)  # a second copy in the same group is a retried delivery too
+        live.append(index)
+    channel_of: dict[int, int | None] = {}
+    for index in live:
+        event = events[index]
+        channel_of[index] = (
+            (await ensure_channel(uow, event.channel)).id if event.paper_id else await uow.channels.id_of(event.channel)
+        )
+    named = {events[i].paper_id for i in live if events[i].paper_id and channel_of[i] is not None}
+    existing = await batch.existing_papers(sorted(p for p in named if p))
+    posted = [(channel_of[i], events[i].message_id) for i in live if not events[i].paper_id and channel_of[i]]
+    shown = await uow.posts.papers_of_messages(list(dict.fromkeys(posted)))  # type: ignore[arg-type]
+    reactions: list[tuple[int, Reaction]] = []
+    for index in live:
+        event, channel_id = events[index], channel_of[index]
+        if channel_id is None:
+            continue
+        paper_id = (event.paper_id if event.paper_id in existing else None) if event.paper_id else None
+        paper_id = paper_id or (None if event.paper_id else shown.get((channel_id, event.message_id)))
+        if paper_id is not None:
+            reaction = Reaction(
+                channel_id,
+                paper_id,
+                event.user_id[:64],
+                event.value,
+                reaction_name(event.reaction),
+                event.removed,
+            )
+            reactions.append((index, reaction))
+    await batch.apply_many([reaction for _, reaction in reactions], now=now)
+    tallies = await batch.tallies_of(list(dict.fromkeys(reaction.pair for _, reaction in reactions)))
+    results: list[VoteTally | None] = [None] * len(events)
+    for index, reaction in reactions:
+        results[index] = tallies.get(reaction.pair, VoteTally())
+    return results
+
+
+Write = Callable[[list[VoteEvent]], Awaitable[list[VoteTally | None]]]
+
+
+class VoteQueue:
+    """Groups concurrent votes: while one group is being written, the next one gathers (at most `limit`).
+
+    Each caller awaits its own event's result; an error fails the group's events one at a time (each is retried
+    alone, so only the event that fails gets the error). Events of one user on one message stay in order as long as
+    the caller waits for one before sending the next, as the adapters do.
+    """
+
+    def __init__(self, write: Write, *, limit: int = 256) -> None:
+        self._write = write
+        self._limit = limit
+        self._waiting: list[tuple[VoteEvent, asyncio.Future[VoteTally | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, event: VoteEvent) -> VoteTally | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[VoteTally | None] = loop.create_future()
+        self._waiting.append((event, future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._drain(), name="vote writer")
+        return await future
+
+    async def _drain(self) -> None:
+        group: list[tuple[VoteEvent, asyncio.Future[VoteTally | None]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
+                await self._settle(group)
+                group = []
+        except BaseException:  # cancelled with the loop: nobody may wait forever
+            for _, future in [*group, *self._waiting]:
+                future.cancel()
+            self._waiting = []
+            raise
+
+    async def _settle(self, group: list[tuple[VoteEvent, asyncio.Future[VoteTally | None]]]) -> None:
+        try:
+            results = await self._write([event for event, _ in group])
+        except Exception as error:
+            if len(group) > 1:
+                log.info("a group of %d votes failed (%s); writing them one by one", len(group), error)
+                for item in group:
+                    await self._settle([item])
+                return
+            if not group[0][1].done():
+                group[0][1].set_exception(error)
+            return
+        for (_, future), result in zip(group, results, strict=True):
+            if not future.done():
+                future.set_result(result)
