@@ -244,7 +244,7 @@ async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
         if paced:
             publisher = PacedPublisher(publisher, burst, rate)
         try:
-            await _prepare(app.service, channels)
+            await _prepare(app, channels)
             started = time.monotonic()
             posts = [app.service.post_digest(c, DAY, publisher) for c in channels]
             results = await asyncio.gather(*posts, return_exceptions=True)
