@@ -406,6 +406,14 @@ class PostRepository:
             found.update((paper_id, int(version)) for paper_id, version in result)
         return found
 
+    def remembered_papers(
+        self, keys: Sequence[tuple[int, str]]
+    ) -> tuple[dict[tuple[int, str], str], list[tuple[int, str]]]:
+        """The papers of these (channel id, message id) pairs that are remembered, and the pairs that are not."""
+        papers = memo(self._session, "message_papers")
+        found = {key: papers[key] for key in keys if key in papers}
+        return found, [key for key in keys if key not in found]
+
     async def papers_of_messages(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
         """The paper each of these (channel id, message id) pairs shows: remembered ones at once, the rest in one
         query. Messages that are not our posts are absent."""
