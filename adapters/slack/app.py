@@ -26,7 +26,7 @@ from adapters.slack.commands import SlashCommands
 from adapters.slack.errors import bolt_error
 from adapters.slack.events import ReactionVotes
 from adapters.slack.installs import InstalledTokens, StaticTokens, Tokens
-from adapters.slack.publisher import SlackPublisher
+from adapters.slack.publisher import ChannelPacer, SlackPublisher
 from adapters.slack.settings import Secrets, Settings
 from adapters.slack.uninstalls import Uninstalls
 
@@ -99,5 +99,5 @@ async def build_app(
     SlashCommands(service, settings, summary_max_chars=summary_max_chars).register(bolt)
     CardActions(service, summary_wait_seconds=settings.summary_wait_seconds).register(bolt)
     ReactionVotes(service, settings).register(bolt)
-    publisher = SlackPublisher(client, tokens.token)
+    publisher = SlackPublisher(client, tokens.token, pacer=ChannelPacer(settings.post_burst, settings.posts_per_second))
     return SlackApp(bolt=bolt, client=client, publisher=publisher, installation_store=store)
