@@ -324,7 +324,7 @@ class PostRepository:
     async def plan(self, digest_id: int, channel_id: int, entries: Sequence[PlanEntry]) -> None:
         """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, and the
         score and why-line the channel's ranking gave them."""
-        Changes.bump_cards(self._session)
+        Changes.bump_plans(self._session)
         self._session.add_all(
             PostRow(
                 channel_id=channel_id,

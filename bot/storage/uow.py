@@ -82,6 +82,8 @@ class UnitOfWork:
         await self._session.commit()
         if self._session.info.pop("papers_changed", False):
             Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale
+        if self._session.info.pop("plans_changed", False):
+            Changes.bump_plans()
         if self._session.info.pop("cards_changed", False):
             Changes.bump_cards()
 
