@@ -189,9 +189,6 @@ class VoteQueue:
                 group, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
                 await self._settle(group)
                 group = []
-                # One turn of the event loop before the next group: the callers whose results just came send their
-                # next event now, and it joins this group rather than the one after (groups grow under load).
-                await asyncio.sleep(0)
         except BaseException:  # cancelled with the loop: nobody may wait forever
             for _, future in [*group, *self._waiting]:
                 future.cancel()
