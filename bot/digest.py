@@ -1,8 +1,10 @@
 """Posting a digest exactly once on the platform: claim → plan → for each message: intent, send, fenced record.
 
 - The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
-  without the current token, and every record renews the lease in the same transaction.
-- Before each message its intent is committed; the message carries its idempotency key (`PostKey`) inside it.
+  without the current token (it is in the WHERE of every write). A write renews the lease, in the same transaction,
+  once a third of it has passed since the last renewal; otherwise the write is one statement of its own.
+- Before each message its intent is committed — by the previous entry's record, in the same statement, for all
+  but the first; the message carries its idempotency key (`PostKey`) inside it.
   A send whose outcome is unknown (a timeout, a 5xx, a reset) is looked up on the platform by that key before it
   is sent again, and so is every intent a resumed or taken-over digest inherits (`_reconcile`): a message that
   exists is adopted, extra copies that nobody recorded are deleted.
