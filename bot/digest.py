@@ -1,8 +1,9 @@
 """Posting a digest exactly once on the platform: claim → plan → for each message: intent, send, fenced record.
 
 - The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
-  without the current token (it is in the WHERE of every write). A write renews the lease, in the same transaction,
-  once a third of it has passed since the last renewal; otherwise the write is one statement of its own.
+  without the current token (it is in the WHERE of every write), and every write renews the lease. No write needs
+  a transaction around it; on PostgreSQL an entry's record (with the next entry's intent and the renewal) is one
+  statement.
 - Before each message its intent is committed — by the previous entry's record, in the same statement, for all
   but the first; the message carries its idempotency key (`PostKey`) inside it.
   A send whose outcome is unknown (a timeout, a 5xx, a reset) is looked up on the platform by that key before it
@@ -65,8 +66,6 @@ class _Run:
     header_message_id: str | None = None
     posted: int = 0
     deleted: list[str] = field(default_factory=list)
-    renewed_at: datetime | None = None
-    """When the lease was last extended (by the claim or a renewal): it is renewed again once a third has passed."""
 
     @property
     def digest_id(self) -> int:
@@ -120,8 +119,6 @@ class DigestPoster:
                 if claim.outcome == "held-elsewhere":
                     return await self._held(channel, day, claim)
                 run = _Run(claim, channel, day, publisher, deadline, claim.header_message_id)
-                if claim.lease_until is not None:
-                    run.renewed_at = claim.lease_until - self._policy.lease
                 return await self._guarded(run, plan, cards, announce_empty=announce_empty)
             finally:
                 self._running.pop((channel.key, day), None)
@@ -177,8 +174,7 @@ class DigestPoster:
             planned = await uow.posts.planned(run.digest_id)
             if not planned:
                 digest = await plan(uow)
-                now = self._clock.now()
-                if not await uow.digests.renew(run.digest_id, run.fence, until=now + self._policy.lease):
+                if not await uow.digests.renew(run.digest_id, run.fence, until=self._until()):
                     raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
                 plan_entries = [
                     PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
@@ -187,7 +183,6 @@ class DigestPoster:
                 await uow.posts.plan(run.digest_id, await _channel_id(uow, run.channel), plan_entries)
                 planned = await uow.posts.planned(run.digest_id)
                 await uow.commit()
-                run.renewed_at = now
                 return digest, planned
         by_id = await cards([p.paper_id for p in planned])
         entries = tuple(
@@ -463,32 +458,25 @@ class DigestPoster:
     def _since(self, run: _Run) -> datetime:
         return (run.claim.claimed_at or self._clock.now()) - self._policy.find_margin
 
-    async def _renew(self, run: _Run) -> None:
-        await self._fenced(run, lambda uow, until: uow.digests.renewed(run.digest_id, run.fence, until), renew=True)
+    def _until(self) -> datetime:
+        return self._clock.now() + self._policy.lease
 
-    async def _fenced(
-        self, run: _Run, write: Callable[[UnitOfWork, datetime | None], Awaitable[bool]], *, renew: bool = False
-    ) -> None:
+    async def _renew(self, run: _Run) -> None:
+        await self._fenced(run, lambda uow, until: uow.digests.renewed(run.digest_id, run.fence, until))
+
+    async def _fenced(self, run: _Run, write: Callable[[UnitOfWork, datetime | None], Awaitable[bool]]) -> None:
         """A write that needs the fence; ClaimLost when another holder has the digest now."""
-        if not await self._in_uow(run, write, renew=renew):
+        if not await self._in_uow(run, write):
             raise ClaimLost("the digest was taken over by another holder")
 
-    async def _in_uow(
-        self, run: _Run, write: Callable[[UnitOfWork, datetime | None], Awaitable[T]], *, renew: bool = False
-    ) -> T:
-        """One fenced write. `write` gets the new lease end when the lease is due for renewal — once a third of it
-        has passed since the last, or when `renew` — and renews it in the same transaction; otherwise None, and the
-        write, a single fenced statement, runs without a transaction around it."""
-        now = self._clock.now()
-        due = renew or run.renewed_at is None or now - run.renewed_at >= self._policy.lease / 3
-        until = now + self._policy.lease if due else None
+    async def _in_uow(self, run: _Run, write: Callable[[UnitOfWork, datetime | None], Awaitable[T]]) -> T:
+        """One fenced write, which renews the lease (`until`) as it goes. Each statement carries the fence in its
+        own WHERE, so none needs a transaction around it (no BEGIN and COMMIT round trips); on PostgreSQL an
+        entry's record renews the lease in the same statement."""
         async with self._uow() as uow:
-            if until is None:
-                await uow.one_statement()
-            result = await write(uow, until)
+            await uow.one_statement()
+            result = await write(uow, self._until())
             await uow.commit()
-        if until is not None:
-            run.renewed_at = now
         return result
 
     async def _read(self, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:

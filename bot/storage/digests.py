@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, case, delete, func, or_, select, true,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, PostRecord
-from bot.storage.dialect import affected, id_lists, insert_ignore, one_of, per_dialect
+from bot.storage.dialect import affected, dialect_of, id_lists, insert_ignore, one_of, per_dialect
 from bot.storage.memo import memo, remember
 from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow, DigestRow, PostRow, table_of
@@ -181,6 +181,21 @@ _RECORD = (
 )
 """Record an entry's message into its empty slot and, in the same statement, the intent of the next entry (`:next_id`,
 NULL for none): one write per message of a digest."""
+_LEASE = (
+    update(_DIGESTS).where(_FENCE).values(lease_until=_param("until", _D.lease_until)).returning(_D.id).cte("lease")
+)
+_RECORD_RENEWING = (
+    update(_POSTS)
+    .where((_POST & _P.message_id.is_(None)) | _NEXT, select(_LEASE.c.id).exists())
+    .values(
+        message_id=case((_POST, _param("b_message", _P.message_id)), else_=_P.message_id),
+        posted_at=case((_POST, _param("now", _P.posted_at)), else_=_P.posted_at),
+        intent_at=case((_NEXT, _param("now", _P.intent_at)), else_=_P.intent_at),
+    )
+    .returning(_P.id)
+)
+"""`_RECORD` renewing the lease in the same statement (PostgreSQL): the lease's UPDATE is the fence check, and its
+row lock holds off a takeover until the statement commits."""
 
 
 class DigestRepository:
@@ -377,12 +392,14 @@ class PostRepository:
     ) -> Recorded:
         """Record the entry's message: only with the current fence, and only into an empty slot. With `next_id`,
         the intent of that entry is written by the same statement (so, like the record, only with the fence)."""
-        if not await DigestRepository(self._session).renewed(digest_id, fence, until):
+        renewing = until is not None and dialect_of(self._session) == "postgresql"
+        if not renewing and not await DigestRepository(self._session).renewed(digest_id, fence, until):
             return "fence-lost"
         Changes.bump_cards(self._session)
         connection = await self._session.connection()
-        values = {"b_digest": digest_id, "b_fence": fence, "post_id": post_id, "next_id": next_id}
-        written = await connection.execute(_RECORD, {**values, "b_message": message_id[:64], "now": now})
+        values = {"b_digest": digest_id, "b_fence": fence, "post_id": post_id, "next_id": next_id, "now": now}
+        statement, values = (_RECORD_RENEWING, {**values, "until": until}) if renewing else (_RECORD, values)
+        written = await connection.execute(statement, {**values, "b_message": message_id[:64]})
         if post_id in {row[0] for row in written}:
             return "recorded"
         return await _why_not(self._session, digest_id, fence)
