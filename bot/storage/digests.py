@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, true, tuple_, update
+from sqlalchemy import Select, bindparam, case, delete, func, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.model import ChannelRef, PostRecord
-from bot.storage.dialect import affected, id_lists, insert_ignore, one_of, per_dialect
+from bot.storage.dialect import affected, dialect_of, id_lists, insert_ignore, one_of, per_dialect
 from bot.storage.memo import memo, remember
 from bot.storage.papers import Changes
 from bot.storage.tables import ChannelRow, DigestRow, PostRow, table_of
@@ -135,6 +135,69 @@ def _fence_holds(digest_id: int, fence: int) -> Any:
     return (DigestRow.id == digest_id) & (DigestRow.fence == fence) & (DigestRow.state == "claimed")
 
 
+# The fenced writes of a posting run: Core statements built once, run on the session's connection (no ORM
+# evaluation, no cache key computed per call). Each has the fence (`:digest_id`, `:fence`) in its WHERE, so a
+# holder that lost the claim writes nothing. The posts' writes check it with `EXISTS (… FOR SHARE)`: on PostgreSQL
+# that holds the digest row against a takeover until the write commits (SQLite has one writer at a time anyway),
+# so each of these is safe as a statement of its own, outside a transaction.
+_D, _P = _DIGESTS.c, _POSTS.c
+
+
+def _param(name: str, column: Any) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+_FENCE = (_D.id == bindparam("b_digest")) & (_D.fence == bindparam("b_fence")) & (_D.state == "claimed")
+_FENCE_HOLDS = select(_D.id).where(_FENCE).with_for_update(read=True).exists()
+_FENCE_CHECK = select(_D.id).where(_FENCE)
+_RENEW = update(_DIGESTS).where(_FENCE).values(lease_until=_param("until", _D.lease_until))
+_INTEND_HEADER = update(_DIGESTS).where(_FENCE).values(header_intent_at=_param("now", _D.header_intent_at))
+_RECORD_HEADER = (
+    update(_DIGESTS)
+    .where(_FENCE, _D.header_message_id.is_(None))
+    .values(header_message_id=_param("b_message", _D.header_message_id))
+)
+_FINISH = (
+    update(_DIGESTS).where(_FENCE).values(state="done", finished_at=_param("now", _D.finished_at), last_error=None)
+)
+_RELEASE = (
+    update(_DIGESTS)
+    .where(_FENCE)
+    .values(lease_until=_param("now", _D.lease_until), last_error=_param("error", _D.last_error))
+)
+_POST = _P.id == _param("post_id", _P.id)
+_NEXT = _P.id == _param("next_id", _P.id)
+_INTEND = update(_POSTS).where(_POST, _FENCE_HOLDS).values(intent_at=_param("now", _P.intent_at))
+_SKIP = update(_POSTS).where(_POST, _FENCE_HOLDS).values(skipped=_param("reason", _P.skipped))
+_RECORD = (
+    update(_POSTS)
+    .where((_POST & _P.message_id.is_(None)) | _NEXT, _FENCE_HOLDS)
+    .values(
+        message_id=case((_POST, _param("b_message", _P.message_id)), else_=_P.message_id),
+        posted_at=case((_POST, _param("now", _P.posted_at)), else_=_P.posted_at),
+        intent_at=case((_NEXT, _param("now", _P.intent_at)), else_=_P.intent_at),
+    )
+    .returning(_P.id)
+)
+"""Record an entry's message into its empty slot and, in the same statement, the intent of the next entry (`:next_id`,
+NULL for none): one write per message of a digest."""
+_LEASE = (
+    update(_DIGESTS).where(_FENCE).values(lease_until=_param("until", _D.lease_until)).returning(_D.id).cte("lease")
+)
+_RECORD_RENEWING = (
+    update(_POSTS)
+    .where((_POST & _P.message_id.is_(None)) | _NEXT, select(_LEASE.c.id).exists())
+    .values(
+        message_id=case((_POST, _param("b_message", _P.message_id)), else_=_P.message_id),
+        posted_at=case((_POST, _param("now", _P.posted_at)), else_=_P.posted_at),
+        intent_at=case((_NEXT, _param("now", _P.intent_at)), else_=_P.intent_at),
+    )
+    .returning(_P.id)
+)
+"""`_RECORD` renewing the lease in the same statement (PostgreSQL): the lease's UPDATE is the fence check, and its
+row lock holds off a takeover until the statement commits."""
+
+
 class DigestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -186,26 +249,23 @@ class DigestRepository:
     async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool:
         """Extend the lease; False means another holder took the claim over (or it is finished) and we must stop.
         On PostgreSQL the row stays locked until the unit of work ends: whatever it records next is fenced."""
-        result = await self._session.execute(
-            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until)
-        )
-        return bool(affected(result))
+        return await _write(self._session, _RENEW, digest_id, fence, until=until) > 0
 
-    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
-        result = await self._session.execute(
-            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until, header_intent_at=now)
-        )
-        return bool(affected(result))
+    async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:
+        """`renew` when `until` is given (the lease is due), else True: the write that follows checks the fence."""
+        return until is None or await self.renew(digest_id, fence, until=until)
 
-    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded:
-        if not await self.renew(digest_id, fence, until=until):
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
+        if not await self.renewed(digest_id, fence, until):
+            return False
+        return await _write(self._session, _INTEND_HEADER, digest_id, fence, now=now) > 0
+
+    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime | None) -> Recorded:
+        if not await self.renewed(digest_id, fence, until):
             return "fence-lost"
-        result = await self._session.execute(
-            update(DigestRow)
-            .where(DigestRow.id == digest_id, DigestRow.header_message_id.is_(None))
-            .values(header_message_id=message_id[:64])
-        )
-        return "recorded" if affected(result) else "taken"
+        if await _write(self._session, _RECORD_HEADER, digest_id, fence, b_message=message_id[:64]):
+            return "recorded"
+        return await _why_not(self._session, digest_id, fence)
 
     async def header_of(self, digest_id: int) -> tuple[str | None, str]:
         """(recorded header message, state) as stored now."""
@@ -217,18 +277,11 @@ class DigestRepository:
         return row[0], row[1]
 
     async def finish(self, digest_id: int, fence: int, *, now: datetime) -> bool:
-        result = await self._session.execute(
-            update(DigestRow)
-            .where(_fence_holds(digest_id, fence))
-            .values(state="done", finished_at=now, last_error=None)
-        )
-        return bool(affected(result))
+        return await _write(self._session, _FINISH, digest_id, fence, now=now) > 0
 
     async def release(self, digest_id: int, fence: int, *, now: datetime, error: str | None = None) -> None:
         """Give the claim up (shutdown, failure, pause) so another run can resume it at once."""
-        await self._session.execute(
-            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=now, last_error=error)
-        )
+        await _write(self._session, _RELEASE, digest_id, fence, now=now, error=error)
 
     async def abandon(self, digest_id: int, fence: int) -> bool:
         """Remove an unposted claim (nothing to post, no empty-day line): the day stays unclaimed."""
@@ -320,33 +373,42 @@ class PostRepository:
             for r in rows
         ]
 
-    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
         """Write the intent to post this entry (fenced): from now on its message may exist on the platform."""
-        if not await DigestRepository(self._session).renew(digest_id, fence, until=until):
+        if not await DigestRepository(self._session).renewed(digest_id, fence, until):
             return False
-        await self._session.execute(update(PostRow).where(PostRow.id == post_id).values(intent_at=now))
-        return True
+        return await _write(self._session, _INTEND, digest_id, fence, post_id=post_id, now=now) > 0
 
     async def record(
-        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
+        self,
+        post_id: int,
+        digest_id: int,
+        fence: int,
+        message_id: str,
+        *,
+        now: datetime,
+        until: datetime | None,
+        next_id: int | None = None,
     ) -> Recorded:
-        """Record the entry's message: only with the current fence, and only into an empty slot."""
-        if not await DigestRepository(self._session).renew(digest_id, fence, until=until):
+        """Record the entry's message: only with the current fence, and only into an empty slot. With `next_id`,
+        the intent of that entry is written by the same statement (so, like the record, only with the fence)."""
+        renewing = until is not None and dialect_of(self._session) == "postgresql"
+        if not renewing and not await DigestRepository(self._session).renewed(digest_id, fence, until):
             return "fence-lost"
         Changes.bump_cards(self._session)
-        result = await self._session.execute(
-            update(PostRow)
-            .where(PostRow.id == post_id, PostRow.message_id.is_(None))
-            .values(message_id=message_id[:64], posted_at=now)
-        )
-        return "recorded" if affected(result) else "taken"
+        connection = await self._session.connection()
+        values = {"b_digest": digest_id, "b_fence": fence, "post_id": post_id, "next_id": next_id, "now": now}
+        statement, values = (_RECORD_RENEWING, {**values, "until": until}) if renewing else (_RECORD, values)
+        written = await connection.execute(statement, {**values, "b_message": message_id[:64]})
+        if post_id in {row[0] for row in written}:
+            return "recorded"
+        return await _why_not(self._session, digest_id, fence)
 
-    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool:
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime | None) -> bool:
         """The platform refused this entry for good: remember why, and go on with the rest."""
-        if not await DigestRepository(self._session).renew(digest_id, fence, until=until):
+        if not await DigestRepository(self._session).renewed(digest_id, fence, until):
             return False
-        await self._session.execute(update(PostRow).where(PostRow.id == post_id).values(skipped=reason[:500]))
-        return True
+        return await _write(self._session, _SKIP, digest_id, fence, post_id=post_id, reason=reason[:500]) > 0
 
     async def slot(self, post_id: int) -> str | None:
         """The message recorded for an entry now (None: nobody has recorded one yet)."""
@@ -402,3 +464,18 @@ class PostRepository:
         if len(chunks) > 1:
             rows.sort(key=lambda row: (row.day, row.channel_id))
         return posting_records(rows)
+
+
+async def _write(session: AsyncSession, statement: Any, digest_id: int, fence: int, **values: Any) -> int:
+    """Run one fenced write on the session's connection; how many rows it changed (0: the fence is lost)."""
+    connection = await session.connection()
+    result = await connection.execute(statement, {"b_digest": digest_id, "b_fence": fence, **values})
+    return int(result.rowcount or 0)
+
+
+async def _why_not(session: AsyncSession, digest_id: int, fence: int) -> Recorded:
+    """Why a fenced record wrote nothing: the fence is lost, or the slot holds another message. (A fence once lost
+    stays lost, so a slot taken and then a takeover reads as "fence-lost": the safer of the two.)"""
+    connection = await session.connection()
+    held = (await connection.execute(_FENCE_CHECK, {"b_digest": digest_id, "b_fence": fence})).first()
+    return "taken" if held is not None else "fence-lost"
