@@ -444,9 +444,15 @@ class Digests(Protocol):
 
     async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool: ...
 
-    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+    async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:
+        """`renew` when `until` is given, else True: the write that follows checks the fence."""
+        ...
 
-    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded: ...
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool: ...
+
+    async def record_header(
+        self, digest_id: int, fence: int, message_id: str, *, until: datetime | None
+    ) -> Recorded: ...
 
     async def header_of(self, digest_id: int) -> tuple[str | None, str]: ...
 
@@ -466,13 +472,25 @@ class Posts(Protocol):
 
     async def planned(self, digest_id: int) -> list[PlannedPost]: ...
 
-    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+    async def intend(
+        self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime | None
+    ) -> bool: ...
 
     async def record(
-        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
-    ) -> Recorded: ...
+        self,
+        post_id: int,
+        digest_id: int,
+        fence: int,
+        message_id: str,
+        *,
+        now: datetime,
+        until: datetime | None,
+        next_id: int | None = None,
+    ) -> Recorded:
+        """With `next_id`, the intent of that entry is written by the same fenced statement."""
+        ...
 
-    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool: ...
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime | None) -> bool: ...
 
     async def slot(self, post_id: int) -> str | None: ...
 
@@ -680,6 +698,11 @@ class UnitOfWork(Protocol):
 
     async def read_only(self) -> None:
         """Declared before the first query by a unit of work that only reads."""
+        ...
+
+    async def one_statement(self) -> None:
+        """Declared before the first query by a unit of work that writes with a single statement (plus reads that
+        only explain its outcome): it runs without BEGIN and COMMIT round trips."""
         ...
 
     async def commit(self) -> None: ...

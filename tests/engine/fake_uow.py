@@ -494,14 +494,17 @@ class FakeDigests(_Repository):
             digest.lease_until = until
         return digest is not None
 
-    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+    async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:
+        return await self.renew(digest_id, fence, until=until) if until is not None else True
+
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
         digest = self._held(digest_id, fence)
         if digest is not None:
-            digest.lease_until, digest.header_intent = until, True
+            digest.lease_until, digest.header_intent = until or digest.lease_until, True
         return digest is not None
 
-    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded:
-        if not await self.renew(digest_id, fence, until=until):
+    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime | None) -> Recorded:
+        if not await self.renewed(digest_id, fence, until) or self._held(digest_id, fence) is None:
             return "fence-lost"
         digest = self._t.digests[digest_id]
         if digest.header_message_id is not None:
@@ -562,25 +565,38 @@ class FakePosts(_Repository):
             for i, p in sorted(mine, key=lambda item: item[1].entry.rank)
         ]
 
-    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
-        if not await FakeDigests(self._uow).renew(digest_id, fence, until=until):
+    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
+        digests = FakeDigests(self._uow)
+        if not await digests.renewed(digest_id, fence, until) or digests._held(digest_id, fence) is None:
             return False
         self._t.posts[post_id].intent = True
         return True
 
     async def record(
-        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
+        self,
+        post_id: int,
+        digest_id: int,
+        fence: int,
+        message_id: str,
+        *,
+        now: datetime,
+        until: datetime | None,
+        next_id: int | None = None,
     ) -> Recorded:
-        if not await FakeDigests(self._uow).renew(digest_id, fence, until=until):
+        digests = FakeDigests(self._uow)
+        if not await digests.renewed(digest_id, fence, until) or digests._held(digest_id, fence) is None:
             return "fence-lost"
+        if next_id is not None:
+            self._t.posts[next_id].intent = True
         post = self._t.posts[post_id]
         if post.message_id is not None:
             return "taken"
         post.message_id, post.posted_at = message_id[:64], now
         return "recorded"
 
-    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool:
-        if not await FakeDigests(self._uow).renew(digest_id, fence, until=until):
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime | None) -> bool:
+        digests = FakeDigests(self._uow)
+        if not await digests.renewed(digest_id, fence, until) or digests._held(digest_id, fence) is None:
             return False
         self._t.posts[post_id].skipped = reason[:500]
         return True
@@ -953,6 +969,9 @@ class FakeUnitOfWork:
         self.tables = Tables()  # what was not committed is gone
 
     async def read_only(self) -> None:
+        return None
+
+    async def one_statement(self) -> None:
         return None
 
     async def commit(self) -> None:
