@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import CursorResult, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -89,6 +89,8 @@ def _insert(session: AsyncSession, table: Table) -> Any:
 def insert_for(dialect: str, table: Table) -> Any:
     """A dialect-specific INSERT (it has `on_conflict_do_nothing` / `on_conflict_do_update`)."""
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded on PostgreSQL only (its dialect is, there, anyway)
+
         return postgresql.insert(table)
     if dialect == "sqlite":
         return sqlite.insert(table)
@@ -138,6 +140,8 @@ def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement
     """`column IN (:name)` for a list bound at execution: one array parameter on PostgreSQL (`= ANY(:name)`, the
     statement text never changes), an expanding IN list on SQLite."""
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
 

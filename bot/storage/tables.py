@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Constraint,
     Date,
     Float,
     ForeignKey,
@@ -22,7 +23,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.storage.dialect import BigId, UTCDateTime
@@ -36,6 +39,12 @@ NAMING = {
     "pk": "pk_%(table_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
+
+
+INCLUDE = "postgresql_include"
+"""Covering columns of an index or unique constraint (PostgreSQL's `INCLUDE (…)`), kept in the item's `info` and
+given to it as the `postgresql_include` option only when it is created on PostgreSQL (`_covering_on_postgresql`):
+passed as a keyword here, the option would load SQLAlchemy's PostgreSQL dialect in every process, SQLite's too."""
 
 
 class Base(DeclarativeBase):
@@ -129,8 +138,8 @@ class PostRow(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "message_id"),
         UniqueConstraint("digest_id", "rank"),
-        Index(None, "channel_id", "paper_id", postgresql_include=["version"]),
-        Index(None, "paper_id", postgresql_include=["channel_id", "digest_id", "message_id"]),
+        Index(None, "channel_id", "paper_id", info={INCLUDE: ["version"]}),
+        Index(None, "paper_id", info={INCLUDE: ["channel_id", "digest_id", "message_id"]}),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -157,7 +166,7 @@ class VoteRow(Base):
 
     __tablename__ = "votes"
     __table_args__ = (
-        UniqueConstraint("channel_id", "paper_id", "user_id", postgresql_include=["value"]),
+        UniqueConstraint("channel_id", "paper_id", "user_id", info={INCLUDE: ["value"]}),
         Index(None, "paper_id", "value"),
     )
 
@@ -206,8 +215,23 @@ class SummaryVoteRow(Base):
     value: Mapped[int] = mapped_column(SmallInteger)
 
 
+def _covering_on_postgresql(table: Table, connection: Connection, **_: Any) -> None:
+    """Before `table` is created on PostgreSQL, its items' `INCLUDE` columns become their `postgresql_include`."""
+    if connection.dialect.name != "postgresql":
+        return
+    items: list[Index | Constraint] = [*table.indexes, *table.constraints]
+    for item in items:
+        columns = item.info.get(INCLUDE)
+        if columns is not None:
+            item.dialect_kwargs[INCLUDE] = columns
+
+
 def table_of(row: type[Base]) -> Table:
     """A mapped class's Core table, typed as one (SQLAlchemy types `__table__` as any FROM clause)."""
     table = row.__table__
     assert isinstance(table, Table)
     return table
+
+
+for _covered in (PostRow, VoteRow):
+    event.listen(table_of(_covered), "before_create", _covering_on_postgresql)
