@@ -66,6 +66,8 @@ def test_paper_for_a_stored_paper_loads_no_network_library(tmp_path: Path) -> No
     modules = {name.split(".")[0] for name in dotted}
     assert json.loads(said)["id"] == "2010.00577"
     assert "sqlalchemy.dialects.sqlite" in dotted and "sqlalchemy.dialects.postgresql" not in dotted
+    assert "bot.storage.papers" in dotted  # the storage it reads; not the polls', threads' or pages' tables
+    assert not dotted & {"bot.storage.polls", "bot.storage.threads", "bot.storage.pages"}
     assert not modules & {"aiohttp", "arxiv", "feedparser", "alembic", "prometheus_client", "apscheduler"}
     assert not modules & {"rich", "discord", "slack_bolt", "slack_sdk", "requests"}
     assert "sqlalchemy" in modules  # the probe sees what a command needs
