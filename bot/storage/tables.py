@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Constraint,
     Date,
     Float,
     ForeignKey,
@@ -25,10 +24,9 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.storage.dialect import BigId, UTCDateTime
+from bot.storage.dialect import INCLUDE, BigId, UTCDateTime, covering_on_postgresql
 
 Timestamp = UTCDateTime()
 
@@ -39,12 +37,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
-
-
-INCLUDE = "postgresql_include"
-"""Covering columns of an index or unique constraint (PostgreSQL's `INCLUDE (…)`), kept in the item's `info` and
-given to it as the `postgresql_include` option only when it is created on PostgreSQL (`_covering_on_postgresql`):
-passed as a keyword here, the option would load SQLAlchemy's PostgreSQL dialect in every process, SQLite's too."""
 
 
 class Base(DeclarativeBase):
@@ -215,17 +207,6 @@ class SummaryVoteRow(Base):
     value: Mapped[int] = mapped_column(SmallInteger)
 
 
-def _covering_on_postgresql(table: Table, connection: Connection, **_: Any) -> None:
-    """Before `table` is created on PostgreSQL, its items' `INCLUDE` columns become their `postgresql_include`."""
-    if connection.dialect.name != "postgresql":
-        return
-    items: list[Index | Constraint] = [*table.indexes, *table.constraints]
-    for item in items:
-        columns = item.info.get(INCLUDE)
-        if columns is not None:
-            item.dialect_kwargs[INCLUDE] = columns
-
-
 def table_of(row: type[Base]) -> Table:
     """A mapped class's Core table, typed as one (SQLAlchemy types `__table__` as any FROM clause)."""
     table = row.__table__
@@ -234,4 +215,4 @@ def table_of(row: type[Base]) -> Table:
 
 
 for _covered in (PostRow, VoteRow):
-    event.listen(table_of(_covered), "before_create", _covering_on_postgresql)
+    event.listen(table_of(_covered), "before_create", covering_on_postgresql)
