@@ -20,8 +20,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hotpapers demo
 
+# Bytecode compiled first: the e2e tests start many `hotpapers` processes, which then need not compile bot/ each
+# (PYTHONDONTWRITEBYTECODE keeps them from writing it). The tests are spread over one pytest-xdist worker per core,
+# each taking the next test when it is free (the slow chaos and e2e tests do not hold up a queue).
 test: typecheck
-	$(BIN)/python -m pytest -q --cov=bot --cov=adapters --cov-report=term:skip-covered
+	$(BIN)/python -m compileall -q bot adapters
+	$(BIN)/python -m pytest -q -n auto --dist worksteal --cov=bot --cov=adapters --cov-report=term:skip-covered
 
 lint: typecheck
 	$(BIN)/ruff check bot adapters tests bench

@@ -95,7 +95,8 @@ async def run(context: BenchContext) -> list[Result]:
         say(f"  bare import of {', '.join(PAPER_LIBRARIES)}: {libraries * 1000:.0f} ms ({libraries / floor:.1f}×)")
         results = []
         for label, seconds in medians.items():
-            say(f"  hotpapers {label}: {seconds * 1000:.0f} ms")
+            against_floor = f", {seconds / libraries:.2f}× the bare import" if label.startswith("paper") else ""
+            say(f"  hotpapers {label}: {seconds * 1000:.0f} ms ({seconds / floor:.1f}× python -c pass{against_floor})")
             results.append(
                 Result(
                     f"hotpapers {label}",
@@ -119,7 +120,9 @@ async def run(context: BenchContext) -> list[Result]:
                 informational=True,
                 notes=(
                     f"the floor of this stack: importing {', '.join(PAPER_LIBRARIES)} alone is "
-                    f"{libraries / floor:.1f}× `python -c pass`",
+                    f"{libraries / floor:.1f}× `python -c pass`; `paper` is "
+                    f"{medians[f'paper {PAPER}'] / floor:.1f}× `python -c pass`, "
+                    f"{medians[f'paper {PAPER}'] / libraries:.2f}× the floor",
                 ),
                 baseline=libraries * 1000,
                 baseline_name="bare import of its libraries",

@@ -37,7 +37,14 @@ class Database:
     schema: str | None = None
 
 
+_PG_REACHED = False
+
+
 async def _pg_reachable() -> str | None:
+    """None once PostgreSQL has answered in this process (asked again until then), else why not."""
+    global _PG_REACHED
+    if _PG_REACHED:
+        return None
     import asyncpg
 
     try:
@@ -45,6 +52,7 @@ async def _pg_reachable() -> str | None:
     except (OSError, asyncpg.PostgresError) as error:
         return f"PostgreSQL at {PG_URL} unreachable: {error}"
     await connection.close()
+    _PG_REACHED = True
     return None
 
 

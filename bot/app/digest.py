@@ -10,7 +10,8 @@
   is sent again, and so is every intent a resumed or taken-over digest inherits (`_reconcile`): a message that
   exists is adopted, extra copies that nobody recorded are deleted.
 - A holder that lost its fence records nothing. It deletes its own copy only once the new holder has recorded
-  another message for the same key — the one case where that copy is provably an extra nobody will adopt.
+  another message for the same key — the one case where that copy is provably an extra nobody will adopt. If that
+  record is late (the new holder stalled too), the new holder's last look-up before it finishes removes the copy.
 - Transient platform errors are retried with backoff, the lease kept renewed, until the channel's day is over.
   Permanent ones end one entry (skipped), or the run with the channel or workspace to pause (the service does).
 """
@@ -165,6 +166,8 @@ class DigestPoster:
                         await self._reconcile(run, [])
                     if run.header_message_id is None:
                         await self._header(run, text)
+                    if claim.outcome == "resumed":
+                        await self._sweep(run)
                     await self._fenced(
                         run, lambda uow, _: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now())
                     )
@@ -193,6 +196,8 @@ class DigestPoster:
             if run.header_message_id is None:
                 await self._header(run, digest.header)
             await self._entries(run, planned, digest)
+            if run.claim.outcome == "resumed":
+                await self._sweep(run)
             await self._fenced(run, lambda uow, _: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now()))
         except Undeliverable as error:
             if error.scope == "message":  # only a header refused for good gets here: nothing sensible remains
@@ -363,6 +368,14 @@ class DigestPoster:
             now_planned.append(replace(post, message_id=message_id))
         adopted = {p.post_id: p for p in now_planned}
         return [adopted.get(p.post_id, p) for p in planned]
+
+    async def _sweep(self, run: _Run) -> None:
+        """Before a taken-over digest is finished, look its keys up once more and delete the copies nobody recorded.
+        A holder that lost the claim may still be out there: its copy can land after this run's reconciliation,
+        while this run is itself delayed (a second stall, a slow platform), and it stops waiting for the entry's
+        record after one lease, leaving the copy. This last look finds it; one `find` per takeover, none otherwise
+        (a digest never taken over has no other holder)."""
+        await self._reconcile(run, await self._read(lambda uow: uow.posts.planned(run.digest_id)))
 
     async def _settle_post(self, run: _Run, key: PostKey, post: PlannedPost, copies: list[str]) -> str | None:
         """`_settle` for one planned entry."""

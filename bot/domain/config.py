@@ -24,7 +24,15 @@ LLM_KEY_ENV = "HOTPAPERS_LLM_API_KEY"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A config model, built (its validator compiled) when something first validates with it: a whole file is
+    validated by `Config`'s validator, which holds every section's, so no section needs one of its own there."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+def _absent() -> Any:
+    """The default of a section the file leaves out: an empty table, validated by `Config`'s own validator."""
+    return Field(default_factory=dict, validate_default=True)
 
 
 class DatabaseConfig(_Section):
@@ -113,23 +121,24 @@ class JournalClubConfig(_Section):
     """How many days back "the week's papers" reach: posted in the channel's digests or voted on there."""
 
 
-DEFAULT_SIGNALS: dict[str, SignalConfig] = {
-    "hf": SignalConfig(base_url="https://huggingface.co/api", weight=1.0),
-    "hn": SignalConfig(base_url="https://hn.algolia.com/api/v1", weight=0.7),
-    "bluesky": SignalConfig(enabled=False, base_url="https://bsky.social/xrpc", weight=0.7),
-    "s2": SignalConfig(enabled=False, base_url="https://api.semanticscholar.org/graph/v1", weight=0.3),
+DEFAULT_SIGNALS: dict[str, dict[str, Any]] = {
+    "hf": {"base_url": "https://huggingface.co/api", "weight": 1.0},
+    "hn": {"base_url": "https://hn.algolia.com/api/v1", "weight": 0.7},
+    "bluesky": {"enabled": False, "base_url": "https://bsky.social/xrpc", "weight": 0.7},
+    "s2": {"enabled": False, "base_url": "https://api.semanticscholar.org/graph/v1", "weight": 0.3},
 }
+"""Each source's `[signals.NAME]` defaults (over SignalConfig's own)."""
 
 
 class Config(_Section):
-    database: DatabaseConfig = DatabaseConfig()
-    arxiv: ArxivConfig = ArxivConfig()
-    ranking: RankingConfig = RankingConfig()
-    digest: DigestConfig = DigestConfig()
-    summaries: SummariesConfig = SummariesConfig()
-    signals: dict[str, SignalConfig] = Field(default_factory=lambda: dict(DEFAULT_SIGNALS), validate_default=True)
+    database: DatabaseConfig = _absent()
+    arxiv: ArxivConfig = _absent()
+    ranking: RankingConfig = _absent()
+    digest: DigestConfig = _absent()
+    summaries: SummariesConfig = _absent()
+    signals: dict[str, SignalConfig] = _absent()
     """Sources not named in the file keep their defaults (DEFAULT_SIGNALS); `enabled = false` turns one off."""
-    llm: LLMConfig = LLMConfig()
+    llm: LLMConfig = _absent()
     scheduler: dict[str, Any] = {}
     health: dict[str, Any] = {}
     logging: dict[str, Any] = {}
@@ -138,14 +147,14 @@ class Config(_Section):
     console: dict[str, Any] = {}
     web: dict[str, Any] = {}
     """The channel pages (issue 20); validated by `bot.domain.web_settings.WebSettings`."""
-    journal_club: JournalClubConfig = JournalClubConfig()
+    journal_club: JournalClubConfig = _absent()
 
     @field_validator("signals", mode="before")
     @classmethod
     def _with_default_signals(cls, given: Any) -> Any:
         if not isinstance(given, dict):
             return given
-        merged: dict[str, Any] = {name: cfg.model_dump() for name, cfg in DEFAULT_SIGNALS.items()}
+        merged: dict[str, Any] = {name: dict(defaults) for name, defaults in DEFAULT_SIGNALS.items()}
         for name, section in given.items():
             merged[name] = {**merged.get(name, {}), **section} if isinstance(section, dict) else section
         return merged

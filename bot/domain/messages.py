@@ -248,8 +248,9 @@ def message_reference(message_id: str) -> str:
 def roundup_result(state: str, roundup: Roundup) -> str:
     """What `/roundup` (the console) and the CLI say after posting."""
     span = f"the week ending {roundup.last_day:%a %Y-%m-%d}"
+    papers = f"{len(roundup.entries)} paper" + ("" if len(roundup.entries) == 1 else "s")
     return {
-        "posted": f"Posted the roundup of {span} ({len(roundup.entries)} papers).",
+        "posted": f"Posted the roundup of {span} ({papers}).",
         "done-before": f"The roundup of {span} was already posted here.",
         "held-elsewhere": f"Another process is posting the roundup of {span}.",
         "quiet": f"No votes and no discussion in {span}: nothing posted (roundup_empty=yes posts one line).",

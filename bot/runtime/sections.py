@@ -20,7 +20,7 @@ class ConsoleSettings(BaseModel):
     `log` is the console's posts log ("" for none), where a resumed `digest --post` or a replica finds what was
     already posted."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when a [console] table is read
 
     enabled: bool = False
     log: str = "hotpapers-console.jsonl"

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, bindparam, func, select, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, Signal, Summary, VoteTally
@@ -46,6 +45,8 @@ _CHANNELS = table_of(ChannelRow)
 def _summary_and_posting_arrays(dialect: str, *, last: int | None = None) -> tuple[Any, Any]:
     """Summaries and postings of `:ids`, each as one row of arrays kept in its order (PostgreSQL); with `last`, only
     the most recent postings (the rest is counted, not read)."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by  # PostgreSQL's dialect: not loaded on SQLite
+
     shown = shown_summaries(dialect).subquery()
     summaries = select(*(func.array_agg(aggregate_order_by(c, shown.c.id)) for c in shown.c)).subquery()
     posted = (postings_select(dialect) if last is None else _recent_postings(last)).subquery()
@@ -81,6 +82,8 @@ def _summaries_and_postings(dialect: str) -> Select[Any]:
 def _paper_view(dialect: str, *, in_channel: bool) -> Select[Any]:
     """One paper (`:paper_id`, also in `:ids`), its latest signal per source, its votes — in the channel named by
     `:platform`/`:workspace`/`:channel`, or everywhere — its summaries and its postings, as one row (PostgreSQL)."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
+
     paper_id: BindParameter[str] = bindparam("paper_id")
     paper = select(_PAPERS).where(_PAPERS.c.id == paper_id).subquery()
     signal = _SIGNALS.c

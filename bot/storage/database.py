@@ -180,10 +180,13 @@ def _create_head(connection: Connection) -> None:
     from sqlalchemy import Column, Index, MetaData, PrimaryKeyConstraint, String, Table
 
     from bot.storage.pages import ChannelPageRow
+    from bot.storage.polls import PollRow
     from bot.storage.slack_tables import slack_tables
     from bot.storage.tables import NAMING, Base
+    from bot.storage.threads import ThreadReplyRow
 
-    assert ChannelPageRow.metadata is Base.metadata  # importing it put its table in the one metadata
+    for row in (ChannelPageRow, PollRow, ThreadReplyRow):  # modules loaded on first use: importing them here puts
+        assert row.metadata is Base.metadata  # their tables (the poll votes and threads too) in the one metadata
     Base.metadata.create_all(connection)
     slack = MetaData(naming_convention=NAMING)  # as Alembic's op.create_table names constraints (target metadata)
     for name, (columns, indexed) in slack_tables().items():

@@ -11,8 +11,10 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Constraint,
     DateTime,
     FromClause,
+    Index,
     Integer,
     Table,
     any_,
@@ -21,8 +23,8 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, Dialect, Result
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import ColumnCollection
@@ -49,6 +51,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+INCLUDE = "postgresql_include"
+"""Covering columns of an index or unique constraint (PostgreSQL's `INCLUDE (…)`), kept in the item's `info` and
+given to it as the `postgresql_include` option only when it is created on PostgreSQL (`covering_on_postgresql`):
+passed as a keyword in `tables.py`, the option would load SQLAlchemy's PostgreSQL dialect in every process."""
+
+
+def covering_on_postgresql(table: Table, connection: Connection, **_: Any) -> None:
+    """A `before_create` listener: on PostgreSQL, the `INCLUDE` columns in `table`'s items' `info` become their
+    `postgresql_include` (the dialect is loaded there anyway); SQLite creates the items without them."""
+    if connection.dialect.name != "postgresql":
+        return
+    items: list[Index | Constraint] = [*table.indexes, *table.constraints]
+    for item in items:
+        columns = item.info.get(INCLUDE)
+        if columns is not None:
+            item.dialect_kwargs[INCLUDE] = columns
 
 
 def engine_options(url: str, *, pool_size: int, schema: str | None) -> dict[str, Any]:
@@ -89,6 +109,8 @@ def _insert(session: AsyncSession, table: Table) -> Any:
 def insert_for(dialect: str, table: Table) -> Any:
     """A dialect-specific INSERT (it has `on_conflict_do_nothing` / `on_conflict_do_update`)."""
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded on PostgreSQL only (its dialect is, there, anyway)
+
         return postgresql.insert(table)
     if dialect == "sqlite":
         return sqlite.insert(table)
@@ -138,6 +160,8 @@ def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement
     """`column IN (:name)` for a list bound at execution: one array parameter on PostgreSQL (`= ANY(:name)`, the
     statement text never changes), an expanding IN list on SQLite."""
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
 

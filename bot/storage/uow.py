@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,15 +14,17 @@ from bot.storage.changes import Changes
 from bot.storage.channels import ChannelRepository
 from bot.storage.digests import DigestRepository
 from bot.storage.events import EventRepository
-from bot.storage.pages import ChannelPageRepository
 from bot.storage.papers import PaperRepository
-from bot.storage.polls import PollRepository
 from bot.storage.posts import PostRepository
 from bot.storage.signals import SignalRepository
 from bot.storage.summaries import SummaryRepository
-from bot.storage.threads import ThreadRepository
 from bot.storage.vote_batch import VoteBatchRepository
 from bot.storage.votes import VoteRepository
+
+if TYPE_CHECKING:  # each loaded (with its tables' mapping) by the first unit of work that uses it
+    from bot.storage.pages import ChannelPageRepository
+    from bot.storage.polls import PollRepository
+    from bot.storage.threads import ThreadRepository
 
 
 class UnitOfWork:
@@ -37,16 +40,13 @@ class UnitOfWork:
     posts: PostRepository
     vote_batch: VoteBatchRepository
     card_parts: CardPartsRepository
-    pages: ChannelPageRepository
-    """The channel's public page (issue 20, `bot/web`)."""
-    threads: ThreadRepository
-    """Discussion threads and who replied in them (issue 18)."""
-    polls: PollRepository
-    """Journal-club polls (issue 19, `bot/app/journal_club.py`)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self._pages: ChannelPageRepository | None = None
+        self._threads: ThreadRepository | None = None
+        self._polls: PollRepository | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         session = self._session = self._sessions()
@@ -68,10 +68,39 @@ class UnitOfWork:
             channels=self.channels,
             votes=self.votes,
         )
-        self.pages = ChannelPageRepository(session)
-        self.threads = ThreadRepository(session)
-        self.polls = PollRepository(session)
+        self._pages = self._threads = self._polls = None
         return self
+
+    @property
+    def pages(self) -> ChannelPageRepository:
+        """The channel's public page (issue 20, `bot/web`)."""
+        if self._pages is None:
+            from bot.storage.pages import ChannelPageRepository
+
+            self._pages = ChannelPageRepository(self._open())
+        return self._pages
+
+    @property
+    def threads(self) -> ThreadRepository:
+        """Discussion threads and who replied in them (issue 18)."""
+        if self._threads is None:
+            from bot.storage.threads import ThreadRepository
+
+            self._threads = ThreadRepository(self._open())
+        return self._threads
+
+    @property
+    def polls(self) -> PollRepository:
+        """Journal-club polls (issue 19, `bot/app/journal_club.py`)."""
+        if self._polls is None:
+            from bot.storage.polls import PollRepository
+
+            self._polls = PollRepository(self._open())
+        return self._polls
+
+    def _open(self) -> AsyncSession:
+        assert self._session is not None, "repositories live inside `async with uow:`"
+        return self._session
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None

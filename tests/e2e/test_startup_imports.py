@@ -30,10 +30,17 @@ print(json.dumps({"modules": sorted(sys.modules), "said": out.getvalue()}))
 """
 
 
-def loaded_by(*args: str) -> tuple[set[str], str]:
+def modules_loaded_by(*args: str) -> tuple[set[str], str]:
+    """Every module `hotpapers ARGS` had loaded when it ended (dotted names), and what it printed."""
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True, timeout=60)
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    return {name.split(".")[0] for name in found["modules"]}, found["said"]
+    return set(found["modules"]), found["said"]
+
+
+def loaded_by(*args: str) -> tuple[set[str], str]:
+    """The top-level packages `hotpapers ARGS` loaded, and what it printed."""
+    modules, said = modules_loaded_by(*args)
+    return {name.split(".")[0] for name in modules}, said
 
 
 @pytest.mark.parametrize("args", [["--help"], ["paper", "--help"], ["digest", "--help"]])
@@ -55,8 +62,12 @@ def test_paper_for_a_stored_paper_loads_no_network_library(tmp_path: Path) -> No
         "[signals.hf]\nenabled = false\n[signals.hn]\nenabled = false\n"
     )
     loaded_by("--config", str(config), "sample", "load")
-    modules, said = loaded_by("--config", str(config), "paper", "2010.00577", "--json")
+    dotted, said = modules_loaded_by("--config", str(config), "paper", "2010.00577", "--json")
+    modules = {name.split(".")[0] for name in dotted}
     assert json.loads(said)["id"] == "2010.00577"
+    assert "sqlalchemy.dialects.sqlite" in dotted and "sqlalchemy.dialects.postgresql" not in dotted
+    assert "bot.storage.papers" in dotted  # the storage it reads; not the polls', threads' or pages' tables
+    assert not dotted & {"bot.storage.polls", "bot.storage.threads", "bot.storage.pages"}
     assert not modules & {"aiohttp", "arxiv", "feedparser", "alembic", "prometheus_client", "apscheduler"}
     assert not modules & {"rich", "discord", "slack_bolt", "slack_sdk", "requests"}
     assert "sqlalchemy" in modules  # the probe sees what a command needs

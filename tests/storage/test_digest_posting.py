@@ -164,6 +164,34 @@ async def test_a_stalled_holder_that_lost_its_claim_records_nothing_and_removes_
     await _recorded_ids_are_the_visible_ones(second, taker)
 
 
+async def test_a_late_copy_left_while_the_new_holder_was_stalled_too_is_removed_when_it_finishes(
+    make_app: MakeApp, clock: FrozenClock
+) -> None:
+    """Two stalls in a row: the old holder's late copy lands while the new holder is itself frozen mid-send, so the
+    old one gives up waiting for a record and leaves its copy; the new holder, having taken over, looks its keys
+    up again before it finishes and removes the copy nobody recorded."""
+    first = await make_app(sample=True, config=FAST)
+    second = await make_app(config=FAST)
+    stalled = RecordingPublisher(pause_after=1)  # frozen in the middle of the second message
+    running = asyncio.create_task(first.service.post_digest(CHANNEL, SAMPLE_DAY, stalled))
+    await asyncio.wait_for(stalled.paused.wait(), 10)
+    clock.advance(seconds=61)
+    taker = RecordingPublisher(world=stalled.world, pause_after=0)  # frozen too, in its first message (rank 2)
+    taking = asyncio.create_task(second.service.post_digest(CHANNEL, SAMPLE_DAY, taker))
+    await asyncio.wait_for(taker.paused.wait(), 10)
+    stalled.resume.set()  # the old holder's copy of rank 2 lands; nobody has recorded rank 2 yet
+    with pytest.raises(ClaimLost):
+        await asyncio.wait_for(running, 10)
+    world = stalled.world
+    assert world.deletes == 0  # it waited a lease for a record that did not come, and left its copy
+    taker.resume.set()
+    taken = await asyncio.wait_for(taking, 10)
+    assert taken.state == "resumed" and [e.rank for e in taker.published] == [2, 3, 4, 5]
+    assert world.deletes == 1  # the finishing holder found the extra copy by its key
+    assert set(world.copies(CHANNEL).values()) == {1} and len(world.copies(CHANNEL)) == 6
+    await _recorded_ids_are_the_visible_ones(second, taker)
+
+
 async def test_a_takeover_adopts_the_copy_a_stalled_holder_got_out(make_app: MakeApp, clock: FrozenClock) -> None:
     first = await make_app(sample=True, config=FAST)
     second = await make_app(config=FAST)

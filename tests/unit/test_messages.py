@@ -3,13 +3,23 @@ them)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.domain import messages
 from bot.domain.errors import BadInput, ConfigError, NotFound, PermissionDenied, UpstreamUnavailable
-from bot.domain.model import ChannelSettings, Paper, PaperCard, Pause, Summary, VoteTally
+from bot.domain.model import (
+    ChannelRef,
+    ChannelSettings,
+    Paper,
+    PaperCard,
+    Pause,
+    Roundup,
+    RoundupEntry,
+    Summary,
+    VoteTally,
+)
 
 WHEN = datetime(2020, 10, 1, tzinfo=UTC)
 
@@ -87,3 +97,13 @@ def test_the_thanks_for_a_summary_names_the_paper_and_where_people_vote_by_numbe
 
 def test_a_summary_author_is_kept_under_the_key_forget_user_deletes() -> None:
     assert messages.summary_author("slack", "U1") == "slack:U1"
+
+
+def test_a_roundup_counts_its_papers_in_words() -> None:
+    lab = ChannelRef("console", "local", "lab")
+    one = card(Summary("s", "extractive", datetime(2020, 11, 6, tzinfo=UTC)))
+    entries = (RoundupEntry(1, one, 2, 1, "m1"),)
+    week = Roundup(lab, date(2020, 11, 1), date(2020, 11, 7), entries)
+    assert messages.roundup_result("posted", week).endswith("(1 paper).")
+    two = Roundup(lab, week.first_day, week.last_day, entries * 2)
+    assert messages.roundup_result("posted", two).endswith("(2 papers).")

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -26,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.server import SlackServer
 from adapters.slack.settings import Secrets, Settings
-from bot.domain.model import Paper, PaperCard, Summary, VoteTally
+from bot.domain.model import PaperCard
 from bot.domain.ports import ChatService
+from tests.fakes.cards import card as any_card
 from tests.fakes.chat_service import ForwardingService
 from tests.fakes.slack_server import WAIT, FakeSlack
 
@@ -181,21 +181,10 @@ def card(
     author: str | None = None,
     why: tuple[str, ...] = (),
 ) -> PaperCard:
-    """A PaperCard built from (possibly hostile) strings, for renderer tests."""
-    when = datetime(2020, 10, 1, tzinfo=UTC)
-    paper = Paper(
-        id="2010.00577",
-        version=2,
-        title=title,
-        authors=authors,
-        abstract=abstract,
-        categories=("cs.LG",),
-        primary_category="cs.LG",
-        published=when,
-        updated=when,
+    """A card from (possibly hostile) strings, for renderer tests: tests.fakes.cards with these defaults."""
+    return any_card(
+        title=title, abstract=abstract, authors=authors, summary=summary, author=author, why=why, categories=("cs.LG",)
     )
-    source = "community" if author else "extractive"
-    return PaperCard(paper, Summary(summary, source, when, author=author), votes=VoteTally(3, 1), why=why)
 
 
 def with_roles(fake: FakeSlack) -> None:
