@@ -141,7 +141,7 @@ async def post(context: BenchContext, calls: int) -> str:
     await recreate_schema(context.url, schema)
     app = await context.app(schema=schema, now=fanout.NOW)
     try:
-        await fanout._prepare(app.service, channels)
+        await fanout._prepare(app, channels)
         publisher = RecordingPublisher("discord")
         profile = cProfile.Profile()
         started, cpu = time.perf_counter(), time.process_time()

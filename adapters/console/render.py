@@ -46,8 +46,9 @@ def paper_panel(card: PaperCard, *, rank: int | None = None, abstract: bool = Tr
         Text(f"Votes: {votes_line(card.votes)}   score {card.score:.2f}", style="dim"),
     ]
     if card.posted:
-        where = ", ".join(f"{p.channel.name or p.channel.channel} on {p.day}" for p in card.posted[:3])
-        body.append(Text(f"Posted in {where}", style="dim"))
+        where = ", ".join(f"{p.channel.name or p.channel.channel} on {p.day}" for p in card.posted[-3:])
+        more = card.posted_count - min(len(card.posted), 3)
+        body.append(Text(f"Posted in {where}" + (f" and {more} more" if more > 0 else ""), style="dim"))
     if discussed_line(card.discussed):
         body.append(Text(sentence(discussed_line(card.discussed)), style="dim"))
     return Panel(Group(*body), title=title, title_align="left", expand=True)

@@ -29,7 +29,7 @@ from adapters.slack.errors import bolt_error
 from adapters.slack.events import ReactionVotes, ThreadReplies
 from adapters.slack.installs import InstalledTokens, StaticTokens, Tokens
 from adapters.slack.journal_club import JournalClub
-from adapters.slack.publisher import SlackPublisher
+from adapters.slack.publisher import ChannelPacer, SlackPublisher
 from adapters.slack.settings import Secrets, Settings
 from adapters.slack.uninstalls import Uninstalls
 
@@ -108,7 +108,8 @@ async def build_app(
     bolt.error(bolt_error)
     Uninstalls(service, tokens).register(bolt)
     SlashCommands(service, settings, summary_max_chars=summary_max_chars).register(bolt)
-    publisher = SlackPublisher(client, tokens.token)
+    pacer = ChannelPacer(settings.post_burst, settings.posts_per_second)
+    publisher = SlackPublisher(client, tokens.token, pacer=pacer)
     CardActions(service, summary_wait_seconds=settings.summary_wait_seconds, publisher=publisher).register(bolt)
     ReactionVotes(service, settings).register(bolt)
     ThreadReplies(service).register(bolt)

@@ -8,9 +8,14 @@ Slack has no idempotency key of its own, so that is how a resumed digest finds w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
-from collections.abc import Awaitable, Callable, Collection
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -65,13 +70,73 @@ _WORKSPACE = {
 _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
+@dataclass
+class _Bucket:
+    level: float
+    since: float
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class ChannelPacer:
+    """chat.postMessage at Slack's pace for each channel: `burst` messages at once, then `per_second` (Slack: "1 per
+    second per channel, short bursts allowed"), so Slack never answers `ratelimited` — which slack_sdk would sleep
+    out with up to a second of random jitter on top of Retry-After, leaving a busy channel well below its rate. A
+    token bucket per channel; posts to one channel take turns, posts to different channels do not wait for each
+    other. The refill counts from each post's *answer*: Slack saw the post somewhere between its sending and its
+    answer, so however unevenly the network or a busy event loop delays two posts, the next one never reaches Slack
+    early. Clock and sleep are injectable so tests need not wait."""
+
+    def __init__(
+        self,
+        burst: int = 3,
+        per_second: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if burst < 1 or per_second <= 0:
+            raise ValueError("burst must be >= 1 and per_second > 0")
+        self.burst, self.per_second = burst, per_second
+        self._clock, self._sleep = clock, sleep
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    @asynccontextmanager
+    async def turn(self, channel: ChannelRef) -> AsyncIterator[None]:
+        """`async with pacer.turn(channel): <post>` — waits for the channel's next token, holds the turn meanwhile."""
+        key = (channel.workspace, channel.channel)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._forget_full()
+            bucket = self._buckets[key] = _Bucket(float(self.burst), self._clock())
+        async with bucket.turn:
+            level = self._level(bucket)
+            if level < 1.0:
+                await self._sleep((1.0 - level) / self.per_second)
+                level = max(self._level(bucket), 1.0)
+            try:
+                yield
+            finally:
+                bucket.level, bucket.since = level - 1.0, self._clock()
+
+    def _level(self, bucket: _Bucket) -> float:
+        return min(float(self.burst), bucket.level + (self._clock() - bucket.since) * self.per_second)
+
+    def _forget_full(self) -> None:
+        """Keep the table small: a channel whose bucket is full again and idle is as good as a new one."""
+        if len(self._buckets) < 10_000:
+            return
+        for key, bucket in list(self._buckets.items()):
+            if not bucket.turn.locked() and self._level(bucket) >= self.burst:
+                del self._buckets[key]
+
+
 class SlackPublisher:
     """Implements bot.domain.ports.Publisher. The client carries base URL and retry handlers; tokens come per
-    workspace."""
+    workspace; posts to a channel go at `pacer`'s pace (none: as fast as Slack answers)."""
 
     platform = "slack"
 
-    def __init__(self, client: AsyncWebClient, tokens: TokenLookup) -> None:
+    def __init__(self, client: AsyncWebClient, tokens: TokenLookup, *, pacer: ChannelPacer | None = None) -> None:
         # slack_sdk's connection-error retry re-sends a chat.postMessage that Slack may already have taken (it has
         # no idempotency key): the engine retries instead, after looking the message up by its key.
         self._client = copy.copy(client)
@@ -80,6 +145,7 @@ class SlackPublisher:
         ]
         self._tokens = tokens
         self._permalinks: dict[tuple[str, str], str] = {}
+        self._pacer = pacer
 
     async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         """A plain line (digest header, "no announcements today"), escaped so it cannot mention anyone."""
@@ -164,18 +230,19 @@ class SlackPublisher:
         for message in response.get("messages") or []:
             if (message.get("metadata") or {}).get("event_type") == THREAD_EVENT_TYPE:
                 return message_id
-        await _translated(
-            channel,
-            self._client.chat_postMessage(
-                token=token,
-                channel=channel.channel,
-                thread_ts=message_id,
-                text=fit(clean(opener), 3000),
-                metadata={"event_type": THREAD_EVENT_TYPE, "event_payload": {"parent": message_id}},
-                unfurl_links=False,
-                unfurl_media=False,
-            ),
-        )
+        async with self._turn(channel):  # a reply in a thread counts against the channel's rate as well
+            await _translated(
+                channel,
+                self._client.chat_postMessage(
+                    token=token,
+                    channel=channel.channel,
+                    thread_ts=message_id,
+                    text=fit(clean(opener), 3000),
+                    metadata={"event_type": THREAD_EVENT_TYPE, "event_payload": {"parent": message_id}},
+                    unfurl_links=False,
+                    unfurl_media=False,
+                ),
+            )
         return message_id
 
     async def permalink(self, channel: ChannelRef, message_id: str) -> str:
@@ -243,19 +310,24 @@ class SlackPublisher:
     ) -> PostedMessage:
         token = await self._token(channel)
         metadata = {"event_type": EVENT_TYPE, "event_payload": {"key": str(key)}} if key else None
-        response = await _translated(
-            channel,
-            self._client.chat_postMessage(
-                token=token,
-                channel=channel.channel,
-                text=text,
-                blocks=blocks,
-                metadata=metadata,
-                unfurl_links=False,
-                unfurl_media=False,
-            ),
-        )
+        async with self._turn(channel):
+            response = await _translated(
+                channel,
+                self._client.chat_postMessage(
+                    token=token,
+                    channel=channel.channel,
+                    text=text,
+                    blocks=blocks,
+                    metadata=metadata,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                ),
+            )
         return PostedMessage(channel=channel, message_id=str(response["ts"]))
+
+    def _turn(self, channel: ChannelRef) -> contextlib.AbstractAsyncContextManager[None]:
+        """The channel's next turn at `pacer`'s pace, or at once without a pacer."""
+        return self._pacer.turn(channel) if self._pacer is not None else contextlib.nullcontext()
 
     async def _token(self, channel: ChannelRef) -> str:
         token = await self._tokens(channel.workspace)

@@ -56,6 +56,9 @@ class Settings(BaseModel):
     hot_days: int = Field(default=7, ge=1, le=365)
     hot_limit: int = Field(default=10, ge=1, le=20)
     rate_limit_retries: int = Field(default=3, ge=0, le=10)
+    post_burst: int = Field(default=3, ge=1, le=100)
+    posts_per_second: float = Field(default=1.0, gt=0, le=1000)
+    """Digest messages per channel: `post_burst` at once, then `posts_per_second` (Slack's chat.postMessage pace)."""
     summary_wait_seconds: float = Field(default=2.0, gt=0, lt=3)
 
     @field_validator("up_reactions", "down_reactions")

@@ -159,6 +159,8 @@ class CardData:
 
     summaries: dict[str, list[Summary]]
     posted: dict[str, tuple[PostRecord, ...]]
+    posted_count: dict[str, int] = field(default_factory=dict)
+    """Papers whose `posted` holds only the most recent postings: how many there are in all."""
 
 
 async def card_data(uow: UnitOfWork, papers: Sequence[Paper], *, windows: ReadModel | None = None) -> CardData:
@@ -191,6 +193,7 @@ async def build_cards(
                 rank_score=entry.score,
                 why=entry.why + tuple(unavailable),
                 posted=data.posted.get(entry.paper.id, ()),
+                posted_count=data.posted_count.get(entry.paper.id, len(data.posted.get(entry.paper.id, ()))),
                 unavailable=tuple(unavailable),
             )
         )
@@ -229,7 +232,8 @@ async def paper_inputs(uow: UnitOfWork, paper_id: str, channel: ChannelRef | Non
     view = await uow.card_parts.paper_view(paper_id, channel)
     if view is None:
         return None
-    data = CardData({view.paper.id: view.summaries}, {view.paper.id: tuple(view.postings)})
+    paper_id = view.paper.id
+    data = CardData({paper_id: view.summaries}, {paper_id: tuple(view.postings)}, {paper_id: view.posted_count})
     return PaperInputs(view.paper, view.signals, view.votes, data)
 
 

@@ -1,8 +1,11 @@
 """Posting a digest exactly once on the platform: claim → plan → for each message: intent, send, fenced record.
 
 - The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
-  without the current token, and every record renews the lease in the same transaction.
-- Before each message its intent is committed; the message carries its idempotency key (`PostKey`) inside it.
+  without the current token (it is in the WHERE of every write), and every write renews the lease. No write needs
+  a transaction around it; on PostgreSQL an entry's record (with the next entry's intent and the renewal) is one
+  statement.
+- Before each message its intent is committed — by the previous entry's record, in the same statement, for all
+  but the first; the message carries its idempotency key (`PostKey`) inside it.
   A send whose outcome is unknown (a timeout, a 5xx, a reset) is looked up on the platform by that key before it
   is sent again, and so is every intent a resumed or taken-over digest inherits (`_reconcile`): a message that
   exists is adopted, extra copies that nobody recorded are deleted.
@@ -166,7 +169,7 @@ class DigestPoster:
                     if claim.outcome == "resumed":
                         await self._sweep(run)
                     await self._fenced(
-                        lambda uow, until: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now())
+                        run, lambda uow, _: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now())
                     )
                 except Undeliverable as error:
                     await self._release(run, str(error))
@@ -195,7 +198,7 @@ class DigestPoster:
             await self._entries(run, planned, digest)
             if run.claim.outcome == "resumed":
                 await self._sweep(run)
-            await self._fenced(lambda uow, until: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now()))
+            await self._fenced(run, lambda uow, _: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now()))
         except Undeliverable as error:
             if error.scope == "message":  # only a header refused for good gets here: nothing sensible remains
                 error = Undeliverable(error.reason, scope="channel", fix=error.fix)
@@ -251,7 +254,9 @@ class DigestPoster:
     async def _header(self, run: _Run, text: str) -> None:
         key = run.header_key
         now = self._clock.now()
-        await self._fenced(lambda uow, until: uow.digests.intend_header(run.digest_id, run.fence, now=now, until=until))
+        await self._fenced(
+            run, lambda uow, until: uow.digests.intend_header(run.digest_id, run.fence, now=now, until=until)
+        )
         message = await self._deliver(run, key, lambda: run.publisher.say(run.channel, text, key=key))
         await self._keep(
             run,
@@ -266,23 +271,28 @@ class DigestPoster:
 
     async def _entries(self, run: _Run, planned: Sequence[PlannedPost], digest: Digest) -> None:
         by_rank = {entry.rank: entry for entry in digest.entries}
-        for post in planned:
-            if not post.open or post.rank not in by_rank:
-                continue
+        todo = [post for post in planned if post.open and post.rank in by_rank]
+        intended = False
+        for index, post in enumerate(todo):
             if self._stopping():
                 raise ClaimLost("shutting down: the claim is released for the next run")
-            await self._entry(run, post, by_rank[post.rank])
+            following = todo[index + 1] if index + 1 < len(todo) else None
+            intended = await self._entry(run, post, by_rank[post.rank], intended=intended, following=following)
 
-    async def _entry(self, run: _Run, post: PlannedPost, entry: DigestEntry) -> None:
-        """One planned entry: its intent, the message, its record (or its skip, for a message the platform
-        refuses for good)."""
+    async def _entry(
+        self, run: _Run, post: PlannedPost, entry: DigestEntry, *, intended: bool, following: PlannedPost | None
+    ) -> bool:
+        """One planned entry: its intent (unless the previous entry's record wrote it), the message, its record
+        (or its skip, for a message the platform refuses for good). The record writes the intent of `following`
+        too, in the same statement; returns whether it did."""
         key = _key(run.day, post)
         now = self._clock.now()
 
-        async def intend(uow: UnitOfWork, until: datetime) -> bool:
+        async def intend(uow: UnitOfWork, until: datetime | None) -> bool:
             return await uow.posts.intend(post.post_id, run.digest_id, run.fence, now=now, until=until)
 
-        await self._fenced(intend)
+        if not intended:
+            await self._fenced(run, intend)
         try:
             message = await self._deliver(run, key, lambda: run.publisher.publish(run.channel, entry, key=key))
         except Undeliverable as error:
@@ -291,26 +301,34 @@ class DigestPoster:
             log.warning("skipping entry %s of the digest in %s: %s", key, run.channel.key, error)
             reason = str(error)
 
-            async def skip(uow: UnitOfWork, until: datetime) -> bool:
+            async def skip(uow: UnitOfWork, until: datetime | None) -> bool:
                 return await uow.posts.skip(post.post_id, run.digest_id, run.fence, reason, until=until)
 
-            await self._fenced(skip)
-            return
+            await self._fenced(run, skip)
+            return False
+        next_id = following.post_id if following is not None and not self._stopping() else None
 
-        async def record(uow: UnitOfWork, until: datetime) -> Recorded:
+        async def record(uow: UnitOfWork, until: datetime | None) -> Recorded:
             return await uow.posts.record(
-                post.post_id, run.digest_id, run.fence, message.message_id, now=self._clock.now(), until=until
+                post.post_id,
+                run.digest_id,
+                run.fence,
+                message.message_id,
+                now=self._clock.now(),
+                until=until,
+                next_id=next_id,
             )
 
         await self._keep(run, key, message.message_id, record=record, slot=lambda uow: uow.posts.slot(post.post_id))
         run.posted += 1
+        return next_id is not None
 
     async def _finish_empty(self, run: _Run, digest: Digest, *, announce_empty: bool) -> DigestResult:
         """Nothing to post. Without the empty-day line the claim is given back whole: the day stays open (papers
         ingested later the same day still make a digest), and nothing says it was posted."""
         quiet = replace(digest, entries=())
         if not announce_empty:
-            await self._fenced(lambda uow, until: uow.digests.abandon(run.digest_id, run.fence))
+            await self._fenced(run, lambda uow, _: uow.digests.abandon(run.digest_id, run.fence))
             return DigestResult(quiet, 0, 0, "empty")
         if run.header_message_id is None:
             text = quiet.header if not quiet.announced else f"Nothing new matched this channel's filters for {run.day}."
@@ -318,7 +336,7 @@ class DigestPoster:
                 await self._reconcile(run, [])
             if run.header_message_id is None:
                 await self._header(run, text)
-        await self._fenced(lambda uow, until: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now()))
+        await self._fenced(run, lambda uow, _: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now()))
         return DigestResult(quiet, 0, 0, "empty")
 
     # ── exactly once ────────────────────────────────────────────────────────────────────────────────────────────
@@ -362,7 +380,7 @@ class DigestPoster:
     async def _settle_post(self, run: _Run, key: PostKey, post: PlannedPost, copies: list[str]) -> str | None:
         """`_settle` for one planned entry."""
 
-        async def record(uow: UnitOfWork, until: datetime, message_id: str) -> Recorded:
+        async def record(uow: UnitOfWork, until: datetime | None, message_id: str) -> Recorded:
             return await uow.posts.record(
                 post.post_id, run.digest_id, run.fence, message_id, now=self._clock.now(), until=until
             )
@@ -378,13 +396,13 @@ class DigestPoster:
         recorded: str | None,
         copies: Sequence[str],
         *,
-        record: Callable[[UnitOfWork, datetime, str], Awaitable[Recorded]],
+        record: Callable[[UnitOfWork, datetime | None, str], Awaitable[Recorded]],
         slot: Callable[[UnitOfWork], Awaitable[str | None]],
     ) -> str | None:
         """One key's copies on the platform against its record: adopt the first copy into an empty slot, delete
         every copy that is not the recorded one. Returns the message recorded for the key now."""
         if recorded is None and copies:
-            outcome = await self._in_uow(lambda uow, until: record(uow, until, copies[0]))
+            outcome = await self._in_uow(run, lambda uow, until: record(uow, until, copies[0]))
             if outcome == "fence-lost":
                 raise ClaimLost(f"digest {run.digest_id} was taken over while it was being reconciled")
             recorded = copies[0] if outcome == "recorded" else await self._read(slot)
@@ -399,12 +417,12 @@ class DigestPoster:
         key: PostKey,
         message_id: str,
         *,
-        record: Callable[[UnitOfWork, datetime], Awaitable[Recorded]],
+        record: Callable[[UnitOfWork, datetime | None], Awaitable[Recorded]],
         slot: Callable[[UnitOfWork], Awaitable[str | None]],
     ) -> None:
         """Record a message just sent. With the fence lost, record nothing and wait for the new holder to settle
         the key: delete our copy only if it recorded another one."""
-        outcome = await self._in_uow(record)
+        outcome = await self._in_uow(run, record)
         if outcome == "recorded":
             return
         if outcome == "taken":
@@ -506,22 +524,26 @@ class DigestPoster:
 
     # ── the database side ───────────────────────────────────────────────────────────────────────────────────────
 
-    def _until(self) -> datetime:
-        return self._clock.now() + self._policy.lease
-
     def _since(self, run: _Run) -> datetime:
         return (run.claim.claimed_at or self._clock.now()) - self._policy.find_margin
 
-    async def _renew(self, run: _Run) -> None:
-        await self._fenced(lambda uow, until: uow.digests.renew(run.digest_id, run.fence, until=until))
+    def _until(self) -> datetime:
+        return self._clock.now() + self._policy.lease
 
-    async def _fenced(self, write: Callable[[UnitOfWork, datetime], Awaitable[bool]]) -> None:
+    async def _renew(self, run: _Run) -> None:
+        await self._fenced(run, lambda uow, until: uow.digests.renewed(run.digest_id, run.fence, until))
+
+    async def _fenced(self, run: _Run, write: Callable[[UnitOfWork, datetime | None], Awaitable[bool]]) -> None:
         """A write that needs the fence; ClaimLost when another holder has the digest now."""
-        if not await self._in_uow(write):
+        if not await self._in_uow(run, write):
             raise ClaimLost("the digest was taken over by another holder")
 
-    async def _in_uow(self, write: Callable[[UnitOfWork, datetime], Awaitable[T]]) -> T:
+    async def _in_uow(self, run: _Run, write: Callable[[UnitOfWork, datetime | None], Awaitable[T]]) -> T:
+        """One fenced write, which renews the lease (`until`) as it goes. Each statement carries the fence in its
+        own WHERE, so none needs a transaction around it (no BEGIN and COMMIT round trips); on PostgreSQL an
+        entry's record renews the lease in the same statement."""
         async with self._uow() as uow:
+            await uow.one_statement()
             result = await write(uow, self._until())
             await uow.commit()
         return result
@@ -533,7 +555,7 @@ class DigestPoster:
     async def _release(self, run: _Run, error: str) -> None:
         try:
             await self._in_uow(
-                lambda uow, until: uow.digests.release(run.digest_id, run.fence, now=self._clock.now(), error=error)
+                run, lambda uow, _: uow.digests.release(run.digest_id, run.fence, now=self._clock.now(), error=error)
             )
         except Exception as failure:  # the lease runs out by itself; the original error matters more
             log.warning("could not release the claim on digest %s: %s", run.digest_id, _describe(failure))

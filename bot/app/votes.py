@@ -3,9 +3,9 @@ rules: `bot.domain.vote_rules`), and concurrent reactions are written in groups.
 
 At a few thousand reactions a second a transaction per reaction is bound by round trips, not by the database. So
 `VoteQueue` hands whatever reactions arrived while the previous group was being written to `record_votes`, which
-applies them in arrival order with a constant number of statements per group (storage's `VoteBatchRepository`:
-remember the event ids, find the papers, read and lock the votes touched, write what changed, read the tallies
-back). A lone reaction is a group of one, written at once.
+applies them in arrival order with a constant number of statements per group (storage's `VoteBatchRepository`; on
+PostgreSQL two: remember the event ids, find the papers and read and lock the votes touched; then write what changed
+and count the tallies). A lone reaction is a group of one, written at once.
 """
 
 from __future__ import annotations
@@ -33,51 +33,59 @@ async def record_votes(
 ) -> list[VoteTally | None]:
     """`HotPapers.record_vote` for events in arrival order, in one transaction (the caller commits): each event's
     tally once the group is applied, or None when it is ignored (a retried delivery, a message we did not post,
-    a channel or paper we do not know). Bots' reactions are filtered out before."""
+    a channel or paper we do not know). Bots' reactions are filtered out before.
+
+    Two statements a group on PostgreSQL once the channels are known (they are remembered): one remembers the event
+    ids, finds the papers of the messages not remembered yet and reads and locks the votes touched; one writes the
+    changes and counts the tallies."""
     batch = uow.vote_batch
+    channel_of: dict[int, int | None] = {}
+    for index, event in enumerate(events):
+        channel_of[index] = (
+            (await ensure_channel(uow, event.channel)).id if event.paper_id else await uow.channels.id_of(event.channel)
+        )
+    named = {event.paper_id for index, event in enumerate(events) if event.paper_id and channel_of[index] is not None}
+    existing = await batch.existing_papers(sorted(p for p in named if p))
+    posted = [(channel_of[i], e.message_id) for i, e in enumerate(events) if not e.paper_id and channel_of[i]]
+    shown, missing = uow.posts.remembered_papers(list(dict.fromkeys(posted)))  # type: ignore[arg-type]
+    unknown_pairs = set(missing)
+    candidates: dict[int, Reaction] = {}
+    unknown: dict[int, tuple[int, str, str]] = {}  # events on messages whose paper is looked up with the locks
+    for index, event in enumerate(events):
+        channel_id = channel_of[index]
+        if channel_id is None:
+            continue
+        if not event.paper_id and (channel_id, event.message_id) in unknown_pairs:
+            unknown[index] = (channel_id, event.message_id, event.user_id[:64])
+            continue
+        paper_id = (event.paper_id if event.paper_id in existing else None) if event.paper_id else None
+        paper_id = paper_id or (None if event.paper_id else shown.get((channel_id, event.message_id)))
+        if paper_id is not None:
+            candidates[index] = _reaction(event, channel_id, paper_id)
     keys = list(dict.fromkeys((e.channel.platform, e.event_id[:128]) for e in events if e.event_id))
-    fresh = await batch.first_deliveries(keys, now=now)
-    live: list[int] = []
+    locks = [r.key for r in candidates.values()]
+    fresh, before, found = await batch.remember_and_lock(keys, locks, unknown=list(unknown.values()), now=now)
+    for index, (channel_id, message_id, _) in unknown.items():
+        if (channel_id, message_id) in found:
+            candidates[index] = _reaction(events[index], channel_id, found[(channel_id, message_id)])
+    reactions: list[tuple[int, Reaction]] = []
     for index, event in enumerate(events):
         if event.event_id:
             key = (event.channel.platform, event.event_id[:128])
             if key not in fresh:
                 continue
             fresh.discard(key)  # a second copy in the same group is a retried delivery too
-        live.append(index)
-    channel_of: dict[int, int | None] = {}
-    for index in live:
-        event = events[index]
-        channel_of[index] = (
-            (await ensure_channel(uow, event.channel)).id if event.paper_id else await uow.channels.id_of(event.channel)
-        )
-    named = {events[i].paper_id for i in live if events[i].paper_id and channel_of[i] is not None}
-    existing = await batch.existing_papers(sorted(p for p in named if p))
-    posted = [(channel_of[i], events[i].message_id) for i in live if not events[i].paper_id and channel_of[i]]
-    shown = await uow.posts.papers_of_messages(list(dict.fromkeys(posted)))  # type: ignore[arg-type]
-    reactions: list[tuple[int, Reaction]] = []
-    for index in live:
-        event, channel_id = events[index], channel_of[index]
-        if channel_id is None:
-            continue
-        paper_id = (event.paper_id if event.paper_id in existing else None) if event.paper_id else None
-        paper_id = paper_id or (None if event.paper_id else shown.get((channel_id, event.message_id)))
-        if paper_id is not None:
-            reaction = Reaction(
-                channel_id,
-                paper_id,
-                event.user_id[:64],
-                event.value,
-                reaction_name(event.reaction),
-                event.removed,
-            )
-            reactions.append((index, reaction))
-    await batch.apply_many([reaction for _, reaction in reactions], now=now)
-    tallies = await batch.tallies_of(list(dict.fromkeys(reaction.pair for _, reaction in reactions)))
+        if index in candidates:
+            reactions.append((index, candidates[index]))
+    _, tallies = await batch.apply_many([reaction for _, reaction in reactions], now=now, before=before)
     results: list[VoteTally | None] = [None] * len(events)
     for index, reaction in reactions:
         results[index] = tallies.get(reaction.pair, VoteTally())
     return results
+
+
+def _reaction(event: VoteEvent, channel_id: int, paper_id: str) -> Reaction:
+    return Reaction(channel_id, paper_id, event.user_id[:64], event.value, reaction_name(event.reaction), event.removed)
 
 
 Write = Callable[[list[VoteEvent]], Awaitable[list[VoteTally | None]]]

@@ -189,6 +189,10 @@ class VoteTally:
         return self.up - self.down
 
 
+POSTINGS_ON_A_CARD = 10
+"""The most recent postings a `/paper` card carries (with the count of all of them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PostRecord:
     """A paper was posted in a channel's digest on a day."""
@@ -209,6 +213,10 @@ class PaperCard:
     """How hot the paper is: its signals plus the votes counted (log scale); one value per paper and channel."""
     why: tuple[str, ...] = ()
     posted: tuple[PostRecord, ...] = ()
+    """Where and when the paper was posted, oldest first: every posting on a digest's card, the most recent
+    `POSTINGS_ON_A_CARD` on a `/paper` card (a popular paper was posted in hundreds of channels)."""
+    posted_count: int = 0
+    """How many digests carried the paper in all (`posted` may hold only the most recent)."""
     unavailable: tuple[str, ...] = ()
     rank_score: float = 0.0
     """What a digest sorts by: `score` plus the channel's keyword, author and taste terms, minus the age decay

@@ -56,7 +56,7 @@ from bot.domain.records import (
 
 if TYPE_CHECKING:
     from bot.domain.channel_settings import SettingsChange
-    from bot.domain.vote_rules import Reaction
+    from bot.domain.vote_rules import Reaction, Vote, VoteKey
 
 
 class ChatService(Protocol):
@@ -344,7 +344,21 @@ class VoteBatches(Protocol):
 
     async def existing_papers(self, ids: Sequence[str]) -> set[str]: ...
 
-    async def apply_many(self, reactions: Sequence[Reaction], *, now: datetime) -> list[bool]: ...
+    async def remember_and_lock(
+        self,
+        events: Sequence[tuple[str, str]],
+        keys: Sequence[VoteKey],
+        *,
+        unknown: Sequence[tuple[int, str, str]] = (),
+        now: datetime,
+    ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
+        """`first_deliveries(events)`; the papers of the messages of `unknown` (channel id, message id, user id)
+        reactions; and the votes of `keys` and of those reactions, read and locked."""
+        ...
+
+    async def apply_many(
+        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote] | None = None
+    ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]: ...
 
     async def tallies_of(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], VoteTally]: ...
 
@@ -430,9 +444,15 @@ class Digests(Protocol):
 
     async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool: ...
 
-    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+    async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:
+        """`renew` when `until` is given, else True: the write that follows checks the fence."""
+        ...
 
-    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded: ...
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool: ...
+
+    async def record_header(
+        self, digest_id: int, fence: int, message_id: str, *, until: datetime | None
+    ) -> Recorded: ...
 
     async def header_of(self, digest_id: int) -> tuple[str | None, str]: ...
 
@@ -452,17 +472,35 @@ class Posts(Protocol):
 
     async def planned(self, digest_id: int) -> list[PlannedPost]: ...
 
-    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool: ...
+    async def intend(
+        self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime | None
+    ) -> bool: ...
 
     async def record(
-        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
-    ) -> Recorded: ...
+        self,
+        post_id: int,
+        digest_id: int,
+        fence: int,
+        message_id: str,
+        *,
+        now: datetime,
+        until: datetime | None,
+        next_id: int | None = None,
+    ) -> Recorded:
+        """With `next_id`, the intent of that entry is written by the same fenced statement."""
+        ...
 
-    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool: ...
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime | None) -> bool: ...
 
     async def slot(self, post_id: int) -> str | None: ...
 
     async def posted_versions(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]: ...
+
+    def remembered_papers(
+        self, keys: Sequence[tuple[int, str]]
+    ) -> tuple[dict[tuple[int, str], str], list[tuple[int, str]]]:
+        """The papers of these (channel id, message id) pairs that are remembered, and the pairs that are not."""
+        ...
 
     async def papers_of_messages(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]: ...
 
@@ -660,6 +698,11 @@ class UnitOfWork(Protocol):
 
     async def read_only(self) -> None:
         """Declared before the first query by a unit of work that only reads."""
+        ...
+
+    async def one_statement(self) -> None:
+        """Declared before the first query by a unit of work that writes with a single statement (plus reads that
+        only explain its outcome): it runs without BEGIN and COMMIT round trips."""
         ...
 
     async def commit(self) -> None: ...

@@ -98,6 +98,8 @@ class PaperView:
     votes: VoteTally
     summaries: list[Summary]
     postings: list[PostRecord]
+    """The most recent `POSTINGS_ON_A_CARD`, oldest first."""
+    posted_count: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ def card_json(card: PaperCard) -> dict[str, Any]:
         "score": card.score,
         "why": card.why_line,
         "posted": [{"channel": p.channel.key, "date": p.day.isoformat()} for p in card.posted],
+        "posted_count": card.posted_count,
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.model import ChannelRef, Paper, Signal, Summary, VoteTally
+from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, Signal, Summary, VoteTally
 from bot.domain.records import CardParts, PaperView
 from bot.storage.channels import ChannelRepository
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
@@ -23,7 +23,16 @@ from bot.storage.papers import PaperRepository, paper_of
 from bot.storage.posts import PostRepository, posting_records, postings_select
 from bot.storage.signals import SignalRepository
 from bot.storage.summaries import SummaryRepository, shown_summaries, summary_of
-from bot.storage.tables import ChannelRow, PaperRow, SignalSnapshotRow, SummaryRow, VoteRow, table_of
+from bot.storage.tables import (
+    ChannelRow,
+    DigestRow,
+    PaperRow,
+    PostRow,
+    SignalSnapshotRow,
+    SummaryRow,
+    VoteRow,
+    table_of,
+)
 from bot.storage.votes import DOWN, UP, VoteRepository
 
 _SUMMARIES = table_of(SummaryRow)
@@ -33,16 +42,35 @@ _VOTES = table_of(VoteRow)
 _CHANNELS = table_of(ChannelRow)
 
 
-def _summary_and_posting_arrays(dialect: str) -> tuple[Any, Any]:
-    """Summaries and postings of `:ids`, each as one row of arrays kept in its order (PostgreSQL)."""
+def _summary_and_posting_arrays(dialect: str, *, last: int | None = None) -> tuple[Any, Any]:
+    """Summaries and postings of `:ids`, each as one row of arrays kept in its order (PostgreSQL); with `last`, only
+    the most recent postings (the rest is counted, not read)."""
     from sqlalchemy.dialects.postgresql import aggregate_order_by  # PostgreSQL's dialect: not loaded on SQLite
 
     shown = shown_summaries(dialect).subquery()
     summaries = select(*(func.array_agg(aggregate_order_by(c, shown.c.id)) for c in shown.c)).subquery()
-    posted = postings_select(dialect).subquery()
+    posted = (postings_select(dialect) if last is None else _recent_postings(last)).subquery()
     order = (posted.c.day, posted.c.channel_id)
     postings = select(*(func.array_agg(aggregate_order_by(c, *order)) for c in posted.c)).subquery()
     return summaries, postings
+
+
+def _recent_postings(last: int) -> Select[Any]:
+    """`postings_select`'s columns for the `last` most recent postings of `:paper_id` (PostgreSQL): the digest day
+    is looked up for every posting, to order them, but the channel only for those kept."""
+    posts, channels, digests = table_of(PostRow).c, _CHANNELS.c, table_of(DigestRow).c
+    day = select(digests.day).where(digests.id == posts.digest_id).scalar_subquery().label("day")
+    recent = (
+        select(posts.paper_id, day, posts.channel_id)
+        .where(posts.paper_id == bindparam("paper_id"), posts.message_id.is_not(None))
+        .order_by(day.desc(), posts.channel_id.desc())
+        .limit(last)
+        .subquery()
+    )
+    wanted = select(channels.platform, channels.workspace, channels.channel, channels.name)
+    channel = wanted.where(channels.id == recent.c.channel_id).limit(1).lateral("channel")
+    shown = (recent.c.paper_id, recent.c.day, *channel.c, recent.c.channel_id)
+    return select(*shown).select_from(recent.join(channel, true()))
 
 
 @per_dialect
@@ -76,9 +104,11 @@ def _paper_view(dialect: str, *, in_channel: bool) -> Select[Any]:
         )
         votes = votes.where(_VOTES.c.channel_id == channel_id.scalar_subquery())
     tally = votes.subquery()
-    summaries, postings = _summary_and_posting_arrays(dialect)
+    summaries, postings = _summary_and_posting_arrays(dialect, last=POSTINGS_ON_A_CARD)
+    posts = table_of(PostRow).c
+    count = select(func.count()).where(posts.paper_id == paper_id, posts.message_id.is_not(None)).scalar_subquery()
     source = paper.join(signals, true()).join(tally, true()).join(summaries, true()).join(postings, true())
-    return select(paper, signals, tally, summaries, postings).select_from(source)
+    return select(paper, signals, tally, summaries, postings, count.label("posted_count")).select_from(source)
 
 
 _paper_view_everywhere = per_dialect(lambda dialect: _paper_view(dialect, in_channel=False))
@@ -128,7 +158,8 @@ class CardPartsRepository:
         else:
             statement = _paper_view_in_channel(self._session)
             values |= {"platform": channel.platform, "workspace": channel.workspace, "channel": channel.channel}
-        row = (await self._session.execute(statement, values)).first()
+        connection = await self._session.connection()  # a Core statement: no ORM machinery on this path
+        row = (await connection.execute(statement, values)).first()
         if row is None:
             return None
         width = len(_PAPERS.c)
@@ -136,13 +167,14 @@ class CardPartsRepository:
         sources, signal_values, labels, fetched, urls = row[width : width + 5]
         signals = tuple(map(Signal, sources, signal_values, labels, fetched, urls)) if sources else ()
         up, down = row[width + 5 : width + 7]
-        summaries, postings = _parts(row[width + 7 :], {paper.id: paper.version})
+        summaries, postings = _parts(row[width + 7 : -1], {paper.id: paper.version})
         return PaperView(
             paper,
             signals,
             VoteTally(int(up or 0), int(down or 0)),
             summaries.get(paper.id, []),
             postings.get(paper.id, []),
+            int(row[-1]),
         )
 
     async def _paper_view_in_steps(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
@@ -155,7 +187,8 @@ class CardPartsRepository:
         if channel_id is not None or channel is None:
             votes = (await self._votes.tallies(channel_id, [paper_id])).get(paper_id, votes)
         summaries, postings = await self.read([paper])
-        return PaperView(paper, signals, votes, summaries.get(paper_id, []), postings.get(paper_id, []))
+        posted = postings.get(paper_id, [])
+        return PaperView(paper, signals, votes, summaries.get(paper_id, []), posted[-POSTINGS_ON_A_CARD:], len(posted))
 
 
 def _parts(row: Sequence[Any], versions: dict[str, int]) -> CardParts:

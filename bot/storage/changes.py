@@ -20,8 +20,19 @@ class Changes:
         if session is not None:
             session.info["papers_changed"] = True
 
+    plans = 0
+    """Writes of digest plans (new rows in posts), which is what the versions posted in each channel depend on:
+    recording a planned entry's message changes what cards show, not those."""
+
     @classmethod
     def bump_cards(cls, session: AsyncSession | None = None) -> None:
         cls.cards += 1
         if session is not None:
             session.info["cards_changed"] = True
+
+    @classmethod
+    def bump_plans(cls, session: AsyncSession | None = None) -> None:
+        cls.plans += 1
+        cls.bump_cards(session)
+        if session is not None:
+            session.info["plans_changed"] = True

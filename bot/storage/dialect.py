@@ -206,6 +206,13 @@ def returns_arrays(session: AsyncSession) -> bool:
     return dialect_of(session) == "postgresql"
 
 
+def writes_in_ctes(session: AsyncSession) -> bool:
+    """Whether one statement may write in its WITH clauses (data-modifying CTEs, `UPDATE … RETURNING` read by the
+    rest of the statement): several reads and writes, and the row locks they take, go in one round trip. PostgreSQL
+    only; SQLite runs them one by one."""
+    return dialect_of(session) == "postgresql"
+
+
 def affected(result: Result[Any]) -> int:
     """How many rows an INSERT, UPDATE or DELETE touched (every `execute` of one returns a cursor result)."""
     return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.records import Claim, DigestStatus, Recorded
@@ -20,6 +20,37 @@ _CHANNELS = table_of(ChannelRow)
 
 def _fence_holds(digest_id: int, fence: int) -> Any:
     return (DigestRow.id == digest_id) & (DigestRow.fence == fence) & (DigestRow.state == "claimed")
+
+
+# The fenced writes of a posting run: Core statements built once, run on the session's connection (no ORM
+# evaluation, no cache key computed per call). Each has the fence (`:digest_id`, `:fence`) in its WHERE, so a
+# holder that lost the claim writes nothing. The posts' writes check it with `EXISTS (… FOR SHARE)`: on PostgreSQL
+# that holds the digest row against a takeover until the write commits (SQLite has one writer at a time anyway),
+# so each of these is safe as a statement of its own, outside a transaction.
+_D = _DIGESTS.c
+
+
+def param(name: str, column: Any) -> Any:
+    """A bind parameter typed as `column`."""
+    return bindparam(name, type_=column.type)
+
+
+FENCE = (_D.id == bindparam("b_digest")) & (_D.fence == bindparam("b_fence")) & (_D.state == "claimed")
+FENCE_HOLDS = select(_D.id).where(FENCE).with_for_update(read=True).exists()
+_FENCE_CHECK = select(_D.id).where(FENCE)
+_RENEW = update(_DIGESTS).where(FENCE).values(lease_until=param("until", _D.lease_until))
+_INTEND_HEADER = update(_DIGESTS).where(FENCE).values(header_intent_at=param("now", _D.header_intent_at))
+_RECORD_HEADER = (
+    update(_DIGESTS)
+    .where(FENCE, _D.header_message_id.is_(None))
+    .values(header_message_id=param("b_message", _D.header_message_id))
+)
+_FINISH = update(_DIGESTS).where(FENCE).values(state="done", finished_at=param("now", _D.finished_at), last_error=None)
+_RELEASE = (
+    update(_DIGESTS)
+    .where(FENCE)
+    .values(lease_until=param("now", _D.lease_until), last_error=param("error", _D.last_error))
+)
 
 
 class DigestRepository:
@@ -77,26 +108,23 @@ class DigestRepository:
     async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool:
         """Extend the lease; False means another holder took the claim over (or it is finished) and we must stop.
         On PostgreSQL the row stays locked until the unit of work ends: whatever it records next is fenced."""
-        result = await self._session.execute(
-            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until)
-        )
-        return bool(affected(result))
+        return await fenced_write(self._session, _RENEW, digest_id, fence, until=until) > 0
 
-    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
-        result = await self._session.execute(
-            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=until, header_intent_at=now)
-        )
-        return bool(affected(result))
+    async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:
+        """`renew` when `until` is given (the lease is due), else True: the write that follows checks the fence."""
+        return until is None or await self.renew(digest_id, fence, until=until)
 
-    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded:
-        if not await self.renew(digest_id, fence, until=until):
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
+        if not await self.renewed(digest_id, fence, until):
+            return False
+        return await fenced_write(self._session, _INTEND_HEADER, digest_id, fence, now=now) > 0
+
+    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime | None) -> Recorded:
+        if not await self.renewed(digest_id, fence, until):
             return "fence-lost"
-        result = await self._session.execute(
-            update(DigestRow)
-            .where(DigestRow.id == digest_id, DigestRow.header_message_id.is_(None))
-            .values(header_message_id=message_id[:64])
-        )
-        return "recorded" if affected(result) else "taken"
+        if await fenced_write(self._session, _RECORD_HEADER, digest_id, fence, b_message=message_id[:64]):
+            return "recorded"
+        return await why_not(self._session, digest_id, fence)
 
     async def header_of(self, digest_id: int) -> tuple[str | None, str]:
         """(recorded header message, state) as stored now."""
@@ -108,18 +136,11 @@ class DigestRepository:
         return row[0], row[1]
 
     async def finish(self, digest_id: int, fence: int, *, now: datetime) -> bool:
-        result = await self._session.execute(
-            update(DigestRow)
-            .where(_fence_holds(digest_id, fence))
-            .values(state="done", finished_at=now, last_error=None)
-        )
-        return bool(affected(result))
+        return await fenced_write(self._session, _FINISH, digest_id, fence, now=now) > 0
 
     async def release(self, digest_id: int, fence: int, *, now: datetime, error: str | None = None) -> None:
         """Give the claim up (shutdown, failure, pause) so another run can resume it at once."""
-        await self._session.execute(
-            update(DigestRow).where(_fence_holds(digest_id, fence)).values(lease_until=now, last_error=error)
-        )
+        await fenced_write(self._session, _RELEASE, digest_id, fence, now=now, error=error)
 
     async def abandon(self, digest_id: int, fence: int) -> bool:
         """Remove an unposted claim (nothing to post, no empty-day line): the day stays unclaimed."""
@@ -158,3 +179,18 @@ class DigestRepository:
         )
         assert row is not None, "digest row vanished between insert and select"
         return row
+
+
+async def fenced_write(session: AsyncSession, statement: Any, digest_id: int, fence: int, **values: Any) -> int:
+    """Run one fenced write on the session's connection; how many rows it changed (0: the fence is lost)."""
+    connection = await session.connection()
+    result = await connection.execute(statement, {"b_digest": digest_id, "b_fence": fence, **values})
+    return int(result.rowcount or 0)
+
+
+async def why_not(session: AsyncSession, digest_id: int, fence: int) -> Recorded:
+    """Why a fenced record wrote nothing: the fence is lost, or the slot holds another message. (A fence once lost
+    stays lost, so a slot taken and then a takeover reads as "fence-lost": the safer of the two.)"""
+    connection = await session.connection()
+    held = (await connection.execute(_FENCE_CHECK, {"b_digest": digest_id, "b_fence": fence})).first()
+    return "taken" if held is not None else "fence-lost"

@@ -6,14 +6,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, tuple_, update
+from sqlalchemy import Select, bindparam, case, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import ChannelRef, PostRecord
 from bot.domain.records import PlanEntry, PlannedPost, Recorded
 from bot.storage.changes import Changes
-from bot.storage.dialect import affected, id_lists, join_one, one_of, per_dialect
-from bot.storage.digests import DigestRepository
+from bot.storage.dialect import id_lists, join_one, one_of, per_dialect, writes_in_ctes
+from bot.storage.digests import FENCE, FENCE_HOLDS, DigestRepository, fenced_write, param, why_not
 from bot.storage.memo import memo, remember
 from bot.storage.tables import ChannelRow, DigestRow, PostRow, table_of
 from bot.storage.vote_batch import buckets
@@ -21,6 +21,45 @@ from bot.storage.vote_batch import buckets
 _POSTS = table_of(PostRow)
 _DIGESTS = table_of(DigestRow)
 _CHANNELS = table_of(ChannelRow)
+
+# The fenced writes of a posting run (see `bot.storage.digests`): Core statements built once, each with the fence
+# in its WHERE.
+_P = _POSTS.c
+_POST = _P.id == param("post_id", _P.id)
+_NEXT = _P.id == param("next_id", _P.id)
+_INTEND = update(_POSTS).where(_POST, FENCE_HOLDS).values(intent_at=param("now", _P.intent_at))
+_SKIP = update(_POSTS).where(_POST, FENCE_HOLDS).values(skipped=param("reason", _P.skipped))
+_RECORD = (
+    update(_POSTS)
+    .where((_POST & _P.message_id.is_(None)) | _NEXT, FENCE_HOLDS)
+    .values(
+        message_id=case((_POST, param("b_message", _P.message_id)), else_=_P.message_id),
+        posted_at=case((_POST, param("now", _P.posted_at)), else_=_P.posted_at),
+        intent_at=case((_NEXT, param("now", _P.intent_at)), else_=_P.intent_at),
+    )
+    .returning(_P.id)
+)
+"""Record an entry's message into its empty slot and, in the same statement, the intent of the next entry (`:next_id`,
+NULL for none): one write per message of a digest."""
+_LEASE = (
+    update(_DIGESTS)
+    .where(FENCE)
+    .values(lease_until=param("until", _DIGESTS.c.lease_until))
+    .returning(_DIGESTS.c.id)
+    .cte("lease")
+)
+_RECORD_RENEWING = (
+    update(_POSTS)
+    .where((_POST & _P.message_id.is_(None)) | _NEXT, select(_LEASE.c.id).exists())
+    .values(
+        message_id=case((_POST, param("b_message", _P.message_id)), else_=_P.message_id),
+        posted_at=case((_POST, param("now", _P.posted_at)), else_=_P.posted_at),
+        intent_at=case((_NEXT, param("now", _P.intent_at)), else_=_P.intent_at),
+    )
+    .returning(_P.id)
+)
+"""`_RECORD` renewing the lease in the same statement (PostgreSQL): the lease's UPDATE is the fence check, and its
+row lock holds off a takeover until the statement commits."""
 
 
 @per_dialect
@@ -89,7 +128,7 @@ class PostRepository:
     async def plan(self, digest_id: int, channel_id: int, entries: Sequence[PlanEntry]) -> None:
         """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, and the
         score and why-line the channel's ranking gave them."""
-        Changes.bump_cards(self._session)
+        Changes.bump_plans(self._session)
         self._session.add_all(
             PostRow(
                 channel_id=channel_id,
@@ -123,33 +162,42 @@ class PostRepository:
             for r in rows
         ]
 
-    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
         """Write the intent to post this entry (fenced): from now on its message may exist on the platform."""
-        if not await self._digests.renew(digest_id, fence, until=until):
+        if not await self._digests.renewed(digest_id, fence, until):
             return False
-        await self._session.execute(update(PostRow).where(PostRow.id == post_id).values(intent_at=now))
-        return True
+        return await fenced_write(self._session, _INTEND, digest_id, fence, post_id=post_id, now=now) > 0
 
     async def record(
-        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
+        self,
+        post_id: int,
+        digest_id: int,
+        fence: int,
+        message_id: str,
+        *,
+        now: datetime,
+        until: datetime | None,
+        next_id: int | None = None,
     ) -> Recorded:
-        """Record the entry's message: only with the current fence, and only into an empty slot."""
-        if not await self._digests.renew(digest_id, fence, until=until):
+        """Record the entry's message: only with the current fence, and only into an empty slot. With `next_id`,
+        the intent of that entry is written by the same statement (so, like the record, only with the fence)."""
+        renewing = until is not None and writes_in_ctes(self._session)
+        if not renewing and not await self._digests.renewed(digest_id, fence, until):
             return "fence-lost"
         Changes.bump_cards(self._session)
-        result = await self._session.execute(
-            update(PostRow)
-            .where(PostRow.id == post_id, PostRow.message_id.is_(None))
-            .values(message_id=message_id[:64], posted_at=now)
-        )
-        return "recorded" if affected(result) else "taken"
+        connection = await self._session.connection()
+        values = {"b_digest": digest_id, "b_fence": fence, "post_id": post_id, "next_id": next_id, "now": now}
+        statement, values = (_RECORD_RENEWING, {**values, "until": until}) if renewing else (_RECORD, values)
+        written = await connection.execute(statement, {**values, "b_message": message_id[:64]})
+        if post_id in {row[0] for row in written}:
+            return "recorded"
+        return await why_not(self._session, digest_id, fence)
 
-    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool:
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime | None) -> bool:
         """The platform refused this entry for good: remember why, and go on with the rest."""
-        if not await self._digests.renew(digest_id, fence, until=until):
+        if not await self._digests.renewed(digest_id, fence, until):
             return False
-        await self._session.execute(update(PostRow).where(PostRow.id == post_id).values(skipped=reason[:500]))
-        return True
+        return await fenced_write(self._session, _SKIP, digest_id, fence, post_id=post_id, reason=reason[:500]) > 0
 
     async def slot(self, post_id: int) -> str | None:
         """The message recorded for an entry now (None: nobody has recorded one yet)."""
@@ -163,6 +211,14 @@ class PostRepository:
             result = await self._session.execute(_posted_versions(self._session), values)
             found.update((paper_id, int(version)) for paper_id, version in result)
         return found
+
+    def remembered_papers(
+        self, keys: Sequence[tuple[int, str]]
+    ) -> tuple[dict[tuple[int, str], str], list[tuple[int, str]]]:
+        """The papers of these (channel id, message id) pairs that are remembered, and the pairs that are not."""
+        papers = memo(self._session, "message_papers")
+        found = {key: papers[key] for key in keys if key in papers}
+        return found, [key for key in keys if key not in found]
 
     async def papers_of_messages(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
         """The paper each of these (channel id, message id) pairs shows: remembered ones at once, the rest in one

@@ -121,11 +121,20 @@ class UnitOfWork:
         assert self._session is not None
         await self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
+    async def one_statement(self) -> None:
+        """Declare, before the first query, that this unit of work writes with a single statement (plus reads that
+        only explain its outcome): it then runs without BEGIN and COMMIT round trips, the statement committing by
+        itself — as atomic as the transaction around it would have been."""
+        assert self._session is not None
+        await self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
     async def commit(self) -> None:
         assert self._session is not None
         await self._session.commit()
         if self._session.info.pop("papers_changed", False):
             Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale
+        if self._session.info.pop("plans_changed", False):
+            Changes.bump_plans()
         if self._session.info.pop("cards_changed", False):
             Changes.bump_cards()
 

@@ -93,11 +93,12 @@ class WindowCache:
 
     async def posted(self, uow: UnitOfWork, window: Window) -> dict[int, dict[str, int]]:
         """channel id -> {paper: highest version posted there} for the window's papers; remembered like
-        `card_parts` (posts are what cards show besides the papers, under the same counter)."""
+        `card_parts`, under the counter of plans (recording the messages of 100 digests posting at once does not
+        make each of them read it again)."""
         async with window.derived.posted_lock:  # one read for digests started together
             cached = window.derived.posted
-            if cached is None or not _cards_fresh(cached[0]):
-                stamp = _cards_stamp()  # before reading: a write meanwhile makes the next use read again
+            if cached is None or not _plans_fresh(cached[0]):
+                stamp = _plans_stamp()  # before reading: a write meanwhile makes the next use read again
                 cached = window.derived.posted = (stamp, await uow.posts.posted_versions_everywhere(window.by_id))
             return cached[1]
 
@@ -126,6 +127,15 @@ def _cards_stamp() -> tuple[int, float]:
     """When what cards show besides the papers (summaries, posts) was read: this process's write counter, and the
     time."""
     return Changes.cards, time.monotonic()
+
+
+def _plans_stamp() -> tuple[int, float]:
+    return Changes.plans, time.monotonic()
+
+
+def _plans_fresh(stamp: tuple[int, float]) -> bool:
+    generation, since = stamp
+    return generation == Changes.plans and time.monotonic() - since <= RECHECK_SECONDS
 
 
 def _cards_fresh(stamp: tuple[int, float]) -> bool:

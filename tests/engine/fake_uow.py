@@ -21,7 +21,18 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from bot.domain.model import Channel, ChannelRef, ChannelSettings, Paper, Pause, PostRecord, Signal, Summary, VoteTally
+from bot.domain.model import (
+    POSTINGS_ON_A_CARD,
+    Channel,
+    ChannelRef,
+    ChannelSettings,
+    Paper,
+    Pause,
+    PostRecord,
+    Signal,
+    Summary,
+    VoteTally,
+)
 from bot.domain.ports import UnitOfWork
 from bot.domain.records import (
     CardParts,
@@ -272,7 +283,24 @@ class FakeVoteBatches(_Repository):
     async def existing_papers(self, ids: Sequence[str]) -> set[str]:
         return {paper_id for paper_id in ids if paper_id in self._t.papers}
 
-    async def apply_many(self, reactions: Sequence[Reaction], *, now: datetime) -> list[bool]:
+    async def remember_and_lock(
+        self,
+        events: Sequence[tuple[str, str]],
+        keys: Sequence[VoteKey],
+        *,
+        unknown: Sequence[tuple[int, str, str]] = (),
+        now: datetime,
+    ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
+        first = await self.first_deliveries(events, now=now)
+        pairs = list(dict.fromkeys((cid, mid) for cid, mid, _ in unknown))
+        papers = await FakePosts(self._uow).papers_of_messages(pairs)
+        found = [(cid, papers[(cid, mid)], uid) for cid, mid, uid in unknown if (cid, mid) in papers]
+        wanted = [*keys, *found]
+        return first, {key: self._t.votes[key] for key in wanted if key in self._t.votes}, papers
+
+    async def apply_many(
+        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote] | None = None
+    ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]:
         changed = []
         for reaction in reactions:
             vote, moved = transition(
@@ -283,7 +311,7 @@ class FakeVoteBatches(_Repository):
             else:
                 self._t.votes[reaction.key] = vote
             changed.append(moved)
-        return changed
+        return changed, await self.tallies_of(list(dict.fromkeys(reaction.pair for reaction in reactions)))
 
     async def tallies_of(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], VoteTally]:
         per_pair: dict[tuple[int, str], list[Vote]] = defaultdict(list)
@@ -466,14 +494,17 @@ class FakeDigests(_Repository):
             digest.lease_until = until
         return digest is not None
 
-    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
+    async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:
+        return await self.renew(digest_id, fence, until=until) if until is not None else True
+
+    async def intend_header(self, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
         digest = self._held(digest_id, fence)
         if digest is not None:
-            digest.lease_until, digest.header_intent = until, True
+            digest.lease_until, digest.header_intent = until or digest.lease_until, True
         return digest is not None
 
-    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime) -> Recorded:
-        if not await self.renew(digest_id, fence, until=until):
+    async def record_header(self, digest_id: int, fence: int, message_id: str, *, until: datetime | None) -> Recorded:
+        if not await self.renewed(digest_id, fence, until) or self._held(digest_id, fence) is None:
             return "fence-lost"
         digest = self._t.digests[digest_id]
         if digest.header_message_id is not None:
@@ -534,25 +565,38 @@ class FakePosts(_Repository):
             for i, p in sorted(mine, key=lambda item: item[1].entry.rank)
         ]
 
-    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime) -> bool:
-        if not await FakeDigests(self._uow).renew(digest_id, fence, until=until):
+    async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
+        digests = FakeDigests(self._uow)
+        if not await digests.renewed(digest_id, fence, until) or digests._held(digest_id, fence) is None:
             return False
         self._t.posts[post_id].intent = True
         return True
 
     async def record(
-        self, post_id: int, digest_id: int, fence: int, message_id: str, *, now: datetime, until: datetime
+        self,
+        post_id: int,
+        digest_id: int,
+        fence: int,
+        message_id: str,
+        *,
+        now: datetime,
+        until: datetime | None,
+        next_id: int | None = None,
     ) -> Recorded:
-        if not await FakeDigests(self._uow).renew(digest_id, fence, until=until):
+        digests = FakeDigests(self._uow)
+        if not await digests.renewed(digest_id, fence, until) or digests._held(digest_id, fence) is None:
             return "fence-lost"
+        if next_id is not None:
+            self._t.posts[next_id].intent = True
         post = self._t.posts[post_id]
         if post.message_id is not None:
             return "taken"
         post.message_id, post.posted_at = message_id[:64], now
         return "recorded"
 
-    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime) -> bool:
-        if not await FakeDigests(self._uow).renew(digest_id, fence, until=until):
+    async def skip(self, post_id: int, digest_id: int, fence: int, reason: str, *, until: datetime | None) -> bool:
+        digests = FakeDigests(self._uow)
+        if not await digests.renewed(digest_id, fence, until) or digests._held(digest_id, fence) is None:
             return False
         self._t.posts[post_id].skipped = reason[:500]
         return True
@@ -562,6 +606,11 @@ class FakePosts(_Repository):
 
     async def posted_versions(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
         return (await self.posted_versions_everywhere(paper_ids)).get(channel_id, {})
+
+    def remembered_papers(
+        self, keys: Sequence[tuple[int, str]]
+    ) -> tuple[dict[tuple[int, str], str], list[tuple[int, str]]]:
+        return {}, list(keys)  # the fake remembers nothing: every pair is looked up
 
     async def papers_of_messages(self, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
         shown = {(p.channel_id, p.message_id): p.entry.paper_id for p in self._t.posts.values() if p.message_id}
@@ -603,7 +652,8 @@ class FakeCardParts(_Repository):
             votes = (await FakeVotes(self._uow).tallies(channel_id, [paper_id])).get(paper_id, votes)
         signals = (await FakeSignals(self._uow).latest([paper_id])).get(paper_id, ())
         summaries, postings = await self.read([paper])
-        return PaperView(paper, signals, votes, summaries.get(paper_id, []), postings.get(paper_id, []))
+        posted = postings.get(paper_id, [])
+        return PaperView(paper, signals, votes, summaries.get(paper_id, []), posted[-POSTINGS_ON_A_CARD:], len(posted))
 
 
 class FakePages(_Repository):
@@ -919,6 +969,9 @@ class FakeUnitOfWork:
         self.tables = Tables()  # what was not committed is gone
 
     async def read_only(self) -> None:
+        return None
+
+    async def one_statement(self) -> None:
         return None
 
     async def commit(self) -> None:

@@ -164,7 +164,6 @@ async def test_a_stalled_holder_that_lost_its_claim_records_nothing_and_removes_
     await _recorded_ids_are_the_visible_ones(second, taker)
 
 
-
 async def test_a_late_copy_left_while_the_new_holder_was_stalled_too_is_removed_when_it_finishes(
     make_app: MakeApp, clock: FrozenClock
 ) -> None:
@@ -191,6 +190,7 @@ async def test_a_late_copy_left_while_the_new_holder_was_stalled_too_is_removed_
     assert world.deletes == 1  # the finishing holder found the extra copy by its key
     assert set(world.copies(CHANNEL).values()) == {1} and len(world.copies(CHANNEL)) == 6
     await _recorded_ids_are_the_visible_ones(second, taker)
+
 
 async def test_a_takeover_adopts_the_copy_a_stalled_holder_got_out(make_app: MakeApp, clock: FrozenClock) -> None:
     first = await make_app(sample=True, config=FAST)

@@ -157,7 +157,9 @@ async def serving(
 ) -> AsyncIterator[Harness]:
     """The adapter's real server for `service`, talking to `fake`; `table` overrides `[slack]` keys. `engine`: the
     app's database engine (what OAuth installs are stored on)."""
-    settings = Settings.parse({"enabled": True, "host": "127.0.0.1", "port": 0, "api_url": fake.api_url} | table)
+    local = {"enabled": True, "host": "127.0.0.1", "port": 0, "api_url": fake.api_url}
+    unpaced = {"post_burst": 100, "posts_per_second": 1000.0}  # the fake's default rate is generous too
+    settings = Settings.parse(local | unpaced | table)
     if secrets is None:
         token = next(iter(fake.workspaces), None) or fake.add_workspace(TEAM).bot_token
         secrets = Secrets(signing_secret=SECRET, bot_token=token)
