@@ -12,6 +12,8 @@
 - A holder that lost its fence records nothing. It deletes its own copy only once the new holder has recorded
   another message for the same key — the one case where that copy is provably an extra nobody will adopt. If that
   record is late (the new holder stalled too), the new holder's last look-up before it finishes removes the copy.
+  A holder frozen between two sends sends nothing after waking: half a lease after its last write it renews the
+  lease — fenced — before the next send, and stops there when it was taken over.
 - Transient platform errors are retried with backoff, the lease kept renewed, until the channel's day is over.
   Permanent ones end one entry (skipped), or the run with the channel or workspace to pause (the service does).
 """
@@ -78,6 +80,8 @@ class _Run:
     deleted: list[str] = field(default_factory=list)
     prefix: str = "hp"
     """The keys' prefix: `hp` for the daily digest, `hr` for the weekly roundup (`post_line`)."""
+    lease_until: datetime | None = None
+    """Until when this run's last successful fenced write renewed its lease (as far as this process knows)."""
 
     @property
     def header_key(self) -> PostKey:
@@ -134,7 +138,9 @@ class DigestPoster:
                     return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
                 if claim.outcome == "held-elsewhere":
                     return await self._held(channel, day, claim)
-                run = _Run(claim, channel, day, publisher, deadline, claim.header_message_id)
+                run = _Run(
+                    claim, channel, day, publisher, deadline, claim.header_message_id, lease_until=claim.lease_until
+                )
                 return await self._guarded(run, plan, cards, announce_empty=announce_empty)
             finally:
                 self._running.pop((channel.key, day), None)
@@ -160,7 +166,16 @@ class DigestPoster:
                 claim = await self._claim(channel, day, kind)
                 if claim.outcome in ("done-before", "held-elsewhere"):
                     return LineResult(claim.outcome, held_until=claim.lease_until)
-                run = _Run(claim, channel, day, publisher, deadline, claim.header_message_id, prefix=prefix)
+                run = _Run(
+                    claim,
+                    channel,
+                    day,
+                    publisher,
+                    deadline,
+                    claim.header_message_id,
+                    prefix=prefix,
+                    lease_until=claim.lease_until,
+                )
                 try:
                     if claim.outcome == "resumed":
                         await self._reconcile(run, [])
@@ -462,6 +477,7 @@ class DigestPoster:
                         await self._delete(run, key, extra)
                     log.info("the platform had taken %s after all; not sending it again", key)
                     return PostedMessage(run.channel, copies[0])
+            await self._still_holding(run)
             try:
                 # A call that outlives half the lease is abandoned (and looked up before it is sent again).
                 async with asyncio.timeout(self._policy.lease.total_seconds() / 2):
@@ -530,6 +546,14 @@ class DigestPoster:
     def _until(self) -> datetime:
         return self._clock.now() + self._policy.lease
 
+    async def _still_holding(self, run: _Run) -> None:
+        """Right before a send: a process frozen past its lease (SIGSTOP, a suspended VM) must not send a copy the
+        new holder will post too. Half a lease after the last renewal the lease is renewed first — fenced, so a
+        holder that was taken over stops here (ClaimLost) instead of sending. Costs nothing while records come
+        faster than that (each renews the lease)."""
+        if run.lease_until is None or self._clock.now() >= run.lease_until - self._policy.lease / 2:
+            await self._renew(run)
+
     async def _renew(self, run: _Run) -> None:
         await self._fenced(run, lambda uow, until: uow.digests.renewed(run.digest_id, run.fence, until))
 
@@ -542,10 +566,13 @@ class DigestPoster:
         """One fenced write, which renews the lease (`until`) as it goes. Each statement carries the fence in its
         own WHERE, so none needs a transaction around it (no BEGIN and COMMIT round trips); on PostgreSQL an
         entry's record renews the lease in the same statement."""
+        until = self._until()
         async with self._uow() as uow:
             await uow.one_statement()
-            result = await write(uow, self._until())
+            result = await write(uow, until)
             await uow.commit()
+        if result is True or result == "recorded":
+            run.lease_until = until
         return result
 
     async def _read(self, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -189,6 +190,47 @@ async def test_a_late_copy_left_while_the_new_holder_was_stalled_too_is_removed_
     assert taken.state == "resumed" and [e.rank for e in taker.published] == [2, 3, 4, 5]
     assert world.deletes == 1  # the finishing holder found the extra copy by its key
     assert set(world.copies(CHANNEL).values()) == {1} and len(world.copies(CHANNEL)) == 6
+    await _recorded_ids_are_the_visible_ones(second, taker)
+
+
+async def test_a_holder_frozen_between_an_intent_and_its_send_sends_nothing_once_taken_over(
+    make_app: MakeApp, clock: FrozenClock
+) -> None:
+    """SIGSTOP after the record of entry 1 (which writes entry 2's intent) and before entry 2 is sent: woken after
+    its lease, the old holder renews its lease before sending — fenced, so it learns it was taken over and sends
+    nothing, instead of a late copy someone would have to find and delete."""
+    first = await make_app(sample=True, config=FAST)
+    second = await make_app(config=FAST)
+    publisher = RecordingPublisher()
+    frozen, thaw = asyncio.Event(), asyncio.Event()
+    poster = first.service._poster  # freeze where a signal can: after a commit, before the next send
+    real = poster._uow
+
+    def freezing() -> Any:
+        uow = real()
+        commit = uow.commit
+
+        async def commit_then_freeze() -> None:
+            await commit()
+            if len(publisher.published) == 1 and not frozen.is_set():
+                frozen.set()
+                await thaw.wait()
+
+        uow.commit = commit_then_freeze  # type: ignore[method-assign]
+        return uow
+
+    poster._uow = freezing
+    running = asyncio.create_task(first.service.post_digest(CHANNEL, SAMPLE_DAY, publisher))
+    await asyncio.wait_for(frozen.wait(), 10)
+    clock.advance(seconds=61)
+    taker = RecordingPublisher(world=publisher.world)
+    taken = await second.service.post_digest(CHANNEL, SAMPLE_DAY, taker)
+    assert taken.state == "resumed" and [e.rank for e in taker.published] == [2, 3, 4, 5]
+    thaw.set()
+    with pytest.raises(ClaimLost):
+        await asyncio.wait_for(running, 10)
+    assert [e.rank for e in publisher.published] == [1] and publisher.world.deletes == 0
+    assert set(publisher.world.copies(CHANNEL).values()) == {1} and len(publisher.world.copies(CHANNEL)) == 6
     await _recorded_ids_are_the_visible_ones(second, taker)
 
 
