@@ -34,6 +34,8 @@ class Settings(BaseModel):
     enabled: bool = False
     shards: int | None = Field(default=None, ge=0)
     """None: one gateway connection. 0: AutoShardedClient with Discord's recommended count. N: N shards."""
+    shard_ids: tuple[int, ...] = ()
+    """With `shards = N`: the shards this process runs (each replica its own share); empty = all N."""
     guilds: tuple[int, ...] = ()
     """Guild ids to sync the slash commands to (instant); empty = global sync (can take up to an hour to show)."""
     up_emoji: tuple[str, ...] = Field(default=("👍", "🔥"), min_length=1)
@@ -44,6 +46,19 @@ class Settings(BaseModel):
     global_rate_limit: int = Field(default=50, ge=1, le=10_000)
     """Requests a second Discord allows this bot in total (50 unless Discord raised it for you). Digest posts are
     paced under it, so many channels posting at once do not run into 429s."""
+
+    @model_validator(mode="after")
+    def _shard_ids_within_the_count(self) -> Settings:
+        if not self.shard_ids:
+            return self
+        if not self.shards:
+            raise ValueError("shard_ids needs shards = N (the total over every replica), not 0 or unset")
+        wrong = sorted({i for i in self.shard_ids if not 0 <= i < self.shards})
+        if wrong:
+            raise ValueError(f"shard_ids must lie in 0..{self.shards - 1} (shards = {self.shards}); got {wrong}")
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError("shard_ids lists a shard twice")
+        return self
 
     @model_validator(mode="after")
     def _emoji_are_distinct(self) -> Settings:

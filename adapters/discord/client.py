@@ -102,6 +102,8 @@ class ShardedHotPapersBot(HotPapersBot, commands.AutoShardedBot):
 def build_bot(service: ChatService, settings: Settings, **options: Any) -> HotPapersBot:
     if settings.shards is None:
         return HotPapersBot(service, settings, **options)
+    if settings.shard_ids:  # this replica's share of the N shards
+        options["shard_ids"] = list(settings.shard_ids)
     return ShardedHotPapersBot(service, settings, shard_count=settings.shards or None, **options)
 
 

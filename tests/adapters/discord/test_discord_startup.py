@@ -11,6 +11,7 @@ import discord
 import pytest
 
 import adapters.discord
+from adapters.discord.client import ShardedHotPapersBot
 from adapters.discord.publisher import DiscordPublisher
 from bot.app.service import HotPapers
 from bot.domain.config import Config
@@ -139,6 +140,20 @@ async def test_shards_zero_asks_discord_for_the_count_and_identifies_as_shard_ze
     assert identify["d"]["shard"] == [0, 1]
 
 
+async def test_replicas_split_the_shards_each_identifying_only_its_own(
+    fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def identify_at_once(self: object, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py spaces identifies 5 s apart (max_concurrency 1); the test need not wait."""
+
+    monkeypatch.setattr(ShardedHotPapersBot, "before_identify_hook", identify_at_once)
+    first = await start_bot(hotpapers, shards=3, shard_ids=(0, 2))
+    second = await start_bot(hotpapers, shards=3, shard_ids=(1,))
+    assert sorted(first.shards) == [0, 2] and sorted(second.shards) == [1]
+    identified = sorted(tuple(frame["d"]["shard"]) for frame in fake.frames if frame["op"] == 2)
+    assert identified == [(0, 3), (1, 3), (2, 3)]  # every shard once over the two processes
+
+
 async def test_after_discord_asks_for_a_reconnect_the_session_resumes_and_commands_still_work(
     fake: FakeDiscord, start_bot: StartBot, hotpapers: HotPapers
 ) -> None:
@@ -201,6 +216,8 @@ async def test_a_disabled_adapter_returns_at_once_without_calling_discord(
     [
         ({"enabled": True, "shard": 2}, "discord.shard: Extra inputs are not permitted"),
         ({"enabled": True, "shards": -1}, "discord.shards: Input should be greater than or equal to 0"),
+        ({"enabled": True, "shards": 2, "shard_ids": [2]}, "shard_ids must lie in 0..1 (shards = 2); got [2]"),
+        ({"enabled": True, "shard_ids": [0]}, "shard_ids needs shards = N"),
         ({"up_emoji": ["👍"], "down_emoji": ["👍"]}, "an emoji cannot count both up and down: 👍"),
         ({"guilds": ["not-a-guild"]}, "discord.guilds.0:"),
     ],
