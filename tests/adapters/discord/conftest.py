@@ -13,7 +13,7 @@ import yarl
 
 from adapters.discord import Settings
 from adapters.discord.client import HotPapersBot, build_bot
-from tests.adapters.discord.support import StartBot, ready_or_failed
+from tests.adapters.discord.support import PlainClient, StartBot, ready_or_failed
 from tests.fakes.discord_server import TOKEN, FakeDiscord
 
 
@@ -45,5 +45,25 @@ async def start_bot_fixture(fake: FakeDiscord) -> AsyncIterator[StartBot]:
     yield start
     for bot, task in running:
         await bot.close()
+        with contextlib.suppress(Exception):
+            await task
+
+
+@pytest.fixture
+async def plain_client(fake: FakeDiscord) -> AsyncIterator[PlainClient]:
+    """Start a plain discord.Client (no hotpapers) on the fake with these intents; returns once it is ready. Closed
+    after the test. For the fake's own tests: what discord.py itself sees."""
+    running: list[tuple[discord.Client, asyncio.Task[None]]] = []
+
+    async def start(intents: discord.Intents) -> discord.Client:
+        client = discord.Client(intents=intents, guild_ready_timeout=0.05)
+        task = asyncio.create_task(client.start(TOKEN))
+        running.append((client, task))
+        await asyncio.wait_for(ready_or_failed(client, task), 5)
+        return client
+
+    yield start
+    for client, task in running:
+        await client.close()
         with contextlib.suppress(Exception):
             await task

@@ -17,6 +17,9 @@ from tests.fakes.discord_server import ALICE, GUILD_ID, MANAGE_CHANNELS, FakeDis
 
 StartBot = Callable[..., Awaitable[HotPapersBot]]
 
+PlainClient = Callable[[discord.Intents], Awaitable[discord.Client]]
+"""The `plain_client` fixture: a plain discord.Client on the fake with these intents, once ready."""
+
 
 async def ready_or_failed(bot: discord.Client, task: asyncio.Task[None]) -> None:
     ready = asyncio.ensure_future(bot.wait_until_ready())

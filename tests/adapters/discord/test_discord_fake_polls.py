@@ -6,9 +6,8 @@ POLL_RESULT message, in the shapes of Discord's published spec."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +15,8 @@ import discord
 import pytest
 from discord.http import Route
 
-from tests.adapters.discord.support import ready_or_failed
-from tests.fakes.discord_server import ALICE, BOB, BOT_ID, GUILD_ID, PAPERS_CHANNEL, TOKEN, FakeDiscord
+from tests.adapters.discord.support import PlainClient
+from tests.fakes.discord_server import ALICE, BOB, BOT_ID, GUILD_ID, PAPERS_CHANNEL, FakeDiscord
 from tests.fakes.spec import discord_errors, discord_unknown_fields
 
 Connect = Callable[..., Awaitable[discord.Client]]
@@ -33,21 +32,13 @@ def poll_intents() -> discord.Intents:
 
 
 @pytest.fixture
-async def connect(fake: FakeDiscord) -> AsyncIterator[Connect]:
-    running: list[tuple[discord.Client, asyncio.Task[None]]] = []
+def connect(plain_client: PlainClient) -> Connect:
+    """A plain discord.Client on the fake, with poll intents intents unless told otherwise."""
 
-    async def start(intents: discord.Intents | None = None) -> discord.Client:
-        client = discord.Client(intents=intents or poll_intents(), guild_ready_timeout=0.05)
-        task = asyncio.create_task(client.start(TOKEN))
-        running.append((client, task))
-        await asyncio.wait_for(ready_or_failed(client, task), 5)
-        return client
+    def start(intents: discord.Intents | None = None) -> Awaitable[discord.Client]:
+        return plain_client(intents or poll_intents())
 
-    yield start
-    for client, task in running:
-        await client.close()
-        with contextlib.suppress(Exception):
-            await task
+    return start
 
 
 def journal_club(*, hours: int = 24, multiple: bool = False) -> discord.Poll:

@@ -5,15 +5,14 @@ replies, as Discord's gateway carries them without the privileged MESSAGE_CONTEN
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 import pytest
 
-from tests.adapters.discord.support import ready_or_failed
+from tests.adapters.discord.support import PlainClient
 from tests.fakes.discord_server import (
     ALICE,
     BOB,
@@ -21,7 +20,6 @@ from tests.fakes.discord_server import (
     GUILD_ID,
     OTHER_BOT,
     PAPERS_CHANNEL,
-    TOKEN,
     FakeDiscord,
 )
 from tests.fakes.spec import discord_errors, discord_unknown_fields
@@ -38,22 +36,13 @@ def guild_messages() -> discord.Intents:
 
 
 @pytest.fixture
-async def connect(fake: FakeDiscord) -> AsyncIterator[Connect]:
-    """Start a plain discord.Client on the fake with these intents; returns once it is ready. Closed after the test."""
-    running: list[tuple[discord.Client, asyncio.Task[None]]] = []
+def connect(plain_client: PlainClient) -> Connect:
+    """A plain discord.Client on the fake, with guild messages intents unless told otherwise."""
 
-    async def start(intents: discord.Intents | None = None) -> discord.Client:
-        client = discord.Client(intents=intents or guild_messages(), guild_ready_timeout=0.05)
-        task = asyncio.create_task(client.start(TOKEN))
-        running.append((client, task))
-        await asyncio.wait_for(ready_or_failed(client, task), 5)
-        return client
+    def start(intents: discord.Intents | None = None) -> Awaitable[discord.Client]:
+        return plain_client(intents or guild_messages())
 
-    yield start
-    for client, task in running:
-        await client.close()
-        with contextlib.suppress(Exception):
-            await task
+    return start
 
 
 async def papers(client: discord.Client) -> discord.TextChannel:
