@@ -897,17 +897,10 @@ class FakeSlack:
             return {"ok": False, "error": "thread_not_found"}
         root_ts = str(message.get("thread_ts") or ts)
         parent = self._find(channel_id, root_ts)
-        try:
-            limit = max(1, min(1000, int(args.get("limit") or 1000)))
-        except ValueError:
-            return {"ok": False, "error": "invalid_limit"}
-        bounds = {}
-        for name in ("oldest", "latest"):
-            try:
-                bounds[name] = float(args[name]) if args.get(name) not in (None, "") else None
-            except ValueError:
-                return {"ok": False, "error": f"invalid_ts_{name}"}
-        inclusive = _truthy(args.get("inclusive"))
+        paging = _paging(args, most=1000, default=1000)
+        if isinstance(paging, dict):
+            return paging
+        limit, bounds, inclusive = paging
         replies = [m for m in self.replies.get((channel_id, root_ts), []) if _within(m["ts"], bounds, inclusive)]
         thread = ([parent] if parent is not None else []) + replies
         start = 0
@@ -934,17 +927,10 @@ class FakeSlack:
         refusal = self._channel_refusal(channel_id)
         if refusal:
             return {"ok": False, "error": refusal}
-        try:
-            limit = max(1, min(999, int(args.get("limit") or 100)))
-        except ValueError:
-            return {"ok": False, "error": "invalid_limit"}
-        bounds = {}
-        for name in ("oldest", "latest"):
-            try:
-                bounds[name] = float(args[name]) if args.get(name) not in (None, "") else None
-            except ValueError:
-                return {"ok": False, "error": f"invalid_ts_{name}"}
-        inclusive = _truthy(args.get("inclusive"))
+        paging = _paging(args, most=999, default=100)
+        if isinstance(paging, dict):
+            return paging
+        limit, bounds, inclusive = paging
         newest_first = [m for m in reversed(self.history.get(channel_id, [])) if _within(m["ts"], bounds, inclusive)]
         start = 0
         if args.get("cursor"):
@@ -1126,6 +1112,23 @@ def _bot_profile(workspace: Workspace) -> dict[str, Any]:
         "team_id": workspace.team_id,
         "icons": {f"image_{n}": icon.format(n) for n in (36, 48, 72)},
     }
+
+
+def _paging(
+    args: dict[str, Any], *, most: int, default: int
+) -> tuple[int, dict[str, float | None], bool] | dict[str, Any]:
+    """`limit`, `oldest`/`latest` and `inclusive` of a history-like method, or the error Slack answers."""
+    try:
+        limit = max(1, min(most, int(args.get("limit") or default)))
+    except ValueError:
+        return {"ok": False, "error": "invalid_limit"}
+    bounds: dict[str, float | None] = {}
+    for name in ("oldest", "latest"):
+        try:
+            bounds[name] = float(args[name]) if args.get(name) not in (None, "") else None
+        except ValueError:
+            return {"ok": False, "error": f"invalid_ts_{name}"}
+    return limit, bounds, _truthy(args.get("inclusive"))
 
 
 def _truthy(value: Any) -> bool:
