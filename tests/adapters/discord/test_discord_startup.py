@@ -218,6 +218,7 @@ async def test_a_disabled_adapter_returns_at_once_without_calling_discord(
         ({"enabled": True, "shards": -1}, "discord.shards: Input should be greater than or equal to 0"),
         ({"enabled": True, "shards": 2, "shard_ids": [2]}, "shard_ids must lie in 0..1 (shards = 2); got [2]"),
         ({"enabled": True, "shard_ids": [0]}, "shard_ids needs shards = N"),
+        ({"enabled": True, "shards": 2, "shard_ids": [1, 1]}, "shard_ids lists a shard twice"),
         ({"up_emoji": ["👍"], "down_emoji": ["👍"]}, "an emoji cannot count both up and down: 👍"),
         ({"guilds": ["not-a-guild"]}, "discord.guilds.0:"),
     ],
