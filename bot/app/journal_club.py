@@ -21,19 +21,17 @@ announced with its card, and the channel's past winners.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.app.cards import CardContext, cards_for, ranked_for_channel
 from bot.app.digest import ClaimLost, PostingPolicy
 from bot.domain.config import JournalClubConfig
 from bot.domain.errors import BadInput, HotPapersError, NotFound, Undeliverable, UpstreamUnavailable
-from bot.domain.messages import NO_POLL, POLL_NOT_OPEN, poll_label, poll_thread_name, poll_thread_opener, tie_note
+from bot.domain.journal_rules import parse_closes, pick_winner
+from bot.domain.messages import NO_POLL, POLL_NOT_OPEN, poll_label, poll_thread_name, poll_thread_opener
 from bot.domain.model import (
-    POLL_MAX_HOURS,
     POLL_MAX_OPTIONS,
     Channel,
     ChannelRef,
@@ -59,35 +57,6 @@ log = logging.getLogger(__name__)
 EnsureChannel = Callable[[UnitOfWork, ChannelRef], Awaitable[Channel]]
 Preview = Callable[[ChannelRef], Awaitable[Digest]]
 PublisherFor = Callable[[str], Publisher | None]
-
-
-def parse_closes(text: str | None, *, now: datetime, timezone: str, default_hours: int) -> int:
-    """`closes=` as the poll's duration in whole hours (Discord's unit): `36h`, `2d`, a bare number of hours, or a
-    moment in the channel's time zone (`2020-11-09T17:00`, `2020-11-09 17:00`), rounded up to the next hour."""
-    if text is None or not text.strip():
-        return default_hours
-    word = text.strip().lower()
-    what = f"closes (1 to {POLL_MAX_HOURS} hours, e.g. 48h, 2d or 2020-11-09T17:00)"
-    if word.endswith("d") and word[:-1].isdigit():
-        return whole_number(str(int(word[:-1]) * 24), what=what, low=1, high=POLL_MAX_HOURS)
-    if word.endswith("h") or word.isdigit():
-        return whole_number(word.removesuffix("h"), what=what, low=1, high=POLL_MAX_HOURS)
-    try:
-        moment = datetime.fromisoformat(word.replace(" ", "T"))
-    except ValueError:
-        raise BadInput(f"{what}: cannot read {text.strip()[:40]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    hours = math.ceil((moment - now).total_seconds() / 3600)
-    if not 1 <= hours <= POLL_MAX_HOURS:
-        raise BadInput(f"{what}: {text.strip()[:40]!r} is {hours} hours from now")
-    return hours
-
-
-def week_of(moment: datetime) -> str:
-    """`2020-W45`: the ISO week a scheduled poll belongs to (one a week per channel)."""
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 class JournalClub:
@@ -346,21 +315,7 @@ class JournalClub:
         most = max(counts, default=0)
         tied = [option.paper_id for option, count in zip(options, counts, strict=False) if count == most]
         cards = await self._cards(channel, tied or [options[0].paper_id])
-        tied = [paper for paper in tied if paper in cards] or list(cards)
-        if len(tied) == 1:
-            return cards[tied[0]], ""
-        best_net = max(cards[paper].votes.net for paper in tied)
-        by_net = [paper for paper in tied if cards[paper].votes.net == best_net]
-        if len(by_net) == 1:
-            values = ", ".join(f"arXiv:{paper} {cards[paper].votes.net:+d}" for paper in tied)
-            return cards[by_net[0]], tie_note(len(tied), most, by="votes", winner=f"arXiv:{by_net[0]}", values=values)
-        best = max(round(cards[paper].score, 2) for paper in by_net)
-        by_heat = [paper for paper in by_net if round(cards[paper].score, 2) == best]
-        if len(by_heat) == 1:
-            values = ", ".join(f"arXiv:{paper} {cards[paper].score:.2f}" for paper in by_net)
-            note = tie_note(len(tied), most, by="hotness", winner=f"arXiv:{by_heat[0]}", values=values)
-            return cards[by_heat[0]], note
-        return cards[by_heat[0]], tie_note(len(tied), most, by="order", winner=f"arXiv:{by_heat[0]}")
+        return pick_winner([paper for paper in tied if paper in cards] or list(cards), cards, most)
 
     async def _announce(
         self, channel: ChannelRef, publisher: PollPublisher, record: PollRecord, outcome: PollOutcome

@@ -22,12 +22,13 @@ from bot.app.cards import (
 from bot.app.digest import CardsFor, DigestPoster, PostingPolicy
 from bot.app.discussion import Discussions, ThreadingPublisher
 from bot.app.ingest import Ingestor
-from bot.app.journal_club import JournalClub, PublisherFor, week_of
+from bot.app.journal_club import JournalClub, PublisherFor
 from bot.app.votes import VoteQueue, record_votes
 from bot.domain.arxiv_id import parse_arxiv_id
 from bot.domain.channel_settings import SettingsChange, apply_options
 from bot.domain.config import Config
 from bot.domain.errors import BadInput, HotPapersError, NotFound
+from bot.domain.journal_rules import week_of
 from bot.domain.messages import summary_author
 from bot.domain.model import (
     Channel,

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.app.journal_club import parse_closes
 from bot.domain.clock import FrozenClock
 from bot.domain.errors import BadInput, NotFound, Undeliverable, UpstreamUnavailable
+from bot.domain.journal_rules import parse_closes
 from bot.domain.messages import history_lines, poll_label, winner_announcement
 from bot.domain.model import (
     ChannelRef,
