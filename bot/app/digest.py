@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
@@ -138,6 +139,18 @@ class DigestPoster:
         """The (channel, day) runs of this process: the database claim lets a holder resume its own claim, so two
         concurrent runs here would otherwise both post. The one guard besides the claim."""
 
+    @contextmanager
+    def _alone(self, key: tuple[str, date]) -> Iterator[bool]:
+        """Whether this is the only run of `key` in this process (then it holds the key until it ends)."""
+        if key in self._running:
+            yield False
+            return
+        self._running.add(key)
+        try:
+            yield True
+        finally:
+            self._running.discard(key)
+
     async def post(
         self,
         channel: ChannelRef,
@@ -150,13 +163,34 @@ class DigestPoster:
     ) -> DigestResult:
         """Claim the digest, then post what `plan` gives, resuming a stored plan where an earlier run stopped. One
         run at a time per (channel, day) here: a second one answers "held-elsewhere"."""
-        if (channel.key, day) in self._running:
-            return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
-        self._running.add((channel.key, day))
-        try:
-            return await self._claimed(channel, day, publisher, plan, announce_empty=announce_empty, deadline=deadline)
-        finally:
-            self._running.discard((channel.key, day))
+        with self._alone((channel.key, day)) as alone:
+            if not alone:
+                return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
+            run: _Run | None = None
+            try:
+                async with self._uow() as uow:
+                    now = self._clock.now()
+                    claim = await uow.digests.claim(
+                        plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
+                    )
+                    await uow.commit()  # the claim is seen by every other replica from here on
+                    if claim.outcome == "done-before":
+                        return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
+                    if claim.outcome == "held-elsewhere":
+                        posted, planned = await uow.digests.progress(claim.digest_id)
+                        held = Digest(channel, day, ())
+                        return DigestResult(
+                            held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
+                        )
+                    run = _Run(
+                        claim, channel, day, publisher, deadline, claim.header_message_id, lease_until=claim.lease_until
+                    )
+                    digest, planned_posts = await self._plan(uow, run, plan)
+            except BaseException as error:
+                if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row
+                    await self._release(run, _describe(error))
+                raise
+            return await self._guarded(run, digest, planned_posts, announce_empty=announce_empty)
 
     async def post_line(
         self,
@@ -171,10 +205,9 @@ class DigestPoster:
     ) -> LineResult:
         """Post one keyed message exactly once per (channel, kind, day) — the weekly roundup — with the digest's
         claim, fence, intent, look-up and retries: a digest of kind `kind` with only its "header"."""
-        if (f"{kind}:{channel.key}", day) in self._running:
-            return LineResult("held-elsewhere")
-        self._running.add((f"{kind}:{channel.key}", day))
-        try:
+        with self._alone((f"{kind}:{channel.key}", day)) as alone:
+            if not alone:
+                return LineResult("held-elsewhere")
             claim = await self._claim(channel, day, kind)
             if claim.outcome in ("done-before", "held-elsewhere"):
                 return LineResult(claim.outcome, held_until=claim.lease_until)
@@ -206,47 +239,8 @@ class DigestPoster:
                 await self._release(run, f"{type(error).__name__}: {str(error)[:300]}")
                 raise
             return LineResult("posted", run.header_message_id)
-        finally:
-            self._running.discard((f"{kind}:{channel.key}", day))
 
     # ── the run ─────────────────────────────────────────────────────────────────────────────────────────────────
-
-    async def _claimed(
-        self,
-        channel: ChannelRef,
-        day: date,
-        publisher: Publisher,
-        plan: DigestPlan,
-        *,
-        announce_empty: bool,
-        deadline: datetime,
-    ) -> DigestResult:
-        """The claim and the plan in one unit of work, then the messages."""
-        run: _Run | None = None
-        try:
-            async with self._uow() as uow:
-                now = self._clock.now()
-                claim = await uow.digests.claim(
-                    plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
-                )
-                await uow.commit()  # the claim is seen by every other replica from here on
-                if claim.outcome == "done-before":
-                    return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
-                if claim.outcome == "held-elsewhere":
-                    posted, planned = await uow.digests.progress(claim.digest_id)
-                    held = Digest(channel, day, ())
-                    return DigestResult(
-                        held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
-                    )
-                run = _Run(
-                    claim, channel, day, publisher, deadline, claim.header_message_id, lease_until=claim.lease_until
-                )
-                digest, planned_posts = await self._plan(uow, run, plan)
-        except BaseException as error:
-            if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row
-                await self._release(run, _describe(error))
-            raise
-        return await self._guarded(run, digest, planned_posts, announce_empty=announce_empty)
 
     async def _guarded(
         self, run: _Run, digest: Digest, planned: list[PlannedPost], *, announce_empty: bool
@@ -290,7 +284,9 @@ class DigestPoster:
         stored now — fenced, renewing the lease — with the header's intent, in one transaction."""
         planned = await uow.posts.planned(run.digest_id) if run.claim.outcome == "resumed" else []
         if planned:
-            return await plan.stored(uow, planned), planned
+            digest = await plan.stored(uow, planned)
+            await uow.commit()  # an LLM summary written for a card is cached
+            return digest, planned
         digest = await plan.fresh(uow)
         until = self._until()
         if not await uow.digests.renew(run.digest_id, run.fence, until=until):
