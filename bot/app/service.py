@@ -319,7 +319,7 @@ class HotPapers:
             target = day or await self._default_day(uow, settings)
             await uow.commit()
         pause = settings.paused
-        if pause is not None and resting(pause, now):
+        if resting(pause, now):
             return DigestResult(Digest(channel, target, ()), 0, 0, "paused", pause=pause)
         if settings.threads != "button":
             publisher = ThreadingPublisher(publisher, self.discussions, settings.threads)
