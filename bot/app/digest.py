@@ -4,7 +4,6 @@
   (committed at once, so other replicas see the claim) and then stores the new plan with the claim's fence and the
   header's intent, or reads the stored plan of a digest it resumes and rebuilds its cards from it. One run per
   (channel, day) at a time in this process; the claim keeps every other process out.
-
 - The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
   without the current token (it is in the WHERE of every write), and every write renews the lease. No write needs
   a transaction around it; on PostgreSQL an entry's record (with the next entry's intent and the renewal) is one
