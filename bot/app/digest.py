@@ -1,5 +1,9 @@
 """Posting a digest exactly once on the platform: claim → plan → for each message: intent, send, fenced record.
 
+- The poster is given the digest's plan (`DigestPlan`, built by `bot.app.digest_plan`): one unit of work claims
+  (committed at once, so other replicas see the claim) and then stores the new plan with the claim's fence and the
+  header's intent, or reads the stored plan of a digest it resumes and rebuilds its cards from it. One run per
+  (channel, day) at a time in this process; the claim keeps every other process out.
 - The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
   without the current token (it is in the WHERE of every write), and every write renews the lease. No write needs
   a transaction around it; on PostgreSQL an entry's record (with the next entry's intent and the renewal) is one
@@ -22,20 +26,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from bot.domain.errors import HotPapersError, Undeliverable, UpstreamUnavailable
-from bot.domain.model import ChannelRef, Digest, DigestEntry, DigestResult, PaperCard, Pause, PostedMessage, PostKey
+from bot.domain.model import ChannelRef, Digest, DigestEntry, DigestResult, Pause, PostedMessage, PostKey
 from bot.domain.ports import Clock, Publisher, UnitOfWork
 from bot.domain.records import Claim, PlanEntry, PlannedPost, Recorded
 
 log = logging.getLogger(__name__)
 
-PlanDigest = Callable[[UnitOfWork], Awaitable[Digest]]
-CardsFor = Callable[[Sequence[str]], Awaitable[dict[str, PaperCard]]]
 T = TypeVar("T")
 
 _NOT_RETRIED = (HotPapersError, ValueError, TypeError)
@@ -50,6 +53,22 @@ class PostingPolicy:
     backoff_max_seconds: float = 300.0
     find_margin: timedelta = timedelta(minutes=10)
     """How long before a digest's first claim the platform is searched for its messages (replicas' clocks)."""
+
+
+class DigestPlan(Protocol):
+    """What one channel's digest for one day shows, as the poster asks for it (`bot.app.digest_plan.ChannelPlan`):
+    a new plan, or the cards of the plan it stored before (a resumed digest), built in the poster's unit of work."""
+
+    @property
+    def channel_id(self) -> int: ...
+
+    async def fresh(self, uow: UnitOfWork) -> Digest:
+        """The digest ranked now (its entries become the stored plan)."""
+        ...
+
+    async def stored(self, uow: UnitOfWork, planned: Sequence[PlannedPost]) -> Digest:
+        """The digest of a stored plan: fresh cards with the score and why-line each entry was planned with."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,8 @@ class _Run:
     """The keys' prefix: `hp` for the daily digest, `hr` for the weekly roundup (`post_line`)."""
     lease_until: datetime | None = None
     """Until when this run's last successful fenced write renewed its lease (as far as this process knows)."""
+    header_intended: bool = False
+    """The header's intent was written with the plan (a new digest): the header is sent without another write."""
 
     @property
     def header_key(self) -> PostKey:
@@ -113,7 +134,21 @@ class DigestPoster:
         self._holder = holder
         self._policy = policy
         self._stopping = stopping
-        self._running: dict[tuple[str, date], asyncio.Lock] = {}
+        self._running: set[tuple[str, date]] = set()
+        """The (channel, day) runs of this process: the database claim lets a holder resume its own claim, so two
+        concurrent runs here would otherwise both post. The one guard besides the claim."""
+
+    @contextmanager
+    def _alone(self, key: tuple[str, date]) -> Iterator[bool]:
+        """Whether this is the only run of `key` in this process (then it holds the key until it ends)."""
+        if key in self._running:
+            yield False
+            return
+        self._running.add(key)
+        try:
+            yield True
+        finally:
+            self._running.discard(key)
 
     async def post(
         self,
@@ -121,29 +156,40 @@ class DigestPoster:
         day: date,
         publisher: Publisher,
         *,
-        plan: PlanDigest,
-        cards: CardsFor,
+        plan: DigestPlan,
         announce_empty: bool,
         deadline: datetime,
     ) -> DigestResult:
-        """One run at a time per (channel, day) in this process: the database claim lets a holder resume its own
-        claim, so two concurrent runs here would otherwise both post."""
-        lock = self._running.setdefault((channel.key, day), asyncio.Lock())
-        if lock.locked():
-            return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
-        async with lock:
+        """Claim the digest, then post what `plan` gives, resuming a stored plan where an earlier run stopped. One
+        run at a time per (channel, day) here: a second one answers "held-elsewhere"."""
+        with self._alone((channel.key, day)) as alone:
+            if not alone:
+                return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
+            run: _Run | None = None
             try:
-                claim = await self._claim(channel, day)
-                if claim.outcome == "done-before":
-                    return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
-                if claim.outcome == "held-elsewhere":
-                    return await self._held(channel, day, claim)
-                run = _Run(
-                    claim, channel, day, publisher, deadline, claim.header_message_id, lease_until=claim.lease_until
-                )
-                return await self._guarded(run, plan, cards, announce_empty=announce_empty)
-            finally:
-                self._running.pop((channel.key, day), None)
+                async with self._uow() as uow:
+                    now = self._clock.now()
+                    claim = await uow.digests.claim(
+                        plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
+                    )
+                    await uow.commit()  # the claim is seen by every other replica from here on
+                    if claim.outcome == "done-before":
+                        return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
+                    if claim.outcome == "held-elsewhere":
+                        posted, planned = await uow.digests.progress(claim.digest_id)
+                        held = Digest(channel, day, ())
+                        return DigestResult(
+                            held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
+                        )
+                    run = _Run(
+                        claim, channel, day, publisher, deadline, claim.header_message_id, lease_until=claim.lease_until
+                    )
+                    digest, planned_posts = await self._plan(uow, run, plan)
+            except BaseException as error:
+                if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row
+                    await self._release(run, _describe(error))
+                raise
+            return await self._guarded(run, digest, planned_posts, announce_empty=announce_empty)
 
     async def post_line(
         self,
@@ -158,51 +204,47 @@ class DigestPoster:
     ) -> LineResult:
         """Post one keyed message exactly once per (channel, kind, day) — the weekly roundup — with the digest's
         claim, fence, intent, look-up and retries: a digest of kind `kind` with only its "header"."""
-        lock = self._running.setdefault((f"{kind}:{channel.key}", day), asyncio.Lock())
-        if lock.locked():
-            return LineResult("held-elsewhere")
-        async with lock:
+        with self._alone((f"{kind}:{channel.key}", day)) as alone:
+            if not alone:
+                return LineResult("held-elsewhere")
+            claim = await self._claim(channel, day, kind)
+            if claim.outcome in ("done-before", "held-elsewhere"):
+                return LineResult(claim.outcome, held_until=claim.lease_until)
+            run = _Run(
+                claim,
+                channel,
+                day,
+                publisher,
+                deadline,
+                claim.header_message_id,
+                prefix=prefix,
+                lease_until=claim.lease_until,
+            )
             try:
-                claim = await self._claim(channel, day, kind)
-                if claim.outcome in ("done-before", "held-elsewhere"):
-                    return LineResult(claim.outcome, held_until=claim.lease_until)
-                run = _Run(
-                    claim,
-                    channel,
-                    day,
-                    publisher,
-                    deadline,
-                    claim.header_message_id,
-                    prefix=prefix,
-                    lease_until=claim.lease_until,
+                if claim.outcome == "resumed":
+                    await self._reconcile(run, [])
+                if run.header_message_id is None:
+                    await self._header(run, text)
+                if claim.outcome == "resumed":
+                    await self._sweep(run)
+                await self._fenced(
+                    run, lambda uow, _: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now())
                 )
-                try:
-                    if claim.outcome == "resumed":
-                        await self._reconcile(run, [])
-                    if run.header_message_id is None:
-                        await self._header(run, text)
-                    if claim.outcome == "resumed":
-                        await self._sweep(run)
-                    await self._fenced(
-                        run, lambda uow, _: uow.digests.finish(run.digest_id, run.fence, now=self._clock.now())
-                    )
-                except Undeliverable as error:
-                    await self._release(run, str(error))
-                    scope: Literal["channel", "workspace"] = "workspace" if error.scope == "workspace" else "channel"
-                    return LineResult("paused", pause=Pause(error.reason, error.fix, scope, self._clock.now()))
-                except BaseException as error:
-                    await self._release(run, f"{type(error).__name__}: {str(error)[:300]}")
-                    raise
-                return LineResult("posted", run.header_message_id)
-            finally:
-                self._running.pop((f"{kind}:{channel.key}", day), None)
+            except Undeliverable as error:
+                await self._release(run, str(error))
+                scope: Literal["channel", "workspace"] = "workspace" if error.scope == "workspace" else "channel"
+                return LineResult("paused", pause=Pause(error.reason, error.fix, scope, self._clock.now()))
+            except BaseException as error:
+                await self._release(run, f"{type(error).__name__}: {str(error)[:300]}")
+                raise
+            return LineResult("posted", run.header_message_id)
 
     # ── the run ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-    async def _guarded(self, run: _Run, plan: PlanDigest, cards: CardsFor, *, announce_empty: bool) -> DigestResult:
-        digest = Digest(run.channel, run.day, ())
+    async def _guarded(
+        self, run: _Run, digest: Digest, planned: list[PlannedPost], *, announce_empty: bool
+    ) -> DigestResult:
         try:
-            digest, planned = await self._plan(run, plan, cards)
             if not planned:
                 return await self._finish_empty(run, digest, announce_empty=announce_empty)
             before = sum(1 for p in planned if p.message_id is not None)
@@ -226,52 +268,50 @@ class DigestPoster:
         state: Literal["posted", "resumed"] = "posted" if run.claim.outcome == "new" else "resumed"
         return DigestResult(digest, run.posted, before, state, planned=len(planned))
 
-    async def _claim(self, channel: ChannelRef, day: date, kind: str = "daily") -> Claim:
+    async def _claim(self, channel: ChannelRef, day: date, kind: str) -> Claim:
         async with self._uow() as uow:
             channel_id = await uow.channels.id_of(channel)
-            assert channel_id is not None, "post_digest ensures the channel row first"
+            assert channel_id is not None, "the caller ensures the channel row first"
             claim = await uow.digests.claim(
                 channel_id, day, holder=self._holder, now=self._clock.now(), lease=self._policy.lease, kind=kind
             )
             await uow.commit()
         return claim
 
-    async def _held(self, channel: ChannelRef, day: date, claim: Claim) -> DigestResult:
-        async with self._uow() as uow:
-            posted, planned = await uow.digests.progress(claim.digest_id)
-        return DigestResult(
-            Digest(channel, day, ()), 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
-        )
-
-    async def _plan(self, run: _Run, plan: PlanDigest, cards: CardsFor) -> tuple[Digest, list[PlannedPost]]:
-        """The stored plan, or a new one stored now. A new plan is posted with the cards it was ranked with;
-        a stored one gets fresh cards with the score and why-line it was planned with."""
-        async with self._uow() as uow:
-            planned = await uow.posts.planned(run.digest_id)
-            if not planned:
-                digest = await plan(uow)
-                if not await uow.digests.renew(run.digest_id, run.fence, until=self._until()):
-                    raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
-                plan_entries = [
-                    PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
-                    for e in digest.entries
-                ]
-                await uow.posts.plan(run.digest_id, await _channel_id(uow, run.channel), plan_entries)
-                planned = await uow.posts.planned(run.digest_id)
-                await uow.commit()
-                return digest, planned
-        by_id = await cards([p.paper_id for p in planned])
-        entries = tuple(
-            DigestEntry(p.rank, _as_planned(by_id[p.paper_id], p), p.updated) for p in planned if p.paper_id in by_id
-        )
-        return Digest(run.channel, run.day, entries), planned
+    async def _plan(self, uow: UnitOfWork, run: _Run, plan: DigestPlan) -> tuple[Digest, list[PlannedPost]]:
+        """In the claim's unit of work: the stored plan of a resumed digest with its cards rebuilt, or a new plan
+        stored now — fenced, renewing the lease — with the header's intent, in one transaction."""
+        planned = await uow.posts.planned(run.digest_id) if run.claim.outcome == "resumed" else []
+        if planned:
+            digest = await plan.stored(uow, planned)
+            await uow.commit()  # an LLM summary written for a card is cached
+            return digest, planned
+        digest = await plan.fresh(uow)
+        until = self._until()
+        if not await uow.digests.renew(run.digest_id, run.fence, until=until):
+            raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
+        plan_entries = [
+            PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
+            for e in digest.entries
+        ]
+        await uow.posts.plan(run.digest_id, plan.channel_id, plan_entries)
+        planned = await uow.posts.planned(run.digest_id)
+        if planned and run.header_message_id is None and run.claim.outcome == "new":
+            now = self._clock.now()
+            if not await uow.digests.intend_header(run.digest_id, run.fence, now=now, until=None):
+                raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
+            run.header_intended = True
+        await uow.commit()
+        run.lease_until = until
+        return digest, planned
 
     async def _header(self, run: _Run, text: str) -> None:
         key = run.header_key
         now = self._clock.now()
-        await self._fenced(
-            run, lambda uow, until: uow.digests.intend_header(run.digest_id, run.fence, now=now, until=until)
-        )
+        if not run.header_intended:
+            await self._fenced(
+                run, lambda uow, until: uow.digests.intend_header(run.digest_id, run.fence, now=now, until=until)
+            )
         message = await self._deliver(run, key, lambda: run.publisher.say(run.channel, text, key=key))
         await self._keep(
             run,
@@ -590,18 +630,6 @@ class DigestPoster:
 
 def _key(day: date, post: PlannedPost) -> PostKey:
     return PostKey(day, post.rank, f"{post.paper_id}v{post.version}")
-
-
-def _as_planned(card: PaperCard, post: PlannedPost) -> PaperCard:
-    if post.score is None or post.why is None:
-        return card
-    return replace(card, score=post.score, why=post.why)
-
-
-async def _channel_id(uow: UnitOfWork, channel: ChannelRef) -> int:
-    found = await uow.channels.id_of(channel)
-    assert found is not None, "post_digest ensures the channel row first"
-    return found
 
 
 async def _header_slot(uow: UnitOfWork, digest_id: int) -> str | None:

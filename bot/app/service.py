@@ -5,29 +5,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
-from bot.app.cards import (
-    CardContext,
-    build_cards,
-    cards_for,
-    digest_window,
-    paper_inputs,
-    ranked_digest,
-    ranked_for_channel,
-)
-from bot.app.digest import CardsFor, DigestPoster, PostingPolicy
+from bot.app.cards import CardContext, build_cards, cards_for, paper_inputs
+from bot.app.digest import DigestPoster, PostingPolicy
+from bot.app.digest_plan import DigestPlanner
 from bot.app.discussion import Discussions, ThreadingPublisher
 from bot.app.ingest import Ingestor
 from bot.app.journal_club import JournalClub, PublisherFor
+from bot.app.pauses import Pauses, resting
 from bot.app.votes import VoteQueue, record_votes
 from bot.domain.arxiv_id import parse_arxiv_id
 from bot.domain.channel_settings import SettingsChange, apply_options
 from bot.domain.config import Config
-from bot.domain.errors import BadInput, HotPapersError, NotFound
+from bot.domain.errors import BadInput, NotFound
 from bot.domain.journal_rules import week_of
 from bot.domain.messages import summary_author
 from bot.domain.model import (
@@ -35,12 +29,10 @@ from bot.domain.model import (
     ChannelRef,
     ChannelSettings,
     Digest,
-    DigestEntry,
     DigestResult,
     Discussion,
     PaperCard,
     PastWinner,
-    Pause,
     PollClose,
     PollDraft,
     PollStart,
@@ -55,22 +47,9 @@ from bot.domain.model import (
 )
 from bot.domain.ports import Clock, MetricsSink, NullMetrics, Publisher, UnitOfWork
 from bot.domain.ranking import Candidate, score_card
-from bot.domain.records import ChannelActivity
 from bot.domain.text import clean_multiline, clean_text
 
 log = logging.getLogger(__name__)
-
-PAUSED_RETRY = timedelta(hours=20)
-"""A paused channel is tried again at its first scheduled run this long after the pause: once a day."""
-
-
-def pause_notice(channel: ChannelRef, pause: Pause) -> str:
-    """What the people of a paused channel are told (in the channel where the bot can still post, else by DM)."""
-    where = channel.name or channel.channel
-    return (
-        f"hotpapers paused the daily digest for {where}: {pause.reason}. To fix it: {pause.fix}. "
-        "Subscribe the channel again to resume at once; hotpapers also tries once a day by itself."
-    )
 
 
 class HotPapers:
@@ -106,6 +85,10 @@ class HotPapers:
         self._stopped = False
         # Concurrent reactions are written together, one transaction per group; a lone one at once.
         self._votes = VoteQueue(self._write_votes)
+        self._planner = DigestPlanner(
+            window_days=config.digest.window_days, context=context, clock=clock, unavailable=ingestor.unavailable
+        )
+        self._pauses = Pauses(uow, clock)
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
         self._metrics: MetricsSink = metrics or NullMetrics()
         # journal club (issue 19)
@@ -314,7 +297,7 @@ class HotPapers:
             row, activity = await uow.channels.find_with_activity(channel)  # one round trip on PostgreSQL
             settings = self._settings_of(row)
             target = day or await self._default_day(uow, settings)
-            digest = await self._build_digest(uow, row, channel, settings, target, activity=activity)
+            digest = await self._planner.build(uow, row, channel, settings, target, activity=activity)
             if digest.announced:
                 return digest
             latest = await uow.papers.latest_announcement(date.max)
@@ -332,32 +315,26 @@ class HotPapers:
         now = self._clock.now()
         async with self._uow() as uow:
             row = await self._ensure_channel(uow, channel)
-            settings = self._settings_of(row)
+            settings = row.settings
             target = day or await self._default_day(uow, settings)
             await uow.commit()
         pause = settings.paused
-        if pause is not None and now - pause.since < PAUSED_RETRY:
+        if resting(pause, now):
             return DigestResult(Digest(channel, target, ()), 0, 0, "paused", pause=pause)
-
-        async def plan(uow: UnitOfWork) -> Digest:
-            current = await uow.channels.find(channel)
-            return await self._build_digest(uow, current, channel, settings, target)
-
         if settings.threads != "button":
             publisher = ThreadingPublisher(publisher, self.discussions, settings.threads)
         result = await self._poster.post(
             channel,
             target,
             publisher,
-            plan=plan,
-            cards=self._cards_by_id(channel),
+            plan=self._planner.for_channel(row, channel, target),
             announce_empty=settings.announce_empty,
             deadline=self._give_up_at(settings, now),
         )
         if result.state == "paused" and result.pause is not None:
-            await self._paused(channel, result.pause, publisher, already=pause is not None)
+            await self._pauses.paused(channel, result.pause, publisher, already=pause is not None)
         elif pause is not None and result.state != "held-elsewhere":
-            await self._unpause(channel)
+            await self._pauses.unpause(channel)
             log.info("%s resumed by itself: the platform takes its digest again", channel.key)
         if result.state in ("posted", "resumed", "empty"):
             self._metrics.digest_posted(channel.platform, result.posted)
@@ -371,94 +348,9 @@ class HotPapers:
         minutes = self._config.digest.retry_for_minutes
         return min(midnight, now + timedelta(minutes=minutes)) if minutes else midnight
 
-    async def pause(self, channel: ChannelRef, pause: Pause) -> None:
-        """Stop posting to one channel until someone subscribes it again (or the daily retry succeeds)."""
-        async with self._uow() as uow:
-            await uow.channels.pause([channel], pause)
-            await uow.commit()
-
     async def pause_workspace(self, platform: str, workspace: str, *, reason: str, fix: str) -> int:
         """Pause every subscribed channel of a workspace (a revoked token, an uninstalled app). Returns how many."""
-        pause = Pause(reason, fix, "workspace", self._clock.now())
-        async with self._uow() as uow:
-            channels = [
-                ref
-                for ref, _ in await uow.channels.subscribed()
-                if ref.platform == platform and ref.workspace == workspace
-            ]
-            await uow.channels.pause(channels, pause)
-            await uow.commit()
-        if channels:
-            log.warning("paused %d channel(s) of %s workspace %s: %s", len(channels), platform, workspace, reason)
-        return len(channels)
-
-    async def _paused(self, channel: ChannelRef, pause: Pause, publisher: Publisher, *, already: bool) -> None:
-        if pause.scope == "workspace":
-            await self.pause_workspace(channel.platform, channel.workspace, reason=pause.reason, fix=pause.fix)
-        else:
-            await self.pause(channel, pause)
-        if already:
-            return  # the daily retry found it still refused: nobody is told twice
-        log.warning("paused the digest in %s: %s (fix: %s)", channel.key, pause.reason, pause.fix)
-        text = pause_notice(channel, pause)
-        if pause.scope == "channel":
-            try:
-                await publisher.say(channel, text)
-                return
-            except HotPapersError as error:
-                log.info("could not tell %s about its pause in the channel: %s", channel.key, error)
-        async with self._uow() as uow:
-            admin = await uow.channels.subscriber(channel)
-        if admin and not await publisher.tell_admin(channel, admin, text):
-            log.info("could not tell the admin of %s about its pause", channel.key)
-
-    async def _unpause(self, channel: ChannelRef) -> None:
-        async with self._uow() as uow:
-            await uow.channels.unpause(channel)
-            await uow.commit()
-
-    async def _build_digest(
-        self,
-        uow: UnitOfWork,
-        row: Channel | None,
-        channel: ChannelRef,
-        settings: ChannelSettings,
-        day: date,
-        *,
-        activity: ChannelActivity | None = None,
-    ) -> Digest:
-        first = day - timedelta(days=self._config.digest.window_days - 1)
-        window = await digest_window(uow, first, day, self._context)  # shared by every channel, cached
-        if not window.papers:
-            return Digest(channel, day, (), announced=False)
-        now = self._clock.now()
-        top_n = settings.top_n
-        ranked = await ranked_digest(uow, row, settings, window, self._context, now=now, limit=top_n, activity=activity)
-        ranked = ranked[:top_n]
-        unavailable = self._ingestor.unavailable()
-        cards = await cards_for(uow, ranked, self._context, now=now, unavailable=unavailable, remembered=True)
-        entries = tuple(
-            DigestEntry(rank, card, r.updated) for rank, (card, r) in enumerate(zip(cards, ranked, strict=True), 1)
-        )
-        return Digest(channel, day, entries)
-
-    def _cards_by_id(self, channel: ChannelRef) -> CardsFor:
-        """Cards for a stored plan: scored with the channel's votes and taste, without re-filtering."""
-
-        async def cards(paper_ids: Sequence[str]) -> dict[str, PaperCard]:
-            now = self._clock.now()
-            async with self._uow() as uow:
-                row = await uow.channels.find(channel)
-                papers = list((await uow.papers.get_many(paper_ids)).values())
-                # No filters: the plan chose these papers; the score and why-line come from the plan (DigestPoster).
-                ranked = await ranked_for_channel(
-                    uow, row, ChannelSettings(), papers, self._context, now=now, include_posted=True
-                )
-                found = await cards_for(uow, ranked, self._context, now=now, unavailable=self._ingestor.unavailable())
-                await uow.commit()
-            return {card.paper.id: card for card in found}
-
-        return cards
+        return await self._pauses.pause_workspace(platform, workspace, reason=reason, fix=fix)
 
     async def _default_day(self, uow: UnitOfWork, settings: ChannelSettings) -> date:
         today = self._clock.now().astimezone(ZoneInfo(settings.timezone)).date()

@@ -1,0 +1,136 @@
+"""What a channel's digest shows: a new plan ranked from the day's window, or the cards of a plan stored earlier.
+
+`DigestPlanner` is the one place a digest's entries are built. A preview (`HotPapers.digest`) and a new digest
+(`DigestPoster.post`) rank the window with the channel's settings; a resumed digest rebuilds the cards of the plan
+it stored (`cards_of_plan`) — with the same settings, and the score and why-line the plan was stored with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from bot.app.cards import CardContext, candidates_for, cards_for, channel_taste, digest_window, ranked_digest
+from bot.domain.model import Channel, ChannelRef, ChannelSettings, Digest, DigestEntry, PaperCard
+from bot.domain.ports import Clock, UnitOfWork
+from bot.domain.ranking import Candidate, Ranked, rank
+from bot.domain.records import ChannelActivity, PlannedPost
+
+
+class DigestPlanner:
+    """Builds digests for every channel of the process; holds no state of its own."""
+
+    def __init__(
+        self, *, window_days: int, context: CardContext, clock: Clock, unavailable: Callable[[], Sequence[str]]
+    ) -> None:
+        self._window_days = window_days
+        self._context = context
+        self._clock = clock
+        self._unavailable = unavailable
+        """The signal sources failing now (`Ingestor.unavailable`): each card says so."""
+
+    def for_channel(self, channel: Channel, ref: ChannelRef, day: date) -> ChannelPlan:
+        """The plan of one channel's digest for `day`, as the poster asks for it (`bot.app.digest.DigestPlan`)."""
+        return ChannelPlan(self, channel, ref, day)
+
+    async def build(
+        self,
+        uow: UnitOfWork,
+        channel: Channel | None,
+        ref: ChannelRef,
+        settings: ChannelSettings,
+        day: date,
+        *,
+        activity: ChannelActivity | None = None,
+    ) -> Digest:
+        """The channel's top N of the window ending on `day`, with their cards."""
+        first = day - timedelta(days=self._window_days - 1)
+        window = await digest_window(uow, first, day, self._context)  # shared by every channel, cached
+        if not window.papers:
+            return Digest(ref, day, (), announced=False)
+        now = self._clock.now()
+        top_n = settings.top_n
+        context = self._context
+        ranked = await ranked_digest(uow, channel, settings, window, context, now=now, limit=top_n, activity=activity)
+        ranked = ranked[:top_n]
+        unavailable = self._unavailable()
+        cards = await cards_for(uow, ranked, context, now=now, unavailable=unavailable, remembered=True)
+        entries = tuple(
+            DigestEntry(rank, card, r.updated) for rank, (card, r) in enumerate(zip(cards, ranked, strict=True), 1)
+        )
+        return Digest(ref, day, entries)
+
+    async def rebuild(
+        self, uow: UnitOfWork, channel: Channel, ref: ChannelRef, day: date, planned: Sequence[PlannedPost]
+    ) -> Digest:
+        """The digest of a stored plan: fresh cards (summaries, votes, postings as they are now) for the planned
+        papers, in the planned order, with the score and why-line each was planned with. A planned paper that is
+        no longer stored is left out."""
+        by_id = await self.cards_of_plan(uow, channel, [p.paper_id for p in planned])
+        entries = tuple(
+            DigestEntry(p.rank, _as_planned(by_id[p.paper_id], p), p.updated) for p in planned if p.paper_id in by_id
+        )
+        return Digest(ref, day, entries)
+
+    async def cards_of_plan(self, uow: UnitOfWork, channel: Channel, paper_ids: Sequence[str]) -> dict[str, PaperCard]:
+        """Cards for papers a plan chose, scored with the channel's votes, taste and settings (followed authors,
+        keywords) but not filtered again: settings changed since the plan do not drop a planned entry."""
+        now = self._clock.now()
+        papers = list((await uow.papers.get_many(paper_ids)).values())
+        candidates = [
+            dataclasses.replace(c, posted_version=None) for c in await candidates_for(uow, channel, papers)
+        ]  # the plan's own rows count as posted: they are what is being posted
+        votes = await uow.votes.channel_votes(channel.id)
+        taste = await channel_taste(uow, list(votes), [net for _, _, net in votes.values()], self._context)
+        ranked = _scored_unfiltered(candidates, channel.settings, self._context, now=now, taste=taste)
+        found = await cards_for(uow, ranked, self._context, now=now, unavailable=self._unavailable())
+        return {card.paper.id: card for card in found}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPlan:
+    """One channel's digest for one day, planned by `DigestPlanner` (implements `bot.app.digest.DigestPlan`)."""
+
+    planner: DigestPlanner
+    channel: Channel
+    ref: ChannelRef
+    day: date
+
+    @property
+    def channel_id(self) -> int:
+        return self.channel.id
+
+    async def fresh(self, uow: UnitOfWork) -> Digest:
+        return await self.planner.build(uow, self.channel, self.ref, self.channel.settings, self.day)
+
+    async def stored(self, uow: UnitOfWork, planned: Sequence[PlannedPost]) -> Digest:
+        return await self.planner.rebuild(uow, self.channel, self.ref, self.day, planned)
+
+
+def _scored_unfiltered(
+    candidates: Sequence[Candidate],
+    settings: ChannelSettings,
+    context: CardContext,
+    *,
+    now: datetime,
+    taste: dict[str, float],
+) -> list[Ranked]:
+    """`rank` with the channel's settings, keeping the candidates its filters would drop. Categories and negative
+    keywords only filter; keywords filter and add a bonus, but a paper the keyword filter drops matches none of
+    them, so scoring it without keywords gives the same score and why-line."""
+    weights = context.weights
+    open_filters = dataclasses.replace(settings, categories=(), negative_keywords=())
+    ranked = rank(candidates, open_filters, weights, now, taste=taste)
+    kept = {r.paper.id for r in ranked}
+    dropped = [c for c in candidates if c.paper.id not in kept]
+    if dropped:
+        ranked += rank(dropped, dataclasses.replace(open_filters, keywords=()), weights, now, taste=taste)
+    return ranked
+
+
+def _as_planned(card: PaperCard, post: PlannedPost) -> PaperCard:
+    if post.score is None or post.why is None:
+        return card
+    return dataclasses.replace(card, score=post.score, why=post.why)
