@@ -37,8 +37,8 @@ def statements() -> dict[str, Select[Any] | TextClause]:
         "latest_signals": _built(signals._latest_signals),
         "tallies_everywhere": _built(votes._tallies_everywhere),
         "tallies_in_channel": _built(votes._tallies_in_channel),
-        "visible_summaries": summaries.shown_summaries("sqlite"),
-        "postings": posts.postings_select("sqlite"),
+        "visible_summaries": summaries.shown_summaries(DIALECT.name),
+        "postings": posts.postings_select(DIALECT.name),
         "thread_people": _built(threads._people),
     }
 
