@@ -14,8 +14,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING
 
 from bot.domain.model import ChannelSettings, Paper, Signal, VoteTally
+
+if TYPE_CHECKING:
+    from bot.domain.config import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,22 @@ class RankingWeights:
 
     def weight_of(self, source: str) -> float:
         return self.signal_weights.get(source, 1.0)
+
+
+def ranking_weights(config: Config) -> RankingWeights:
+    """`[ranking]` and each signal's weight, as the ranking takes them."""
+    rc = config.ranking
+    return RankingWeights(
+        half_life_hours=rc.half_life_hours,
+        vote_weight=rc.vote_weight,
+        follow_bonus=rc.follow_bonus,
+        keyword_bonus=rc.keyword_bonus,
+        taste_cap=rc.taste_cap,
+        taste_rate=rc.taste_rate,
+        discussion_weight=rc.discussion_weight,
+        discussion_cap=rc.discussion_cap,
+        signal_weights={name: cfg.weight for name, cfg in config.signals.items()},
+    )
 
 
 @dataclass(frozen=True, slots=True)

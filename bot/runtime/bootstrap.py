@@ -25,7 +25,7 @@ from bot.domain.clock import SystemClock
 from bot.domain.config import Config
 from bot.domain.model import Announcement, Paper
 from bot.domain.ports import Clock
-from bot.domain.ranking import RankingWeights
+from bot.domain.ranking import ranking_weights
 from bot.storage.database import create_engine, upgrade
 from bot.storage.uow import UnitOfWork
 from bot.storage.window import WindowCache
@@ -195,22 +195,6 @@ class App:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-
-def ranking_weights(config: Config) -> RankingWeights:
-    """`[ranking]` and each signal's weight, as the ranking takes them."""
-    rc = config.ranking
-    return RankingWeights(
-        half_life_hours=rc.half_life_hours,
-        vote_weight=rc.vote_weight,
-        follow_bonus=rc.follow_bonus,
-        keyword_bonus=rc.keyword_bonus,
-        taste_cap=rc.taste_cap,
-        taste_rate=rc.taste_rate,
-        discussion_weight=rc.discussion_weight,
-        discussion_cap=rc.discussion_cap,
-        signal_weights={name: cfg.weight for name, cfg in config.signals.items()},
-    )
 
 
 async def build(

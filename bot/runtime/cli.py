@@ -190,8 +190,12 @@ async def _console(args: argparse.Namespace, config: Config) -> None:
 async def _paper(args: argparse.Namespace, config: Config) -> None:
     parse_arxiv_id(args.ref)  # refuse bad input before touching the database or the network
     channel = ChannelRef.parse(args.channel) if args.channel else None
-    async with await _build(config) as app:
-        card = await app.service.paper(args.ref, channel)
+    from bot.runtime.stored_paper import stored_card
+
+    card = await stored_card(config, args.ref, channel)  # a stored paper on SQLite: no SQLAlchemy, no network
+    if card is None:
+        async with await _build(config) as app:
+            card = await app.service.paper(args.ref, channel)
     if args.json:
         print(json.dumps(card_json(card), ensure_ascii=False, indent=2))
     else:

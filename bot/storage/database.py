@@ -17,6 +17,8 @@ from bot.domain.errors import ConfigError, UpstreamUnavailable
 from bot.storage.dialect import engine_options, prepare_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+CURRENT_REVISION = "SELECT version_num FROM alembic_version"
+"""The revision a database is at (Alembic's own table; one row)."""
 IDLE_PING_SECONDS = 10.0
 """A pooled connection idle this long is pinged before it is handed out, so a restarted database is noticed before a
 query fails. Busy connections are not pinged: SQLAlchemy's `pool_pre_ping` costs three round trips (BEGIN, ping,
@@ -171,7 +173,7 @@ def _schema_state(connection: Connection) -> str:
         return "empty"
     if "alembic_version" not in tables:
         return "behind"
-    current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    current = connection.execute(text(CURRENT_REVISION)).scalars().all()
     return "head" if current == [head_revision()] else "behind"
 
 

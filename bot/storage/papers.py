@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Paper
 from bot.storage.changes import Changes
 from bot.storage.dialect import id_lists, one_of, per_dialect, upsert
+from bot.storage.rows import paper_of as paper_of  # also imported from here (card_parts)
 from bot.storage.tables import PaperRow, SignalSnapshotRow, table_of
 
 _BATCH = 500
@@ -47,25 +48,6 @@ def _window_fingerprint(dialect: str) -> Select[Any]:
     newest_signal = select(func.max(_SIGNALS.c.id)).scalar_subquery()
     return select(func.count(), func.max(_PAPERS.c.fetched_at), func.sum(_PAPERS.c.version), newest_signal).where(
         announced >= bindparam("first"), announced <= bindparam("last")
-    )
-
-
-def paper_of(row: Any) -> Paper:
-    """A Paper from a `papers` row (ORM or Core: both have the columns as attributes)."""
-    return Paper(
-        id=row.id,
-        version=row.version,
-        title=row.title,
-        authors=tuple(row.authors),
-        abstract=row.abstract,
-        categories=tuple(row.categories),
-        primary_category=row.primary_category,
-        published=row.published,
-        updated=row.updated,
-        comment=row.comment,
-        journal_ref=row.journal_ref,
-        doi=row.doi,
-        announced=row.announced,
     )
 
 

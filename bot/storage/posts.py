@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.model import ChannelRef, PostRecord
+from bot.domain.model import PostRecord
 from bot.domain.records import PlanEntry, PlannedPost, Recorded
 from bot.storage.changes import Changes
 from bot.storage.dialect import id_lists, join_one, one_of, per_dialect, writes_in_ctes
 from bot.storage.digests import FENCE, FENCE_HOLDS, DigestRepository, fenced_write, param, why_not
 from bot.storage.memo import memo, remember
+from bot.storage.rows import posting_records as posting_records  # also imported from here (card_parts)
 from bot.storage.tables import ChannelRow, DigestRow, PostRow, table_of
 from bot.storage.vote_batch import buckets
 
@@ -111,13 +112,6 @@ def postings_select(dialect: str) -> Select[Any]:
 
 
 _postings = per_dialect(postings_select)
-
-
-def posting_records(rows: Iterable[Sequence[Any]]) -> dict[str, list[PostRecord]]:
-    found: dict[str, list[PostRecord]] = {}
-    for paper_id, day, platform, workspace, channel, name, _ in rows:
-        found.setdefault(paper_id, []).append(PostRecord(ChannelRef(platform, workspace, channel, name), day))
-    return found
 
 
 class PostRepository:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Signal
 from bot.storage.changes import Changes
 from bot.storage.dialect import id_lists, one_of, per_dialect
+from bot.storage.rows import latest_signals
 from bot.storage.tables import SignalSnapshotRow, table_of
 
 _SIGNALS = table_of(SignalSnapshotRow)
@@ -54,9 +54,8 @@ class SignalRepository:
 
     async def latest(self, ids: Sequence[str]) -> dict[str, tuple[Signal, ...]]:
         """The newest snapshot of each source for each paper, in one query per chunk of ids."""
-        latest: dict[str, list[Signal]] = defaultdict(list)
+        latest: dict[str, tuple[Signal, ...]] = {}
         for chunk in id_lists(self._session, ids):
             result = await self._session.execute(_latest_signals(self._session), {"ids": chunk})
-            for row in result:
-                latest[row.paper_id].append(Signal(row.source, row.value, row.label, row.fetched_at, row.url))
-        return {paper_id: tuple(sorted(signals, key=lambda s: s.source)) for paper_id, signals in latest.items()}
+            latest.update(latest_signals(result))  # a paper's signals come in one chunk
+        return latest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Paper, Summary
 from bot.storage.changes import Changes
 from bot.storage.dialect import affected, id_lists, one_of, per_dialect
+from bot.storage.rows import summary_of as summary_of  # also imported from here (card_parts)
+from bot.storage.rows import visible_summaries
 from bot.storage.tables import SummaryRow, SummaryVoteRow, table_of
 
 REPORTS_TO_HIDE = 3
@@ -38,12 +39,10 @@ class SummaryRepository:
     async def for_papers(self, papers: Sequence[Paper]) -> dict[str, list[Summary]]:
         """Visible summaries per paper; LLM summaries only when written for the paper's current version."""
         versions = {p.id: p.version for p in papers}
-        found: dict[str, list[Summary]] = defaultdict(list)
+        found: dict[str, list[Summary]] = {}
         for chunk in id_lists(self._session, versions):
             rows = await self._session.execute(_visible_summaries(self._session), {"ids": chunk})
-            for row in rows:
-                if row.source != "llm" or row.version == versions[row.paper_id]:
-                    found[row.paper_id].append(summary_of(row))
+            found.update(visible_summaries(rows, versions))  # a paper's summaries come in one chunk
         return found
 
     async def add(
@@ -124,15 +123,3 @@ class SummaryRepository:
         for row in rows:
             await self._session.delete(row)
         return len(rows)
-
-
-def summary_of(row: Any) -> Summary:
-    return Summary(
-        text=row.text,
-        source=row.source,
-        created=row.created_at,
-        author=row.author,
-        model=row.model,
-        votes=row.score,
-        id=row.id,
-    )

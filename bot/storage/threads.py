@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, delete, func, select
+from sqlalchemy import ForeignKey, Index, Select, String, UniqueConstraint, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain.records import ThreadRecord
-from bot.storage.dialect import BigId, affected, id_lists, insert_ignore
+from bot.storage.dialect import BigId, affected, id_lists, insert_ignore, one_of, per_dialect
+from bot.storage.rows import counts_of
 from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
 
 
@@ -48,6 +50,16 @@ class ThreadReplyRow(Base):
     user_id: Mapped[str] = mapped_column(String(64))
     paper_id: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+@per_dialect
+def _people(dialect: str) -> Select[Any]:
+    replies = table_of(ThreadReplyRow).c
+    return (
+        select(replies.paper_id, func.count(func.distinct(replies.user_id)))
+        .where(replies.channel_id == bindparam("channel_id"), one_of(replies.paper_id, "ids", dialect))
+        .group_by(replies.paper_id)
+    )
 
 
 def _record(row: DiscussionThreadRow) -> ThreadRecord:
@@ -125,14 +137,9 @@ class ThreadRepository:
     async def people(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
         """Distinct people who replied in each paper's threads in the channel (papers without replies absent)."""
         found: dict[str, int] = {}
-        replies = ThreadReplyRow
         for chunk in id_lists(self._session, paper_ids):
-            result = await self._session.execute(
-                select(replies.paper_id, func.count(func.distinct(replies.user_id)))
-                .where(replies.channel_id == channel_id, replies.paper_id.in_(chunk))
-                .group_by(replies.paper_id)
-            )
-            found.update((paper_id, int(count)) for paper_id, count in result)
+            values = {"channel_id": channel_id, "ids": chunk}
+            found.update(counts_of(await self._session.execute(_people(self._session), values)))
         return found
 
     async def posted_message(self, channel_id: int, paper_id: str) -> str | None:

@@ -14,6 +14,7 @@ from bot.domain.model import VoteTally
 from bot.domain.records import ChannelActivity
 from bot.domain.vote_rules import BUTTON, joined, names, reaction_name
 from bot.storage.dialect import affected, id_lists, one_of, per_dialect, returns_arrays
+from bot.storage.rows import tallies_of
 from bot.storage.tables import ChannelRow, PaperRow, VoteRow, table_of
 
 _VOTES = table_of(VoteRow)
@@ -109,7 +110,7 @@ class VoteRepository:
             else:
                 query, values["channel_id"] = _tallies_in_channel(self._session), channel_id
             result = await self._session.execute(query, values)
-            found.update((paper_id, VoteTally(int(u or 0), int(d or 0))) for paper_id, u, d in result)
+            found.update(tallies_of(result))
         return found
 
     async def channel_votes(self, channel_id: int) -> dict[str, tuple[int, int, int]]:

@@ -1,8 +1,9 @@
 """`hotpapers --help` loads no heavy library: each command imports what it needs when it runs (timing is bench/'s).
 
-`paper` on a stored paper loads no network or chat library and no terminal renderer with --json; an idle `run` with
-only Discord enabled loads neither Slack, nor rich, nor Alembic (on a new database or one at the head revision), nor
-the arXiv and feed clients it has not needed yet."""
+`paper` on a stored paper (SQLite) loads no database library but the stdlib's sqlite3, no network or chat library
+and no terminal renderer with --json; a paper not stored goes through the full stack. An idle `run` with only Discord
+enabled loads neither Slack, nor rich, nor Alembic (on a new database or one at the head revision), nor the arXiv and
+feed clients it has not needed yet."""
 
 from __future__ import annotations
 
@@ -65,12 +66,24 @@ def test_paper_for_a_stored_paper_loads_no_network_library(tmp_path: Path) -> No
     dotted, said = modules_loaded_by("--config", str(config), "paper", "2010.00577", "--json")
     modules = {name.split(".")[0] for name in dotted}
     assert json.loads(said)["id"] == "2010.00577"
-    assert "sqlalchemy.dialects.sqlite" in dotted and "sqlalchemy.dialects.postgresql" not in dotted
-    assert "bot.storage.papers" in dotted  # the storage it reads; not the polls', threads' or pages' tables
+    assert {"sqlite3", "bot.storage.sqlite_reader"} <= dotted  # the stdlib reads it (bot/runtime/stored_paper.py)
+    assert not modules & {"sqlalchemy", "aiosqlite", "aiohttp", "arxiv", "feedparser", "alembic", "prometheus_client"}
+    assert not modules & {"rich", "discord", "slack_bolt", "slack_sdk", "requests", "apscheduler"}
+    assert "pydantic" in modules  # the probe sees what a command needs: the config is checked as for any command
+
+
+def test_paper_not_stored_goes_through_the_full_stack(tmp_path: Path) -> None:
+    config = tmp_path / "offline.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "p.db"}"\n'
+        '[arxiv]\napi_url = "http://127.0.0.1:9/api/query"\n'
+        "[signals.hf]\nenabled = false\n[signals.hn]\nenabled = false\n"
+    )
+    loaded_by("--config", str(config), "sample", "load")
+    dotted, _ = modules_loaded_by("--config", str(config), "paper", "2101.00001", "--json")  # arXiv unreachable
+    assert {"sqlalchemy.ext.asyncio", "aiosqlite", "bot.storage.papers"} <= dotted
+    assert "sqlalchemy.dialects.postgresql" not in dotted
     assert not dotted & {"bot.storage.polls", "bot.storage.threads", "bot.storage.pages"}
-    assert not modules & {"aiohttp", "arxiv", "feedparser", "alembic", "prometheus_client", "apscheduler"}
-    assert not modules & {"rich", "discord", "slack_bolt", "slack_sdk", "requests"}
-    assert "sqlalchemy" in modules  # the probe sees what a command needs
 
 
 def test_paper_as_a_panel_loads_rich_the_json_answer_does_not(tmp_path: Path) -> None:

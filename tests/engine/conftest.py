@@ -12,7 +12,7 @@ from bot.app.ingest import Ingestor
 from bot.app.service import HotPapers
 from bot.domain.clock import FrozenClock
 from bot.domain.config import parse_config
-from bot.runtime.bootstrap import ranking_weights
+from bot.domain.ranking import ranking_weights
 from bot.runtime.sample import load_sample
 from bot.storage.window import WindowCache
 from tests.engine.fake_uow import FakeDatabase
