@@ -156,3 +156,4 @@ async def test_run_with_only_discord_loads_no_slack_no_rich_and_no_unused_source
     assert "alembic" not in top  # a new database gets the head schema made; one at head is only recognised
     # /healthz reports the signal sources (hf and hn are on) from the config: no source is built before a refresh
     assert not {name for name in modules if name.startswith("bot.sources")} and "tenacity" not in top
+    assert "discord.ext.commands" not in modules  # a plain Client with its command tree: no text-command framework
