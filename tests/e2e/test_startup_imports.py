@@ -157,3 +157,4 @@ async def test_run_with_only_discord_loads_no_slack_no_rich_and_no_unused_source
     # /healthz reports the signal sources (hf and hn are on) from the config: no source is built before a refresh
     assert not {name for name in modules if name.startswith("bot.sources")} and "tenacity" not in top
     assert "discord.ext.commands" not in modules  # a plain Client with its command tree: no text-command framework
+    assert "prometheus_client" not in top  # /metrics is written by bot/runtime/metrics.py
