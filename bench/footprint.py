@@ -179,11 +179,17 @@ async def run(context: BenchContext) -> list[Result]:
         f"{ready_rss / 1024:.1f} MB, idle max {idle:.1f} MB over {IDLE_SECONDS:.0f} s, peak since start "
         f"{peak / 1024:.1f} MB; exit code {last.exit_code}"
     )
+    at_ready = sorted(start.ready_rss_kb / 1024 for start in starts)
+    say(
+        f"  RSS at ready over the {START_ROUNDS} start-ups: {at_ready[0]:.1f}–{at_ready[-1]:.1f} MB "
+        f"(median {statistics.median(at_ready):.1f})"
+    )
     notes = (
         f"`hotpapers run`: SQLite (created at start), Discord adapter (to the fake), scheduler, health "
         f"server; Slack off; idle {IDLE_SECONDS:.0f} s after the gateway connected",
-        f"RSS at ready {ready_rss / 1024:.1f} MB; peak since start (VmHWM) {peak / 1024:.1f} MB; gateway identified "
-        f"{connected:.2f} s after start",
+        f"RSS at ready {ready_rss / 1024:.1f} MB (over the {START_ROUNDS} start-ups "
+        f"{at_ready[0]:.1f}–{at_ready[-1]:.1f} MB); peak since start (VmHWM) {peak / 1024:.1f} MB; gateway "
+        f"identified {connected:.2f} s after start",
     )
     notes = (
         *notes,

@@ -1,4 +1,7 @@
-"""The bot: a discord.py Bot (AutoShardedBot when shards are configured) wired to the engine, and `serve`."""
+"""The bot: a discord.py Client (AutoShardedClient when shards are configured) wired to the engine, and `serve`.
+
+A plain Client with its own command tree, not `discord.ext.commands.Bot`: the bot has no text commands, and the
+extension (1.4 MB of an idle `hotpapers run`) would only have dispatched the events the handlers below take."""
 
 from __future__ import annotations
 
@@ -10,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from adapters.discord import Settings
-from adapters.discord.commands import PaperCommands
+from adapters.discord.commands import ChannelCommands, PaperCommands
 from adapters.discord.errors import reply_error
 from adapters.discord.journal_club import JournalClubCommands, PollVotes
 from adapters.discord.pacing import RequestBudget
@@ -52,42 +54,65 @@ class HotPapersTree(app_commands.CommandTree[Any]):
         await reply_error(interaction, error, ref=getattr(interaction.namespace, "ref", None))
 
 
-class HotPapersBot(commands.Bot):
+class HotPapersBot(discord.Client):
     def __init__(self, service: ChatService, settings: Settings, *, summary_max_chars: int = 3000, **options: Any):
         super().__init__(
-            command_prefix=commands.when_mentioned,
-            help_command=None,
             intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
-            tree_cls=HotPapersTree,
+            max_messages=None,  # no message cache: every handler reads raw events or asks Discord
             **options,
         )
+        self.tree = HotPapersTree(self)
         self.service, self.settings, self.summary_max_chars = service, settings, summary_max_chars
         seed = (settings.up_emoji[0], settings.down_emoji[0]) if settings.seed_reactions else ()
         self.vote_hint = f"vote with {' '.join(settings.up_emoji)} or {' '.join(settings.down_emoji)}"
         budget = RequestBudget(settings.global_rate_limit)
         self.publisher = DiscordPublisher(self, budget=budget, seed_emoji=seed, vote_hint=self.vote_hint)
+        emoji = EmojiVotes(settings.up_emoji, settings.down_emoji)
+        self.reactions = ReactionVotes(self, service, emoji=emoji)
+        self.replies = ThreadReplies(self, service)
+        self.poll_votes = PollVotes(self, service)  # journal club (issue 19)
         self.command_cleanup: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton, ReportButton, DiscussButton)
-        cog = PaperCommands(self.service, summary_max_chars=self.summary_max_chars, vote_hint=self.vote_hint)
-        await self.add_cog(cog)
-        emoji = EmojiVotes(self.settings.up_emoji, self.settings.down_emoji)
-        await self.add_cog(ReactionVotes(self, self.service, emoji=emoji))
-        await self.add_cog(ThreadReplies(self, self.service))
-        await self.add_cog(JournalClubCommands(self.service, self.publisher))  # journal club (issue 19)
-        await self.add_cog(PollVotes(self, self.service))
+        self.tree.add_command(ChannelCommands(self.service))
+        paper = PaperCommands(self.service, summary_max_chars=self.summary_max_chars, vote_hint=self.vote_hint)
+        for command in paper.commands():
+            self.tree.add_command(command)
+        self.tree.add_command(JournalClubCommands(self.service, self.publisher))  # journal club (issue 19)
         await sync_commands(self.tree, self.settings.guilds)
         if not self.settings.guilds:
             self.command_cleanup = asyncio.create_task(
                 remove_guild_sets(self, self.tree), name="remove guild command sets"
             )
 
+    # The gateway events the handlers take; discord.py runs each in a task of its own.
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.reactions.on_raw_reaction_add(payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.reactions.on_raw_reaction_remove(payload)
+
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        await self.reactions.on_raw_reaction_clear(payload)
+
+    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
+        await self.reactions.on_raw_reaction_clear_emoji(payload)
+
     async def on_message(self, message: discord.Message, /) -> None:
-        """Messages are read for replies in discussion threads only (ThreadReplies): the bot has no text commands."""
-        return None
+        """Messages are read for replies in discussion threads only: the bot has no text commands."""
+        await self.replies.on_message(message)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.replies.on_raw_message_delete(payload)
+
+    async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self.poll_votes.on_raw_poll_vote_add(payload)
+
+    async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
+        await self.poll_votes.on_raw_poll_vote_remove(payload)
 
     async def close(self) -> None:
         if self.command_cleanup is not None:
@@ -95,7 +120,7 @@ class HotPapersBot(commands.Bot):
         await super().close()
 
 
-class ShardedHotPapersBot(HotPapersBot, commands.AutoShardedBot):
+class ShardedHotPapersBot(HotPapersBot, discord.AutoShardedClient):
     """Same bot over discord.py's AutoShardedClient."""
 
 

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from adapters.discord import render
 from adapters.discord.channels import interaction_channel
@@ -22,32 +21,37 @@ if TYPE_CHECKING:
 REF_HELP = "arXiv id or URL, e.g. 2010.00577 or https://arxiv.org/abs/2010.00577"
 
 
-class PaperCommands(commands.Cog):
-    """`/paper`, `/top`, `/summarize` and the admin-only `/hotpapers subscribe | unsubscribe | settings | regenerate`.
+class PaperCommands:
+    """`/paper`, `/top` and `/summarize` (`commands()`: each bound to this object's method of the same name).
 
     Errors raised here reach HotPapersTree.on_error, which answers them through the error table.
     """
-
-    hotpapers = app_commands.Group(
-        name="hotpapers",
-        description="This channel's daily digest of hot arXiv papers",
-        guild_only=True,
-        allowed_contexts=app_commands.AppCommandContext(guild=True),
-        default_permissions=discord.Permissions(manage_channels=True),
-    )
 
     def __init__(self, service: ChatService, *, summary_max_chars: int, vote_hint: str) -> None:
         self.service = service
         self.summary_max_chars, self.vote_hint = summary_max_chars, vote_hint
 
-    @app_commands.command(name="paper", description="Show an arXiv paper: abstract, summary and why it is hot")
+    def commands(self) -> list[app_commands.Command[Any, ..., None]]:
+        return [
+            app_commands.Command(
+                name="paper",
+                description="Show an arXiv paper: abstract, summary and why it is hot",
+                callback=self.paper,
+            ),
+            app_commands.Command(
+                name="top", description="This channel's most-voted papers of the last days", callback=self.top
+            ),
+            app_commands.Command(
+                name="summarize", description="Write a community summary of a paper", callback=self.summarize
+            ),
+        ]
+
     @app_commands.describe(ref=REF_HELP)
     async def paper(self, interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]) -> None:
         await interaction.response.defer(thinking=True)  # an unknown paper means an arXiv lookup: > 3 s possible
         card = await self.service.paper(ref, interaction_channel(interaction), user=str(interaction.user.id))
         await interaction.followup.send(embed=render.paper_embed(card), view=paper_view(card))
 
-    @app_commands.command(name="top", description="This channel's most-voted papers of the last days")
     @app_commands.describe(days="How many days back (default 7)")
     async def top(self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, 365] = 7) -> None:
         await interaction.response.defer(thinking=True)
@@ -59,14 +63,28 @@ class PaperCommands(commands.Cog):
             return
         await interaction.followup.send(embed=render.top_embed(cards, channel=channel, days=days))
 
-    @app_commands.command(name="summarize", description="Write a community summary of a paper")
     @app_commands.describe(ref=REF_HELP)
     async def summarize(self, interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]) -> None:
         arxiv_id = parse_arxiv_id(ref)  # refuse a bad reference before the user types a whole summary
         modal = SummaryModal(self.service, ref=ref, label=f"arXiv:{arxiv_id}", max_chars=self.summary_max_chars)
         await interaction.response.send_modal(modal)
 
-    @hotpapers.command(name="subscribe", description="Post the daily digest here, or change what it contains")
+
+class ChannelCommands(app_commands.Group):
+    """The admin-only `/hotpapers subscribe | unsubscribe | settings | regenerate`; discord.py binds the subcommands
+    below to the group it makes of this class. Errors reach HotPapersTree.on_error, as `PaperCommands`' do."""
+
+    def __init__(self, service: ChatService) -> None:
+        super().__init__(
+            name="hotpapers",
+            description="This channel's daily digest of hot arXiv papers",
+            guild_only=True,
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
+            default_permissions=discord.Permissions(manage_channels=True),
+        )
+        self.service = service
+
+    @app_commands.command(name="subscribe", description="Post the daily digest here, or change what it contains")
     @app_commands.describe(
         categories="arXiv categories, comma-separated (cs.LG,cs.CL)",
         keywords="Prefer papers mentioning these, comma-separated",
@@ -133,7 +151,7 @@ class PaperCommands(commands.Cog):
         text = render.settings_text(settings, channel=channel, lead="Subscribed.")
         await interaction.followup.send(text, ephemeral=True)
 
-    @hotpapers.command(name="unsubscribe", description="Stop posting the daily digest here")
+    @app_commands.command(name="unsubscribe", description="Stop posting the daily digest here")
     async def unsubscribe(self, interaction: discord.Interaction[Any]) -> None:
         _require_manage_channels(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -141,7 +159,7 @@ class PaperCommands(commands.Cog):
         note = "Unsubscribed: no more digests here. Votes and summaries are kept."
         await interaction.followup.send(note, ephemeral=True)
 
-    @hotpapers.command(name="settings", description="Show this channel's digest settings")
+    @app_commands.command(name="settings", description="Show this channel's digest settings")
     @app_commands.describe(publish="rotate: give the channel's public page a new link (the old one stops working)")
     async def settings(self, interaction: discord.Interaction[Any], publish: Literal["rotate"] | None = None) -> None:
         _require_manage_channels(interaction)
@@ -154,7 +172,7 @@ class PaperCommands(commands.Cog):
         settings = await self.service.settings(channel)
         await interaction.followup.send(render.settings_text(settings, channel=channel), ephemeral=True)
 
-    @hotpapers.command(name="regenerate", description="Ask the LLM again for a paper's summary (after a bad one)")
+    @app_commands.command(name="regenerate", description="Ask the LLM again for a paper's summary (after a bad one)")
     @app_commands.describe(ref=REF_HELP)
     async def regenerate(self, interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]) -> None:
         _require_manage_channels(interaction, REGENERATE_DENIED)

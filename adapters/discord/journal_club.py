@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from adapters.discord import render
 from adapters.discord.channels import channel_ref, interaction_channel
@@ -26,21 +25,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class JournalClubCommands(commands.Cog):
-    """Starting and closing a poll is for channel admins (Manage Channels, checked again here); anyone may read the
-    history."""
-
-    journalclub = app_commands.Group(
-        name="journalclub",
-        description="A paper to read together: a poll over the week's top papers here",
-        guild_only=True,
-        allowed_contexts=app_commands.AppCommandContext(guild=True),
-    )
+class JournalClubCommands(app_commands.Group):
+    """`/journalclub`: starting and closing a poll is for channel admins (Manage Channels, checked again here);
+    anyone may read the history. discord.py binds the subcommands below to the group it makes of this class."""
 
     def __init__(self, service: ChatService, publisher: Publisher) -> None:
+        super().__init__(
+            name="journalclub",
+            description="A paper to read together: a poll over the week's top papers here",
+            guild_only=True,
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
+        )
         self.service, self.publisher = service, publisher
 
-    @journalclub.command(name="start", description="Start a poll over the week's top papers here (admins)")
+    @app_commands.command(name="start", description="Start a poll over the week's top papers here (admins)")
     @app_commands.describe(
         candidates="Papers in the poll (2-10, default 5)",
         closes="When it closes: 36h, 2d or 2020-11-09T17:00 in the channel's time zone (default 48h)",
@@ -60,7 +58,7 @@ class JournalClubCommands(commands.Cog):
         )
         await interaction.followup.send(render.content(poll_started(start)), ephemeral=True)
 
-    @journalclub.command(name="close", description="Close this channel's poll now and announce the winner (admins)")
+    @app_commands.command(name="close", description="Close this channel's poll now and announce the winner (admins)")
     async def close(self, interaction: discord.Interaction[Any]) -> None:
         _require_manage_channels(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -68,17 +66,18 @@ class JournalClubCommands(commands.Cog):
         said = poll_close_answer(closed) or "Closed: the winner is announced in the channel."
         await interaction.followup.send(render.content(said), ephemeral=True)
 
-    @journalclub.command(name="history", description="The papers this channel's journal club chose, newest first")
+    @app_commands.command(name="history", description="The papers this channel's journal club chose, newest first")
     async def history(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         winners = await self.service.journal_club_history(interaction_channel(interaction))
         await interaction.followup.send(render.content("\n".join(history_lines(winners))), ephemeral=True)
 
 
-class PollVotes(commands.Cog):
+class PollVotes:
     """Live votes in the journal club's polls (MESSAGE_POLL_VOTE_ADD / REMOVE, the guild polls intent), recorded by
     the engine as they come so `journal_club_poll` shows them; the poll's own counts, read when it ends, decide.
-    Votes on other polls, or after the close, are not the engine's: they are dropped."""
+    Votes on other polls, or after the close, are not the engine's: they are dropped. The bot hands it the raw poll
+    vote events (`HotPapersBot.on_raw_poll_vote_add` …)."""
 
     def __init__(self, bot: discord.Client, service: ChatService) -> None:
         self.bot, self.service = bot, service
@@ -86,11 +85,9 @@ class PollVotes(commands.Cog):
         """discord.py runs each event's listener as its own task: a changed vote's REMOVE and ADD (or an ADD and
         its REMOVE) would race. The lock's waiters queue in arrival order, so the engine sees them as sent."""
 
-    @commands.Cog.listener()
     async def on_raw_poll_vote_add(self, payload: discord.RawPollVoteActionEvent) -> None:
         await self._apply(payload, added=True)
 
-    @commands.Cog.listener()
     async def on_raw_poll_vote_remove(self, payload: discord.RawPollVoteActionEvent) -> None:
         await self._apply(payload, added=False)
 

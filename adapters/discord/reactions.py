@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import discord
-from discord.ext import commands
 
 from adapters.discord.channels import channel_ref
 from bot.domain.errors import HotPapersError
@@ -69,28 +68,26 @@ def vote_event(
     )
 
 
-class ReactionVotes(commands.Cog):
+class ReactionVotes:
     """discord.py runs every event in its own task, so a quick add-then-remove could reach the engine as
-    remove-then-add and leave a vote behind; events of one user on one message are therefore applied in order."""
+    remove-then-add and leave a vote behind; events of one user on one message are therefore applied in order.
 
-    def __init__(self, bot: commands.Bot, service: ChatService, *, emoji: EmojiVotes) -> None:
+    The bot hands it its raw reaction events (`HotPapersBot.on_raw_reaction_add` …)."""
+
+    def __init__(self, bot: discord.Client, service: ChatService, *, emoji: EmojiVotes) -> None:
         self.bot, self.service, self.emoji = bot, service, emoji
         self._queues: dict[tuple[int, int], tuple[asyncio.Lock, int]] = {}  # (message, user) -> lock, users
 
-    @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self._vote(payload)
 
-    @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         await self._vote(payload)
 
-    @commands.Cog.listener()
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
         """MESSAGE_REACTION_REMOVE_ALL: a moderator removed every reaction from the message."""
         await self._clear(payload.guild_id, payload.channel_id, payload.message_id, None)
 
-    @commands.Cog.listener()
     async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
         """MESSAGE_REACTION_REMOVE_EMOJI: a moderator removed every reaction of one emoji from the message."""
         if self.emoji.value(payload.emoji) is not None:

@@ -12,7 +12,6 @@ import logging
 from typing import TYPE_CHECKING
 
 import discord
-from discord.ext import commands
 
 from adapters.discord.channels import channel_ref
 from bot.domain.errors import HotPapersError
@@ -42,11 +41,12 @@ def reply_event(message: discord.Message, *, own_id: int | None) -> ReplyEvent |
     )
 
 
-class ThreadReplies(commands.Cog):
-    def __init__(self, bot: commands.Bot, service: ChatService) -> None:
+class ThreadReplies:
+    """The bot hands it every MESSAGE_CREATE and MESSAGE_DELETE (`HotPapersBot.on_message` …)."""
+
+    def __init__(self, bot: discord.Client, service: ChatService) -> None:
         self.bot, self.service = bot, service
 
-    @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         event = reply_event(message, own_id=self.bot.user.id if self.bot.user else None)
         if event is None or event.by_bot:
@@ -56,7 +56,6 @@ class ThreadReplies(commands.Cog):
         except HotPapersError as error:
             log.warning("could not count a reply in thread %s: %s", event.thread_id, error)
 
-    @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         """A deleted message in a thread the bot knows (its parent is the card's channel): if it was a counted
         reply, it counts no more. Deletions elsewhere are not replies and cost nothing."""

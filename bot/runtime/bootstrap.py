@@ -86,6 +86,15 @@ class Network:
             self._hub = hub
         return self._hub
 
+    def signal_health(self) -> list[Any]:
+        """The signal hub's health report; before anything needed the hub, what it would report (each source on or
+        off, nothing tried yet), without building it: `/healthz` on an idle `run` loads no source."""
+        if self._hub is not None:
+            return self._hub.health()
+        from bot.runtime.signal_sources import health_before_use
+
+        return health_before_use(self._config.signals)
+
     def metadata(self) -> ArxivApiSource:
         if self._metadata is None:
             from bot.sources.arxiv_api import ArxivApiSource
@@ -155,7 +164,7 @@ class _LazySignals:
         return hub.unavailable() if hub is not None else ()
 
     def health(self) -> list[Any]:
-        return self._network.hub().health()
+        return self._network.signal_health()
 
 
 @dataclass
@@ -174,6 +183,10 @@ class App:
     def signals(self) -> SignalHub | None:
         """The signal hub (made now if nothing needed it yet); None offline."""
         return self.network.hub() if self.network is not None else None
+
+    def signal_health(self) -> list[Any]:
+        """Each signal source's health (`Network.signal_health`), without building the hub; [] offline."""
+        return self.network.signal_health() if self.network is not None else []
 
     @property
     def http(self) -> aiohttp.ClientSession | None:

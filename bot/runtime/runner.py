@@ -73,7 +73,7 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
                 health_settings,
                 metrics=metrics,
                 check_database=database_probe(app.engine),
-                signal_health=app.signals.health if app.signals else list,
+                signal_health=app.signal_health,
             )
         web_server = await _start_web(config, app)
         tasks = {
@@ -171,7 +171,7 @@ async def print_status(config: Config, console: Console) -> None:
         next_runs = dict(scheduler.next_runs())
         subscriptions = await app.operations.subscriptions()
         last = await app.operations.last_digests()
-        health = app.signals.health() if app.signals else []
+        health = app.signal_health()
     table = Table(title=f"Subscriptions ({len(subscriptions)})", expand=False)
     for column in ("channel", "schedule", "filters", "next run", "last digest"):
         table.add_column(column)

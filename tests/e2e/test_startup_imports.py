@@ -3,7 +3,7 @@
 `paper` on a stored paper (SQLite) loads no database library but the stdlib's sqlite3, no network or chat library
 and no terminal renderer with --json; a paper not stored goes through the full stack. An idle `run` with only Discord
 enabled loads neither Slack, nor rich, nor Alembic (on a new database or one at the head revision), nor the arXiv and
-feed clients it has not needed yet."""
+feed clients nor the signal sources it has not needed yet."""
 
 from __future__ import annotations
 
@@ -167,3 +167,7 @@ async def test_run_with_only_discord_loads_no_slack_no_rich_and_no_unused_source
         top & {"slack_bolt", "slack_sdk", "rich", "arxiv", "feedparser", "requests"}
     )
     assert "alembic" not in top  # a new database gets the head schema made; one at head is only recognised
+    # /healthz reports the signal sources (hf and hn are on) from the config: no source is built before a refresh
+    assert not {name for name in modules if name.startswith("bot.sources")} and "tenacity" not in top
+    assert "discord.ext.commands" not in modules  # a plain Client with its command tree: no text-command framework
+    assert "prometheus_client" not in top  # /metrics is written by bot/runtime/metrics.py

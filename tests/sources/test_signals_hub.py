@@ -15,7 +15,7 @@ from bot.app.signals import SignalHub, SignalRefresh, SourceHealth
 from bot.domain.config import SignalConfig
 from bot.domain.errors import ConfigError, UpstreamUnavailable
 from bot.domain.model import Paper, Signal, Summary
-from bot.runtime.signal_sources import BLUESKY_NEEDS, hub_from_config
+from bot.runtime.signal_sources import BLUESKY_NEEDS, health_before_use, hub_from_config
 from tests.fakes.bluesky_server import APP_PASSWORD, HANDLE, FakeBluesky
 from tests.fakes.hf_server import FEATURED_DAY, FakeHuggingFace
 from tests.fakes.hn_server import FakeHackerNews
@@ -226,6 +226,22 @@ def test_weights_and_switches_come_from_config(session: aiohttp.ClientSession) -
 def test_an_unknown_source_name_is_a_config_error(session: aiohttp.ClientSession) -> None:
     with pytest.raises(ConfigError, match=r"signals\.reddit: unknown signal source \(known: hf, hn, bluesky, s2\)"):
         hub_from_config({"reddit": SignalConfig()}, session=session, env={})
+    with pytest.raises(ConfigError, match=r"signals\.reddit: unknown signal source"):
+        health_before_use({"reddit": SignalConfig()}, env={})
+
+
+@pytest.mark.parametrize("bluesky_env", [{}, {"BLUESKY_HANDLE": "a.bsky.social", "BLUESKY_APP_PASSWORD": "pw"}])
+def test_health_before_use_is_what_a_new_hub_reports(
+    session: aiohttp.ClientSession, bluesky_env: dict[str, str]
+) -> None:
+    """`/healthz` on an idle `run` reports the hub's health without building it: the same rows, in the same order."""
+    signals = {"hn": SignalConfig(), "s2": SignalConfig(enabled=False), "bluesky": SignalConfig(), "hf": SignalConfig()}
+
+    expected = hub_from_config(signals, session=session, env=bluesky_env).health()
+
+    assert health_before_use(signals, env=bluesky_env) == expected
+    assert [h.name for h in expected] == ["hn", "s2", "bluesky", "hf"]
+    assert expected[2].enabled == bool(bluesky_env)
 
 
 class ScriptedSource:

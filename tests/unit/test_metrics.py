@@ -1,4 +1,4 @@
-"""Metrics live on their own registry and count what the service reports."""
+"""Metrics count on their own and count what the service reports; Prometheus' own parser reads what they render."""
 
 from __future__ import annotations
 
@@ -50,16 +50,16 @@ def test_paper_latency_lands_in_the_right_buckets_and_up_reflects_the_state() ->
     assert samples(metrics)[("hotpapers_up", ())] == 0
 
 
-def test_two_instances_do_not_share_or_clash_over_collectors() -> None:
+def test_two_instances_do_not_share_or_clash_over_series() -> None:
     first, second = Metrics(), Metrics()
     first.vote("discord", "recorded")
-    assert (
-        first.registry.get_sample_value("hotpapers_votes_recorded_total", {"platform": "discord", "result": "recorded"})
-        == 1
-    )
-    assert (
-        second.registry.get_sample_value(
-            "hotpapers_votes_recorded_total", {"platform": "discord", "result": "recorded"}
-        )
-        is None
-    )
+    key = ("hotpapers_votes_recorded_total", (("platform", "discord"), ("result", "recorded")))
+    assert samples(first)[key] == 1
+    assert key not in samples(second)
+
+
+def test_label_values_are_escaped_as_the_text_format_says() -> None:
+    metrics = Metrics()
+    metrics.source_error('a"b\\c\nd')
+    assert 'source="a\\"b\\\\c\\nd"' in metrics.render().decode()
+    assert samples(metrics)[("hotpapers_source_errors_total", (("source", 'a"b\\c\nd'),))] == 1

@@ -156,7 +156,7 @@ async def test_a_failing_job_is_logged_and_counted_instead_of_raised(caplog: pyt
     with caplog.at_level(logging.ERROR, logger="bot.runtime.scheduler"):
         assert await scheduler.ingest() is None
     assert "scheduled job ingest failed" in caplog.text
-    assert metrics.registry.get_sample_value("hotpapers_job_errors_total", {"job": "ingest"}) == 1
+    assert 'hotpapers_job_errors_total{job="ingest"} 1.0' in metrics.render().decode()
 
 
 def test_fixed_jobs_are_listed_with_their_next_run_before_start() -> None:
