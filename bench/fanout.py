@@ -26,7 +26,7 @@ import yarl
 
 from adapters.discord import Settings
 from adapters.discord.client import build_bot
-from adapters.slack.app import web_client
+from adapters.slack.app import http_session, web_client
 from adapters.slack.publisher import ChannelPacer, SlackPublisher, static_tokens
 from adapters.slack.settings import Settings as SlackSettings
 from bench.common import Result, quick, say
@@ -210,7 +210,8 @@ async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
         app = await context.app(schema=SCHEMA, now=NOW)
         settings = SlackSettings(api_url=fake.api_url)
         pacer = ChannelPacer(settings.post_burst, settings.posts_per_second) if paced else None
-        publisher = SlackPublisher(web_client(settings), static_tokens(token), pacer=pacer)
+        session = http_session()  # as the adapter's app has it: one session, its connections kept alive
+        publisher = SlackPublisher(web_client(settings, session=session), static_tokens(token), pacer=pacer)
         try:
             await _prepare(app, channels)
             started = time.monotonic()
@@ -218,6 +219,7 @@ async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
             results = await asyncio.gather(*posts, return_exceptions=True)
             wall = time.monotonic() - started
         finally:
+            await session.close()
             await app.aclose()
             await drop_schema(context.url, SCHEMA)
         calls = fake.calls_to("chat.postMessage")
