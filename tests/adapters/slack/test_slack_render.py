@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from adapters.slack import render
-from adapters.slack.text import MAX_MARKS, escape, fit, stream_safe, unescape
+from adapters.slack.text import MAX_MARKS, clean, escape, fit, stream_safe, unescape
 from bot.domain.model import DigestEntry
+from bot.domain.text import strip_invisible
 from tests.adapters.slack.support import card
 from tests.fakes.slack_server import block_errors
 
@@ -213,3 +214,23 @@ def _longest_run_of_marks(text: str) -> int:
         run = run + 1 if unicodedata.combining(char) else 0
         longest = max(longest, run)
     return longest
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(max_codepoint=0x7F)) | st.text(), single_line=st.booleans())
+def test_clean_drops_exactly_the_control_and_invisible_characters(text: str, single_line: bool) -> None:
+    """`clean` takes a shortcut for ASCII text; both ways keep what the rule keeps, character by character."""
+    assert clean(text, single_line=single_line) == _cleaned_by_the_rule(text, single_line=single_line)
+
+
+def _cleaned_by_the_rule(text: str, *, single_line: bool) -> str:
+    """The rule spelled out one character at a time: newlines kept (or blanks), tabs kept, format characters that
+    `strip_invisible` keeps kept, any other control character dropped; then blanks folded and lines trimmed."""
+    kept = ""
+    for char in strip_invisible(text.replace("\r\n", "\n")):
+        category = unicodedata.category(char)
+        if char == "\n":
+            kept += " " if single_line else "\n"
+        elif char == "\t" or category == "Cf" or not category.startswith("C"):
+            kept += char
+    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in kept.split("\n")).strip()
