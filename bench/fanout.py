@@ -8,17 +8,25 @@ digest at once (a header and 9 papers: 10 messages each) through the adapter's `
 does when many channels share a post time. Measured: accepted requests per second while posting, against the limit;
 every digest must end posted, every 429 retried. For comparison: the same with 👍/👎 seeded under every post (three
 requests a post), and without the adapter's request budget (`adapters/discord/pacing.py`), which is what it fixes.
+
+The Slack row does the same through `SlackPublisher` against the fake Slack with chat.postMessage limited per channel
+(`REALISTIC_POST_RATE`: a burst of 3, then 1 a second); its binding limit is what that allows 100 channels posting at
+once. The fake runs in a process of its own (`_FakeSlackProcess`), as Slack does: in the bench's process it had
+spent about as much CPU as the adapter on every post (copying each message into its history and events).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -26,8 +34,8 @@ import yarl
 
 from adapters.discord import Settings
 from adapters.discord.client import build_bot
-from adapters.slack.app import web_client
-from adapters.slack.publisher import ChannelPacer, SlackPublisher, static_tokens
+from adapters.slack.app import http_session, web_client
+from adapters.slack.publisher import ChannelPacer, SlackPublisher
 from adapters.slack.settings import Settings as SlackSettings
 from bench.common import Result, quick, say
 from bench.context import BenchContext
@@ -47,6 +55,7 @@ LIMIT = 50
 """Discord's global limit: 50 requests a second per bot."""
 CHANNELS, PAPERS_PER_DIGEST = 100, 9
 SLACK_CHANNELS = 100
+ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2024, 3, 14)
 NOW = datetime(2024, 3, 15, 9, 0, tzinfo=UTC)
 
@@ -151,10 +160,11 @@ async def run(context: BenchContext) -> list[Result]:
         )
         burst, rate = REALISTIC_POST_RATE
         notes = (
-            f"{SLACK_CHANNELS} channels × {PAPERS_PER_DIGEST + 1} messages through `SlackPublisher` on the production "
-            f"web client (slack_sdk's rate-limit retry handler, 3 retries), "
+            f"{SLACK_CHANNELS} channels (one per workspace: Slack's workspace-wide chat.postMessage limit, which it "
+            f"gives no figure for, then never binds) × {PAPERS_PER_DIGEST + 1} messages through `SlackPublisher` on "
+            f"the production web client (one aiohttp session; slack_sdk's rate-limit retry handler, 3 retries), "
             f"{'paced per channel as configured by default' if paced else 'without its per-channel pacer'}, "
-            f"against the fake Slack with "
+            f"against the fake Slack in a process of its own with "
             f"chat.postMessage at {rate:g}/s per channel after a burst of {burst} (`REALISTIC_POST_RATE`); beyond "
             "it `ratelimited` with Retry-After",
             f"binding limit: each channel needs ({PAPERS_PER_DIGEST + 1} − {burst}) ÷ {rate:g} = "
@@ -198,19 +208,22 @@ class SlackOutcome:
 
 
 async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
-    team, token = "T0BENCH", "xoxb-bench"
-    channels = [ChannelRef("slack", team, f"C{n:08d}", f"#papers-{n}") for n in range(SLACK_CHANNELS)]
+    workspaces = [(f"T{n:07d}", f"xoxb-bench-{n}") for n in range(SLACK_CHANNELS)]  # one channel in each
+    channels = [ChannelRef("slack", team, f"C{n:08d}", f"#papers-{n}") for n, (team, _) in enumerate(workspaces)]
+    tokens = dict(workspaces)
     burst, rate = REALISTIC_POST_RATE
     limit = SLACK_CHANNELS * (PAPERS_PER_DIGEST + 1) / ((PAPERS_PER_DIGEST + 1 - burst) / rate)
-    async with FakeSlack(post_rate=REALISTIC_POST_RATE) as fake:
-        fake.add_workspace(team, token=token, bot_user="U0HOTPAPER")
-        for channel in channels:
-            fake.add_channel(channel.channel, channel.name.lstrip("#"), team=team)
+    async with _FakeSlackProcess(workspaces, [c.channel for c in channels]) as fake:
         await recreate_schema(context.url, SCHEMA)
         app = await context.app(schema=SCHEMA, now=NOW)
         settings = SlackSettings(api_url=fake.api_url)
         pacer = ChannelPacer(settings.post_burst, settings.posts_per_second) if paced else None
-        publisher = SlackPublisher(web_client(settings), static_tokens(token), pacer=pacer)
+        session = http_session()  # as the adapter's app has it: one session, its connections kept alive
+
+        async def token_of(team: str) -> str | None:
+            return tokens.get(team)
+
+        publisher = SlackPublisher(web_client(settings, session=session), token_of, pacer=pacer)
         try:
             await _prepare(app, channels)
             started = time.monotonic()
@@ -218,11 +231,10 @@ async def slack_fan_out(context: BenchContext, *, paced: bool) -> SlackOutcome:
             results = await asyncio.gather(*posts, return_exceptions=True)
             wall = time.monotonic() - started
         finally:
+            await session.close()
             await app.aclose()
             await drop_schema(context.url, SCHEMA)
-        calls = fake.calls_to("chat.postMessage")
-        accepted = sum(1 for call in calls if call.ok)
-        limited = sum(1 for call in calls if not call.ok and call.response.get("error") == "ratelimited")
+        accepted, limited = await fake.posts()
     done = [r for r in results if not isinstance(r, BaseException) and r.state == "posted"]
     complete = len(done) == SLACK_CHANNELS and all(r.posted == PAPERS_PER_DIGEST for r in done)
     errors = Counter(
@@ -311,3 +323,65 @@ async def _prepare(app: Any, channels: list[ChannelRef]) -> None:
     await app.operations.store_papers(papers)
     for channel in channels:
         await app.service.subscribe(channel, {"top_n": str(PAPERS_PER_DIGEST)})
+
+
+class _FakeSlackProcess:
+    """The fake Slack (`REALISTIC_POST_RATE`) in a process of its own, as Slack's servers are: its request handling
+    (parsing, copying each message into the history it keeps, the events it would deliver) then costs the bench
+    process and its event loop nothing, and the figure is the adapter's and the engine's alone. Its stdout gives
+    the API URL, then (after a line on its stdin) what chat.postMessage answered."""
+
+    def __init__(self, workspaces: list[tuple[str, str]], channels: list[str]) -> None:
+        self._spec = json.dumps({"workspaces": workspaces, "channels": channels})
+        self._process: asyncio.subprocess.Process | None = None
+        self.api_url = ""
+
+    async def __aenter__(self) -> _FakeSlackProcess:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.fanout", "--fake-slack", self._spec, cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self.api_url = json.loads(await self._line())["api_url"]
+        return self
+
+    async def posts(self) -> tuple[int, int]:
+        """(accepted, answered `ratelimited`) chat.postMessage calls so far."""
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.write(b"report\n")
+        await self._process.stdin.drain()
+        answer = json.loads(await self._line())
+        return int(answer["accepted"]), int(answer["limited"])
+
+    async def _line(self) -> str:
+        assert self._process is not None and self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), 60)
+        if not line:
+            raise RuntimeError(f"the fake Slack process ended (exit {await self._process.wait()})")
+        return line.decode()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._process is None:
+            return
+        if self._process.returncode is None:
+            self._process.kill()
+        await self._process.wait()
+
+
+async def _serve_fake_slack(spec: dict[str, Any]) -> None:
+    """The child's side of `_FakeSlackProcess`."""
+    async with FakeSlack(post_rate=REALISTIC_POST_RATE) as fake:
+        for team, token in spec["workspaces"]:
+            fake.add_workspace(team, token=token, bot_user="U0HOTPAPER")
+        for (team, _), channel in zip(spec["workspaces"], spec["channels"], strict=True):
+            fake.add_channel(channel, f"papers-{channel}", team=team)
+        print(json.dumps({"api_url": fake.api_url}), flush=True)
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, sys.stdin.readline):
+            calls = fake.calls_to("chat.postMessage")
+            accepted = sum(1 for call in calls if call.ok)
+            limited = sum(1 for call in calls if not call.ok and call.response.get("error") == "ratelimited")
+            print(json.dumps({"accepted": accepted, "limited": limited}), flush=True)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--fake-slack"]:
+    asyncio.run(_serve_fake_slack(json.loads(sys.argv[2])))

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -37,23 +38,43 @@ if TYPE_CHECKING:
     from bot.domain.ports import ChatService
 
 
+TIMEOUT_SECONDS = 30
+"""A Web API call's whole time (slack_sdk's default, which it gives only the sessions it makes itself)."""
+
+
 @dataclass(slots=True)
 class SlackApp:
-    """What `build_app` made: the bolt app, the digest publisher and (OAuth) the installation store."""
+    """What `build_app` made: the bolt app, the digest publisher, (OAuth) the installation store, and the HTTP
+    session every Web API call goes through — the app's to close (`aclose`)."""
 
     bolt: AsyncApp
     client: AsyncWebClient
     publisher: SlackPublisher
+    session: aiohttp.ClientSession
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
 
+    async def aclose(self) -> None:
+        await self.session.close()
 
-def web_client(settings: Settings, *, token: str | None = None) -> AsyncWebClient:
-    """The one Web API client; bolt copies its base URL and retry handlers into every per-request client."""
+
+def http_session() -> aiohttp.ClientSession:
+    """One session (a pool of kept-alive connections) for every Web API call. Without one, slack_sdk opens a new
+    session and TCP (and TLS) connection per call. Make it inside the running event loop; close it when done."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
+
+
+def web_client(
+    settings: Settings, *, token: str | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """The one Web API client; bolt copies its base URL, retry handlers and `session` into every per-request
+    client, and the publisher copies it too, so all of them share the session's connections."""
     handlers = [
         AsyncConnectionErrorRetryHandler(),
         AsyncRateLimitErrorRetryHandler(max_retry_count=settings.rate_limit_retries),
     ]
-    return AsyncWebClient(token=token, base_url=settings.api_url, retry_handlers=handlers)
+    return AsyncWebClient(
+        token=token, base_url=settings.api_url, timeout=TIMEOUT_SECONDS, session=session, retry_handlers=handlers
+    )
 
 
 async def build_app(
@@ -65,13 +86,31 @@ async def build_app(
     summary_max_chars: int = 3000,
 ) -> SlackApp:
     """Build the app; with `oauth`, slack_sdk's installation and state stores live on `engine`, the app's own
-    (migrated: the tables exist; the app disposes of the engine, not this adapter)."""
-    client = web_client(settings, token=None if settings.oauth else secrets.bot_token)
+    (migrated: the tables exist; the app disposes of the engine, not this adapter). The app owns one HTTP session
+    from here on: `SlackApp.aclose` closes it (and a build that fails closes it before raising)."""
+    if settings.oauth and engine is None:
+        raise ValueError("[slack] oauth = true needs the app's database engine")
+    session = http_session()
+    try:
+        return _build(service, settings, secrets, engine, session, summary_max_chars)
+    except BaseException:
+        await session.close()
+        raise
+
+
+def _build(
+    service: ChatService,
+    settings: Settings,
+    secrets: Secrets,
+    engine: AsyncEngine | None,
+    session: aiohttp.ClientSession,
+    summary_max_chars: int,
+) -> SlackApp:
+    client = web_client(settings, token=None if settings.oauth else secrets.bot_token, session=session)
     store: AsyncSQLAlchemyInstallationStore | None = None
     tokens: Tokens
     if settings.oauth:
-        if engine is None:
-            raise ValueError("[slack] oauth = true needs the app's database engine")
+        assert engine is not None  # checked by build_app
         store = AsyncSQLAlchemyInstallationStore(client_id=str(secrets.client_id), engine=engine)
         states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=settings.state_expiration_seconds, engine=engine)
         installed = InstalledTokens(
@@ -114,4 +153,4 @@ async def build_app(
     ReactionVotes(service, settings).register(bolt)
     ThreadReplies(service).register(bolt)
     JournalClub(service, publisher).register(bolt)  # journal club (issue 19)
-    return SlackApp(bolt=bolt, client=client, publisher=publisher, installation_store=store)
+    return SlackApp(bolt=bolt, client=client, publisher=publisher, session=session, installation_store=store)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.slack.text import clean, fit, link, plain
+from adapters.slack.text import clean, fit, link, plain, stream_safe
 from bot.domain import messages
 from bot.domain.model import ChannelSettings, DigestEntry, PaperCard, PollDraft, PollOutcome
 from bot.domain.text import display_title
@@ -39,7 +39,7 @@ def paper_blocks(
     """One paper as a card: title, authors, links, abstract, summary with provenance, why-hot, where it was
     discussed, and the buttons (Discuss on a digest card, unless the channel turned threads off)."""
     paper = card.paper
-    title = display_title(paper.title, paper.id)
+    title = _title(card)
     title = f"#{rank} · {title}" if rank else title
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": plain(title, HEADER_LIMIT), "emoji": True}},
@@ -72,7 +72,7 @@ def entry_blocks(entry: DigestEntry) -> list[Block]:
 def fallback_text(card: PaperCard, *, rank: int | None = None) -> str:
     """Notification and screen-reader text that goes with the blocks (Slack's top-level `text`)."""
     prefix = f"#{rank} " if rank else ""
-    title = display_title(card.paper.title, card.paper.id)
+    title = _title(card)
     return fit(clean(f"{prefix}{title}", single_line=True), FALLBACK_LIMIT) + f" {card.paper.abs_url}"
 
 
@@ -87,7 +87,7 @@ def hot_blocks(cards: Sequence[PaperCard], *, days: int) -> list[Block]:
     for number, card in enumerate(cards, start=1):
         votes = messages.votes_line(card.votes)
         authors = fit(_authors(card.paper.authors), min(600, share // 4))
-        title = display_title(card.paper.title, card.paper.id)
+        title = _title(card)
         line = f"*{number}.* {link(card.paper.abs_url, title, limit=min(600, share * 2 // 5))}\n{authors}"
         blocks.append(_section(f"{line}\n{votes}"))
         if card.why:
@@ -144,9 +144,16 @@ def _titled(title: str, body: str, *, more: str) -> str:
     return prefix + fit(clean(body), SECTION_LIMIT - len(prefix), suffix=f" {more}")
 
 
+def _title(card: PaperCard) -> str:
+    """The paper's title as one clean line (`display_title`), in time linear in its length (`stream_safe`)."""
+    return display_title(stream_safe(card.paper.title), card.paper.id)
+
+
 def _authors(authors: Sequence[str]) -> str:
-    """Raw (unescaped) author line: the first few names, then a count."""
-    return str(messages.authors_line(authors, shown=MAX_AUTHORS))
+    """Raw (unescaped) author line: the first few names, then a count; each name cleaned in linear time
+    (`stream_safe`), the rest only counted."""
+    shown = [stream_safe(name) for name in authors[:MAX_AUTHORS]]
+    return str(messages.authors_line([*shown, *authors[MAX_AUTHORS:]], shown=MAX_AUTHORS))
 
 
 def _mrkdwn(text: str) -> Block:

@@ -101,12 +101,15 @@ class SlackServer:
             raise UpstreamUnavailable(f"Slack is unreachable (Socket Mode): {type(error).__name__}") from None
 
     async def stop(self) -> None:
+        """Disconnect, stop serving, then close the app's HTTP session (safe to call twice)."""
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._slack is not None:  # last: the handlers above may still have been calling Slack
+            await self._slack.aclose()
 
     def web_app(self) -> web.Application:
         """Routes: POST events (HTTP mode), GET install + redirect (OAuth), GET health (always)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from hypothesis import given, settings
@@ -10,8 +11,9 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from adapters.slack import render
-from adapters.slack.text import escape, fit, unescape
+from adapters.slack.text import MAX_MARKS, clean, escape, fit, stream_safe, unescape
 from bot.domain.model import DigestEntry
+from bot.domain.text import strip_invisible
 from tests.adapters.slack.support import card
 from tests.fakes.slack_server import block_errors
 
@@ -170,3 +172,65 @@ def test_twenty_long_hostile_cards_stay_under_slacks_message_size(titles: list[s
     assert_inert_and_within_limits(blocks)
     size = sum(len(o["text"]) for b in blocks for o in [b.get("text"), *(b.get("elements") or [])] if o)
     assert size <= render.MESSAGE_LIMIT
+
+
+def test_stacked_accents_reach_normalisation_in_runs_of_at_most_thirty(monkeypatch: Any) -> None:
+    """Normalising a run of n combining marks costs n² in CPython (canonical reordering): 40,000 stacked accents in
+    a title or an author name took seconds per /hot. Every string the renderer has normalised is recorded here: none
+    carries a run longer than `MAX_MARKS`, so the work is linear in the text, whatever its length."""
+    normalised: list[str] = []
+    real = unicodedata.normalize
+
+    def spy(form: str, text: str) -> str:
+        normalised.append(text)
+        return real(form, text)
+
+    monkeypatch.setattr(unicodedata, "normalize", spy)
+    zalgo = "Gödel" + "\u0301\u0316" * 20_000 + " Escher"
+    hostile = card(title=zalgo, authors=(zalgo, "Ada Lovelace", zalgo))
+    hot, blocks = render.hot_blocks([hostile], days=7), render.paper_blocks(hostile)
+    assert max(_longest_run_of_marks(text) for text in normalised) == MAX_MARKS  # the spy saw the long runs, cut
+    assert blocks[0]["text"]["text"].endswith(" Escher") and "Ada Lovelace" in blocks[1]["elements"][0]["text"]
+    assert "Ada Lovelace" in hot[1]["text"]["text"]
+
+
+def test_names_and_titles_with_a_few_accents_render_as_before() -> None:
+    """Decomposed accents (e + U+0301) are composed by the core's normalisation, as before the cap."""
+    names = ("Jose\u0301 Garci\u0301a", "Kurt Go\u0308del")
+    accented = card(title="Erdo\u030bs\u2013Re\u0301nyi graphs", authors=names)
+    hot = render.hot_blocks([accented], days=7)[1]["text"]["text"]
+    assert "Erdős–Rényi graphs" in hot and "José García, Kurt Gödel" in hot
+    blocks = render.paper_blocks(accented)
+    assert blocks[0]["text"]["text"] == "Erdős–Rényi graphs"
+    assert blocks[1]["elements"][0]["text"].startswith("José García, Kurt Gödel")
+    assert render.fallback_text(accented).startswith("Erdős–Rényi graphs ")
+    assert stream_safe("a" + "\u0301" * MAX_MARKS) == "a" + "\u0301" * MAX_MARKS
+    assert stream_safe("a" + "\u0301" * (MAX_MARKS + 5) + "b\u0301") == "a" + "\u0301" * MAX_MARKS + "b\u0301"
+
+
+def _longest_run_of_marks(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if unicodedata.combining(char) else 0
+        longest = max(longest, run)
+    return longest
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(max_codepoint=0x7F)) | st.text(), single_line=st.booleans())
+def test_clean_drops_exactly_the_control_and_invisible_characters(text: str, single_line: bool) -> None:
+    """`clean` takes a shortcut for ASCII text; both ways keep what the rule keeps, character by character."""
+    assert clean(text, single_line=single_line) == _cleaned_by_the_rule(text, single_line=single_line)
+
+
+def _cleaned_by_the_rule(text: str, *, single_line: bool) -> str:
+    """The rule spelled out one character at a time: newlines kept (or blanks), tabs kept, format characters that
+    `strip_invisible` keeps kept, any other control character dropped; then blanks folded and lines trimmed."""
+    kept = ""
+    for char in strip_invisible(text.replace("\r\n", "\n")):
+        category = unicodedata.category(char)
+        if char == "\n":
+            kept += " " if single_line else "\n"
+        elif char == "\t" or category == "Cf" or not category.startswith("C"):
+            kept += char
+    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in kept.split("\n")).strip()
