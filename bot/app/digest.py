@@ -53,6 +53,10 @@ class PostingPolicy:
     backoff_max_seconds: float = 300.0
     find_margin: timedelta = timedelta(minutes=10)
     """How long before a digest's first claim the platform is searched for its messages (replicas' clocks)."""
+    starts_at_once: int = 10
+    """Digests (and roundups) in their database phase at once in this process — the channel's settings, the claim
+    and the plan — so hundreds of channels sharing a post time do not wait on the connection pool past its timeout.
+    Sending is not bounded: it mostly waits for the platform's pace, holding no connection."""
 
 
 class DigestPlan(Protocol):
@@ -134,9 +138,16 @@ class DigestPoster:
         self._holder = holder
         self._policy = policy
         self._stopping = stopping
+        self._starting = asyncio.Semaphore(policy.starts_at_once)
         self._running: set[tuple[str, date]] = set()
         """The (channel, day) runs of this process: the database claim lets a holder resume its own claim, so two
         concurrent runs here would otherwise both post. The one guard besides the claim."""
+
+    @property
+    def starting(self) -> asyncio.Semaphore:
+        """The bound on digests in their database phase (`PostingPolicy.starts_at_once`): the caller's own reads
+        before `post` take it too."""
+        return self._starting
 
     @contextmanager
     def _alone(self, key: tuple[str, date]) -> Iterator[bool]:
@@ -167,7 +178,7 @@ class DigestPoster:
                 return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
             run: _Run | None = None
             try:
-                async with self._uow() as uow:
+                async with self._starting, self._uow() as uow:
                     now = self._clock.now()
                     claim = await uow.digests.claim(
                         plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
@@ -207,7 +218,8 @@ class DigestPoster:
         with self._alone((f"{kind}:{channel.key}", day)) as alone:
             if not alone:
                 return LineResult("held-elsewhere")
-            claim = await self._claim(channel, day, kind)
+            async with self._starting:
+                claim = await self._claim(channel, day, kind)
             if claim.outcome in ("done-before", "held-elsewhere"):
                 return LineResult(claim.outcome, held_until=claim.lease_until)
             run = _Run(

@@ -313,7 +313,7 @@ class HotPapers:
         allows; a paused channel costs one request a day (its scheduled run), and resumes by itself when that
         request succeeds."""
         now = self._clock.now()
-        async with self._uow() as uow:
+        async with self._poster.starting, self._uow() as uow:
             row = await self._ensure_channel(uow, channel)
             settings = row.settings
             target = day or await self._default_day(uow, settings)

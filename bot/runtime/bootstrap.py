@@ -264,6 +264,7 @@ async def build(
         lease=timedelta(seconds=config.digest.lease_seconds),
         backoff_seconds=config.digest.backoff_seconds,
         backoff_max_seconds=config.digest.backoff_max_seconds,
+        starts_at_once=2 * config.database.pool_size,
     )
     service = HotPapers(
         new_uow,

@@ -190,9 +190,6 @@ class DigestScheduler:
         self._polls: dict[str, tuple[str, str]] = {}
         """Channels with a weekly journal-club job: key → (`fri 15:00`, time zone)."""
         self._running: set[asyncio.Task[Any]] = set()
-        self._digests = asyncio.Semaphore(2 * config.database.pool_size)
-        """Digests running at once in this process: a catch-up of hundreds of channels, or many channels sharing a
-        post time, would otherwise wait on the connection pool past its timeout and fail."""
         self._caught_up = False
         self.ready = asyncio.Event()
         """Set once the first resync (and the start-up catch-up) has run."""
@@ -265,8 +262,9 @@ class DigestScheduler:
         if publisher is None:
             log.info("skipping the digest for %s: %s is not connected", channel.key, channel.platform)
             return None
-        async with self._digests:
-            result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
+        # No bound here: the poster bounds the digests in their database phase (PostingPolicy.starts_at_once); one
+        # waiting for the platform's pace must not hold back another channel's digest.
+        result = await self._guarded("digest", lambda: self._service.post_digest(channel, None, publisher))
         if result is not None:
             log.info(
                 "digest for %s on %s: %s (%d posted, %d already there)",
@@ -286,8 +284,7 @@ class DigestScheduler:
         if publisher is None:
             log.info("skipping the roundup for %s: %s is not connected", channel.key, channel.platform)
             return None
-        async with self._digests:
-            result = await self._guarded("roundup", lambda: self._service.post_roundup(channel, publisher))
+        result = await self._guarded("roundup", lambda: self._service.post_roundup(channel, publisher))
         if result is not None:
             log.info("roundup for %s, week ending %s: %s", channel.key, result.roundup.last_day, result.state)
         return result

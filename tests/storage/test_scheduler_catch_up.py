@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
+
+from bot.app.digest_plan import DigestPlanner
 from bot.domain.clock import FrozenClock
 from bot.domain.model import ChannelRef
 from bot.runtime.bootstrap import App
@@ -129,33 +133,33 @@ async def test_shutdown_lets_a_digest_in_progress_finish(app: App) -> None:
     assert not scheduler._scheduler.running
 
 
-async def test_a_catch_up_of_many_channels_runs_at_most_twice_the_pool_size_of_digests_at_once(
-    make_app: MakeApp, clock: FrozenClock
+async def test_a_catch_up_of_many_channels_plans_at_most_twice_the_pool_size_of_digests_at_once(
+    make_app: MakeApp, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = await make_app(sample=True, config={"database": {"pool_size": 1}})
     clock.set(MONDAY_9_UTC)
     channels = [ChannelRef("console", "local", f"lab-{n}") for n in range(12)]
     for channel in channels:
         await app.service.subscribe(channel, {"post_time": "08:30", "weekdays": "daily"})
+    running = most = 0
+    three = asyncio.Event()
+    build = DigestPlanner.build
 
-    class Counting(RecordingPublisher):
-        """Each header lingers until a third digest is posting at once — which the bound must never let happen —
+    async def lingering_build(self: DigestPlanner, *args: Any, **kwargs: Any) -> Any:
+        """Each plan lingers until a third digest is planning at once — which the bound must never let happen —
         or half a second has passed: a missing bound shows as three at once, a machine's speed never as a failure."""
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        if running >= 3:
+            three.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(three.wait(), 0.5)
+        running -= 1
+        return await build(self, *args, **kwargs)
 
-        running = most = 0
-        three = asyncio.Event()
-
-        async def say(self, channel, text, *, key=None):  # type: ignore[no-untyped-def]
-            Counting.running += 1
-            Counting.most = max(Counting.most, Counting.running)
-            if Counting.running >= 3:
-                Counting.three.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(Counting.three.wait(), 0.5)
-            Counting.running -= 1
-            return await super().say(channel, text, key=key)
-
-    console = Counting("console")
+    monkeypatch.setattr(DigestPlanner, "build", lingering_build)
+    console = RecordingPublisher("console")
     ran = await scheduler_for(app, console).catch_up()
     assert set(ran) == set(channels) and len(console.said) == 12
-    assert 1 <= Counting.most <= 2
+    assert 1 <= most <= 2

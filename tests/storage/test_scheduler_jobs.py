@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.domain.model import ChannelRef, ChannelSettings
+from bot.domain.model import ChannelRef, ChannelSettings, DigestEntry, PostedMessage, PostKey
 from bot.runtime.bootstrap import App
 from bot.runtime.scheduler import DigestScheduler
 from tests.conftest import MakeApp
@@ -101,6 +102,48 @@ async def test_a_channel_job_posts_that_channels_digest_once(app: App, sample_da
     assert again is not None and again.state == "done-before"
     assert len(discord.published_ids(BERLIN)) == 3
     assert discord.said == [first.digest.header]
+
+
+class PacedPublisher(RecordingPublisher):
+    """Holds every entry until released, as a platform's pace holds a digest for seconds: notes the channels that
+    are sending at once."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__("discord")
+        self.release = asyncio.Event()
+        self.all_sending = asyncio.Event()
+        self.sending: set[str] = set()
+        self._channels = channels
+
+    async def publish(self, channel: ChannelRef, entry: DigestEntry, *, key: PostKey) -> PostedMessage:
+        self.sending.add(channel.key)
+        if len(self.sending) == self._channels:
+            self.all_sending.set()
+        await self.release.wait()
+        return await super().publish(channel, entry, key=key)
+
+
+async def test_digests_waiting_for_the_platforms_pace_do_not_hold_back_other_channels(
+    make_app: MakeApp, sample_day: Any
+) -> None:
+    # pool_size 1: two digests in their database phase at once; five channels share a post time.
+    app = await make_app(sample=True, config={"database": {"pool_size": 1}})
+    channels = [ChannelRef("discord", "guild", f"paced-{n}") for n in range(5)]
+    for channel in channels:
+        await app.service.subscribe(channel, {"top_n": "2", "weekdays": "daily"})
+    paced = PacedPublisher(len(channels))
+    scheduler = scheduler_for(app, paced)
+
+    runs = asyncio.gather(*(scheduler.post_digest(channel) for channel in channels))
+    # Every channel reaches its first entry while the first two are still held (a bound on whole digests, as
+    # before, left three waiting for a slot that a held digest never gave back; the guard only ends a hang).
+    await asyncio.wait_for(paced.all_sending.wait(), timeout=120)
+    paced.release.set()
+    results = await runs
+
+    assert sorted(paced.sending) == sorted(channel.key for channel in channels)
+    assert [r.state if r else None for r in results] == ["posted"] * 5
+    assert all(len(paced.published_ids(channel)) == 2 for channel in channels)
 
 
 async def test_the_refresh_job_calls_the_real_service_without_error(app: App) -> None:
