@@ -130,6 +130,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         assert self._session is not None
+        if not self._session.in_transaction():
+            return  # nothing was read or written through the session (a `/paper` card read on its own connection)
         await self._session.commit()
         if self._session.info.pop("papers_changed", False):
             Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale
