@@ -105,9 +105,12 @@ class UnitOfWork:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._session is not None
+        session = self._session
+        assert session is not None
         try:
-            await self._session.close()  # releases the connection, rolling back whatever was not committed
+            if session.in_transaction() or session.new or len(session.identity_map):
+                await session.close()  # releases the connection, rolling back whatever was not committed
+            # else it never began (a `/paper` card read on its own connection): nothing to release
         finally:
             self._session = None
         if isinstance(error, OperationalError | DBAPIError) and _is_connection_error(error):
