@@ -71,9 +71,10 @@ async def test_the_one_statement_reads_what_the_plain_queries_read(pg_app: App) 
             async with pg_app.uow() as uow:
                 parts = uow.card_parts
                 assert isinstance(parts, CardPartsRepository)
-                one = await parts.paper_view(paper_id, channel)
+                one = await parts.paper_view(paper_id, channel)  # on a connection of its own
                 steps = await parts._paper_view_in_steps(paper_id, channel)
-            assert one == steps, (paper_id, channel)
+                again = await parts.paper_view(paper_id, channel)  # on the unit of work's, now that it holds one
+            assert one == steps == again, (paper_id, channel)
             seen += one is not None and bool(one.votes.up and one.summaries and one.postings)
     discussed = await pg_app.service.paper(papers[1], HERE)
     assert [(d.channel, d.people) for d in discussed.discussed] == [(HERE, 2)]
@@ -91,7 +92,7 @@ async def test_the_card_statement_keeps_one_generic_plan(pg_app: App) -> None:
         skewed = "INSERT INTO posts (channel_id, paper_id, version, updated_version, message_id) "
         skewed += "SELECT id, '2010.00577', 1, false, 'popular-' || n FROM channels, generate_series(1, 3000) n"
         await connection.exec_driver_sql(skewed)
-        await connection.exec_driver_sql("ANALYZE")
+        await connection.exec_driver_sql("ANALYZE posts, papers, votes, summaries, signal_snapshots, thread_replies")
     for _ in range(12):
         await pg_app.service.paper("1611.03530", HERE)
         await pg_app.service.paper("1611.03530")
