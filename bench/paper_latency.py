@@ -9,10 +9,15 @@ without (every channel's votes); references in every accepted form.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import baselines
 from bench.common import Result, StatementCounter, percentile, say
@@ -61,6 +66,7 @@ async def measure(context: BenchContext, corpus: Corpus, *, calls: int = CALLS, 
     the same papers, then the warm pass: the same calls again after `warm_up` calls."""
     app = await context.app(schema=corpus.schema, now=corpus.now)
     counter = StatementCounter(app.engine)
+    driver = DriverStatements(app.engine)
     rng = random.Random(1)
     picks = workload(corpus, rng, calls + warm_up)
     timed = picks[warm_up:]
@@ -79,13 +85,15 @@ async def measure(context: BenchContext, corpus: Corpus, *, calls: int = CALLS, 
         statements: list[int] = []
         seen: Counter[str] = Counter()
         for kind, ref, channel in timed:
+            before = driver.count
             with counter.measure() as sent:
                 started = time.perf_counter()
                 card = await app.service.paper(ref, channel)
                 elapsed = time.perf_counter() - started
+            await asyncio.sleep(0)  # asyncpg calls its query loggers soon after the statement, not at once
             latencies["all"].append(elapsed)
             latencies[kind].append(elapsed)
-            statements.append(sent[0])
+            statements.append(sent[0] + driver.count - before)
             seen["votes"] += bool(card.votes.up or card.votes.down)
             seen["signals"] += bool(card.signals)
             seen[f"summary:{card.summary.source}"] += 1
@@ -94,6 +102,27 @@ async def measure(context: BenchContext, corpus: Corpus, *, calls: int = CALLS, 
         counter.close()
         await app.aclose()
     return Measured(latencies, cold, raw, statements, seen)
+
+
+class DriverStatements:
+    """Counts the statements sent on asyncpg's connections themselves, past SQLAlchemy's execution and so past
+    `StatementCounter` (the `/paper` card is read that way: `bot/storage/card_parts.py`), with asyncpg's query
+    logger on each pooled connection as it is checked out. SQLAlchemy's own statements go through prepared
+    statements, which the logger does not see: the two counts add up."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        self._logged: set[int] = set()
+        event.listen(engine.sync_engine.pool, "checkout", self._checked_out)
+
+    def _checked_out(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        connection = dbapi_connection.driver_connection
+        if id(connection) not in self._logged:
+            self._logged.add(id(connection))
+            connection.add_query_logger(self._seen)
+
+    def _seen(self, _query: Any) -> None:
+        self.count += 1
 
 
 def parse_id(ref: str) -> str:

@@ -17,6 +17,7 @@ import random
 import sys
 import time
 from collections import defaultdict
+from typing import Any
 
 from bench.common import pg_url, say
 from bench.context import BenchContext
@@ -79,9 +80,85 @@ async def paper(context: BenchContext, calls: int) -> str:
             await app.service.paper(ref, channel)
         profile.disable()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        layers = await paper_layers(app, context.url, corpus.schema, picks)
     finally:
         await app.aclose()
-    return summarise(profile, wall, calls, cpu)
+    return summarise(profile, wall, calls, cpu) + layers
+
+
+async def paper_layers(app: Any, url: str, schema: str, picks: list[tuple[str, str, Any]]) -> str:
+    """The same calls layer by layer, each in its own tight loop as the baseline is (no cProfile): the raw
+    primary-key lookup; the card's statement on one asyncpg connection; the same on a connection borrowed from the
+    engine's pool; the unit of work's `paper_view` (that, plus the unit of work and the row made a `PaperView`); the
+    whole `/paper`. Each step's p50 less the previous one is what that layer costs."""
+    import asyncpg
+    from sqlalchemy.util import greenlet_spawn
+
+    from bench.common import asyncpg_dsn, percentile
+    from bench.paper_latency import parse_id
+    from bot.storage import card_parts
+
+    calls = [(ref, parse_id(ref), channel) for _, ref, channel in picks]
+
+    def values(paper_id: str, channel: Any) -> list[Any]:
+        given: dict[str, Any] = {"paper_id": paper_id, "ids": [paper_id]}
+        if channel is not None:
+            given |= {"platform": channel.platform, "workspace": channel.workspace, "channel": channel.channel}
+        return card_parts._driver_statements[channel is not None].arguments(given)
+
+    def sql(channel: Any) -> str:
+        return card_parts._driver_statements[channel is not None].sql
+
+    connection = await asyncpg.connect(asyncpg_dsn(url), server_settings={"search_path": schema})
+    lookup = await connection.prepare("SELECT * FROM papers WHERE id = $1")
+
+    async def raw_lookup(_ref: str, paper_id: str, _channel: Any) -> None:
+        await lookup.fetchrow(paper_id)
+
+    async def statement(_ref: str, paper_id: str, channel: Any) -> None:
+        await connection.fetchrow(sql(channel), *values(paper_id, channel))
+
+    async def pooled(_ref: str, paper_id: str, channel: Any) -> None:
+        borrowed = await app.engine.raw_connection()
+        await borrowed.driver_connection.fetchrow(sql(channel), *values(paper_id, channel))
+        await greenlet_spawn(borrowed.close)
+
+    async def view(_ref: str, paper_id: str, channel: Any) -> None:
+        async with app.uow() as uow:
+            await uow.card_parts.paper_view(paper_id, channel)
+
+    async def whole(ref: str, _paper_id: str, channel: Any) -> None:
+        await app.service.paper(ref, channel)
+
+    steps = {
+        "raw primary-key lookup (the baseline)": raw_lookup,
+        "the card's statement, asyncpg, one connection": statement,
+        "the same, connection borrowed from the pool": pooled,
+        "+ unit of work, row made a PaperView": view,
+        "+ the card: /paper end to end": whole,
+    }
+    timings: dict[str, list[float]] = {name: [] for name in steps}
+    cpu: dict[str, float] = dict.fromkeys(steps, 0.0)
+    try:
+        for _ in range(2):  # two rounds, so a burst of load elsewhere does not land on one layer only
+            for name, step in steps.items():
+                for call in calls[:50]:
+                    await step(*call)  # warm: prepared statements, generic plans
+                started_cpu = time.process_time()
+                for call in calls:
+                    started = time.perf_counter()
+                    await step(*call)
+                    timings[name].append(time.perf_counter() - started)
+                cpu[name] += time.process_time() - started_cpu
+    finally:
+        await connection.close()
+    base = percentile(timings[next(iter(steps))], 0.5)
+    out = io.StringIO()
+    out.write("\nlayer by layer (tight loops, same calls): p50 ms, ratio to the raw lookup's p50, process CPU a call\n")
+    for name, values_ in timings.items():
+        p50 = percentile(values_, 0.5)
+        out.write(f"  {name:48} {p50 * 1e3:6.3f} ms  {p50 / base:5.1f}×  CPU {cpu[name] / len(values_) * 1e3:.3f} ms\n")
+    return out.getvalue()
 
 
 async def digest(context: BenchContext, calls: int) -> str:

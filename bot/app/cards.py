@@ -23,6 +23,7 @@ from bot.domain.model import (
     Channel,
     ChannelRef,
     ChannelSettings,
+    Discussion,
     Paper,
     PaperCard,
     PostRecord,
@@ -31,7 +32,7 @@ from bot.domain.model import (
     VoteTally,
 )
 from bot.domain.ports import ReadModel, UnitOfWork
-from bot.domain.ranking import Candidate, Ranked, RankingWeights, learn_taste, rank
+from bot.domain.ranking import Candidate, Ranked, RankingWeights, learn_taste, rank, score_card
 from bot.domain.records import ChannelActivity, Window
 from bot.domain.summaries import best_summary, extractive_summary
 
@@ -224,17 +225,40 @@ class PaperInputs:
     signals: tuple[Signal, ...]
     votes: VoteTally
     data: CardData
+    discussion: int = 0
+    """People who replied in the paper's discussion threads in the channel asked from."""
 
 
 async def paper_inputs(uow: UnitOfWork, paper_id: str, channel: ChannelRef | None) -> PaperInputs | None:
     """The stored paper with its signals, votes (the channel's; every channel's without one; none in a channel we
-    have never seen), summaries and postings — one statement on PostgreSQL. None if the paper is not stored."""
+    have never seen), summaries, postings and discussion in the channel — one statement on PostgreSQL. None if the
+    paper is not stored."""
     view = await uow.card_parts.paper_view(paper_id, channel)
     if view is None:
         return None
     paper_id = view.paper.id
     data = CardData({paper_id: view.summaries}, {paper_id: tuple(view.postings)}, {paper_id: view.posted_count})
-    return PaperInputs(view.paper, view.signals, view.votes, data)
+    return PaperInputs(view.paper, view.signals, view.votes, data, view.discussion)
+
+
+async def paper_card(
+    uow: UnitOfWork,
+    inputs: PaperInputs,
+    context: CardContext,
+    *,
+    channel: ChannelRef | None,
+    now: datetime,
+    unavailable: Sequence[str] = (),
+) -> PaperCard:
+    """The `/paper` card from what `paper_inputs` read: scored (its discussion in `channel` counts), with its best
+    summary and the discussion it shows. The unit of work is used only to cache a new LLM summary (the caller
+    commits it)."""
+    candidate = Candidate(inputs.paper, inputs.signals, inputs.votes, discussion=inputs.discussion)
+    ranked = score_card(candidate, context.weights, now)
+    (card,) = await build_cards(uow, [ranked], inputs.data, context, now=now, unavailable=unavailable)
+    if channel is None or not inputs.discussion:
+        return card
+    return dataclasses.replace(card, discussed=(Discussion(channel, inputs.discussion),))
 
 
 async def _summary_for(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.app.lookups import LookupGuard
 from bot.domain.errors import NotFound, UpstreamUnavailable
-from bot.domain.model import Announcement, ArxivId, IngestReport, Paper
+from bot.domain.model import Announcement, ArxivId, IngestReport, Paper, Signal
 from bot.domain.ports import Clock, Progress, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -139,13 +139,21 @@ class Ingestor:
         was refreshed (its card is then read again)."""
         if self._signals is None:
             return False
-        cutoff = self._clock.now() - self._refresh_after
         async with self._uow() as uow:
             latest = await uow.signals.latest([p.id for p in papers])
-        stale = [p for p in papers if not any(s.fetched_at >= cutoff for s in latest.get(p.id, ()))]
+        stale = self.stale(papers, latest)
         if stale:
             await self._refresh(stale, self._clock.now().date())
         return bool(stale)
+
+    def stale(self, papers: Sequence[Paper], latest: Mapping[str, Sequence[Signal]]) -> list[Paper]:
+        """The papers among `papers` that `refresh_stale` would refresh, given their `latest` signals (already
+        read, e.g. with the rest of a `/paper` card): none with a snapshot of the last `refresh_after`, and none at
+        all without signal sources."""
+        if self._signals is None:
+            return []
+        cutoff = self._clock.now() - self._refresh_after
+        return [p for p in papers if not any(s.fetched_at >= cutoff for s in latest.get(p.id, ()))]
 
     def unavailable(self) -> tuple[str, ...]:
         return self._signals.unavailable() if self._signals else ()

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
-from bot.app.cards import CardContext, build_cards, cards_for, paper_inputs
+from bot.app.cards import CardContext, cards_for, paper_card, paper_inputs
 from bot.app.digest import DigestPoster, PostingPolicy
 from bot.app.digest_plan import DigestPlanner
 from bot.app.discussion import Discussions, ThreadingPublisher
@@ -122,26 +122,27 @@ class HotPapers:
         arxiv_id = parse_arxiv_id(ref)
         async with self._uow() as uow:
             # A stored paper that will do (the rule `Ingestor.lookup` applies) is read with everything on its card in
-            # this one unit of work (one statement on PostgreSQL); any other goes through the ingestor (arXiv) first.
-            await uow.read_only()
+            # one statement on PostgreSQL. The common case — its signals fresh too — gets its card in this same unit
+            # of work, which writes (and commits) only an LLM summary made for the card.
             inputs = await paper_inputs(uow, arxiv_id.id, channel)
-        if inputs is not None and arxiv_id.version is not None and arxiv_id.version > inputs.paper.version:
-            inputs = None
+            if inputs is not None and arxiv_id.version is not None and arxiv_id.version > inputs.paper.version:
+                inputs = None
+            if inputs is not None and not self._ingestor.stale([inputs.paper], {inputs.paper.id: inputs.signals}):
+                now, unavailable = self._clock.now(), self._ingestor.unavailable()
+                card = await paper_card(uow, inputs, self._context, channel=channel, now=now, unavailable=unavailable)
+                await uow.commit()
+                self._metrics.observe_paper(time.perf_counter() - started)
+                return card
+        # Not stored (arXiv first), a newer version asked for, or signals to refresh: then read it again.
         who = None if user is None else f"{channel.platform if channel else 'cli'}:{user}"
         paper = inputs.paper if inputs else await self._ingestor.lookup(arxiv_id, user=who)
-        refreshed = await self._ingestor.refresh_stale([paper])
+        await self._ingestor.refresh_stale([paper])
         unavailable = self._ingestor.unavailable()
         async with self._uow() as uow:
-            if inputs is None or refreshed:  # new here, or its signals were just refreshed
-                inputs = await paper_inputs(uow, paper.id, channel)
-                assert inputs is not None, "the ingestor stored the paper"
+            inputs = await paper_inputs(uow, paper.id, channel)
+            assert inputs is not None, "the ingestor stored the paper"
             now = self._clock.now()
-            discussed = await self.discussions.discussed(uow, channel, paper.id)
-            people = discussed[0].people if discussed else 0
-            candidate = Candidate(inputs.paper, inputs.signals, inputs.votes, discussion=people)
-            ranked = score_card(candidate, self._context.weights, now)
-            (card,) = await build_cards(uow, [ranked], inputs.data, self._context, now=now, unavailable=unavailable)
-            card = dataclasses.replace(card, discussed=discussed)
+            card = await paper_card(uow, inputs, self._context, channel=channel, now=now, unavailable=unavailable)
             await uow.commit()  # an LLM summary written for the card is cached
         self._metrics.observe_paper(time.perf_counter() - started)
         return card

@@ -100,6 +100,8 @@ class PaperView:
     postings: list[PostRecord]
     """The most recent `POSTINGS_ON_A_CARD`, oldest first."""
     posted_count: int
+    discussion: int = 0
+    """People who replied in the paper's discussion threads in the channel asked from (0 without a channel)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,26 +1,31 @@
 """Reading what a card shows besides the paper — its visible summaries and where it was posted — in one go.
 
 Both are needed together for every card; on PostgreSQL they come back as one row of arrays (each kept in its
-order), one round trip for all the papers of a digest. A `/paper` card reads the paper, its latest signals and its
-votes in that same round trip (`paper_view`). SQLite gets the plain queries, one after the other.
+order), one round trip for all the papers of a digest. A `/paper` card reads the paper, its latest signals, its
+votes and its discussion in that same round trip (`paper_view`), on the driver's connection. SQLite gets the plain
+queries, one after the other.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, func, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Dialect, Select, bindparam, func, literal_column, select, true
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
+from bot.domain.errors import UpstreamUnavailable
 from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, Signal, Summary, VoteTally
 from bot.domain.records import CardParts, PaperView
 from bot.storage.channels import ChannelRepository
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
 from bot.storage.papers import PaperRepository, paper_of
 from bot.storage.posts import PostRepository, posting_records, postings_select
+from bot.storage.rows import paper_view_in_steps
 from bot.storage.signals import SignalRepository
 from bot.storage.summaries import SummaryRepository, shown_summaries, summary_of
 from bot.storage.tables import (
@@ -42,27 +47,33 @@ _VOTES = table_of(VoteRow)
 _CHANNELS = table_of(ChannelRow)
 
 
-def _summary_and_posting_arrays(dialect: str, *, last: int | None = None) -> tuple[Any, Any]:
+def _summary_and_posting_arrays(
+    dialect: str, *, last: int | None = None, paper_id: ColumnElement[str] | None = None
+) -> tuple[Any, Any]:
     """Summaries and postings of `:ids`, each as one row of arrays kept in its order (PostgreSQL); with `last`, only
-    the most recent postings (the rest is counted, not read)."""
+    the most recent postings of `paper_id` (the rest is counted, not read)."""
     from sqlalchemy.dialects.postgresql import aggregate_order_by  # PostgreSQL's dialect: not loaded on SQLite
 
     shown = shown_summaries(dialect).subquery()
     summaries = select(*(func.array_agg(aggregate_order_by(c, shown.c.id)) for c in shown.c)).subquery()
-    posted = (postings_select(dialect) if last is None else _recent_postings(last)).subquery()
+    if last is None:
+        posted = postings_select(dialect).subquery()
+    else:
+        assert paper_id is not None, "the most recent postings of one paper"
+        posted = _recent_postings(last, paper_id).subquery()
     order = (posted.c.day, posted.c.channel_id)
     postings = select(*(func.array_agg(aggregate_order_by(c, *order)) for c in posted.c)).subquery()
     return summaries, postings
 
 
-def _recent_postings(last: int) -> Select[Any]:
-    """`postings_select`'s columns for the `last` most recent postings of `:paper_id` (PostgreSQL): the digest day
+def _recent_postings(last: int, paper_id: ColumnElement[str]) -> Select[Any]:
+    """`postings_select`'s columns for the `last` most recent postings of `paper_id` (PostgreSQL): the digest day
     is looked up for every posting, to order them, but the channel only for those kept."""
     posts, channels, digests = table_of(PostRow).c, _CHANNELS.c, table_of(DigestRow).c
     day = select(digests.day).where(digests.id == posts.digest_id).scalar_subquery().label("day")
     recent = (
         select(posts.paper_id, day, posts.channel_id)
-        .where(posts.paper_id == bindparam("paper_id"), posts.message_id.is_not(None))
+        .where(posts.paper_id == paper_id, posts.message_id.is_not(None))
         .order_by(day.desc(), posts.channel_id.desc())
         .limit(last)
         .subquery()
@@ -81,10 +92,16 @@ def _summaries_and_postings(dialect: str) -> Select[Any]:
 
 def _paper_view(dialect: str, *, in_channel: bool) -> Select[Any]:
     """One paper (`:paper_id`, also in `:ids`), its latest signal per source, its votes — in the channel named by
-    `:platform`/`:workspace`/`:channel`, or everywhere — its summaries and its postings, as one row (PostgreSQL)."""
+    `:platform`/`:workspace`/`:channel`, or everywhere —, its summaries, its postings and, in a channel, how many
+    people replied in its discussion threads there, as one row (PostgreSQL).
+
+    The paper id is compared through a one-row subquery, `(SELECT :paper_id)`, everywhere: the planner's estimates
+    then do not depend on its value, so PostgreSQL keeps one generic plan for the prepared statement (from its sixth
+    run on) instead of planning the seven parts anew for every call, which took 0.3 ms where running them takes
+    0.04 (`bench/RESULTS.md`, "paper")."""
     from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 
-    paper_id: BindParameter[str] = bindparam("paper_id")
+    paper_id = select(bindparam("paper_id", type_=_PAPERS.c.id.type)).scalar_subquery()
     paper = select(_PAPERS).where(_PAPERS.c.id == paper_id).subquery()
     signal = _SIGNALS.c
     latest = (
@@ -96,23 +113,72 @@ def _paper_view(dialect: str, *, in_channel: bool) -> Select[Any]:
     )
     signals = select(*(func.array_agg(aggregate_order_by(c, latest.c.source)) for c in latest.c)).subquery()
     votes = select(UP, DOWN).where(_VOTES.c.paper_id == paper_id)
+    people: ColumnElement[int] = literal_column("0")
     if in_channel:
+        from bot.storage.threads import ThreadReplyRow  # the threads' mapping loads with the first use of threads
+
         channel_id = select(_CHANNELS.c.id).where(
             _CHANNELS.c.platform == bindparam("platform"),
             _CHANNELS.c.workspace == bindparam("workspace"),
             _CHANNELS.c.channel == bindparam("channel"),
         )
         votes = votes.where(_VOTES.c.channel_id == channel_id.scalar_subquery())
+        replies = table_of(ThreadReplyRow).c
+        people = (
+            select(func.count(func.distinct(replies.user_id)))
+            .where(replies.channel_id == channel_id.scalar_subquery(), replies.paper_id == paper_id)
+            .scalar_subquery()
+        )
     tally = votes.subquery()
-    summaries, postings = _summary_and_posting_arrays(dialect, last=POSTINGS_ON_A_CARD)
+    summaries, postings = _summary_and_posting_arrays(dialect, last=POSTINGS_ON_A_CARD, paper_id=paper_id)
     posts = table_of(PostRow).c
     count = select(func.count()).where(posts.paper_id == paper_id, posts.message_id.is_not(None)).scalar_subquery()
     source = paper.join(signals, true()).join(tally, true()).join(summaries, true()).join(postings, true())
-    return select(paper, signals, tally, summaries, postings, count.label("posted_count")).select_from(source)
+    shown = (paper, signals, tally, summaries, postings, count.label("posted_count"), people.label("people"))
+    return select(*shown).select_from(source)
 
 
-_paper_view_everywhere = per_dialect(lambda dialect: _paper_view(dialect, in_channel=False))
-_paper_view_in_channel = per_dialect(lambda dialect: _paper_view(dialect, in_channel=True))
+@dataclass(frozen=True, slots=True)
+class _DriverStatement:
+    """A statement compiled once for the driver: its SQL, and which bind parameter each `$n` is."""
+
+    sql: str
+    names: tuple[str, ...]
+    constants: dict[str, Any]
+
+    @classmethod
+    def compile(cls, statement: Select[Any], dialect: Dialect) -> _DriverStatement:
+        compiled = statement.compile(dialect=dialect)
+        constants = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        return cls(str(compiled), tuple(compiled.positiontup or ()), constants)
+
+    def arguments(self, values: dict[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self.constants[name] for name in self.names]
+
+
+_driver_statements: dict[bool, _DriverStatement] = {}
+"""`_paper_view` compiled for asyncpg, with and without a channel (the same SQL for every engine: the schema is
+PostgreSQL's search_path, not a name in the text)."""
+
+
+def _driver_statement(in_channel: bool, dialect: Dialect) -> _DriverStatement:
+    found = _driver_statements.get(in_channel)
+    if found is None:
+        view = _paper_view(dialect.name, in_channel=in_channel)
+        found = _driver_statements[in_channel] = _DriverStatement.compile(view, dialect)
+    return found
+
+
+async def _fetch(driver: Any, statement: _DriverStatement, values: dict[str, Any]) -> Sequence[Any] | None:
+    """One row of `statement` on asyncpg's connection `driver`; a connection that broke meanwhile is reported as the
+    database being unavailable, as the unit of work reports SQLAlchemy's connection errors."""
+    try:
+        row: Sequence[Any] | None = await driver.fetchrow(statement.sql, *statement.arguments(values))
+    except Exception as error:
+        if isinstance(error, OSError) or driver.is_closed():
+            raise UpstreamUnavailable(f"database unavailable: {type(error).__name__}") from None
+        raise
+    return row
 
 
 class CardPartsRepository:
@@ -148,18 +214,15 @@ class CardPartsRepository:
 
     async def paper_view(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
         """Everything a `/paper` card shows about a stored paper — the paper, its latest signals, its votes (the
-        channel's; every channel's without one; none in a channel we have never seen), summaries, postings — in
-        one statement on PostgreSQL. None when the paper is not stored."""
+        channel's; every channel's without one; none in a channel we have never seen), summaries, postings, the
+        people in its discussion in the channel — in one statement on PostgreSQL. None when the paper is not
+        stored."""
         if not returns_arrays(self._session):
             return await self._paper_view_in_steps(paper_id, channel)
         values: dict[str, Any] = {"paper_id": paper_id, "ids": [paper_id]}
-        if channel is None:
-            statement = _paper_view_everywhere(self._session)
-        else:
-            statement = _paper_view_in_channel(self._session)
+        if channel is not None:
             values |= {"platform": channel.platform, "workspace": channel.workspace, "channel": channel.channel}
-        connection = await self._session.connection()  # a Core statement: no ORM machinery on this path
-        row = (await connection.execute(statement, values)).first()
+        row = await self._fetch_on_driver(channel is not None, values)
         if row is None:
             return None
         width = len(_PAPERS.c)
@@ -167,28 +230,55 @@ class CardPartsRepository:
         sources, signal_values, labels, fetched, urls = row[width : width + 5]
         signals = tuple(map(Signal, sources, signal_values, labels, fetched, urls)) if sources else ()
         up, down = row[width + 5 : width + 7]
-        summaries, postings = _parts(row[width + 7 : -1], {paper.id: paper.version})
+        summaries, postings = _parts(row[width + 7 : -2], {paper.id: paper.version})
         return PaperView(
             paper,
             signals,
             VoteTally(int(up or 0), int(down or 0)),
             summaries.get(paper.id, []),
             postings.get(paper.id, []),
+            int(row[-2]),
             int(row[-1]),
         )
 
+    async def _fetch_on_driver(self, in_channel: bool, values: dict[str, Any]) -> Sequence[Any] | None:
+        """`_paper_view`'s row, run on asyncpg's own connection: SQLAlchemy's execution and result machinery cost
+        more than PostgreSQL takes to answer (0.15 ms of 0.3 on a Core connection). The driver prepares the SQL once
+        per connection and hands back what SQLAlchemy's types would (JSON decoded by the codec SQLAlchemy's dialect
+        sets on each connection, timestamps as aware UTC datetimes). A unit of work that already holds a connection
+        reads in its transaction; any other borrows one from the pool for this one statement, outside any
+        transaction, as `read_only` would run it."""
+        engine = self._session.bind
+        assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
+        statement = _driver_statement(in_channel, engine.dialect)
+        if self._session.in_transaction():
+            held = await (await self._session.connection()).get_raw_connection()
+            return await _fetch(held.driver_connection, statement, values)
+        borrowed = await engine.raw_connection()
+        try:
+            return await _fetch(borrowed.driver_connection, statement, values)
+        except BaseException:
+            borrowed.invalidate()  # a failed or cancelled read may leave the connection mid-protocol: not reused
+            raise
+        finally:
+            await greenlet_spawn(borrowed.close)
+
     async def _paper_view_in_steps(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
-        paper = await self._papers.get(paper_id)
-        if paper is None:
-            return None
-        channel_id = await self._channels.id_of(channel) if channel else None
-        signals = (await self._signals.latest([paper_id])).get(paper_id, ())
-        votes = VoteTally()
-        if channel_id is not None or channel is None:
-            votes = (await self._votes.tallies(channel_id, [paper_id])).get(paper_id, votes)
-        summaries, postings = await self.read([paper])
-        posted = postings.get(paper_id, [])
-        return PaperView(paper, signals, votes, summaries.get(paper_id, []), posted[-POSTINGS_ON_A_CARD:], len(posted))
+        return await paper_view_in_steps(
+            paper_id,
+            channel,
+            get=self._papers.get,
+            id_of=self._channels.id_of,
+            latest=self._signals.latest,
+            tallies=self._votes.tallies,
+            parts=self.read,
+            people=self._people,
+        )
+
+    async def _people(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
+        from bot.storage.threads import ThreadRepository  # loaded with the first use of threads, as in the uow
+
+        return await ThreadRepository(self._session).people(channel_id, paper_ids)
 
 
 def _parts(row: Sequence[Any], versions: dict[str, int]) -> CardParts:

@@ -7,10 +7,11 @@ only attributes are read, a named tuple)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.domain.model import ChannelRef, Paper, PostRecord, Signal, Summary, VoteTally
+from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, PostRecord, Signal, Summary, VoteTally
+from bot.domain.records import CardParts, PaperView
 
 
 def paper_of(row: Any) -> Paper:
@@ -78,3 +79,32 @@ def posting_records(rows: Iterable[Sequence[Any]]) -> dict[str, list[PostRecord]
     for paper_id, day, platform, workspace, channel, name, _ in rows:
         found.setdefault(paper_id, []).append(PostRecord(ChannelRef(platform, workspace, channel, name), day))
     return found
+
+
+async def paper_view_in_steps(
+    paper_id: str,
+    channel: ChannelRef | None,
+    *,
+    get: Callable[[str], Awaitable[Paper | None]],
+    id_of: Callable[[ChannelRef], Awaitable[int | None]],
+    latest: Callable[[Sequence[str]], Awaitable[Mapping[str, tuple[Signal, ...]]]],
+    tallies: Callable[[int | None, Sequence[str]], Awaitable[Mapping[str, VoteTally]]],
+    parts: Callable[[Sequence[Paper]], Awaitable[CardParts]],
+    people: Callable[[int, Sequence[str]], Awaitable[Mapping[str, int]]],
+) -> PaperView | None:
+    """`PaperView` read one part at a time — SQLite's way (`CardPartsRepository`) and the stdlib reader's — from the
+    repositories' reads: the paper, the channel, the latest signals, the votes, summaries and postings, the people
+    in its discussion. None when the paper is not stored."""
+    paper = await get(paper_id)
+    if paper is None:
+        return None
+    channel_id = await id_of(channel) if channel else None
+    signals = (await latest([paper_id])).get(paper_id, ())
+    votes = VoteTally()
+    if channel_id is not None or channel is None:
+        votes = (await tallies(channel_id, [paper_id])).get(paper_id, votes)
+    summaries, postings = await parts([paper])
+    posted = postings.get(paper_id, [])
+    discussed = 0 if channel_id is None else (await people(channel_id, [paper_id])).get(paper_id, 0)
+    shown = posted[-POSTINGS_ON_A_CARD:]
+    return PaperView(paper, signals, votes, summaries.get(paper_id, []), shown, len(posted), discussed)

@@ -22,9 +22,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, PostRecord, Signal, Summary, VoteTally
+from bot.domain.model import ChannelRef, Paper, PostRecord, Signal, Summary, VoteTally
 from bot.domain.records import CardParts, PaperView
-from bot.storage.rows import counts_of, latest_signals, paper_of, posting_records, tallies_of, visible_summaries
+from bot.storage.rows import (
+    counts_of,
+    latest_signals,
+    paper_of,
+    paper_view_in_steps,
+    posting_records,
+    tallies_of,
+    visible_summaries,
+)
 from bot.storage.sqlite_sql import HEAD_REVISION, STATEMENTS
 
 SQLITE_URL = "sqlite+aiosqlite:///"
@@ -159,18 +167,17 @@ class StoredPaperReads:
         return summaries, await self.postings([p.id for p in papers])
 
     async def paper_view(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
-        """`CardPartsRepository.paper_view` on SQLite (its `_paper_view_in_steps`)."""
-        paper = await self.get(paper_id)
-        if paper is None:
-            return None
-        channel_id = await self.id_of(channel) if channel else None
-        signals = (await self.latest([paper_id])).get(paper_id, ())
-        votes = VoteTally()
-        if channel_id is not None or channel is None:
-            votes = (await self.tallies(channel_id, [paper_id])).get(paper_id, votes)
-        summaries, postings = await self.read([paper])
-        posted = postings.get(paper_id, [])
-        return PaperView(paper, signals, votes, summaries.get(paper_id, []), posted[-POSTINGS_ON_A_CARD:], len(posted))
+        """`CardPartsRepository.paper_view` on SQLite (the same steps)."""
+        return await paper_view_in_steps(
+            paper_id,
+            channel,
+            get=self.get,
+            id_of=self.id_of,
+            latest=self.latest,
+            tallies=self.tallies,
+            parts=self.read,
+            people=self.people,
+        )
 
 
 class _Repository:

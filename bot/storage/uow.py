@@ -105,9 +105,12 @@ class UnitOfWork:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._session is not None
+        session = self._session
+        assert session is not None
         try:
-            await self._session.close()  # releases the connection, rolling back whatever was not committed
+            if session.in_transaction() or session.new or len(session.identity_map):
+                await session.close()  # releases the connection, rolling back whatever was not committed
+            # else it never began (a `/paper` card read on its own connection): nothing to release
         finally:
             self._session = None
         if isinstance(error, OperationalError | DBAPIError) and _is_connection_error(error):
@@ -130,6 +133,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         assert self._session is not None
+        if not self._session.in_transaction():
+            return  # nothing was read or written through the session (a `/paper` card read on its own connection)
         await self._session.commit()
         if self._session.info.pop("papers_changed", False):
             Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale

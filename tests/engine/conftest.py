@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.app.cards import CardContext
-from bot.app.ingest import Ingestor
+from bot.app.ingest import Ingestor, Signals
 from bot.app.service import HotPapers
 from bot.domain.clock import FrozenClock
 from bot.domain.config import parse_config
@@ -25,8 +25,11 @@ class Engine:
     clock: FrozenClock
 
 
-def make_engine(clock: FrozenClock, config: dict[str, Any] | None = None) -> Engine:
-    """Wired as `bot.runtime.bootstrap.build(offline=True)` does, on a `FakeDatabase` instead of an engine."""
+def make_engine(
+    clock: FrozenClock, config: dict[str, Any] | None = None, *, signals: Signals | None = None, **ingestor: Any
+) -> Engine:
+    """Wired as `bot.runtime.bootstrap.build(offline=True)` does, on a `FakeDatabase` instead of an engine; with
+    `signals`, the ingestor refreshes signals from it (`ingestor` holds its other options)."""
     settings = parse_config(config or {})
     db = FakeDatabase()
     service = HotPapers(
@@ -34,7 +37,7 @@ def make_engine(clock: FrozenClock, config: dict[str, Any] | None = None) -> Eng
         config=settings,
         clock=clock,
         context=CardContext(ranking_weights(settings), settings.summaries, WindowCache()),
-        ingestor=Ingestor(db.uow, clock),
+        ingestor=Ingestor(db.uow, clock, signals=signals, **ingestor),
         holder="engine-test",
     )
     return Engine(service, db, clock)

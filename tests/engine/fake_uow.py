@@ -653,7 +653,11 @@ class FakeCardParts(_Repository):
         signals = (await FakeSignals(self._uow).latest([paper_id])).get(paper_id, ())
         summaries, postings = await self.read([paper])
         posted = postings.get(paper_id, [])
-        return PaperView(paper, signals, votes, summaries.get(paper_id, []), posted[-POSTINGS_ON_A_CARD:], len(posted))
+        people = (
+            0 if channel_id is None else (await FakeThreads(self._uow).people(channel_id, [paper_id])).get(paper_id, 0)
+        )
+        shown = posted[-POSTINGS_ON_A_CARD:]
+        return PaperView(paper, signals, votes, summaries.get(paper_id, []), shown, len(posted), people)
 
 
 class FakePages(_Repository):

@@ -3,7 +3,9 @@ and cards, without a database. (tests/storage runs the same engine on SQLite and
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,8 @@ from bot.domain.channel_settings import SettingsChange
 from bot.domain.clock import FrozenClock
 from bot.domain.errors import BadInput, NotFound
 from bot.domain.messages import summary_author
-from bot.domain.model import ChannelRef, ChannelSettings, VoteEvent
+from bot.domain.model import ChannelRef, ChannelSettings, Paper, VoteEvent
+from bot.runtime.sample import load_sample
 from bot.storage.summaries import REPORTS_TO_HIDE
 from tests.conftest import SAMPLE_DAY
 from tests.engine import fake_uow
@@ -124,6 +127,36 @@ async def test_the_card_of_a_stored_paper_has_its_summary_and_signals(engine: En
     day_paper = "2011.02519"
     card = await engine.service.paper(day_paper)
     assert [s.source for s in card.signals] == ["tweets"]
+
+
+class CountingSignals:
+    """A signal source that finds nothing and counts the papers it was asked to refresh."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def refresh(self, papers: Sequence[Paper], day: date) -> object:
+        self.asked += [p.id for p in papers]
+        return object()
+
+    def unavailable(self) -> tuple[str, ...]:
+        return ()
+
+    def health(self) -> list[Any]:
+        return []
+
+
+async def test_a_stored_paper_with_fresh_signals_is_read_and_shown_in_one_unit_of_work(clock: FrozenClock) -> None:
+    signals = CountingSignals()
+    engine = make_engine(clock, signals=signals, refresh_after=timedelta(days=2))
+    await load_sample(engine.db.uow, now=clock.now())
+    day_paper = "2011.02519"  # its tweets were counted at noon of the sample day, 21 hours before `clock`
+    units = engine.db.units
+    card = await engine.service.paper(day_paper, CHANNEL)
+    assert engine.db.units == units + 1 and signals.asked == [] and card.signals
+    clock.advance(days=2)  # now they are stale: refreshed first, then the card is read again
+    await engine.service.paper(day_paper, CHANNEL)
+    assert signals.asked == [day_paper] and engine.db.units > units + 2
 
 
 async def test_a_paper_not_stored_is_not_found_without_arxiv(engine: Engine) -> None:
