@@ -105,7 +105,7 @@ class HotPapers:
         )
         self._stopped = False
         # Concurrent reactions are written together, one transaction per group; a lone one at once.
-        self._votes = VoteQueue(self._write_votes)
+        self._votes = VoteQueue(self._write_votes, lanes=config.database.vote_writers)
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
         self._metrics: MetricsSink = metrics or NullMetrics()
         # journal club (issue 19)
@@ -265,7 +265,13 @@ class HotPapers:
     async def _write_votes(self, events: list[VoteEvent]) -> list[VoteTally | None]:
         async with self._uow() as uow:
             now = self._clock.now()
-            tallies = await record_votes(uow, events, now=now, ensure_channel=self._ensure_channel)
+            tallies = await record_votes(
+                uow,
+                events,
+                now=now,
+                ensure_channel=self._ensure_channel,
+                sync_commit=self._config.database.vote_sync_commit,
+            )
             await uow.commit()  # the event ids are remembered even when every event is ignored
         return tallies
 

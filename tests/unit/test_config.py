@@ -20,6 +20,16 @@ def test_the_example_config_is_valid_and_equals_the_defaults_where_it_shows_them
     assert config.digest == Config().digest and config.ranking == Config().ranking
     assert config.arxiv.api_url == Config().arxiv.api_url
     assert config.signals == Config().signals
+    assert config.database == Config().database  # vote_lanes and vote_sync_commit as the example shows them
+
+
+def test_votes_take_their_lanes_on_postgresql_no_more_than_the_pool_and_one_on_sqlite() -> None:
+    pg = "postgresql+asyncpg://hotpapers@db/hotpapers"
+    assert Config().database.vote_writers == 1  # SQLite: one writer
+    assert Config.model_validate({"database": {"url": pg}}).database.vote_writers == 2
+    assert Config.model_validate({"database": {"url": pg, "vote_lanes": 4}}).database.vote_writers == 4
+    assert Config.model_validate({"database": {"url": pg, "vote_lanes": 8, "pool_size": 3}}).database.vote_writers == 3
+    assert Config().database.vote_sync_commit is True
 
 
 @pytest.mark.parametrize(
@@ -30,6 +40,7 @@ def test_the_example_config_is_valid_and_equals_the_defaults_where_it_shows_them
         ("[digest]\ntimezone = 'Mars/Base'\n", "digest.timezone"),
         ("[databse]\nurl = 'x'\n", "databse"),
         ("[arxiv]\ndelay_seconds = -1\n", "arxiv.delay_seconds"),
+        ("[database]\nvote_lanes = 0\n", "database.vote_lanes"),
         ("[signals.hf]\nweight = 'heavy'\n", "signals.hf.weight"),
     ],
 )
