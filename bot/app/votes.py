@@ -120,8 +120,10 @@ class VoteQueue:
     """Groups concurrent votes into `lanes` writers: while a lane's group is being written, its next group gathers
     (at most `limit` events), and the lanes' groups are written at the same time, each in its own transaction (on
     PostgreSQL their commits then share WAL flushes). An event's lane follows its message (`lane_of`), so two
-    groups in flight never hold votes of the same message; votes of one paper reached through two messages, or
-    another replica, are kept exact by the row locks of the transactions themselves.
+    groups in flight never hold votes of the same message, and a message's events are written in the order they
+    were submitted even when their callers do not wait for each other (Slack's events arrive as concurrent
+    requests); votes of one paper reached through two messages, or another replica, are kept exact by the row
+    locks of the transactions themselves.
 
     Each caller awaits its own event's result; an error fails the group's events one at a time (each is retried
     alone, so only the event that fails gets the error). Events of one user on one message stay in order as long as
