@@ -5,10 +5,10 @@ A generated stream of reaction events on digest posts — adds, removes, second 
 opposite reactions (a replaced vote), Slack's retried deliveries (same event id), plus events the engine must ignore
 (the bot's own reactions, messages it did not post) — goes through `HotPapers.record_vote` from concurrent
 "delivery" tasks: for the target row one per (message, user), each sending that user's events on that message in
-order and waiting for each tally, as the adapters do (`adapters/discord/reactions.py`). Two rows for comparison:
-the same workload from 64 closed-loop tasks (at most 64 events in flight, the row's form before issue 17), and with
-`[database] vote_sync_commit = false`. The final tallies are compared with an independent model of the rules; the
-rate is events handled per second of wall time.
+order and waiting for each tally, as the adapters do (`adapters/discord/reactions.py`). Three rows for comparison:
+the same workload from 64 closed-loop tasks (at most 64 events in flight, the row's form before issue 17), with
+`[database] vote_lanes = 2`, and with `vote_sync_commit = false`. The final tallies are compared with an independent
+model of the rules; the rate is events handled per second of wall time.
 """
 
 from __future__ import annotations
@@ -356,6 +356,7 @@ async def run(context: BenchContext) -> list[Result]:
     runs = (
         ("votes/s PostgreSQL", PER_KEY, {}, False),
         ("votes/s PostgreSQL, 64 closed-loop deliverers", DELIVERERS, {}, True),
+        ("votes/s PostgreSQL, vote_lanes = 2", PER_KEY, {"vote_lanes": 2}, True),
         ("votes/s PostgreSQL, vote_sync_commit = false", PER_KEY, {"vote_sync_commit": False}, True),
     )
     for name, deliverers, database, informational in runs:
