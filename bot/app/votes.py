@@ -112,7 +112,8 @@ def lane_of(event: VoteEvent, lanes: int) -> int:
     if lanes == 1:
         return 0
     channel = event.channel
-    key = "\n".join((channel.platform, channel.workspace, channel.channel, event.paper_id or "", event.message_id))
+    target = f"paper {event.paper_id}" if event.paper_id else event.message_id  # a button vote names its paper
+    key = "\n".join((channel.platform, channel.workspace, channel.channel, target))
     return zlib.crc32(key.encode()) % lanes
 
 
