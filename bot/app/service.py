@@ -88,6 +88,7 @@ class HotPapers:
         policy: PostingPolicy | None = None,
         metrics: MetricsSink | None = None,
         discussions: Discussions | None = None,
+        vote_lanes: int = 1,
     ) -> None:
         self._uow = uow
         self.discussions = discussions or Discussions(uow, clock=clock, context=context, holder=holder, policy=policy)
@@ -105,7 +106,7 @@ class HotPapers:
         )
         self._stopped = False
         # Concurrent reactions are written together, one transaction per group; a lone one at once.
-        self._votes = VoteQueue(self._write_votes, lanes=config.database.vote_writers)
+        self._votes = VoteQueue(self._write_votes, lanes=vote_lanes)
         self._settings_listeners: list[Callable[[ChannelRef, ChannelSettings], None]] = []
         self._metrics: MetricsSink = metrics or NullMetrics()
         # journal club (issue 19)

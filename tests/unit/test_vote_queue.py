@@ -1,15 +1,17 @@
 """The vote queue's lanes (bot/app/votes.py): groups of different messages are written at the same time, a message's
-votes one group after the other and in arrival order. No database: the writer is a stand-in that records what it
-was given and waits where the test tells it to."""
+votes one group after the other and in arrival order; and how many lanes a database takes. No database: the writer
+is a stand-in that records what it was given and waits where the test tells it to."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app.votes import VoteQueue, lane_of
 from bot.domain.model import ChannelRef, VoteEvent, VoteTally
+from bot.storage.dialect import writers
 
 HERE = ChannelRef("discord", "G1", "C1")
 WAIT = 5.0
@@ -131,3 +133,15 @@ async def test_a_failing_group_fails_only_the_event_that_fails_in_its_own_lane()
 def test_a_queue_needs_a_lane() -> None:
     with pytest.raises(ValueError, match="at least one lane"):
         VoteQueue(GatedWriter(), lanes=0)
+
+
+async def test_votes_take_their_lanes_on_postgresql_no_more_than_the_pool_and_one_on_sqlite() -> None:
+    postgres = create_async_engine("postgresql+asyncpg://hotpapers@db.invalid/hotpapers")  # never connects
+    sqlite = create_async_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        assert writers(postgres, 4, pool_size=5) == 4
+        assert writers(postgres, 8, pool_size=3) == 3
+        assert writers(sqlite, 4, pool_size=5) == 1  # one writer
+    finally:
+        await postgres.dispose()
+        await sqlite.dispose()
