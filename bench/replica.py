@@ -34,10 +34,10 @@ async def _main(kind: str, schema: str, index: int, count: int, events: int) -> 
     context = BenchContext(pg_url())
     loop = asyncio.get_running_loop()
     if kind == "votes":
-        from bench.vote_ingest import NOW, workload
+        from bench.vote_ingest import NOW, PER_KEY, workload
 
         app = await context.app(schema=schema, now=NOW, database={"pool_size": 5})
-        work = workload(__import__("random").Random(3), events)
+        work = workload(__import__("random").Random(3), events, PER_KEY)  # one task per (message, user)
         queues = work.queues[index::count]
         service = app.service
 

@@ -67,6 +67,7 @@ class HotPapers:
         policy: PostingPolicy | None = None,
         metrics: MetricsSink | None = None,
         discussions: Discussions | None = None,
+        vote_lanes: int = 1,
     ) -> None:
         self._uow = uow
         self.discussions = discussions or Discussions(uow, clock=clock, context=context, holder=holder, policy=policy)
@@ -84,7 +85,7 @@ class HotPapers:
         )
         self._stopped = False
         # Concurrent reactions are written together, one transaction per group; a lone one at once.
-        self._votes = VoteQueue(self._write_votes)
+        self._votes = VoteQueue(self._write_votes, lanes=vote_lanes)
         self._planner = DigestPlanner(
             window_days=config.digest.window_days, context=context, clock=clock, unavailable=ingestor.unavailable
         )
@@ -249,7 +250,13 @@ class HotPapers:
     async def _write_votes(self, events: list[VoteEvent]) -> list[VoteTally | None]:
         async with self._uow() as uow:
             now = self._clock.now()
-            tallies = await record_votes(uow, events, now=now, ensure_channel=self._ensure_channel)
+            tallies = await record_votes(
+                uow,
+                events,
+                now=now,
+                ensure_channel=self._ensure_channel,
+                sync_commit=self._config.database.vote_sync_commit,
+            )
             await uow.commit()  # the event ids are remembered even when every event is ignored
         return tallies
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,7 +30,12 @@ EnsureChannel = Callable[["UnitOfWork", ChannelRef], Awaitable[Channel]]
 
 
 async def record_votes(
-    uow: UnitOfWork, events: Sequence[VoteEvent], *, now: datetime, ensure_channel: EnsureChannel
+    uow: UnitOfWork,
+    events: Sequence[VoteEvent],
+    *,
+    now: datetime,
+    ensure_channel: EnsureChannel,
+    sync_commit: bool = True,
 ) -> list[VoteTally | None]:
     """`HotPapers.record_vote` for events in arrival order, in one transaction (the caller commits): each event's
     tally once the group is applied, or None when it is ignored (a retried delivery, a message we did not post,
@@ -37,13 +43,20 @@ async def record_votes(
 
     Two statements a group on PostgreSQL once the channels are known (they are remembered): one remembers the event
     ids, finds the papers of the messages not remembered yet and reads and locks the votes touched; one writes the
-    changes and counts the tallies."""
+    changes and counts the tallies. `sync_commit=False` (`[database] vote_sync_commit`): the commit does not wait
+    for the disk (PostgreSQL)."""
     batch = uow.vote_batch
     channel_of: dict[int, int | None] = {}
+    known: dict[tuple[ChannelRef, bool], int | None] = {}  # each channel looked up (or created) once a group
     for index, event in enumerate(events):
-        channel_of[index] = (
-            (await ensure_channel(uow, event.channel)).id if event.paper_id else await uow.channels.id_of(event.channel)
-        )
+        first = (event.channel, bool(event.paper_id))
+        if first not in known:
+            known[first] = (
+                (await ensure_channel(uow, event.channel)).id
+                if event.paper_id
+                else await uow.channels.id_of(event.channel)
+            )
+        channel_of[index] = known[first]
     named = {event.paper_id for index, event in enumerate(events) if event.paper_id and channel_of[index] is not None}
     existing = await batch.existing_papers(sorted(p for p in named if p))
     posted = [(channel_of[i], e.message_id) for i, e in enumerate(events) if not e.paper_id and channel_of[i]]
@@ -64,7 +77,9 @@ async def record_votes(
             candidates[index] = _reaction(event, channel_id, paper_id)
     keys = list(dict.fromkeys((e.channel.platform, e.event_id[:128]) for e in events if e.event_id))
     locks = [r.key for r in candidates.values()]
-    fresh, before, found = await batch.remember_and_lock(keys, locks, unknown=list(unknown.values()), now=now)
+    fresh, before, found = await batch.remember_and_lock(
+        keys, locks, unknown=list(unknown.values()), now=now, sync_commit=sync_commit
+    )
     for index, (channel_id, message_id, _) in unknown.items():
         if (channel_id, message_id) in found:
             candidates[index] = _reaction(events[index], channel_id, found[(channel_id, message_id)])
@@ -91,17 +106,51 @@ def _reaction(event: VoteEvent, channel_id: int, paper_id: str) -> Reaction:
 Write = Callable[[list[VoteEvent]], Awaitable[list[VoteTally | None]]]
 
 
+def lane_of(event: VoteEvent, lanes: int) -> int:
+    """The lane of an event: every event on one message (a button vote: on one paper) of one channel takes the same
+    lane, so they are written in arrival order, one group after the other; other messages spread over the lanes."""
+    if lanes == 1:
+        return 0
+    channel = event.channel
+    target = f"paper {event.paper_id}" if event.paper_id else event.message_id  # a button vote names its paper
+    key = "\n".join((channel.platform, channel.workspace, channel.channel, target))
+    return zlib.crc32(key.encode()) % lanes
+
+
 class VoteQueue:
-    """Groups concurrent votes: while one group is being written, the next one gathers (at most `limit`).
+    """Groups concurrent votes into `lanes` writers: while a lane's group is being written, its next group gathers
+    (at most `limit` events), and the lanes' groups are written at the same time, each in its own transaction (on
+    PostgreSQL their commits then share WAL flushes). An event's lane follows its message (`lane_of`), so two
+    groups in flight never hold votes of the same message, and a message's events are written in the order they
+    were submitted even when their callers do not wait for each other (Slack's events arrive as concurrent
+    requests); votes of one paper reached through two messages, or another replica, are kept exact by the row
+    locks of the transactions themselves.
 
     Each caller awaits its own event's result; an error fails the group's events one at a time (each is retried
     alone, so only the event that fails gets the error). Events of one user on one message stay in order as long as
     the caller waits for one before sending the next, as the adapters do.
     """
 
-    def __init__(self, write: Write, *, limit: int = 256) -> None:
+    def __init__(self, write: Write, *, limit: int = 256, lanes: int = 1) -> None:
+        if lanes < 1:
+            raise ValueError("a vote queue needs at least one lane")
+        self._lanes = [_Lane(write, limit, name=f"vote writer {n}") for n in range(lanes)]
+
+    @property
+    def lanes(self) -> int:
+        return len(self._lanes)
+
+    async def submit(self, event: VoteEvent) -> VoteTally | None:
+        return await self._lanes[lane_of(event, len(self._lanes))].submit(event)
+
+
+class _Lane:
+    """One writer: the events of its messages, written a group at a time."""
+
+    def __init__(self, write: Write, limit: int, *, name: str) -> None:
         self._write = write
         self._limit = limit
+        self._name = name
         self._waiting: list[tuple[VoteEvent, asyncio.Future[VoteTally | None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -110,7 +159,7 @@ class VoteQueue:
         future: asyncio.Future[VoteTally | None] = loop.create_future()
         self._waiting.append((event, future))
         if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._drain(), name="vote writer")
+            self._writer = loop.create_task(self._drain(), name=self._name)
         return await future
 
     async def _drain(self) -> None:

@@ -351,9 +351,11 @@ class VoteBatches(Protocol):
         *,
         unknown: Sequence[tuple[int, str, str]] = (),
         now: datetime,
+        sync_commit: bool = True,
     ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
         """`first_deliveries(events)`; the papers of the messages of `unknown` (channel id, message id, user id)
-        reactions; and the votes of `keys` and of those reactions, read and locked."""
+        reactions; and the votes of `keys` and of those reactions, read and locked. `sync_commit=False`: the
+        transaction's commit will not wait for the disk (where the database can)."""
         ...
 
     async def apply_many(

@@ -27,6 +27,7 @@ from bot.domain.model import Announcement, Paper
 from bot.domain.ports import Clock
 from bot.domain.ranking import ranking_weights
 from bot.storage.database import create_engine, upgrade
+from bot.storage.dialect import writers
 from bot.storage.uow import UnitOfWork
 from bot.storage.window import WindowCache
 
@@ -276,6 +277,7 @@ async def build(
         metrics=metrics,
         policy=policy,
         discussions=Discussions(new_uow, clock=clock, context=context, holder=holder, policy=policy),
+        vote_lanes=writers(engine, config.database.vote_lanes, pool_size=config.database.pool_size),
     )
     operations = Operations(new_uow, config=config, clock=clock, ingestor=ingestor)
     return App(config, engine, service, operations, clock, network, sessions)

@@ -97,6 +97,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def writers(engine: AsyncEngine, wanted: int, *, pool_size: int) -> int:
+    """How many transactions of one kind may write at once: `wanted` on PostgreSQL, no more than the pool's
+    connections; one on SQLite, which has one writer (a second would only wait for the lock)."""
+    if engine.dialect.name == "sqlite":
+        return 1
+    return max(1, min(wanted, pool_size))
+
+
 def dialect_of(session: AsyncSession) -> str:
     assert session.bind is not None, "sessions are always bound to the engine"
     return session.bind.dialect.name

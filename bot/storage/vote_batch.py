@@ -124,10 +124,14 @@ UNION ALL
 SELECT 1, id, channel_id, paper_id, user_id, value, reactions, updated_at FROM locked
 UNION ALL
 SELECT 2, NULL, channel_id, message_id, paper_id, NULL, NULL, NULL FROM shown
+UNION ALL
+SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+ WHERE CASE WHEN CAST(:relaxed AS boolean) THEN set_config('synchronous_commit', 'off', true) = 'off' ELSE false END
 """)
 """Remember the group's event ids (returning the new ones), find the papers of the messages reacted to that are not
 remembered yet, and read and lock the votes the reactions touch (in id order: two groups cannot deadlock on each
-other) — one round trip."""
+other) — one round trip. With `:relaxed` it also sets `synchronous_commit = off` for this transaction only (as
+`SET LOCAL` would, without a round trip of its own): its commit then does not wait for the WAL flush."""
 
 _PG_WRITE_AND_TALLY = text("""
 WITH gone AS (
@@ -185,10 +189,12 @@ class VoteBatchRepository:
         *,
         unknown: Sequence[tuple[int, str, str]] = (),
         now: datetime,
+        sync_commit: bool = True,
     ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
         """`first_deliveries(events)`; the papers of the messages of `unknown` (channel id, message id, user id)
         reactions, as `PostRepository.papers_of_messages` (remembered too); and the votes of `keys` and of the
-        `unknown` reactions on our posts, read and locked. One statement on PostgreSQL."""
+        `unknown` reactions on our posts, read and locked. One statement on PostgreSQL, where `sync_commit=False`
+        also lets this transaction commit without waiting for the disk (SQLite ignores it)."""
         pairs = list(dict.fromkeys((cid, mid) for cid, mid, _ in unknown))
         if not writes_in_ctes(self._session):
             from bot.storage.digests import DigestRepository  # here: posts imports this module
@@ -204,6 +210,7 @@ class VoteBatchRepository:
             return set(), {}, {}
         values = {
             "now": now,
+            "relaxed": not sync_commit,
             "platforms": [platform for platform, _ in events],
             "event_ids": [event_id for _, event_id in events],
             "m_channels": [cid for cid, _ in pairs],
@@ -227,7 +234,7 @@ class VoteBatchRepository:
                 fresh.add((pid, uid))
             elif kind == 1:
                 votes[(cid, pid, uid)] = Vote(vote_id, value, reactions, at)
-            else:
+            elif kind == 2:
                 shown[(cid, pid)] = uid
                 remember(remembered, (cid, pid), uid)
         return fresh, votes, shown
@@ -238,6 +245,8 @@ class VoteBatchRepository:
         """Apply reactions in order with `transition`, reading (and locking) each vote touched once (`before`: read
         already) and writing each once. Returns, per reaction, whether it changed a tally, and the tallies of the
         reactions' papers after the writes."""
+        if not reactions:
+            return [], {}
         changed = [False] * len(reactions)
         pending = list(range(len(reactions)))
         pairs = list(dict.fromkeys(reaction.pair for reaction in reactions))

@@ -290,6 +290,7 @@ class FakeVoteBatches(_Repository):
         *,
         unknown: Sequence[tuple[int, str, str]] = (),
         now: datetime,
+        sync_commit: bool = True,
     ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
         first = await self.first_deliveries(events, now=now)
         pairs = list(dict.fromkeys((cid, mid) for cid, mid, _ in unknown))

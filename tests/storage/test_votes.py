@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import random
+from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console
+from sqlalchemy import text
 
 from adapters.console.publisher import ConsolePublisher
 from bot.domain.model import ChannelRef, VoteEvent, VoteTally
 from bot.runtime.bootstrap import App
+from tests.conftest import MakeApp
 
 HERE = ChannelRef("slack", "T1", "C1")
 THERE = ChannelRef("slack", "T1", "C2")
@@ -109,3 +114,93 @@ async def test_pausing_a_workspace_pauses_only_its_channels(app: App) -> None:
         await app.service.subscribe(channel)
     assert await app.service.pause_workspace("slack", "T1", reason="uninstalled", fix="reinstall") == 2
     assert [(await app.service.settings(c)).paused is not None for c in (HERE, THERE, other)] == [True, True, False]
+
+
+def _reactions(messages: list[str], users: int, seed: int) -> tuple[list[list[VoteEvent]], dict[str, VoteTally]]:
+    """Each (message, user)'s reactions in order — adds, second same-sign reactions, removes, opposite reactions —
+    and the tallies the rules give per message once all are applied (the model here is the rules written out)."""
+    rng = random.Random(seed)
+    sequences: list[list[VoteEvent]] = []
+    final: dict[str, VoteTally] = {message: VoteTally() for message in messages}
+    for message in messages:
+        for n in range(users):
+            user, events = f"u{n}", []
+            value, names = 0, set()  # the user's vote on the message and the reactions holding it
+            for _ in range(rng.randint(1, 6)):
+                roll = rng.random()
+                if value and roll < 0.35:
+                    name = rng.choice(sorted(names))
+                    events.append(VoteEvent(HERE, user, message, value, removed=True, reaction=name))  # type: ignore[arg-type]
+                    names.discard(name)
+                    value = value if names else 0
+                    continue
+                wanted = rng.choice((1, -1)) if not value or roll > 0.7 else value
+                name = rng.choice(("👍", "🔥")) if wanted > 0 else "👎"
+                events.append(VoteEvent(HERE, user, message, wanted, reaction=name))  # type: ignore[arg-type]
+                names = names | {name} if wanted == value else {name}
+                value = wanted
+            sequences.append(events)
+            before = final[message]
+            final[message] = VoteTally(before.up + (value > 0), before.down + (value < 0))
+    return sequences, final
+
+
+async def _deliver(apps: list[App], sequences: list[list[VoteEvent]]) -> None:
+    """Every (message, user) sequence in its own task, as the adapters run them; sequences alternate between apps."""
+
+    async def one(app: App, events: list[VoteEvent]) -> None:
+        for event in events:
+            await app.service.record_vote(event)
+
+    await asyncio.gather(*(one(apps[n % len(apps)], events) for n, events in enumerate(sequences)))
+
+
+async def _tallies(app: App, messages: dict[str, str]) -> dict[str, VoteTally]:
+    return {message: (await app.service.paper(paper, HERE)).votes for message, paper in messages.items()}
+
+
+async def _posted_papers(app: App) -> dict[str, str]:
+    publisher = ConsolePublisher(Console(file=io.StringIO()))
+    await app.service.post_digest(HERE, None, publisher)
+    return {message.message_id: entry.card.paper.id for message, entry in publisher.posted if entry is not None}
+
+
+async def test_concurrent_reactions_on_several_messages_through_lanes_end_exactly_as_the_rules_say(
+    make_app: MakeApp,
+) -> None:
+    app = await make_app(sample=True, config={"database": {"vote_lanes": 3}})
+    messages = await _posted_papers(app)
+    sequences, final = _reactions(list(messages), users=12, seed=7)
+    await _deliver([app], sequences)
+    assert await _tallies(app, messages) == final
+    assert sum(tally.up + tally.down for tally in final.values()) > 10  # the walk leaves votes to count
+
+
+async def test_two_replicas_with_lanes_and_relaxed_commits_count_every_vote_once(make_app: MakeApp, database) -> None:  # type: ignore[no-untyped-def]
+    if database.kind != "postgresql":
+        pytest.skip("replicas share PostgreSQL")
+    config = {"database": {"vote_lanes": 4, "vote_sync_commit": False}}
+    first = await make_app(sample=True, config=config)
+    second = await make_app(config=config)
+    messages = await _posted_papers(first)
+    sequences, final = _reactions(list(messages), users=16, seed=11)
+    doubled = [[*events, *events[-1:]] for events in sequences]  # the last reaction delivered twice: no change
+    await _deliver([first, second], doubled)
+    assert await _tallies(first, messages) == final == await _tallies(second, messages)
+
+
+async def test_relaxed_commits_turn_off_synchronous_commit_in_the_vote_transaction_only(
+    make_app: MakeApp, database
+) -> None:  # type: ignore[no-untyped-def]
+    if database.kind != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    app = await make_app(config={"database": {"pool_size": 1}})
+    now = datetime(2024, 3, 15, tzinfo=UTC)
+    for relaxed in (False, True):
+        async with app.uow() as uow:
+            await uow.vote_batch.remember_and_lock([("slack", f"Ev{relaxed}")], [], now=now, sync_commit=not relaxed)
+            inside = await uow._session.scalar(text("SHOW synchronous_commit"))  # type: ignore[union-attr]
+            await uow.commit()
+        async with app.uow() as uow:  # the pool's one connection again, in its next transaction
+            after = await uow._session.scalar(text("SHOW synchronous_commit"))  # type: ignore[union-attr]
+        assert (inside, after) == ("off" if relaxed else "on", "on")

@@ -20,6 +20,8 @@ def test_the_example_config_is_valid_and_equals_the_defaults_where_it_shows_them
     assert config.digest == Config().digest and config.ranking == Config().ranking
     assert config.arxiv.api_url == Config().arxiv.api_url
     assert config.signals == Config().signals
+    assert config.database == Config().database  # vote_lanes and vote_sync_commit as the example shows them
+    assert (config.database.vote_lanes, config.database.vote_sync_commit) == (1, True)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +32,7 @@ def test_the_example_config_is_valid_and_equals_the_defaults_where_it_shows_them
         ("[digest]\ntimezone = 'Mars/Base'\n", "digest.timezone"),
         ("[databse]\nurl = 'x'\n", "databse"),
         ("[arxiv]\ndelay_seconds = -1\n", "arxiv.delay_seconds"),
+        ("[database]\nvote_lanes = 0\n", "database.vote_lanes"),
         ("[signals.hf]\nweight = 'heavy'\n", "signals.hf.weight"),
     ],
 )
