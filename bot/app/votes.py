@@ -59,8 +59,8 @@ async def record_votes(
         channel_of[index] = known[first]
     named = {event.paper_id for index, event in enumerate(events) if event.paper_id and channel_of[index] is not None}
     existing = await batch.existing_papers(sorted(p for p in named if p))
-    posted = [(channel_of[i], e.message_id) for i, e in enumerate(events) if not e.paper_id and channel_of[i]]
-    shown, missing = uow.posts.remembered_papers(list(dict.fromkeys(posted)))  # type: ignore[arg-type]
+    posted = [(cid, e.message_id) for i, e in enumerate(events) if not e.paper_id and (cid := channel_of[i])]
+    shown, missing = uow.posts.remembered_papers(list(dict.fromkeys(posted)))
     unknown_pairs = set(missing)
     candidates: dict[int, Reaction] = {}
     unknown: dict[int, tuple[int, str, str]] = {}  # events on messages whose paper is looked up with the locks
