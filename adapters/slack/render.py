@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.slack.text import clean, fit, link, plain, stream_safe
+from adapters.slack.text import clean, fit, link, plain
 from bot.domain import messages
 from bot.domain.model import ChannelSettings, DigestEntry, PaperCard, PollDraft, PollOutcome
 from bot.domain.text import display_title
@@ -145,15 +145,13 @@ def _titled(title: str, body: str, *, more: str) -> str:
 
 
 def _title(card: PaperCard) -> str:
-    """The paper's title as one clean line (`display_title`), in time linear in its length (`stream_safe`)."""
-    return display_title(stream_safe(card.paper.title), card.paper.id)
+    """The paper's title as one clean line (`display_title`)."""
+    return display_title(card.paper.title, card.paper.id)
 
 
 def _authors(authors: Sequence[str]) -> str:
-    """Raw (unescaped) author line: the first few names, then a count; each name cleaned in linear time
-    (`stream_safe`), the rest only counted."""
-    shown = [stream_safe(name) for name in authors[:MAX_AUTHORS]]
-    return str(messages.authors_line([*shown, *authors[MAX_AUTHORS:]], shown=MAX_AUTHORS))
+    """Raw (unescaped) author line: the first few names, then a count."""
+    return str(messages.authors_line(authors, shown=MAX_AUTHORS))
 
 
 def _mrkdwn(text: str) -> Block:

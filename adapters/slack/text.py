@@ -19,10 +19,6 @@ _SPACES = re.compile(r"[ \t]+")
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 """The ASCII control characters `clean` drops (all but tab and newline)."""
 _URL_UNSAFE = re.compile(r"[\s<>|]")
-MAX_MARKS = 30
-"""Combining marks in a row that a text keeps before it is normalised: the 30 of Unicode's stream-safe format
-(UAX #15). Normalising a run of n marks costs n² (canonical reordering), so a title or author name of a few
-thousand stacked accents would take seconds; no language needs more than a handful."""
 
 
 def clean(text: str, *, single_line: bool = False) -> str:
@@ -43,20 +39,6 @@ def clean(text: str, *, single_line: bool = False) -> str:
         kept = "".join(chars)
     lines = (_SPACES.sub(" ", line).strip() for line in kept.split("\n"))
     return "\n".join(lines).strip()
-
-
-def stream_safe(text: str) -> str:
-    """`text` with each run of combining marks cut to `MAX_MARKS`, so normalising it (`bot.domain.text.clean_text`)
-    takes time linear in its length. Text with no such run (any real name or title) comes back unchanged."""
-    if text.isascii():
-        return text
-    kept: list[str] = []
-    run = 0
-    for char in text:
-        run = run + 1 if unicodedata.combining(char) else 0
-        if run <= MAX_MARKS:
-            kept.append(char)
-    return "".join(kept) if len(kept) < len(text) else text
 
 
 def escape(text: str) -> str:

@@ -15,6 +15,24 @@ _VISIBLE_FORMAT = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0
 """Format characters that print something (Arabic number signs, the end-of-ayah mark…): kept."""
 _TAGS = range(0xE0020, 0xE0080)  # tag characters and CANCEL TAG: inside subdivision flags only
 _EMOJI_PARTS = frozenset("\ufe0f\u20e3") | {chr(c) for c in range(0x1F3FB, 0x1F400)}  # VS-16, keycap, skin tones
+MAX_MARKS = 30
+"""Combining marks in a row that a text keeps before it is normalised: the 30 of Unicode's stream-safe format
+(UAX #15). Normalising a run of n marks costs n² (canonical reordering), so a title or author name of a few
+thousand stacked accents would take seconds to render on any platform; no language needs more than a handful."""
+
+
+def stream_safe(text: str) -> str:
+    """`text` with each run of combining marks cut to `MAX_MARKS`, so normalising it takes time linear in its
+    length. Text with no such run (any real name or title) comes back unchanged."""
+    if text.isascii():
+        return text
+    kept: list[str] = []
+    run = 0
+    for char in text:
+        run = run + 1 if unicodedata.combining(char) else 0
+        if run <= MAX_MARKS:
+            kept.append(char)
+    return "".join(kept) if len(kept) < len(text) else text
 
 
 def strip_invisible(text: str) -> str:
@@ -57,9 +75,9 @@ def _letter(char: str) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """NFC-normalise, drop control characters, bidi controls and invisible format characters (`strip_invisible`),
-    fold all whitespace to single spaces."""
-    text = strip_invisible(unicodedata.normalize("NFC", text))
+    """NFC-normalise (in linear time: `stream_safe` first), drop control characters, bidi controls and invisible
+    format characters (`strip_invisible`), fold all whitespace to single spaces."""
+    text = strip_invisible(unicodedata.normalize("NFC", stream_safe(text)))
     text = _CONTROL.sub(" ", text.replace("\n", " ").replace("\t", " ").replace("\r", " "))
     return re.sub(r"\s+", " ", text).strip()
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from adapters.slack import render
-from adapters.slack.text import MAX_MARKS, clean, escape, fit, stream_safe, unescape
+from adapters.slack.text import clean, escape, fit, unescape
 from bot.domain.model import DigestEntry
-from bot.domain.text import strip_invisible
+from bot.domain.text import MAX_MARKS, stream_safe, strip_invisible
 from tests.adapters.slack.support import card
 from tests.fakes.slack_server import block_errors
 
