@@ -199,6 +199,7 @@ class Loader:
                         False,
                         str(6_000_000_000_000 + post_id),
                         at,
+                        day,
                     )
 
     def _votes(self) -> Iterator[tuple[object, ...]]:
@@ -332,6 +333,7 @@ _POST_COLUMNS = [
     "updated_version",
     "message_id",
     "posted_at",
+    "day",
 ]
 _VOTE_COLUMNS = ["id", "channel_id", "paper_id", "user_id", "value", "reactions", "updated_at"]
 _SIGNAL_COLUMNS = ["id", "paper_id", "source", "value", "label", "url", "fetched_at"]

@@ -24,7 +24,7 @@ from bench.corpus_rows import DAY, NOW, Loader, Scale, channel_ref, plan_ids
 from bot.domain.model import ChannelRef
 from bot.storage.database import create_engine, upgrade
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: posts.day (migration 0008)
 
 
 @dataclass

@@ -193,6 +193,7 @@ async def _prepare(
                         "channel_id": ids[index],
                         "paper_id": papers[index * POSTS_PER_CHANNEL + post].id,
                         "digest_id": digest_id,
+                        "day": digest["day"],
                         "rank": post + 1,
                         "version": 1,
                         "updated_version": False,

@@ -30,7 +30,6 @@ from bot.storage.signals import SignalRepository
 from bot.storage.summaries import SummaryRepository, shown_summaries, summary_of
 from bot.storage.tables import (
     ChannelRow,
-    DigestRow,
     PaperRow,
     PostRow,
     SignalSnapshotRow,
@@ -67,14 +66,14 @@ def _summary_and_posting_arrays(
 
 
 def _recent_postings(last: int, paper_id: ColumnElement[str]) -> Select[Any]:
-    """`postings_select`'s columns for the `last` most recent postings of `paper_id` (PostgreSQL): the digest day
-    is looked up for every posting, to order them, but the channel only for those kept."""
-    posts, channels, digests = table_of(PostRow).c, _CHANNELS.c, table_of(DigestRow).c
-    day = select(digests.day).where(digests.id == posts.digest_id).scalar_subquery().label("day")
+    """`postings_select`'s columns for the `last` most recent postings of `paper_id` (PostgreSQL): `last` entries of
+    the (paper, day, channel) index read backwards, however many channels posted the paper, and the channel looked up
+    only for those kept."""
+    posts, channels = table_of(PostRow).c, _CHANNELS.c
     recent = (
-        select(posts.paper_id, day, posts.channel_id)
+        select(posts.paper_id, posts.day, posts.channel_id)
         .where(posts.paper_id == paper_id, posts.message_id.is_not(None))
-        .order_by(day.desc(), posts.channel_id.desc())
+        .order_by(posts.day.desc(), posts.channel_id.desc())
         .limit(last)
         .subquery()
     )

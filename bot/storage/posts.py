@@ -94,11 +94,11 @@ def _posted_versions_anywhere(dialect: str) -> Select[Any]:
 def postings_select(dialect: str) -> Select[Any]:
     """(paper, digest day, channel's platform, workspace, channel, name, channel id) of each posting of `:ids`.
 
-    Correlated look-ups rather than joins on PostgreSQL: a prepared statement's generic plan would otherwise
-    hash-join the whole digests table for a paper posted in three channels. (SQLite has no LATERAL, and its
-    planner looks rows up by key anyway.)"""
+    The day is the post's own copy of its digest's; the channel a correlated look-up rather than a join on
+    PostgreSQL: a prepared statement's generic plan would otherwise hash-join the whole channels table for a paper
+    posted in three channels. (SQLite has no LATERAL, and its planner looks rows up by key anyway.)"""
     posts, channels = _POSTS.c, _CHANNELS.c
-    day = select(_DIGESTS.c.day).where(_DIGESTS.c.id == posts.digest_id).scalar_subquery().label("day")
+    day = posts.day
     wanted = (channels.platform, channels.workspace, channels.channel, channels.name)
     source, columns = join_one(dialect, _POSTS, _CHANNELS, channels.id == posts.channel_id, wanted, name="channel")
     return (
@@ -120,14 +120,16 @@ class PostRepository:
         self._digests = digests
 
     async def plan(self, digest_id: int, channel_id: int, entries: Sequence[PlanEntry]) -> None:
-        """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, and the
-        score and why-line the channel's ranking gave them."""
+        """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, the
+        score and why-line the channel's ranking gave them, and the digest's day."""
         Changes.bump_plans(self._session)
+        day = await self._digests.day_of(digest_id)
         self._session.add_all(
             PostRow(
                 channel_id=channel_id,
                 paper_id=e.paper_id,
                 digest_id=digest_id,
+                day=day,
                 rank=e.rank,
                 version=e.version,
                 updated_version=e.updated,

@@ -2,7 +2,7 @@
 
 # ruff: noqa: E501
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 STATEMENTS = {
     "current_revision": ("SELECT version_num FROM alembic_version", {}, (), ()),
@@ -71,7 +71,7 @@ STATEMENTS = {
         ("", "", "", "", "", "", "", "", "", "datetime", "", ""),
     ),
     "postings": (
-        "SELECT posts.paper_id, (SELECT digests.day \nFROM digests \nWHERE digests.id = posts.digest_id) AS day, channels.platform, channels.workspace, channels.channel, channels.name, posts.channel_id \nFROM posts JOIN channels ON channels.id = posts.channel_id \nWHERE posts.paper_id IN (__[POSTCOMPILE_ids]) AND posts.message_id IS NOT NULL ORDER BY day, posts.channel_id",
+        "SELECT posts.paper_id, posts.day, channels.platform, channels.workspace, channels.channel, channels.name, posts.channel_id \nFROM posts JOIN channels ON channels.id = posts.channel_id \nWHERE posts.paper_id IN (__[POSTCOMPILE_ids]) AND posts.message_id IS NOT NULL ORDER BY posts.day, posts.channel_id",
         {},
         ("paper_id", "day", "platform", "workspace", "channel", "name", "channel_id"),
         ("", "date", "", "", "", "", ""),

@@ -132,7 +132,7 @@ class PostRow(Base):
         UniqueConstraint("channel_id", "message_id"),
         UniqueConstraint("digest_id", "rank"),
         Index(None, "channel_id", "paper_id", info={INCLUDE: ["version"]}),
-        Index(None, "paper_id", info={INCLUDE: ["channel_id", "digest_id", "message_id"]}),
+        Index(None, "paper_id", "day", "channel_id", info={INCLUDE: ["message_id"]}),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -151,6 +151,10 @@ class PostRow(Base):
     score: Mapped[float | None] = mapped_column(Float)
     why: Mapped[list[str] | None] = mapped_column(JSON)
     """The score and why-line the entry was planned with: the posted card shows what the preview showed."""
+    day: Mapped[date | None] = mapped_column(Date)
+    """Its digest's day, copied when the entry is planned (None only without a digest): a paper's postings are then
+    read in (day, channel) order from the (paper, day, channel) index — a `/paper` card's 10 most recent ones by
+    reading 10 entries backwards, however many channels posted it (migration 0008)."""
 
 
 class VoteRow(Base):

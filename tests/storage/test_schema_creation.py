@@ -7,14 +7,17 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.database import create_engine, head_revision, upgrade
+from bot.storage.digests import DigestRepository
 from tests.conftest import PG_URL, Database, pg_schema
 
 
@@ -90,3 +93,42 @@ async def test_a_database_behind_head_still_goes_through_the_chain(kind: str, tm
         made = await schema_after(created, "head")
     assert at_0003["(revision)"] == ["0003"] and "channel_pages" not in at_0003
     assert forward == made
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+async def test_a_database_at_0007_gets_each_posts_day_from_its_digest(kind: str, tmp_path: Path) -> None:
+    """Migration 0008 fills the posts' new `day` from their digests (a post without a digest keeps none), and a
+    paper's postings then read in (day, channel) order as the digest look-up gave them."""
+    from bot.storage.posts import PostRepository
+    from bot.storage.tables import ChannelRow, DigestRow, PaperRow, PostRow
+
+    days = (date(2020, 11, 6), date(2020, 11, 4))
+    async with two_databases(kind, tmp_path) as (older, _):
+        await schema_after(older, "0007")
+        engine = create_engine(older.url, schema=older.schema)
+        try:
+            async with engine.begin() as connection:
+                at = datetime(2020, 11, 7, 9, tzinfo=UTC)
+                paper = {"id": "2010.00577", "version": 1, "title": "t", "authors": [], "abstract": "a"}
+                paper |= {"categories": ["cs.LG"], "primary_category": "cs.LG", "published": at, "updated": at}
+                await connection.execute(insert(PaperRow.__table__).values(paper | {"fetched_at": at}))
+                for n, day in enumerate(days, 1):
+                    channel = {"id": n, "platform": "discord", "workspace": "G", "channel": f"C{n}", "settings": {}}
+                    await connection.execute(insert(ChannelRow.__table__).values(channel | {"created_at": at}))
+                    digest = {"id": n, "channel_id": n, "day": day, "state": "done", "holder": "h"}
+                    digest |= {"lease_until": at, "claimed_at": at}
+                    await connection.execute(insert(DigestRow.__table__).values(digest))
+                for n, digest_id in ((1, 1), (2, 2), (3, None)):
+                    post = {"id": n, "channel_id": min(n, 2), "paper_id": "2010.00577", "digest_id": digest_id}
+                    post |= {"version": 1, "message_id": f"m{n}"}
+                    await connection.execute(insert(PostRow.__table__).values(post))
+            await upgrade(engine)
+            async with engine.connect() as connection:
+                found = (await connection.execute(text("SELECT id, day FROM posts ORDER BY id"))).all()
+            async with AsyncSession(engine) as session:
+                repository = PostRepository(session, digests=DigestRepository(session))
+                postings = (await repository.postings(["2010.00577"]))["2010.00577"]
+        finally:
+            await engine.dispose()
+    assert [(n, str(day) if day else None) for n, day in found] == [(1, "2020-11-06"), (2, "2020-11-04"), (3, None)]
+    assert [(p.channel.channel, p.day) for p in postings if p.day] == [("C2", days[1]), ("C1", days[0])]
