@@ -66,6 +66,11 @@ class RecordingSleep:
         await asyncio.sleep(0)
 
 
+LOADED_MACHINE_TIMEOUT = 30.0
+"""A request timeout for tests that do not test the timeout: the loopback fakes answer in milliseconds, but a busy
+2-core CI machine can hold one request for seconds, and a test must not fail for that."""
+
+
 def quick_retry(sleep: RecordingSleep, *, attempts: int = 3) -> RetryPolicy:
     """A RetryPolicy for tests: the real retry logic, with waits recorded instead of slept."""
     return RetryPolicy(attempts=attempts, backoff=0.25, backoff_max=2.0, retry_after_cap=10.0, sleep=sleep)

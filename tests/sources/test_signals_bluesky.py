@@ -13,7 +13,7 @@ from bot.domain.errors import UpstreamUnavailable
 from bot.sources.bluesky import BlueskySource, search_queries
 from tests.fakes.bluesky_server import APP_PASSWORD, HANDLE, FakeBluesky
 from tests.fakes.hf_server import FEATURED_DAY
-from tests.fakes.json_service import RecordingSleep, quick_retry
+from tests.fakes.json_service import LOADED_MACHINE_TIMEOUT, RecordingSleep, quick_retry
 from tests.fakes.signal_papers import FEATURED, UNKNOWN, make_paper, papers
 
 
@@ -35,7 +35,7 @@ def make_source(session: aiohttp.ClientSession, fake: FakeBluesky, *, password: 
         fake.url,
         handle=HANDLE,
         app_password=SecretStr(password),
-        timeout=2,
+        timeout=LOADED_MACHINE_TIMEOUT,
         retry=quick_retry(RecordingSleep()),
         limiter=AsyncLimiter(100, 1),
     )

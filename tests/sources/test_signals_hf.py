@@ -11,7 +11,7 @@ import pytest
 from bot.domain.errors import UpstreamUnavailable
 from bot.sources.hf import HuggingFaceSource
 from tests.fakes.hf_server import FEATURED_DAY, FakeHuggingFace
-from tests.fakes.json_service import RecordingSleep, quick_retry
+from tests.fakes.json_service import LOADED_MACHINE_TIMEOUT, RecordingSleep, quick_retry
 from tests.fakes.signal_papers import DAILY_ONLY, FEATURED, LOOKUP_ONLY, OLD_STYLE, UNKNOWN, papers
 
 NOW = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
@@ -41,7 +41,9 @@ def sleep() -> RecordingSleep:
 
 @pytest.fixture
 def source(session: aiohttp.ClientSession, fake: FakeHuggingFace, sleep: RecordingSleep) -> HuggingFaceSource:
-    return HuggingFaceSource(session, fake.url, timeout=2, retry=quick_retry(sleep), clock=FrozenClock())
+    return HuggingFaceSource(
+        session, fake.url, timeout=LOADED_MACHINE_TIMEOUT, retry=quick_retry(sleep), clock=FrozenClock()
+    )
 
 
 async def test_upvotes_come_from_the_daily_list_and_from_lookups_for_papers_not_on_it(

@@ -12,7 +12,7 @@ from bot.sources._http import mentions_id
 from bot.sources.hn import HackerNewsSource
 from tests.fakes.hf_server import FEATURED_DAY
 from tests.fakes.hn_server import FakeHackerNews
-from tests.fakes.json_service import RecordingSleep, quick_retry
+from tests.fakes.json_service import LOADED_MACHINE_TIMEOUT, RecordingSleep, quick_retry
 from tests.fakes.signal_papers import FEATURED, LOOKUP_ONLY, UNKNOWN, make_paper, papers
 
 
@@ -35,7 +35,7 @@ def sleep() -> RecordingSleep:
 
 @pytest.fixture
 def source(session: aiohttp.ClientSession, fake: FakeHackerNews, sleep: RecordingSleep) -> HackerNewsSource:
-    return HackerNewsSource(session, fake.url, timeout=2, retry=quick_retry(sleep))
+    return HackerNewsSource(session, fake.url, timeout=LOADED_MACHINE_TIMEOUT, retry=quick_retry(sleep))
 
 
 async def test_points_of_every_story_linking_the_paper_are_summed_and_the_best_thread_is_linked(

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot.domain.errors import UpstreamUnavailable
 from bot.sources.semantic_scholar import SemanticScholarSource
 from tests.fakes.hf_server import FEATURED_DAY
-from tests.fakes.json_service import RecordingSleep, quick_retry
+from tests.fakes.json_service import LOADED_MACHINE_TIMEOUT, RecordingSleep, quick_retry
 from tests.fakes.s2_server import FakeSemanticScholar
 from tests.fakes.signal_papers import DAILY_ONLY, FEATURED, OLD_STYLE, UNKNOWN, papers
 
@@ -38,7 +38,9 @@ def sleep() -> RecordingSleep:
 @pytest.fixture
 def source(session: aiohttp.ClientSession, fake: FakeSemanticScholar, sleep: RecordingSleep) -> SemanticScholarSource:
     # S2's real pace (1 request/s) is tested on its own below; here it would only slow the suite down.
-    return SemanticScholarSource(session, fake.url, timeout=2, retry=quick_retry(sleep), limiter=AsyncLimiter(100, 1))
+    return SemanticScholarSource(
+        session, fake.url, timeout=LOADED_MACHINE_TIMEOUT, retry=quick_retry(sleep), limiter=AsyncLimiter(100, 1)
+    )
 
 
 async def test_one_batch_request_gives_citation_counts_and_unknown_papers_are_absent(
