@@ -306,7 +306,7 @@ class DigestPoster:
             PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
             for e in digest.entries
         ]
-        await uow.posts.plan(run.digest_id, plan.channel_id, plan_entries)
+        await uow.posts.plan(run.digest_id, plan.channel_id, run.day, plan_entries)
         planned = await uow.posts.planned(run.digest_id)
         if planned and run.header_message_id is None and run.claim.outcome == "new":
             now = self._clock.now()

@@ -105,11 +105,6 @@ class DigestRepository:
             row.lease_until,
         )
 
-    async def day_of(self, digest_id: int) -> date | None:
-        """The day a digest is keyed by (its entries keep a copy: `PostRow.day`)."""
-        day: date | None = await self._session.scalar(select(DigestRow.day).where(DigestRow.id == digest_id))
-        return day
-
     async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool:
         """Extend the lease; False means another holder took the claim over (or it is finished) and we must stop.
         On PostgreSQL the row stays locked until the unit of work ends: whatever it records next is fenced."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, case, func, select, tuple_, update
@@ -119,11 +119,10 @@ class PostRepository:
         self._session = session
         self._digests = digests
 
-    async def plan(self, digest_id: int, channel_id: int, entries: Sequence[PlanEntry]) -> None:
+    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> None:
         """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, the
-        score and why-line the channel's ranking gave them, and the digest's day."""
+        score and why-line the channel's ranking gave them, and the digest's day (the day it is keyed by)."""
         Changes.bump_plans(self._session)
-        day = await self._digests.day_of(digest_id)
         self._session.add_all(
             PostRow(
                 channel_id=channel_id,

@@ -544,7 +544,7 @@ class FakeDigests(_Repository):
 
 
 class FakePosts(_Repository):
-    async def plan(self, digest_id: int, channel_id: int, entries: Sequence[PlanEntry]) -> None:
+    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> None:
         for entry in entries:
             self._t.posts[self._t.new_id()] = StoredPost(channel_id, digest_id, entry)
 

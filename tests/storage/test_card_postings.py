@@ -49,7 +49,7 @@ async def _post(app: App, channel: ChannelRef, day: date, paper_id: str, *, reco
     async with app.uow() as uow:
         row = await uow.channels.ensure(channel, defaults=app.service.default_settings(), now=SAMPLE_NOW)
         claim = await uow.digests.claim(row.id, day, holder="test", now=SAMPLE_NOW, lease=timedelta(minutes=5))
-        await uow.posts.plan(claim.digest_id, row.id, [PlanEntry(1, paper_id, 1, False, 1.0, ())])
+        await uow.posts.plan(claim.digest_id, row.id, day, [PlanEntry(1, paper_id, 1, False, 1.0, ())])
         (planned,) = await uow.posts.planned(claim.digest_id)
         if recorded:
             message = f"m-{channel.channel}-{day}"
