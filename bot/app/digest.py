@@ -306,8 +306,7 @@ class DigestPoster:
             PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
             for e in digest.entries
         ]
-        await uow.posts.plan(run.digest_id, plan.channel_id, run.day, plan_entries)
-        planned = await uow.posts.planned(run.digest_id)
+        planned = await uow.posts.plan(run.digest_id, plan.channel_id, run.day, plan_entries)
         if planned and run.header_message_id is None and run.claim.outcome == "new":
             now = self._clock.now()
             if not await uow.digests.intend_header(run.digest_id, run.fence, now=now, until=None):

@@ -470,8 +470,9 @@ class Digests(Protocol):
 class Posts(Protocol):
     """A digest's planned entries and the messages that show them."""
 
-    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> None:
-        """Store a digest's entries (keyed by its `day`, which each entry keeps a copy of) before anything is posted."""
+    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> list[PlannedPost]:
+        """Store a digest's entries (keyed by its `day`, which each entry keeps a copy of) before anything is posted;
+        returns them as `planned` would."""
         ...
 
     async def planned(self, digest_id: int) -> list[PlannedPost]: ...

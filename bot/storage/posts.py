@@ -119,11 +119,11 @@ class PostRepository:
         self._session = session
         self._digests = digests
 
-    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> None:
+    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> list[PlannedPost]:
         """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, the
         score and why-line the channel's ranking gave them, and the digest's day (the day it is keyed by)."""
         Changes.bump_plans(self._session)
-        self._session.add_all(
+        rows = [
             PostRow(
                 channel_id=channel_id,
                 paper_id=e.paper_id,
@@ -136,26 +136,14 @@ class PostRepository:
                 why=list(e.why),
             )
             for e in entries
-        )
-        await self._session.flush()
+        ]
+        self._session.add_all(rows)
+        await self._session.flush()  # the rows get their ids (RETURNING): no read back
+        return sorted(map(_planned_post, rows), key=lambda post: post.rank)
 
     async def planned(self, digest_id: int) -> list[PlannedPost]:
         rows = await self._session.scalars(select(PostRow).where(PostRow.digest_id == digest_id).order_by(PostRow.rank))
-        return [
-            PlannedPost(
-                r.id,
-                r.rank or 0,
-                r.paper_id,
-                r.version,
-                r.updated_version,
-                r.message_id,
-                r.intent_at is not None,
-                r.skipped,
-                r.score,
-                tuple(r.why) if r.why is not None else None,
-            )
-            for r in rows
-        ]
+        return [_planned_post(r) for r in rows]
 
     async def intend(self, post_id: int, digest_id: int, fence: int, *, now: datetime, until: datetime | None) -> bool:
         """Write the intent to post this entry (fenced): from now on its message may exist on the platform."""
@@ -248,3 +236,18 @@ class PostRepository:
         if len(chunks) > 1:
             rows.sort(key=lambda row: (row.day, row.channel_id))
         return posting_records(rows)
+
+
+def _planned_post(r: PostRow) -> PlannedPost:
+    return PlannedPost(
+        r.id,
+        r.rank or 0,
+        r.paper_id,
+        r.version,
+        r.updated_version,
+        r.message_id,
+        r.intent_at is not None,
+        r.skipped,
+        r.score,
+        tuple(r.why) if r.why is not None else None,
+    )

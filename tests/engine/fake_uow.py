@@ -544,9 +544,10 @@ class FakeDigests(_Repository):
 
 
 class FakePosts(_Repository):
-    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> None:
+    async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> list[PlannedPost]:
         for entry in entries:
             self._t.posts[self._t.new_id()] = StoredPost(channel_id, digest_id, entry)
+        return await self.planned(digest_id)
 
     async def planned(self, digest_id: int) -> list[PlannedPost]:
         mine = [(i, p) for i, p in self._t.posts.items() if p.digest_id == digest_id]
