@@ -122,6 +122,7 @@ def test_stacked_accents_reach_normalisation_in_runs_of_at_most_thirty_on_every_
     hostile = card(title=zalgo, authors=(zalgo, "Ada Lovelace", zalgo))
     embed = discord.paper_embed(hostile)
     slack.paper_blocks(hostile)
+    slack.hot_blocks([hostile], days=7)
     console.paper_panel(hostile)
     assert normalised and max(_longest_run_of_marks(text) for text in normalised) == MAX_MARKS
     assert embed.title is not None and embed.title.endswith(" Escher")
