@@ -85,16 +85,25 @@ async def start_health_server(
     app.router.add_get("/healthz", _healthz(settings, check_database, signal_health))
     app.router.add_get("/metrics", _metrics(metrics))
     runner = web.AppRunner(app, access_log=None)
+    port = await listen(runner, settings.host, settings.port, what="health")
+    log.info("health server on http://%s:%d/healthz", settings.host, port)
+    return RunningServer(runner, settings.host, port)
+
+
+async def listen(runner: web.AppRunner, host: str, port: int, *, what: str) -> int:
+    """Start `runner` on host:port (port 0: a free one) and return the port it got; a port it cannot take is a
+    ConfigError naming `what` (the health server, the channel pages) and the reason."""
+    from aiohttp import web
+
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except OSError as error:
         await runner.cleanup()
-        raise ConfigError(f"health: cannot listen on {settings.host}:{settings.port}: {error.strerror}") from None
-    port = runner.addresses[0][1]
-    log.info("health server on http://%s:%d/healthz", settings.host, port)
-    return RunningServer(runner, settings.host, port)
+        raise ConfigError(f"{what}: cannot listen on {host}:{port}: {error.strerror}") from None
+    bound: int = runner.addresses[0][1]
+    return bound
 
 
 def _healthz(settings: HealthSettings, check_database: CheckDatabase, signal_health: SignalHealth) -> Any:

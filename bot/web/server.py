@@ -16,9 +16,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.errors import ConfigError
 from bot.domain.tokens import redact
-from bot.runtime.health import RunningServer
+from bot.runtime.health import RunningServer, listen
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -173,13 +172,6 @@ async def start_web_server(settings: WebSettings, archive: ChannelArchive) -> We
     server: dict[str, int] = {}
     app = make_app(archive, settings, public_url=lambda: settings.public_url(server.get("port")))
     runner = web.AppRunner(app, access_log=access_log, access_log_class=access_logger())
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    try:
-        await site.start()
-    except OSError as error:
-        await runner.cleanup()
-        raise ConfigError(f"web: cannot listen on {settings.host}:{settings.port}: {error.strerror}") from None
-    server["port"] = port = runner.addresses[0][1]
+    server["port"] = port = await listen(runner, settings.host, settings.port, what="web")
     log.info("channel pages on http://%s:%d/ (each at /c/<its token>/)", settings.host, port)
     return WebServer(runner, settings.host, port)
