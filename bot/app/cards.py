@@ -71,24 +71,49 @@ async def candidates_for(uow: UnitOfWork, channel: Channel | None, papers: Seque
     ]
 
 
-async def ranked_for_channel(
+async def cards_of_chosen(
     uow: UnitOfWork,
     channel: Channel | None,
-    settings: ChannelSettings,
-    papers: Sequence[Paper],
+    paper_ids: Sequence[str],
     context: CardContext,
     *,
     now: datetime,
-    include_posted: bool = False,
-) -> list[Ranked]:
-    """The channel's filters, votes and learnt taste applied to `papers`, best first; papers the channel has
-    already seen are left out unless `include_posted` (re-rendering a stored plan)."""
-    candidates = await candidates_for(uow, channel, papers)
-    if include_posted:
-        candidates = [dataclasses.replace(c, posted_version=None) for c in candidates]
+    unavailable: Sequence[str] = (),
+) -> dict[str, PaperCard]:
+    """Cards for papers chosen already — a stored digest plan, a poll's options and winner, the week's roundup —
+    scored as the channel's digest would score them (its votes, learnt taste and settings: followed authors and
+    keywords add to the score and say so in the why-line) but not filtered again: a paper its filters would drop,
+    or one it has seen, keeps its card. A channel we have never seen has the default settings and no votes."""
+    papers = list((await uow.papers.get_many(paper_ids)).values())
+    candidates = [  # what the channel saw is what is being shown again
+        dataclasses.replace(c, posted_version=None) for c in await candidates_for(uow, channel, papers)
+    ]
     votes = await uow.votes.channel_votes(channel.id) if channel else {}
     taste = await channel_taste(uow, list(votes), [net for _, _, net in votes.values()], context)
-    return rank(candidates, settings, context.weights, now, taste=taste)
+    settings = channel.settings if channel else ChannelSettings()
+    ranked = _scored_unfiltered(candidates, settings, context.weights, now=now, taste=taste)
+    found = await cards_for(uow, ranked, context, now=now, unavailable=unavailable)
+    return {card.paper.id: card for card in found}
+
+
+def _scored_unfiltered(
+    candidates: Sequence[Candidate],
+    settings: ChannelSettings,
+    weights: RankingWeights,
+    *,
+    now: datetime,
+    taste: dict[str, float],
+) -> list[Ranked]:
+    """`rank` with the channel's settings, keeping the candidates its filters would drop. Categories and negative
+    keywords only filter; keywords filter and add a bonus, but a paper the keyword filter drops matches none of
+    them, so scoring it without keywords gives the same score and why-line."""
+    open_filters = dataclasses.replace(settings, categories=(), negative_keywords=())
+    ranked = rank(candidates, open_filters, weights, now, taste=taste)
+    kept = {r.paper.id for r in ranked}
+    dropped = [c for c in candidates if c.paper.id not in kept]
+    if dropped:
+        ranked += rank(dropped, dataclasses.replace(open_filters, keywords=()), weights, now, taste=taste)
+    return ranked
 
 
 async def channel_taste(
@@ -124,8 +149,9 @@ async def ranked_digest(
     limit: int,
     activity: ChannelActivity | None = None,
 ) -> list[Ranked]:
-    """`ranked_for_channel` over the window, exact for its first `limit` entries (all a digest shows): only the
-    papers that can still reach them are scored (`top_ranked`). `activity` is the channel's, if already read."""
+    """The channel's filters, votes and learnt taste applied to the window, best first, exact for its first `limit`
+    entries (all a digest shows): only the papers that can still reach them are scored (`top_ranked`); papers the
+    channel has seen are left out. `activity` is the channel's, if already read."""
     tallies: dict[str, VoteTally] = {}
     if channel is None:
         activity, posted = ChannelActivity([], []), {}

@@ -10,12 +10,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from bot.app.cards import CardContext, candidates_for, cards_for, channel_taste, digest_window, ranked_digest
+from bot.app.cards import CardContext, cards_for, cards_of_chosen, digest_window, ranked_digest
 from bot.domain.model import Channel, ChannelRef, ChannelSettings, Digest, DigestEntry, PaperCard
 from bot.domain.ports import Clock, UnitOfWork
-from bot.domain.ranking import Candidate, Ranked, rank
 from bot.domain.records import ChannelActivity, PlannedPost
 
 
@@ -75,18 +74,10 @@ class DigestPlanner:
         return Digest(ref, day, entries)
 
     async def cards_of_plan(self, uow: UnitOfWork, channel: Channel, paper_ids: Sequence[str]) -> dict[str, PaperCard]:
-        """Cards for papers a plan chose, scored with the channel's votes, taste and settings (followed authors,
-        keywords) but not filtered again: settings changed since the plan do not drop a planned entry."""
+        """Cards for papers a plan chose (`cards_of_chosen`): settings changed since the plan do not drop a planned
+        entry."""
         now = self._clock.now()
-        papers = list((await uow.papers.get_many(paper_ids)).values())
-        candidates = [
-            dataclasses.replace(c, posted_version=None) for c in await candidates_for(uow, channel, papers)
-        ]  # the plan's own rows count as posted: they are what is being posted
-        votes = await uow.votes.channel_votes(channel.id)
-        taste = await channel_taste(uow, list(votes), [net for _, _, net in votes.values()], self._context)
-        ranked = _scored_unfiltered(candidates, channel.settings, self._context, now=now, taste=taste)
-        found = await cards_for(uow, ranked, self._context, now=now, unavailable=self._unavailable())
-        return {card.paper.id: card for card in found}
+        return await cards_of_chosen(uow, channel, paper_ids, self._context, now=now, unavailable=self._unavailable())
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,27 +98,6 @@ class ChannelPlan:
 
     async def stored(self, uow: UnitOfWork, planned: Sequence[PlannedPost]) -> Digest:
         return await self.planner.rebuild(uow, self.channel, self.ref, self.day, planned)
-
-
-def _scored_unfiltered(
-    candidates: Sequence[Candidate],
-    settings: ChannelSettings,
-    context: CardContext,
-    *,
-    now: datetime,
-    taste: dict[str, float],
-) -> list[Ranked]:
-    """`rank` with the channel's settings, keeping the candidates its filters would drop. Categories and negative
-    keywords only filter; keywords filter and add a bonus, but a paper the keyword filter drops matches none of
-    them, so scoring it without keywords gives the same score and why-line."""
-    weights = context.weights
-    open_filters = dataclasses.replace(settings, categories=(), negative_keywords=())
-    ranked = rank(candidates, open_filters, weights, now, taste=taste)
-    kept = {r.paper.id for r in ranked}
-    dropped = [c for c in candidates if c.paper.id not in kept]
-    if dropped:
-        ranked += rank(dropped, dataclasses.replace(open_filters, keywords=()), weights, now, taste=taste)
-    return ranked
 
 
 def _as_planned(card: PaperCard, post: PlannedPost) -> PaperCard:

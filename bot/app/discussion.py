@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.app.cards import CardContext, cards_for, ranked_for_channel
+from bot.app.cards import CardContext, cards_of_chosen
 from bot.app.digest import DigestPoster, PostingPolicy
 from bot.domain.arxiv_id import parse_arxiv_id
 from bot.domain.errors import BadInput, NotFound
@@ -212,11 +212,7 @@ class Discussions:
             ]
             best = sorted((item for item in scored if item[0] > 0), key=lambda item: (-item[0], item[1]))
             chosen = [paper_id for _, paper_id in best[: min(settings.top_n, ROUNDUP_MAX)]]
-            papers = await uow.papers.get_many(chosen)
-            ranked = await ranked_for_channel(
-                uow, row, ChannelSettings(), list(papers.values()), self._context, now=now, include_posted=True
-            )
-            cards = {card.paper.id: card for card in await cards_for(uow, ranked, self._context, now=now)}
+            cards = await cards_of_chosen(uow, row, chosen, self._context, now=now)
             await uow.commit()
         entries = tuple(
             RoundupEntry(

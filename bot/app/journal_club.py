@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.app.cards import CardContext, cards_for, ranked_for_channel
+from bot.app.cards import CardContext, cards_of_chosen
 from bot.app.digest import ClaimLost, PostingPolicy
 from bot.domain.config import JournalClubConfig
 from bot.domain.errors import BadInput, HotPapersError, NotFound, Undeliverable, UpstreamUnavailable
@@ -35,7 +35,6 @@ from bot.domain.model import (
     POLL_MAX_OPTIONS,
     Channel,
     ChannelRef,
-    ChannelSettings,
     Digest,
     PaperCard,
     PastWinner,
@@ -477,17 +476,13 @@ class JournalClub:
         )
 
     async def _cards(self, channel: ChannelRef, paper_ids: Sequence[str]) -> dict[str, PaperCard]:
-        """Cards with this channel's votes and the papers' hotness, no filters (the papers are chosen already)."""
+        """Cards scored as the channel's digest would score them, not filtered (the papers are chosen already)."""
         now = self._clock.now()
         async with self._uow() as uow:
             row = await uow.channels.find(channel)
-            papers = list((await uow.papers.get_many(list(paper_ids))).values())
-            ranked = await ranked_for_channel(
-                uow, row, ChannelSettings(), papers, self._context, now=now, include_posted=True
-            )
-            cards = await cards_for(uow, ranked, self._context, now=now)
+            cards = await cards_of_chosen(uow, row, paper_ids, self._context, now=now)
             await uow.commit()  # an LLM summary written for a card is cached
-        return {card.paper.id: card for card in cards}
+        return cards
 
 
 def _poll_publisher(publisher: Publisher) -> PollPublisher:

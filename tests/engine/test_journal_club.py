@@ -49,3 +49,20 @@ async def test_a_tie_equal_on_votes_and_hotness_goes_to_the_first_answer_and_say
         f"2 papers tied at 0 votes: the tie was broken by the order of the poll (still equal on this channel's votes "
         f"and hotness) in favour of arXiv:{first}."
     )
+
+
+async def test_the_winners_card_is_scored_with_the_channels_settings_as_its_digest_would_be(engine: Engine) -> None:
+    """A poll's cards are not filtered again (the papers are chosen), but followed authors and keywords still add to
+    the score and say so in the why-line, as in the channel's digest — not the default settings' card."""
+    service, shared = engine.service, PollPlatform()
+    start = await service.journal_club_start(CHANNEL, Polls(shared), candidates=3)
+    assert start.draft is not None and start.message is not None
+    chosen = start.draft.options[1].paper_id
+    author = (await service.paper(chosen)).paper.authors[0]
+    await service.subscribe(CHANNEL, {"follow": author, "categories": "q-bio"})  # a filter the winner fails
+    await service.poll_vote(CHANNEL, start.message.message_id, "ada", 1)
+
+    closed = await service.journal_club_close(CHANNEL, Polls(shared))
+
+    assert closed.outcome is not None and closed.outcome.winner.paper.id == chosen
+    assert f"follows: {author}" in " ".join(closed.outcome.winner.why)

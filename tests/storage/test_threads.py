@@ -174,6 +174,18 @@ async def test_the_roundup_lists_the_weeks_top_papers_by_votes_and_discussion_on
     assert [e.card.paper.id for e in (await app.service.roundup(HERE)).entries] == [order[2]]  # the channel's top N
 
 
+async def test_the_roundups_cards_are_scored_with_the_channels_settings_and_not_filtered_again(app: App) -> None:
+    messages = await _posted(app, HERE)
+    voted = list(messages)[1]
+    await app.service.record_vote(VoteEvent(HERE, "ada", messages[voted], 1))
+    author = (await app.service.paper(voted)).paper.authors[0]
+    await app.service.subscribe(HERE, {"follow": author, "categories": "q-bio"})  # a filter the paper fails
+
+    (entry,) = (await app.service.roundup(HERE)).entries
+
+    assert entry.card.paper.id == voted and f"follows: {author}" in " ".join(entry.card.why)
+
+
 async def test_a_quiet_week_posts_nothing_unless_the_channel_asks_for_a_line(app: App) -> None:
     await _posted(app, HERE)
     await app.service.subscribe(HERE, {"roundup": "on"})
