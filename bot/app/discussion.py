@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import weakref
 from collections.abc import Callable, Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -77,26 +78,28 @@ class Discussions:
         self._clock = clock
         self._context = context
         self._poster = DigestPoster(uow, clock, holder=holder, policy=policy or PostingPolicy())
+        self._openers: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     # ── threads ─────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def discuss(self, channel: ChannelRef, target: str, publisher: Publisher) -> ThreadOpened:
         """Open (or find) the thread on a posted card: `target` is the card's message id (the Discuss button) or a
         paper reference (the console's `/thread`), which means the card the paper was last posted with here."""
-        async with self._uow() as uow:
-            row = await uow.channels.find(channel)
-            if row is None:
-                raise NotFound("nothing was posted in this channel yet")
-            if row.settings.threads == "off":
-                raise BadInput("discussion threads are off in this channel (an admin can set threads=button)")
-            message_id, paper_id = await self._card(uow, row.id, target.strip())
-            thread = await uow.threads.on_message(row.id, message_id)
-            papers = await uow.papers.get_many([paper_id])
-            title = papers[paper_id].title if paper_id in papers else paper_id
-            if thread is not None:
-                people = (await uow.threads.people(row.id, [paper_id])).get(paper_id, 0)
-                return ThreadOpened(channel, message_id, thread.thread_id, paper_id, title, False, people)
-        return await self._open(channel, message_id, paper_id, title, publisher)
+        async with self._opener(channel):
+            async with self._uow() as uow:
+                row = await uow.channels.find(channel)
+                if row is None:
+                    raise NotFound("nothing was posted in this channel yet")
+                if row.settings.threads == "off":
+                    raise BadInput("discussion threads are off in this channel (an admin can set threads=button)")
+                message_id, paper_id = await self._card(uow, row.id, target.strip())
+                thread = await uow.threads.on_message(row.id, message_id)
+                papers = await uow.papers.get_many([paper_id])
+                title = papers[paper_id].title if paper_id in papers else paper_id
+                if thread is not None:
+                    people = (await uow.threads.people(row.id, [paper_id])).get(paper_id, 0)
+                    return ThreadOpened(channel, message_id, thread.thread_id, paper_id, title, False, people)
+            return await self._open(channel, message_id, paper_id, title, publisher)
 
     async def opened_with(
         self, channel: ChannelRef, message: PostedMessage, entry: DigestEntry, publisher: Publisher
@@ -105,12 +108,23 @@ class Discussions:
         digest goes on (the Discuss path can open it later)."""
         paper = entry.card.paper
         try:
-            async with asyncio.timeout(THREAD_TIMEOUT):
+            async with asyncio.timeout(THREAD_TIMEOUT), self._opener(channel):
                 await self._open(channel, message.message_id, paper.id, paper.title, publisher)
         except Exception as error:
             log.warning(
                 "could not open the thread on %s in %s: %s", entry.card.paper.id, channel.key, type(error).__name__
             )
+
+    def _opener(self, channel: ChannelRef) -> asyncio.Lock:
+        """One thread opening at a time per channel in this process. A platform that does not refuse a second
+        thread on a message (Slack: the opener is a reply, found again by its metadata) would otherwise get two
+        openers from two Discuss presses at once: both look, find none, and both post. Presses in one channel are
+        rare, so waiting for each other costs nothing; the lock goes when nobody holds it. (Two replicas each
+        handling one of the presses can still both post; Discord refuses the second thread itself.)"""
+        lock = self._openers.get(channel.key)
+        if lock is None:
+            lock = self._openers[channel.key] = asyncio.Lock()
+        return lock
 
     async def _open(
         self, channel: ChannelRef, message_id: str, paper_id: str, title: str, publisher: Publisher

@@ -4,6 +4,7 @@ never, and a deleted reply (`message_deleted`) counts no more."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -109,6 +110,17 @@ async def test_opening_a_thread_twice_on_the_platform_posts_one_opener(
     first = await publisher.open_thread(HERE, card, name="A paper", opener="Discuss it here")
     again = await publisher.open_thread(HERE, card, name="A paper", opener="Discuss it here")
     assert first == again == card and len(bot.fake.thread(CHANNEL, card)) == 1  # found by its metadata
+
+
+async def test_two_people_pressing_discuss_at_once_open_one_thread_with_one_opener(
+    bot: Harness, hotpapers: HotPapers, sample_day: date
+) -> None:
+    card = (await cards(bot, hotpapers, sample_day))[2]
+    publisher = bot.server.publisher
+    bot.fake.faults.inject("chat.postMessage", "slow", times=2, delay=0.3)  # the other looks while one posts
+    first, second = await asyncio.gather(*(hotpapers.discuss(HERE, card, publisher) for _ in range(2)))
+    assert first.thread_id == second.thread_id == card and len(bot.fake.thread(CHANNEL, card)) == 1
+    assert sorted((first.created, second.created)) == [False, True]  # one opened it, the other found it
 
 
 async def _liked(bot: Harness, hotpapers: HotPapers, day: date) -> list[str]:
