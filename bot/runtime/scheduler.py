@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -133,11 +133,34 @@ def channel_trigger(settings: ChannelSettings) -> CronTrigger:
 
 def missed_run(settings: ChannelSettings, now: datetime, *, grace: timedelta) -> datetime | None:
     """Today's (channel-local) post time if it has passed no longer than `grace` ago on one of its weekdays."""
-    zone = ZoneInfo(settings.timezone)
+    return _passed_within(settings.weekdays, settings.post_time, settings.timezone, now, grace)
+
+
+def missed_weekly(settings: ChannelSettings, now: datetime, *, grace: timedelta) -> tuple[str, ...]:
+    """The channel's weekly jobs — `roundup`, `journal club` — whose time passed today no longer than `grace` ago
+    (the roundup goes with the digest: only on a channel with digest weekdays, as it is scheduled)."""
+    missed = []
+    if (
+        settings.roundup
+        and settings.weekdays
+        and _passed_within((settings.roundup_day,), settings.roundup_time, settings.timezone, now, grace)
+    ):
+        missed.append("roundup")
+    if settings.journal_club:
+        day, _, at = settings.journal_club.partition(" ")
+        if _passed_within((WEEKDAYS.index(day),), at, settings.timezone, now, grace):
+            missed.append("journal club")
+    return tuple(missed)
+
+
+def _passed_within(
+    weekdays: Collection[int], at: str, timezone: str, now: datetime, grace: timedelta
+) -> datetime | None:
+    zone = ZoneInfo(timezone)
     local = now.astimezone(zone)
-    if local.weekday() not in settings.weekdays:
+    if local.weekday() not in weekdays:
         return None
-    hour, minute = (int(part) for part in settings.post_time.split(":"))
+    hour, minute = (int(part) for part in at.split(":"))
     due = datetime.combine(local.date(), time(hour, minute), tzinfo=zone)
     return due if timedelta(0) <= now - due <= grace else None
 
@@ -331,13 +354,33 @@ class DigestScheduler:
 
     async def catch_up(self) -> list[ChannelRef]:
         """Run now every digest whose post time passed today within the grace window (APScheduler cannot know
-        about runs missed while the process was down). Returns the channels it ran."""
+        about runs missed while the process was down), then the weekly roundups and journal-club polls missed the
+        same way (`catch_up_weekly`). Returns the channels whose digest it ran."""
         now = self._clock.now()
-        due = [c for c, s in await self._operations.subscriptions() if self._missed(c, s, now)]
+        subscriptions = await self._operations.subscriptions()
+        due = [c for c, s in subscriptions if self._missed(c, s, now)]
         if due:
             log.info("catching up %d missed digest(s): %s", len(due), ", ".join(c.key for c in due))
             await asyncio.gather(*(self.post_digest(channel) for channel in due))
+        await self.catch_up_weekly(subscriptions, now)
         return due
+
+    async def catch_up_weekly(
+        self, subscriptions: list[tuple[ChannelRef, ChannelSettings]], now: datetime
+    ) -> list[tuple[str, ChannelRef]]:
+        """Post the roundups and start the journal-club polls whose weekly time passed today within the grace
+        window: the week is part of each one's database claim, so one that ran before the restart (or on another
+        replica) posts nothing again. Returns (job, channel) for each it ran."""
+        jobs = {"roundup": self.post_roundup, "journal club": self.start_poll}
+        missed = [
+            (job, channel) for channel, settings in subscriptions for job in self._missed_weekly(channel, settings, now)
+        ]
+        if missed:
+            log.info(
+                "catching up %d missed weekly job(s): %s", len(missed), ", ".join(f"{j} {c.key}" for j, c in missed)
+            )
+            await asyncio.gather(*(jobs[job](channel) for job, channel in missed))
+        return missed
 
     def on_settings_changed(self, channel: ChannelRef, settings: ChannelSettings) -> None:
         """Apply a subscription change made in this process at once (the resync covers other replicas)."""
@@ -407,6 +450,13 @@ class DigestScheduler:
         except (ValueError, KeyError) as error:
             log.error("cannot tell whether %s missed its digest: %s", channel.key, error)
             return False
+
+    def _missed_weekly(self, channel: ChannelRef, settings: ChannelSettings, now: datetime) -> tuple[str, ...]:
+        try:
+            return missed_weekly(settings, now, grace=self._grace)
+        except (ValueError, KeyError) as error:
+            log.error("cannot tell whether %s missed its weekly jobs: %s", channel.key, error)
+            return ()
 
     # ── journal club (issue 19) ────────────────────────────────────────────────────────────────────────────────
 

@@ -15,6 +15,7 @@ from bot.domain.model import ChannelRef
 from bot.runtime.bootstrap import App
 from tests.conftest import MakeApp
 from tests.fakes.recording_publisher import RecordingPublisher
+from tests.storage.test_journal_club import CHANNEL, PollPlatform, Polls
 from tests.storage.test_scheduler_jobs import scheduler_for
 
 MONDAY_9_UTC = datetime(2020, 11, 9, 9, 0, tzinfo=UTC)
@@ -163,3 +164,25 @@ async def test_a_catch_up_of_many_channels_plans_at_most_twice_the_pool_size_of_
     ran = await scheduler_for(app, console).catch_up()
     assert set(ran) == set(channels) and len(console.said) == 12
     assert 1 <= most <= 2
+
+
+async def test_catch_up_starts_the_weekly_poll_and_posts_the_roundup_missed_within_the_grace_window_once(
+    app: App, clock: FrozenClock
+) -> None:
+    """The weekly jobs are caught up as the digests are: a poll or roundup whose time passed today within the grace
+    window runs at start-up; the week's claim keeps a restart (or a replica) from running it twice."""
+    clock.set(MONDAY_9_UTC)
+    weekly = {"post_time": "10:00", "weekdays": "daily", "roundup": "on", "roundup_day": "mon"}
+    await app.service.subscribe(CHANNEL, {**weekly, "journal_club": "mon 08:30", "roundup_time": "08:45",
+                                          "roundup_empty": "yes"})  # fmt: skip
+    await app.service.subscribe(LATE_90, {**weekly, "journal_club": "mon 07:30", "roundup_time": "07:30"})
+    await app.service.subscribe(NOT_YET, {**weekly, "journal_club": "mon 09:30", "roundup_time": "09:30"})
+    shared = PollPlatform()
+    scheduler = scheduler_for(app, Polls(shared))  # type: ignore[arg-type]
+
+    assert await scheduler.catch_up() == []  # no digest was due before 9:00
+    assert len(shared.visible("poll")) == 1 and len([m for m in shared.messages if m.key and m.key.prefix == "hr"]) == 1
+
+    again = await scheduler.catch_up_weekly(await app.operations.subscriptions(), clock.now())
+    assert sorted(again) == [("journal club", CHANNEL), ("roundup", CHANNEL)]  # run again after a restart …
+    assert len(shared.visible("poll")) == 1 and len(shared.messages) == 2  # … posting nothing twice
