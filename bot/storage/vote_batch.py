@@ -99,33 +99,42 @@ def _tallies_of_pairs(dialect: str) -> Any:
 # around them, no BEGIN or COMMIT round trips) on the driver's connection, its rows given as one JSON parameter per
 # kind: asyncpg walks every element of a bound array through `collections.abc` checks, ~20 per event; one string is
 # encoded at once, and PostgreSQL unpacks it faster than Python packs the arrays. The texts never change with the
-# group's size, so each is prepared once per connection.
+# group's size, so each is prepared once per connection. The planner cannot tell how many rows a JSON parameter
+# holds (it guesses 100), so the rows are looked up through LATERAL subqueries (`OFFSET 0` keeps the planner from
+# turning them back into a join) and `id = ANY (ARRAY(…))`: index look-ups per row given, never a scan of the whole
+# table, however many votes are stored.
 _PG_READ = """
 WITH asked AS (
     SELECT (r->>0)::integer AS channel_id, r->>1 AS message_id, r->>2 AS user_id FROM json_array_elements($3::json) r
 ), shown AS (
     SELECT p.channel_id, p.message_id, p.paper_id
-      FROM posts p
-      JOIN (SELECT DISTINCT channel_id, message_id FROM asked) m
-        ON p.channel_id = m.channel_id AND p.message_id = m.message_id
+      FROM (SELECT DISTINCT channel_id, message_id FROM asked) m
+     CROSS JOIN LATERAL (
+           SELECT * FROM posts p WHERE p.channel_id = m.channel_id AND p.message_id = m.message_id OFFSET 0) p
 ), wanted AS (
     SELECT (k->>0)::integer AS channel_id, k->>1 AS paper_id, k->>2 AS user_id FROM json_array_elements($2::json) k
     UNION
     SELECT s.channel_id, s.paper_id, a.user_id
       FROM shown s JOIN asked a ON a.channel_id = s.channel_id AND a.message_id = s.message_id
 )
-SELECT 0, NULL::bigint, NULL::integer, e.platform, e.event_id, NULL::smallint, NULL::varchar, NULL::timestamptz
-  FROM processed_events e
-  JOIN json_array_elements($1::json) w ON e.platform = w->>0 AND e.event_id = w->>1
+SELECT 0, NULL::bigint, NULL::integer, e.platform, e.event_id, NULL::smallint, NULL::varchar, NULL::timestamptz,
+       NULL::text
+  FROM json_array_elements($1::json) w
+ CROSS JOIN LATERAL (
+       SELECT * FROM processed_events e WHERE e.platform = w->>0 AND e.event_id = w->>1 OFFSET 0) e
 UNION ALL
-SELECT 1, v.id, v.channel_id, v.paper_id, v.user_id, v.value, v.reactions, v.updated_at
-  FROM votes v JOIN wanted k ON v.channel_id = k.channel_id AND v.paper_id = k.paper_id AND v.user_id = k.user_id
+SELECT 1, v.id, v.channel_id, v.paper_id, v.user_id, v.value, v.reactions, v.updated_at, v.xmin::text
+  FROM wanted k
+ CROSS JOIN LATERAL (
+       SELECT v.*, v.xmin FROM votes v
+        WHERE v.channel_id = k.channel_id AND v.paper_id = k.paper_id AND v.user_id = k.user_id OFFSET 0) v
 UNION ALL
-SELECT 2, NULL, channel_id, message_id, paper_id, NULL, NULL, NULL FROM shown
+SELECT 2, NULL, channel_id, message_id, paper_id, NULL, NULL, NULL, NULL FROM shown
 """
 """Which of the group's event ids were seen before (`$1`: [platform, event id]), the votes of its reactions
 (`$2`: [channel id, paper id, user id]; `$3`: [channel id, message id, user id] for reactions on messages whose paper
-is not remembered yet, whose papers come back too) — one round trip, nothing written or locked."""
+is not remembered yet, whose papers come back too) — one round trip, nothing written or locked. Each vote comes
+with its row version (`xmin`, the transaction that wrote it), which the write checks."""
 
 _PG_WRITE = (
     """
@@ -136,18 +145,20 @@ WITH fresh AS (
     RETURNING 1
 ), gone AS (
     DELETE FROM votes v USING json_array_elements($2::json) g
-     WHERE v.id = (g->>0)::bigint AND v.value = (g->>1)::smallint AND v.reactions = g->>2
-       AND v.updated_at = (g->>3)::timestamptz
+     WHERE v.id = ANY (ARRAY(SELECT (x->>0)::bigint FROM json_array_elements($2::json) x))
+       AND v.id = (g->>0)::bigint AND v.xmin = (g->>1)::xid
     RETURNING 1
 ), moved AS (
-    UPDATE votes v SET value = (m->>4)::smallint, reactions = m->>5, updated_at = (m->>6)::timestamptz
+    UPDATE votes v
+       SET value = (m->>2)::smallint, reactions = m->>3,
+           updated_at = CASE WHEN (m->>4)::boolean THEN $6::timestamptz ELSE v.updated_at END
       FROM json_array_elements($3::json) m
-     WHERE v.id = (m->>0)::bigint AND v.value = (m->>1)::smallint AND v.reactions = m->>2
-       AND v.updated_at = (m->>3)::timestamptz
+     WHERE v.id = ANY (ARRAY(SELECT (x->>0)::bigint FROM json_array_elements($3::json) x))
+       AND v.id = (m->>0)::bigint AND v.xmin = (m->>1)::xid
     RETURNING 1
 ), new AS (
     INSERT INTO votes (channel_id, paper_id, user_id, value, reactions, updated_at)
-    SELECT (n->>0)::integer, n->>1, n->>2, (n->>3)::smallint, n->>4, (n->>5)::timestamptz
+    SELECT (n->>0)::integer, n->>1, n->>2, (n->>3)::smallint, n->>4, $6::timestamptz
       FROM json_array_elements($4::json) n
     ON CONFLICT (channel_id, paper_id, user_id) DO NOTHING
     RETURNING 1
@@ -164,21 +175,23 @@ SELECT CAST(CASE WHEN exact THEN '0' ELSE '"""
   FROM written
  WHERE NOT $7::boolean OR set_config('synchronous_commit', 'off', true) = 'off'
 UNION ALL
-SELECT 1, v.channel_id, v.paper_id, count(*) FILTER (WHERE v.value > 0), count(*) FILTER (WHERE v.value < 0)
-  FROM votes v
-  JOIN json_array_elements($5::json) p ON v.channel_id = (p->>0)::integer AND v.paper_id = p->>1
- GROUP BY v.channel_id, v.paper_id
+SELECT 1, (p->>0)::integer, p->>1, t.up, t.down
+  FROM json_array_elements($5::json) p
+ CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE v.value > 0) AS up, count(*) FILTER (WHERE v.value < 0) AS down FROM votes v
+        WHERE v.channel_id = (p->>0)::integer AND v.paper_id = p->>1) t
 """
 )
-"""Remember the group's new event ids (`$1`), delete (`$2`: [id, value, reactions, updated at] as read), update
-(`$3`: the same, then the new value, reactions and updated at) and insert (`$4`: [channel id, paper id, user id,
-value, reactions, updated at]) its votes, and count the tallies of its papers (`$5`: [channel id, paper id]) — one
-statement, so all of it or nothing. Each delete and update only takes a vote still as it was read, and an insert
-only a key still absent (another writer may have got there first, as it may have remembered one of the event ids):
-if any row was not written as read, the first row's cast fails with the text below and rolls everything back. The
-count reads the votes as they were before the statement (as read, if nothing changed), so the caller adds what the
-group changed. `$7` also sets `synchronous_commit = off` for this statement's transaction only (as `SET LOCAL`
-would, without a round trip of its own): its commit then does not wait for the WAL flush."""
+"""Remember the group's new event ids (`$1`), delete (`$2`: [id, row version as read]), update (`$3`: [id, row
+version, value, reactions, whether it was updated now (`$6`)]) and insert (`$4`: [channel id, paper id, user id,
+value, reactions], updated now) its votes, and count the tallies of its papers (`$5`: [channel id, paper id]) — one
+statement, so all of it or nothing. Each delete and update only takes a vote still at the version read (any write
+since gave the row a new `xmin`; freezing one would be a spurious mismatch at worst), and an insert only a key still
+absent (another writer may have got there first, as it may have remembered one of the event ids): if any row was not
+written as read, the first row's cast fails with the text below and rolls everything back. The count reads the
+votes as they were before the statement (as read, if nothing changed), so the caller adds what the group changed.
+`$7` also sets `synchronous_commit = off` for this statement's transaction only (as `SET LOCAL` would, without a
+round trip of its own): its commit then does not wait for the WAL flush."""
 
 CHANGED = "votes changed since they were read"
 """The text of the error the write statement raises (a failed cast to integer) when it could not write the group as
@@ -189,8 +202,9 @@ _PG_WRITE = _PG_WRITE.replace("{changed}", CHANGED)
 class VoteBatchRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._unwritten: tuple[list[tuple[str, str]], bool] = ([], False)
-        """PostgreSQL: the event ids `remember_and_lock` found new and its `sync_commit`, written by `apply_many`."""
+        self._unwritten: tuple[list[tuple[str, str]], bool, dict[VoteKey, str]] = ([], False, {})
+        """PostgreSQL, from `remember_and_lock` to `apply_many`: the event ids found new (written with the votes),
+        whether the write may commit without waiting for the disk, and the row version of each vote read."""
 
     async def first_deliveries(self, keys: Sequence[tuple[str, str]], *, now: datetime) -> set[tuple[str, str]]:
         """Remember (platform, event id) pairs; returns those not seen before."""
@@ -232,21 +246,23 @@ class VoteBatchRepository:
             return first, await self._votes(list(dict.fromkeys([*keys, *found]))), papers
         fresh = set(events)
         votes: dict[VoteKey, Vote] = {}
+        versions: dict[VoteKey, str] = {}
         shown: dict[tuple[int, str], str] = {}
         if events or keys or unknown:
             remembered = memo(self._session, "message_papers")
             arguments = (_json(events), _json(keys), _json(unknown))
             async with on_driver(self._session) as driver:
                 rows = await driver.fetch(_PG_READ, *arguments)
-            for kind, vote_id, cid, pid, uid, value, reactions, at in rows:
+            for kind, vote_id, cid, pid, uid, value, reactions, at, version in rows:
                 if kind == 0:
                     fresh.discard((pid, uid))
                 elif kind == 1:
                     votes[(cid, pid, uid)] = Vote(vote_id, value, reactions, at)
+                    versions[(cid, pid, uid)] = version
                 else:
                     shown[(cid, pid)] = uid
                     remember(remembered, (cid, pid), uid)
-        self._unwritten = ([key for key in events if key in fresh], not sync_commit)
+        self._unwritten = ([key for key in events if key in fresh], not sync_commit, versions)
         return fresh, votes, shown
 
     async def apply_many(
@@ -286,8 +302,8 @@ class VoteBatchRepository:
         """`apply_many` on PostgreSQL: `_PG_WRITE` on the driver, a vote only written if it is still as read. A
         vote the group read but leaves as it was is not checked: its reactions then come before the other
         writer's, an order concurrent reactions may take (each key's votes are independent of the others')."""
-        events, relaxed = self._unwritten
-        self._unwritten = ([], False)
+        events, relaxed, versions = self._unwritten
+        self._unwritten = ([], False, {})
         changed: list[bool] = []
         after: dict[VoteKey, Vote | None] = {}
         for channel_id, paper_id, user_id, value, name, removed in reactions:
@@ -307,12 +323,13 @@ class VoteBatchRepository:
                 continue
             if vote is None:
                 assert old is not None
-                gone.append((old.id, old.value, old.reactions, old.updated_at.isoformat()))
+                gone.append((old.id, versions[key]))
             elif old is None:
-                new.append((*key, vote.value, vote.reactions, vote.updated_at.isoformat()))
+                new.append((*key, vote.value, vote.reactions))  # `transition` dates a new vote `now`
             else:
-                stamps = (old.updated_at.isoformat(), vote.value, vote.reactions, vote.updated_at.isoformat())
-                moved_votes.append((old.id, old.value, old.reactions, *stamps))
+                moved_votes.append(
+                    (old.id, versions[key], vote.value, vote.reactions, vote.updated_at != old.updated_at)
+                )
             change = delta.setdefault((key[0], key[1]), [0, 0])
             if old is not None:
                 change[0 if old.value > 0 else 1] -= 1
