@@ -22,6 +22,9 @@ _VOTES = table_of(VoteRow)
 _KEY = (_VOTES.c.channel_id, _VOTES.c.paper_id, _VOTES.c.user_id)
 
 
+_UNCHANGED = (0, 0)
+
+
 def _json(rows: Any) -> str:
     """Rows as one JSON parameter (a list of arrays), unpacked by the statement."""
     return dumps(rows, ensure_ascii=False, separators=(",", ":"))
@@ -355,14 +358,12 @@ class VoteBatchRepository:
                 failed = "a deadlock with another writer"
         if failed:  # raised here: the connection is fine (PostgreSQL answered), and goes back to the pool
             raise VotesChanged(failed)
-        counts = {pair: [0, 0] for pair in pairs}
-        for kind, cid, pid, up, down in rows:
+        tallies: dict[tuple[int, str], VoteTally] = {}
+        for kind, cid, pid, up, down in rows:  # a row per pair given, counted before the statement's writes
             if kind == 1:
-                counts[(cid, pid)] = [up, down]
-        for pair, (up, down) in delta.items():
-            counts[pair][0] += up
-            counts[pair][1] += down
-        return changed, {pair: VoteTally(up, down) for pair, (up, down) in counts.items()}
+                ups, downs = delta.get((cid, pid), _UNCHANGED)  # what the group changed, added as written
+                tallies[(cid, pid)] = VoteTally(up + ups, down + downs)
+        return changed, tallies
 
     async def _votes(self, keys: list[VoteKey]) -> dict[VoteKey, Vote]:
         if not keys:
