@@ -341,8 +341,8 @@ class VoteBatchRepository:
         pairs = list(dict.fromkeys((reaction[0], reaction[1]) for reaction in reactions))
         if not (events or pairs):
             return changed, {}
-        gone.sort()  # rows taken in id order: two writers' statements wait for each other rather than deadlock
-        moved_votes.sort()
+        for rows_of_a_kind in (events, gone, moved_votes, new):  # rows taken in key order: two writers' statements
+            rows_of_a_kind.sort()  # then wait for each other rather than deadlock (which would be retried anyway)
         arguments = (_json(events), _json(gone), _json(moved_votes), _json(new), _json(pairs), now, relaxed)
         from asyncpg import DeadlockDetectedError, InvalidTextRepresentationError  # type: ignore[import-untyped]
 
