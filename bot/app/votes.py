@@ -4,8 +4,9 @@ rules: `bot.domain.vote_rules`), and concurrent reactions are written in groups.
 At a few thousand reactions a second a transaction per reaction is bound by round trips, not by the database. So
 `VoteQueue` hands whatever reactions arrived while the previous group was being written to `record_votes`, which
 applies them in arrival order with a constant number of statements per group (storage's `VoteBatchRepository`; on
-PostgreSQL two: remember the event ids, find the papers and read and lock the votes touched; then write what changed
-and count the tallies). A lone reaction is a group of one, written at once.
+PostgreSQL two, each on its own, without a transaction around them: read the event ids, the papers and the votes
+touched; then remember the event ids, write what changed if nothing read changed meanwhile, and count the tallies).
+A lone reaction is a group of one, written at once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.domain.model import Channel, ChannelRef, VoteEvent, VoteTally
-from bot.domain.vote_rules import Reaction, reaction_name
+from bot.domain.vote_rules import Reaction, VotesChanged, reaction_name
 
 if TYPE_CHECKING:
     from bot.domain.ports import UnitOfWork
@@ -29,6 +30,11 @@ EnsureChannel = Callable[["UnitOfWork", ChannelRef], Awaitable[Channel]]
 """Returns the channel, creating it on first contact (button votes name the paper directly)."""
 
 
+ATTEMPTS = 5
+"""How many times a group is read and applied while other writers keep changing its votes first (`VotesChanged`);
+then its events are written one by one (`VoteQueue`)."""
+
+
 async def record_votes(
     uow: UnitOfWork,
     events: Sequence[VoteEvent],
@@ -37,52 +43,83 @@ async def record_votes(
     ensure_channel: EnsureChannel,
     sync_commit: bool = True,
 ) -> list[VoteTally | None]:
-    """`HotPapers.record_vote` for events in arrival order, in one transaction (the caller commits): each event's
-    tally once the group is applied, or None when it is ignored (a retried delivery, a message we did not post,
-    a channel or paper we do not know). Bots' reactions are filtered out before.
+    """`HotPapers.record_vote` for events in arrival order, as one write (the caller commits): each event's tally
+    once the group is applied, or None when it is ignored (a retried delivery, a message we did not post, a channel
+    or paper we do not know). Bots' reactions are filtered out before.
 
-    Two statements a group on PostgreSQL once the channels are known (they are remembered): one remembers the event
-    ids, finds the papers of the messages not remembered yet and reads and locks the votes touched; one writes the
-    changes and counts the tallies. `sync_commit=False` (`[database] vote_sync_commit`): the commit does not wait
-    for the disk (PostgreSQL)."""
+    Two statements a group on PostgreSQL once the channels are known (they are remembered), each on its own: one
+    reads which event ids are new, the papers of the messages not remembered yet and the votes touched; one
+    remembers the event ids and writes the changes if nothing it read changed meanwhile, and counts the tallies
+    (else the group is read and applied again). `sync_commit=False` (`[database] vote_sync_commit`): the write does
+    not wait for the disk (PostgreSQL)."""
     batch = uow.vote_batch
-    channel_of: dict[int, int | None] = {}
-    known: dict[tuple[ChannelRef, bool], int | None] = {}  # each channel looked up (or created) once a group
-    for index, event in enumerate(events):
-        first = (event.channel, bool(event.paper_id))
-        if first not in known:
-            known[first] = (
-                (await ensure_channel(uow, event.channel)).id
-                if event.paper_id
-                else await uow.channels.id_of(event.channel)
-            )
-        channel_of[index] = known[first]
-    named = {event.paper_id for index, event in enumerate(events) if event.paper_id and channel_of[index] is not None}
-    existing = await batch.existing_papers(sorted(p for p in named if p))
-    posted = [(cid, e.message_id) for i, e in enumerate(events) if not e.paper_id and (cid := channel_of[i])]
+    channel_ids = await _channel_ids(uow, events, ensure_channel)
+    named = {e.paper_id for e, cid in zip(events, channel_ids, strict=True) if e.paper_id and cid is not None}
+    existing = await batch.existing_papers(sorted(p for p in named if p)) if named else set()
+    posted = [(cid, e.message_id) for e, cid in zip(events, channel_ids, strict=True) if cid and not e.paper_id]
     shown, missing = uow.posts.remembered_papers(list(dict.fromkeys(posted)))
     unknown_pairs = set(missing)
     candidates: dict[int, Reaction] = {}
-    unknown: dict[int, tuple[int, str, str]] = {}  # events on messages whose paper is looked up with the locks
-    for index, event in enumerate(events):
-        channel_id = channel_of[index]
+    unknown: dict[int, tuple[int, str, str]] = {}  # events on messages whose paper is looked up with the votes
+    for index, (event, channel_id) in enumerate(zip(events, channel_ids, strict=True)):
         if channel_id is None:
             continue
-        if not event.paper_id and (channel_id, event.message_id) in unknown_pairs:
+        if event.paper_id:
+            if event.paper_id in existing:
+                candidates[index] = _reaction(event, channel_id, event.paper_id)
+        elif (channel_id, event.message_id) in unknown_pairs:
             unknown[index] = (channel_id, event.message_id, event.user_id[:64])
-            continue
-        paper_id = (event.paper_id if event.paper_id in existing else None) if event.paper_id else None
-        paper_id = paper_id or (None if event.paper_id else shown.get((channel_id, event.message_id)))
-        if paper_id is not None:
-            candidates[index] = _reaction(event, channel_id, paper_id)
+        else:
+            candidates[index] = _reaction(event, channel_id, shown[(channel_id, event.message_id)])
     keys = list(dict.fromkeys((e.channel.platform, e.event_id[:128]) for e in events if e.event_id))
     locks = [r.key for r in candidates.values()]
-    fresh, before, found = await batch.remember_and_lock(
-        keys, locks, unknown=list(unknown.values()), now=now, sync_commit=sync_commit
-    )
-    for index, (channel_id, message_id, _) in unknown.items():
-        if (channel_id, message_id) in found:
-            candidates[index] = _reaction(events[index], channel_id, found[(channel_id, message_id)])
+    await uow.commit()  # what the look-ups wrote (a channel met for the first time) is kept whatever comes next
+    for attempt in range(1, ATTEMPTS + 1):
+        fresh, before, found = await batch.remember_and_lock(
+            keys, locks, unknown=list(unknown.values()), now=now, sync_commit=sync_commit
+        )
+        reactions = _first_deliveries(events, candidates, unknown, found, fresh)
+        try:
+            _, tallies = await batch.apply_many([reaction for _, reaction in reactions], now=now, before=before)
+        except VotesChanged:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("the votes of a group of %d changed before its write; reading them again", len(events))
+            continue
+        results: list[VoteTally | None] = [None] * len(events)
+        for index, reaction in reactions:
+            results[index] = tallies.get(reaction.pair, VoteTally())
+        return results
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _channel_ids(uow: UnitOfWork, events: Sequence[VoteEvent], ensure_channel: EnsureChannel) -> list[int | None]:
+    """Each event's channel row id (None: a channel we have never seen, for a reaction), each channel looked up once
+    a group (by its key, not the `ChannelRef`: hashing the dataclass per event costs more than the look-up)."""
+    known: dict[tuple[str, str, str, bool], int | None] = {}
+    ids: list[int | None] = []
+    for event in events:
+        channel = event.channel
+        key = (channel.platform, channel.workspace, channel.channel, bool(event.paper_id))
+        if key not in known:
+            known[key] = (
+                (await ensure_channel(uow, channel)).id if event.paper_id else await uow.channels.id_of(channel)
+            )
+        ids.append(known[key])
+    return ids
+
+
+def _first_deliveries(
+    events: Sequence[VoteEvent],
+    candidates: dict[int, Reaction],
+    unknown: dict[int, tuple[int, str, str]],
+    found: dict[tuple[int, str], str],
+    fresh: set[tuple[str, str]],
+) -> list[tuple[int, Reaction]]:
+    """The group's reactions to apply, in arrival order, with their events' indexes: those on our posts (`found`:
+    the papers of the messages looked up with the votes), less retried deliveries (an event id not `fresh`, or
+    seen earlier in the group)."""
+    fresh = set(fresh)
     reactions: list[tuple[int, Reaction]] = []
     for index, event in enumerate(events):
         if event.event_id:
@@ -90,13 +127,14 @@ async def record_votes(
             if key not in fresh:
                 continue
             fresh.discard(key)  # a second copy in the same group is a retried delivery too
-        if index in candidates:
-            reactions.append((index, candidates[index]))
-    _, tallies = await batch.apply_many([reaction for _, reaction in reactions], now=now, before=before)
-    results: list[VoteTally | None] = [None] * len(events)
-    for index, reaction in reactions:
-        results[index] = tallies.get(reaction.pair, VoteTally())
-    return results
+        reaction = candidates.get(index)
+        if reaction is None and index in unknown:
+            channel_id, message_id, _ = unknown[index]
+            paper_id = found.get((channel_id, message_id))
+            reaction = None if paper_id is None else _reaction(event, channel_id, paper_id)
+        if reaction is not None:
+            reactions.append((index, reaction))
+    return reactions
 
 
 def _reaction(event: VoteEvent, channel_id: int, paper_id: str) -> Reaction:
@@ -119,12 +157,12 @@ def lane_of(event: VoteEvent, lanes: int) -> int:
 
 class VoteQueue:
     """Groups concurrent votes into `lanes` writers: while a lane's group is being written, its next group gathers
-    (at most `limit` events), and the lanes' groups are written at the same time, each in its own transaction (on
-    PostgreSQL their commits then share WAL flushes). An event's lane follows its message (`lane_of`), so two
-    groups in flight never hold votes of the same message, and a message's events are written in the order they
-    were submitted even when their callers do not wait for each other (Slack's events arrive as concurrent
-    requests); votes of one paper reached through two messages, or another replica, are kept exact by the row
-    locks of the transactions themselves.
+    (at most `limit` events), and the lanes' groups are written at the same time (on PostgreSQL their commits then
+    share WAL flushes). An event's lane follows its message (`lane_of`), so two groups in flight never hold votes of
+    the same message, and a message's events are written in the order they were submitted even when their callers
+    do not wait for each other (Slack's events arrive as concurrent requests); votes of one paper reached through two
+    messages, or another replica, are kept exact by the writes themselves (row locks on SQLite; on PostgreSQL a
+    group is written only if what it read is unchanged, else read again: `record_votes`).
 
     Each caller awaits its own event's result; an error fails the group's events one at a time (each is retried
     alone, so only the event that fails gets the error). Events of one user on one message stay in order as long as

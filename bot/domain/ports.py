@@ -354,8 +354,10 @@ class VoteBatches(Protocol):
         sync_commit: bool = True,
     ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
         """`first_deliveries(events)`; the papers of the messages of `unknown` (channel id, message id, user id)
-        reactions; and the votes of `keys` and of those reactions, read and locked. `sync_commit=False`: the
-        transaction's commit will not wait for the disk (where the database can)."""
+        reactions; and the votes of `keys` and of those reactions, read and locked — or, where the database writes a
+        group in one statement (PostgreSQL), only read: `apply_many` then remembers the events with its writes and
+        raises `VotesChanged` (writing nothing) if another writer got there first. `sync_commit=False`: the commit
+        will not wait for the disk (where the database can)."""
         ...
 
     async def apply_many(

@@ -4,7 +4,6 @@ opposite reaction replaces the vote; removing the last reaction of its sign remo
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -45,13 +44,19 @@ def transition(vote: Vote | None, value: int, name: str, *, removed: bool, now: 
             return vote, False
         remaining = names(vote.reactions) - {name}
         if remaining:
-            return dataclasses.replace(vote, reactions=joined(remaining)), False
+            return Vote(vote.id, value, joined(remaining), vote.updated_at), False
         return None, True
     if vote is None:
         return Vote(None, value, name, now), True
     if vote.value == value:
-        return dataclasses.replace(vote, reactions=joined(names(vote.reactions) | {name})), False
-    return dataclasses.replace(vote, value=value, reactions=name, updated_at=now), True
+        return Vote(vote.id, value, joined(names(vote.reactions) | {name}), vote.updated_at), False
+    return Vote(vote.id, value, name, now), True  # built directly: `dataclasses.replace` costs 3× as much per event
+
+
+class VotesChanged(Exception):
+    """What a group of reactions was applied to changed before its write (another writer — a lane, a replica —
+    changed one of its votes or remembered one of its event ids first): nothing of the group was written, and it is
+    read and applied again."""
 
 
 VoteKey = tuple[int, str, str]

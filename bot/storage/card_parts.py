@@ -16,13 +16,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, bindparam, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.util import greenlet_spawn
 
-from bot.domain.errors import UpstreamUnavailable
 from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, Signal, Summary, VoteTally
 from bot.domain.records import CardParts, PaperView
 from bot.storage.channels import ChannelRepository
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
+from bot.storage.driver import on_driver
 from bot.storage.papers import PaperRepository, paper_of
 from bot.storage.posts import PostRepository, posting_records, postings_select
 from bot.storage.rows import paper_view_in_steps
@@ -168,18 +167,6 @@ def _driver_statement(in_channel: bool, dialect: Dialect) -> _DriverStatement:
     return found
 
 
-async def _fetch(driver: Any, statement: _DriverStatement, values: dict[str, Any]) -> Sequence[Any] | None:
-    """One row of `statement` on asyncpg's connection `driver`; a connection that broke meanwhile is reported as the
-    database being unavailable, as the unit of work reports SQLAlchemy's connection errors."""
-    try:
-        row: Sequence[Any] | None = await driver.fetchrow(statement.sql, *statement.arguments(values))
-    except Exception as error:
-        if isinstance(error, OSError) or driver.is_closed():
-            raise UpstreamUnavailable(f"database unavailable: {type(error).__name__}") from None
-        raise
-    return row
-
-
 class CardPartsRepository:
     """Reads across the other repositories' tables; where a database reads them step by step (SQLite), it asks
     those repositories."""
@@ -241,26 +228,16 @@ class CardPartsRepository:
         )
 
     async def _fetch_on_driver(self, in_channel: bool, values: dict[str, Any]) -> Sequence[Any] | None:
-        """`_paper_view`'s row, run on asyncpg's own connection: SQLAlchemy's execution and result machinery cost
-        more than PostgreSQL takes to answer (0.15 ms of 0.3 on a Core connection). The driver prepares the SQL once
-        per connection and hands back what SQLAlchemy's types would (JSON decoded by the codec SQLAlchemy's dialect
-        sets on each connection, timestamps as aware UTC datetimes). A unit of work that already holds a connection
-        reads in its transaction; any other borrows one from the pool for this one statement, outside any
-        transaction, as `read_only` would run it."""
+        """`_paper_view`'s row, run on asyncpg's own connection (`bot.storage.driver`): SQLAlchemy's execution and
+        result machinery cost more than PostgreSQL takes to answer (0.15 ms of 0.3 on a Core connection). A unit of
+        work that already holds a connection reads in its transaction; any other borrows one from the pool for this
+        one statement, outside any transaction, as `read_only` would run it."""
         engine = self._session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
         statement = _driver_statement(in_channel, engine.dialect)
-        if self._session.in_transaction():
-            held = await (await self._session.connection()).get_raw_connection()
-            return await _fetch(held.driver_connection, statement, values)
-        borrowed = await engine.raw_connection()
-        try:
-            return await _fetch(borrowed.driver_connection, statement, values)
-        except BaseException:
-            borrowed.invalidate()  # a failed or cancelled read may leave the connection mid-protocol: not reused
-            raise
-        finally:
-            await greenlet_spawn(borrowed.close)
+        async with on_driver(self._session) as driver:
+            row: Sequence[Any] | None = await driver.fetchrow(statement.sql, *statement.arguments(values))
+        return row
 
     async def _paper_view_in_steps(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
         return await paper_view_in_steps(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.model import Channel, ChannelRef, ChannelSettings, Pause
 from bot.domain.records import ChannelActivity
 from bot.storage.dialect import insert_ignore, per_dialect, returns_arrays
-from bot.storage.memo import memo, remember
+from bot.storage.memo import Memo, memo, remember
 from bot.storage.tables import ChannelRow, table_of
 from bot.storage.votes import VoteRepository, vote_arrays
 
@@ -111,6 +111,7 @@ class ChannelRepository:
     def __init__(self, session: AsyncSession, *, votes: VoteRepository) -> None:
         self._session = session
         self._votes = votes
+        self._ids: Memo | None = None  # the engine's memo of channel ids, found once per unit of work
 
     async def find(self, ref: ChannelRef) -> Channel | None:
         row = await self._row(ref)
@@ -138,7 +139,9 @@ class ChannelRepository:
 
     async def id_of(self, ref: ChannelRef) -> int | None:
         """The channel's row id (None if we have never seen it), remembered: a channel row is never deleted."""
-        ids = memo(self._session, "channel_ids")
+        ids = self._ids
+        if ids is None:  # a vote group asks for dozens of channels: the memo is looked up once
+            ids = self._ids = memo(self._session, "channel_ids")
         key = (ref.platform, ref.workspace, ref.channel)
         found = ids.get(key)
         if found is None:

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from json import dumps
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, text, tuple_, update
+from sqlalchemy import bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import VoteTally
-from bot.domain.vote_rules import Reaction, Vote, VoteKey, transition
+from bot.domain.vote_rules import Reaction, Vote, VoteKey, VotesChanged, transition
 from bot.storage.dialect import insert_for, one_of, per_dialect, writes_in_ctes
+from bot.storage.driver import on_driver
 from bot.storage.memo import memo, remember
 from bot.storage.tables import PaperRow, ProcessedEventRow, VoteRow, table_of
 
 _VOTES = table_of(VoteRow)
 _KEY = (_VOTES.c.channel_id, _VOTES.c.paper_id, _VOTES.c.user_id)
+
+
+_UNCHANGED = (0, 0)
+
+
+def _json(rows: Any) -> str:
+    """Rows as one JSON parameter (a list of arrays), unpacked by the statement."""
+    return dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def buckets(items: list[Any]) -> list[Any]:
@@ -88,86 +98,116 @@ def _tallies_of_pairs(dialect: str) -> Any:
     )
 
 
-# PostgreSQL: a group's reads in one statement and its writes in another, arrays bound as parameters (the text never
-# changes with the group's size, so it is prepared once and nothing is expanded per call).
-_PG_REMEMBER_AND_LOCK = text("""
-WITH fresh AS (
-    INSERT INTO processed_events (platform, event_id, seen_at)
-    SELECT e.platform, e.event_id, :now
-      FROM unnest(CAST(:platforms AS varchar[]), CAST(:event_ids AS varchar[])) AS e(platform, event_id)
-    ON CONFLICT (platform, event_id) DO NOTHING
-    RETURNING platform, event_id
+# PostgreSQL: a group is read with one statement and written with another, each run on its own (no transaction
+# around them, no BEGIN or COMMIT round trips) on the driver's connection, its rows given as one JSON parameter per
+# kind: asyncpg walks every element of a bound array through `collections.abc` checks, ~20 per event; one string is
+# encoded at once, and PostgreSQL unpacks it faster than Python packs the arrays. The texts never change with the
+# group's size, so each is prepared once per connection. The planner cannot tell how many rows a JSON parameter
+# holds (it guesses 100), so the rows are looked up through LATERAL subqueries (`OFFSET 0` keeps the planner from
+# turning them back into a join) and `id = ANY (ARRAY(…))`: index look-ups per row given, never a scan of the whole
+# table, however many votes are stored.
+_PG_READ = """
+WITH asked AS (
+    SELECT (r->>0)::integer AS channel_id, r->>1 AS message_id, r->>2 AS user_id FROM json_array_elements($3::json) r
 ), shown AS (
     SELECT p.channel_id, p.message_id, p.paper_id
-      FROM posts p
-      JOIN unnest(CAST(:m_channels AS integer[]), CAST(:m_messages AS varchar[])) AS m(channel_id, message_id)
-        ON p.channel_id = m.channel_id AND p.message_id = m.message_id
+      FROM (SELECT DISTINCT channel_id, message_id FROM asked) m
+     CROSS JOIN LATERAL (
+           SELECT * FROM posts p WHERE p.channel_id = m.channel_id AND p.message_id = m.message_id OFFSET 0) p
 ), wanted AS (
-    SELECT k.channel_id, k.paper_id, k.user_id
-      FROM unnest(CAST(:channel_ids AS integer[]), CAST(:paper_ids AS varchar[]), CAST(:user_ids AS varchar[]))
-           AS k(channel_id, paper_id, user_id)
+    SELECT (k->>0)::integer AS channel_id, k->>1 AS paper_id, k->>2 AS user_id FROM json_array_elements($2::json) k
     UNION
-    SELECT s.channel_id, s.paper_id, r.user_id
-      FROM shown s
-      JOIN unnest(CAST(:r_channels AS integer[]), CAST(:r_messages AS varchar[]), CAST(:r_users AS varchar[]))
-           AS r(channel_id, message_id, user_id)
-        ON r.channel_id = s.channel_id AND r.message_id = s.message_id
-), locked AS (
-    SELECT v.id, v.channel_id, v.paper_id, v.user_id, v.value, v.reactions, v.updated_at
-      FROM votes v
-      JOIN wanted k ON v.channel_id = k.channel_id AND v.paper_id = k.paper_id AND v.user_id = k.user_id
-     ORDER BY v.id
-       FOR UPDATE OF v
+    SELECT s.channel_id, s.paper_id, a.user_id
+      FROM shown s JOIN asked a ON a.channel_id = s.channel_id AND a.message_id = s.message_id
 )
-SELECT 0, NULL::bigint, NULL::integer, platform, event_id, NULL::smallint, NULL::varchar, NULL::timestamptz FROM fresh
+SELECT 0, NULL::bigint, NULL::integer, e.platform, e.event_id, NULL::smallint, NULL::varchar, NULL::timestamptz,
+       NULL::text
+  FROM json_array_elements($1::json) w
+ CROSS JOIN LATERAL (
+       SELECT * FROM processed_events e WHERE e.platform = w->>0 AND e.event_id = w->>1 OFFSET 0) e
 UNION ALL
-SELECT 1, id, channel_id, paper_id, user_id, value, reactions, updated_at FROM locked
+SELECT 1, v.id, v.channel_id, v.paper_id, v.user_id, v.value, v.reactions, v.updated_at, v.xmin::text
+  FROM wanted k
+ CROSS JOIN LATERAL (
+       SELECT v.*, v.xmin FROM votes v
+        WHERE v.channel_id = k.channel_id AND v.paper_id = k.paper_id AND v.user_id = k.user_id OFFSET 0) v
 UNION ALL
-SELECT 2, NULL, channel_id, message_id, paper_id, NULL, NULL, NULL FROM shown
-UNION ALL
-SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL
- WHERE CASE WHEN CAST(:relaxed AS boolean) THEN set_config('synchronous_commit', 'off', true) = 'off' ELSE false END
-""")
-"""Remember the group's event ids (returning the new ones), find the papers of the messages reacted to that are not
-remembered yet, and read and lock the votes the reactions touch (in id order: two groups cannot deadlock on each
-other) — one round trip. With `:relaxed` it also sets `synchronous_commit = off` for this transaction only (as
-`SET LOCAL` would, without a round trip of its own): its commit then does not wait for the WAL flush."""
+SELECT 2, NULL, channel_id, message_id, paper_id, NULL, NULL, NULL, NULL FROM shown
+"""
+"""Which of the group's event ids were seen before (`$1`: [platform, event id]), the votes of its reactions
+(`$2`: [channel id, paper id, user id]; `$3`: [channel id, message id, user id] for reactions on messages whose paper
+is not remembered yet, whose papers come back too) — one round trip, nothing written or locked. Each vote comes
+with its row version (`xmin`, the transaction that wrote it), which the write checks."""
 
-_PG_WRITE_AND_TALLY = text("""
-WITH gone AS (
-    DELETE FROM votes WHERE id = ANY(CAST(:gone AS bigint[]))
+_PG_WRITE = (
+    """
+WITH fresh AS (
+    INSERT INTO processed_events (platform, event_id, seen_at)
+    SELECT e->>0, e->>1, $6::timestamptz FROM json_array_elements($1::json) e
+    ON CONFLICT (platform, event_id) DO NOTHING
+    RETURNING 1
+), gone AS (
+    DELETE FROM votes v USING json_array_elements($2::json) g
+     WHERE v.id = ANY (ARRAY(SELECT (x->>0)::bigint FROM json_array_elements($2::json) x))
+       AND v.id = (g->>0)::bigint AND v.xmin = (g->>1)::xid
+    RETURNING 1
 ), moved AS (
-    UPDATE votes v SET value = m.value, reactions = m.reactions, updated_at = m.updated_at
-      FROM unnest(CAST(:m_ids AS bigint[]), CAST(:m_values AS smallint[]), CAST(:m_reactions AS varchar[]),
-                  CAST(:m_at AS timestamptz[])) AS m(id, value, reactions, updated_at)
-     WHERE v.id = m.id
+    UPDATE votes v
+       SET value = (m->>2)::smallint, reactions = m->>3,
+           updated_at = CASE WHEN (m->>4)::boolean THEN $6::timestamptz ELSE v.updated_at END
+      FROM json_array_elements($3::json) m
+     WHERE v.id = ANY (ARRAY(SELECT (x->>0)::bigint FROM json_array_elements($3::json) x))
+       AND v.id = (m->>0)::bigint AND v.xmin = (m->>1)::xid
+    RETURNING 1
 ), new AS (
     INSERT INTO votes (channel_id, paper_id, user_id, value, reactions, updated_at)
-    SELECT * FROM unnest(CAST(:n_channels AS integer[]), CAST(:n_papers AS varchar[]), CAST(:n_users AS varchar[]),
-                         CAST(:n_values AS smallint[]), CAST(:n_reactions AS varchar[]), CAST(:n_at AS timestamptz[]))
+    SELECT (n->>0)::integer, n->>1, n->>2, (n->>3)::smallint, n->>4, $6::timestamptz
+      FROM json_array_elements($4::json) n
     ON CONFLICT (channel_id, paper_id, user_id) DO NOTHING
-    RETURNING channel_id, paper_id, user_id
+    RETURNING 1
+), written AS (
+    SELECT (SELECT count(*) FROM fresh) = json_array_length($1::json)
+       AND (SELECT count(*) FROM gone) = json_array_length($2::json)
+       AND (SELECT count(*) FROM moved) = json_array_length($3::json)
+       AND (SELECT count(*) FROM new) = json_array_length($4::json) AS exact
 )
-SELECT 0, channel_id, paper_id, user_id, 0::bigint, 0::bigint FROM new
+SELECT CAST(CASE WHEN exact THEN '0' ELSE '"""
+    + "{changed}"
+    + """' END AS integer), NULL::integer, NULL::varchar,
+       0::bigint, 0::bigint
+  FROM written
+ WHERE NOT $7::boolean OR set_config('synchronous_commit', 'off', true) = 'off'
 UNION ALL
-SELECT 1, v.channel_id, v.paper_id, NULL, count(*) FILTER (WHERE v.value > 0), count(*) FILTER (WHERE v.value < 0)
-  FROM votes v
-  JOIN unnest(CAST(:p_channels AS integer[]), CAST(:p_papers AS varchar[])) AS p(channel_id, paper_id)
-    ON v.channel_id = p.channel_id AND v.paper_id = p.paper_id
- WHERE NOT EXISTS (
-       SELECT 1 FROM unnest(CAST(:w_channels AS integer[]), CAST(:w_papers AS varchar[]), CAST(:w_users AS varchar[]))
-                  AS w(channel_id, paper_id, user_id)
-        WHERE w.channel_id = v.channel_id AND w.paper_id = v.paper_id AND w.user_id = v.user_id)
- GROUP BY v.channel_id, v.paper_id
-""")
-"""Write a group's changes (delete, update, insert-if-absent: the keys inserted come back) and count the tallies of
-its papers. The count reads the votes as they were before this statement, so the keys it writes are left out and
-added back, as written, by the caller: the same figures as a read after the write."""
+SELECT 1, (p->>0)::integer, p->>1, t.up, t.down
+  FROM json_array_elements($5::json) p
+ CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE v.value > 0) AS up, count(*) FILTER (WHERE v.value < 0) AS down FROM votes v
+        WHERE v.channel_id = (p->>0)::integer AND v.paper_id = p->>1) t
+"""
+)
+"""Remember the group's new event ids (`$1`), delete (`$2`: [id, row version as read]), update (`$3`: [id, row
+version, value, reactions, whether it was updated now (`$6`)]) and insert (`$4`: [channel id, paper id, user id,
+value, reactions], updated now) its votes, and count the tallies of its papers (`$5`: [channel id, paper id]) — one
+statement, so all of it or nothing. Each delete and update only takes a vote still at the version read (any write
+since gave the row a new `xmin`; freezing one would be a spurious mismatch at worst), and an insert only a key still
+absent (another writer may have got there first, as it may have remembered one of the event ids): if any row was not
+written as read, the first row's cast fails with the text below and rolls everything back. The count reads the
+votes as they were before the statement (as read, if nothing changed), so the caller adds what the group changed.
+`$7` also sets `synchronous_commit = off` for this statement's transaction only (as `SET LOCAL` would, without a
+round trip of its own): its commit then does not wait for the WAL flush."""
+
+CHANGED = "votes changed since they were read"
+"""The text of the error the write statement raises (a failed cast to integer) when it could not write the group as
+read: PostgreSQL's SQL has no RAISE of its own, and the statement must fail to roll back what it wrote."""
+_PG_WRITE = _PG_WRITE.replace("{changed}", CHANGED)
 
 
 class VoteBatchRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._unwritten: tuple[list[tuple[str, str]], bool, dict[VoteKey, str]] = ([], False, {})
+        """PostgreSQL, from `remember_and_lock` to `apply_many`: the event ids found new (written with the votes),
+        whether the write may commit without waiting for the disk, and the row version of each vote read."""
 
     async def first_deliveries(self, keys: Sequence[tuple[str, str]], *, now: datetime) -> set[tuple[str, str]]:
         """Remember (platform, event id) pairs; returns those not seen before."""
@@ -193,8 +233,10 @@ class VoteBatchRepository:
     ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
         """`first_deliveries(events)`; the papers of the messages of `unknown` (channel id, message id, user id)
         reactions, as `PostRepository.papers_of_messages` (remembered too); and the votes of `keys` and of the
-        `unknown` reactions on our posts, read and locked. One statement on PostgreSQL, where `sync_commit=False`
-        also lets this transaction commit without waiting for the disk (SQLite ignores it)."""
+        `unknown` reactions on our posts. SQLite remembers the events and locks the votes in the transaction.
+        PostgreSQL only reads them, in one statement on the driver (`_PG_READ`): `apply_many` then remembers the new
+        event ids with its writes, in one statement that fails with `VotesChanged` if another writer changed any of
+        it meanwhile; `sync_commit=False` lets that statement commit without waiting for the disk."""
         pairs = list(dict.fromkeys((cid, mid) for cid, mid, _ in unknown))
         if not writes_in_ctes(self._session):
             from bot.storage.digests import DigestRepository  # here: posts imports this module
@@ -205,38 +247,25 @@ class VoteBatchRepository:
             papers = await posts.papers_of_messages(pairs) if pairs else {}
             found = [(cid, papers[(cid, mid)], uid) for cid, mid, uid in unknown if (cid, mid) in papers]
             return first, await self._votes(list(dict.fromkeys([*keys, *found]))), papers
-        keys = list(dict.fromkeys(keys))
-        if not events and not keys and not unknown:
-            return set(), {}, {}
-        values = {
-            "now": now,
-            "relaxed": not sync_commit,
-            "platforms": [platform for platform, _ in events],
-            "event_ids": [event_id for _, event_id in events],
-            "m_channels": [cid for cid, _ in pairs],
-            "m_messages": [mid for _, mid in pairs],
-            "channel_ids": [key[0] for key in keys],
-            "paper_ids": [key[1] for key in keys],
-            "user_ids": [key[2] for key in keys],
-            "r_channels": [cid for cid, _, _ in unknown],
-            "r_messages": [mid for _, mid, _ in unknown],
-            "r_users": [uid for _, _, uid in unknown],
-        }
-        connection = await self._session.connection()
-        fresh: set[tuple[str, str]] = set()
+        fresh = set(events)
         votes: dict[VoteKey, Vote] = {}
+        versions: dict[VoteKey, str] = {}
         shown: dict[tuple[int, str], str] = {}
-        remembered = memo(self._session, "message_papers")
-        for kind, vote_id, cid, pid, uid, value, reactions, at in await connection.execute(
-            _PG_REMEMBER_AND_LOCK, values
-        ):
-            if kind == 0:
-                fresh.add((pid, uid))
-            elif kind == 1:
-                votes[(cid, pid, uid)] = Vote(vote_id, value, reactions, at)
-            elif kind == 2:
-                shown[(cid, pid)] = uid
-                remember(remembered, (cid, pid), uid)
+        if events or keys or unknown:
+            remembered = memo(self._session, "message_papers")
+            arguments = (_json(events), _json(keys), _json(unknown))
+            async with on_driver(self._session) as driver:
+                rows = await driver.fetch(_PG_READ, *arguments)
+            for kind, vote_id, cid, pid, uid, value, reactions, at, version in rows:
+                if kind == 0:
+                    fresh.discard((pid, uid))
+                elif kind == 1:
+                    votes[(cid, pid, uid)] = Vote(vote_id, value, reactions, at)
+                    versions[(cid, pid, uid)] = version
+                else:
+                    shown[(cid, pid)] = uid
+                    remember(remembered, (cid, pid), uid)
+        self._unwritten = ([key for key in events if key in fresh], not sync_commit, versions)
         return fresh, votes, shown
 
     async def apply_many(
@@ -244,7 +273,10 @@ class VoteBatchRepository:
     ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]:
         """Apply reactions in order with `transition`, reading (and locking) each vote touched once (`before`: read
         already) and writing each once. Returns, per reaction, whether it changed a tally, and the tallies of the
-        reactions' papers after the writes."""
+        reactions' papers after the writes. PostgreSQL: one statement, with the event ids `remember_and_lock` found
+        new; `VotesChanged` if it could not write what was read (nothing is written then)."""
+        if writes_in_ctes(self._session) and before is not None:
+            return await self._apply_in_one(reactions, now=now, before=before)
         if not reactions:
             return [], {}
         changed = [False] * len(reactions)
@@ -267,6 +299,72 @@ class VoteBatchRepository:
             pending = [i for i in pending if reactions[i].key in lost]
         raise RuntimeError("votes kept changing under a group of reactions")
 
+    async def _apply_in_one(
+        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote]
+    ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]:
+        """`apply_many` on PostgreSQL: `_PG_WRITE` on the driver, a vote only written if it is still as read. A
+        vote the group read but leaves as it was is not checked: its reactions then come before the other
+        writer's, an order concurrent reactions may take (each key's votes are independent of the others')."""
+        events, relaxed, versions = self._unwritten
+        self._unwritten = ([], False, {})
+        changed: list[bool] = []
+        after: dict[VoteKey, Vote | None] = {}
+        for channel_id, paper_id, user_id, value, name, removed in reactions:
+            key = (channel_id, paper_id, user_id)
+            vote, moved = transition(
+                after[key] if key in after else before.get(key), value, name, removed=removed, now=now
+            )
+            after[key] = vote
+            changed.append(moved)
+        gone: list[tuple[Any, ...]] = []
+        moved_votes: list[tuple[Any, ...]] = []
+        new: list[tuple[Any, ...]] = []
+        delta: dict[tuple[int, str], list[int]] = {}
+        for key, vote in after.items():
+            old = before.get(key)
+            if vote == old:
+                continue
+            if vote is None:
+                assert old is not None
+                gone.append((old.id, versions[key]))
+            elif old is None:
+                new.append((*key, vote.value, vote.reactions))  # `transition` dates a new vote `now`
+            else:
+                moved_votes.append(
+                    (old.id, versions[key], vote.value, vote.reactions, vote.updated_at != old.updated_at)
+                )
+            change = delta.setdefault((key[0], key[1]), [0, 0])
+            if old is not None:
+                change[0 if old.value > 0 else 1] -= 1
+            if vote is not None:
+                change[0 if vote.value > 0 else 1] += 1
+        pairs = list(dict.fromkeys((reaction[0], reaction[1]) for reaction in reactions))
+        if not (events or pairs):
+            return changed, {}
+        for rows_of_a_kind in (events, gone, moved_votes, new):  # rows taken in key order: two writers' statements
+            rows_of_a_kind.sort()  # then wait for each other rather than deadlock (which would be retried anyway)
+        arguments = (_json(events), _json(gone), _json(moved_votes), _json(new), _json(pairs), now, relaxed)
+        from asyncpg import DeadlockDetectedError, InvalidTextRepresentationError  # type: ignore[import-untyped]
+
+        failed = ""
+        async with on_driver(self._session) as driver:
+            try:
+                rows = await driver.fetch(_PG_WRITE, *arguments)
+            except InvalidTextRepresentationError as error:
+                if CHANGED not in str(error):
+                    raise
+                failed = CHANGED
+            except DeadlockDetectedError:  # two writers on the same votes in opposite orders: one goes back
+                failed = "a deadlock with another writer"
+        if failed:  # raised here: the connection is fine (PostgreSQL answered), and goes back to the pool
+            raise VotesChanged(failed)
+        tallies: dict[tuple[int, str], VoteTally] = {}
+        for kind, cid, pid, up, down in rows:  # a row per pair given, counted before the statement's writes
+            if kind == 1:
+                ups, downs = delta.get((cid, pid), _UNCHANGED)  # what the group changed, added as written
+                tallies[(cid, pid)] = VoteTally(up + ups, down + downs)
+        return changed, tallies
+
     async def _votes(self, keys: list[VoteKey]) -> dict[VoteKey, Vote]:
         if not keys:
             return {}
@@ -281,8 +379,6 @@ class VoteBatchRepository:
         gone = [vote.id for key, vote in before.items() if after.get(key) is None]
         moved = [vote for key, vote in after.items() if vote is not None and key in before and vote != before[key]]
         new = {key: vote for key, vote in after.items() if vote is not None and key not in before}
-        if writes_in_ctes(self._session):
-            return await self._pg_write(before, after, pairs, gone, moved, new)
         if gone:
             await self._session.execute(_delete_votes(self._session), {"ids": gone})
         if moved:
@@ -306,51 +402,6 @@ class VoteBatchRepository:
             inserted = {tuple(row) for row in await self._session.execute(_insert_votes(self._session), rows)}
             lost = set(new) - inserted
         return lost, ({} if lost else await self.tallies_of(pairs))
-
-    async def _pg_write(
-        self,
-        before: dict[VoteKey, Vote],
-        after: dict[VoteKey, Vote | None],
-        pairs: list[tuple[int, str]],
-        gone: list[int | None],
-        moved: list[Vote],
-        new: dict[VoteKey, Vote],
-    ) -> tuple[set[VoteKey], dict[tuple[int, str], VoteTally]]:
-        written = [key for key in after if key not in before or after[key] != before[key]]
-        values = {
-            "gone": gone,
-            "m_ids": [v.id for v in moved],
-            "m_values": [v.value for v in moved],
-            "m_reactions": [v.reactions for v in moved],
-            "m_at": [v.updated_at for v in moved],
-            "n_channels": [key[0] for key in new],
-            "n_papers": [key[1] for key in new],
-            "n_users": [key[2] for key in new],
-            "n_values": [v.value for v in new.values()],
-            "n_reactions": [v.reactions for v in new.values()],
-            "n_at": [v.updated_at for v in new.values()],
-            "p_channels": [pair[0] for pair in pairs],
-            "p_papers": [pair[1] for pair in pairs],
-            "w_channels": [key[0] for key in written],
-            "w_papers": [key[1] for key in written],
-            "w_users": [key[2] for key in written],
-        }
-        connection = await self._session.connection()
-        inserted: set[VoteKey] = set()
-        counts: dict[tuple[int, str], list[int]] = {pair: [0, 0] for pair in pairs}
-        for kind, cid, pid, uid, up, down in await connection.execute(_PG_WRITE_AND_TALLY, values):
-            if kind == 0:
-                inserted.add((cid, pid, uid))
-            else:
-                counts[(cid, pid)] = [int(up), int(down)]
-        lost = set(new) - inserted
-        if lost:
-            return lost, {}
-        for key in written:  # left out of the count above: added as written
-            vote = after[key]
-            if vote is not None and (key[0], key[1]) in counts:
-                counts[(key[0], key[1])][0 if vote.value > 0 else 1] += 1
-        return set(), {pair: VoteTally(up, down) for pair, (up, down) in counts.items()}
 
     async def tallies_of(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], VoteTally]:
         """Up/down counts per (channel id, paper id), in one grouped query."""

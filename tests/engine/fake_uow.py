@@ -275,6 +275,10 @@ class FakeVotes(_Repository):
 
 
 class FakeVoteBatches(_Repository):
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        super().__init__(uow)
+        self._unwritten: set[tuple[str, str]] = set()
+
     async def first_deliveries(self, keys: Sequence[tuple[str, str]], *, now: datetime) -> set[tuple[str, str]]:
         fresh = set(keys) - self._t.events
         self._t.events |= fresh
@@ -292,7 +296,9 @@ class FakeVoteBatches(_Repository):
         now: datetime,
         sync_commit: bool = True,
     ) -> tuple[set[tuple[str, str]], dict[VoteKey, Vote], dict[tuple[int, str], str]]:
-        first = await self.first_deliveries(events, now=now)
+        """As PostgreSQL: reads only; `apply_many` remembers the new event ids with its writes."""
+        first = set(events) - self._t.events
+        self._unwritten = first
         pairs = list(dict.fromkeys((cid, mid) for cid, mid, _ in unknown))
         papers = await FakePosts(self._uow).papers_of_messages(pairs)
         found = [(cid, papers[(cid, mid)], uid) for cid, mid, uid in unknown if (cid, mid) in papers]
@@ -302,6 +308,8 @@ class FakeVoteBatches(_Repository):
     async def apply_many(
         self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote] | None = None
     ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]:
+        self._t.events |= self._unwritten
+        self._unwritten = set()
         changed = []
         for reaction in reactions:
             vote, moved = transition(

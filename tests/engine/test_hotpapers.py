@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from bot.app.votes import ATTEMPTS
 from bot.domain.channel_settings import SettingsChange
 from bot.domain.clock import FrozenClock
 from bot.domain.errors import BadInput, NotFound
 from bot.domain.messages import summary_author
 from bot.domain.model import ChannelRef, ChannelSettings, Paper, VoteEvent
+from bot.domain.vote_rules import VotesChanged
 from bot.runtime.sample import load_sample
 from bot.storage.summaries import REPORTS_TO_HIDE
 from tests.conftest import SAMPLE_DAY
@@ -225,6 +227,33 @@ async def test_a_digest_is_posted_once_and_its_messages_take_votes(engine: Engin
     top = await engine.service.top(CHANNEL)
     assert [card.paper.id for card in top] == [paper]
     assert (await engine.service.paper(paper, CHANNEL)).posted[0].channel == CHANNEL
+
+
+async def test_a_vote_group_whose_votes_changed_before_its_write_is_read_and_applied_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL writes a group only if nothing it read changed meanwhile (`VotesChanged` otherwise, nothing
+    written): the group is read again and applied once; a group that keeps losing fails after `ATTEMPTS`."""
+    await engine.service.subscribe(CHANNEL, {"top": "1"})
+    publisher = RecordingPublisher()
+    await engine.service.post_digest(CHANNEL, SAMPLE_DAY, publisher)
+    message = publisher.calls[-1].message.message_id
+    apply_many, failures = fake_uow.FakeVoteBatches.apply_many, [1]
+
+    async def losing_first(self: fake_uow.FakeVoteBatches, *args: Any, **kwargs: Any) -> Any:
+        if failures[0]:
+            failures[0] -= 1
+            raise VotesChanged("another writer first")
+        return await apply_many(self, *args, **kwargs)
+
+    monkeypatch.setattr(fake_uow.FakeVoteBatches, "apply_many", losing_first)
+    tally = await engine.service.record_vote(VoteEvent(CHANNEL, "U1", message, 1, event_id="e1", reaction="👍"))
+    assert tally is not None and (tally.up, tally.down) == (1, 0) and failures == [0]
+    failures[0] = ATTEMPTS
+    with pytest.raises(VotesChanged):
+        await engine.service.record_vote(VoteEvent(CHANNEL, "U2", message, 1, event_id="e2", reaction="👍"))
+    tally = await engine.service.record_vote(VoteEvent(CHANNEL, "U2", message, 1, event_id="e2", reaction="👍"))
+    assert tally is not None and (tally.up, tally.down) == (2, 0)  # the failed group left nothing behind
 
 
 async def test_clearing_reactions_removes_their_votes(engine: Engine) -> None:

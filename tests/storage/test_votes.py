@@ -189,18 +189,54 @@ async def test_two_replicas_with_lanes_and_relaxed_commits_count_every_vote_once
     assert await _tallies(first, messages) == final == await _tallies(second, messages)
 
 
-async def test_relaxed_commits_turn_off_synchronous_commit_in_the_vote_transaction_only(
-    make_app: MakeApp, database
-) -> None:  # type: ignore[no-untyped-def]
+async def test_relaxed_commits_turn_off_synchronous_commit_in_the_vote_write_only(make_app: MakeApp, database) -> None:  # type: ignore[no-untyped-def]
     if database.kind != "postgresql":
         pytest.skip("synchronous_commit is PostgreSQL's")
     app = await make_app(config={"database": {"pool_size": 1}})
     now = datetime(2024, 3, 15, tzinfo=UTC)
     for relaxed in (False, True):
-        async with app.uow() as uow:
+        async with app.uow() as uow:  # a unit of work already in a transaction: the write runs in it
+            await uow._session.scalar(text("SELECT 1"))  # type: ignore[union-attr]
             await uow.vote_batch.remember_and_lock([("slack", f"Ev{relaxed}")], [], now=now, sync_commit=not relaxed)
+            await uow.vote_batch.apply_many([], now=now, before={})  # remembers the event id: the group's write
             inside = await uow._session.scalar(text("SHOW synchronous_commit"))  # type: ignore[union-attr]
             await uow.commit()
+        async with app.uow() as uow:  # on its own (no transaction around it), as a group is written
+            await uow.vote_batch.remember_and_lock([("slack", f"Ev{relaxed}+")], [], now=now, sync_commit=not relaxed)
+            await uow.vote_batch.apply_many([], now=now, before={})
         async with app.uow() as uow:  # the pool's one connection again, in its next transaction
             after = await uow._session.scalar(text("SHOW synchronous_commit"))  # type: ignore[union-attr]
-        assert (inside, after) == ("off" if relaxed else "on", "on")
+            remembered = await uow._session.scalar(text("SELECT count(*) FROM processed_events"))  # type: ignore[union-attr]
+        assert (inside, after, remembered) == ("off" if relaxed else "on", "on", 2 + 2 * relaxed)
+
+
+async def test_a_group_whose_votes_another_writer_changed_first_writes_nothing_and_is_read_again(
+    make_app: MakeApp,
+    database,  # type: ignore[no-untyped-def]
+) -> None:
+    """Between a group's read and its write another writer (a lane, a replica) changes a vote the group changes:
+    the write leaves everything as it was, its event ids too, and the next read sees the other writer's vote."""
+    if database.kind != "postgresql":
+        pytest.skip("SQLite locks the votes in the group's transaction instead")
+    from bot.domain.vote_rules import Reaction, VotesChanged
+
+    app = await make_app(sample=True)
+    messages = await _posted_papers(app)
+    message, paper = next(iter(messages.items()))
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(HERE)
+    assert channel_id is not None
+    key, now = (channel_id, paper, "u1"), datetime(2024, 3, 15, tzinfo=UTC)
+    add = Reaction(channel_id, paper, "u1", 1, "👍", False)
+    async with app.uow() as uow:
+        fresh, before, _ = await uow.vote_batch.remember_and_lock([("slack", "Ev1")], [key], now=now)
+        assert (fresh, before) == ({("slack", "Ev1")}, {})
+        assert await app.service.record_vote(VoteEvent(HERE, "u1", message, -1, reaction="👎")) == VoteTally(0, 1)
+        with pytest.raises(VotesChanged):
+            await uow.vote_batch.apply_many([add], now=now, before=before)
+        fresh, before, _ = await uow.vote_batch.remember_and_lock([("slack", "Ev1")], [key], now=now)
+        assert fresh == {("slack", "Ev1")} and before[key].value == -1  # nothing of the failed write stayed
+        _, tallies = await uow.vote_batch.apply_many([add], now=now, before=before)
+        assert tallies == {(channel_id, paper): VoteTally(1, 0)}
+    assert await app.service.record_vote(VoteEvent(HERE, "u2", message, 1, event_id="Ev1")) is None  # remembered
+    assert (await app.service.paper(paper, HERE)).votes == VoteTally(1, 0)
