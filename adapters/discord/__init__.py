@@ -10,10 +10,9 @@ import logging
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from bot.domain.config import parse_section
 from bot.domain.errors import ConfigError
+from bot.domain.settings import ConfigDict, Field, SettingsModel, model_validator
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,7 +25,7 @@ __all__ = ["Settings", "run"]
 log = logging.getLogger(__name__)
 
 
-class Settings(BaseModel):
+class Settings(SettingsModel):
     """The `[discord]` table. Secrets never live here: the token is read from the variable named by `token_env`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

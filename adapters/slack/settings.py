@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from bot.domain.config import parse_section
 from bot.domain.errors import ConfigError
+from bot.domain.settings import ConfigDict, Field, SettingsModel, field_validator
 
 BOT_SCOPES: tuple[str, ...] = (
     "channels:history",
@@ -30,7 +29,7 @@ BOT_SCOPES: tuple[str, ...] = (
 )
 
 
-class Settings(BaseModel):
+class Settings(SettingsModel):
     """Validated `[slack]` table. Every key is optional; `enabled = true` is what turns the adapter on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

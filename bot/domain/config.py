@@ -1,4 +1,4 @@
-"""Configuration: one TOML file validated with pydantic; secrets only from the environment.
+"""Configuration: one TOML file, validated as pydantic would (`bot.domain.settings`); secrets only from the environment.
 
 Every model forbids unknown keys so a typo names itself ("digest.top_m: extra inputs are not permitted").
 Adapter sections (`[discord]`, `[slack]`) stay raw tables here; each adapter validates its own.
@@ -14,24 +14,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-
 from bot.domain.errors import ConfigError
+from bot.domain.settings import ConfigDict, Field, SettingsModel, TableError, field_validator
 
 CONFIG_ENV = "HOTPAPERS_CONFIG"
-SectionT = TypeVar("SectionT", bound=BaseModel)
+SectionT = TypeVar("SectionT", bound=SettingsModel)
 LLM_KEY_ENV = "HOTPAPERS_LLM_API_KEY"
 
 
-class _Section(BaseModel):
-    """A config model, built (its validator compiled) when something first validates with it: a whole file is
-    validated by `Config`'s validator, which holds every section's, so no section needs one of its own there."""
+class _Section(SettingsModel):
+    """A config section: unknown keys are refused, the value is frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _absent() -> Any:
-    """The default of a section the file leaves out: an empty table, validated by `Config`'s own validator."""
+    """The default of a section the file leaves out: an empty table, validated as the section's defaults."""
     return Field(default_factory=dict, validate_default=True)
 
 
@@ -149,13 +147,13 @@ class Config(_Section):
     signals: dict[str, SignalConfig] = _absent()
     """Sources not named in the file keep their defaults (DEFAULT_SIGNALS); `enabled = false` turns one off."""
     llm: LLMConfig = _absent()
-    scheduler: dict[str, Any] = {}
-    health: dict[str, Any] = {}
-    logging: dict[str, Any] = {}
-    discord: dict[str, Any] = {}
-    slack: dict[str, Any] = {}
-    console: dict[str, Any] = {}
-    web: dict[str, Any] = {}
+    scheduler: dict[str, Any] = Field(default_factory=dict)
+    health: dict[str, Any] = Field(default_factory=dict)
+    logging: dict[str, Any] = Field(default_factory=dict)
+    discord: dict[str, Any] = Field(default_factory=dict)
+    slack: dict[str, Any] = Field(default_factory=dict)
+    console: dict[str, Any] = Field(default_factory=dict)
+    web: dict[str, Any] = Field(default_factory=dict)
     """The channel pages (issue 20); validated by `bot.domain.web_settings.WebSettings`."""
     journal_club: JournalClubConfig = _absent()
 
@@ -169,10 +167,35 @@ class Config(_Section):
             merged[name] = {**merged.get(name, {}), **section} if isinstance(section, dict) else section
         return merged
 
-    def secret(self, env_name: str) -> SecretStr | None:
+    def secret(self, env_name: str) -> Secret | None:
         """Secrets never live in the file: read them from the environment when asked."""
         value = os.environ.get(env_name)
-        return SecretStr(value) if value else None
+        return Secret(value) if value else None
+
+
+class Secret:
+    """A secret from the environment: printed or logged, it shows as stars (pydantic's SecretStr, without pydantic);
+    `get_secret_value()` is the one way to the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
 NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
@@ -205,7 +228,7 @@ def check_post_time(value: str) -> str:
     return f"{int(hours):02d}:{int(minutes):02d}"
 
 
-def format_validation_error(error: ValidationError, *, prefix: str = "") -> str:
+def format_validation_error(error: TableError, *, prefix: str = "") -> str:
     """One line per problem, naming the dotted key and the bad value."""
     lines = []
     for problem in error.errors():
@@ -220,14 +243,14 @@ def parse_section(model: type[SectionT], table: Mapping[str, Any], *, section: s
     """Validate a raw `[section]` table (adapters and services own theirs); errors name `section.key`."""
     try:
         return model.model_validate(dict(table))
-    except ValidationError as error:
+    except TableError as error:
         raise ConfigError(format_validation_error(error, prefix=f"{section}.")) from None
 
 
 def parse_config(data: dict[str, Any], *, source: str = "config") -> Config:
     try:
         return Config.model_validate(data)
-    except ValidationError as error:
+    except TableError as error:
         raise ConfigError(f"{source}: {format_validation_error(error)}") from None
 
 

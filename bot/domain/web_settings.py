@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from bot.domain.config import Config, parse_section
+from bot.domain.settings import ConfigDict, Field, SettingsModel, field_validator
 
 
-class WebSettings(BaseModel):
+class WebSettings(SettingsModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = False

@@ -14,10 +14,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from bot.domain.config import Config, parse_section
 from bot.domain.errors import ConfigError
+from bot.domain.settings import ConfigDict, Field, SettingsModel
 
 if TYPE_CHECKING:  # the server's libraries load when it starts; every command checks [health] without them
     from aiohttp import web
@@ -31,7 +30,7 @@ CheckDatabase = Callable[[], Awaitable[None]]
 SignalHealth = Callable[[], list[Any]]
 
 
-class HealthSettings(BaseModel):
+class HealthSettings(SettingsModel):
     """The `[health]` table."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

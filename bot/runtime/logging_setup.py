@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TextIO
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
 from bot.domain.config import parse_section
+from bot.domain.settings import AfterValidator, ConfigDict, Field, SettingsModel
 
 SECRET_ENV = (
     "DISCORD_TOKEN",
@@ -48,7 +47,7 @@ def _check_level(value: str) -> str:
 Level = Annotated[str, AfterValidator(_check_level)]
 
 
-class LoggingSettings(BaseModel):
+class LoggingSettings(SettingsModel):
     """The `[logging]` table."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -56,7 +55,9 @@ class LoggingSettings(BaseModel):
     level: Level = "INFO"
     json_lines: bool = Field(default=False, alias="json")
     """One JSON object per line (for a log collector) instead of plain text."""
-    loggers: dict[str, Level] = {"apscheduler": "WARNING", "alembic.runtime.plugins": "WARNING"}
+    loggers: dict[str, Level] = Field(
+        default_factory=lambda: {"apscheduler": "WARNING", "alembic.runtime.plugins": "WARNING"}
+    )
     """Per-logger levels; APScheduler logs every job run at INFO, which is noise at one resync every 5 minutes, and
     Alembic lists its plugins on every start."""
 

@@ -19,7 +19,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.domain.config import Config, check_timezone, parse_section
 from bot.domain.model import (
@@ -32,6 +31,7 @@ from bot.domain.model import (
     RoundupResult,
 )
 from bot.domain.ports import ChatService, Clock, Publisher
+from bot.domain.settings import ConfigDict, Field, SettingsModel, field_validator
 
 if TYPE_CHECKING:
     from bot.app.operations import Operations
@@ -48,7 +48,7 @@ _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 """Standard crontab counts Sunday as 0 (and 7); APScheduler 3's `from_crontab` does not, so we translate."""
 
 
-class SchedulerSettings(BaseModel):
+class SchedulerSettings(SettingsModel):
     """The `[scheduler]` table. Defaults: ingest at 20:30 New York time after arXiv's 20:00 announcement."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -10,17 +10,16 @@ import importlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from bot.domain.config import Config, parse_section
+from bot.domain.settings import ConfigDict, SettingsModel
 
 
-class ConsoleSettings(BaseModel):
+class ConsoleSettings(SettingsModel):
     """The `[console]` table: `enabled` lets `hotpapers run` post digests of console channels to its terminal;
     `log` is the console's posts log ("" for none), where a resumed `digest --post` or a replica finds what was
     already posted."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when a [console] table is read
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = False
     log: str = "hotpapers-console.jsonl"

@@ -3,7 +3,7 @@
 `paper` on a stored paper (SQLite) loads no database library but the stdlib's sqlite3, no network or chat library
 and no terminal renderer with --json; a paper not stored goes through the full stack. An idle `run` with only Discord
 enabled loads neither Slack, nor rich, nor Alembic (on a new database or one at the head revision), nor the arXiv and
-feed clients nor the signal sources it has not needed yet."""
+feed clients nor the signal sources it has not needed yet, nor pydantic (a valid config is checked without it)."""
 
 from __future__ import annotations
 
@@ -51,9 +51,16 @@ def test_help_imports_no_heavy_library(args: list[str]) -> None:
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
-def test_the_probe_sees_a_heavy_import_when_a_command_makes_one() -> None:
-    modules, _ = loaded_by("--config", "/nonexistent/hotpapers.toml", "status")  # fails on the config, after pydantic
+def test_the_probe_sees_a_heavy_import_when_a_command_makes_one(tmp_path: Path) -> None:
+    config = tmp_path / "wrong.toml"
+    config.write_text("[digest]\ntop_n = 'five'\n")
+    modules, _ = loaded_by("--config", str(config), "status")  # fails on the config: pydantic words the error
     assert "pydantic" in modules and "alembic" not in modules
+
+
+def test_a_valid_config_is_checked_without_pydantic() -> None:
+    modules, _ = loaded_by("--config", str(ROOT / "config.example.toml"), "db")  # loads and checks the config
+    assert not modules & {"pydantic", "pydantic_core"}, sorted(modules & {"pydantic", "pydantic_core"})
 
 
 def test_paper_for_a_stored_paper_loads_no_network_library(tmp_path: Path) -> None:
@@ -69,7 +76,7 @@ def test_paper_for_a_stored_paper_loads_no_network_library(tmp_path: Path) -> No
     assert {"sqlite3", "bot.storage.sqlite_reader"} <= dotted  # the stdlib reads it (bot/runtime/stored_paper.py)
     assert not modules & {"sqlalchemy", "aiosqlite", "aiohttp", "arxiv", "feedparser", "alembic", "prometheus_client"}
     assert not modules & {"rich", "discord", "slack_bolt", "slack_sdk", "requests", "apscheduler"}
-    assert "pydantic" in modules  # the probe sees what a command needs: the config is checked as for any command
+    assert "pydantic" not in modules  # the config is checked as for any command, without pydantic when it is valid
 
 
 def test_paper_not_stored_goes_through_the_full_stack(tmp_path: Path) -> None:
@@ -171,3 +178,4 @@ async def test_run_with_only_discord_loads_no_slack_no_rich_and_no_unused_source
     assert not {name for name in modules if name.startswith("bot.sources")} and "tenacity" not in top
     assert "discord.ext.commands" not in modules  # a plain Client with its command tree: no text-command framework
     assert "prometheus_client" not in top  # /metrics is written by bot/runtime/metrics.py
+    assert not top & {"pydantic", "pydantic_core"}  # every table valid: checked by bot/domain/settings.py alone
