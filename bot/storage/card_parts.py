@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, bindparam, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.util import greenlet_spawn
 
 from bot.domain.errors import UpstreamUnavailable
 from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, Signal, Summary, VoteTally
 from bot.domain.records import CardParts, PaperView
 from bot.storage.channels import ChannelRepository
+from bot.storage.database import read_on_driver
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
 from bot.storage.papers import PaperRepository, paper_of
 from bot.storage.posts import PostRepository, posting_records, postings_select
@@ -245,22 +245,15 @@ class CardPartsRepository:
         more than PostgreSQL takes to answer (0.15 ms of 0.3 on a Core connection). The driver prepares the SQL once
         per connection and hands back what SQLAlchemy's types would (JSON decoded by the codec SQLAlchemy's dialect
         sets on each connection, timestamps as aware UTC datetimes). A unit of work that already holds a connection
-        reads in its transaction; any other borrows one from the pool for this one statement, outside any
-        transaction, as `read_only` would run it."""
+        reads in its transaction; any other on the connection the engine keeps for such reads (`read_on_driver`),
+        outside any transaction, as `read_only` would run it."""
         engine = self._session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
         statement = _driver_statement(in_channel, engine.dialect)
         if self._session.in_transaction():
             held = await (await self._session.connection()).get_raw_connection()
             return await _fetch(held.driver_connection, statement, values)
-        borrowed = await engine.raw_connection()
-        try:
-            return await _fetch(borrowed.driver_connection, statement, values)
-        except BaseException:
-            borrowed.invalidate()  # a failed or cancelled read may leave the connection mid-protocol: not reused
-            raise
-        finally:
-            await greenlet_spawn(borrowed.close)
+        return await read_on_driver(engine, lambda driver: _fetch(driver, statement, values))
 
     async def _paper_view_in_steps(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
         return await paper_view_in_steps(
