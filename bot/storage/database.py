@@ -131,6 +131,11 @@ def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
 T = TypeVar("T")
 
 
+def reads_on_driver(engine: AsyncEngine) -> bool:
+    """Whether `read_on_driver` can run on the engine's connections: asyncpg's, on PostgreSQL."""
+    return engine.dialect.name == "postgresql"
+
+
 async def read_on_driver(engine: AsyncEngine, read: Callable[[Any], Awaitable[T]]) -> T:
     """`read(asyncpg connection)` for a read of one statement outside any transaction (a `/paper` card), on the
     engine's held connection (`_HeldConnection`), or on one borrowed from the pool while another read holds it. A
