@@ -90,13 +90,15 @@ async def paper_layers(app: Any, url: str, schema: str, picks: list[tuple[str, s
     """The same calls layer by layer, each in its own tight loop as the baseline is (no cProfile): the raw
     primary-key lookup; the card's statement on one asyncpg connection; the same on a connection borrowed from the
     engine's pool; the unit of work's `paper_view` (that, plus the unit of work and the row made a `PaperView`); the
-    whole `/paper`. Each step's p50 less the previous one is what that layer costs."""
+    whole `/paper`. Each step's p50 less the previous one is what that layer costs (the unit of work reads on the
+    connection the engine keeps for such reads: compare it with that layer, not the pool's)."""
     import asyncpg
     from sqlalchemy.util import greenlet_spawn
 
     from bench.common import asyncpg_dsn, percentile
     from bench.paper_latency import parse_id
     from bot.storage import card_parts
+    from bot.storage.database import read_on_driver
 
     calls = [(ref, parse_id(ref), channel) for _, ref, channel in picks]
 
@@ -123,6 +125,10 @@ async def paper_layers(app: Any, url: str, schema: str, picks: list[tuple[str, s
         await borrowed.driver_connection.fetchrow(sql(channel), *values(paper_id, channel))
         await greenlet_spawn(borrowed.close)
 
+    async def kept(_ref: str, paper_id: str, channel: Any) -> None:
+        arguments = values(paper_id, channel)
+        await read_on_driver(app.engine, lambda driver: driver.fetchrow(sql(channel), *arguments))
+
     async def view(_ref: str, paper_id: str, channel: Any) -> None:
         async with app.uow() as uow:
             await uow.card_parts.paper_view(paper_id, channel)
@@ -134,6 +140,7 @@ async def paper_layers(app: Any, url: str, schema: str, picks: list[tuple[str, s
         "raw primary-key lookup (the baseline)": raw_lookup,
         "the card's statement, asyncpg, one connection": statement,
         "the same, connection borrowed from the pool": pooled,
+        "the same, on the connection kept for reads": kept,
         "+ unit of work, row made a PaperView": view,
         "+ the card: /paper end to end": whole,
     }

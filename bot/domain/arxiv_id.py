@@ -25,6 +25,7 @@ _URL = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format|src)/(?P<rest>[^?#]+)(?:[?#].*)?$",
     re.IGNORECASE,
 )
+_PDF_SUFFIX = re.compile(r"\.pdf$", re.IGNORECASE)
 
 
 def parse_arxiv_id(text: str) -> ArxivId:
@@ -33,7 +34,7 @@ def parse_arxiv_id(text: str) -> ArxivId:
     url = _URL.match(candidate)
     if url:
         candidate = url.group("rest").rstrip("/")
-        candidate = re.sub(r"\.pdf$", "", candidate, flags=re.IGNORECASE)
+        candidate = _PDF_SUFFIX.sub("", candidate)
     elif candidate[:6].lower() == "arxiv:":
         candidate = candidate[6:].strip()
     match = _BARE.match(candidate)

@@ -8,25 +8,22 @@ queries, one after the other.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, bindparam, func, literal_column, select, true
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.domain.model import POSTINGS_ON_A_CARD, ChannelRef, Paper, Signal, Summary, VoteTally
 from bot.domain.records import CardParts, PaperView
-from bot.storage.channels import ChannelRepository
+from bot.storage.database import read_on_driver, reads_on_driver
 from bot.storage.dialect import list_chunk, per_dialect, returns_arrays
-from bot.storage.driver import on_driver
-from bot.storage.papers import PaperRepository, paper_of
-from bot.storage.posts import PostRepository, posting_records, postings_select
+from bot.storage.driver import on_driver, raise_if_unavailable
+from bot.storage.papers import paper_of
+from bot.storage.posts import posting_records, postings_select
 from bot.storage.rows import paper_view_in_steps
-from bot.storage.signals import SignalRepository
-from bot.storage.summaries import SummaryRepository, shown_summaries, summary_of
+from bot.storage.summaries import shown_summaries, summary_of
 from bot.storage.tables import (
     ChannelRow,
     PaperRow,
@@ -36,7 +33,10 @@ from bot.storage.tables import (
     VoteRow,
     table_of,
 )
-from bot.storage.votes import DOWN, UP, VoteRepository
+from bot.storage.votes import DOWN, UP
+
+if TYPE_CHECKING:
+    from bot.storage.uow import UnitOfWork
 
 _SUMMARIES = table_of(SummaryRow)
 _PAPERS = table_of(PaperRow)
@@ -167,35 +167,36 @@ def _driver_statement(in_channel: bool, dialect: Dialect) -> _DriverStatement:
     return found
 
 
+async def _fetch(driver: Any, statement: _DriverStatement, values: dict[str, Any]) -> Sequence[Any] | None:
+    """One row of `statement` on asyncpg's connection `driver` (a connection that broke meanwhile: the database is
+    unavailable, as `bot.storage.driver` reports it)."""
+    try:
+        row: Sequence[Any] | None = await driver.fetchrow(statement.sql, *statement.arguments(values))
+    except Exception as error:
+        raise_if_unavailable(error, driver)
+        raise
+    return row
+
+
 class CardPartsRepository:
     """Reads across the other repositories' tables; where a database reads them step by step (SQLite), it asks
-    those repositories."""
+    those repositories. It lives on the unit of work without its session: a `/paper` card on PostgreSQL is read on
+    the driver's connection, and the session is made only when a read needs it."""
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        papers: PaperRepository,
-        signals: SignalRepository,
-        summaries: SummaryRepository,
-        posts: PostRepository,
-        channels: ChannelRepository,
-        votes: VoteRepository,
-    ) -> None:
-        self._session = session
-        self._papers, self._signals, self._summaries = papers, signals, summaries
-        self._posts, self._channels, self._votes = posts, channels, votes
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
 
     async def read(self, papers: Sequence[Paper]) -> CardParts:
         """`SummaryRepository.for_papers` and `PostRepository.postings` of the same papers, in one round trip
         on PostgreSQL."""
+        uow, session = self._uow, self._uow._session
         ids = list(dict.fromkeys(p.id for p in papers))
-        if not returns_arrays(self._session) or len(ids) > list_chunk(self._session):
-            summaries = await self._summaries.for_papers(papers)
-            return summaries, await self._posts.postings(ids)
+        if not returns_arrays(session) or len(ids) > list_chunk(session):
+            summaries = await uow.summaries.for_papers(papers)
+            return summaries, await uow.posts.postings(ids)
         if not ids:
             return {}, {}
-        row = (await self._session.execute(_summaries_and_postings(self._session), {"ids": ids})).one()
+        row = (await session.execute(_summaries_and_postings(session), {"ids": ids})).one()
         return _parts(row, {p.id: p.version for p in papers})
 
     async def paper_view(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
@@ -203,7 +204,7 @@ class CardPartsRepository:
         channel's; every channel's without one; none in a channel we have never seen), summaries, postings, the
         people in its discussion in the channel — in one statement on PostgreSQL. None when the paper is not
         stored."""
-        if not returns_arrays(self._session):
+        if not reads_on_driver(self._uow.engine):
             return await self._paper_view_in_steps(paper_id, channel)
         values: dict[str, Any] = {"paper_id": paper_id, "ids": [paper_id]}
         if channel is not None:
@@ -211,12 +212,10 @@ class CardPartsRepository:
         row = await self._fetch_on_driver(channel is not None, values)
         if row is None:
             return None
-        width = len(_PAPERS.c)
-        paper = paper_of(SimpleNamespace(**dict(zip(_PAPERS.c.keys(), row[:width], strict=True))))
-        sources, signal_values, labels, fetched, urls = row[width : width + 5]
+        paper = paper_of(_PaperColumns._make(row[:_PAPER_WIDTH]))
+        sources, signal_values, labels, fetched, urls, up, down = row[_PAPER_WIDTH : _PAPER_WIDTH + 7]
         signals = tuple(map(Signal, sources, signal_values, labels, fetched, urls)) if sources else ()
-        up, down = row[width + 5 : width + 7]
-        summaries, postings = _parts(row[width + 7 : -2], {paper.id: paper.version})
+        summaries, postings = _parts(row[_PAPER_WIDTH + 7 : -2], {paper.id: paper.version})
         return PaperView(
             paper,
             signals,
@@ -228,42 +227,51 @@ class CardPartsRepository:
         )
 
     async def _fetch_on_driver(self, in_channel: bool, values: dict[str, Any]) -> Sequence[Any] | None:
-        """`_paper_view`'s row, run on asyncpg's own connection (`bot.storage.driver`): SQLAlchemy's execution and
-        result machinery cost more than PostgreSQL takes to answer (0.15 ms of 0.3 on a Core connection). A unit of
-        work that already holds a connection reads in its transaction; any other borrows one from the pool for this
-        one statement, outside any transaction, as `read_only` would run it."""
-        engine = self._session.bind
-        assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
+        """`_paper_view`'s row, run on asyncpg's own connection: SQLAlchemy's execution and result machinery cost
+        more than PostgreSQL takes to answer (0.15 ms of 0.3 on a Core connection). The driver prepares the SQL once
+        per connection and hands back what SQLAlchemy's types would (JSON decoded by the codec SQLAlchemy's dialect
+        sets on each connection, timestamps as aware UTC datetimes). A unit of work that already holds a connection
+        reads in its transaction (`bot.storage.driver.on_driver`); any other on the connection the engine keeps for
+        such reads (`read_on_driver`), outside any transaction, as `read_only` would run it."""
+        engine = self._uow.engine
         statement = _driver_statement(in_channel, engine.dialect)
-        async with on_driver(self._session) as driver:
-            row: Sequence[Any] | None = await driver.fetchrow(statement.sql, *statement.arguments(values))
-        return row
+        if self._uow.began:
+            async with on_driver(self._uow._session) as driver:
+                row: Sequence[Any] | None = await driver.fetchrow(statement.sql, *statement.arguments(values))
+            return row
+        return await read_on_driver(engine, lambda driver: _fetch(driver, statement, values))
 
     async def _paper_view_in_steps(self, paper_id: str, channel: ChannelRef | None) -> PaperView | None:
+        uow = self._uow
         return await paper_view_in_steps(
             paper_id,
             channel,
-            get=self._papers.get,
-            id_of=self._channels.id_of,
-            latest=self._signals.latest,
-            tallies=self._votes.tallies,
+            get=uow.papers.get,
+            id_of=uow.channels.id_of,
+            latest=uow.signals.latest,
+            tallies=uow.votes.tallies,
             parts=self.read,
             people=self._people,
         )
 
     async def _people(self, channel_id: int, paper_ids: Sequence[str]) -> dict[str, int]:
-        from bot.storage.threads import ThreadRepository  # loaded with the first use of threads, as in the uow
+        return await self._uow.threads.people(channel_id, paper_ids)
 
-        return await ThreadRepository(self._session).people(channel_id, paper_ids)
+
+_PAPER_WIDTH = len(_PAPERS.c)
+_PaperColumns = namedtuple("_PaperColumns", _PAPERS.c.keys())  # type: ignore[misc]
+"""A `papers` row of the card's statement with its columns as attributes, as `paper_of` reads them."""
+_SUMMARY_WIDTH = len(_SUMMARIES.c)
+_SummaryColumns = namedtuple("_SummaryColumns", _SUMMARIES.c.keys())  # type: ignore[misc]
 
 
 def _parts(row: Sequence[Any], versions: dict[str, int]) -> CardParts:
     """Summaries and postings from their columns of arrays (LLM summaries only for the paper's current version)."""
-    width = len(_SUMMARIES.c)
+    width = _SUMMARY_WIDTH
     found: defaultdict[str, list[Summary]] = defaultdict(list)
     if row[0] is not None:
         for values in zip(*row[:width], strict=True):
-            summary = SimpleNamespace(**dict(zip(_SUMMARIES.c.keys(), values, strict=True)))
+            summary: Any = _SummaryColumns._make(values)
             if summary.source != "llm" or summary.version == versions[summary.paper_id]:
                 found[summary.paper_id].append(summary_of(summary))
     postings = posting_records(zip(*row[width:], strict=True)) if row[width] is not None else {}

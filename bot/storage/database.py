@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 import time
+import weakref
+from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from bot.domain.errors import ConfigError, UpstreamUnavailable
 from bot.storage.dialect import engine_options, prepare_engine
+from bot.storage.driver import borrowed_driver
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 CURRENT_REVISION = "SELECT version_num FROM alembic_version"
@@ -123,6 +127,94 @@ def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
 
     event.listen(engine.sync_engine.pool, "checkin", checked_in)
     event.listen(engine.sync_engine.pool, "checkout", checked_out)
+
+
+T = TypeVar("T")
+
+
+def reads_on_driver(engine: AsyncEngine) -> bool:
+    """Whether `read_on_driver` can run on the engine's connections: asyncpg's, on PostgreSQL."""
+    return engine.dialect.name == "postgresql"
+
+
+async def read_on_driver(engine: AsyncEngine, read: Callable[[Any], Awaitable[T]]) -> T:
+    """`read(asyncpg connection)` for a read of one statement outside any transaction (a `/paper` card), on the
+    engine's held connection (`_HeldConnection`), or on one borrowed from the pool while another read holds it. A
+    read that fails or is cancelled closes the connection it ran on: it may have stopped mid-protocol."""
+    held = _held.get(engine.sync_engine)
+    if held is None:
+        held = _held[engine.sync_engine] = _HeldConnection()
+        event.listen(engine.sync_engine, "engine_disposed", held.disposed)
+    if held.busy:
+        async with borrowed_driver(engine) as driver:
+            return await read(driver)
+    held.busy = True
+    try:
+        return await read(await held.ready(engine))
+    except BaseException:
+        held.close()
+        raise
+    finally:
+        held.released()
+
+
+class _HeldConnection:
+    """One connection per engine kept out of the pool for `read_on_driver`: the pool's checkout and return (two
+    greenlet switches, its queue, its events) cost 0.05 ms, a sixth of a whole `/paper` (`bench/RESULTS.md`, "paper",
+    second session). It is a connection of the engine's pool, detached: opened as the others are (the search_path,
+    the dialect's JSON codecs, the pool's checkout listeners), then no longer the pool's, which opens another in its
+    place when it needs one, so a process holds at most one connection more than its pool. Idle for
+    `IDLE_PING_SECONDS`, it is pinged before a read, as the pool's are on checkout (a restarted database is noticed
+    before a read fails); it is closed when the engine is disposed (a read then in flight closes it when done)."""
+
+    __slots__ = ("adapted", "busy", "discard", "driver", "idle_since")
+
+    def __init__(self) -> None:
+        self.adapted: Any = None
+        """SQLAlchemy's adaptation of the driver's connection (what the pool holds: `do_ping`, `terminate`)."""
+        self.driver: Any = None
+        """asyncpg's connection, or None until a read needs it."""
+        self.busy = False
+        self.discard = False
+        self.idle_since = 0.0
+
+    async def ready(self, engine: AsyncEngine) -> Any:
+        """asyncpg's connection, pinged first if it sat idle, or a new one detached from the pool."""
+        if self.driver is not None and time.monotonic() - self.idle_since >= IDLE_PING_SECONDS:
+            try:
+                await greenlet_spawn(engine.dialect.do_ping, self.adapted)
+            except Exception:
+                self.close()
+        if self.driver is None:
+            pooled = await engine.raw_connection()
+            adapted: Any = pooled.dbapi_connection
+            pooled.detach()
+            self.adapted, self.driver = adapted, engine.dialect.get_driver_connection(adapted)
+        return self.driver
+
+    def released(self) -> None:
+        self.busy = False
+        self.idle_since = time.monotonic()
+        if self.discard:
+            self.discard = False
+            self.close()
+
+    def disposed(self, _engine: Engine) -> None:
+        if self.busy:
+            self.discard = True
+        else:
+            self.close()
+
+    def close(self) -> None:
+        """Close the connection: gracefully inside a greenlet (the engine's `dispose` runs its listeners in one),
+        at once otherwise (a failed or cancelled read). SQLAlchemy's own `terminate` tells the two apart."""
+        adapted, self.adapted, self.driver = self.adapted, None, None
+        if adapted is not None:
+            adapted.terminate()
+
+
+_held: weakref.WeakKeyDictionary[Engine, _HeldConnection] = weakref.WeakKeyDictionary()
+"""Each engine's held connection (an engine collected takes its entry with it: nothing here refers to it)."""
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -20,11 +20,10 @@ from bot.domain.errors import UpstreamUnavailable
 @asynccontextmanager
 async def on_driver(session: AsyncSession) -> AsyncIterator[Any]:
     """asyncpg's connection for statements of this unit of work. One that already holds a connection runs them in
-    its transaction; any other borrows one from the pool for them, outside any transaction (each statement commits
-    by itself, as `UnitOfWork.read_only` and `one_statement` run theirs). A borrowed connection that failed other
-    than by PostgreSQL's answer (an error the server reported leaves it ready for the next statement) may be
-    mid-protocol, so it is not reused; a connection that broke is reported as the database being unavailable, as
-    the unit of work reports SQLAlchemy's connection errors."""
+    its transaction; any other borrows one from the pool for them (`borrowed_driver`), outside any transaction
+    (each statement commits by itself, as `UnitOfWork.read_only` and `one_statement` run theirs). A connection that
+    broke is reported as the database being unavailable, as the unit of work reports SQLAlchemy's connection
+    errors."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
     if session.in_transaction():
@@ -33,9 +32,19 @@ async def on_driver(session: AsyncSession) -> AsyncIterator[Any]:
         try:
             yield driver
         except Exception as error:
-            _raise_unavailable(error, driver)
+            raise_if_unavailable(error, driver)
             raise
         return
+    async with borrowed_driver(engine) as driver:
+        yield driver
+
+
+@asynccontextmanager
+async def borrowed_driver(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """asyncpg's connection of one borrowed from the engine's pool for a few statements outside any transaction.
+    One that failed other than by PostgreSQL's answer (an error the server reported leaves it ready for the next
+    statement) may be mid-protocol, so it is not reused; one that broke is reported as the database being
+    unavailable."""
     borrowed = await engine.raw_connection()
     driver = borrowed.driver_connection
     try:
@@ -43,7 +52,7 @@ async def on_driver(session: AsyncSession) -> AsyncIterator[Any]:
     except BaseException as error:
         if not _answered(error):
             borrowed.invalidate()
-        _raise_unavailable(error, driver)
+        raise_if_unavailable(error, driver)
         raise
     finally:
         await greenlet_spawn(borrowed.close)
@@ -56,6 +65,9 @@ def _answered(error: BaseException) -> bool:
     return isinstance(error, PostgresError)
 
 
-def _raise_unavailable(error: BaseException, driver: Any) -> None:
+def raise_if_unavailable(error: BaseException, driver: Any) -> None:
+    """A statement on `driver` failed: a connection that broke (a socket error, or the driver closed it) means the
+    database is unavailable, as the unit of work reports SQLAlchemy's connection errors; anything else is the
+    caller's to re-raise."""
     if isinstance(error, OSError) or (isinstance(error, Exception) and driver.is_closed()):
         raise UpstreamUnavailable(f"database unavailable: {type(error).__name__}") from None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain.errors import UpstreamUnavailable
 from bot.storage.card_parts import CardPartsRepository
@@ -27,49 +27,93 @@ if TYPE_CHECKING:  # each loaded (with its tables' mapping) by the first unit of
     from bot.storage.threads import ThreadRepository
 
 
-class UnitOfWork:
-    """`async with uow: … await uow.commit()`. Adapters never see a session."""
+R = TypeVar("R")
 
-    papers: PaperRepository
-    signals: SignalRepository
-    summaries: SummaryRepository
-    channels: ChannelRepository
-    votes: VoteRepository
-    events: EventRepository
-    digests: DigestRepository
-    posts: PostRepository
-    vote_batch: VoteBatchRepository
+
+class _OnSession(Generic[R]):
+    """A repository on the unit of work's session: the first one used makes the session and all of them
+    (`UnitOfWork._open`), which then sit in the instance's dict, found before this descriptor (it has no `__set__`)."""
+
+    def __set_name__(self, _owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, uow: UnitOfWork | None, _owner: type) -> R:
+        if uow is None:
+            raise AttributeError(f"{self._name} is a unit of work's, made inside `async with uow:`")
+        uow._open()
+        found: R = vars(uow)[self._name]
+        return found
+
+
+class UnitOfWork:
+    """`async with uow: … await uow.commit()`. Adapters never see a session.
+
+    The session and the repositories on it are made when the first of them is used, not on entering: a `/paper`
+    card on PostgreSQL is read on the driver's own connection (`card_parts`) and commits nothing, so it needs
+    neither, and making them took 6-14 µs, a tenth of the card's own Python (`bench/RESULTS.md`, "paper", second
+    session)."""
+
+    papers = _OnSession[PaperRepository]()
+    signals = _OnSession[SignalRepository]()
+    summaries = _OnSession[SummaryRepository]()
+    channels = _OnSession[ChannelRepository]()
+    votes = _OnSession[VoteRepository]()
+    events = _OnSession[EventRepository]()
+    digests = _OnSession[DigestRepository]()
+    posts = _OnSession[PostRepository]()
+    vote_batch = _OnSession[VoteBatchRepository]()
     card_parts: CardPartsRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._session: AsyncSession | None = None
+        self._opened: AsyncSession | None = None
+        self._entered = False
         self._pages: ChannelPageRepository | None = None
         self._threads: ThreadRepository | None = None
         self._polls: PollRepository | None = None
 
     async def __aenter__(self) -> UnitOfWork:
-        session = self._session = self._sessions()
-        self.papers = PaperRepository(session)
-        self.signals = SignalRepository(session)
-        self.summaries = SummaryRepository(session)
-        self.votes = VoteRepository(session)
-        self.channels = ChannelRepository(session, votes=self.votes)
-        self.events = EventRepository(session)
-        self.digests = DigestRepository(session)
-        self.posts = PostRepository(session, digests=self.digests)
-        self.vote_batch = VoteBatchRepository(session)
-        self.card_parts = CardPartsRepository(
-            session,
-            papers=self.papers,
-            signals=self.signals,
-            summaries=self.summaries,
-            posts=self.posts,
-            channels=self.channels,
-            votes=self.votes,
-        )
-        self._pages = self._threads = self._polls = None
+        self._entered = True
+        self.card_parts = CardPartsRepository(self)
         return self
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine the session is (or would be) bound to, known without making the session."""
+        engine = self._sessions.kw["bind"]
+        assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
+        return engine
+
+    @property
+    def began(self) -> bool:
+        """Whether the session holds a connection (a transaction, or an autocommit one from `read_only`)."""
+        return self._opened is not None and self._opened.in_transaction()
+
+    @property
+    def _session(self) -> AsyncSession:
+        """The session (made on first use), for the storage's own reads across repositories (`card_parts`)."""
+        return self._open()
+
+    def _open(self) -> AsyncSession:
+        """The session, made (with the repositories on it) on first use."""
+        assert self._entered, "repositories live inside `async with uow:`"
+        session = self._opened
+        if session is None:
+            session = self._opened = self._sessions()
+            votes = VoteRepository(session)
+            digests = DigestRepository(session)
+            vars(self).update(
+                papers=PaperRepository(session),
+                signals=SignalRepository(session),
+                summaries=SummaryRepository(session),
+                votes=votes,
+                channels=ChannelRepository(session, votes=votes),
+                events=EventRepository(session),
+                digests=digests,
+                posts=PostRepository(session, digests=digests),
+                vote_batch=VoteBatchRepository(session),
+            )
+        return session
 
     @property
     def pages(self) -> ChannelPageRepository:
@@ -98,21 +142,21 @@ class UnitOfWork:
             self._polls = PollRepository(self._open())
         return self._polls
 
-    def _open(self) -> AsyncSession:
-        assert self._session is not None, "repositories live inside `async with uow:`"
-        return self._session
-
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        session = self._session
-        assert session is not None
+        session = self._opened
         try:
-            if session.in_transaction() or session.new or len(session.identity_map):
+            if session is not None and (session.in_transaction() or session.new or len(session.identity_map)):
                 await session.close()  # releases the connection, rolling back whatever was not committed
             # else it never began (a `/paper` card read on its own connection): nothing to release
         finally:
-            self._session = None
+            self._entered = False
+            if session is not None:
+                self._opened = None
+                for name in _REPOSITORIES:
+                    del vars(self)[name]
+            self._pages = self._threads = self._polls = None
         if isinstance(error, OperationalError | DBAPIError) and _is_connection_error(error):
             raise UpstreamUnavailable(f"database unavailable: {type(error.orig).__name__}") from None
 
@@ -121,27 +165,29 @@ class UnitOfWork:
         transaction around them (no BEGIN and ROLLBACK round trips). Each still sees what was committed before it
         started, exactly as in a READ COMMITTED transaction, the default; a write would be committed at once, so
         a unit of work that may write must not call this."""
-        assert self._session is not None
-        await self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await self._open().connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     async def one_statement(self) -> None:
         """Declare, before the first query, that this unit of work writes with a single statement (plus reads that
         only explain its outcome): it then runs without BEGIN and COMMIT round trips, the statement committing by
         itself — as atomic as the transaction around it would have been."""
-        assert self._session is not None
-        await self._session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await self._open().connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     async def commit(self) -> None:
-        assert self._session is not None
-        if not self._session.in_transaction():
+        assert self._entered, "commit inside `async with uow:`"
+        session = self._opened
+        if session is None or not session.in_transaction():
             return  # nothing was read or written through the session (a `/paper` card read on its own connection)
-        await self._session.commit()
-        if self._session.info.pop("papers_changed", False):
+        await session.commit()
+        if session.info.pop("papers_changed", False):
             Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale
-        if self._session.info.pop("plans_changed", False):
+        if session.info.pop("plans_changed", False):
             Changes.bump_plans()
-        if self._session.info.pop("cards_changed", False):
+        if session.info.pop("cards_changed", False):
             Changes.bump_cards()
+
+
+_REPOSITORIES = tuple(name for name, kind in vars(UnitOfWork).items() if isinstance(kind, _OnSession))
 
 
 def _is_connection_error(error: DBAPIError) -> bool:
