@@ -380,6 +380,26 @@ async def test_papers_posted_in_a_channel_are_not_posted_there_again(app: App) -
     assert [(p.channel.channel, p.day) for p in card.posted] == [("C1", SAMPLE_DAY)]
 
 
+async def test_digests_starting_together_send_every_channels_first_message_before_any_channels_second(
+    make_app: MakeApp,
+) -> None:
+    """Many channels sharing a post time: the runs already posting let the others start first, so every channel's
+    digest has begun (its header is out) before any channel gets its second message. Six channels, two in their
+    database phase at once (pool_size 1); each digest complete and exactly once."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 1}})
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(6)]
+    publisher = RecordingPublisher("slack")
+
+    results = await asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
+
+    kinds = [call.kind for call in publisher.calls]
+    assert kinds == ["say"] * 6 + ["publish"] * 30
+    assert sorted(call.channel.channel for call in publisher.calls[:6]) == sorted(c.channel for c in channels)
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 6
+    for channel in channels:
+        assert len(set(publisher.published_ids(channel))) == 5
+
+
 @pytest.mark.pg
 async def test_two_replicas_racing_on_one_database_post_each_paper_once(make_app: MakeApp, database) -> None:  # type: ignore[no-untyped-def]
     if database.kind != "postgresql":
