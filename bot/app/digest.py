@@ -403,18 +403,17 @@ class DigestPoster:
             return digest, planned
         digest = await plan.fresh(uow)
         until = self._until()
-        if not await uow.digests.renew(run.digest_id, run.fence, until=until):
+        # A new plan's header intent goes with the lease's renewal (one statement), committed with the plan.
+        intend = bool(digest.entries) and run.header_message_id is None and run.claim.outcome == "new"
+        header_intent = self._clock.now() if intend else None
+        if not await uow.digests.renew(run.digest_id, run.fence, until=until, header_intent=header_intent):
             raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
         plan_entries = [
             PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
             for e in digest.entries
         ]
         planned = await uow.posts.plan(run.digest_id, plan.channel_id, run.day, plan_entries)
-        if planned and run.header_message_id is None and run.claim.outcome == "new":
-            now = self._clock.now()
-            if not await uow.digests.intend_header(run.digest_id, run.fence, now=now, until=None):
-                raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
-            run.header_intended = True
+        run.header_intended = intend
         await uow.commit()
         run.lease_until = until
         return digest, planned
