@@ -442,3 +442,43 @@ async def test_status_shows_a_paused_channel_with_its_reason_and_fix(app: App, t
     await print_status(app.config, Console(file=output, width=200))
     shown = output.getvalue()
     assert "PAUSED since 2020-11-07 09:00 UTC: gone away" in shown and "to fix it: do something" in shown
+
+
+async def test_the_headers_record_renews_the_lease_and_tells_recorded_taken_and_fence_lost_apart(
+    app: App, clock: FrozenClock
+) -> None:
+    """`record_header` with a renewal is one statement: it renews the lease whenever the fence holds, fills the
+    header's slot only when empty, and says which of the three it was."""
+    await app.service.subscribe(CHANNEL, {})
+    until = clock.now() + timedelta(minutes=10)
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(CHANNEL)
+        assert channel_id is not None
+        claim = await uow.digests.claim(
+            channel_id, SAMPLE_DAY, holder="me", now=clock.now(), lease=timedelta(minutes=1)
+        )
+        await uow.commit()
+    digest, fence = claim.digest_id, claim.fence
+    async with app.uow() as uow:
+        await uow.one_statement()
+        assert await uow.digests.record_header(digest, fence + 1, "m-0", until=until) == "fence-lost"
+    async with app.uow() as uow:
+        await uow.one_statement()
+        assert await uow.digests.record_header(digest, fence, "m-1", until=until) == "recorded"
+    async with app.uow() as uow:
+        await uow.one_statement()
+        assert await uow.digests.record_header(digest, fence, "m-2", until=until + timedelta(minutes=1)) == "taken"
+    async with app.uow() as uow:
+        assert (await uow.digests.header_of(digest))[0] == "m-1"
+        taken = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="other", now=until, lease=timedelta(minutes=1))
+    assert taken.outcome == "held-elsewhere"  # the last record renewed the lease past `until`
+
+
+async def test_a_digest_in_a_renamed_channel_stores_the_new_name(app: App) -> None:
+    """The digest's start reads a stored channel without a transaction; a channel whose name changed is written."""
+    await app.service.subscribe(CHANNEL, {})
+    renamed = ChannelRef(CHANNEL.platform, CHANNEL.workspace, CHANNEL.channel, "#papers-renamed")
+    assert (await app.service.post_digest(renamed, SAMPLE_DAY, RecordingPublisher())).state == "posted"
+    async with app.uow() as uow:
+        row = await uow.channels.find(CHANNEL)
+    assert row is not None and row.ref.name == "#papers-renamed"
