@@ -82,9 +82,13 @@ class ChannelPacer:
     second per channel, short bursts allowed"), so Slack never answers `ratelimited` — which slack_sdk would sleep
     out with up to a second of random jitter on top of Retry-After, leaving a busy channel well below its rate. A
     token bucket per channel; posts to one channel take turns, posts to different channels do not wait for each
-    other. The refill counts from each post's *answer*: Slack saw the post somewhere between its sending and its
-    answer, so however unevenly the network or a busy event loop delays two posts, the next one never reaches Slack
-    early. Clock and sleep are injectable so tests need not wait."""
+    other. The bucket is a lower bound of Slack's: Slack saw a post somewhere between its sending and its answer,
+    and the next post reaches it after it is sent. While the bucket is below full, when Slack took the token does
+    not matter (it refills the same either way), so the refill during a post's flight counts; only a full bucket
+    loses it, and there the token is taken as late as possible, at the answer. However unevenly the network or a
+    busy event loop delays two posts, the next one never reaches Slack early, and a channel's ten posts take the
+    seven seconds of its pace plus the flights of its first and last post, not plus every flight. Clock and sleep
+    are injectable so tests need not wait."""
 
     def __init__(
         self,
@@ -113,10 +117,13 @@ class ChannelPacer:
             if level < 1.0:
                 await self._sleep((1.0 - level) / self.per_second)
                 level = max(self._level(bucket), 1.0)
+            sent = self._clock()
             try:
                 yield
             finally:
-                bucket.level, bucket.since = level - 1.0, self._clock()
+                answered = self._clock()
+                bucket.level = min(float(self.burst), level + (answered - sent) * self.per_second) - 1.0
+                bucket.since = answered
 
     def _level(self, bucket: _Bucket) -> float:
         return min(float(self.burst), bucket.level + (self._clock() - bucket.since) * self.per_second)

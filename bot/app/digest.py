@@ -20,11 +20,17 @@
   lease — fenced — before the next send, and stops there when it was taken over.
 - Transient platform errors are retried with backoff, the lease kept renewed, until the channel's day is over.
   Permanent ones end one entry (skipped), or the run with the channel or workspace to pause (the service does).
+- First messages first: while other digests of this process are starting (waiting for their database phase, in it,
+  or sending their first message), a run holds its next entry back (`_Starts`), for a bounded time. Many channels
+  sharing a post time then all get their digest started as early as the machine allows, instead of the last ones
+  waiting for the first ones' whole bursts; on a platform that paces each channel (Slack: 3 at once, then 1 a
+  second) the entries held back lose nothing, as the channel's pace refills meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +63,9 @@ class PostingPolicy:
     """Digests (and roundups) in their database phase at once in this process — the channel's settings, the claim
     and the plan — so hundreds of channels sharing a post time do not wait on the connection pool past its timeout.
     Sending is not bounded: it mostly waits for the platform's pace, holding no connection."""
+    give_way_seconds: float = 5.0
+    """How long, in all, a run holds its entries back for other digests' starts (`_Starts`): enough for hundreds
+    of channels to start, and a bound should starts keep coming (or one hang) so no run waits on them for long."""
 
 
 class DigestPlan(Protocol):
@@ -107,6 +116,10 @@ class _Run:
     """Until when this run's last successful fenced write renewed its lease (as far as this process knows)."""
     header_intended: bool = False
     """The header's intent was written with the plan (a new digest): the header is sent without another write."""
+    opening: _Opening | None = None
+    """This run's start (`_Starts`), over once its first message was attempted."""
+    gave_way: float = 0.0
+    """Seconds this run's entries waited for other digests' starts (bounded by `give_way_seconds`)."""
 
     @property
     def header_key(self) -> PostKey:
@@ -119,6 +132,72 @@ class _Run:
     @property
     def fence(self) -> int:
         return self.claim.fence
+
+
+class _Opening:
+    """One run's start, counted by `_Starts` until it ends (idempotent)."""
+
+    __slots__ = ("_starts", "open")
+
+    def __init__(self, starts: _Starts) -> None:
+        self._starts, self.open = starts, True
+
+    def end(self) -> None:
+        if self.open:
+            self.open = False
+            self._starts.ended()
+
+
+class _Starts:
+    """The digests starting in this process: at most `at_once` in their database phase (the gate), and counted from
+    when they ask for the gate until their first message was attempted. Runs already posting hold their next entry
+    back while any is counted (`give_way`), so a fan-out's CPU and connections go to starts first: with a hundred
+    channels sharing a post time, the last one's first message otherwise waits behind the first ones' bursts. A
+    run's start is counted across the service's read of the channel and the poster's claim and plan, which follow
+    each other with no await in between."""
+
+    def __init__(self, at_once: int) -> None:
+        self._gate = asyncio.Semaphore(at_once)
+        self._counted = 0
+        self._none = asyncio.Event()
+        self._none.set()
+
+    async def __aenter__(self) -> None:
+        self._begun()
+        try:
+            await self._gate.acquire()
+        except BaseException:
+            self.ended()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._gate.release()
+        self.ended()
+
+    def opening(self) -> _Opening:
+        """Count a run's start until its `end`."""
+        self._begun()
+        return _Opening(self)
+
+    def _begun(self) -> None:
+        self._counted += 1
+        self._none.clear()
+
+    def ended(self) -> None:
+        self._counted -= 1
+        if not self._counted:
+            self._none.set()
+
+    async def give_way(self, seconds: float) -> float:
+        """Wait until no start is counted, for at most `seconds`; returns how long it waited."""
+        if not self._counted or seconds <= 0:
+            return 0.0
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._none.wait()
+        return loop.time() - began
 
 
 class DigestPoster:
@@ -138,15 +217,15 @@ class DigestPoster:
         self._holder = holder
         self._policy = policy
         self._stopping = stopping
-        self._starting = asyncio.Semaphore(policy.starts_at_once)
+        self._starting = _Starts(policy.starts_at_once)
         self._running: set[tuple[str, date]] = set()
         """The (channel, day) runs of this process: the database claim lets a holder resume its own claim, so two
         concurrent runs here would otherwise both post. The one guard besides the claim."""
 
     @property
-    def starting(self) -> asyncio.Semaphore:
+    def starting(self) -> contextlib.AbstractAsyncContextManager[None]:
         """The bound on digests in their database phase (`PostingPolicy.starts_at_once`): the caller's own reads
-        before `post` take it too."""
+        before `post` take it too, and are counted as the digest's start (`_Starts`)."""
         return self._starting
 
     @contextmanager
@@ -176,31 +255,55 @@ class DigestPoster:
         with self._alone((channel.key, day)) as alone:
             if not alone:
                 return DigestResult(Digest(channel, day, ()), 0, 0, "held-elsewhere")
-            run: _Run | None = None
+            opening = self._starting.opening()
             try:
-                async with self._starting, self._uow() as uow:
-                    now = self._clock.now()
-                    claim = await uow.digests.claim(
-                        plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
+                return await self._post(channel, day, publisher, opening, plan, announce_empty, deadline)
+            finally:
+                opening.end()
+
+    async def _post(
+        self,
+        channel: ChannelRef,
+        day: date,
+        publisher: Publisher,
+        opening: _Opening,
+        plan: DigestPlan,
+        announce_empty: bool,
+        deadline: datetime,
+    ) -> DigestResult:
+        """`post`'s run, counted as a start (`opening`) until its first message was attempted."""
+        run: _Run | None = None
+        try:
+            async with self._starting, self._uow() as uow:
+                now = self._clock.now()
+                claim = await uow.digests.claim(
+                    plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
+                )
+                await uow.commit()  # the claim is seen by every other replica from here on
+                if claim.outcome == "done-before":
+                    return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
+                if claim.outcome == "held-elsewhere":
+                    posted, planned = await uow.digests.progress(claim.digest_id)
+                    held = Digest(channel, day, ())
+                    return DigestResult(
+                        held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
                     )
-                    await uow.commit()  # the claim is seen by every other replica from here on
-                    if claim.outcome == "done-before":
-                        return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
-                    if claim.outcome == "held-elsewhere":
-                        posted, planned = await uow.digests.progress(claim.digest_id)
-                        held = Digest(channel, day, ())
-                        return DigestResult(
-                            held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
-                        )
-                    run = _Run(
-                        claim, channel, day, publisher, deadline, claim.header_message_id, lease_until=claim.lease_until
-                    )
-                    digest, planned_posts = await self._plan(uow, run, plan)
-            except BaseException as error:
-                if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row
-                    await self._release(run, _describe(error))
-                raise
-            return await self._guarded(run, digest, planned_posts, announce_empty=announce_empty)
+                run = _Run(
+                    claim,
+                    channel,
+                    day,
+                    publisher,
+                    deadline,
+                    claim.header_message_id,
+                    lease_until=claim.lease_until,
+                    opening=opening,
+                )
+                digest, planned_posts = await self._plan(uow, run, plan)
+        except BaseException as error:
+            if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row
+                await self._release(run, _describe(error))
+            raise
+        return await self._guarded(run, digest, planned_posts, announce_empty=announce_empty)
 
     async def post_line(
         self,
@@ -231,7 +334,7 @@ class DigestPoster:
                 claim.header_message_id,
                 prefix=prefix,
                 lease_until=claim.lease_until,
-            )
+            )  # its one message is a first one: it never gives way (`_entries`), so it needs no opening
             try:
                 if claim.outcome == "resumed":
                     await self._reconcile(run, [])
@@ -300,18 +403,17 @@ class DigestPoster:
             return digest, planned
         digest = await plan.fresh(uow)
         until = self._until()
-        if not await uow.digests.renew(run.digest_id, run.fence, until=until):
+        # A new plan's header intent goes with the lease's renewal (one statement), committed with the plan.
+        intend = bool(digest.entries) and run.header_message_id is None and run.claim.outcome == "new"
+        header_intent = self._clock.now() if intend else None
+        if not await uow.digests.renew(run.digest_id, run.fence, until=until, header_intent=header_intent):
             raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
         plan_entries = [
             PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
             for e in digest.entries
         ]
         planned = await uow.posts.plan(run.digest_id, plan.channel_id, run.day, plan_entries)
-        if planned and run.header_message_id is None and run.claim.outcome == "new":
-            now = self._clock.now()
-            if not await uow.digests.intend_header(run.digest_id, run.fence, now=now, until=None):
-                raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
-            run.header_intended = True
+        run.header_intended = intend
         await uow.commit()
         run.lease_until = until
         return digest, planned
@@ -340,6 +442,8 @@ class DigestPoster:
         todo = [post for post in planned if post.open and post.rank in by_rank]
         intended = False
         for index, post in enumerate(todo):
+            if run.opening is None or not run.opening.open:
+                await self._give_way(run)
             if self._stopping():
                 raise ClaimLost("shutting down: the claim is released for the next run")
             following = todo[index + 1] if index + 1 < len(todo) else None
@@ -536,6 +640,9 @@ class DigestPoster:
             except Exception as error:
                 uncertain = not (isinstance(error, UpstreamUnavailable) and error.retry_after is not None)
                 raise
+            finally:
+                if run.opening is not None:
+                    run.opening.end()  # the run's first message was attempted: its start is over
 
         return await self._retrying(run, attempt)
 
@@ -588,6 +695,10 @@ class DigestPoster:
         else:
             run.deleted.append(message_id)
             log.info("deleted message %s, an extra copy of %s in %s", message_id, key, run.channel.key)
+
+    async def _give_way(self, run: _Run) -> None:
+        """Before an entry: let other digests' starts go first (`_Starts`), within the run's bound."""
+        run.gave_way += await self._starting.give_way(self._policy.give_way_seconds - run.gave_way)
 
     # ── the database side ───────────────────────────────────────────────────────────────────────────────────────
 

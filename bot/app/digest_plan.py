@@ -30,9 +30,12 @@ class DigestPlanner:
         self._unavailable = unavailable
         """The signal sources failing now (`Ingestor.unavailable`): each card says so."""
 
-    def for_channel(self, channel: Channel, ref: ChannelRef, day: date) -> ChannelPlan:
-        """The plan of one channel's digest for `day`, as the poster asks for it (`bot.app.digest.DigestPlan`)."""
-        return ChannelPlan(self, channel, ref, day)
+    def for_channel(
+        self, channel: Channel, ref: ChannelRef, day: date, *, activity: ChannelActivity | None = None
+    ) -> ChannelPlan:
+        """The plan of one channel's digest for `day`, as the poster asks for it (`bot.app.digest.DigestPlan`);
+        `activity` is the channel's vote activity if the caller read it with the channel (else a new plan reads it)."""
+        return ChannelPlan(self, channel, ref, day, activity)
 
     async def build(
         self,
@@ -88,13 +91,16 @@ class ChannelPlan:
     channel: Channel
     ref: ChannelRef
     day: date
+    activity: ChannelActivity | None = None
 
     @property
     def channel_id(self) -> int:
         return self.channel.id
 
     async def fresh(self, uow: UnitOfWork) -> Digest:
-        return await self.planner.build(uow, self.channel, self.ref, self.channel.settings, self.day)
+        return await self.planner.build(
+            uow, self.channel, self.ref, self.channel.settings, self.day, activity=self.activity
+        )
 
     async def stored(self, uow: UnitOfWork, planned: Sequence[PlannedPost]) -> Digest:
         return await self.planner.rebuild(uow, self.channel, self.ref, self.day, planned)

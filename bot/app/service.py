@@ -47,6 +47,7 @@ from bot.domain.model import (
 )
 from bot.domain.ports import Clock, MetricsSink, NullMetrics, Publisher, UnitOfWork
 from bot.domain.ranking import Candidate, score_card
+from bot.domain.records import ChannelActivity
 from bot.domain.text import clean_multiline, clean_text
 
 log = logging.getLogger(__name__)
@@ -321,11 +322,9 @@ class HotPapers:
         allows; a paused channel costs one request a day (its scheduled run), and resumes by itself when that
         request succeeds."""
         now = self._clock.now()
-        async with self._poster.starting, self._uow() as uow:
-            row = await self._ensure_channel(uow, channel)
-            settings = row.settings
-            target = day or await self._default_day(uow, settings)
-            await uow.commit()
+        async with self._poster.starting:
+            row, activity, target = await self._digest_channel(channel, day)
+        settings = row.settings
         pause = settings.paused
         if resting(pause, now):
             return DigestResult(Digest(channel, target, ()), 0, 0, "paused", pause=pause)
@@ -335,7 +334,7 @@ class HotPapers:
             channel,
             target,
             publisher,
-            plan=self._planner.for_channel(row, channel, target),
+            plan=self._planner.for_channel(row, channel, target, activity=activity),
             announce_empty=settings.announce_empty,
             deadline=self._give_up_at(settings, now),
         )
@@ -347,6 +346,25 @@ class HotPapers:
         if result.state in ("posted", "resumed", "empty"):
             self._metrics.digest_posted(channel.platform, result.posted)
         return result
+
+    async def _digest_channel(
+        self, channel: ChannelRef, day: date | None
+    ) -> tuple[Channel, ChannelActivity | None, date]:
+        """The channel a digest is posted in, its vote activity (for a new plan) and the digest's day. Read without a
+        transaction — the channel's row and activity in one round trip on PostgreSQL — when the channel is stored
+        under this name, as a scheduled channel is: each of a hundred digests starting together costs the start's
+        share of the event loop and the pool. A channel seen for the first time, or renamed, is written first."""
+        channel.checked()  # adapters build refs from platform ids; none may outgrow its column
+        async with self._uow() as uow:
+            await uow.read_only()
+            row, activity = await uow.channels.find_with_activity(channel)
+            if row is not None and (not channel.name or row.ref.name == channel.name[:200]):
+                return row, activity, day or await self._default_day(uow, row.settings)
+        async with self._uow() as uow:
+            row = await self._ensure_channel(uow, channel)
+            target = day or await self._default_day(uow, row.settings)
+            await uow.commit()
+        return row, None, target
 
     def _give_up_at(self, settings: ChannelSettings, now: datetime) -> datetime:
         """When retrying a digest's transient failures stops: the end of the channel's day, or sooner if set."""

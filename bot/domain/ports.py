@@ -446,7 +446,11 @@ class Digests(Protocol):
         """`kind` "roundup": the weekly roundup's claim, keyed by the week's last day, apart from that day's digest."""
         ...
 
-    async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool: ...
+    async def renew(
+        self, digest_id: int, fence: int, *, until: datetime, header_intent: datetime | None = None
+    ) -> bool:
+        """Extend the lease (False: the fence is lost); with `header_intent`, write the header's intent with it."""
+        ...
 
     async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:
         """`renew` when `until` is given, else True: the write that follows checks the fence."""

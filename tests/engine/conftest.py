@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bot.app.cards import CardContext
+from bot.app.digest import PostingPolicy
 from bot.app.ingest import Ingestor, Signals
 from bot.app.service import HotPapers
 from bot.domain.clock import FrozenClock
@@ -26,10 +27,15 @@ class Engine:
 
 
 def make_engine(
-    clock: FrozenClock, config: dict[str, Any] | None = None, *, signals: Signals | None = None, **ingestor: Any
+    clock: FrozenClock,
+    config: dict[str, Any] | None = None,
+    *,
+    signals: Signals | None = None,
+    policy: PostingPolicy | None = None,
+    **ingestor: Any,
 ) -> Engine:
     """Wired as `bot.runtime.bootstrap.build(offline=True)` does, on a `FakeDatabase` instead of an engine; with
-    `signals`, the ingestor refreshes signals from it (`ingestor` holds its other options)."""
+    `signals`, the ingestor refreshes signals from it (`ingestor` holds its other options); `policy` for posting."""
     settings = parse_config(config or {})
     db = FakeDatabase()
     service = HotPapers(
@@ -39,6 +45,7 @@ def make_engine(
         context=CardContext(ranking_weights(settings), settings.summaries, WindowCache()),
         ingestor=Ingestor(db.uow, clock, signals=signals, **ingestor),
         holder="engine-test",
+        policy=policy,
     )
     return Engine(service, db, clock)
 

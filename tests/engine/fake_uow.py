@@ -497,10 +497,13 @@ class FakeDigests(_Repository):
             digest.lease_until,
         )
 
-    async def renew(self, digest_id: int, fence: int, *, until: datetime) -> bool:
+    async def renew(
+        self, digest_id: int, fence: int, *, until: datetime, header_intent: datetime | None = None
+    ) -> bool:
         digest = self._held(digest_id, fence)
         if digest is not None:
             digest.lease_until = until
+            digest.header_intent = digest.header_intent or header_intent is not None
         return digest is not None
 
     async def renewed(self, digest_id: int, fence: int, until: datetime | None) -> bool:

@@ -618,7 +618,7 @@ class FakeSlack:
             status, answer, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
         elif body_error:
             answer = {"ok": False, "error": body_error}
-        elif method == "chat.postMessage" and (wait := self._post_wait(str(args.get("channel", "")))) is not None:
+        elif method == "chat.postMessage" and (wait := self.post_wait(str(args.get("channel", "")))) is not None:
             status, answer, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
         else:
             answer = self._answer(method, args, token, request)
@@ -664,7 +664,7 @@ class FakeSlack:
     def _scopes(self, token: str | None) -> set[str]:
         return self.scopes.get(token or "", set(DEFAULT_SCOPES))
 
-    def _post_wait(self, channel: str) -> int | None:
+    def post_wait(self, channel: str) -> int | None:
         """None when this post fits the channel's rate (a token is taken), else the whole seconds to wait."""
         burst, rate = self.post_rate
         now = self.clock()

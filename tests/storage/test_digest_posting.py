@@ -380,6 +380,26 @@ async def test_papers_posted_in_a_channel_are_not_posted_there_again(app: App) -
     assert [(p.channel.channel, p.day) for p in card.posted] == [("C1", SAMPLE_DAY)]
 
 
+async def test_digests_starting_together_send_every_channels_first_message_before_any_channels_second(
+    make_app: MakeApp,
+) -> None:
+    """Many channels sharing a post time: the runs already posting let the others start first, so every channel's
+    digest has begun (its header is out) before any channel gets its second message. Six channels, two in their
+    database phase at once (pool_size 1); each digest complete and exactly once."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 1}})
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(6)]
+    publisher = RecordingPublisher("slack")
+
+    results = await asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
+
+    kinds = [call.kind for call in publisher.calls]
+    assert kinds == ["say"] * 6 + ["publish"] * 30
+    assert sorted(call.channel.channel for call in publisher.calls[:6]) == sorted(c.channel for c in channels)
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 6
+    for channel in channels:
+        assert len(set(publisher.published_ids(channel))) == 5
+
+
 @pytest.mark.pg
 async def test_two_replicas_racing_on_one_database_post_each_paper_once(make_app: MakeApp, database) -> None:  # type: ignore[no-untyped-def]
     if database.kind != "postgresql":
@@ -422,3 +442,43 @@ async def test_status_shows_a_paused_channel_with_its_reason_and_fix(app: App, t
     await print_status(app.config, Console(file=output, width=200))
     shown = output.getvalue()
     assert "PAUSED since 2020-11-07 09:00 UTC: gone away" in shown and "to fix it: do something" in shown
+
+
+async def test_the_headers_record_renews_the_lease_and_tells_recorded_taken_and_fence_lost_apart(
+    app: App, clock: FrozenClock
+) -> None:
+    """`record_header` with a renewal is one statement: it renews the lease whenever the fence holds, fills the
+    header's slot only when empty, and says which of the three it was."""
+    await app.service.subscribe(CHANNEL, {})
+    until = clock.now() + timedelta(minutes=10)
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(CHANNEL)
+        assert channel_id is not None
+        claim = await uow.digests.claim(
+            channel_id, SAMPLE_DAY, holder="me", now=clock.now(), lease=timedelta(minutes=1)
+        )
+        await uow.commit()
+    digest, fence = claim.digest_id, claim.fence
+    async with app.uow() as uow:
+        await uow.one_statement()
+        assert await uow.digests.record_header(digest, fence + 1, "m-0", until=until) == "fence-lost"
+    async with app.uow() as uow:
+        await uow.one_statement()
+        assert await uow.digests.record_header(digest, fence, "m-1", until=until) == "recorded"
+    async with app.uow() as uow:
+        await uow.one_statement()
+        assert await uow.digests.record_header(digest, fence, "m-2", until=until + timedelta(minutes=1)) == "taken"
+    async with app.uow() as uow:
+        assert (await uow.digests.header_of(digest))[0] == "m-1"
+        taken = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="other", now=until, lease=timedelta(minutes=1))
+    assert taken.outcome == "held-elsewhere"  # the last record renewed the lease past `until`
+
+
+async def test_a_digest_in_a_renamed_channel_stores_the_new_name(app: App) -> None:
+    """The digest's start reads a stored channel without a transaction; a channel whose name changed is written."""
+    await app.service.subscribe(CHANNEL, {})
+    renamed = ChannelRef(CHANNEL.platform, CHANNEL.workspace, CHANNEL.channel, "#papers-renamed")
+    assert (await app.service.post_digest(renamed, SAMPLE_DAY, RecordingPublisher())).state == "posted"
+    async with app.uow() as uow:
+        row = await uow.channels.find(CHANNEL)
+    assert row is not None and row.ref.name == "#papers-renamed"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.publisher import ChannelPacer, SlackPublisher, static_tokens
@@ -113,6 +115,52 @@ async def test_the_refill_counts_from_the_answer_so_a_slow_answer_cannot_let_the
     async with pacer.turn(channel(PAPERS)):
         pass
     assert sleeps.waits == [1.0]  # a full second after the answer, not 0.25 s
+
+
+async def test_a_post_in_flight_refills_the_bucket_below_full_so_ten_posts_take_seven_seconds_plus_two_flights() -> (
+    None
+):
+    """Each answer comes 0.25 s after its post is sent. Below a full bucket, when Slack took the token does not
+    change its level later, so the flights count as refill: the channel's ten posts take 7 s (its pace) plus the
+    first and the last flight — not 7 s plus every flight (9.5 s), which cost a 100-channel fan-out 5-10 % of
+    Slack's rate on a busy machine. Slack sees each post at the end of its flight here and never refuses one."""
+    clock = ManualClock()
+    sleeps = Sleeps(clock)
+    pacer = ChannelPacer(*REALISTIC_POST_RATE, clock=clock, sleep=sleeps)
+    slack = FakeSlack(clock=clock, post_rate=REALISTIC_POST_RATE)  # its rate limit only: no server started
+    start, refused = clock.now, []
+    for _ in range(10):
+        async with pacer.turn(channel(PAPERS)):
+            clock.now += 0.25
+            refused.append(slack.post_wait(PAPERS))
+    assert refused == [None] * 10
+    assert sleeps.waits == [0.5] + [0.75] * 6  # the 4th post: a second after the 3rd was sent
+    assert clock.now - start == pytest.approx(7.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    burst=st.integers(1, 4),
+    posts=st.lists(
+        st.tuples(st.floats(0, 2), st.floats(0, 1), st.floats(0, 2)),  # flight, when Slack saw it in it, then idle
+        min_size=1,
+        max_size=25,
+    ),
+)
+async def test_wherever_in_its_flight_slack_sees_a_post_the_pacer_never_lets_one_be_refused(
+    burst: int, posts: list[tuple[float, float, float]]
+) -> None:
+    """The pacer's bucket stays a lower bound of Slack's: a post reaches Slack at any moment between its sending
+    and its answer (here: `at` of the way through its flight), then the engine is busy for a while."""
+    clock = ManualClock()
+    pacer = ChannelPacer(burst, 1.0, clock=clock, sleep=Sleeps(clock))
+    slack = FakeSlack(clock=clock, post_rate=(burst, 1.0))
+    for flight, at, idle in posts:
+        async with pacer.turn(channel(PAPERS)):
+            clock.now += flight * at
+            assert slack.post_wait(PAPERS) is None
+            clock.now += flight * (1 - at)
+        clock.now += idle
 
 
 async def test_the_pace_is_configured_in_the_slack_table() -> None:
