@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import adapters.discord
 import adapters.slack.settings
-from bot.domain.config import Config, DatabaseConfig, Secret, parse_config
+from bot.domain.config import Config, DatabaseConfig, Secret, SignalConfig, parse_config
 from bot.domain.errors import ConfigError
-from bot.domain.settings import SettingsModel, TableError
+from bot.domain.settings import _MISSING, SettingsModel, TableError, _Unsure
 from bot.domain.web_settings import WebSettings
 from bot.runtime.health import HealthSettings
 from bot.runtime.logging_setup import LoggingSettings
@@ -150,3 +152,71 @@ def test_every_settings_model_is_a_settings_model() -> None:
         if line.lstrip().startswith(("from pydantic", "import pydantic")) and "SecretStr" not in line
     }
     assert not found, sorted(found)
+
+
+MODELS: list[type[SettingsModel]] = sorted(
+    {model for model, _ in VALID}
+    | {
+        DatabaseConfig,
+        SignalConfig,
+        *(type(getattr(Config(), name)) for name in ("arxiv", "ranking", "digest", "summaries", "llm", "journal_club")),
+    },
+    key=lambda model: f"{model.__module__}.{model.__qualname__}",
+)
+_WORDS = ["", "x", "info", "DEBUG", "socket", "http", "utc", "Europe/Berlin", "9:05", "09:00", "25:00", "0 6 * * 1-5",
+          "https://papers.example.org/", "sqlite+aiosqlite:///x.db", "bench_rss", "Bad", "BOT_TOKEN", ":fire:", "⬆️",
+          "cs.LG", "7", "true", "a\nb"]  # fmt: skip
+_SCALARS = st.one_of(
+    st.booleans(), st.integers(-2, 70_000), st.floats(-1.0, 1e5, allow_nan=False), st.sampled_from(_WORDS)
+)
+_VALUES = st.one_of(
+    _SCALARS, st.lists(_SCALARS, max_size=3), st.dictionaries(st.sampled_from(_WORDS), _SCALARS, max_size=2)
+)
+
+
+def _near(value: Any) -> st.SearchStrategy[Any]:
+    """Values of a field's default's type around it (most tables a person writes are nearly right), or anything."""
+    if isinstance(value, bool):
+        return st.booleans()
+    if isinstance(value, int):
+        return st.integers(value - 2, value + 2)
+    if isinstance(value, float):
+        return st.floats(value - 2, value + 2, allow_nan=False) | st.integers(int(value) - 1, int(value) + 1)
+    if isinstance(value, str):
+        return st.just(value) | st.sampled_from(_WORDS)
+    if isinstance(value, tuple | list):
+        return st.lists(_near(value[0]) if value else _SCALARS, max_size=3)
+    if isinstance(value, dict):
+        return st.just(value) | st.dictionaries(st.sampled_from(_WORDS), _SCALARS, max_size=2)
+    if isinstance(value, SettingsModel):
+        return st.just({})
+    return st.none() | _VALUES
+
+
+def _table(model: type[SettingsModel]) -> st.SearchStrategy[dict[str, Any]]:
+    """A table for `model`: any of its keys (and sometimes one it does not know), each nearly right or anything."""
+    optional: dict[str, st.SearchStrategy[Any]] = {"unknown_key": _VALUES}
+    for field in model._declared():
+        info = field.info
+        default = info.default_factory() if info.default_factory is not None else info.default
+        near = _near(default) if default is not _MISSING else _VALUES
+        optional.update({key: st.one_of(*[near] * 7, _VALUES) for key in field.keys})
+    return st.fixed_dictionaries({}, optional=optional)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__qualname__)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_strict_check_accepts_only_what_pydantic_accepts_and_with_the_same_values(
+    model: type[SettingsModel], data: st.DataObject
+) -> None:
+    """Whatever a table holds, the strict check either leaves it to pydantic or gives pydantic's own result."""
+    table = data.draw(_table(model))
+    try:
+        strict = model._strict(table)
+    except _Unsure:
+        event("left to pydantic")
+        return
+    event("taken by the strict check")
+    by_pydantic = model._by_pydantic(table)  # raises TableError if pydantic refuses what the strict check took
+    assert strict == by_pydantic and repr(strict) == repr(by_pydantic)
