@@ -21,23 +21,23 @@
 - Transient platform errors are retried with backoff, the lease kept renewed, until the channel's day is over.
   Permanent ones end one entry (skipped), or the run with the channel or workspace to pause (the service does).
 - First messages first: while other digests of this process are starting (waiting for their database phase, in it,
-  or sending their first message), a run holds its next entry back (`_Starts`), for a bounded time. Many channels
-  sharing a post time then all get their digest started as early as the machine allows, instead of the last ones
-  waiting for the first ones' whole bursts; on a platform that paces each channel (Slack: 3 at once, then 1 a
-  second) the entries held back lose nothing, as the channel's pace refills meanwhile.
+  or sending their first message), a run holds its next entry back (`bot.app.digest_starts`), for a bounded time.
+  Many channels sharing a post time then all get their digest started as early as the machine allows, instead of
+  the last ones waiting for the first ones' whole bursts; on a platform that paces each channel (Slack: 3 at once,
+  then 1 a second) the entries held back lose nothing, as the channel's pace refills meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
+from bot.app.digest_starts import Opening, Starts
 from bot.domain.errors import HotPapersError, Undeliverable, UpstreamUnavailable
 from bot.domain.model import ChannelRef, Digest, DigestEntry, DigestResult, Pause, PostedMessage, PostKey
 from bot.domain.ports import Clock, Publisher, UnitOfWork
@@ -64,7 +64,7 @@ class PostingPolicy:
     and the plan — so hundreds of channels sharing a post time do not wait on the connection pool past its timeout.
     Sending is not bounded: it mostly waits for the platform's pace, holding no connection."""
     give_way_seconds: float = 5.0
-    """How long, in all, a run holds its entries back for other digests' starts (`_Starts`): enough for hundreds
+    """How long, in all, a run holds its entries back for other digests' starts (`Starts`): enough for hundreds
     of channels to start, and a bound should starts keep coming (or one hang) so no run waits on them for long."""
 
 
@@ -116,8 +116,8 @@ class _Run:
     """Until when this run's last successful fenced write renewed its lease (as far as this process knows)."""
     header_intended: bool = False
     """The header's intent was written with the plan (a new digest): the header is sent without another write."""
-    opening: _Opening | None = None
-    """This run's start (`_Starts`), over once its first message was attempted."""
+    opening: Opening | None = None
+    """This run's start (`Starts`), over once its first message was attempted."""
     gave_way: float = 0.0
     """Seconds this run's entries waited for other digests' starts (bounded by `give_way_seconds`)."""
 
@@ -132,72 +132,6 @@ class _Run:
     @property
     def fence(self) -> int:
         return self.claim.fence
-
-
-class _Opening:
-    """One run's start, counted by `_Starts` until it ends (idempotent)."""
-
-    __slots__ = ("_starts", "open")
-
-    def __init__(self, starts: _Starts) -> None:
-        self._starts, self.open = starts, True
-
-    def end(self) -> None:
-        if self.open:
-            self.open = False
-            self._starts.ended()
-
-
-class _Starts:
-    """The digests starting in this process: at most `at_once` in their database phase (the gate), and counted from
-    when they ask for the gate until their first message was attempted. Runs already posting hold their next entry
-    back while any is counted (`give_way`), so a fan-out's CPU and connections go to starts first: with a hundred
-    channels sharing a post time, the last one's first message otherwise waits behind the first ones' bursts. A
-    run's start is counted across the service's read of the channel and the poster's claim and plan, which follow
-    each other with no await in between."""
-
-    def __init__(self, at_once: int) -> None:
-        self._gate = asyncio.Semaphore(at_once)
-        self._counted = 0
-        self._none = asyncio.Event()
-        self._none.set()
-
-    async def __aenter__(self) -> None:
-        self._begun()
-        try:
-            await self._gate.acquire()
-        except BaseException:
-            self.ended()
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._gate.release()
-        self.ended()
-
-    def opening(self) -> _Opening:
-        """Count a run's start until its `end`."""
-        self._begun()
-        return _Opening(self)
-
-    def _begun(self) -> None:
-        self._counted += 1
-        self._none.clear()
-
-    def ended(self) -> None:
-        self._counted -= 1
-        if not self._counted:
-            self._none.set()
-
-    async def give_way(self, seconds: float) -> float:
-        """Wait until no start is counted, for at most `seconds`; returns how long it waited."""
-        if not self._counted or seconds <= 0:
-            return 0.0
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._none.wait()
-        return loop.time() - began
 
 
 class DigestPoster:
@@ -217,15 +151,15 @@ class DigestPoster:
         self._holder = holder
         self._policy = policy
         self._stopping = stopping
-        self._starting = _Starts(policy.starts_at_once)
+        self._starting = Starts(policy.starts_at_once)
         self._running: set[tuple[str, date]] = set()
         """The (channel, day) runs of this process: the database claim lets a holder resume its own claim, so two
         concurrent runs here would otherwise both post. The one guard besides the claim."""
 
     @property
-    def starting(self) -> contextlib.AbstractAsyncContextManager[None]:
+    def starting(self) -> AbstractAsyncContextManager[None]:
         """The bound on digests in their database phase (`PostingPolicy.starts_at_once`): the caller's own reads
-        before `post` take it too, and are counted as the digest's start (`_Starts`)."""
+        before `post` take it too, and are counted as the digest's start (`Starts`)."""
         return self._starting
 
     @contextmanager
@@ -266,7 +200,7 @@ class DigestPoster:
         channel: ChannelRef,
         day: date,
         publisher: Publisher,
-        opening: _Opening,
+        opening: Opening,
         plan: DigestPlan,
         announce_empty: bool,
         deadline: datetime,
@@ -697,7 +631,7 @@ class DigestPoster:
             log.info("deleted message %s, an extra copy of %s in %s", message_id, key, run.channel.key)
 
     async def _give_way(self, run: _Run) -> None:
-        """Before an entry: let other digests' starts go first (`_Starts`), within the run's bound."""
+        """Before an entry: let other digests' starts go first (`Starts`), within the run's bound."""
         run.gave_way += await self._starting.give_way(self._policy.give_way_seconds - run.gave_way)
 
     # ── the database side ───────────────────────────────────────────────────────────────────────────────────────

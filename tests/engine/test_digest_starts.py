@@ -1,5 +1,6 @@
-"""First messages first (`bot.app.digest._Starts`): a run gives way to other digests' starts only for a bounded time,
-so a start that hangs (a platform that never answers its first message) does not hold every other digest back."""
+"""First messages first (`bot.app.digest_starts.Starts`): a run gives way to other digests' starts only for a
+bounded time, so a start that hangs (a platform that never answers its first message) does not hold every other
+digest back."""
 
 from __future__ import annotations
 
