@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -32,6 +30,15 @@ from bot.domain.model import (
 )
 from bot.domain.ports import ChatService, Clock, Publisher
 from bot.domain.settings import ConfigDict, Field, SettingsModel, field_validator
+from bot.runtime.schedule_times import (
+    WEEKDAYS,
+    channel_trigger,
+    cron_trigger,
+    journal_club_trigger,
+    missed_run,
+    missed_weekly,
+    roundup_trigger,
+)
 
 if TYPE_CHECKING:
     from bot.app.operations import Operations
@@ -41,11 +48,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PublisherFor = Callable[[str], Publisher | None]
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-"""APScheduler 3 and ChannelSettings both count Monday as 0."""
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-"""Standard crontab counts Sunday as 0 (and 7); APScheduler 3's `from_crontab` does not, so we translate."""
 
 
 class SchedulerSettings(SettingsModel):
@@ -82,95 +84,6 @@ class SchedulerSettings(SettingsModel):
     @classmethod
     def from_config(cls, config: Config) -> SchedulerSettings:
         return parse_section(cls, config.scheduler, section="scheduler")
-
-
-def cron_trigger(expr: str, timezone: str) -> CronTrigger:
-    """A trigger for a standard 5-field crontab line. Day-of-week follows crontab (0 or 7 = Sunday), and wrapping
-    ranges such as `sun-thu` work; APScheduler 3 rejects those and counts 0 as Monday."""
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(f"{expr!r} must have 5 fields: minute hour day-of-month month day-of-week")
-    minute, hour, day, month, day_of_week = fields
-    return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_days(day_of_week), timezone=timezone
-    )
-
-
-def _cron_days(field: str) -> str:
-    if field in ("*", "?"):
-        return "*"
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        body, slash, step_text = part.partition("/")
-        if slash and not (step_text.isdigit() and int(step_text) > 0):
-            raise ValueError(f"day-of-week step {step_text!r} must be a positive number")
-        step = int(step_text) if slash else 1
-        if body == "*":
-            first, last = 0, 6
-        else:
-            start, dash, end = body.partition("-")
-            first = _cron_day(start)
-            last = _cron_day(end) if dash else (6 if slash else first)
-        if last < first:
-            last += 7
-        days.update(d % 7 for d in range(first, last + 1, step))
-    return ",".join(_CRON_DAYS[d] for d in sorted(days))
-
-
-def _cron_day(token: str) -> int:
-    if token.isdigit() and 0 <= int(token) <= 7:
-        return int(token)
-    if token[:3] in _CRON_DAYS:
-        return _CRON_DAYS.index(token[:3])
-    raise ValueError(f"{token!r} is not a day of the week (use 0-7 or sun, mon, …)")
-
-
-def channel_trigger(settings: ChannelSettings) -> CronTrigger:
-    hour, minute = (int(part) for part in settings.post_time.split(":"))
-    days = ",".join(WEEKDAYS[d] for d in sorted(settings.weekdays))
-    return CronTrigger(hour=hour, minute=minute, day_of_week=days, timezone=ZoneInfo(settings.timezone))
-
-
-def missed_run(settings: ChannelSettings, now: datetime, *, grace: timedelta) -> datetime | None:
-    """Today's (channel-local) post time if it has passed no longer than `grace` ago on one of its weekdays."""
-    return _passed_within(settings.weekdays, settings.post_time, settings.timezone, now, grace)
-
-
-def missed_weekly(settings: ChannelSettings, now: datetime, *, grace: timedelta) -> tuple[str, ...]:
-    """The channel's weekly jobs — `roundup`, `journal club` — whose time passed today no longer than `grace` ago
-    (the roundup goes with the digest: only on a channel with digest weekdays, as it is scheduled)."""
-    missed = []
-    if (
-        settings.roundup
-        and settings.weekdays
-        and _passed_within((settings.roundup_day,), settings.roundup_time, settings.timezone, now, grace)
-    ):
-        missed.append("roundup")
-    if settings.journal_club:
-        day, _, at = settings.journal_club.partition(" ")
-        if _passed_within((WEEKDAYS.index(day),), at, settings.timezone, now, grace):
-            missed.append("journal club")
-    return tuple(missed)
-
-
-def _passed_within(
-    weekdays: Collection[int], at: str, timezone: str, now: datetime, grace: timedelta
-) -> datetime | None:
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    if local.weekday() not in weekdays:
-        return None
-    hour, minute = (int(part) for part in at.split(":"))
-    due = datetime.combine(local.date(), time(hour, minute), tzinfo=zone)
-    return due if timedelta(0) <= now - due <= grace else None
-
-
-def roundup_trigger(settings: ChannelSettings) -> CronTrigger:
-    """The weekly roundup's time: `roundup_day` at `roundup_time` in the channel's time zone."""
-    hour, minute = (int(part) for part in settings.roundup_time.split(":"))
-    return CronTrigger(
-        hour=hour, minute=minute, day_of_week=WEEKDAYS[settings.roundup_day], timezone=ZoneInfo(settings.timezone)
-    )
 
 
 def _schedule_of(settings: ChannelSettings) -> tuple[object, ...]:
@@ -481,9 +394,7 @@ class DigestScheduler:
         if not wanted:
             self._remove_journal_club(channel.key)
             return
-        day, _, at = wanted.partition(" ")
-        hour, minute = (int(part) for part in at.split(":"))
-        trigger = CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=ZoneInfo(settings.timezone))
+        trigger = journal_club_trigger(settings)
         self._scheduler.add_job(
             self.start_poll, trigger, args=[channel], id=job_id, name=f"journal club {channel.key}",
             replace_existing=True,

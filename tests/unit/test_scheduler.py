@@ -13,7 +13,8 @@ from bot.domain.config import parse_config
 from bot.domain.errors import ConfigError
 from bot.domain.model import ChannelRef, ChannelSettings
 from bot.runtime.metrics import Metrics
-from bot.runtime.scheduler import DigestScheduler, SchedulerSettings, channel_trigger, cron_trigger, missed_run
+from bot.runtime.schedule_times import channel_trigger, cron_trigger, missed_run
+from bot.runtime.scheduler import DigestScheduler, SchedulerSettings
 from tests.fakes.recording_publisher import RecordingPublisher
 
 NOW = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)  # a Monday
