@@ -43,7 +43,7 @@ async def _main(kind: str, schema: str, index: int, count: int, events: int) -> 
 
         async def deliverer(queue: list) -> None:  # type: ignore[type-arg]
             for event in queue:
-                await service.record_vote(event)
+                await service.record_reaction(event)
 
         await _ready(loop)
         cpu, started = time.process_time(), time.perf_counter()

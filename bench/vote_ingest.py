@@ -211,7 +211,7 @@ async def _deliver(app: object, work: Workload) -> float:
 
     async def deliverer(queue: list[VoteEvent]) -> None:
         for event in queue:
-            await service.record_vote(event)
+            await service.record_reaction(event)
 
     with Stopwatch() as watch:
         await asyncio.gather(*(deliverer(queue) for queue in work.queues))

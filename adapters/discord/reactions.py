@@ -110,7 +110,7 @@ class ReactionVotes:
         self._queues[key] = (lock, users + 1)
         try:
             async with lock:  # asyncio.Lock is FIFO and tasks start in event order
-                await self.service.record_vote(event)  # a message we did not post comes back as None: fine
+                await self.service.record_reaction(event)  # one on a message we did not post is ignored: fine
         except HotPapersError as error:
             log.warning("vote on message %s not recorded: %s", payload.message_id, error)
         finally:

@@ -98,8 +98,8 @@ class ReactionVotes:
         vote = reaction_vote(body, removed=removed, bot_user_id=context.bot_user_id, up=self._up, down=self._down)
         if vote is None or vote.by_bot:
             return
-        tally = await self._service.record_vote(vote)
-        log.debug("reaction vote %s on %s → %s", vote.value, vote.message_id, tally)
+        counted = await self._service.record_reaction(vote)
+        log.debug("reaction vote %s on %s: %s", vote.value, vote.message_id, "counted" if counted else "ignored")
 
 
 def thread_reply(body: Mapping[str, Any], *, bot_user_id: str | None) -> ReplyEvent | None:

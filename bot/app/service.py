@@ -236,19 +236,24 @@ class HotPapers:
     # ── votes ───────────────────────────────────────────────────────────────────────────────────────────────────
 
     async def record_vote(self, event: VoteEvent) -> VoteTally | None:
-        """Apply one reaction (or its removal). Returns the paper's tally in the channel, or None when the event
-        is ignored: a bot's reaction, a retried delivery, or a message the bot did not post."""
-        tally = await self._record_vote(event)
-        result = "ignored" if tally is None else ("removed" if event.removed else "recorded")
-        self._metrics.vote(event.channel.platform, result)
-        return tally
+        """Apply one reaction (or its removal) or button vote. Returns the paper's tally in the channel, or None
+        when the event is ignored: a bot's reaction, a retried delivery, or a message the bot did not post."""
+        return await self._record(event, tally=True)
 
-    async def _record_vote(self, event: VoteEvent) -> VoteTally | None:
-        if event.by_bot or event.value not in (1, -1):
-            return None
-        return await self._votes.submit(event)
+    async def record_reaction(self, event: VoteEvent) -> bool:
+        """`record_vote` for a reaction whose caller shows no tally (the platform shows the message's reactions):
+        the paper's votes are not counted for it. True when it counted, False when it was ignored."""
+        return await self._record(event, tally=False) is not None
 
-    async def _write_votes(self, events: list[VoteEvent]) -> list[VoteTally | None]:
+    async def _record(self, event: VoteEvent, *, tally: bool) -> VoteTally | None:
+        ignored = event.by_bot or event.value not in (1, -1)
+        result = None if ignored else await self._votes.submit(event, tally=tally)
+        self._metrics.vote(
+            event.channel.platform, "ignored" if result is None else "removed" if event.removed else "recorded"
+        )
+        return result
+
+    async def _write_votes(self, events: list[VoteEvent], tallied: list[bool]) -> list[VoteTally | None]:
         async with self._uow() as uow:
             now = self._clock.now()
             tallies = await record_votes(
@@ -257,6 +262,7 @@ class HotPapers:
                 now=now,
                 ensure_channel=self._ensure_channel,
                 sync_commit=self._config.database.vote_sync_commit,
+                tallied=None if all(tallied) else tallied,
             )
             await uow.commit()  # the event ids are remembered even when every event is ignored
         return tallies

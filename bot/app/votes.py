@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -42,10 +41,13 @@ async def record_votes(
     now: datetime,
     ensure_channel: EnsureChannel,
     sync_commit: bool = True,
+    tallied: Sequence[bool] | None = None,
 ) -> list[VoteTally | None]:
     """`HotPapers.record_vote` for events in arrival order, as one write (the caller commits): each event's tally
     once the group is applied, or None when it is ignored (a retried delivery, a message we did not post, a channel
-    or paper we do not know). Bots' reactions are filtered out before.
+    or paper we do not know). Bots' reactions are filtered out before. `tallied`: per event, whether its caller
+    wants the tally (`HotPapers.record_reaction` does not); a paper's tally is only counted for those that do, the
+    others get an empty `VoteTally` once applied (None: every event wants it).
 
     Two statements a group on PostgreSQL once the channels are known (they are remembered), each on its own: one
     reads which event ids are new, the papers of the messages not remembered yet and the votes touched; one
@@ -79,8 +81,11 @@ async def record_votes(
             keys, locks, unknown=list(unknown.values()), now=now, sync_commit=sync_commit
         )
         reactions = _first_deliveries(events, candidates, unknown, found, fresh)
+        counted = None if tallied is None else {reaction.pair for index, reaction in reactions if tallied[index]}
         try:
-            _, tallies = await batch.apply_many([reaction for _, reaction in reactions], now=now, before=before)
+            _, tallies = await batch.apply_many(
+                [reaction for _, reaction in reactions], now=now, before=before, counted=counted
+            )
         except VotesChanged:
             if attempt == ATTEMPTS:
                 raise
@@ -141,7 +146,8 @@ def _reaction(event: VoteEvent, channel_id: int, paper_id: str) -> Reaction:
     return Reaction(channel_id, paper_id, event.user_id[:64], event.value, reaction_name(event.reaction), event.removed)
 
 
-Write = Callable[[list[VoteEvent]], Awaitable[list[VoteTally | None]]]
+Write = Callable[[list[VoteEvent], list[bool]], Awaitable[list[VoteTally | None]]]
+"""Writes a group: its events in arrival order and, per event, whether its caller wants the tally."""
 
 
 def lane_of(event: VoteEvent, lanes: int) -> int:
@@ -150,9 +156,8 @@ def lane_of(event: VoteEvent, lanes: int) -> int:
     if lanes == 1:
         return 0
     channel = event.channel
-    target = f"paper {event.paper_id}" if event.paper_id else event.message_id  # a button vote names its paper
-    key = "\n".join((channel.platform, channel.workspace, channel.channel, target))
-    return zlib.crc32(key.encode()) % lanes
+    target = ("paper", event.paper_id) if event.paper_id else ("message", event.message_id)  # a button: its paper
+    return hash((channel.platform, channel.workspace, channel.channel, target)) % lanes  # this process's hash
 
 
 class VoteQueue:
@@ -178,8 +183,14 @@ class VoteQueue:
     def lanes(self) -> int:
         return len(self._lanes)
 
-    async def submit(self, event: VoteEvent) -> VoteTally | None:
-        return await self._lanes[lane_of(event, len(self._lanes))].submit(event)
+    def submit(self, event: VoteEvent, *, tally: bool = True) -> asyncio.Future[VoteTally | None]:
+        """Queue an event; the future is its result (`record_votes`) once its group is written. `tally=False`: the
+        caller does not want the paper's tally, which is then not counted for it."""
+        return self._lanes[lane_of(event, len(self._lanes))].submit(event, tally)
+
+
+_Waiting = tuple[VoteEvent, bool, "asyncio.Future[VoteTally | None]"]
+"""A queued event, whether its caller wants the tally, and the future its caller awaits."""
 
 
 class _Lane:
@@ -189,42 +200,42 @@ class _Lane:
         self._write = write
         self._limit = limit
         self._name = name
-        self._waiting: list[tuple[VoteEvent, asyncio.Future[VoteTally | None]]] = []
+        self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, event: VoteEvent) -> VoteTally | None:
+    def submit(self, event: VoteEvent, tally: bool) -> asyncio.Future[VoteTally | None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[VoteTally | None] = loop.create_future()
-        self._waiting.append((event, future))
+        self._waiting.append((event, tally, future))
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._drain(), name=self._name)
-        return await future
+        return future
 
     async def _drain(self) -> None:
-        group: list[tuple[VoteEvent, asyncio.Future[VoteTally | None]]] = []
+        group: list[_Waiting] = []
         try:
             while self._waiting:
                 group, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
                 await self._settle(group)
                 group = []
         except BaseException:  # cancelled with the loop: nobody may wait forever
-            for _, future in [*group, *self._waiting]:
+            for _, _, future in [*group, *self._waiting]:
                 future.cancel()
             self._waiting = []
             raise
 
-    async def _settle(self, group: list[tuple[VoteEvent, asyncio.Future[VoteTally | None]]]) -> None:
+    async def _settle(self, group: list[_Waiting]) -> None:
         try:
-            results = await self._write([event for event, _ in group])
+            results = await self._write([event for event, _, _ in group], [tally for _, tally, _ in group])
         except Exception as error:
             if len(group) > 1:
                 log.info("a group of %d votes failed (%s); writing them one by one", len(group), error)
                 for item in group:
                     await self._settle([item])
                 return
-            if not group[0][1].done():
-                group[0][1].set_exception(error)
+            if not group[0][2].done():
+                group[0][2].set_exception(error)
             return
-        for (_, future), result in zip(group, results, strict=True):
+        for (_, _, future), result in zip(group, results, strict=True):
             if not future.done():
                 future.set_result(result)

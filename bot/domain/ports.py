@@ -83,6 +83,8 @@ class ChatService(Protocol):
 
     async def record_vote(self, event: VoteEvent) -> VoteTally | None: ...
 
+    async def record_reaction(self, event: VoteEvent) -> bool: ...
+
     async def clear_reactions(
         self, channel: ChannelRef, message_id: str, reaction: str | None = None
     ) -> VoteTally | None: ...
@@ -361,7 +363,12 @@ class VoteBatches(Protocol):
         ...
 
     async def apply_many(
-        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote] | None = None
+        self,
+        reactions: Sequence[Reaction],
+        *,
+        now: datetime,
+        before: dict[VoteKey, Vote] | None = None,
+        counted: Collection[tuple[int, str]] | None = None,
     ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]: ...
 
     async def tallies_of(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], VoteTally]: ...

@@ -3,7 +3,7 @@ applies, `transition`, lives in `bot.domain.vote_rules`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from json import dumps
 from typing import Any
@@ -202,6 +202,12 @@ read: PostgreSQL's SQL has no RAISE of its own, and the statement must fail to r
 _PG_WRITE = _PG_WRITE.replace("{changed}", CHANGED)
 
 
+def _pairs(reactions: Sequence[Reaction], counted: Collection[tuple[int, str]] | None) -> list[tuple[int, str]]:
+    """The (channel id, paper id) pairs whose tallies to count: the reactions' (those in `counted`, if given)."""
+    pairs = dict.fromkeys((reaction[0], reaction[1]) for reaction in reactions)
+    return list(pairs if counted is None else (pair for pair in pairs if pair in counted))
+
+
 class VoteBatchRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -269,19 +275,25 @@ class VoteBatchRepository:
         return fresh, votes, shown
 
     async def apply_many(
-        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote] | None = None
+        self,
+        reactions: Sequence[Reaction],
+        *,
+        now: datetime,
+        before: dict[VoteKey, Vote] | None = None,
+        counted: Collection[tuple[int, str]] | None = None,
     ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]:
         """Apply reactions in order with `transition`, reading (and locking) each vote touched once (`before`: read
-        already) and writing each once. Returns, per reaction, whether it changed a tally, and the tallies of the
-        reactions' papers after the writes. PostgreSQL: one statement, with the event ids `remember_and_lock` found
-        new; `VotesChanged` if it could not write what was read (nothing is written then)."""
+        already) and writing each once. Returns, per reaction, whether it changed a tally, and the tallies after the
+        writes of the reactions' papers (`counted`: of those (channel id, paper id) pairs only). PostgreSQL: one
+        statement, with the event ids `remember_and_lock` found new; `VotesChanged` if it could not write what was
+        read (nothing is written then)."""
+        pairs = _pairs(reactions, counted)
         if writes_in_ctes(self._session) and before is not None:
-            return await self._apply_in_one(reactions, now=now, before=before)
+            return await self._apply_in_one(reactions, now=now, before=before, pairs=pairs)
         if not reactions:
             return [], {}
         changed = [False] * len(reactions)
         pending = list(range(len(reactions)))
-        pairs = list(dict.fromkeys(reaction.pair for reaction in reactions))
         for _ in range(5):  # another writer can insert a vote between our read and our insert: read it and redo
             keys = list(dict.fromkeys(reactions[i].key for i in pending))
             read = before if before is not None else await self._votes(keys)
@@ -300,7 +312,7 @@ class VoteBatchRepository:
         raise RuntimeError("votes kept changing under a group of reactions")
 
     async def _apply_in_one(
-        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote]
+        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote], pairs: list[tuple[int, str]]
     ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]:
         """`apply_many` on PostgreSQL: `_PG_WRITE` on the driver, a vote only written if it is still as read. A
         vote the group read but leaves as it was is not checked: its reactions then come before the other
@@ -338,8 +350,7 @@ class VoteBatchRepository:
                 change[0 if old.value > 0 else 1] -= 1
             if vote is not None:
                 change[0 if vote.value > 0 else 1] += 1
-        pairs = list(dict.fromkeys((reaction[0], reaction[1]) for reaction in reactions))
-        if not (events or pairs):
+        if not (events or gone or moved_votes or new or pairs):
             return changed, {}
         for rows_of_a_kind in (events, gone, moved_votes, new):  # rows taken in key order: two writers' statements
             rows_of_a_kind.sort()  # then wait for each other rather than deadlock (which would be retried anyway)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import TracebackType
@@ -306,7 +306,12 @@ class FakeVoteBatches(_Repository):
         return first, {key: self._t.votes[key] for key in wanted if key in self._t.votes}, papers
 
     async def apply_many(
-        self, reactions: Sequence[Reaction], *, now: datetime, before: dict[VoteKey, Vote] | None = None
+        self,
+        reactions: Sequence[Reaction],
+        *,
+        now: datetime,
+        before: dict[VoteKey, Vote] | None = None,
+        counted: Collection[tuple[int, str]] | None = None,
     ) -> tuple[list[bool], dict[tuple[int, str], VoteTally]]:
         self._t.events |= self._unwritten
         self._unwritten = set()
@@ -320,7 +325,8 @@ class FakeVoteBatches(_Repository):
             else:
                 self._t.votes[reaction.key] = vote
             changed.append(moved)
-        return changed, await self.tallies_of(list(dict.fromkeys(reaction.pair for reaction in reactions)))
+        pairs = dict.fromkeys(reaction.pair for reaction in reactions)
+        return changed, await self.tallies_of([pair for pair in pairs if counted is None or pair in counted])
 
     async def tallies_of(self, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], VoteTally]:
         per_pair: dict[tuple[int, str], list[Vote]] = defaultdict(list)

@@ -73,6 +73,9 @@ class ForwardingService:
     async def record_vote(self, event: VoteEvent) -> VoteTally | None:
         return await self._forward("record_vote", lambda: self._service.record_vote(event))
 
+    async def record_reaction(self, event: VoteEvent) -> bool:
+        return await self._forward("record_reaction", lambda: self._service.record_reaction(event))
+
     async def clear_reactions(
         self, channel: ChannelRef, message_id: str, reaction: str | None = None
     ) -> VoteTally | None:

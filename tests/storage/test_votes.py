@@ -57,6 +57,49 @@ async def test_bot_votes_retried_events_and_unknown_messages_are_ignored(app: Ap
     assert (await app.service.top(HERE, 7))[0].votes == VoteTally(1, 0)
 
 
+async def test_a_reaction_recorded_without_its_tally_counts_as_a_vote_does(app: App) -> None:
+    """`record_reaction` (what the adapters call for reactions) applies the same rules and only leaves out the count;
+    in a group with `record_vote`s, those still get their tallies."""
+    papers = await _posted_papers(app)
+    first, second, *_ = papers
+    react, vote = app.service.record_reaction, app.service.record_vote
+    assert await react(VoteEvent(HERE, "u1", first, 1, reaction="👍")) is True  # a group of its own: no count at all
+    assert (await app.service.paper(papers[first], HERE)).votes == VoteTally(1, 0)  # but written
+    assert await react(VoteEvent(HERE, "u1", "not-ours", 1)) is False
+    assert await react(VoteEvent(HERE, "bot", first, 1, by_bot=True)) is False
+    assert await react(VoteEvent(HERE, "u1", first, 1, event_id="Ev1", reaction="🔥")) is True
+    assert await react(VoteEvent(HERE, "u1", first, 1, event_id="Ev1", reaction="🔥")) is False  # a retry
+    assert await vote(VoteEvent(HERE, "u2", first, 1, reaction="👍")) == VoteTally(2, 0)
+    together = await asyncio.gather(  # one group
+        react(VoteEvent(HERE, "u3", first, -1, reaction="👎")),
+        vote(VoteEvent(HERE, "u3", second, 1, reaction="👍")),
+        react(VoteEvent(HERE, "u1", first, 1, reaction="🔥", removed=True)),
+    )
+    assert together == [True, VoteTally(1, 0), True]
+    assert await react(VoteEvent(HERE, "u1", first, 1, reaction="👍", removed=True)) is True
+    assert (await app.service.paper(papers[first], HERE)).votes == VoteTally(1, 1)
+    assert (await app.service.paper(papers[second], HERE)).votes == VoteTally(1, 0)
+
+
+async def test_a_group_counts_only_the_tallies_asked_for_and_writes_every_vote(app: App) -> None:
+    from bot.domain.vote_rules import Reaction
+
+    (_, first), (_, second), *_ = (await _posted_papers(app)).items()
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(HERE)
+    assert channel_id is not None
+    now = datetime(2024, 3, 15, tzinfo=UTC)
+    reactions = [Reaction(channel_id, first, "u1", 1, "👍", False), Reaction(channel_id, second, "u1", -1, "👎", False)]
+    async with app.uow() as uow:
+        _, before, _ = await uow.vote_batch.remember_and_lock([], [r.key for r in reactions], now=now)
+        changed, tallies = await uow.vote_batch.apply_many(
+            reactions, now=now, before=before, counted={(channel_id, first)}
+        )
+        await uow.commit()
+    assert changed == [True, True] and tallies == {(channel_id, first): VoteTally(1, 0)}
+    assert (await app.service.paper(second, HERE)).votes == VoteTally(0, 1)
+
+
 async def test_votes_belong_to_their_channel(app: App) -> None:
     here = await _posted(app, HERE)
     await app.service.record_vote(VoteEvent(HERE, "u1", here[3], 1))

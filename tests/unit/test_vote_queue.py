@@ -35,14 +35,16 @@ class GatedWriter:
 
     def __init__(self) -> None:
         self.groups: list[list[str]] = []
+        self.tallied: list[list[bool]] = []
         self.in_flight = 0
         self.most_in_flight = 0
         self.release = asyncio.Event()
         self.started = asyncio.Condition()
 
-    async def __call__(self, events: list[VoteEvent]) -> list[VoteTally | None]:
+    async def __call__(self, events: list[VoteEvent], tallied: list[bool]) -> list[VoteTally | None]:
         async with self.started:
             self.groups.append([f"{e.message_id}/{e.user_id}/{e.value}/{e.removed}" for e in events])
+            self.tallied.append(tallied)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             self.started.notify_all()
@@ -69,7 +71,7 @@ async def test_groups_of_different_messages_are_in_flight_at_once() -> None:
     writer = GatedWriter()
     queue = VoteQueue(writer, lanes=2)
     first, second = _messages_in_lanes(2)
-    calls = [asyncio.create_task(queue.submit(_event(message))) for message in (first, second)]
+    calls = [queue.submit(_event(message)) for message in (first, second)]
     await writer.wait_for_groups(2)  # both started while neither has finished
     assert writer.most_in_flight == 2
     writer.release.set()
@@ -80,9 +82,9 @@ async def test_one_lane_writes_one_group_at_a_time() -> None:
     writer = GatedWriter()
     queue = VoteQueue(writer, lanes=1)
     first, second = _messages_in_lanes(2)
-    calls = [asyncio.create_task(queue.submit(_event(first)))]
+    calls = [queue.submit(_event(first))]
     await writer.wait_for_groups(1)
-    calls.append(asyncio.create_task(queue.submit(_event(second))))
+    calls.append(queue.submit(_event(second)))
     for _ in range(10):
         await asyncio.sleep(0)
     assert len(writer.groups) == 1  # the second waits for the first group to be written
@@ -94,13 +96,13 @@ async def test_one_lane_writes_one_group_at_a_time() -> None:
 async def test_a_messages_votes_are_written_one_group_after_the_other_in_arrival_order() -> None:
     writer = GatedWriter()
     queue = VoteQueue(writer, lanes=4)
-    calls = [asyncio.create_task(queue.submit(_event("m1", "a")))]
+    calls = [queue.submit(_event("m1", "a"))]
     await writer.wait_for_groups(1)
     # while the first group is written, the same message's next votes gather, in the order they came
     calls += [
-        asyncio.create_task(queue.submit(_event("m1", "b"))),
-        asyncio.create_task(queue.submit(_event("m1", "a", removed=True))),
-        asyncio.create_task(queue.submit(_event("m1", "a", -1))),
+        queue.submit(_event("m1", "b")),
+        queue.submit(_event("m1", "a", removed=True), tally=False),
+        queue.submit(_event("m1", "a", -1)),
     ]
     for _ in range(10):
         await asyncio.sleep(0)
@@ -108,13 +110,14 @@ async def test_a_messages_votes_are_written_one_group_after_the_other_in_arrival
     writer.release.set()
     await asyncio.gather(*calls)
     assert writer.groups == [["m1/a/1/False"], ["m1/b/1/False", "m1/a/1/True", "m1/a/-1/False"]]
+    assert writer.tallied == [[True], [True, False, True]]  # who asked for the tally, event by event
     assert writer.most_in_flight == 1
 
 
 async def test_a_failing_group_fails_only_the_event_that_fails_in_its_own_lane() -> None:
     first, second = _messages_in_lanes(2)
 
-    async def write(events: list[VoteEvent]) -> list[VoteTally | None]:
+    async def write(events: list[VoteEvent], tallied: list[bool]) -> list[VoteTally | None]:
         if any(e.user_id == "bad" for e in events):
             raise RuntimeError("refused")
         return [VoteTally(1, 0) for _ in events]

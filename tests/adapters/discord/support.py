@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 
@@ -30,22 +30,31 @@ async def ready_or_failed(bot: discord.Client, task: asyncio.Task[None]) -> None
         raise AssertionError("the bot stopped before it was ready")
 
 
+_Result = TypeVar("_Result", VoteTally | None, bool)
+
+
 class WatchedService(ForwardingService):
-    """The real engine with its record_vote calls observable, so tests wait for a vote instead of sleeping."""
+    """The real engine with its record_vote and record_reaction calls observable, so tests wait for a vote instead
+    of sleeping: each call's event and result (a tally or None for a vote, whether it counted for a reaction)."""
 
     def __init__(self, service: ChatService) -> None:
         super().__init__(service)
-        self.votes: list[tuple[VoteEvent, VoteTally | None]] = []
+        self.votes: list[tuple[VoteEvent, VoteTally | bool | None]] = []
         self._changed = asyncio.Condition()
 
     async def record_vote(self, event: VoteEvent) -> VoteTally | None:
-        result = await self._service.record_vote(event)
+        return await self._seen(event, await self._service.record_vote(event))
+
+    async def record_reaction(self, event: VoteEvent) -> bool:
+        return await self._seen(event, await self._service.record_reaction(event))
+
+    async def _seen(self, event: VoteEvent, result: _Result) -> _Result:
         async with self._changed:
             self.votes.append((event, result))
             self._changed.notify_all()
         return result
 
-    async def wait_votes(self, count: int, *, within: float = 5.0) -> list[tuple[VoteEvent, VoteTally | None]]:
+    async def wait_votes(self, count: int, *, within: float = 5.0) -> list[tuple[VoteEvent, VoteTally | bool | None]]:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: len(self.votes) >= count), within)
         return self.votes

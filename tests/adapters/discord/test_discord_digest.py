@@ -73,7 +73,7 @@ async def test_reactions_become_votes_and_change_the_order_of_the_next_digest(
     await fake.react(message_id(fake, papers[0]), "👍", user_id=OTHER_BOT, bot=True)  # another bot: ignored
     await fake.react(message_id(fake, papers[0]), "🎉", user_id=ALICE)  # not a vote emoji: never reaches the engine
     votes = await watched.wait_votes(expected + 1)
-    assert all(tally is not None for event, tally in votes if not event.by_bot)
+    assert all(counted is True for event, counted in votes if not event.by_bot)
     assert [event.user_id for event, _ in votes if event.by_bot] == [OTHER_BOT]
     assert BOT_ID not in {event.user_id for event, _ in votes}  # its own seeded reactions never got that far
     after = await hotpapers.digest(HERE, sample_day)
@@ -107,8 +107,8 @@ async def test_a_reaction_on_a_message_the_bot_did_not_post_is_ignored(
     watched = WatchedService(hotpapers)
     await start_bot(watched)
     await fake.react("1399999999999999999", "👍", user_id=ALICE)
-    ((event, tally),) = await watched.wait_votes(1)
-    assert event.message_id == "1399999999999999999" and tally is None
+    ((event, counted),) = await watched.wait_votes(1)
+    assert event.message_id == "1399999999999999999" and counted is False
 
 
 async def test_a_rate_limited_post_is_retried_by_discord_py_and_lands(

@@ -41,9 +41,9 @@ async def test_a_vote_cast_while_the_bot_is_disconnected_is_counted_after_it_res
     await fake.react(message_id, "👍", user_id=ALICE)  # cast while the bot is away: kept for the session
     assert not fake.sockets and not watched.votes
     await fake.until(lambda: frames(fake, 6) == 1 and len(fake.sockets) == 1)  # discord.py RESUMEs by itself
-    ((event, tally),) = await watched.wait_votes(1)
+    ((event, counted),) = await watched.wait_votes(1)
     assert (event.user_id, event.message_id, event.value, event.removed) == (ALICE, message_id, 1, False)
-    assert tally is not None and (await hotpapers.paper(paper_id, HERE)).votes == VoteTally(up=1, down=0)
+    assert counted is True and (await hotpapers.paper(paper_id, HERE)).votes == VoteTally(up=1, down=0)
     assert frames(fake, 2) == 1  # resumed, not identified afresh
     (resume,) = [f["d"] for f in fake.frames if f["op"] == 6]
     assert resume["session_id"] == "fake-session"

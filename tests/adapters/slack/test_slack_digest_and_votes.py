@@ -47,7 +47,7 @@ async def test_thumbs_up_with_any_skin_tone_counts_once_even_when_slack_retries_
     assert (await bot.slack.event(reaction("+1::skin-tone-3", ts=first, event_id="Ev1"))).status == 200
     assert (await bot.slack.event(reaction("+1::skin-tone-3", ts=first, event_id="Ev1"), retry_num=1)).status == 200
     assert (await bot.slack.event(reaction("fire", ts=first, event_id="Ev2", user="U333"))).status == 200
-    await watched.wait_finished("record_vote", 3)
+    await watched.wait_finished("record_reaction", 3)
     assert await tally(hotpapers, paper_id) == (2, 0)
 
 
@@ -57,11 +57,11 @@ async def test_removing_a_reaction_removes_the_vote_and_thumbsdown_demotes(
     first, *_ = await post_digest(bot, hotpapers, sample_day)
     paper_id = bot.fake.calls_to("chat.postMessage")[1].args["blocks"][-1]["elements"][0]["value"]
     await bot.slack.event(reaction("thumbsup", ts=first, event_id="Ev1"))
-    await watched.wait_finished("record_vote", 1)
+    await watched.wait_finished("record_reaction", 1)
     assert await tally(hotpapers, paper_id) == (1, 0)
     await bot.slack.event(reaction("thumbsup", ts=first, event_id="Ev2", removed=True))
     await bot.slack.event(reaction("-1", ts=first, event_id="Ev3", user="U333"))
-    await watched.wait_finished("record_vote", 3)
+    await watched.wait_finished("record_reaction", 3)
     assert await tally(hotpapers, paper_id) == (0, 1)
 
 
@@ -71,14 +71,14 @@ async def test_thumbs_up_then_fire_then_removing_fire_keeps_the_vote_until_the_l
     first, *_ = await post_digest(bot, hotpapers, sample_day)
     paper_id = bot.fake.calls_to("chat.postMessage")[1].args["blocks"][-1]["elements"][0]["value"]
     await bot.slack.event(reaction("+1::skin-tone-2", ts=first, event_id="Ev1"))
-    await watched.wait_finished("record_vote", 1)
+    await watched.wait_finished("record_reaction", 1)
     await bot.slack.event(reaction("fire", ts=first, event_id="Ev2"))
-    await watched.wait_finished("record_vote", 2)
+    await watched.wait_finished("record_reaction", 2)
     await bot.slack.event(reaction("fire", ts=first, event_id="Ev3", removed=True))
-    await watched.wait_finished("record_vote", 3)
+    await watched.wait_finished("record_reaction", 3)
     assert await tally(hotpapers, paper_id) == (1, 0)  # 👍 is still on the message
     await bot.slack.event(reaction("+1", ts=first, event_id="Ev4", removed=True))  # Slack may drop the tone here
-    await watched.wait_finished("record_vote", 4)
+    await watched.wait_finished("record_reaction", 4)
     assert await tally(hotpapers, paper_id) == (0, 0)
 
 
@@ -91,9 +91,9 @@ async def test_the_bots_own_reactions_and_reactions_on_other_messages_are_ignore
     await bot.slack.event(reaction("+1", ts="1234567890.000001", event_id="Ev2"))
     await bot.slack.event(reaction("eyes", ts=first, event_id="Ev3"))
     await bot.slack.event(reaction("+1", ts=first, event_id="Ev4", user="U333"))  # the one that counts
-    await watched.wait_finished("record_vote", 2)  # the unknown message and U333's: the others never get that far
+    await watched.wait_finished("record_reaction", 2)  # the unknown message and U333's: the others never get that far
     assert await tally(hotpapers, paper_id) == (1, 0)
-    assert watched.called.count("record_vote") == 2
+    assert watched.called.count("record_reaction") == 2
 
 
 async def test_a_vote_button_counts_for_the_paper_on_the_card_and_confirms_privately(
@@ -115,7 +115,7 @@ async def test_hot_lists_the_channels_most_voted_papers(
         await bot.slack.event(reaction("+1", ts=second, event_id=f"Ev{n}", user=user))
     await bot.slack.event(reaction("+1", ts=first, event_id="Ev9", user="U3"))
     second_id = bot.fake.calls_to("chat.postMessage")[2].args["blocks"][-1]["elements"][0]["value"]
-    await watched.wait_finished("record_vote", 3)
+    await watched.wait_finished("record_reaction", 3)
     await bot.slack.command("/hot", "7", response_url=bot.fake.response_url("h"))
     (answer,) = await bot.fake.wait_for_responses(1)
     sections = [b["text"]["text"] for b in answer.body["blocks"] if b["type"] == "section"]

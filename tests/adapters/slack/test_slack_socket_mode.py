@@ -62,7 +62,7 @@ async def test_a_retried_reaction_envelope_counts_once(bot: Harness, watched: Wa
     event = reaction("thumbsup::skin-tone-2", ts=posted.response["ts"], event_id="EvSock1")
     assert (await bot.fake.send_envelope("events_api", event))["envelope_id"] == "env-1"
     assert (await bot.fake.send_envelope("events_api", event, retry_attempt=1))["envelope_id"] == "env-2"
-    await watched.wait_finished("record_vote", 2)
+    await watched.wait_finished("record_reaction", 2)
     assert (await hotpapers.paper(paper_id, HERE)).votes.up == 1
 
 
