@@ -18,6 +18,23 @@ PG_URL_ENV = "HOTPAPERS_BENCH_PG_URL"
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
+@contextmanager
+def collector_as_run() -> Iterator[None]:
+    """The garbage collector as `hotpapers run` sets it once started (`bot.runtime.collector.settle`: start-up's
+    objects frozen, the youngest generation collected every 10,000 allocations), as it was before afterwards."""
+    import gc
+
+    from bot.runtime import collector
+
+    threshold = gc.get_threshold()
+    collector.settle()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
 def pg_url() -> str:
     """The PostgreSQL the benchmarks use (they own the schemas they create there)."""
     return os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)

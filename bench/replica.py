@@ -22,7 +22,7 @@ import sys
 import time
 from collections import Counter
 
-from bench.common import pg_url
+from bench.common import collector_as_run, pg_url
 from bench.context import BenchContext
 
 IN_FLIGHT = 10
@@ -47,7 +47,8 @@ async def _main(kind: str, schema: str, index: int, count: int, events: int) -> 
 
         await _ready(loop)
         cpu, started = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(deliverer(queue) for queue in queues))
+        with collector_as_run():  # a replica is a `hotpapers run`
+            await asyncio.gather(*(deliverer(queue) for queue in queues))
         result: dict[str, object] = {"events": sum(len(q) for q in queues)}
     else:
         from bench.corpus_rows import DAY, NOW, Scale, channel_ref

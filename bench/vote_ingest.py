@@ -26,7 +26,7 @@ import asyncpg
 from sqlalchemy import Integer, func, insert, select
 
 from bench import baselines
-from bench.common import Result, StatementCounter, Stopwatch, asyncpg_dsn, quick, say
+from bench.common import Result, StatementCounter, Stopwatch, asyncpg_dsn, collector_as_run, quick, say
 from bench.context import BenchContext
 from bench.data import drop_schema, recreate_schema
 from bot.domain.model import ChannelRef, Paper, VoteEvent
@@ -213,7 +213,7 @@ async def _deliver(app: object, work: Workload) -> float:
         for event in queue:
             await service.record_reaction(event)
 
-    with Stopwatch() as watch:
+    with collector_as_run(), Stopwatch() as watch:
         await asyncio.gather(*(deliverer(queue) for queue in work.queues))
     return watch.seconds
 

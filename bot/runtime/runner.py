@@ -19,6 +19,7 @@ from bot.domain.channel_settings import DAY_NAMES
 from bot.domain.config import Config
 from bot.domain.errors import ConfigError
 from bot.domain.ports import Publisher
+from bot.runtime import collector
 from bot.runtime.bootstrap import App, build
 from bot.runtime.health import HealthSettings, database_probe, start_health_server
 from bot.runtime.logging_setup import configure_logging
@@ -99,6 +100,7 @@ async def run(config: Config, *, adapters: Mapping[str, str], ready: asyncio.Eve
             if scheduler_settings.enabled:
                 scheduler.start()
             metrics.set_up()
+            collector.settle()
             log.info(
                 "hotpapers running: adapters %s, scheduler %s", sorted(modules) or "none", scheduler_settings.enabled
             )

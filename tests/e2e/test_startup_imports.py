@@ -106,25 +106,29 @@ def test_paper_as_a_panel_loads_rich_the_json_answer_does_not(tmp_path: Path) ->
 
 
 RUN_PROBE = """
-import json, logging, os, signal, sys
+import gc, json, logging, os, signal, sys
+
+collector = {}
 
 
 class StopWhenRunning(logging.Handler):
     def emit(self, record):
         if record.getMessage().startswith("hotpapers running"):
+            collector.update(youngest=gc.get_threshold()[0], frozen=gc.get_freeze_count())
             os.kill(os.getpid(), signal.SIGTERM)  # the runner's own stop: it ends the run cleanly
 
 
 logging.getLogger("bot.runtime.runner").addHandler(StopWhenRunning())
 from bench.run_bot import main
 code = main()  # hotpapers ARGS, from sys.argv[1:]
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "collector": collector}))
 """
 
 
-async def run_until_running(config: Path, fake: FakeDiscord) -> tuple[int, set[str]]:
+async def run_until_running(config: Path, fake: FakeDiscord) -> tuple[int, set[str], dict[str, int]]:
     """`hotpapers run` (discord.py pointed at the fake) in its own process, stopped once it logged "running"; its
-    exit code and the modules it had loaded by then (and while stopping)."""
+    exit code, the modules it had loaded by then (and while stopping), and its garbage collector's settings then
+    (`youngest`: the youngest generation's threshold; `frozen`: how many objects start-up left frozen)."""
     env = {
         **os.environ,
         "DISCORD_TOKEN": TOKEN,
@@ -147,7 +151,7 @@ async def run_until_running(config: Path, fake: FakeDiscord) -> tuple[int, set[s
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode(errors="replace")[-2000:]
     found = json.loads(out.decode().strip().splitlines()[-1])
-    return found["code"], set(found["modules"])
+    return found["code"], set(found["modules"]), found["collector"]
 
 
 @pytest.mark.parametrize("at_head", [False, True], ids=["fresh-database", "database-at-head"])
@@ -164,10 +168,11 @@ async def test_run_with_only_discord_loads_no_slack_no_rich_and_no_unused_source
     fake = FakeDiscord()
     await fake.start()
     try:
-        code, modules = await run_until_running(config, fake)
+        code, modules, collector = await run_until_running(config, fake)
     finally:
         await fake.close()
     assert code == 0
+    assert collector["youngest"] == 10_000 and collector["frozen"] > 10_000  # start-up's objects left the collection
     assert {"discord", "adapters.discord", "bot.runtime.scheduler", "bot.runtime.health"} <= modules  # it really ran
     top = {name.split(".")[0] for name in modules}
     assert not top & {"slack_bolt", "slack_sdk", "rich", "arxiv", "feedparser", "requests"}, sorted(
