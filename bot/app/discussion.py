@@ -119,8 +119,8 @@ class Discussions:
         """One thread opening at a time per channel in this process. A platform that does not refuse a second
         thread on a message (Slack: the opener is a reply, found again by its metadata) would otherwise get two
         openers from two Discuss presses at once: both look, find none, and both post. Presses in one channel are
-        rare, so waiting for each other costs nothing; the lock goes when nobody holds it. (Two replicas each
-        handling one of the presses can still both post; Discord refuses the second thread itself.)"""
+        rare, so waiting for each other costs nothing; the lock goes when nobody holds it. Across replicas,
+        `Threads.opening` does the same per message (`_open`)."""
         lock = self._openers.get(channel.key)
         if lock is None:
             lock = self._openers[channel.key] = asyncio.Lock()
@@ -129,15 +129,24 @@ class Discussions:
     async def _open(
         self, channel: ChannelRef, message_id: str, paper_id: str, title: str, publisher: Publisher
     ) -> ThreadOpened:
-        thread_id = await publisher.open_thread(
-            channel, message_id, name=thread_name(title), opener=thread_opener(title)
-        )
+        """Open the thread on the platform and record it, while no other replica does the same on this message (one
+        that did first has recorded its thread, which is then the answer)."""
         async with self._uow() as uow:
             channel_id = await uow.channels.id_of(channel)
-            if channel_id is None:
-                raise NotFound("nothing was posted in this channel yet")
-            created = await uow.threads.open(channel_id, message_id, paper_id, thread_id, now=self._clock.now())
-            await uow.commit()
+        if channel_id is None:
+            raise NotFound("nothing was posted in this channel yet")
+        held = self._uow()  # its session never begins: the lock has a connection of its own
+        async with held, held.threads.opening(channel_id, message_id):
+            async with self._uow() as uow:
+                thread = await uow.threads.on_message(channel_id, message_id)
+            if thread is not None:
+                return ThreadOpened(channel, message_id, thread.thread_id, paper_id, title, False)
+            thread_id = await publisher.open_thread(
+                channel, message_id, name=thread_name(title), opener=thread_opener(title)
+            )
+            async with self._uow() as uow:
+                created = await uow.threads.open(channel_id, message_id, paper_id, thread_id, now=self._clock.now())
+                await uow.commit()
         return ThreadOpened(channel, message_id, thread_id, paper_id, title, created)
 
     async def _card(self, uow: UnitOfWork, channel_id: int, target: str) -> tuple[str, str]:

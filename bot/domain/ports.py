@@ -4,6 +4,7 @@ and storage (the unit of work and its repositories)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
@@ -579,6 +580,11 @@ class Threads(Protocol):
     async def on_message(self, channel_id: int, message_id: str) -> ThreadRecord | None: ...
 
     async def by_thread(self, channel_id: int, thread_id: str) -> ThreadRecord | None: ...
+
+    def opening(self, channel_id: int, message_id: str) -> AbstractAsyncContextManager[None]:
+        """Held while a thread is opened on the message and recorded: one process at a time across replicas (any
+        other waits for it, then finds the thread recorded). `UpstreamUnavailable` if another holds it too long."""
+        ...
 
     async def open(self, channel_id: int, message_id: str, paper_id: str, thread_id: str, *, now: datetime) -> bool:
         """Record a thread; False when one was recorded already for that message."""

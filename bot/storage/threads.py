@@ -8,16 +8,20 @@ never leave this module: the reads return plain tuples, dicts and the dataclasse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Select, String, UniqueConstraint, bindparam, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.util import greenlet_spawn
 
+from bot.domain.errors import UpstreamUnavailable
 from bot.domain.records import ThreadRecord
-from bot.storage.dialect import BigId, affected, id_lists, insert_ignore, one_of, per_dialect
+from bot.storage.dialect import BigId, affected, dialect_of, id_lists, insert_ignore, one_of, per_dialect
+from bot.storage.driver import raise_if_unavailable
 from bot.storage.rows import counts_of
 from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
 
@@ -66,6 +70,14 @@ def _record(row: DiscussionThreadRow) -> ThreadRecord:
     return ThreadRecord(row.id, row.channel_id, row.message_id, row.paper_id, row.thread_id)
 
 
+OPENING_WAIT = 10.0
+"""Seconds a replica waits for another opening the same thread before telling the person to try again."""
+
+_WAIT_MS = f"{OPENING_WAIT * 1000:.0f}"
+_LOCK_OPENING = "SELECT set_config('lock_timeout', $2, true), pg_advisory_xact_lock(hashtextextended($1, 0))"
+"""The transaction's lock on a message's thread (`lock_timeout` for this transaction only)."""
+
+
 class ThreadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -87,6 +99,38 @@ class ThreadRepository:
             )
         )
         return None if row is None else _record(row)
+
+    @asynccontextmanager
+    async def opening(self, channel_id: int, message_id: str) -> AsyncIterator[None]:
+        """One replica at a time opens a thread on a message. PostgreSQL: an advisory lock on the message, held in a
+        transaction of a connection of its own (PostgreSQL lets it go if this process dies), waiting at most
+        `OPENING_WAIT` for another replica (one stopped mid-way holds it until its connection goes). SQLite: one
+        process writes the database, and its own opener lock suffices."""
+        if dialect_of(self._session) != "postgresql":
+            yield
+            return
+        from asyncpg.exceptions import LockNotAvailableError  # type: ignore[import-untyped]  # PostgreSQL only
+
+        engine = self._session.bind
+        assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
+        borrowed = await engine.raw_connection()  # not `borrowed_driver`: what the caller does meanwhile is not ours
+        driver: Any = borrowed.driver_connection
+        try:
+            async with driver.transaction():  # the lock goes with it, however the caller's work ends
+                try:
+                    await driver.execute(_LOCK_OPENING, f"thread {channel_id} {message_id[:64]}", _WAIT_MS)
+                except LockNotAvailableError:
+                    raise UpstreamUnavailable("another replica is opening this thread: try again in a moment") from None
+                except Exception as error:
+                    raise_if_unavailable(error, driver)
+                    raise
+                yield
+        except BaseException:
+            if driver.is_closed():
+                borrowed.invalidate()
+            raise
+        finally:
+            await greenlet_spawn(borrowed.close)
 
     async def open(self, channel_id: int, message_id: str, paper_id: str, thread_id: str, *, now: datetime) -> bool:
         """Record a thread opened on a message; False when one was recorded already (another replica, a repeat)."""

@@ -12,6 +12,7 @@ hidden at
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from collections import defaultdict
@@ -709,6 +710,9 @@ class FakeThreads(_Repository):
         return next(
             (t for t in self._t.threads.values() if (t.channel_id, t.thread_id) == (channel_id, thread_id)), None
         )
+
+    def opening(self, channel_id: int, message_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
     async def open(self, channel_id: int, message_id: str, paper_id: str, thread_id: str, *, now: datetime) -> bool:
         if await self.on_message(channel_id, message_id) is not None:

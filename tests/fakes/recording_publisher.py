@@ -51,6 +51,8 @@ class MemoryPlatform:
     deletes: int = 0
     threads: dict[str, str] = field(default_factory=dict)
     """Open threads: the message they hang on → the thread's id (the message id, as on Discord)."""
+    openers: Counter[str] = field(default_factory=Counter)
+    """How many openers were posted under each message (more than one: two openers of one thread)."""
 
     def visible(self, channel: ChannelRef | None = None) -> list[Shown]:
         return [m for m in self.messages.values() if not m.deleted and (channel is None or m.channel == channel)]
@@ -92,6 +94,9 @@ class RecordingPublisher:
         self.world = world if world is not None else MemoryPlatform()
         self.script: list[Outcome] = list(script or [])
         self.thread_script: list[Outcome] = []
+        self.thread_flight = 0.0
+        """Seconds between looking for a thread's opener and posting one (as Slack's two calls take): a second
+        opener on the same message in that time is posted too, as on Slack (`openers` counts them)."""
         self.calls: list[Call] = []
         self.attempts = 0
         self.admin_notes: list[tuple[str, str]] = []
@@ -165,6 +170,9 @@ class RecordingPublisher:
         if shown is None or shown.deleted or shown.channel != channel:
             raise Undeliverable("the message is gone", scope="message", fix="nothing to do")
         if message_id not in self.world.threads:
+            if self.thread_flight:
+                await asyncio.sleep(self.thread_flight)
+            self.world.openers[message_id] += 1
             self.world.threads[message_id] = message_id
             self.calls.append(Call("thread", channel, PostedMessage(channel, message_id), text=opener))
         return self.world.threads[message_id]

@@ -198,6 +198,59 @@ async def test_a_quiet_week_posts_nothing_unless_the_channel_asks_for_a_line(app
     assert quiet.said == [line]
 
 
+async def test_two_replicas_pressing_discuss_on_one_card_at_once_post_one_opener(make_app: MakeApp, database) -> None:  # type: ignore[no-untyped-def]
+    """Each replica's own lock cannot see the other's press: the thread's lock in PostgreSQL makes the second wait
+    until the first has recorded its thread, which it then answers with (no second opener on Slack)."""
+    if database.kind != "postgresql":
+        pytest.skip("replicas share PostgreSQL")
+    replicas = [await make_app(sample=(i == 0)) for i in range(2)]
+    channel = ChannelRef("slack", "T1", "C1")
+    card = next(iter((await _posted(replicas[0], channel)).values()))
+    publishers = [_publisher("slack") for _ in replicas]
+    for publisher in publishers:
+        publisher.thread_flight = 0.3  # both would look before either posted
+    opened = await asyncio.gather(
+        *(replica.service.discuss(channel, card, p) for replica, p in zip(replicas, publishers, strict=True))
+    )
+    assert PLATFORM.openers[card] == 1 and {o.thread_id for o in opened} == {card}
+    assert sorted(o.created for o in opened) == [False, True]
+
+
+class _Stalled(RecordingPublisher):
+    """A replica stopped in the middle of opening a thread (SIGSTOP): it holds the thread's lock until let go."""
+
+    def __init__(self) -> None:
+        super().__init__("slack", world=PLATFORM)
+        self.inside, self.go = asyncio.Event(), asyncio.Event()
+
+    async def open_thread(self, channel: ChannelRef, message_id: str, *, name: str, opener: str) -> str:
+        self.inside.set()
+        await self.go.wait()
+        return await super().open_thread(channel, message_id, name=name, opener=opener)
+
+
+async def test_a_replica_stalled_while_opening_a_thread_makes_another_say_try_again_not_post_a_second(
+    make_app: MakeApp,
+    database,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if database.kind != "postgresql":
+        pytest.skip("replicas share PostgreSQL")
+    monkeypatch.setattr("bot.storage.threads._WAIT_MS", "100")  # instead of OPENING_WAIT's 10 s
+    stalled_app, other = await make_app(sample=True), await make_app()
+    channel = ChannelRef("slack", "T1", "C1")
+    card = next(iter((await _posted(stalled_app, channel)).values()))
+    stalled = _Stalled()
+    first = asyncio.create_task(stalled_app.service.discuss(channel, card, stalled))
+    await stalled.inside.wait()
+    with pytest.raises(UpstreamUnavailable, match="another replica is opening this thread"):
+        await other.service.discuss(channel, card, _publisher("slack"))
+    stalled.go.set()
+    assert (await first).created and PLATFORM.openers[card] == 1
+    again = await other.service.discuss(channel, card, _publisher("slack"))
+    assert (again.thread_id, again.created, PLATFORM.openers[card]) == (card, False, 1)
+
+
 async def test_a_roundup_is_posted_once_across_two_replicas(make_app: MakeApp, database) -> None:  # type: ignore[no-untyped-def]
     if database.kind != "postgresql":
         pytest.skip("replicas share PostgreSQL")
