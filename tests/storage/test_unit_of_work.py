@@ -39,3 +39,19 @@ async def test_a_card_read_on_the_driver_makes_no_session(app: App, monkeypatch:
     card = await app.service.paper("2011.02519")
     assert card.paper.id == "2011.02519"
     assert (opened == []) is (app.engine.dialect.name == "postgresql")  # SQLite reads it through the repositories
+
+
+async def test_a_unit_of_work_whose_only_change_is_an_added_row_commits_it(app: App) -> None:
+    """`commit` returns early when the session never began (a `/paper` card read on its own connection); an `add`
+    begins it (SQLAlchemy's autobegin), so a unit of work that only adds a row still commits it."""
+    from datetime import UTC, datetime
+
+    from bot.storage.tables import ProcessedEventRow
+
+    now = datetime(2024, 3, 15, tzinfo=UTC)
+    async with app.uow() as uow:
+        assert isinstance(uow, UnitOfWork)
+        uow._session.add(ProcessedEventRow(platform="slack", event_id="EvAdded", seen_at=now))
+        await uow.commit()
+    async with app.uow() as uow:
+        assert not await uow.events.first_delivery("slack", "EvAdded", now=now)  # remembered: the add was committed
