@@ -146,6 +146,12 @@ def _reaction(event: VoteEvent, channel_id: int, paper_id: str) -> Reaction:
     return Reaction(channel_id, paper_id, event.user_id[:64], event.value, reaction_name(event.reaction), event.removed)
 
 
+GROUP_LIMIT = 1024
+"""Most events in one group. A burst of reactions (a task per event, as the gateway and Slack's requests hand them
+over) is written in groups this large: each group costs two round trips and a commit whatever its size, and at 256
+those were a fifth of the time per event more (bench/RESULTS.md, "votes2"); beyond 1,024 nothing more was gained."""
+
+
 Write = Callable[[list[VoteEvent], list[bool]], Awaitable[list[VoteTally | None]]]
 """Writes a group: its events in arrival order and, per event, whether its caller wants the tally."""
 
@@ -174,7 +180,7 @@ class VoteQueue:
     the caller waits for one before sending the next, as the adapters do.
     """
 
-    def __init__(self, write: Write, *, limit: int = 256, lanes: int = 1) -> None:
+    def __init__(self, write: Write, *, limit: int = GROUP_LIMIT, lanes: int = 1) -> None:
         if lanes < 1:
             raise ValueError("a vote queue needs at least one lane")
         self._lanes = [_Lane(write, limit, name=f"vote writer {n}") for n in range(lanes)]

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.app.votes import VoteQueue, lane_of
+from bot.app.votes import GROUP_LIMIT, VoteQueue, lane_of
 from bot.domain.model import ChannelRef, VoteEvent, VoteTally
 from bot.storage.dialect import writers
 
@@ -131,6 +131,18 @@ async def test_a_failing_group_fails_only_the_event_that_fails_in_its_own_lane()
     )
     assert isinstance(results[0], RuntimeError)
     assert results[1:] == [VoteTally(1, 0), VoteTally(1, 0)]
+
+
+async def test_a_backlog_is_written_in_groups_of_the_group_limit_in_arrival_order() -> None:
+    writer = GatedWriter()
+    queue = VoteQueue(writer, lanes=1)
+    calls = [queue.submit(_event("m0"))]
+    await writer.wait_for_groups(1)
+    calls += [queue.submit(_event(f"m{n}", f"u{n}")) for n in range(1, GROUP_LIMIT + 101)]  # they wait meanwhile
+    writer.release.set()
+    await asyncio.gather(*calls)
+    assert [len(group) for group in writer.groups] == [1, GROUP_LIMIT, 100]
+    assert [entry.split("/")[0] for group in writer.groups for entry in group] == [f"m{n}" for n in range(len(calls))]
 
 
 def test_a_queue_needs_a_lane() -> None:
