@@ -221,6 +221,12 @@ def writes_in_ctes(session: AsyncSession) -> bool:
     return dialect_of(session) == "postgresql"
 
 
+def shared_by_processes(session: AsyncSession) -> bool:
+    """Whether several processes (replicas) may write the database at once, so a lock held in one process does not
+    keep out another: PostgreSQL. SQLite is written by one process."""
+    return dialect_of(session) == "postgresql"
+
+
 def affected(result: Result[Any]) -> int:
     """How many rows an INSERT, UPDATE or DELETE touched (every `execute` of one returns a cursor result)."""
     return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -20,7 +20,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from bot.domain.errors import UpstreamUnavailable
 from bot.domain.records import ThreadRecord
-from bot.storage.dialect import BigId, affected, dialect_of, id_lists, insert_ignore, one_of, per_dialect
+from bot.storage.dialect import BigId, affected, id_lists, insert_ignore, one_of, per_dialect, shared_by_processes
 from bot.storage.driver import raise_if_unavailable
 from bot.storage.rows import counts_of
 from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
@@ -106,7 +106,7 @@ class ThreadRepository:
         transaction of a connection of its own (PostgreSQL lets it go if this process dies), waiting at most
         `OPENING_WAIT` for another replica (one stopped mid-way holds it until its connection goes). SQLite: one
         process writes the database, and its own opener lock suffices."""
-        if dialect_of(self._session) != "postgresql":
+        if not shared_by_processes(self._session):
             yield
             return
         from asyncpg.exceptions import LockNotAvailableError  # type: ignore[import-untyped]  # PostgreSQL only
