@@ -167,13 +167,16 @@ def lane_of(event: VoteEvent, lanes: int) -> int:
 
 
 class VoteQueue:
-    """Groups concurrent votes into `lanes` writers: while a lane's group is being written, its next group gathers
-    (at most `limit` events), and the lanes' groups are written at the same time (on PostgreSQL their commits then
-    share WAL flushes). An event's lane follows its message (`lane_of`), so two groups in flight never hold votes of
-    the same message, and a message's events are written in the order they were submitted even when their callers
-    do not wait for each other (Slack's events arrive as concurrent requests); votes of one paper reached through two
-    messages, or another replica, are kept exact by the writes themselves (row locks on SQLite; on PostgreSQL a
-    group is written only if what it read is unchanged, else read again: `record_votes`).
+    """Groups concurrent votes and writes them in rounds: a round takes what is waiting (at most `limit` events a
+    lane) and splits it into up to `lanes` groups by message (`lane_of`), written at the same time, each on its own
+    connection (on PostgreSQL their commits then share WAL flushes, and one group's statements run while the
+    process prepares the next); the next round gathers meanwhile and starts when the whole round is written. So two
+    groups in flight never hold votes of the same message, and a message's events are written in the order they
+    were submitted even when their callers do not wait for each other (Slack's events arrive as concurrent
+    requests); and a round is as large as what came while the previous one was written, never split further by
+    lanes finishing at different times. Votes of one paper reached through two messages, or another replica, are
+    kept exact by the writes themselves (row locks on SQLite; on PostgreSQL a group is written only if what it read
+    is unchanged, else read again: `record_votes`).
 
     Each caller awaits its own event's result; an error fails the group's events one at a time (each is retried
     alone, so only the event that fails gets the error). Events of one user on one message stay in order as long as
@@ -183,49 +186,39 @@ class VoteQueue:
     def __init__(self, write: Write, *, limit: int = GROUP_LIMIT, lanes: int = 1) -> None:
         if lanes < 1:
             raise ValueError("a vote queue needs at least one lane")
-        self._lanes = [_Lane(write, limit, name=f"vote writer {n}") for n in range(lanes)]
+        self._write = write
+        self._limit = limit
+        self._lanes = lanes
+        self._waiting: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def lanes(self) -> int:
-        return len(self._lanes)
+        return self._lanes
 
     def submit(self, event: VoteEvent, *, tally: bool = True) -> asyncio.Future[VoteTally | None]:
         """Queue an event; the future is its result (`record_votes`) once its group is written. `tally=False`: the
         caller does not want the paper's tally, which is then not counted for it."""
-        return self._lanes[lane_of(event, len(self._lanes))].submit(event, tally)
-
-
-_Waiting = tuple[VoteEvent, bool, "asyncio.Future[VoteTally | None]"]
-"""A queued event, whether its caller wants the tally, and the future its caller awaits."""
-
-
-class _Lane:
-    """One writer: the events of its messages, written a group at a time."""
-
-    def __init__(self, write: Write, limit: int, *, name: str) -> None:
-        self._write = write
-        self._limit = limit
-        self._name = name
-        self._waiting: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    def submit(self, event: VoteEvent, tally: bool) -> asyncio.Future[VoteTally | None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[VoteTally | None] = loop.create_future()
         self._waiting.append((event, tally, future))
         if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._drain(), name=self._name)
+            self._writer = loop.create_task(self._drain(), name="vote writer")
         return future
 
     async def _drain(self) -> None:
-        group: list[_Waiting] = []
+        taken: list[_Waiting] = []
+        most = self._limit * self._lanes
         try:
             while self._waiting:
-                group, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
-                await self._settle(group)
-                group = []
+                taken, self._waiting = self._waiting[:most], self._waiting[most:]
+                groups: list[list[_Waiting]] = [[] for _ in range(self._lanes)]
+                for item in taken:
+                    groups[lane_of(item[0], self._lanes)].append(item)
+                await asyncio.gather(*(self._settle(group) for group in groups if group))
+                taken = []
         except BaseException:  # cancelled with the loop: nobody may wait forever
-            for _, _, future in [*group, *self._waiting]:
+            for _, _, future in [*taken, *self._waiting]:
                 future.cancel()
             self._waiting = []
             raise
@@ -245,3 +238,7 @@ class _Lane:
         for (_, _, future), result in zip(group, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+
+_Waiting = tuple[VoteEvent, bool, "asyncio.Future[VoteTally | None]"]
+"""A queued event, whether its caller wants the tally, and the future its caller awaits."""

@@ -145,6 +145,34 @@ async def test_a_backlog_is_written_in_groups_of_the_group_limit_in_arrival_orde
     assert [entry.split("/")[0] for group in writer.groups for entry in group] == [f"m{n}" for n in range(len(calls))]
 
 
+async def test_a_round_ends_when_all_its_groups_are_written_so_the_next_is_not_split_by_a_lane_finishing_first() -> (
+    None
+):
+    """Lanes that went on as soon as their own group was written would start on whatever had come by then (a few
+    events) while the other lane still writes: with callers waiting for their results, the groups would shrink
+    round after round. The next round starts when the whole round is written, with everything that came."""
+    slow, quick = _messages_in_lanes(2)
+    writer = GatedWriter()
+
+    async def write(events: list[VoteEvent], tallied: list[bool]) -> list[VoteTally | None]:
+        if events[0].message_id == slow:
+            return await writer(events, tallied)
+        writer.groups.append([e.message_id for e in events])
+        return [VoteTally(1, 0) for _ in events]
+
+    queue = VoteQueue(write, lanes=2)
+    first = [queue.submit(_event(slow)), queue.submit(_event(quick))]
+    await writer.wait_for_groups(2)
+    assert await first[1] == VoteTally(1, 0)  # the quick lane's group is written; the slow one's is not
+    later = [queue.submit(_event(quick, "u2")), queue.submit(_event(quick, "u3"))]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert len(writer.groups) == 2  # the quick lane waits for the round
+    writer.release.set()
+    await asyncio.gather(*first, *later)
+    assert writer.groups[2:] == [[quick, quick]]  # one group with both
+
+
 def test_a_queue_needs_a_lane() -> None:
     with pytest.raises(ValueError, match="at least one lane"):
         VoteQueue(GatedWriter(), lanes=0)
