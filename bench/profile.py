@@ -198,7 +198,7 @@ async def votes(context: BenchContext, calls: int) -> str:
     schema = "bench_profile_votes"
     await recreate_schema(context.url, schema)
     app, _ = await vote_ingest._prepare(context, context.url, schema)
-    work = vote_ingest.workload(random.Random(3), calls)
+    work = vote_ingest.workload(random.Random(3), calls, vote_ingest.PER_KEY)  # as the target row: a burst
     try:
         profile = cProfile.Profile()
         started, cpu = time.perf_counter(), time.process_time()
