@@ -21,7 +21,7 @@ DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 @contextmanager
 def collector_as_run() -> Iterator[None]:
     """The garbage collector as `hotpapers run` sets it once started (`bot.runtime.collector.settle`: start-up's
-    objects frozen, the youngest generation collected every 10,000 allocations), as it was before afterwards."""
+    objects frozen, the youngest generation collected every 50,000 allocations), as it was before afterwards."""
     import gc
 
     from bot.runtime import collector
