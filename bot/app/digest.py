@@ -62,10 +62,20 @@ class PostingPolicy:
     starts_at_once: int = 10
     """Digests (and roundups) in their database phase at once in this process — the channel's settings, the claim
     and the plan — so hundreds of channels sharing a post time do not wait on the connection pool past its timeout.
-    Sending is not bounded: it mostly waits for the platform's pace, holding no connection."""
+    Sending is not bounded: it mostly waits for the platform's pace, holding no connection. The composition root
+    gives it half the connection pool (`starts_at_once`)."""
     give_way_seconds: float = 5.0
     """How long, in all, a run holds its entries back for other digests' starts (`Starts`): enough for hundreds
     of channels to start, and a bound should starts keep coming (or one hang) so no run waits on them for long."""
+
+
+def starts_at_once(pool_size: int) -> int:
+    """`PostingPolicy.starts_at_once` for a connection pool of `pool_size`: half of it, at least one. The other half
+    stays for what runs meanwhile — the records of the digests already sending, votes, `/paper` — so a fan-out's
+    starts never take the pool's overflow: SQLAlchemy's pool closes an overflow connection as soon as it is given
+    back, and a hundred starts through a pool of 5, ten at once, opened about 65 connections (each a PostgreSQL backend
+    started, its statements prepared again) before the last channel's first message (`bench/RESULTS.md`, slack2)."""
+    return max(1, pool_size // 2)
 
 
 class DigestPlan(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from sqlalchemy import event
 
 from bot.app.digest import ClaimLost
 from bot.domain.clock import FrozenClock
@@ -385,8 +386,8 @@ async def test_digests_starting_together_send_every_channels_first_message_befor
 ) -> None:
     """Many channels sharing a post time: the runs already posting let the others start first, so every channel's
     digest has begun (its header is out) before any channel gets its second message. Six channels, two in their
-    database phase at once (pool_size 1); each digest complete and exactly once."""
-    app = await make_app(sample=True, config={"database": {"pool_size": 1}})
+    database phase at once (pool_size 4); each digest complete and exactly once."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
     channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(6)]
     publisher = RecordingPublisher("slack")
 
@@ -398,6 +399,52 @@ async def test_digests_starting_together_send_every_channels_first_message_befor
     assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 6
     for channel in channels:
         assert len(set(publisher.published_ids(channel))) == 5
+
+
+async def test_digests_starting_together_take_at_most_half_the_pool_and_never_its_overflow(make_app: MakeApp) -> None:
+    """Twelve channels sharing a post time with a pool of 4: two digests in their database phase at once (the
+    channel, the claim, the plan), so the starts never hold more connections than the pool keeps — an overflow
+    connection is closed as soon as it is given back, and a fan-out through it opened one per start. Each header
+    waits until all twelve are asked for, so the count covers every start and nothing else."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(12)]
+    pool = app.engine.sync_engine.pool
+    held, most = 0, 0
+
+    def checked_out(*_: Any) -> None:
+        nonlocal held, most
+        held += 1
+        most = max(most, held)
+
+    def checked_in(*_: Any) -> None:
+        nonlocal held
+        held -= 1
+
+    class HeadersTogether(RecordingPublisher):
+        asked = 0
+        all_asked = asyncio.Event()
+
+        async def say(self, channel: ChannelRef, text: str, *, key: Any = None) -> PostedMessage:
+            self.asked += 1
+            if self.asked == len(channels):
+                self.all_asked.set()
+            await self.all_asked.wait()
+            return await super().say(channel, text, key=key)
+
+    publisher = HeadersTogether("slack")
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        posting = asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
+        await asyncio.wait_for(publisher.all_asked.wait(), 30)
+        starts_most = most
+        results = await posting
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+
+    assert starts_most <= 2
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 12
 
 
 @pytest.mark.pg
