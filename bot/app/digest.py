@@ -1,8 +1,9 @@
 """Posting a digest exactly once on the platform: claim → plan → for each message: intent, send, fenced record.
 
 - The poster is given the digest's plan (`DigestPlan`, built by `bot.app.digest_plan`): one unit of work claims
-  (committed at once, so other replicas see the claim) and then stores the new plan with the claim's fence and the
-  header's intent, or reads the stored plan of a digest it resumes and rebuilds its cards from it. One run per
+  without a transaction (a new digest's claim is one statement, committed at once, so other replicas see it), the
+  next stores the new plan with the claim's fence, the lease's renewal and the header's intent (on PostgreSQL one
+  statement), or reads the stored plan of a digest it resumes and rebuilds its cards from it. One run per
   (channel, day) at a time in this process; the claim keeps every other process out.
 - The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
   without the current token (it is in the WHERE of every write), and every write renews the lease. No write needs
@@ -218,20 +219,24 @@ class DigestPoster:
         """`post`'s run, counted as a start (`opening`) until its first message was attempted."""
         run: _Run | None = None
         try:
-            async with self._starting, self._uow() as uow:
-                now = self._clock.now()
-                claim = await uow.digests.claim(
-                    plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
-                )
-                await uow.commit()  # the claim is seen by every other replica from here on
-                if claim.outcome == "done-before":
-                    return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
-                if claim.outcome == "held-elsewhere":
-                    posted, planned = await uow.digests.progress(claim.digest_id)
-                    held = Digest(channel, day, ())
-                    return DigestResult(
-                        held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
+            async with self._starting:
+                async with self._uow() as uow:
+                    # Without a transaction: a new digest's claim is one statement, committed by itself — seen by
+                    # every other replica from here on — with no BEGIN and COMMIT round trips.
+                    await uow.one_statement()
+                    now = self._clock.now()
+                    claim = await uow.digests.claim(
+                        plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
                     )
+                    await uow.commit()
+                    if claim.outcome == "done-before":
+                        return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
+                    if claim.outcome == "held-elsewhere":
+                        posted, planned = await uow.digests.progress(claim.digest_id)
+                        held = Digest(channel, day, ())
+                        return DigestResult(
+                            held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
+                        )
                 run = _Run(
                     claim,
                     channel,
@@ -242,7 +247,8 @@ class DigestPoster:
                     lease_until=claim.lease_until,
                     opening=opening,
                 )
-                digest, planned_posts = await self._plan(uow, run, plan)
+                async with self._uow() as uow:
+                    digest, planned_posts = await self._plan(uow, run, plan)
         except BaseException as error:
             if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row
                 await self._release(run, _describe(error))
@@ -338,8 +344,8 @@ class DigestPoster:
         return claim
 
     async def _plan(self, uow: UnitOfWork, run: _Run, plan: DigestPlan) -> tuple[Digest, list[PlannedPost]]:
-        """In the claim's unit of work: the stored plan of a resumed digest with its cards rebuilt, or a new plan
-        stored now — fenced, renewing the lease — with the header's intent, in one transaction."""
+        """The stored plan of a resumed digest with its cards rebuilt, or a new plan stored now — fenced, renewing
+        the lease — with the header's intent, in one transaction (on PostgreSQL one statement writes all three)."""
         planned = await uow.posts.planned(run.digest_id) if run.claim.outcome == "resumed" else []
         if planned:
             digest = await plan.stored(uow, planned)
@@ -347,20 +353,22 @@ class DigestPoster:
             return digest, planned
         digest = await plan.fresh(uow)
         until = self._until()
-        # A new plan's header intent goes with the lease's renewal (one statement), committed with the plan.
+        # A new plan's header intent goes with the lease's renewal, committed with the plan.
         intend = bool(digest.entries) and run.header_message_id is None and run.claim.outcome == "new"
         header_intent = self._clock.now() if intend else None
-        if not await uow.digests.renew(run.digest_id, run.fence, until=until, header_intent=header_intent):
-            raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
         plan_entries = [
             PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
             for e in digest.entries
         ]
-        planned = await uow.posts.plan(run.digest_id, plan.channel_id, run.day, plan_entries)
+        stored = await uow.posts.plan_fenced(
+            run.digest_id, run.fence, plan.channel_id, run.day, plan_entries, until=until, header_intent=header_intent
+        )
+        if stored is None:
+            raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
         run.header_intended = intend
         await uow.commit()
         run.lease_until = until
-        return digest, planned
+        return digest, stored
 
     async def _header(self, run: _Run, text: str) -> None:
         key = run.header_key

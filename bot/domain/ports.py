@@ -481,6 +481,21 @@ class Posts(Protocol):
         returns them as `planned` would."""
         ...
 
+    async def plan_fenced(
+        self,
+        digest_id: int,
+        fence: int,
+        channel_id: int,
+        day: date,
+        entries: Sequence[PlanEntry],
+        *,
+        until: datetime,
+        header_intent: datetime | None,
+    ) -> list[PlannedPost] | None:
+        """`plan` while the fence holds, renewing the lease (and writing the header's intent, with `header_intent`)
+        as `Digests.renew` does; None when the fence was lost, and then nothing is stored."""
+        ...
+
     async def planned(self, digest_id: int) -> list[PlannedPost]: ...
 
     async def intend(

@@ -15,6 +15,7 @@ from bot.app.digest import ClaimLost
 from bot.domain.clock import FrozenClock
 from bot.domain.errors import UpstreamUnavailable
 from bot.domain.model import ChannelRef, PostedMessage
+from bot.domain.records import PlanEntry
 from bot.runtime.bootstrap import App
 from bot.runtime.runner import print_status
 from tests.conftest import SAMPLE_DAY, MakeApp
@@ -529,3 +530,91 @@ async def test_a_digest_in_a_renamed_channel_stores_the_new_name(app: App) -> No
     async with app.uow() as uow:
         row = await uow.channels.find(CHANNEL)
     assert row is not None and row.ref.name == "#papers-renamed"
+
+
+async def test_a_new_digests_claim_is_one_statement_and_a_takeover_reads_its_fence_from_its_own_update(
+    app: App, clock: FrozenClock
+) -> None:
+    """A new digest's claim is one statement (`INSERT … RETURNING`), so the poster runs it without a transaction;
+    a takeover's fence, header and lease come back from its own UPDATE, never from a later read that another
+    holder's takeover could have overtaken."""
+    await app.service.subscribe(CHANNEL, {})
+    statements: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with app.uow() as uow:
+            channel_id = await uow.channels.id_of(CHANNEL)
+            assert channel_id is not None
+        statements.clear()
+        async with app.uow() as uow:
+            await uow.one_statement()
+            first = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="a", now=clock.now(), lease=timedelta(1))
+        assert (first.outcome, first.fence, statements) == ("new", 1, ["INSERT"])
+        async with app.uow() as uow:
+            await uow.one_statement()
+            assert await uow.digests.record_header(first.digest_id, 1, "m-1", until=None) == "recorded"
+        later = clock.now() + timedelta(days=2)  # the lease ran out
+        statements.clear()
+        async with app.uow() as uow:
+            await uow.one_statement()
+            taken = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="b", now=later, lease=timedelta(hours=1))
+        assert statements[-1] == "UPDATE"  # nothing read after it
+        assert (taken.outcome, taken.fence, taken.header_message_id) == ("resumed", 2, "m-1")
+        assert taken.lease_until == later + timedelta(hours=1)
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", executed)
+
+
+async def test_a_plan_is_stored_with_the_leases_renewal_and_the_headers_intent_only_while_the_fence_holds(
+    app: App, clock: FrozenClock
+) -> None:
+    """`plan_fenced` (one statement on PostgreSQL): with a lost fence nothing is stored and the lease is left as
+    it was; with the fence, the entries (score and why-line included), the renewed lease and the header's intent."""
+    await app.service.subscribe(CHANNEL, {})
+    papers = [entry.card.paper.id for entry in (await app.service.digest(CHANNEL, SAMPLE_DAY)).entries[:2]]
+    entries = [PlanEntry(rank, papers[rank - 1], 1, rank == 2, 3.5 - rank, (f"HF {rank}", "·")) for rank in (1, 2)]
+    until = clock.now() + timedelta(minutes=10)
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(CHANNEL)
+        assert channel_id is not None
+        claim = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="me", now=clock.now(), lease=timedelta(1))
+        await uow.commit()
+    async with app.uow() as uow:
+        lost = await uow.posts.plan_fenced(
+            claim.digest_id, claim.fence + 1, channel_id, SAMPLE_DAY, entries, until=until, header_intent=clock.now()
+        )
+        await uow.commit()
+    assert lost is None
+    async with app.uow() as uow:
+        assert await uow.posts.planned(claim.digest_id) == []
+        other = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="other", now=clock.now(), lease=timedelta(1))
+        assert (other.outcome, other.lease_until) == ("held-elsewhere", claim.lease_until)  # not renewed
+    statements: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with app.uow() as uow:
+            stored = await uow.posts.plan_fenced(
+                claim.digest_id, claim.fence, channel_id, SAMPLE_DAY, entries, until=until, header_intent=clock.now()
+            )
+            await uow.commit()
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", executed)
+    if app.engine.dialect.name == "postgresql":
+        assert len(statements) == 1  # SQLite: the renewal, then the entries, in the transaction
+    async with app.uow() as uow:
+        planned = await uow.posts.planned(claim.digest_id)
+        resumed = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="me", now=clock.now(), lease=timedelta(1))
+    assert stored == planned
+    assert [(p.rank, p.paper_id, p.updated, p.score, p.why, p.open) for p in planned] == [
+        (1, papers[0], False, 2.5, ("HF 1", "·"), True),
+        (2, papers[1], True, 1.5, ("HF 2", "·"), True),
+    ]
+    assert resumed.header_intent and resumed.outcome == "resumed"
