@@ -248,6 +248,7 @@ class DigestPoster:
                     opening=opening,
                 )
                 async with self._uow() as uow:
+                    await uow.planning()
                     digest, planned_posts = await self._plan(uow, run, plan)
         except BaseException as error:
             if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row

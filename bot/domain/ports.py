@@ -731,4 +731,10 @@ class UnitOfWork(Protocol):
         only explain its outcome): it runs without BEGIN and COMMIT round trips."""
         ...
 
+    async def planning(self) -> None:
+        """Declared before the first query by a unit of work that reads a digest's inputs and then stores its plan
+        (`Posts.plan_fenced`): where that write is one statement it runs without BEGIN and COMMIT round trips, as
+        `one_statement`; elsewhere in a transaction."""
+        ...
+
     async def commit(self) -> None: ...

@@ -1010,6 +1010,9 @@ class FakeUnitOfWork:
     async def one_statement(self) -> None:
         self._autocommit = True
 
+    async def planning(self) -> None:
+        return None  # a transaction, as on SQLite
+
     async def commit(self) -> None:
         self._database.commits += 1
         self._database.transactions += not self._autocommit

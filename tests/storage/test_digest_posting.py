@@ -618,3 +618,38 @@ async def test_a_plan_is_stored_with_the_leases_renewal_and_the_headers_intent_o
         (2, papers[1], True, 1.5, ("HF 2", "·"), True),
     ]
     assert resumed.header_intent and resumed.outcome == "resumed"
+
+
+@pytest.mark.pg
+async def test_a_new_digests_start_on_postgresql_runs_no_transaction(  # type: ignore[no-untyped-def]
+    app: App, database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The channel's read, the claim and the plan (its reads, then the plan with the lease's renewal and the
+    header's intent in one statement) each commit by themselves: no BEGIN and COMMIT round trips before the header
+    goes out, and the digest is still posted exactly once."""
+    if database.kind != "postgresql":
+        pytest.skip("SQLite stores the plan in a transaction: two statements")
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    await app.service.subscribe(CHANNEL, {})
+    begun: list[str] = []
+    start = AsyncAdapt_asyncpg_connection._start_transaction
+
+    async def counted(self: Any) -> None:
+        if self.isolation_level != "autocommit":  # the adapter starts none in autocommit
+            begun.append("BEGIN")
+        await start(self)
+
+    class Noting(RecordingPublisher):
+        before_header: int | None = None
+
+        async def say(self, channel: ChannelRef, text: str, *, key: Any = None) -> PostedMessage:
+            self.before_header = len(begun) if self.before_header is None else self.before_header
+            return await super().say(channel, text, key=key)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", counted)
+    publisher = Noting("slack")
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, publisher)
+
+    assert (result.state, result.posted, publisher.before_header) == ("posted", 5, 0)
+    assert len(publisher.calls) == 6
