@@ -562,8 +562,8 @@ class ReadModel(Protocol):
         """Read and remember the categories of `ids`."""
         ...
 
-    async def posted(self, uow: UnitOfWork, window: Window) -> dict[int, dict[str, int]]:
-        """channel id -> {paper: highest version posted there} for the window's papers."""
+    async def posted(self, uow: UnitOfWork, window: Window, channel_id: int) -> dict[str, int]:
+        """{paper: highest version posted (or planned) in the channel} for the window's papers."""
         ...
 
     async def card_parts(self, uow: UnitOfWork, papers: Sequence[Paper]) -> CardParts:

@@ -177,7 +177,7 @@ class PostRepository:
             if not await self._digests.renew(digest_id, fence, until=until, header_intent=header_intent):
                 return None
             return await self.plan(digest_id, channel_id, day, entries) if entries else []
-        Changes.bump_plans(self._session)
+        Changes.bump_plans((channel_id,), self._session)
         bound: dict[str, Any] = {"b_digest": digest_id, "b_fence": fence, "until": until, "now": header_intent}
         bound.update(p_channel=channel_id, p_day=day)  # not a digests column's name: an UPDATE would SET it
         for i, e in enumerate(entries):
@@ -197,7 +197,7 @@ class PostRepository:
     async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> list[PlannedPost]:
         """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, the
         score and why-line the channel's ranking gave them, and the digest's day (the day it is keyed by)."""
-        Changes.bump_plans(self._session)
+        Changes.bump_plans((channel_id,), self._session)
         rows = [
             PostRow(
                 channel_id=channel_id,

@@ -191,7 +191,7 @@ class UnitOfWork:
         if session.info.pop("papers_changed", False):
             Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale
         if session.info.pop("plans_changed", False):
-            Changes.bump_plans()
+            Changes.bump_plans(session.info.pop("planned_channels", ()))
         if session.info.pop("cards_changed", False):
             Changes.bump_cards()
 
