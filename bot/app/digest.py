@@ -65,9 +65,20 @@ class PostingPolicy:
     and the plan — so hundreds of channels sharing a post time do not wait on the connection pool past its timeout.
     Sending is not bounded: it mostly waits for the platform's pace, holding no connection. The composition root
     gives it half the connection pool (`starts_at_once`)."""
+    writes_at_once: int = 10
+    """The posting runs' own database work at once in this process — each message's intent and record, lease
+    renewals, look-ups of a slot — one short statement each: when a hundred channels go on together, they queue for
+    the connections left beside the starts instead of opening the pool's overflow connections, which are closed as
+    soon as they are given back (the composition root gives it the other half of the pool: `starts_at_once`)."""
     give_way_seconds: float = 5.0
     """How long, in all, a run holds its entries back for other digests' starts (`Starts`): enough for hundreds
     of channels to start, and a bound should starts keep coming (or one hang) so no run waits on them for long."""
+
+
+def writes_at_once(pool_size: int) -> int:
+    """`PostingPolicy.writes_at_once` for a connection pool of `pool_size`: what `starts_at_once` leaves, at least
+    one."""
+    return max(1, pool_size - starts_at_once(pool_size))
 
 
 def starts_at_once(pool_size: int) -> int:
@@ -163,6 +174,7 @@ class DigestPoster:
         self._policy = policy
         self._stopping = stopping
         self._starting = Starts(policy.starts_at_once)
+        self._writing = asyncio.Semaphore(policy.writes_at_once)
         self._running: set[tuple[str, date]] = set()
         """The (channel, day) runs of this process: the database claim lets a holder resume its own claim, so two
         concurrent runs here would otherwise both post. The one guard besides the claim."""
@@ -681,8 +693,8 @@ class DigestPoster:
         """One fenced write, which renews the lease (`until`) as it goes. Each statement carries the fence in its
         own WHERE, so none needs a transaction around it (no BEGIN and COMMIT round trips); on PostgreSQL an
         entry's record renews the lease in the same statement."""
-        until = self._until()
-        async with self._uow() as uow:
+        async with self._writing, self._uow() as uow:
+            until = self._until()
             await uow.one_statement()
             result = await write(uow, until)
             await uow.commit()
@@ -691,7 +703,7 @@ class DigestPoster:
         return result
 
     async def _read(self, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        async with self._uow() as uow:
+        async with self._writing, self._uow() as uow:
             return await read(uow)
 
     async def _release(self, run: _Run, error: str) -> None:

@@ -691,3 +691,34 @@ async def test_digests_starting_together_read_what_each_channel_was_sent_and_the
     posted = set(publisher.published_ids(channels[0]))
     again = await app.service.digest(channels[0], SAMPLE_DAY)
     assert reads["posted"] == 2 and posted.isdisjoint(e.card.paper.id for e in again.entries)
+
+
+async def test_a_fan_out_never_holds_more_connections_than_the_pool(make_app: MakeApp) -> None:
+    """Twelve channels sharing a post time with a pool of 4: the starts take half the pool and the runs' intents,
+    records and renewals the other half, so when all twelve go on together after their first messages they queue
+    for it instead of opening overflow connections (closed again as soon as they are given back)."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(12)]
+    pool = app.engine.sync_engine.pool
+    held, most = 0, 0
+
+    def checked_out(*_: Any) -> None:
+        nonlocal held, most
+        held += 1
+        most = max(most, held)
+
+    def checked_in(*_: Any) -> None:
+        nonlocal held
+        held -= 1
+
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        publisher = RecordingPublisher("slack")
+        results = await asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 12
+    assert most <= 4
