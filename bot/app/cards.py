@@ -157,7 +157,7 @@ async def ranked_digest(
         activity, posted = ChannelActivity([], []), {}
     else:
         activity = activity or await uow.votes.channel_activity(channel.id)
-        posted = (await context.windows.posted(uow, window)).get(channel.id, {})
+        posted = await context.windows.posted(uow, window, channel.id)
         voted = window.ids.intersection(activity.voted)  # today's papers it voted on: usually none, or a few
         tallies = await uow.votes.tallies(channel.id, sorted(voted)) if voted else {}
     # A thread hangs on a posted message: only papers posted here can have been discussed here.

@@ -1,8 +1,9 @@
 """Posting a digest exactly once on the platform: claim → plan → for each message: intent, send, fenced record.
 
 - The poster is given the digest's plan (`DigestPlan`, built by `bot.app.digest_plan`): one unit of work claims
-  (committed at once, so other replicas see the claim) and then stores the new plan with the claim's fence and the
-  header's intent, or reads the stored plan of a digest it resumes and rebuilds its cards from it. One run per
+  without a transaction (a new digest's claim is one statement, committed at once, so other replicas see it), the
+  next stores the new plan with the claim's fence, the lease's renewal and the header's intent (on PostgreSQL one
+  statement), or reads the stored plan of a digest it resumes and rebuilds its cards from it. One run per
   (channel, day) at a time in this process; the claim keeps every other process out.
 - The claim on (channel, day) carries a fence token that every takeover bumps; nothing about the digest is recorded
   without the current token (it is in the WHERE of every write), and every write renews the lease. No write needs
@@ -62,10 +63,31 @@ class PostingPolicy:
     starts_at_once: int = 10
     """Digests (and roundups) in their database phase at once in this process — the channel's settings, the claim
     and the plan — so hundreds of channels sharing a post time do not wait on the connection pool past its timeout.
-    Sending is not bounded: it mostly waits for the platform's pace, holding no connection."""
+    Sending is not bounded: it mostly waits for the platform's pace, holding no connection. The composition root
+    gives it half the connection pool (`starts_at_once`)."""
+    writes_at_once: int = 10
+    """The posting runs' own database work at once in this process — each message's intent and record, lease
+    renewals, look-ups of a slot — one short statement each: when a hundred channels go on together, they queue for
+    the connections left beside the starts instead of opening the pool's overflow connections, which are closed as
+    soon as they are given back (the composition root gives it the other half of the pool: `starts_at_once`)."""
     give_way_seconds: float = 5.0
     """How long, in all, a run holds its entries back for other digests' starts (`Starts`): enough for hundreds
     of channels to start, and a bound should starts keep coming (or one hang) so no run waits on them for long."""
+
+
+def writes_at_once(pool_size: int) -> int:
+    """`PostingPolicy.writes_at_once` for a connection pool of `pool_size`: what `starts_at_once` leaves, at least
+    one."""
+    return max(1, pool_size - starts_at_once(pool_size))
+
+
+def starts_at_once(pool_size: int) -> int:
+    """`PostingPolicy.starts_at_once` for a connection pool of `pool_size`: half of it, at least one. The other half
+    stays for what runs meanwhile — the records of the digests already sending, votes, `/paper` — so a fan-out's
+    starts never take the pool's overflow: SQLAlchemy's pool closes an overflow connection as soon as it is given
+    back, and a hundred starts through a pool of 5, ten at once, opened about 65 connections (each a PostgreSQL backend
+    started, its statements prepared again) before the last channel's first message (`bench/RESULTS.md`, slack2)."""
+    return max(1, pool_size // 2)
 
 
 class DigestPlan(Protocol):
@@ -152,6 +174,7 @@ class DigestPoster:
         self._policy = policy
         self._stopping = stopping
         self._starting = Starts(policy.starts_at_once)
+        self._writing = asyncio.Semaphore(policy.writes_at_once)
         self._running: set[tuple[str, date]] = set()
         """The (channel, day) runs of this process: the database claim lets a holder resume its own claim, so two
         concurrent runs here would otherwise both post. The one guard besides the claim."""
@@ -208,20 +231,24 @@ class DigestPoster:
         """`post`'s run, counted as a start (`opening`) until its first message was attempted."""
         run: _Run | None = None
         try:
-            async with self._starting, self._uow() as uow:
-                now = self._clock.now()
-                claim = await uow.digests.claim(
-                    plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
-                )
-                await uow.commit()  # the claim is seen by every other replica from here on
-                if claim.outcome == "done-before":
-                    return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
-                if claim.outcome == "held-elsewhere":
-                    posted, planned = await uow.digests.progress(claim.digest_id)
-                    held = Digest(channel, day, ())
-                    return DigestResult(
-                        held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
+            async with self._starting:
+                async with self._uow() as uow:
+                    # Without a transaction: a new digest's claim is one statement, committed by itself — seen by
+                    # every other replica from here on — with no BEGIN and COMMIT round trips.
+                    await uow.one_statement()
+                    now = self._clock.now()
+                    claim = await uow.digests.claim(
+                        plan.channel_id, day, holder=self._holder, now=now, lease=self._policy.lease
                     )
+                    await uow.commit()
+                    if claim.outcome == "done-before":
+                        return DigestResult(Digest(channel, day, ()), 0, 0, "done-before")
+                    if claim.outcome == "held-elsewhere":
+                        posted, planned = await uow.digests.progress(claim.digest_id)
+                        held = Digest(channel, day, ())
+                        return DigestResult(
+                            held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
+                        )
                 run = _Run(
                     claim,
                     channel,
@@ -232,7 +259,9 @@ class DigestPoster:
                     lease_until=claim.lease_until,
                     opening=opening,
                 )
-                digest, planned_posts = await self._plan(uow, run, plan)
+                async with self._uow() as uow:
+                    await uow.planning()
+                    digest, planned_posts = await self._plan(uow, run, plan)
         except BaseException as error:
             if run is not None:  # once the unit of work is over: on PostgreSQL it may hold the digest's row
                 await self._release(run, _describe(error))
@@ -328,8 +357,8 @@ class DigestPoster:
         return claim
 
     async def _plan(self, uow: UnitOfWork, run: _Run, plan: DigestPlan) -> tuple[Digest, list[PlannedPost]]:
-        """In the claim's unit of work: the stored plan of a resumed digest with its cards rebuilt, or a new plan
-        stored now — fenced, renewing the lease — with the header's intent, in one transaction."""
+        """The stored plan of a resumed digest with its cards rebuilt, or a new plan stored now — fenced, renewing
+        the lease — with the header's intent, in one transaction (on PostgreSQL one statement writes all three)."""
         planned = await uow.posts.planned(run.digest_id) if run.claim.outcome == "resumed" else []
         if planned:
             digest = await plan.stored(uow, planned)
@@ -337,20 +366,22 @@ class DigestPoster:
             return digest, planned
         digest = await plan.fresh(uow)
         until = self._until()
-        # A new plan's header intent goes with the lease's renewal (one statement), committed with the plan.
+        # A new plan's header intent goes with the lease's renewal, committed with the plan.
         intend = bool(digest.entries) and run.header_message_id is None and run.claim.outcome == "new"
         header_intent = self._clock.now() if intend else None
-        if not await uow.digests.renew(run.digest_id, run.fence, until=until, header_intent=header_intent):
-            raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
         plan_entries = [
             PlanEntry(e.rank, e.card.paper.id, e.card.paper.version, e.updated, e.card.score, e.card.why)
             for e in digest.entries
         ]
-        planned = await uow.posts.plan(run.digest_id, plan.channel_id, run.day, plan_entries)
+        stored = await uow.posts.plan_fenced(
+            run.digest_id, run.fence, plan.channel_id, run.day, plan_entries, until=until, header_intent=header_intent
+        )
+        if stored is None:
+            raise ClaimLost(f"digest {run.digest_id} was taken over while it was being planned")
         run.header_intended = intend
         await uow.commit()
         run.lease_until = until
-        return digest, planned
+        return digest, stored
 
     async def _header(self, run: _Run, text: str) -> None:
         key = run.header_key
@@ -662,8 +693,8 @@ class DigestPoster:
         """One fenced write, which renews the lease (`until`) as it goes. Each statement carries the fence in its
         own WHERE, so none needs a transaction around it (no BEGIN and COMMIT round trips); on PostgreSQL an
         entry's record renews the lease in the same statement."""
-        until = self._until()
-        async with self._uow() as uow:
+        async with self._writing, self._uow() as uow:
+            until = self._until()
             await uow.one_statement()
             result = await write(uow, until)
             await uow.commit()
@@ -672,7 +703,7 @@ class DigestPoster:
         return result
 
     async def _read(self, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        async with self._uow() as uow:
+        async with self._writing, self._uow() as uow:
             return await read(uow)
 
     async def _release(self, run: _Run, error: str) -> None:

@@ -489,6 +489,21 @@ class Posts(Protocol):
         returns them as `planned` would."""
         ...
 
+    async def plan_fenced(
+        self,
+        digest_id: int,
+        fence: int,
+        channel_id: int,
+        day: date,
+        entries: Sequence[PlanEntry],
+        *,
+        until: datetime,
+        header_intent: datetime | None,
+    ) -> list[PlannedPost] | None:
+        """`plan` while the fence holds, renewing the lease (and writing the header's intent, with `header_intent`)
+        as `Digests.renew` does; None when the fence was lost, and then nothing is stored."""
+        ...
+
     async def planned(self, digest_id: int) -> list[PlannedPost]: ...
 
     async def intend(
@@ -555,8 +570,8 @@ class ReadModel(Protocol):
         """Read and remember the categories of `ids`."""
         ...
 
-    async def posted(self, uow: UnitOfWork, window: Window) -> dict[int, dict[str, int]]:
-        """channel id -> {paper: highest version posted there} for the window's papers."""
+    async def posted(self, uow: UnitOfWork, window: Window, channel_id: int) -> dict[str, int]:
+        """{paper: highest version posted (or planned) in the channel} for the window's papers."""
         ...
 
     async def card_parts(self, uow: UnitOfWork, papers: Sequence[Paper]) -> CardParts:
@@ -727,6 +742,12 @@ class UnitOfWork(Protocol):
     async def one_statement(self) -> None:
         """Declared before the first query by a unit of work that writes with a single statement (plus reads that
         only explain its outcome): it runs without BEGIN and COMMIT round trips."""
+        ...
+
+    async def planning(self) -> None:
+        """Declared before the first query by a unit of work that reads a digest's inputs and then stores its plan
+        (`Posts.plan_fenced`): where that write is one statement it runs without BEGIN and COMMIT round trips, as
+        `one_statement`; elsewhere in a transaction."""
         ...
 
     async def commit(self) -> None: ...

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app.cards import CardContext, Summarizer
-from bot.app.digest import PostingPolicy
+from bot.app.digest import PostingPolicy, starts_at_once, writes_at_once
 from bot.app.discussion import Discussions
 from bot.app.ingest import Ingestor
 from bot.app.lookups import LookupGuard, LookupPolicy
@@ -265,7 +265,8 @@ async def build(
         lease=timedelta(seconds=config.digest.lease_seconds),
         backoff_seconds=config.digest.backoff_seconds,
         backoff_max_seconds=config.digest.backoff_max_seconds,
-        starts_at_once=2 * config.database.pool_size,
+        starts_at_once=starts_at_once(config.database.pool_size),
+        writes_at_once=writes_at_once(config.database.pool_size),
     )
     service = HotPapers(
         new_uow,

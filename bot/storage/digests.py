@@ -75,7 +75,9 @@ class DigestRepository:
         """Claim (channel, day) for `holder`. A new row wins outright; an unfinished claim whose lease has run
         out (its holder died or stalled) or that `holder` already holds is taken over, with a new fence;
         otherwise someone else has it (`lease_until` says until when). `kind` "roundup" claims the weekly
-        roundup keyed by the week's last day, apart from that day's digest."""
+        roundup keyed by the week's last day, apart from that day's digest. A new digest's claim is one statement
+        (`INSERT … ON CONFLICT DO NOTHING RETURNING`), so a caller may run it without a transaction around it
+        (`UnitOfWork.one_statement`); taking a claim over writes with one conditional UPDATE."""
         values = {
             "channel_id": channel_id,
             "kind": kind,
@@ -87,34 +89,39 @@ class DigestRepository:
             "attempts": 1,
             "fence": 1,
         }
-        inserted = await self._session.execute(
-            insert_ignore(self._session, table_of(DigestRow), values, keys=["channel_id", "kind", "day"])
-        )
+        inserted = (
+            await self._session.execute(
+                insert_ignore(self._session, _DIGESTS, values, keys=["channel_id", "kind", "day"]).returning(
+                    _D.id, _D.fence, _D.claimed_at, _D.lease_until
+                )
+            )
+        ).first()
+        if inserted is not None:  # a new row, read back by the INSERT itself: one statement for a new digest
+            return Claim(
+                inserted.id, "new", inserted.fence, claimed_at=inserted.claimed_at, lease_until=inserted.lease_until
+            )
         row = await self._row(channel_id, day, kind)
-        if affected(inserted):
-            return Claim(row.id, "new", row.fence, claimed_at=row.claimed_at, lease_until=row.lease_until)
         if row.state == "done":
             return Claim(row.id, "done-before")
-        taken = await self._session.execute(
-            update(DigestRow)
-            .where(
-                DigestRow.id == row.id,
-                DigestRow.state == "claimed",
-                or_(DigestRow.lease_until <= now, DigestRow.holder == holder),
+        taken = (
+            await self._session.execute(
+                update(_DIGESTS)
+                .where(_D.id == row.id, _D.state == "claimed", or_(_D.lease_until <= now, _D.holder == holder))
+                .values(holder=holder, lease_until=now + lease, attempts=_D.attempts + 1, fence=_D.fence + 1)
+                .returning(_D.fence, _D.header_message_id, _D.header_intent_at, _D.claimed_at, _D.lease_until)
             )
-            .values(holder=holder, lease_until=now + lease, attempts=DigestRow.attempts + 1, fence=DigestRow.fence + 1)
-        )
-        await self._session.refresh(row)
-        if not affected(taken):
+        ).first()  # the row as this UPDATE left it (without a transaction, a later read may see a newer holder's)
+        if taken is None:
+            await self._session.refresh(row)
             return Claim(row.id, "held-elsewhere", lease_until=row.lease_until)
         return Claim(
             row.id,
             "resumed",
-            row.fence,
-            row.header_message_id,
-            row.header_intent_at is not None,
-            row.claimed_at,
-            row.lease_until,
+            taken.fence,
+            taken.header_message_id,
+            taken.header_intent_at is not None,
+            taken.claimed_at,
+            taken.lease_until,
         )
 
     async def renew(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select, tuple_, update
+from sqlalchemy import Select, bindparam, case, func, insert, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.model import PostRecord
@@ -61,6 +62,43 @@ _RECORD_RENEWING = (
 )
 """`_RECORD` renewing the lease in the same statement (PostgreSQL): the lease's UPDATE is the fence check, and its
 row lock holds off a takeover until the statement commits."""
+_PLANNED = ("paper_id", "rank", "version", "updated_version", "score", "why")
+"""The columns of a planned entry that `plan_fenced` binds per entry (the digest, channel and day are the same for
+all of them)."""
+_RENEW_ONLY = (
+    update(_DIGESTS).where(FENCE).values(lease_until=param("until", _DIGESTS.c.lease_until)).returning(_DIGESTS.c.id)
+).cte("lease")
+_RENEW_INTENDING = (
+    update(_DIGESTS)
+    .where(FENCE)
+    .values(
+        lease_until=param("until", _DIGESTS.c.lease_until), header_intent_at=param("now", _DIGESTS.c.header_intent_at)
+    )
+    .returning(_DIGESTS.c.id)
+).cte("lease")
+
+
+def _row_names(i: int) -> list[str]:
+    return [f"p_{name}_{i}" for name in _PLANNED]
+
+
+@functools.cache
+def _plan_statement(rows: int, intending: bool) -> Any:
+    """`plan_fenced`'s statement for `rows` entries (built once per size): the lease's renewal in a WITH clause and
+    one SELECT of bound values per entry FROM the row it returns, so no entry is inserted when the fence is lost."""
+    lease = _RENEW_INTENDING if intending else _RENEW_ONLY
+    selects = [
+        select(
+            lease.c.id,
+            param("p_channel", _P.channel_id),
+            param("p_day", _P.day),
+            *(param(named, _P[name]) for named, name in zip(_row_names(i), _PLANNED, strict=True)),
+        )
+        for i in range(rows)
+    ]
+    source = union_all(*selects) if rows > 1 else selects[0]
+    columns = ["digest_id", "channel_id", "day", *_PLANNED]
+    return insert(_POSTS).from_select(columns, source).returning(_P.id, _P.rank)
 
 
 @per_dialect
@@ -119,10 +157,47 @@ class PostRepository:
         self._session = session
         self._digests = digests
 
+    async def plan_fenced(
+        self,
+        digest_id: int,
+        fence: int,
+        channel_id: int,
+        day: date,
+        entries: Sequence[PlanEntry],
+        *,
+        until: datetime,
+        header_intent: datetime | None,
+    ) -> list[PlannedPost] | None:
+        """`plan` with the fence: renew the lease (and write the header's intent, with `header_intent`) and store the
+        entries only while the fence holds; None when it was lost (nothing stored). On PostgreSQL one statement —
+        the lease's UPDATE in a WITH clause, each entry inserted by a SELECT from the row it returns —
+        so the renewal's row lock covers the insert; elsewhere the renewal, then the entries, in the caller's
+        transaction."""
+        if not entries or not writes_in_ctes(self._session):
+            if not await self._digests.renew(digest_id, fence, until=until, header_intent=header_intent):
+                return None
+            return await self.plan(digest_id, channel_id, day, entries) if entries else []
+        Changes.bump_plans((channel_id,), self._session)
+        bound: dict[str, Any] = {"b_digest": digest_id, "b_fence": fence, "until": until, "now": header_intent}
+        bound.update(p_channel=channel_id, p_day=day)  # not a digests column's name: an UPDATE would SET it
+        for i, e in enumerate(entries):
+            row = (e.paper_id, e.rank, e.version, e.updated, e.score, list(e.why))
+            bound.update(zip(_row_names(i), row, strict=True))
+        connection = await self._session.connection()
+        written = await connection.execute(_plan_statement(len(entries), header_intent is not None), bound)
+        ids = {rank: post_id for post_id, rank in written}
+        if not ids:
+            return None
+        planned = [
+            PlannedPost(ids[e.rank], e.rank, e.paper_id, e.version, e.updated, None, False, None, e.score, tuple(e.why))
+            for e in entries
+        ]
+        return sorted(planned, key=lambda post: post.rank)
+
     async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> list[PlannedPost]:
         """Store the digest's entries before anything is posted: rank, paper, version, the "updated" flag, the
         score and why-line the channel's ranking gave them, and the digest's day (the day it is keyed by)."""
-        Changes.bump_plans(self._session)
+        Changes.bump_plans((channel_id,), self._session)
         rows = [
             PostRow(
                 channel_id=channel_id,

@@ -12,6 +12,7 @@ from bot.domain.errors import UpstreamUnavailable
 from bot.storage.card_parts import CardPartsRepository
 from bot.storage.changes import Changes
 from bot.storage.channels import ChannelRepository
+from bot.storage.dialect import writes_in_ctes
 from bot.storage.digests import DigestRepository
 from bot.storage.events import EventRepository
 from bot.storage.papers import PaperRepository
@@ -173,6 +174,14 @@ class UnitOfWork:
         itself — as atomic as the transaction around it would have been."""
         await self._open().connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
+    async def planning(self) -> None:
+        """Reads, then a digest's plan stored by `PostRepository.plan_fenced`: one statement on PostgreSQL (then no
+        BEGIN and COMMIT round trips; each read sees what was committed before it, as in a READ COMMITTED
+        transaction, and what the plan's cards cache — an LLM summary — is committed at once); on SQLite the
+        renewal and the entries are two statements, in a transaction."""
+        if writes_in_ctes(self._open()):
+            await self.one_statement()
+
     async def commit(self) -> None:
         assert self._entered, "commit inside `async with uow:`"
         session = self._opened
@@ -182,7 +191,7 @@ class UnitOfWork:
         if session.info.pop("papers_changed", False):
             Changes.bump()  # again once committed: a cache rebuilt between the write and the commit is stale
         if session.info.pop("plans_changed", False):
-            Changes.bump_plans()
+            Changes.bump_plans(session.info.pop("planned_channels", ()))
         if session.info.pop("cards_changed", False):
             Changes.bump_cards()
 

@@ -91,16 +91,17 @@ class WindowCache:
                 self._lists.append(categories)
             known[paper_id] = index
 
-    async def posted(self, uow: UnitOfWork, window: Window) -> dict[int, dict[str, int]]:
-        """channel id -> {paper: highest version posted there} for the window's papers; remembered like
-        `card_parts`, under the counter of plans (recording the messages of 100 digests posting at once does not
-        make each of them read it again)."""
+    async def posted(self, uow: UnitOfWork, window: Window, channel_id: int) -> dict[str, int]:
+        """{paper: highest version posted there} for the window's papers in one channel, from one read for every
+        channel, remembered for `RECHECK_SECONDS` and until this process plans a digest *in that channel*: recording
+        the messages of 100 digests posting at once does not make each of them read it again, and neither do the
+        plans of 100 digests starting together (each changes its own channel's versions only)."""
         async with window.derived.posted_lock:  # one read for digests started together
             cached = window.derived.posted
-            if cached is None or not _plans_fresh(cached[0]):
+            if cached is None or not _plans_fresh(cached[0], channel_id):
                 stamp = _plans_stamp()  # before reading: a write meanwhile makes the next use read again
                 cached = window.derived.posted = (stamp, await uow.posts.posted_versions_everywhere(window.by_id))
-            return cached[1]
+            return cached[1].get(channel_id, {})
 
     async def card_parts(self, uow: UnitOfWork, papers: Sequence[Paper]) -> CardParts:
         """`CardPartsRepository.read`, remembered for `RECHECK_SECONDS` and until this process writes a summary or a
@@ -133,9 +134,11 @@ def _plans_stamp() -> tuple[int, float]:
     return Changes.plans, time.monotonic()
 
 
-def _plans_fresh(stamp: tuple[int, float]) -> bool:
+def _plans_fresh(stamp: tuple[int, float], channel_id: int) -> bool:
+    """Whether the versions posted in `channel_id`, as read at `stamp`, may still be used: no plan by this process
+    for that channel since, and another process's plans may have been missed for at most `RECHECK_SECONDS`."""
     generation, since = stamp
-    return generation == Changes.plans and time.monotonic() - since <= RECHECK_SECONDS
+    return Changes.planned_at.get(channel_id, 0) <= generation and time.monotonic() - since <= RECHECK_SECONDS
 
 
 def _cards_fresh(stamp: tuple[int, float]) -> bool:

@@ -154,6 +154,8 @@ class FakeDatabase:
         self.tables = Tables()
         self.units = 0
         self.commits = 0
+        self.transactions = 0
+        """Commits of units of work that did not declare `read_only` or `one_statement` (a BEGIN … COMMIT each)."""
 
     def uow(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
@@ -562,6 +564,21 @@ class FakeDigests(_Repository):
 
 
 class FakePosts(_Repository):
+    async def plan_fenced(
+        self,
+        digest_id: int,
+        fence: int,
+        channel_id: int,
+        day: date,
+        entries: Sequence[PlanEntry],
+        *,
+        until: datetime,
+        header_intent: datetime | None,
+    ) -> list[PlannedPost] | None:
+        if not await self._uow.digests.renew(digest_id, fence, until=until, header_intent=header_intent):
+            return None
+        return await self.plan(digest_id, channel_id, day, entries)
+
     async def plan(self, digest_id: int, channel_id: int, day: date, entries: Sequence[PlanEntry]) -> list[PlannedPost]:
         for entry in entries:
             self._t.posts[self._t.new_id()] = StoredPost(channel_id, digest_id, entry)
@@ -969,6 +986,7 @@ class FakeUnitOfWork:
     current."""
 
     def __init__(self, database: FakeDatabase) -> None:
+        self._autocommit = False
         self._database = database
         self.tables = Tables()
         self.papers = FakePapers(self)
@@ -987,6 +1005,7 @@ class FakeUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._database.units += 1
+        self._autocommit = False
         self.tables = copy.deepcopy(self._database.tables)
         return self
 
@@ -996,13 +1015,17 @@ class FakeUnitOfWork:
         self.tables = Tables()  # what was not committed is gone
 
     async def read_only(self) -> None:
-        return None
+        self._autocommit = True
 
     async def one_statement(self) -> None:
-        return None
+        self._autocommit = True
+
+    async def planning(self) -> None:
+        return None  # a transaction, as on SQLite
 
     async def commit(self) -> None:
         self._database.commits += 1
+        self._database.transactions += not self._autocommit
         self._database.tables = copy.deepcopy(self.tables)
 
 

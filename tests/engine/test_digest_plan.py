@@ -24,10 +24,12 @@ class CountingPublisher(RecordingPublisher):
         super().__init__(**options)
         self._engine = engine
         self.units_before_first: int | None = None
+        self.transactions_before_first: int | None = None
 
     def _first(self) -> None:
         if self.units_before_first is None:
             self.units_before_first = self._engine.db.units
+            self.transactions_before_first = self._engine.db.transactions
 
     async def say(self, channel: ChannelRef, text: str, *, key: PostKey | None = None) -> PostedMessage:
         self._first()
@@ -57,18 +59,20 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
-async def test_a_new_digest_claims_and_plans_in_two_units_of_work_and_builds_its_cards_once(
+async def test_a_new_digest_claims_and_plans_with_one_transaction_and_builds_its_cards_once(
     engine: Engine, builds: dict[str, int]
 ) -> None:
     await engine.service.subscribe(CHANNEL, {"top": "3"})
     publisher = CountingPublisher(engine)
-    units = engine.db.units
+    units, transactions = engine.db.units, engine.db.transactions
 
     result = await engine.service.post_digest(CHANNEL, SAMPLE_DAY, publisher)
 
     assert result.state == "posted" and result.posted == 3
-    # 1: the channel, its settings and day; 2: the claim, then the plan with the header's intent
-    assert publisher.units_before_first == units + 2
+    # 1: the channel, its settings and day (read only); 2: the claim, one statement; 3: the plan with the header's
+    # intent and the lease's renewal, the one transaction
+    assert publisher.units_before_first == units + 3
+    assert publisher.transactions_before_first == transactions + 1
     assert builds == {"build": 1, "rebuild": 0}
 
 

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from sqlalchemy import event
 
 from bot.app.digest import ClaimLost
 from bot.domain.clock import FrozenClock
 from bot.domain.errors import UpstreamUnavailable
 from bot.domain.model import ChannelRef, PostedMessage
+from bot.domain.records import PlanEntry
 from bot.runtime.bootstrap import App
 from bot.runtime.runner import print_status
 from tests.conftest import SAMPLE_DAY, MakeApp
@@ -385,8 +387,8 @@ async def test_digests_starting_together_send_every_channels_first_message_befor
 ) -> None:
     """Many channels sharing a post time: the runs already posting let the others start first, so every channel's
     digest has begun (its header is out) before any channel gets its second message. Six channels, two in their
-    database phase at once (pool_size 1); each digest complete and exactly once."""
-    app = await make_app(sample=True, config={"database": {"pool_size": 1}})
+    database phase at once (pool_size 4); each digest complete and exactly once."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
     channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(6)]
     publisher = RecordingPublisher("slack")
 
@@ -398,6 +400,52 @@ async def test_digests_starting_together_send_every_channels_first_message_befor
     assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 6
     for channel in channels:
         assert len(set(publisher.published_ids(channel))) == 5
+
+
+async def test_digests_starting_together_take_at_most_half_the_pool_and_never_its_overflow(make_app: MakeApp) -> None:
+    """Twelve channels sharing a post time with a pool of 4: two digests in their database phase at once (the
+    channel, the claim, the plan), so the starts never hold more connections than the pool keeps — an overflow
+    connection is closed as soon as it is given back, and a fan-out through it opened one per start. Each header
+    waits until all twelve are asked for, so the count covers every start and nothing else."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(12)]
+    pool = app.engine.sync_engine.pool
+    held, most = 0, 0
+
+    def checked_out(*_: Any) -> None:
+        nonlocal held, most
+        held += 1
+        most = max(most, held)
+
+    def checked_in(*_: Any) -> None:
+        nonlocal held
+        held -= 1
+
+    class HeadersTogether(RecordingPublisher):
+        asked = 0
+        all_asked = asyncio.Event()
+
+        async def say(self, channel: ChannelRef, text: str, *, key: Any = None) -> PostedMessage:
+            self.asked += 1
+            if self.asked == len(channels):
+                self.all_asked.set()
+            await self.all_asked.wait()
+            return await super().say(channel, text, key=key)
+
+    publisher = HeadersTogether("slack")
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        posting = asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
+        await asyncio.wait_for(publisher.all_asked.wait(), 30)
+        starts_most = most
+        results = await posting
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+
+    assert starts_most <= 2
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 12
 
 
 @pytest.mark.pg
@@ -482,3 +530,195 @@ async def test_a_digest_in_a_renamed_channel_stores_the_new_name(app: App) -> No
     async with app.uow() as uow:
         row = await uow.channels.find(CHANNEL)
     assert row is not None and row.ref.name == "#papers-renamed"
+
+
+async def test_a_new_digests_claim_is_one_statement_and_a_takeover_reads_its_fence_from_its_own_update(
+    app: App, clock: FrozenClock
+) -> None:
+    """A new digest's claim is one statement (`INSERT … RETURNING`), so the poster runs it without a transaction;
+    a takeover's fence, header and lease come back from its own UPDATE, never from a later read that another
+    holder's takeover could have overtaken."""
+    await app.service.subscribe(CHANNEL, {})
+    statements: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with app.uow() as uow:
+            channel_id = await uow.channels.id_of(CHANNEL)
+            assert channel_id is not None
+        statements.clear()
+        async with app.uow() as uow:
+            await uow.one_statement()
+            first = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="a", now=clock.now(), lease=timedelta(1))
+        assert (first.outcome, first.fence, statements) == ("new", 1, ["INSERT"])
+        async with app.uow() as uow:
+            await uow.one_statement()
+            assert await uow.digests.record_header(first.digest_id, 1, "m-1", until=None) == "recorded"
+        later = clock.now() + timedelta(days=2)  # the lease ran out
+        statements.clear()
+        async with app.uow() as uow:
+            await uow.one_statement()
+            taken = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="b", now=later, lease=timedelta(hours=1))
+        assert statements[-1] == "UPDATE"  # nothing read after it
+        assert (taken.outcome, taken.fence, taken.header_message_id) == ("resumed", 2, "m-1")
+        assert taken.lease_until == later + timedelta(hours=1)
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", executed)
+
+
+async def test_a_plan_is_stored_with_the_leases_renewal_and_the_headers_intent_only_while_the_fence_holds(
+    app: App, clock: FrozenClock
+) -> None:
+    """`plan_fenced` (one statement on PostgreSQL): with a lost fence nothing is stored and the lease is left as
+    it was; with the fence, the entries (score and why-line included), the renewed lease and the header's intent."""
+    await app.service.subscribe(CHANNEL, {})
+    papers = [entry.card.paper.id for entry in (await app.service.digest(CHANNEL, SAMPLE_DAY)).entries[:2]]
+    entries = [PlanEntry(rank, papers[rank - 1], 1, rank == 2, 3.5 - rank, (f"HF {rank}", "·")) for rank in (1, 2)]
+    until = clock.now() + timedelta(minutes=10)
+    async with app.uow() as uow:
+        channel_id = await uow.channels.id_of(CHANNEL)
+        assert channel_id is not None
+        claim = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="me", now=clock.now(), lease=timedelta(1))
+        await uow.commit()
+    async with app.uow() as uow:
+        lost = await uow.posts.plan_fenced(
+            claim.digest_id, claim.fence + 1, channel_id, SAMPLE_DAY, entries, until=until, header_intent=clock.now()
+        )
+        await uow.commit()
+    assert lost is None
+    async with app.uow() as uow:
+        assert await uow.posts.planned(claim.digest_id) == []
+        other = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="other", now=clock.now(), lease=timedelta(1))
+        assert (other.outcome, other.lease_until) == ("held-elsewhere", claim.lease_until)  # not renewed
+    statements: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with app.uow() as uow:
+            stored = await uow.posts.plan_fenced(
+                claim.digest_id, claim.fence, channel_id, SAMPLE_DAY, entries, until=until, header_intent=clock.now()
+            )
+            await uow.commit()
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", executed)
+    if app.engine.dialect.name == "postgresql":
+        assert len(statements) == 1  # SQLite: the renewal, then the entries, in the transaction
+    async with app.uow() as uow:
+        planned = await uow.posts.planned(claim.digest_id)
+        resumed = await uow.digests.claim(channel_id, SAMPLE_DAY, holder="me", now=clock.now(), lease=timedelta(1))
+    assert stored == planned
+    assert [(p.rank, p.paper_id, p.updated, p.score, p.why, p.open) for p in planned] == [
+        (1, papers[0], False, 2.5, ("HF 1", "·"), True),
+        (2, papers[1], True, 1.5, ("HF 2", "·"), True),
+    ]
+    assert resumed.header_intent and resumed.outcome == "resumed"
+
+
+@pytest.mark.pg
+async def test_a_new_digests_start_on_postgresql_runs_no_transaction(  # type: ignore[no-untyped-def]
+    app: App, database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The channel's read, the claim and the plan (its reads, then the plan with the lease's renewal and the
+    header's intent in one statement) each commit by themselves: no BEGIN and COMMIT round trips before the header
+    goes out, and the digest is still posted exactly once."""
+    if database.kind != "postgresql":
+        pytest.skip("SQLite stores the plan in a transaction: two statements")
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    await app.service.subscribe(CHANNEL, {})
+    begun: list[str] = []
+    start = AsyncAdapt_asyncpg_connection._start_transaction
+
+    async def counted(self: Any) -> None:
+        if self.isolation_level != "autocommit":  # the adapter starts none in autocommit
+            begun.append("BEGIN")
+        await start(self)
+
+    class Noting(RecordingPublisher):
+        before_header: int | None = None
+
+        async def say(self, channel: ChannelRef, text: str, *, key: Any = None) -> PostedMessage:
+            self.before_header = len(begun) if self.before_header is None else self.before_header
+            return await super().say(channel, text, key=key)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", counted)
+    publisher = Noting("slack")
+    result = await app.service.post_digest(CHANNEL, SAMPLE_DAY, publisher)
+
+    assert (result.state, result.posted, publisher.before_header) == ("posted", 5, 0)
+    assert len(publisher.calls) == 6
+
+
+async def test_digests_starting_together_read_what_each_channel_was_sent_and_the_cards_parts_once(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new plan changes only its own channel's posted versions and shows on no card (its rows have no message
+    yet): six channels starting together read the versions posted everywhere once, and their cards' summaries and
+    postings once per start in the database phase at once, not once per channel planned before them. A channel's
+    next preview, after its own plan, reads them again and leaves out what was just posted there."""
+    from bot.storage.card_parts import CardPartsRepository
+    from bot.storage.posts import PostRepository
+
+    reads = {"posted": 0, "cards": 0}
+    everywhere, parts = PostRepository.posted_versions_everywhere, CardPartsRepository.read
+
+    async def posted_versions_everywhere(self: PostRepository, paper_ids: Any) -> dict[int, dict[str, int]]:
+        reads["posted"] += 1
+        return await everywhere(self, paper_ids)
+
+    async def read(self: CardPartsRepository, papers: Any) -> Any:
+        reads["cards"] += 1
+        return await parts(self, papers)
+
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(6)]
+    for channel in channels:
+        await app.service.subscribe(channel, {})
+    monkeypatch.setattr(PostRepository, "posted_versions_everywhere", posted_versions_everywhere)
+    monkeypatch.setattr(CardPartsRepository, "read", read)
+    publisher = RecordingPublisher("slack")
+
+    results = await asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
+
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 6
+    # the two starts in their database phase at once (half the pool of 5) may both miss the cards' parts
+    assert reads["posted"] == 1 and reads["cards"] <= 2
+    posted = set(publisher.published_ids(channels[0]))
+    again = await app.service.digest(channels[0], SAMPLE_DAY)
+    assert reads["posted"] == 2 and posted.isdisjoint(e.card.paper.id for e in again.entries)
+
+
+async def test_a_fan_out_never_holds_more_connections_than_the_pool(make_app: MakeApp) -> None:
+    """Twelve channels sharing a post time with a pool of 4: the starts take half the pool and the runs' intents,
+    records and renewals the other half, so when all twelve go on together after their first messages they queue
+    for it instead of opening overflow connections (closed again as soon as they are given back)."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(12)]
+    pool = app.engine.sync_engine.pool
+    held, most = 0, 0
+
+    def checked_out(*_: Any) -> None:
+        nonlocal held, most
+        held += 1
+        most = max(most, held)
+
+    def checked_in(*_: Any) -> None:
+        nonlocal held
+        held -= 1
+
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        publisher = RecordingPublisher("slack")
+        results = await asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+
+    assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 12
+    assert most <= 4
