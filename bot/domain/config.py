@@ -39,13 +39,14 @@ class DatabaseConfig(_Section):
     pool_size: int = Field(default=5, ge=1, le=100)
     schema_name: str = Field(default="", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$|^$")
     """PostgreSQL only: keep every table in this schema (it must exist); "" = the server's default search path."""
-    vote_lanes: int = Field(default=2, ge=1, le=32)
+    vote_lanes: int = Field(default=3, ge=1, le=32)
     """PostgreSQL only: vote groups written at the same time, each in its own transaction: each round of votes
     (what came while the previous round was written) is split by message into up to this many groups, so the votes
     of one message stay in one group, in order (`bot.app.votes.VoteQueue`). Each group holds one of the pool's
     connections while it writes, so no more than `pool_size` are used. SQLite has one writer: its votes take one
-    lane (`bot.storage.dialect.writers`). Two lanes wrote a burst of reactions about a fifth faster than one, and as
-    fast when callers wait for each vote (bench/RESULTS.md, "votes2")."""
+    lane (`bot.storage.dialect.writers`). On a 2-core machine three lanes wrote a burst of reactions about a fifth
+    faster than two (two groups' statements in PostgreSQL while the process prepares the third), two a fifth faster
+    than one, and all as fast when callers wait for each vote (bench/RESULTS.md, "votes2")."""
     vote_sync_commit: bool = True
     """PostgreSQL only. False: a vote group is acknowledged before its commit reaches the disk (`synchronous_commit
     = off` for vote transactions only): a crash of PostgreSQL (not of hotpapers) can lose the last fraction of a

@@ -21,7 +21,7 @@ def test_the_example_config_is_valid_and_equals_the_defaults_where_it_shows_them
     assert config.arxiv.api_url == Config().arxiv.api_url
     assert config.signals == Config().signals
     assert config.database == Config().database  # vote_lanes and vote_sync_commit as the example shows them
-    assert (config.database.vote_lanes, config.database.vote_sync_commit) == (2, True)
+    assert (config.database.vote_lanes, config.database.vote_sync_commit) == (3, True)
 
 
 @pytest.mark.parametrize(
