@@ -332,6 +332,7 @@ class VoteBatchRepository:
         moved_votes: list[tuple[Any, ...]] = []
         new: list[tuple[Any, ...]] = []
         delta: dict[tuple[int, str], list[int]] = {}
+        counting = bool(pairs)  # what the group changes is only needed for the tallies asked for
         for key, vote in after.items():
             old = before.get(key)
             if vote == old:
@@ -345,6 +346,8 @@ class VoteBatchRepository:
                 moved_votes.append(
                     (old.id, versions[key], vote.value, vote.reactions, vote.updated_at != old.updated_at)
                 )
+            if not counting:
+                continue
             change = delta.setdefault((key[0], key[1]), [0, 0])
             if old is not None:
                 change[0 if old.value > 0 else 1] -= 1
