@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -402,13 +404,9 @@ async def test_digests_starting_together_send_every_channels_first_message_befor
         assert len(set(publisher.published_ids(channel))) == 5
 
 
-async def test_digests_starting_together_take_at_most_half_the_pool_and_never_its_overflow(make_app: MakeApp) -> None:
-    """Twelve channels sharing a post time with a pool of 4: two digests in their database phase at once (the
-    channel, the claim, the plan), so the starts never hold more connections than the pool keeps — an overflow
-    connection is closed as soon as it is given back, and a fan-out through it opened one per start. Each header
-    waits until all twelve are asked for, so the count covers every start and nothing else."""
-    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
-    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(12)]
+@contextlib.contextmanager
+def _connections_held(app: App) -> Iterator[Callable[[], int]]:
+    """Inside: the most connections the app's pool has had checked out at once so far (the callable)."""
     pool = app.engine.sync_engine.pool
     held, most = 0, 0
 
@@ -420,6 +418,23 @@ async def test_digests_starting_together_take_at_most_half_the_pool_and_never_it
     def checked_in(*_: Any) -> None:
         nonlocal held
         held -= 1
+
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        yield lambda: most
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+
+
+async def test_digests_starting_together_take_at_most_half_the_pool_and_never_its_overflow(make_app: MakeApp) -> None:
+    """Twelve channels sharing a post time with a pool of 4: two digests in their database phase at once (the
+    channel, the claim, the plan), so the starts never hold more connections than the pool keeps — an overflow
+    connection is closed as soon as it is given back, and a fan-out through it opened one per start. Each header
+    waits until all twelve are asked for, so the count covers every start and nothing else."""
+    app = await make_app(sample=True, config={"database": {"pool_size": 4}})
+    channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(12)]
 
     class HeadersTogether(RecordingPublisher):
         asked = 0
@@ -433,16 +448,11 @@ async def test_digests_starting_together_take_at_most_half_the_pool_and_never_it
             return await super().say(channel, text, key=key)
 
     publisher = HeadersTogether("slack")
-    event.listen(pool, "checkout", checked_out)
-    event.listen(pool, "checkin", checked_in)
-    try:
+    with _connections_held(app) as most:
         posting = asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
         await asyncio.wait_for(publisher.all_asked.wait(), 30)
-        starts_most = most
+        starts_most = most()
         results = await posting
-    finally:
-        event.remove(pool, "checkout", checked_out)
-        event.remove(pool, "checkin", checked_in)
 
     assert starts_most <= 2
     assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 12
@@ -699,26 +709,9 @@ async def test_a_fan_out_never_holds_more_connections_than_the_pool(make_app: Ma
     for it instead of opening overflow connections (closed again as soon as they are given back)."""
     app = await make_app(sample=True, config={"database": {"pool_size": 4}})
     channels = [ChannelRef("slack", "T1", f"C{n}") for n in range(12)]
-    pool = app.engine.sync_engine.pool
-    held, most = 0, 0
-
-    def checked_out(*_: Any) -> None:
-        nonlocal held, most
-        held += 1
-        most = max(most, held)
-
-    def checked_in(*_: Any) -> None:
-        nonlocal held
-        held -= 1
-
-    event.listen(pool, "checkout", checked_out)
-    event.listen(pool, "checkin", checked_in)
-    try:
+    with _connections_held(app) as most:
         publisher = RecordingPublisher("slack")
         results = await asyncio.gather(*(app.service.post_digest(c, SAMPLE_DAY, publisher) for c in channels))
-    finally:
-        event.remove(pool, "checkout", checked_out)
-        event.remove(pool, "checkin", checked_in)
 
     assert [(r.state, r.posted) for r in results] == [("posted", 5)] * 12
-    assert most <= 4
+    assert most() <= 4
