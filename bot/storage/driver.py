@@ -45,15 +45,39 @@ async def borrowed_driver(engine: AsyncEngine) -> AsyncIterator[Any]:
     One that failed other than by PostgreSQL's answer (an error the server reported leaves it ready for the next
     statement) may be mid-protocol, so it is not reused; one that broke is reported as the database being
     unavailable."""
+    async with _checked_out(engine) as borrowed:
+        driver = borrowed.driver_connection
+        try:
+            yield driver
+        except BaseException as error:
+            if not _answered(error):
+                borrowed.invalidate()
+            raise_if_unavailable(error, driver)
+            raise
+
+
+@asynccontextmanager
+async def kept_driver(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """asyncpg's connection of one borrowed from the engine's pool and kept while the caller does other work besides
+    its statements (a lock held in a transaction on it, `ThreadRepository.opening`): what that work raises passes
+    through untouched, and only a connection that closed meanwhile is not reused. The caller words the errors of
+    its own statements (`raise_if_unavailable`)."""
+    async with _checked_out(engine) as borrowed:
+        driver = borrowed.driver_connection
+        try:
+            yield driver
+        except BaseException:
+            if driver.is_closed():
+                borrowed.invalidate()
+            raise
+
+
+@asynccontextmanager
+async def _checked_out(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A connection of the engine's pool (its `PoolProxiedConnection`), given back however the caller ends."""
     borrowed = await engine.raw_connection()
-    driver = borrowed.driver_connection
     try:
-        yield driver
-    except BaseException as error:
-        if not _answered(error):
-            borrowed.invalidate()
-        raise_if_unavailable(error, driver)
-        raise
+        yield borrowed
     finally:
         await greenlet_spawn(borrowed.close)
 

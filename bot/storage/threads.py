@@ -16,12 +16,11 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Select, String, UniqueConstraint, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.util import greenlet_spawn
 
 from bot.domain.errors import UpstreamUnavailable
 from bot.domain.records import ThreadRecord
 from bot.storage.dialect import BigId, affected, id_lists, insert_ignore, one_of, per_dialect, shared_by_processes
-from bot.storage.driver import raise_if_unavailable
+from bot.storage.driver import kept_driver, raise_if_unavailable
 from bot.storage.rows import counts_of
 from bot.storage.tables import Base, ChannelRow, DigestRow, PostRow, Timestamp, table_of
 
@@ -113,24 +112,15 @@ class ThreadRepository:
 
         engine = self._session.bind
         assert isinstance(engine, AsyncEngine), "sessions are bound to the engine"
-        borrowed = await engine.raw_connection()  # not `borrowed_driver`: what the caller does meanwhile is not ours
-        driver: Any = borrowed.driver_connection
-        try:
-            async with driver.transaction():  # the lock goes with it, however the caller's work ends
-                try:
-                    await driver.execute(_LOCK_OPENING, f"thread {channel_id} {message_id[:64]}", _WAIT_MS)
-                except LockNotAvailableError:
-                    raise UpstreamUnavailable("another replica is opening this thread: try again in a moment") from None
-                except Exception as error:
-                    raise_if_unavailable(error, driver)
-                    raise
-                yield
-        except BaseException:
-            if driver.is_closed():
-                borrowed.invalidate()
-            raise
-        finally:
-            await greenlet_spawn(borrowed.close)
+        async with kept_driver(engine) as driver, driver.transaction():  # the lock goes with the transaction
+            try:
+                await driver.execute(_LOCK_OPENING, f"thread {channel_id} {message_id[:64]}", _WAIT_MS)
+            except LockNotAvailableError:
+                raise UpstreamUnavailable("another replica is opening this thread: try again in a moment") from None
+            except Exception as error:
+                raise_if_unavailable(error, driver)
+                raise
+            yield
 
     async def open(self, channel_id: int, message_id: str, paper_id: str, thread_id: str, *, now: datetime) -> bool:
         """Record a thread opened on a message; False when one was recorded already (another replica, a repeat)."""
