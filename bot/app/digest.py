@@ -143,6 +143,31 @@ class _Run:
     gave_way: float = 0.0
     """Seconds this run's entries waited for other digests' starts (bounded by `give_way_seconds`)."""
 
+    @classmethod
+    def of(
+        cls,
+        claim: Claim,
+        channel: ChannelRef,
+        day: date,
+        publisher: Publisher,
+        deadline: datetime,
+        *,
+        prefix: str = "hp",
+        opening: Opening | None = None,
+    ) -> _Run:
+        """The run a claim starts: its header and lease as the claim found them."""
+        return cls(
+            claim,
+            channel,
+            day,
+            publisher,
+            deadline,
+            claim.header_message_id,
+            prefix=prefix,
+            lease_until=claim.lease_until,
+            opening=opening,
+        )
+
     @property
     def header_key(self) -> PostKey:
         return PostKey(self.day, 0, "", self.prefix)
@@ -249,16 +274,7 @@ class DigestPoster:
                         return DigestResult(
                             held, 0, posted, "held-elsewhere", planned=planned, held_until=claim.lease_until
                         )
-                run = _Run(
-                    claim,
-                    channel,
-                    day,
-                    publisher,
-                    deadline,
-                    claim.header_message_id,
-                    lease_until=claim.lease_until,
-                    opening=opening,
-                )
+                run = _Run.of(claim, channel, day, publisher, deadline, opening=opening)
                 async with self._uow() as uow:
                     await uow.planning()
                     digest, planned_posts = await self._plan(uow, run, plan)
@@ -288,16 +304,8 @@ class DigestPoster:
                 claim = await self._claim(channel, day, kind)
             if claim.outcome in ("done-before", "held-elsewhere"):
                 return LineResult(claim.outcome, held_until=claim.lease_until)
-            run = _Run(
-                claim,
-                channel,
-                day,
-                publisher,
-                deadline,
-                claim.header_message_id,
-                prefix=prefix,
-                lease_until=claim.lease_until,
-            )  # its one message is a first one: it never gives way (`_entries`), so it needs no opening
+            # its one message is a first one: it never gives way (`_entries`), so it needs no opening
+            run = _Run.of(claim, channel, day, publisher, deadline, prefix=prefix)
             try:
                 if claim.outcome == "resumed":
                     await self._reconcile(run, [])
