@@ -361,7 +361,7 @@ class HotPapers:
         async with self._uow() as uow:
             await uow.read_only()
             row, activity = await uow.channels.find_with_activity(channel)
-            if row is not None and (not channel.name or row.ref.name == channel.name[:200]):
+            if row is not None and not channel.renames(row.ref.name):
                 return row, activity, day or await self._default_day(uow, row.settings)
         async with self._uow() as uow:
             row = await self._ensure_channel(uow, channel)

@@ -39,6 +39,8 @@ class ArxivId:
 
 CHANNEL_KEY_LIMITS = {"platform": 16, "workspace": 64, "channel": 64}
 """The longest part of a channel key the database stores (the columns of `channels`)."""
+CHANNEL_NAME_LIMIT = 200
+"""The longest display label the database stores; a longer one is cut."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,15 @@ class ChannelRef:
         if len(parts) != 3 or not all(parts):
             raise BadInput(f"channel key {shown!r} must look like platform:workspace:channel, e.g. console:local:demo")
         return cls(*parts).checked()
+
+    @property
+    def stored_name(self) -> str:
+        """The display label as the database stores it."""
+        return self.name[:CHANNEL_NAME_LIMIT]
+
+    def renames(self, stored: str) -> bool:
+        """Whether this ref brings a display label other than `stored`, the channel's stored one (none: no)."""
+        return bool(self.name) and stored != self.stored_name
 
     def checked(self) -> ChannelRef:
         """This ref, or BadInput naming the part longer than the database stores (whatever built it)."""

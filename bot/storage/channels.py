@@ -159,7 +159,7 @@ class ChannelRepository:
                 "platform": ref.platform,
                 "workspace": ref.workspace,
                 "channel": ref.channel,
-                "name": ref.name[:200],
+                "name": ref.stored_name,
                 "settings": settings_to_json(defaults),
                 "subscribed": False,
                 "created_at": now,
@@ -169,8 +169,8 @@ class ChannelRepository:
             )
             row = await self._row(ref)
             assert row is not None
-        elif ref.name and row.name != ref.name[:200]:
-            row.name = ref.name[:200]
+        elif ref.renames(row.name):
+            row.name = ref.stored_name
         return channel_of(row)
 
     async def save(self, channel: Channel, settings: ChannelSettings, *, by: str | None = None) -> None:
